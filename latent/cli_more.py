@@ -1,0 +1,1 @@
+"""CLI commands of the explorer pages (registered into :mod:`latent.cli`)."""

@@ -1,0 +1,83 @@
+"""Rebuild a figure's data from its JSON recipe (see :func:`latent.export.make_recipe`).
+
+Example::
+
+    >>> df, fig, note = replay(json.load(open("map.json")), Resources())   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+KINDS: dict[str, Callable] = {}
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be replayed; the message says which field is wrong."""
+
+
+@dataclass
+class Resources:
+    """Lazily loaded models, so a recipe that needs no LM never loads one."""
+
+    model: str | None = None
+    _lm: object = field(default=None, repr=False)
+    _enc: object = field(default=None, repr=False)
+
+    def lm(self):
+        if self._lm is None:
+            from latent.models import load_lm
+
+            self._lm = load_lm(self.model)
+        return self._lm
+
+    def encoder(self):
+        if self._enc is None:
+            from latent.models import load_encoder
+
+            self._enc = load_encoder()
+        return self._enc
+
+
+def register(kind: str):
+    def deco(fn):
+        KINDS[kind] = fn
+        return fn
+    return deco
+
+
+def replay(recipe: dict, res: Resources | None = None):
+    """Return ``(table, figure, note)`` for a recipe dict."""
+    if not isinstance(recipe, dict) or "kind" not in recipe or "params" not in recipe:
+        raise RecipeError('A recipe must be a JSON object with "kind" and "params".')
+    kind = recipe["kind"]
+    if kind not in KINDS:
+        raise RecipeError(f"Unknown recipe kind {kind!r}. Must be one of: {', '.join(sorted(KINDS))}")
+    res = res or Resources(recipe.get("model"))
+    return KINDS[kind](recipe["params"], res)
+
+
+@register("dialogue_map")
+def _dialogue_map(params: dict, res: Resources):
+    from latent.corpus import Dialogue, load_corpus
+    from latent.dialogue_map import MapSpec, compute_map
+    from latent.figures import dialogue_map_figure
+
+    p = dict(params)
+    extra = [Dialogue.from_dict(d) for d in p.pop("extra_dialogues", [])]
+    try:
+        spec = MapSpec(**p)
+    except TypeError as e:
+        raise RecipeError(f"Bad dialogue_map params: {e}") from None
+    dialogues = load_corpus() + extra
+    lm = res.lm() if spec.source == "lm" else None
+    enc = res.encoder() if spec.source == "encoder" else None
+    df, note = compute_map(spec, dialogues, lm=lm, encoder=enc)
+    fig = dialogue_map_figure(df, color=spec.color, dims=spec.dims, title=map_title(spec, lm))
+    return df, fig, note
+
+
+def map_title(spec, lm=None) -> str:
+    src = "sentence encoder (all-MiniLM-L6-v2)" if spec.source == "encoder" else \
+        f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
+    return f"Dialogue map · {src} · {spec.method.upper()}"

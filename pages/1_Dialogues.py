@@ -1,0 +1,100 @@
+"""Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
+import streamlit as st
+
+from latent.corpus import CorpusError, load_corpus, parse_upload, parse_user_text
+from latent.dialogue_map import MapSpec
+from latent.export import make_recipe
+from latent.figures import dialogue_map_figure
+from latent.replay import map_title
+from pages.ui import cache
+from pages.ui.export import export_buttons
+from pages.ui.text import md_escape
+
+st.set_page_config(page_title="Dialogues · Latent Dialogue Explorer", layout="wide")
+cache.start_background_work()
+st.title("Dialogues")
+corpus = load_corpus()
+extra = st.session_state.setdefault("user_dialogues", [])
+
+with st.sidebar:
+    st.header("Map settings")
+    source = st.radio("Turn vectors from", ["encoder", "lm"], key="map_source", horizontal=True,
+                      format_func={"encoder": "sentence encoder", "lm": "language model"}.get)
+    layer, pooling = 12, "mean"
+    if source == "lm":
+        layer = st.slider("Layer", 0, 30, 12, key="map_layer")
+        pooling = st.radio("Pooling", ["mean", "last"], key="map_pooling", horizontal=True)
+    method = st.radio("Projection", ["umap", "pca"], key="map_method", horizontal=True,
+                      format_func=str.upper)
+    dims = st.radio("Dimensions", [2, 3], key="map_dims", horizontal=True)
+    color = st.radio("Colour by", ["speaker", "dialogue"], key="map_color", horizontal=True)
+    seed = st.number_input("Seed", 0, 10_000, 0, key="map_seed")
+
+with st.expander("Add your own dialogue to the map"):
+    pasted = st.text_area("One turn per line, as `Name: text`", key="paste", height=120,
+                          placeholder="Ada: What is a latent space?\nBob: A map of meanings.")
+    upload = st.file_uploader("…or upload .txt / .json", type=["txt", "json"], key="upload")
+    if st.button("Add to map", key="add_dialogue"):
+        try:
+            if upload is not None:
+                d = parse_upload(upload.getvalue(), upload.name)
+            else:
+                d = parse_user_text(pasted)
+            d.id = f"user{len(extra) + 1}"
+            extra.append(d.to_dict())
+            st.success(f"Added {len(d.turns)} turns as '{d.title}'.")
+        except CorpusError as e:
+            st.error(str(e))
+    if extra and st.button("Remove added dialogues", key="clear_dialogues"):
+        extra.clear()
+        st.rerun()
+
+spec = MapSpec(source=source, layer=layer, pooling=pooling, method=method, dims=dims, seed=int(seed),
+               color=color)
+lm = cache.lm() if source == "lm" else None
+enc = cache.encoder() if source == "encoder" else None
+model = lm.name if lm else "all-MiniLM-L6-v2"
+bar = st.progress(0.0, text="Computing turn vectors…")
+try:
+    df, note = cache.dialogue_map(spec.to_dict(), extra, model, lm, enc,
+                                  _progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
+except ValueError as e:
+    bar.empty()
+    st.error(str(e))
+    st.stop()
+bar.empty()
+if note:
+    st.info(note)
+if method == "umap" and not cache.project.is_warm():
+    st.caption("UMAP is still warming up in the background; the first map may take a few seconds.")
+fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm))
+event = st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points",
+                        config={"toImageButtonOptions": {"format": "png", "scale": 2}})
+st.caption(f"{len(df)} turns from {df['dialogue'].nunique()} texts. Lines join consecutive turns, "
+           "so each conversation reads as a path. Click a point to read the whole turn.")
+recipe = make_recipe("dialogue_map", {**spec.to_dict(), "extra_dialogues": extra}, model=model)
+export_buttons(fig, df, recipe, key="export-map", stem="dialogue-map")
+
+points = (event.selection.points if event and event.selection else []) or []
+picked = [p["customdata"] for p in points if p.get("customdata")]
+if picked:
+    did, turn = picked[0][0], int(picked[0][1])
+    row = df[(df["dialogue"] == did) & (df["turn"] == turn)].iloc[0]
+    st.subheader(f"Selected: {row['speaker']} · {row['title']} · turn {turn}")
+    st.text(row["text"])
+
+st.header("Read a dialogue")
+options = [d.id for d in corpus] + [d["id"] for d in extra]
+titles = {d.id: d.title for d in corpus} | {d["id"]: d["title"] for d in extra}
+choice = st.selectbox("Dialogue", options, format_func=titles.get, key="reader_choice")
+dialogue = next((d for d in corpus if d.id == choice), None)
+turns = dialogue.turns if dialogue else next(d for d in extra if d["id"] == choice)["turns"]
+for t in turns:
+    t = t if isinstance(t, dict) else t.__dict__
+    if t.get("section"):
+        st.markdown(f"#### {md_escape(t['section'])}")
+    with st.chat_message("user" if t["index"] % 2 == 0 else "assistant"):
+        st.markdown(f"**{md_escape(t['speaker'])}** · turn {t['index']}")
+        for q in t.get("quotes", ()):
+            st.caption("> " + md_escape(q))
+        st.markdown(md_escape(t["text"]))

@@ -1,0 +1,95 @@
+"""Caching and model access for every page: models via ``st.cache_resource`` (one per process,
+shared by every session), arrays via ``st.cache_data``."""
+from __future__ import annotations
+
+import threading
+import time
+
+import streamlit as st
+
+from latent import models, project
+
+DEFAULT = models.DEFAULT_LM
+
+
+class Loader:
+    """Loads a model in a background thread so the UI answers while the model loads."""
+
+    def __init__(self, fn, *args):
+        self.result, self.error, self.started = None, None, time.perf_counter()
+        self._done = threading.Event()
+        threading.Thread(target=self._run, args=(fn, *args), daemon=True, name="model-loader").start()
+
+    def _run(self, fn, *args):
+        try:
+            self.result = fn(*args)
+        except Exception as e:  # noqa: BLE001 - shown to the user by wait()
+            self.error = e
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout=None) -> bool:
+        return self._done.wait(timeout)
+
+
+@st.cache_resource(show_spinner=False)
+def _lm_loader(name: str) -> Loader:
+    return Loader(models.load_lm, None if name == DEFAULT else name)
+
+
+@st.cache_resource(show_spinner=False)
+def _encoder_loader() -> Loader:
+    return Loader(models.load_encoder)
+
+
+@st.cache_resource(show_spinner=False)
+def start_background_work() -> bool:
+    """At first page view: load the default LM and warm UMAP's numba code off the request path."""
+    _lm_loader(DEFAULT)
+    project.warm_up_in_background()
+    return True
+
+
+def model_name() -> str:
+    return st.session_state.get("model_name", DEFAULT)
+
+
+def _wait(loader: Loader, label: str):
+    if not loader.done():
+        with st.status(f"Loading {label}… (first start dequantizes the model, ~20 s)", expanded=False) as s:
+            while not loader.wait(0.5):
+                s.update(label=f"Loading {label}… {time.perf_counter() - loader.started:.0f} s")
+            s.update(label=f"{label} ready", state="complete")
+    if loader.error is not None:
+        st.error(str(loader.error))
+        st.stop()
+    return loader.result
+
+
+def lm():
+    """The shared language model for this session's chosen name (waits with a progress status)."""
+    name = model_name()
+    loader = _lm_loader(name)
+    if loader.done() and loader.error is not None:
+        _lm_loader.clear()  # let the user retry after a failed load
+        st.session_state["model_name"] = DEFAULT
+        st.error(f"{loader.error} Switched back to {DEFAULT}.")
+        st.stop()
+    return _wait(loader, name)
+
+
+def encoder():
+    return _wait(_encoder_loader(), "sentence encoder")
+
+
+@st.cache_data(show_spinner=False, max_entries=64, persist=False)
+def dialogue_map(spec: dict, extra: list, model: str, _lm, _enc, _progress=None):
+    """Cached dialogue-map table (+ note) per spec, added dialogues and model."""
+    from latent.corpus import Dialogue, load_corpus
+    from latent.dialogue_map import MapSpec, compute_map
+
+    dialogues = load_corpus() + [Dialogue.from_dict(d) for d in extra]
+    return compute_map(MapSpec(**spec), dialogues, lm=_lm, encoder=_enc, progress=_progress)
