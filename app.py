@@ -27,12 +27,10 @@ for path, label, what in PAGES:
         st.page_link(path, label=f"**{label}** — {what}")
 
 st.subheader("Model")
-with st.form("model-form"):
-    name = st.text_input("Language model (Hugging Face id or local folder; offline)", value=cache.model_name(),
-                         key="model_input", help="The default is embedded: " + cache.DEFAULT)
-    if st.form_submit_button("Use this model"):
-        st.session_state["model_name"] = name.strip() or cache.DEFAULT
-        st.rerun()
+name = st.text_input("Language model (Hugging Face id or local folder; offline)", value=cache.model_name(),
+                     key="model_input", help="The default is embedded: " + cache.DEFAULT)
+if st.button("Use this model", key="use_model"):
+    st.session_state["model_name"] = name.strip() or cache.DEFAULT
 lm = cache.lm()
 card = lm.card()
 cols = st.columns(4)

@@ -11,8 +11,10 @@ import textwrap
 import pandas as pd
 import plotly.graph_objects as go
 
+# 20 distinct colours (Tableau 10 + a darker/lighter second row), so 11 speakers never share one
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-           "#e377c2", "#7f7f7f", "#bcbd22"]
+           "#e377c2", "#7f7f7f", "#bcbd22", "#393b79", "#ad494a", "#637939", "#7b4173", "#e7ba52",
+           "#3182bd", "#843c39", "#8ca252", "#ce6dbd", "#636363"]
 FONT = dict(size=15)
 
 

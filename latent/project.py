@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 
@@ -123,7 +124,9 @@ class Projector:
             self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
                                     min_dist=self.min_dist, metric=self.metric,
                                     random_state=self.seed, transform_seed=self.seed)
-            self.embedding_ = np.asarray(self.model_.fit_transform(X), dtype=np.float32)
+            with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeded on purpose
+                warnings.simplefilter("ignore", UserWarning)
+                self.embedding_ = np.asarray(self.model_.fit_transform(X), dtype=np.float32)
         self.method_used_ = method
         return self
 

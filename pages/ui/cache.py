@@ -58,27 +58,31 @@ def model_name() -> str:
 
 
 def _wait(loader: Loader, label: str):
+    """Wait for a background load, showing elapsed time; the loader's error, if any, is raised."""
     if not loader.done():
-        with st.status(f"Loading {label}… (first start dequantizes the model, ~20 s)", expanded=False) as s:
+        slot = st.empty()
+        with slot.status(f"Loading {label}… (the very first start dequantizes the model, ~20 s)") as s:
             while not loader.wait(0.5):
                 s.update(label=f"Loading {label}… {time.perf_counter() - loader.started:.0f} s")
-            s.update(label=f"{label} ready", state="complete")
+        slot.empty()
     if loader.error is not None:
-        st.error(str(loader.error))
-        st.stop()
+        raise loader.error
     return loader.result
 
 
 def lm():
-    """The shared language model for this session's chosen name (waits with a progress status)."""
+    """The shared language model for this session's chosen name (waits with a progress status).
+
+    A model that fails to load is reported once; the session goes back to the default model.
+    """
     name = model_name()
-    loader = _lm_loader(name)
-    if loader.done() and loader.error is not None:
-        _lm_loader.clear()  # let the user retry after a failed load
+    try:
+        return _wait(_lm_loader(name), name)
+    except Exception as e:  # noqa: BLE001
+        _lm_loader.clear(name)
         st.session_state["model_name"] = DEFAULT
-        st.error(f"{loader.error} Switched back to {DEFAULT}.")
+        st.error(f"{e} Switched back to {DEFAULT}.")
         st.stop()
-    return _wait(loader, name)
 
 
 def encoder():

@@ -1,0 +1,165 @@
+"""Shared fixtures: a tiny random Llama built from a config (no files), and the real model."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ARTIFACTS = ROOT / "artifacts"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_model: needs the embedded SmolLM2 / MiniLM models")
+    config.addinivalue_line("markers", "browser: drives Debian chromium with Playwright")
+
+
+def byte_tokenizer():
+    """A byte-level tokenizer built in memory: one token per byte, plus <s> and </s>."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {"<s>": 0, "</s>": 1}
+    for ch in sorted(alphabet):
+        vocab[ch] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   pad_token="</s>")
+
+
+def make_tiny_lm(seed: int = 0, n_layers: int = 3):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from latent import hooks
+    from latent.models import LM
+
+    tok = byte_tokenizer()
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                      num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
+                      max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                      tie_word_embeddings=False)
+    model = LlamaForCausalLM(cfg).eval()
+    model.requires_grad_(False)
+    hooks.install_hooks(model)
+    return LM(model, tok, "tiny-llama", "cpu", "float32", 0.0, "config")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm():
+    return make_tiny_lm()
+
+
+@pytest.fixture(scope="session")
+def real_lm():
+    from latent.models import load_lm
+
+    return load_lm()
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from latent.models import load_encoder
+
+    return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+# ---------------------------------------------------------------- real browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--disable-sync", "--disable-quic"]
+
+
+def _need_browser():
+    """Skip locally when chromium/playwright is missing; under CI=true that is a failure."""
+    missing = None
+    if not Path(CHROMIUM).exists():
+        missing = f"{CHROMIUM} not installed (apt-get install chromium)"
+    else:
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            missing = "playwright not installed"
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {missing}")
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """Start `streamlit run app.py` on a free port; yield its URL; stop it at the end."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    _need_browser()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.time()
+    while time.time() - t0 < 60:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_server, artifacts):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(180_000)
+    pg.app_url = app_server
+    yield pg
+    ctx.close()
+
+
+def wait_idle(page, timeout=180_000):
+    """Wait until Streamlit's 'running' widget is gone (the script run finished)."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)

@@ -1,0 +1,92 @@
+"""AppTest: every page runs without exceptions and its widgets drive it."""
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.real_model
+APP = "../app.py"
+
+
+def chart(at, i=0) -> dict:
+    return json.loads(at.get("plotly_chart")[i].proto.spec)
+
+
+def xs(trace) -> np.ndarray:
+    x = trace["x"]
+    if isinstance(x, dict):
+        return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"])
+    return np.asarray(x, dtype=float)
+
+
+@pytest.fixture(scope="module")
+def at():
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    return at
+
+
+def test_home_shows_model_card_and_links(at):
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Layers"] == "30" and metrics["Hidden size"] == "576"
+    assert len(at.get("page_link")) >= 1
+
+
+def test_home_unknown_model_message(at):
+    at.text_input(key="model_input").input("no-such/model-abc").run()
+    at.button(key="use_model").click().run()
+    assert not at.exception
+    assert any("Cannot load model 'no-such/model-abc'" in e.value for e in at.error)
+    at.run()  # next run is back on the default model
+    assert {m.label: m.value for m in at.metric}["Layers"] == "30"
+
+
+def test_dialogues_page_map_and_widgets(at):
+    at.switch_page("pages/1_Dialogues.py").run()
+    assert not at.exception
+    fig = chart(at)
+    n_points = sum(len(xs(t)) for t in fig["data"] if t.get("mode") == "markers")
+    assert n_points == 112
+    at.radio(key="map_method").set_value("pca").run()
+    at.radio(key="map_color").set_value("dialogue").run()
+    assert not at.exception
+    names = {t["name"] for t in chart(at)["data"] if t.get("mode") == "markers"}
+    assert len(names) == 5
+
+
+def test_dialogues_lm_source(at):
+    at.switch_page("pages/1_Dialogues.py").run()
+    at.radio(key="map_method").set_value("pca").run()
+    at.radio(key="map_source").set_value("lm").run()
+    at.slider(key="map_layer").set_value(3).run()
+    assert not at.exception
+    assert "layer 3" in chart(at)["layout"]["title"]["text"]
+    at.radio(key="map_source").set_value("encoder").run()
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("", "empty"), ("no speaker on this line", "no speaker"), ("A: " + "x" * 1_000_000, "limit"),
+])
+def test_dialogues_bad_paste(at, text, expect):
+    at.switch_page("pages/1_Dialogues.py").run()
+    at.text_area(key="paste").input(text).run()
+    at.button(key="add_dialogue").click().run()
+    assert not at.exception
+    assert any(expect in e.value for e in at.error)
+
+
+def test_dialogues_paste_joins_map_and_stays_text(at):
+    at.switch_page("pages/1_Dialogues.py").run()
+    at.radio(key="map_method").set_value("pca").run()
+    at.text_area(key="paste").input("Ann: <script>alert('x')</script> bees\nBob: honey and hives").run()
+    at.button(key="add_dialogue").click().run()
+    assert not at.exception and at.success
+    fig = chart(at)
+    n_points = sum(len(xs(t)) for t in fig["data"] if t.get("mode") == "markers")
+    assert n_points == 114
+    hover = " ".join(" ".join(t.get("text", [])) for t in fig["data"] if t.get("mode") == "markers")
+    assert "<script>" not in hover and "&lt;script&gt;" in hover
+    at.button(key="clear_dialogues").click().run()

@@ -1,0 +1,33 @@
+"""Real-browser flows in Debian chromium. Screenshots land in artifacts/ for a human to look at."""
+import pytest
+
+from conftest import wait_idle
+
+pytestmark = pytest.mark.browser
+
+PLOT = ".js-plotly-plot .scatterlayer .trace"
+
+
+def test_home_then_dialogue_map(page, artifacts):
+    page.goto(page.app_url)
+    page.get_by_text("Hidden size").wait_for()
+    wait_idle(page)
+    page.screenshot(path=str(artifacts / "home.png"))
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Dialogues").click()
+    page.wait_for_selector(PLOT)
+    wait_idle(page)
+    n_traces = page.locator(PLOT).count()
+    assert n_traces >= 10  # five paths + one trace per speaker
+    page.get_by_text("Read a dialogue").wait_for()
+    page.screenshot(path=str(artifacts / "dialogues.png"))
+    # switch the map to PCA and see it redrawn
+    title = page.locator(".js-plotly-plot .gtitle").first
+    assert "UMAP" in title.text_content()
+    page.get_by_text("PCA", exact=True).click()
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle')"
+                           ".textContent.includes('PCA')")
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "dialogues-pca.png"))
+    assert page.locator(".js-plotly-plot").count() == 1, page.locator(".js-plotly-plot").count()
+    assert page.locator(PLOT).count() == n_traces

@@ -1,0 +1,85 @@
+import json
+
+import numpy as np
+import pytest
+
+from latent import export
+from latent.dialogue_map import MapSpec
+from latent.replay import RecipeError, Resources, replay
+
+
+@pytest.fixture(scope="module")
+def encoder_map(encoder):
+    recipe = export.make_recipe("dialogue_map", MapSpec(source="encoder", method="pca").to_dict(),
+                                model="all-MiniLM-L6-v2")
+    res = Resources()
+    res._enc = encoder
+    return recipe, res, replay(recipe, res)
+
+
+@pytest.mark.real_model
+def test_recipe_round_trip_replays_same_data(encoder_map, tmp_path):
+    recipe, res, (df, fig, _) = encoder_map
+    path = export.write(tmp_path / "map.json", recipe=recipe)
+    loaded = json.loads(path.read_text())
+    assert loaded["versions"]["torch"].startswith("2.13")
+    df2, fig2, _ = replay(loaded, res)
+    assert df2[["dialogue", "turn", "speaker"]].equals(df[["dialogue", "turn", "speaker"]])
+    np.testing.assert_allclose(df2[["x", "y"]].to_numpy(), df[["x", "y"]].to_numpy(), atol=1e-5)
+    assert len(df) == 112
+
+
+@pytest.mark.real_model
+def test_user_dialogue_in_recipe(encoder_map):
+    recipe, res, _ = encoder_map
+    extra = {"id": "user1", "title": "T", "kind": "user", "source": "pasted",
+             "turns": [{"speaker": "A", "index": 0, "text": "bees make honey", "source": "pasted"}]}
+    r = dict(recipe, params={**recipe["params"], "extra_dialogues": [extra]})
+    df, _, _ = replay(r, res)
+    assert len(df) == 113 and "user1" in set(df["dialogue"])
+
+
+@pytest.mark.real_model
+def test_csv_and_offline_html(encoder_map):
+    _, _, (df, fig, _) = encoder_map
+    csv = export.export_bytes("csv", table=df).decode()
+    assert csv.splitlines()[0] == "dialogue,title,turn,speaker,section,text,x,y"
+    html = export.figure_bytes(fig, "html").decode()
+    assert len(html) > 3_000_000 and "<script src=" not in html  # plotly.js inlined, no CDN
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("svg", b"<svg"), ("pdf", b"%PDF")])
+def test_image_exports(encoder_map, fmt, magic):
+    if export.find_browser() is None:
+        pytest.skip("no Chrome/Chromium here")
+    _, _, (_, fig, _) = encoder_map
+    data = export.figure_bytes(fig, fmt)
+    assert magic in data[:200]
+
+
+def test_hover_text_is_escaped():
+    import pandas as pd
+
+    from latent.figures import dialogue_map_figure
+
+    df = pd.DataFrame({"dialogue": ["u"], "title": ["<i>t</i>"], "turn": [0], "speaker": ["<b>x</b>"],
+                       "text": ['<a href="http://evil">click</a><script>alert(1)</script>'],
+                       "x": [0.0], "y": [0.0]})
+    fig = dialogue_map_figure(df)
+    text = fig.data[-1].text[0]
+    assert "<script>" not in text and "<a href" not in text and "&lt;script&gt;" in text
+
+
+@pytest.mark.parametrize("recipe,msg", [
+    ({}, "must be a JSON object"), ({"kind": "nope", "params": {}}, "Unknown recipe kind 'nope'"),
+    ({"kind": "dialogue_map", "params": {"bogus": 1}}, "Bad dialogue_map params"),
+])
+def test_bad_recipes(recipe, msg):
+    with pytest.raises(RecipeError, match=msg):
+        replay(recipe)
+
+
+def test_unknown_format():
+    with pytest.raises(export.ExportError, match="Unknown format"):
+        export.export_bytes("gif", fig=None)

@@ -1,0 +1,92 @@
+"""Tests on the embedded SmolLM2-135M-Instruct and all-MiniLM-L6-v2."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from latent import models
+from latent.hidden import hidden_states
+
+pytestmark = pytest.mark.real_model
+
+
+def test_model_card(real_lm):
+    card = real_lm.card()
+    assert (card["n_layers"], card["d_model"]) == (30, 576)
+    assert 134e6 < card["parameters"] < 135e6
+    assert card["dtype"] in ("float32", "bfloat16")
+
+
+def test_hidden_states_shape_and_no_sink(real_lm):
+    ts = hidden_states(real_lm, ["The queen of the hive"])[0]
+    assert ts.states.shape == (31, 5, 576)
+    assert ts.tokens == ["The", " queen", " of", " the", " hive"]
+    # the prepended start token absorbs the attention sink; kept tokens have ordinary norms
+    assert np.linalg.norm(ts.states[12], axis=-1).max() < 2000
+
+
+def test_greedy_generation_is_deterministic(real_lm):
+    ids = real_lm.tokenizer("The capital of France is", return_tensors="pt").input_ids
+    outs = [real_lm.model.generate(ids, max_new_tokens=12, do_sample=False) for _ in range(2)]
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_unknown_model_gets_clear_error():
+    with pytest.raises(models.ModelError, match="Cannot load model 'no-such/model-xyz'"):
+        models.load_lm("no-such/model-xyz")
+
+
+def test_bad_device_and_dtype():
+    with pytest.raises(models.ModelError, match="Unknown device"):
+        models.load_lm(device="tpu")
+    with pytest.raises(models.ModelError, match="Unknown dtype"):
+        models.load_lm(dtype="int3")
+
+
+def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
+    """A cache whose weights are garbage is detected, removed and rebuilt from the GGUF."""
+    src = models._gguf_cache(models.embedded_gguf())
+    monkeypatch.setenv("LATENT_CACHE_DIR", str(tmp_path))
+    dst = models._gguf_cache(models.embedded_gguf())
+    shutil.copytree(src, dst)
+    (dst / "model.safetensors").write_bytes(b"garbage")
+    lm = models.load_lm()
+    assert lm.n_layers == 30
+    assert (dst / "model.safetensors").stat().st_size > 100_000_000
+    assert not list(tmp_path.glob(".tmp-*"))  # no half-written temp dir left behind
+
+
+def test_encoder_embeds(encoder):
+    v = encoder.encode(["a bee in a hive", "honey bees", "the stock market"], normalize_embeddings=True)
+    assert v.shape == (3, 384)
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "latent", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_info_json():
+    r = run_cli("info", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["model"] == "SmolLM2-135M-Instruct" and info["n_layers"] == 30 and info["d_model"] == 576
+    assert set(info) == {"model", "n_layers", "d_model", "device", "dtype", "load_seconds"}
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["info", "--model", "no-such/model"], "Cannot load model"),
+    (["dialogues", "--out", "x.xyz", "--method", "pca"], "Unknown output type"),
+    (["dialogues", "--out", "x.csv", "--layer", "99"], "out of range"),
+    (["replay", "/nonexistent.json", "--out", "x.csv"], "Cannot read recipe"),
+])
+def test_cli_errors_are_one_line(args, msg, tmp_path):
+    r = run_cli(*args)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and msg in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
