@@ -1,1 +1,69 @@
 """CLI commands of the explorer pages (registered into :mod:`latent.cli`)."""
+from __future__ import annotations
+
+import sys
+
+from latent.cli import ARGS, _emit, _lm, _model_args, _write_outputs, command
+
+
+@command("project", "token map of texts through layers (--json points or --out FILE)")
+def cmd_project(args):
+    from latent.export import make_recipe
+    from latent.replay import Resources, replay
+    from latent.tokenmap import parse_layers
+
+    lm = _lm(args)
+    layers = parse_layers(args.layers, lm.n_layers)
+    recipe = make_recipe("token_map", {"prompts": args.text, "layers": layers, "method": args.method,
+                                       "dims": 2, "seed": args.seed}, model=lm.name)
+    res = Resources(args.model)
+    res._lm = lm
+    table, fig, note = replay(recipe, res)
+    if note:
+        print(note, file=sys.stderr)
+    if args.json:
+        pts = [{"text_index": int(r.text_index), "token_index": int(r.token_index), "token": r.token,
+                "layer": int(r.layer), "x": float(r.x), "y": float(r.y)} for r in table.itertuples()]
+        _emit({"points": pts, "recipe": recipe})
+    else:
+        _write_outputs(args.out, fig, table, recipe)
+
+
+def _project_args(p):
+    _model_args(p)
+    p.add_argument("--text", action="append", required=True, help="repeat for several texts")
+    p.add_argument("--layers", default="0-30")
+    p.add_argument("--method", choices=["umap", "pca"], default="umap")
+    p.add_argument("--seed", type=int, default=0)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--out")
+    g.add_argument("--json", action="store_true")
+
+
+@command("lens", "logit-lens table: per layer and position, the top tokens")
+def cmd_lens(args):
+    from latent.hidden import hidden_states
+    from latent.lens import lens_table
+
+    lm = _lm(args)
+    ts = hidden_states(lm, [args.text])[0]
+    t = lens_table(lm, ts, k=args.k)
+    if args.json:
+        out = []
+        for (layer, pos), g in t.groupby(["layer", "position"], sort=True):
+            out.append({"layer": int(layer), "position": int(pos), "token": g["token"].iloc[0],
+                        "top": [{"token": r.prediction, "prob": float(r.prob)} for r in g.itertuples()]})
+        _emit({"model": lm.name, "text": args.text, "tokens": ts.tokens, "lens": out})
+    else:
+        for (layer, pos), g in t.groupby(["layer", "position"], sort=True):
+            print(layer, pos, repr(g["token"].iloc[0]), [(r.prediction, round(r.prob, 3)) for r in g.itertuples()])
+
+
+def _lens_args(p):
+    _model_args(p)
+    p.add_argument("--text", required=True)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+
+
+ARGS.update(project=_project_args, lens=_lens_args)

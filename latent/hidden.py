@@ -79,15 +79,19 @@ def token_strings(lm, text: str, offsets) -> list[str]:
 
 
 def check_layers(lm, layers) -> list[int]:
-    n = lm.n_layers
+    """Sorted unique layers (all by default), each within 0..n_layers of ``lm``."""
+    return check_layer_list(layers, lm.n_layers)
+
+
+def check_layer_list(layers, n_layers: int) -> list[int]:
     if layers is None:
-        return list(range(n + 1))
+        return list(range(n_layers + 1))
     out = sorted({int(x) for x in layers})
     if not out:
         raise InputError("No layers chosen.")
-    bad = [x for x in out if x < 0 or x > n]
+    bad = [x for x in out if x < 0 or x > n_layers]
     if bad:
-        raise InputError(f"Layer {bad[0]} is out of range: this model has layers 0-{n}.")
+        raise InputError(f"Layer {bad[0]} is out of range: this model has layers 0-{n_layers}.")
     return out
 
 

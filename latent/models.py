@@ -164,6 +164,15 @@ def _build_cache(gguf: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _quiet_transformers() -> None:
+    """No progress bars or advisory warnings from transformers (the CLI prints one line per error)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def _from_pretrained(path_or_id: str, torch_dtype):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -183,6 +192,7 @@ def load_lm(name: str | None = None, *, device: str = "auto", dtype: str = "auto
     from latent import hooks
 
     t0 = time.perf_counter()
+    _quiet_transformers()
     dev = pick_device(device)
     if dtype not in ("auto", "float32", "bfloat16", "float16"):
         raise ModelError(f"Unknown dtype {dtype!r}. Must be one of: auto, float32, bfloat16, float16")

@@ -81,3 +81,31 @@ def map_title(spec, lm=None) -> str:
     src = "sentence encoder (all-MiniLM-L6-v2)" if spec.source == "encoder" else \
         f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
     return f"Dialogue map · {src} · {spec.method.upper()}"
+
+
+@register("token_map")
+def _token_map(params: dict, res: Resources):
+    from latent.figures_tokens import token_map_figure
+    from latent.tokenmap import token_map
+
+    p = dict(params)
+    try:
+        tm = token_map(res.lm(), p["prompts"], p["layers"], method=p.get("method", "pca"),
+                       dims=p.get("dims", 2), seed=p.get("seed", 0))
+    except KeyError as e:
+        raise RecipeError(f"token_map recipe lacks {e}") from None
+    layer = p.get("layer", p["layers"][len(p["layers"]) // 2])
+    fig = token_map_figure(tm.table, p["prompts"], layer=layer, dims=p.get("dims", 2), note=tm.note,
+                           title=f"Token map · {res.lm().name} · {tm.projector.method_used_.upper()}")
+    return tm.table, fig, tm.note
+
+
+@register("lens")
+def _lens(params: dict, res: Resources):
+    from latent.figures_tokens import lens_heatmap
+    from latent.hidden import hidden_states
+    from latent.lens import lens_table
+
+    lm = res.lm()
+    table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
+    return table, lens_heatmap(table, title=f"Logit lens · {lm.name}"), ""

@@ -57,7 +57,7 @@ model = lm.name if lm else "all-MiniLM-L6-v2"
 bar = st.progress(0.0, text="Computing turn vectors…")
 try:
     df, note = cache.dialogue_map(spec.to_dict(), extra, model, lm, enc,
-                                  _progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
+                                  progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
 except ValueError as e:
     bar.empty()
     st.error(str(e))

@@ -90,3 +90,44 @@ def test_dialogues_paste_joins_map_and_stays_text(at):
     hover = " ".join(" ".join(t.get("text", [])) for t in fig["data"] if t.get("mode") == "markers")
     assert "<script>" not in hover and "&lt;script&gt;" in hover
     at.button(key="clear_dialogues").click().run()
+
+
+def test_hidden_states_page(at):
+    at.switch_page("pages/2_Hidden_states.py").run()
+    assert not at.exception
+    before = chart(at, 0)
+    assert "frames" in before and len(before["frames"]) == 31
+    at.select_slider(key="hs_layer").set_value(20).run()
+    assert not at.exception
+    after = chart(at, 0)
+    assert after["layout"]["sliders"][0]["active"] == 20
+    assert not np.array_equal(xs(before["data"][1]), xs(after["data"][1]))
+    # the lens heatmap is the second chart; its note is on the page
+    assert len(at.get("plotly_chart")) == 2
+    assert any("last ~4 of 30 layers" in i.value for i in at.info)
+
+
+def test_hidden_states_custom_axis_and_presets(at):
+    at.switch_page("pages/2_Hidden_states.py").run()
+    at.selectbox(key="hs_preset").set_value("GPS coordinates to a tree (Frank/DeepSeek)").run()
+    assert "GPS" in at.text_area(key="hs_prompts").value
+    at.toggle(key="ax_on").set_value(True).run()
+    assert not at.exception
+    assert "monarch → bee" in chart(at, 0)["layout"]["xaxis"]["title"]["text"]
+    at.text_input(key="ax_neg").input("bee").run()
+    assert any("zero" in e.value for e in at.error)
+    at.toggle(key="ax_on").set_value(False).run()
+
+
+@pytest.mark.parametrize("prompts,layers,msg", [
+    ("", "0-30", "No prompts"), ("\n".join(["p"] * 500), "0-30", "too many"),
+    ("x" * 20_000, "0-30", "token limit"), ("ok", "0-40", "out of range"),
+])
+def test_hidden_states_bad_input(at, prompts, layers, msg):
+    at.switch_page("pages/2_Hidden_states.py").run()
+    at.selectbox(key="hs_preset").set_value("(type your own)").run()
+    at.text_area(key="hs_prompts").input(prompts).run()
+    at.text_input(key="hs_layers").input(layers).run()
+    assert not at.exception
+    assert any(msg in e.value for e in at.error)
+    at.text_input(key="hs_layers").input("0-30").run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 
 import streamlit as st
 
@@ -89,11 +90,58 @@ def encoder():
     return _wait(_encoder_loader(), "sentence encoder")
 
 
-@st.cache_data(show_spinner=False, max_entries=64, persist=False)
-def dialogue_map(spec: dict, extra: list, model: str, _lm, _enc, _progress=None):
-    """Cached dialogue-map table (+ note) per spec, added dialogues and model."""
+_memo: OrderedDict = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def memo(name: str, key: tuple, fn, max_entries: int = 24):
+    """Process-wide LRU for results computed with a progress bar (``st.cache_*`` cannot replay
+    updates to a bar made outside the cached function). Keys must be hashable inputs."""
+    k = (name, key)
+    with _memo_lock:
+        if k in _memo:
+            _memo.move_to_end(k)
+            return _memo[k]
+    value = fn()
+    with _memo_lock:
+        _memo[k] = value
+        while len(_memo) > max_entries:
+            _memo.popitem(last=False)
+    return value
+
+
+def dialogue_map(spec: dict, extra: list, model: str, lm, enc, progress=None):
+    """Dialogue-map table (+ note) per spec, added dialogues and model."""
+    import json
+
     from latent.corpus import Dialogue, load_corpus
     from latent.dialogue_map import MapSpec, compute_map
 
-    dialogues = load_corpus() + [Dialogue.from_dict(d) for d in extra]
-    return compute_map(MapSpec(**spec), dialogues, lm=_lm, encoder=_enc, progress=_progress)
+    def run():
+        dialogues = load_corpus() + [Dialogue.from_dict(d) for d in extra]
+        return compute_map(MapSpec(**spec), dialogues, lm=lm, encoder=enc, progress=progress)
+    return memo("dialogue_map", (json.dumps(spec, sort_keys=True), json.dumps(extra), model), run)
+
+
+def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, model: str, lm, progress=None):
+    """Cached per input: moving the layer slider recomputes nothing."""
+    from latent.tokenmap import token_map as compute
+
+    return memo("token_map", (prompts, layers, method, dims, seed, model),
+                lambda: compute(lm, list(prompts), list(layers), method=method, dims=dims, seed=seed,
+                                progress=progress), max_entries=8)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def lens_table(text: str, model: str, _lm):
+    from latent.hidden import hidden_states
+    from latent.lens import lens_table as compute
+
+    return compute(_lm, hidden_states(_lm, [text])[0], k=3)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def direction(positive: tuple, negative: tuple, layer: int, method: str, model: str, _lm):
+    from latent.direction import Direction
+
+    return Direction.from_texts(_lm, list(positive), list(negative), layer, method=method)

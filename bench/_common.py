@@ -1,0 +1,32 @@
+"""Helpers for benchmarks: run a snippet in a fresh Python process and time it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def fresh(code: str, env: dict | None = None, timeout: int = 600) -> dict:
+    """Run ``code`` in a new interpreter; it must print one JSON line last. Adds wall seconds."""
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env={**os.environ, **(env or {})}, timeout=timeout)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-2000:])
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = round(wall, 2)
+    return out
+
+
+def save(name: str, data: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1))
+    print(f"== {name}")
+    print(json.dumps(data, indent=1))

@@ -1,0 +1,104 @@
+"""Hidden states: every token through every layer on one stable map, logit lens, custom axes."""
+import pandas as pd
+import streamlit as st
+
+from latent.direction import DirectionError
+from latent.export import make_recipe
+from latent.figures_tokens import COLOR_BY, lens_heatmap, token_map_figure
+from latent.hidden import InputError
+from latent.lens import lens_topk
+from latent.presets import presets
+from latent.project import ProjectionError
+from latent.tokenmap import axis_view, nearest, parse_layers, place
+from pages.ui import cache
+from pages.ui.export import export_buttons
+
+st.set_page_config(page_title="Hidden states · Latent Dialogue Explorer", layout="wide")
+cache.start_background_work()
+st.title("Hidden states")
+lm = cache.lm()
+
+PRESETS = presets()
+preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="hs_preset")
+if preset != "(type your own)" and st.session_state.get("hs_last_preset") != preset:
+    st.session_state["hs_prompts"] = "\n".join(PRESETS[preset])
+st.session_state["hs_last_preset"] = preset
+st.session_state.setdefault("hs_prompts", "\n".join(PRESETS["queen (seed thread)"][2:]))
+text = st.text_area("Prompts, one per line", key="hs_prompts", height=130)
+
+c = st.columns(5)
+layer_spec = c[0].text_input("Layers", "0-30", key="hs_layers", help="e.g. 0-30, 0,6,12 or 0-30:5")
+method = c[1].radio("Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)
+dims = c[2].radio("Dimensions", [2, 3], key="hs_dims", horizontal=True)
+color = c[3].selectbox("Colour by", COLOR_BY, key="hs_color")
+seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="hs_seed"))
+
+prompts = [p for p in text.splitlines() if p.strip()]
+try:
+    layers = parse_layers(layer_spec, lm.n_layers)
+    bar = st.progress(0.0, text="Hidden states…")
+    tm = cache.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm.name, lm,
+                         progress=lambda i, n: bar.progress(i / n, text=f"Hidden states: chunk {i}/{n}"))
+    bar.empty()
+except (InputError, ProjectionError) as e:
+    st.error(str(e))
+    st.stop()
+
+table, axis_titles, title = tm.table, ("", ""), f"Token map · {lm.name} · {tm.projector.method_used_.upper()}"
+with st.expander("Custom axes from text (like the Embedding Projector's custom projection)"):
+    a = st.columns(4)
+    pos = a[0].text_input("x axis: toward", "bee", key="ax_pos")
+    neg = a[1].text_input("x axis: away from", "monarch", key="ax_neg")
+    ax_layer = a[2].slider("Direction layer", 0, lm.n_layers, min(12, lm.n_layers), key="ax_layer")
+    use_axes = a[3].toggle("Use these axes", key="ax_on", help="y stays the map's first coordinate")
+    if use_axes:
+        try:
+            d = cache.direction((pos,), (neg,), ax_layer, "mean", lm.name, lm)
+            table = axis_view(tm, d)
+            axis_titles, title = (f"{d.label} (layer {ax_layer})", "map coordinate 1"), f"Custom axis · {d.label}"
+        except (DirectionError, InputError) as e:
+            st.error(str(e))
+with st.expander("Place new text on this map (transform, no refit)"):
+    new = st.text_input("Text to place", key="hs_place_text")
+    if st.button("Place", key="hs_place") and new.strip():
+        try:
+            st.session_state["hs_placed"] = (id(tm), place(tm, lm, new))
+        except (InputError, ProjectionError) as e:
+            st.error(str(e))
+placed = st.session_state.get("hs_placed")
+if placed and placed[0] == id(tm) and not use_axes:
+    table = pd.concat([table, placed[1]], ignore_index=True)
+
+all_layers = st.toggle("All layers at once", key="hs_all")
+layer = None if all_layers else st.select_slider("Layer", options=layers, value=layers[len(layers) // 2],
+                                                 key="hs_layer")
+fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
+                       axis_titles=axis_titles, note=tm.note)
+event = st.plotly_chart(fig, key="token_map", on_select="rerun", selection_mode="points")
+st.caption(f"{len(tm.table):,} token-layer points, fitted once on all chosen layers: the slider and ▶ play "
+           "only change which layer is shown. Click a point for its neighbours and logit lens.")
+recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
+                                   "seed": seed}, model=lm.name)
+export_buttons(fig, table, recipe, key="export-tm", stem="token-map")
+
+sel = [p.get("customdata") for p in ((event.selection.points if event and event.selection else []) or [])]
+sel = [int(s) for s in sel if s is not None and int(s) < len(tm.table) and not table.loc[int(s), "placed"]]
+if sel:
+    row = tm.table.loc[sel[0]]
+    st.subheader(f"Token {row['token']!r} · prompt {row['text_index']} · layer {row['layer']}")
+    k1, k2 = st.columns(2)
+    k1.caption("Nearest points (cosine in the full space, not in 2D)")
+    k1.dataframe(nearest(tm, sel[0], k=10), hide_index=True)
+    k2.caption("Logit lens: what the model would predict from this point")
+    k2.dataframe(pd.DataFrame(lens_topk(lm, tm.vectors[sel[0]][None], k=10)[0], columns=["token", "prob"]),
+                 hide_index=True)
+
+st.header("Logit lens")
+st.info("On SmolLM2-135M readable next tokens appear only in the last ~4 of 30 layers; "
+        "early layers decode to noise, which is expected, not a bug.")
+which = st.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
+lt = cache.lens_table(prompts[which], lm.name, lm)
+lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}")
+st.plotly_chart(lfig, key="lens_heatmap")
+export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which]}, model=lm.name), key="export-lens",
+               stem="logit-lens")
