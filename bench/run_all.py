@@ -5,6 +5,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 names = sys.argv[1:] or sorted(p.stem for p in HERE.glob("bench_*.py"))
 for name in names:
     runpy.run_path(str(HERE / f"{name}.py"), run_name="__main__")

@@ -68,7 +68,7 @@ if note:
 if method == "umap" and not cache.project.is_warm():
     st.caption("UMAP is still warming up in the background; the first map may take a few seconds.")
 fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm))
-event = st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points",
+event = st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
                         config={"toImageButtonOptions": {"format": "png", "scale": 2}})
 st.caption(f"{len(df)} turns from {df['dialogue'].nunique()} texts. Lines join consecutive turns, "
            "so each conversation reads as a path. Click a point to read the whole turn.")

@@ -74,7 +74,7 @@ layer = None if all_layers else st.select_slider("Layer", options=layers, value=
                                                  key="hs_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
                        axis_titles=axis_titles, note=tm.note)
-event = st.plotly_chart(fig, key="token_map", on_select="rerun", selection_mode="points")
+event = st.plotly_chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None)
 st.caption(f"{len(tm.table):,} token-layer points, fitted once on all chosen layers: the slider and ▶ play "
            "only change which layer is shown. Click a point for its neighbours and logit lens.")
 recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
@@ -99,6 +99,6 @@ st.info("On SmolLM2-135M readable next tokens appear only in the last ~4 of 30 l
 which = st.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
 lt = cache.lens_table(prompts[which], lm.name, lm)
 lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}")
-st.plotly_chart(lfig, key="lens_heatmap")
+st.plotly_chart(lfig, key="lens_heatmap", theme=None)
 export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which]}, model=lm.name), key="export-lens",
                stem="logit-lens")

@@ -31,3 +31,24 @@ def test_home_then_dialogue_map(page, artifacts):
     page.screenshot(path=str(artifacts / "dialogues-pca.png"))
     assert page.locator(".js-plotly-plot").count() == 1, page.locator(".js-plotly-plot").count()
     assert page.locator(PLOT).count() == n_traces
+
+
+def _open(page, name):
+    page.goto(page.app_url)
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    page.wait_for_selector(".js-plotly-plot .main-svg")  # WebGL traces draw in a canvas, not .trace
+    wait_idle(page)
+
+
+def test_hidden_states_layer_slider_moves_points(page, artifacts):
+    _open(page, "Hidden states")
+    js = "() => Array.from(document.querySelector('.js-plotly-plot')._fullData[1].x).slice(0, 5).join(',')"
+    before = page.evaluate(js)
+    page.locator('input[type=range][aria-label="Layer"]').focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => ({js})() !== {before!r}")
+    wait_idle(page)
+    after = page.evaluate(js)
+    assert after != before
+    page.screenshot(path=str(artifacts / "hidden-states.png"))

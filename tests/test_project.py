@@ -65,3 +65,16 @@ def test_validation_one_rule_per_message(kwargs, msg):
 def test_bad_arrays(X, msg):
     with pytest.raises(ProjectionError, match=msg):
         Projector("pca").fit(X)
+
+
+def test_umap_pca_front_and_transform_lands_near_fit():
+    from sklearn.metrics import silhouette_score
+
+    X, y = planted(n_per=50, k=4, d=120)
+    p = Projector("umap", seed=0).fit(X)
+    assert p.pre_ is not None and p.pre_.n_components_ == 50
+    assert silhouette_score(p.embedding_, y) > 0.5
+    Y = p.transform(X[:40])
+    spread = np.ptp(p.embedding_, axis=0).max()
+    err = np.linalg.norm(Y - p.embedding_[:40], axis=1)
+    assert np.median(err) < 0.1 * spread
