@@ -67,3 +67,45 @@ def _lens_args(p):
 
 
 ARGS.update(project=_project_args, lens=_lens_args)
+
+
+@command("senses", "sense separability per layer and a context dose-response for a word")
+def cmd_senses(args):
+    from pathlib import Path
+
+    from latent.disambiguation import analyze
+    from latent.senses import SenseError, SenseSet, get_builtin
+
+    if args.senses:
+        try:
+            raw = Path(args.senses).read_bytes()
+        except OSError as e:
+            raise SenseError(f"Cannot read senses file: {e}") from None
+        sset = SenseSet.from_json(raw)
+    else:
+        sset = get_builtin(args.word)
+    if sset.word.lower() != args.word.lower():
+        raise SenseError(f"The senses file is for '{sset.word}', not '{args.word}'.")
+    lm = _lm(args)
+    rep = analyze(lm, sset, args.context, readout=args.readout, layer=args.layer)
+    _emit({"word": rep.word, "best_layer": rep.best_layer, "senses": rep.senses,
+           "separability": {str(L): round(float(a), 4) for L, a in zip(rep.layers, rep.accuracy)},
+           "steps": [{"context": s.context, "predicted_sense": s.predicted_sense,
+                      "probabilities": {str(L): {n: round(float(s.probs[li, k]), 4) for k, n in enumerate(rep.senses)}
+                                        for li, L in enumerate(rep.layers)},
+                      "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
+                     for s in rep.steps],
+           "pull": rep.pull(), "readout": rep.readout, "layer": rep.layer})
+
+
+def _senses_args(p):
+    _model_args(p)
+    p.add_argument("--word", required=True)
+    p.add_argument("--senses", help="JSON file {word, senses: {name: [sentences]}}")
+    p.add_argument("--context", action="append", required=True, help="repeat for each step")
+    p.add_argument("--layer", type=int)
+    p.add_argument("--readout", choices=["word", "echo"], default="echo")
+    p.add_argument("--json", action="store_true", help="(output is always JSON)")
+
+
+ARGS.update(senses=_senses_args)

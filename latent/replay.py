@@ -109,3 +109,14 @@ def _lens(params: dict, res: Resources):
     lm = res.lm()
     table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
     return table, lens_heatmap(table, title=f"Logit lens · {lm.name}"), ""
+
+
+@register("senses")
+def _senses(params: dict, res: Resources):
+    from latent.disambiguation import analyze
+    from latent.figures_senses import dose_response_figure
+    from latent.senses import SenseSet
+
+    sset = SenseSet(params["word"], params["senses"]).validate()
+    rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"))
+    return rep.probs_table(), dose_response_figure(rep), rep.pull()

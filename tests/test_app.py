@@ -131,3 +131,35 @@ def test_hidden_states_bad_input(at, prompts, layers, msg):
     assert not at.exception
     assert any(msg in e.value for e in at.error)
     at.text_input(key="hs_layers").input("0-30").run()
+
+
+def test_senses_page(at):
+    at.switch_page("pages/3_Senses.py").run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 4
+    assert any("P(bee)" in i.value for i in at.info)
+    dose = chart(at, 1)
+    n_steps = len(dose["data"][0]["x"])
+    at.text_input(key="sn_add_word").input("nectar").run()
+    at.button(key="sn_add").click().run()
+    assert not at.exception
+    assert len(chart(at, 1)["data"][0]["x"]) == n_steps + 1
+    at.button(key="sn_send").click().run()
+    assert "walk_direction" in at.session_state and not at.exception
+
+
+def test_senses_other_word_and_readout(at):
+    at.switch_page("pages/3_Senses.py").run()
+    at.selectbox(key="sn_word").set_value("bank").run()
+    at.radio(key="sn_readout").set_value("word").run()
+    assert not at.exception and "bank" in chart(at, 0)["layout"]["title"]["text"]
+    at.selectbox(key="sn_word").set_value("queen").run()
+    at.radio(key="sn_readout").set_value("echo").run()
+
+
+def test_senses_empty_context(at):
+    at.switch_page("pages/3_Senses.py").run()
+    key = "sn_steps_queen"
+    at.text_area(key=key).input("   ").run()
+    assert not at.exception and any("Empty context" in e.value for e in at.error)
+    at.text_area(key=key).input("queen\nhoney queen").run()

@@ -52,3 +52,18 @@ def test_hidden_states_layer_slider_moves_points(page, artifacts):
     after = page.evaluate(js)
     assert after != before
     page.screenshot(path=str(artifacts / "hidden-states.png"))
+
+
+def test_senses_add_context_word_updates_chart(page, artifacts):
+    _open(page, "Senses")
+    page.get_by_text("Sense probabilities per context step").wait_for()
+    js = ("() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot'))"
+          ".find(g => g.layout.title.text.startsWith('Sense probabilities')); return p._fullData[0].x.length }")
+    before = page.evaluate(js)
+    page.get_by_label("Add a context word").fill("nectar")
+    page.get_by_label("Add a context word").press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Add step").click()
+    page.wait_for_function(f"() => ({js})() === {before + 1}")
+    wait_idle(page)
+    page.screenshot(path=str(artifacts / "senses.png"))

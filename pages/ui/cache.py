@@ -145,3 +145,12 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, model: 
     from latent.direction import Direction
 
     return Direction.from_texts(_lm, list(positive), list(negative), layer, method=method)
+
+
+def sense_report(sset_json: str, contexts: tuple, readout: str, layer, model: str, lm):
+    """Cached per input (the whole set, the steps, readout and layer)."""
+    from latent.disambiguation import analyze
+    from latent.senses import SenseSet
+
+    return memo("senses", (sset_json, contexts, readout, layer, model),
+                lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer))

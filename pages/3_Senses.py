@@ -1,0 +1,111 @@
+"""Senses: the seed thread's "queen" example live — context pulls a word's meaning."""
+import pandas as pd
+import streamlit as st
+
+from latent.disambiguation import QUEEN_STEPS, sense_map
+from latent.export import make_recipe
+from latent.figures_senses import (dose_response_figure, next_tokens_table, probs_heatmap, sense_map_figure,
+                                   separability_figure)
+from latent.hidden import InputError
+from latent.senses import MAX_SENSES, SenseError, SenseSet, builtin_sets
+from pages.ui import cache
+from pages.ui.export import export_buttons
+
+st.set_page_config(page_title="Senses · Latent Dialogue Explorer", layout="wide")
+cache.start_background_work()
+st.title("Senses: is this queen a monarch or a bee?")
+st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
+           "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
+lm = cache.lm()
+SETS = builtin_sets()
+
+c1, c2 = st.columns([1, 2])
+choice = c1.selectbox("Word", list(SETS) + ["(new word)"], key="sn_word")
+upload = c1.file_uploader("…or load a senses JSON", type=["json"], key="sn_upload")
+word = c1.text_input("New word", key="sn_new_word") if choice == "(new word)" else choice
+base = SETS.get(choice, SenseSet(word, {}))
+if upload is not None:
+    try:
+        base = SenseSet.from_json(upload.getvalue())
+        word = base.word
+    except SenseError as e:
+        c1.error(str(e))
+rows = c2.data_editor(pd.DataFrame(base.to_rows() or [{"sense": "", "sentence": ""}]), num_rows="dynamic",
+                      key=f"sn_rows_{choice}_{word}", height=260, width="stretch")
+readout = c1.radio("Readout", ["echo", "word"], key="sn_readout", horizontal=True)
+c1.caption("**echo** (default): the text, a newline and “The <word>”, read at the echoed word, which has seen "
+           "the whole text. **word**: the word's own last sub-token, which in a causal model sees only the context "
+           "to its left — context written after the word cannot move it.")
+
+default_steps = QUEEN_STEPS if word == "queen" else [word] + [s[0] for s in base.senses.values()][:3]
+steps_key = f"sn_steps_{word}"
+st.session_state.setdefault(steps_key, "\n".join(default_steps))
+steps_text = st.text_area("Context steps, one per line (each is read separately)", key=steps_key, height=140)
+
+
+def add_step():
+    """Append a step: the new word in front of the last step (runs before the widgets redraw)."""
+    extra = st.session_state.get("sn_add_word", "").strip()
+    steps = [s for s in st.session_state[steps_key].splitlines() if s.strip()]
+    if extra:
+        st.session_state[steps_key] = "\n".join(steps + [f"{extra} {steps[-1] if steps else word}"])
+
+
+a1, a2, a3 = st.columns([2, 1, 2])
+a1.text_input("Add a context word", key="sn_add_word", placeholder="nectar")
+a2.button("Add step", key="sn_add", on_click=add_step)
+pick_layer = a3.toggle("Choose the layer (default: best)", key="sn_pick")
+layer = st.slider("Layer", 0, lm.n_layers, 9, key="sn_layer") if pick_layer else None
+
+try:
+    sset = SenseSet.from_rows(word, rows.to_dict("records")).validate()
+    with st.spinner(f"Reading '{word}' in {sum(map(len, sset.senses.values()))} sentences at every layer…"):
+        rep = cache.sense_report(sset.to_json(), tuple(s for s in steps_text.splitlines() if s.strip()),
+                                 readout, layer, lm.name, lm)
+except (SenseError, InputError) as e:
+    st.error(str(e))
+    st.stop()
+st.download_button("Save this sense set (JSON)", sset.to_json(), f"senses-{word}.json", key="sn_save")
+
+recipe = make_recipe("senses", {"word": word, "senses": sset.senses, "contexts": [s.context for s in rep.steps],
+                                "readout": readout, "layer": layer}, model=lm.name)
+st.subheader("1 · Where do the senses separate?")
+f1 = separability_figure(rep)
+st.plotly_chart(f1, key="sn_sep", theme=None)
+sep = pd.DataFrame({"layer": rep.layers, "accuracy": rep.accuracy, "silhouette": rep.silhouette})
+export_buttons(f1, sep, recipe, key="sn_x1", stem=f"separability-{word}")
+
+st.subheader("2 · Context pulls the meaning")
+st.info(rep.pull())
+st.caption("Probabilities: softmax over cosine similarity to each sense's centroid (states centred on the mean "
+           f"of all sense sentences, temperature 0.1), using the {readout} readout.")
+f2 = dose_response_figure(rep)
+st.plotly_chart(f2, key="sn_dose", theme=None)
+export_buttons(f2, rep.probs_table(), recipe, key="sn_x2", stem=f"dose-response-{word}")
+target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
+                      key="sn_target")
+f3 = probs_heatmap(rep, target)
+st.plotly_chart(f3, key="sn_heat", theme=None)
+export_buttons(f3, rep.probs_table(), recipe, key="sn_x3", stem=f"sense-probabilities-{word}")
+
+m1, m2 = st.columns([3, 2])
+smap = sense_map(rep)
+f4 = sense_map_figure(smap, rep.senses, f"Sense map at layer {rep.layer} (PCA) · ★ = context steps")
+m1.plotly_chart(f4, key="sn_map", theme=None)
+with m1:
+    export_buttons(f4, smap, recipe, key="sn_x4", stem=f"sense-map-{word}")
+m2.caption("Top next tokens after each step's text (the model's own prediction)")
+m2.dataframe(next_tokens_table(rep), hide_index=True, height=420)
+
+st.subheader("3 · Hand the sense direction to steering")
+d1, d2, d3 = st.columns(3)
+toward = d1.selectbox("Toward", rep.senses, index=rep.senses.index(rep.target()), key="sn_toward")
+away = d2.selectbox("Away from", rep.senses, index=0 if rep.target() != rep.senses[0] else 1, key="sn_away")
+if d3.button("Use on the Latent walk page", key="sn_send"):
+    try:
+        st.session_state["walk_direction"] = rep.direction(toward, away)
+        d3.success(f"Direction '{toward} − {away}' at layer {rep.layer} is ready on the Latent walk page.")
+    except Exception as e:  # noqa: BLE001 - a zero direction, or equal senses
+        d3.error(str(e))
+if len(rep.senses) >= MAX_SENSES:
+    st.caption(f"At most {MAX_SENSES} senses per word.")

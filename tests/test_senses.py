@@ -1,0 +1,167 @@
+"""Sense sets, readouts and the probability/separability math (synthetic), plus the real model."""
+import json
+
+import numpy as np
+import pytest
+
+from latent.disambiguation import QUEEN_STEPS, analyze, compare_readouts
+from latent.senses import (SenseError, SenseSet, builtin_sets, centroids, find_word, get_builtin, loo_accuracy,
+                           readout_texts, sense_probs, silhouette, word_states)
+
+
+def planted(n=8, layers=3, d=16, sep=(0.0, 2.0, 6.0), seed=0):
+    """Two senses whose separation grows with the layer: (points, layers, d), labels."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=d) * 5
+    axis = np.eye(d)[0]
+    X = np.zeros((2 * n, layers, d))
+    for li, s in enumerate(sep):
+        X[:n, li] = base + s * axis + rng.normal(size=(n, d))
+        X[n:, li] = base - s * axis + rng.normal(size=(n, d))
+    return X, np.repeat([0, 1], n)
+
+
+def test_probs_are_distributions_and_follow_the_centroid():
+    X, y = planted()
+    mean, C = centroids(X, y, 2)
+    P = sense_probs(X, mean, C)
+    assert P.shape == (16, 3, 2)
+    np.testing.assert_allclose(P.sum(-1), 1.0, atol=1e-6)
+    assert (P[:8, 2, 0] > 0.9).all() and (P[8:, 2, 1] > 0.9).all()
+
+
+def test_separability_grows_with_planted_separation():
+    X, y = planted()
+    acc, sil = loo_accuracy(X, y, 2), silhouette(X, y)
+    assert acc[0] < 0.8 and acc[2] == 1.0
+    assert sil[0] < sil[1] < sil[2]
+
+
+def test_loo_excludes_the_point_itself():
+    # a single far-away point per sense: with leave-one-out it cannot vote for itself
+    X = np.array([[[1.0, 0]], [[0.9, 0.1]], [[-1, 0]], [[0.95, 0.05]]])
+    y = np.array([0, 0, 1, 1])
+    acc = loo_accuracy(X, y, 2)[0]
+    assert acc < 1.0
+
+
+def test_find_word_any_case_and_plural():
+    assert find_word("The QUEEN waved", "queen") == (4, 9)
+    assert find_word("Queen", "queen") == (0, 5)
+    assert find_word("two queens", "queen") == (4, 9)
+    assert find_word("queenly", "queen") is None
+
+
+@pytest.mark.parametrize("sset,msg", [
+    (SenseSet("queen", {"a": ["the queen", "a queen"], "b": ["no word here", "the queen"]}), "missing from the sentence 'no word here'"),
+    (SenseSet("queen", {"a": ["the queen"], "b": ["a queen", "queen!"]}), "Sense 'a' has 1 sentence"),
+    (SenseSet("queen", {f"s{i}": ["queen", "a queen"] for i in range(50)}), "50 senses is too many"),
+    (SenseSet("queen", {"a": ["queen", "a queen"]}), "at least two senses"),
+    (SenseSet("two words", {"a": ["x", "y"], "b": ["x", "y"]}), "single word"),
+])
+def test_bad_sense_sets(sset, msg):
+    with pytest.raises(SenseError, match=msg):
+        sset.validate()
+
+
+@pytest.mark.parametrize("text,msg", [("{not json", "not valid JSON"), ('{"word": 3}', "must be"),
+                                      ('{"word": "q", "senses": {"a": "x"}}', "list of sentences")])
+def test_malformed_json(text, msg):
+    with pytest.raises(SenseError, match=msg):
+        SenseSet.from_json(text)
+
+
+def test_json_round_trip_and_rows():
+    q = get_builtin("QUEEN")
+    back = SenseSet.from_json(q.to_json())
+    assert back.senses == q.senses
+    assert SenseSet.from_rows("queen", q.to_rows()).senses == q.senses
+    with pytest.raises(SenseError, match="no sense name"):
+        SenseSet.from_rows("queen", [{"sense": "", "sentence": "a queen"}])
+
+
+def test_builtin_sets_shape():
+    sets = builtin_sets()
+    q = sets["queen"]
+    assert len(q.senses) >= 6 and all(len(v) >= 8 for v in q.senses.values())
+    assert len(sets) >= 11
+    for s in sets.values():
+        s.validate()
+    with pytest.raises(SenseError, match="Built-in words: queen"):
+        get_builtin("zebra")
+
+
+def test_readout_texts():
+    (t, span), = readout_texts(["The Queen waved"], "queen", "echo")
+    assert t.endswith("\nThe queen") and t[span[0]:span[1]] == "queen"
+    (t, span), = readout_texts(["The Queen waved"], "queen", "word")
+    assert t[span[0]:span[1]] == "Queen"
+    with pytest.raises(SenseError, match="Empty context"):
+        readout_texts(["  "], "queen", "echo")
+    with pytest.raises(SenseError, match="missing"):
+        readout_texts(["a bee"], "queen", "word")
+
+
+def test_word_states_on_tiny_model(tiny_lm):
+    X = word_states(tiny_lm, ["a queen", "the queen bee"], "queen", "word", layers=[1, 2])
+    assert X.shape == (2, 2, 32)
+    # the word's own state ignores text after it (causal): same prefix, same state
+    np.testing.assert_allclose(X[0], word_states(tiny_lm, ["a queen and more"], "queen", "word", layers=[1, 2])[0],
+                               atol=1e-5)
+
+
+# ------------------------------------------------------------------ real model
+@pytest.fixture(scope="module")
+def queen(real_lm):
+    return analyze(real_lm, get_builtin("queen"), QUEEN_STEPS)
+
+
+@pytest.mark.real_model
+def test_queen_separates_and_context_pulls_toward_bee(queen):
+    li = queen.layers.index(queen.best_layer)
+    assert queen.accuracy[li] >= 0.9
+    bee = queen.senses.index("bee")
+    assert queen.steps[-1].probs[li, bee] > queen.steps[0].probs[li, bee]
+    assert queen.steps[-1].predicted_sense == "bee"
+    top = [t for t, _ in queen.steps[-1].next_tokens]
+    assert " bee" in top
+
+
+@pytest.mark.real_model
+def test_other_words_separate(real_lm):
+    sets = {w: s for w, s in builtin_sets().items() if w != "queen"}
+    good = [w for w, s in sets.items() if compare_readouts(real_lm, s)["echo"]["accuracy"] >= 0.85]
+    assert len(good) >= 8, good
+
+
+@pytest.mark.real_model
+def test_echo_beats_word_when_context_follows(real_lm):
+    s = SenseSet("queen", {
+        "bee": ["The queen laid eggs in the hive.", "The queen was fed royal jelly by worker bees.",
+                "The queen left the hive with a swarm of bees.", "The queen stayed in the honeycomb all summer.",
+                "The queen mated with drones in the air.", "The queen was marked by the beekeeper."],
+        "monarch": ["The queen ruled the kingdom for decades.", "The queen addressed parliament in London.",
+                    "The queen wore her crown at the coronation.", "The queen knighted the famous actor.",
+                    "The queen signed the treaty with the king of France.", "The queen greeted ambassadors at the palace."]})
+    r = compare_readouts(real_lm, s)
+    assert r["word"]["accuracy"] <= 0.6          # every sentence starts "The queen": the word sees no context
+    assert r["echo"]["accuracy"] >= r["word"]["accuracy"] + 0.25
+
+
+@pytest.mark.real_model
+def test_sense_direction_points_toward_bee(queen):
+    d = queen.direction("bee", "monarch")
+    li = queen.layers.index(queen.layer)
+    lab = queen.sentences["sense"].to_numpy()
+    assert d.project(queen.X[lab == "bee", li]).mean() > d.project(queen.X[lab == "monarch", li]).mean()
+    with pytest.raises(SenseError, match="Unknown sense"):
+        queen.direction("wasp", "bee")
+
+
+def test_cli_senses_unknown_word():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "latent", "senses", "--word", "zebra", "--context", "x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Built-in words: queen" in r.stderr and r.stderr.count("\n") == 1
