@@ -109,3 +109,48 @@ def _senses_args(p):
 
 
 ARGS.update(senses=_senses_args)
+
+
+@command("steer", "generate along a direction at several strengths (one batched call) with meters")
+def cmd_steer(args):
+    from latent.direction import Direction, DirectionError
+    from latent.models import load_encoder
+    from latent.steer import parse_strengths
+    from latent.walk import sweep
+
+    strengths = parse_strengths(args.strengths)
+    lm = _lm(args)
+    if args.direction:
+        d = Direction.load(args.direction, d_model=lm.d_model, n_layers=lm.n_layers)
+        if args.layer is not None and args.layer != d.layer:
+            raise DirectionError(f"The direction file is for layer {d.layer}, not {args.layer}.")
+    elif args.toward and args.away:
+        pos = [t for t in args.toward.split("|") if t.strip()]
+        neg = [t for t in args.away.split("|") if t.strip()]
+        d = Direction.from_texts(lm, pos, neg, 9 if args.layer is None else args.layer, pooling="mean")
+    else:
+        raise DirectionError("Give --toward and --away, or --direction FILE.npz.")
+    sw = sweep(lm, load_encoder(), args.prompt, d, strengths, max_new_tokens=args.tokens, seed=args.seed,
+               do_sample=args.sample, positions=args.positions)
+    _emit({"layer": sw.layer, "baseline": sw.baseline, "tokens_per_second": round(sw.tokens_per_second, 1),
+           "results": [{"strength": s, "text": t, "concept": round(float(c), 4), "fluency": round(float(f), 4),
+                        "kl": round(float(k), 4)}
+                       for s, t, c, f, k in zip(sw.strengths, sw.texts, sw.concept, sw.fluency, sw.kl)]})
+
+
+def _steer_args(p):
+    _model_args(p)
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--toward", help="text(s), separated by |")
+    p.add_argument("--away", help="text(s), separated by |")
+    p.add_argument("--direction", help="a saved Direction (.npz + .json)")
+    p.add_argument("--layer", type=int)
+    p.add_argument("--strengths", default="-0.4,-0.2,0,0.2,0.4")
+    p.add_argument("--tokens", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample", action="store_true")
+    p.add_argument("--positions", choices=["all", "first"], default="all")
+    p.add_argument("--json", action="store_true", help="(output is always JSON)")
+
+
+ARGS.update(steer=_steer_args)

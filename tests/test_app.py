@@ -163,3 +163,34 @@ def test_senses_empty_context(at):
     at.text_area(key=key).input("   ").run()
     assert not at.exception and any("Empty context" in e.value for e in at.error)
     at.text_area(key=key).input("queen\nhoney queen").run()
+
+
+def test_latent_walk_page(at):
+    at.switch_page("pages/4_Latent_walk.py").run()
+    assert not at.exception
+    at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
+    at.slider(key="wk_tokens").set_value(10).run()
+    at.button(key="wk_run").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["strength"]) == [-0.2, 0.0, 0.2]
+    assert table.loc[1, "kl"] == pytest.approx(0.0, abs=1e-6)
+    assert len(at.get("plotly_chart")) == 2
+
+
+@pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 1000), "too many"), ("a,b", "Cannot read strengths")])
+def test_latent_walk_bad_strengths(at, strengths, msg):
+    at.switch_page("pages/4_Latent_walk.py").run()
+    at.text_input(key="wk_strengths_preset").input(strengths).run()
+    at.button(key="wk_run").click().run()
+    assert not at.exception and any(msg in e.value for e in at.error)
+    at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
+
+
+def test_latent_walk_identical_poles(at):
+    at.switch_page("pages/4_Latent_walk.py").run()
+    at.radio(key="wk_source").set_value("two sets of texts").run()
+    at.text_area(key="wk_pos").input("same").run()
+    at.text_area(key="wk_neg").input("same").run()
+    assert not at.exception and any("zero" in e.value for e in at.error)
+    at.radio(key="wk_source").set_value("preset").run()

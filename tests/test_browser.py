@@ -67,3 +67,17 @@ def test_senses_add_context_word_updates_chart(page, artifacts):
     page.wait_for_function(f"() => ({js})() === {before + 1}")
     wait_idle(page)
     page.screenshot(path=str(artifacts / "senses.png"))
+
+
+def test_latent_walk_sweep_shows_texts(page, artifacts):
+    page.goto(page.app_url)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent walk").click()
+    page.get_by_role("button", name="Walk: generate the sweep").wait_for()
+    wait_idle(page)
+    page.get_by_label("New tokens").focus()
+    page.get_by_role("button", name="Walk: generate the sweep").click()
+    page.get_by_text("Unsteered (seed 0):").wait_for()
+    wait_idle(page)
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
+    page.screenshot(path=str(artifacts / "latent-walk.png"))

@@ -1,0 +1,116 @@
+"""Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
+import pandas as pd
+import streamlit as st
+
+from latent.direction import DirectionError
+from latent.export import make_recipe
+from latent.figures_walk import interpolation_figure, meters_figure, steered_map_figure
+from latent.hidden import InputError
+from latent.presets_steer import STRENGTH, build, load_presets, scaled_layer
+from latent.steer import coefficient, parse_strengths
+from latent.walk import interpolate, steered_map, sweep
+from pages.ui import cache
+from pages.ui.export import export_buttons
+
+st.set_page_config(page_title="Latent walk · Latent Dialogue Explorer", layout="wide")
+cache.start_background_work()
+st.title("Latent walk: steer the model along a direction")
+lm, enc = cache.lm(), cache.encoder()
+PRESETS = load_presets()
+ERRORS = (DirectionError, InputError, ValueError)
+
+sources = ["preset", "two sets of texts"] + (["from the Senses page"] if "walk_direction" in st.session_state else [])
+source = st.radio("Direction from", sources, key="wk_source", horizontal=True)
+c = st.columns(4)
+method = c[1].radio("Vector", ["mean", "pca"], key="wk_method", horizontal=True,
+                    help="mean difference of the two sets, or the first principal component of paired differences (repeng)")
+positions = c[2].radio("Add at", ["all", "first"], key="wk_positions", horizontal=True,
+                       format_func={"all": "every position", "first": "first position (ActAdd)"}.get)
+if positions == "first":
+    c[2].warning("Single-position ActAdd (the paper's recipe) did nothing measurable on SmolLM2-135M; "
+                 "the meters below will show it. Every position is what steers this model.")
+try:
+    if source == "preset":
+        name = st.selectbox("Preset", list(PRESETS), key="wk_preset")
+        p = PRESETS[name]
+        layer = c[0].slider("Layer", 1, lm.n_layers, scaled_layer(p, lm.n_layers), key=f"wk_layer_{name}")
+        prompt_default, strengths_default = p["prompt"], f"-{STRENGTH[name]},0,{STRENGTH[name]}"
+        if p.get("paper"):
+            pp = p["paper"]
+            st.caption(f"Original ActAdd setting: {pp['model']}, layer {pp['layer']}, coefficient {pp['coefficient']}, "
+                       f"pair {pp['pair']}. Here: layer {layer} of {lm.n_layers}, strength {STRENGTH[name]} from our sweep, "
+                       f"≥ 8 contrast pairs, mean difference at every position.")
+        direction = cache.memo("preset", (name, layer, method, lm.name), lambda: build(lm, name, layer=layer, method=method))
+    elif source == "two sets of texts":
+        layer = c[0].slider("Layer", 1, lm.n_layers, 9, key="wk_layer_texts")
+        t1, t2 = st.columns(2)
+        pos = t1.text_area("Toward (one text per line)", "Love", key="wk_pos", height=100)
+        neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100)
+        prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
+        pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
+        direction = cache.direction(tuple(pl), tuple(nl), layer, method, lm.name, lm)
+    else:
+        direction = st.session_state["walk_direction"]
+        layer = direction.layer
+        prompt_default, strengths_default = "The queen", "-0.4,-0.2,0,0.2,0.4"
+        st.caption(f"Sense direction {direction.label} at layer {layer}, from the Senses page.")
+except ERRORS as e:
+    st.error(str(e))
+    st.stop()
+c[3].metric("Typical norm at this layer", f"{coefficient(lm, direction, 1.0):.1f}")
+
+prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}")
+g = st.columns(4)
+strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}")
+tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens")
+seed = int(g[2].number_input("Seed", 0, 10_000, 0, key="wk_seed"))
+sample = g[3].toggle("Sample (else greedy)", key="wk_sample")
+if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
+    live = st.empty()
+    try:
+        strengths = parse_strengths(strength_text)
+        show = lambda i, texts: live.dataframe(  # noqa: E731 - stream every few tokens
+            pd.DataFrame({"strength": strengths, "text so far": texts}), hide_index=True) if i % 4 == 0 else None
+        sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seed=seed, do_sample=sample,
+                   positions=positions, on_token=show)
+        st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
+    except ERRORS as e:
+        st.error(str(e))
+    live.empty()
+
+if "walk_result" in st.session_state:
+    sw, d, smap = st.session_state["walk_result"]
+    st.subheader(f"Unsteered (seed {sw.recipe['seed']}):")
+    st.text(sw.prompt + sw.baseline)
+    tbl = sw.table()
+    st.dataframe(tbl[["strength", "coefficient", "text", "concept", "fluency", "kl"]], hide_index=True,
+                 column_config={"text": st.column_config.TextColumn(width="large")})
+    st.caption(f"{len(sw.texts) + 1} rows in one batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
+               f"{lm.device}. Strength 0 reproduces the unsteered text exactly.")
+    recipe = make_recipe("steer", sw.recipe, model=lm.name)
+    f1 = meters_figure(sw)
+    st.plotly_chart(f1, key="wk_meters", theme=None)
+    export_buttons(f1, tbl, recipe, key="wk_x1", stem="steering-meters")
+    f2 = steered_map_figure(smap, d.label)
+    st.plotly_chart(f2, key="wk_map", theme=None)
+    export_buttons(f2, smap, recipe, key="wk_x2", stem="steered-map")
+
+st.header("Interpolate between two prompts")
+i1, i2, i3 = st.columns([2, 2, 1])
+pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="wk_a")
+pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="wk_b")
+il = i3.slider("Layer", 1, lm.n_layers, min(12, lm.n_layers), key="wk_ilayer")
+if st.button("Interpolate", key="wk_interp"):
+    with st.spinner("Generating at t = 0, 0.2, …, 1"):
+        try:
+            st.session_state["walk_interp"] = (interpolate(lm, enc, pa, pb, il), il, pa, pb)
+        except ERRORS as e:
+            st.error(str(e))
+if "walk_interp" in st.session_state:
+    it, il2, pa2, pb2 = st.session_state["walk_interp"]
+    st.info(it.finding)
+    st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
+    f3 = interpolation_figure(it.path, il2)
+    st.plotly_chart(f3, key="wk_ipath", theme=None)
+    export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
+                   key="wk_x3", stem="interpolation")

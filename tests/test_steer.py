@@ -1,0 +1,158 @@
+"""Steering: invariants on the tiny model, concurrency with one shared model, and the real model."""
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from latent.direction import Direction, DirectionError
+from latent.generate import generate
+from latent.hidden import InputError, hidden_states
+from latent.hooks import current
+from latent.steer import steering, steering_plan, typical_norms
+
+
+@pytest.fixture(scope="module")
+def dirs(tiny_lm):
+    rng = np.random.default_rng(0)
+    return [Direction(rng.normal(size=32), layer=L, recipe={"kind": "random"}) for L in (1, 2, 3)]
+
+
+def greedy(lm, prompt, n=8):
+    return generate(lm, [prompt], max_new_tokens=n).token_ids[0]
+
+
+def test_strength_zero_equals_baseline(tiny_lm, dirs):
+    base = greedy(tiny_lm, "the queen")
+    with steering(tiny_lm, dirs[0], 0.0):
+        assert greedy(tiny_lm, "the queen") == base
+    with steering(tiny_lm, dirs[0] - dirs[0], 0.0):
+        assert greedy(tiny_lm, "the queen") == base
+    # in a batched sweep the strength-0 row reproduces the solo unsteered run exactly
+    plan = steering_plan(tiny_lm, dirs[1], [0.0, 2.0, -2.0])
+    from latent.hooks import use
+    with use(plan):
+        batch = generate(tiny_lm, ["the queen"] * 3, max_new_tokens=8)
+    assert batch.token_ids[0] == base
+    assert batch.token_ids[1] != base or batch.token_ids[2] != base
+
+
+def test_v_minus_v_is_zero_direction(dirs):
+    with pytest.raises(DirectionError, match="zero"):
+        (dirs[0] - dirs[0]).unit()
+
+
+def test_norm_relative_scaling(tiny_lm, dirs):
+    d = dirs[1]
+    before = hidden_states(tiny_lm, ["abcdef"], layers=[d.layer])[0].at(d.layer)
+    with steering(tiny_lm, d, 0.5):
+        after = hidden_states(tiny_lm, ["abcdef"], layers=[d.layer])[0].at(d.layer)
+    expected = 0.5 * typical_norms(tiny_lm)[d.layer] * d.unit()
+    np.testing.assert_allclose(after - before, np.broadcast_to(expected, before.shape), atol=1e-4)
+    assert typical_norms(tiny_lm).shape == (tiny_lm.n_layers + 1,)
+
+
+def test_first_position_only(tiny_lm, dirs):
+    d = dirs[1]
+    before = hidden_states(tiny_lm, ["abcdef"], layers=[d.layer])[0].at(d.layer)
+    with steering(tiny_lm, d, 0.5, positions="first"):
+        after = hidden_states(tiny_lm, ["abcdef"], layers=[d.layer])[0].at(d.layer)
+    expected = 0.5 * typical_norms(tiny_lm)[d.layer] * d.unit()
+    np.testing.assert_allclose(after[0] - before[0], expected, atol=1e-4)   # the text's first token only
+    np.testing.assert_allclose(after[1:], before[1:], atol=1e-6)
+    with pytest.raises(DirectionError, match="Unknown positions"):
+        steering_plan(tiny_lm, d, 0.5, positions="middle")
+
+
+def test_exception_inside_block_leaves_model_unsteered(tiny_lm, dirs):
+    base = greedy(tiny_lm, "hello")
+    with pytest.raises(RuntimeError):
+        with steering(tiny_lm, dirs[2], 3.0):
+            assert current() is not None
+            raise RuntimeError("boom")
+    assert current() is None
+    assert greedy(tiny_lm, "hello") == base
+
+
+def test_no_leak_across_threads(tiny_lm, dirs):
+    """2 threads x 50 mixed requests (3 directions, strengths, unsteered) on one model: each equals its solo run."""
+    prompts = ["the queen", "a bee", "hello there"]
+    jobs = [(prompts[i % 3], None if i % 4 == 0 else dirs[i % 3], [0.0, 1.5, -1.5, 3.0][i % 4]) for i in range(100)]
+
+    def run(job):
+        p, d, s = job
+        with steering(tiny_lm, d, s):
+            return greedy(tiny_lm, p, 6)
+
+    solo = [run(j) for j in jobs]
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        concurrent = list(ex.map(run, jobs))
+    leaks = sum(a != b for a, b in zip(solo, concurrent))
+    assert leaks == 0
+    assert len({tuple(x) for x in solo}) > 3  # the requests really differ
+
+
+def test_worker_thread_needs_copied_context(tiny_lm, dirs):
+    seen = {}
+    with steering(tiny_lm, dirs[0], 1.0):
+        ctx = contextvars.copy_context()
+        t1 = threading.Thread(target=lambda: seen.setdefault("plain", current()))
+        t1.start(), t1.join()
+        t2 = threading.Thread(target=lambda: ctx.run(lambda: seen.setdefault("copied", current())))
+        t2.start(), t2.join()
+    assert seen["plain"] is None and seen["copied"] is not None
+
+
+@pytest.mark.parametrize("make,msg", [
+    (lambda: Direction(np.array([np.nan] * 32), 1), "NaN or inf"),
+    (lambda: Direction(np.ones(7), 1), "this model has 32"),
+    (lambda: Direction(np.ones(32), 9), "out of range"),
+    (lambda: Direction(np.ones(32), 0), "layer 1 or deeper"),
+])
+def test_bad_directions(tiny_lm, make, msg):
+    with pytest.raises(DirectionError, match=msg):
+        with steering(tiny_lm, make(), 1.0):
+            pass
+
+
+def test_bad_generation_requests(tiny_lm):
+    with pytest.raises(InputError, match="out of range"):
+        generate(tiny_lm, ["x"], max_new_tokens=10_000)
+    with pytest.raises(InputError, match="token limit"):
+        generate(tiny_lm, ["x" * 300], max_new_tokens=10)   # context window of the tiny model is 256
+    with pytest.raises(InputError, match="too many"):
+        generate(tiny_lm, ["x"] * 1000, max_new_tokens=2)
+
+
+def test_sampling_uses_a_seed_per_row(tiny_lm):
+    a = generate(tiny_lm, ["the"] * 3, max_new_tokens=6, do_sample=True, seeds=[1, 2, 1]).token_ids
+    b = generate(tiny_lm, ["the"], max_new_tokens=6, do_sample=True, seeds=[1]).token_ids
+    assert a[0] == a[2] == b[0]
+
+
+# ------------------------------------------------------------------ real model
+@pytest.mark.real_model
+def test_love_hate_moves_the_concept_score(real_lm, encoder):
+    from latent.presets_steer import build
+    from latent.walk import sweep
+
+    d = build(real_lm, "Love − Hate")
+    sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=30)
+    neg, zero, pos = sw.concept
+    base = sw.recipe["baseline_concept"]
+    assert zero == pytest.approx(base, abs=1e-6) and sw.texts[1] == sw.baseline
+    assert pos > base + 0.1 and neg < base - 0.05, (neg, base, pos)
+    assert sw.kl[1] == pytest.approx(0.0, abs=1e-6) and sw.kl[0] > 0 and sw.kl[2] > 0
+
+
+@pytest.mark.real_model
+def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
+    from latent.hooks import use
+
+    d = Direction(np.random.default_rng(0).normal(size=576), 9)
+    solo = generate(real_lm, ["The capital of France is"], max_new_tokens=20).token_ids[0]
+    with use(steering_plan(real_lm, d, [0.0, 0.3, -0.3, 0.5])):
+        batch = generate(real_lm, ["The capital of France is"] * 4, max_new_tokens=20).token_ids
+    assert batch[0] == solo
