@@ -154,3 +154,31 @@ def _steer_args(p):
 
 
 ARGS.update(steer=_steer_args)
+
+
+@command("experiment", "run one seed-claim experiment and print its verdict")
+def cmd_experiment(args):
+    from latent.experiments import module, run
+
+    module(args.name)  # unknown names fail before the model loads
+    lm = _lm(args)
+    params = {}
+    if args.layer is not None:
+        params["layer"] = args.layer
+    r = run(args.name, lm, **params)
+    if args.json:
+        _emit(r.to_json())
+    else:
+        print(f"{r.name}: {r.verdict}\n{r.method}")
+        for k, v in r.numbers.items():
+            print(f"  {k}: {v}")
+
+
+def _experiment_args(p):
+    _model_args(p)
+    p.add_argument("name", help="sparse-messages | economy | reuse | sparse-matrix | reasoning")
+    p.add_argument("--layer", type=int)
+    p.add_argument("--json", action="store_true")
+
+
+ARGS.update(experiment=_experiment_args)

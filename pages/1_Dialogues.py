@@ -88,6 +88,11 @@ options = [d.id for d in corpus] + [d["id"] for d in extra]
 titles = {d.id: d.title for d in corpus} | {d["id"]: d["title"] for d in extra}
 choice = st.selectbox("Dialogue", options, format_func=titles.get, key="reader_choice")
 dialogue = next((d for d in corpus if d.id == choice), None)
+jump = st.session_state.pop("reader_turn", None)
+if jump is not None and dialogue is not None and jump < len(dialogue.turns):
+    t = dialogue.turns[jump]
+    st.info(f"From Seed claims: {t.speaker}, turn {jump}")
+    st.text(t.text)
 turns = dialogue.turns if dialogue else next(d for d in extra if d["id"] == choice)["turns"]
 for t in turns:
     t = t if isinstance(t, dict) else t.__dict__

@@ -194,3 +194,17 @@ def test_latent_walk_identical_poles(at):
     at.text_area(key="wk_neg").input("same").run()
     assert not at.exception and any("zero" in e.value for e in at.error)
     at.radio(key="wk_source").set_value("preset").run()
+
+
+def test_seed_claims_page(at):
+    at.switch_page("pages/5_Seed_claims.py").run()
+    assert not at.exception
+    at.button(key="cl_run_reasoning").click().run()
+    assert not at.exception and not at.error
+    verdicts = [a.value for a in list(at.success) + list(at.warning) + list(at.error)]
+    assert any("Verdict on SmolLM2-135M-Instruct" in v for v in verdicts)
+    at.text_input(key="cl_ks").input("0,4").run()
+    at.button(key="cl_run_sparse-messages").click().run()
+    assert not at.exception and any("k must be between 1 and d" in e.value for e in at.error)
+    at.button(key="cl_goto_reasoning").click().run()
+    assert at.session_state["reader_choice"] == "001"

@@ -81,3 +81,13 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
     page.screenshot(path=str(artifacts / "latent-walk.png"))
+
+
+def test_seed_claims_run_shows_verdict(page, artifacts):
+    page.goto(page.app_url)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Seed claims").click()
+    page.get_by_role("tab", name="Reasoning as steering").click()
+    page.get_by_role("button", name="Run: Reasoning as steering").click()
+    page.get_by_text("Verdict on SmolLM2-135M-Instruct").wait_for()
+    wait_idle(page)
+    page.screenshot(path=str(artifacts / "seed-claims.png"))

@@ -154,3 +154,10 @@ def sense_report(sset_json: str, contexts: tuple, readout: str, layer, model: st
 
     return memo("senses", (sset_json, contexts, readout, layer, model),
                 lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer))
+
+
+def experiment(name: str, params: tuple, model: str, lm, progress=None):
+    """Cached per experiment, parameters and model."""
+    from latent.experiments import run
+
+    return memo("experiment", (name, params, model), lambda: run(name, lm, progress=progress, **dict(params)))
