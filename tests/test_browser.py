@@ -90,4 +90,6 @@ def test_seed_claims_run_shows_verdict(page, artifacts):
     page.get_by_role("button", name="Run: Reasoning as steering").click()
     page.get_by_text("Verdict on SmolLM2-135M-Instruct").wait_for()
     wait_idle(page)
+    page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()
+    page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "seed-claims.png"))
