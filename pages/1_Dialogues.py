@@ -10,9 +10,7 @@ from pages.ui import cache
 from pages.ui.export import export_buttons
 from pages.ui.text import md_escape
 
-st.set_page_config(page_title="Dialogues · Latent Dialogue Explorer", layout="wide")
-cache.start_background_work()
-st.title("Dialogues")
+cache.page("Dialogues", "Dialogues")
 corpus = load_corpus()
 extra = st.session_state.setdefault("user_dialogues", [])
 

@@ -13,9 +13,7 @@ from latent.tokenmap import axis_view, nearest, parse_layers, place
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
-st.set_page_config(page_title="Hidden states · Latent Dialogue Explorer", layout="wide")
-cache.start_background_work()
-st.title("Hidden states")
+cache.page("Hidden states", "Hidden states")
 lm = cache.lm()
 
 PRESETS = presets()

@@ -11,9 +11,7 @@ from latent.senses import MAX_SENSES, SenseError, SenseSet, builtin_sets
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
-st.set_page_config(page_title="Senses · Latent Dialogue Explorer", layout="wide")
-cache.start_background_work()
-st.title("Senses: is this queen a monarch or a bee?")
+cache.page("Senses: is this queen a monarch or a bee?", "Senses")
 st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
 lm = cache.lm()

@@ -12,9 +12,7 @@ from latent.walk import interpolate, steered_map, sweep
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
-st.set_page_config(page_title="Latent walk · Latent Dialogue Explorer", layout="wide")
-cache.start_background_work()
-st.title("Latent walk: steer the model along a direction")
+cache.page("Latent walk: steer the model along a direction", "Latent walk")
 lm, enc = cache.lm(), cache.encoder()
 PRESETS = load_presets()
 ERRORS = (DirectionError, InputError, ValueError)

@@ -10,9 +10,7 @@ from pages.ui import cache
 from pages.ui.export import export_buttons
 from pages.ui.text import md_escape
 
-st.set_page_config(page_title="Seed claims · Latent Dialogue Explorer", layout="wide")
-cache.start_background_work()
-st.title("The seeds' claims, tested live")
+cache.page("The seeds' claims, tested live", "Seed claims")
 st.caption("Each claim is quoted from the dialogues; the experiment runs on the loaded model; the verdict is computed "
            "from the numbers with the thresholds stated in its method. No verdict is written by hand.")
 lm = cache.lm()

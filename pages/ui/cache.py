@@ -161,3 +161,10 @@ def experiment(name: str, params: tuple, model: str, lm, progress=None):
     from latent.experiments import run
 
     return memo("experiment", (name, params, model), lambda: run(name, lm, progress=progress, **dict(params)))
+
+
+def page(title: str, tab: str) -> None:
+    """Every page's preamble: wide layout, the tab title, background loading, the heading."""
+    st.set_page_config(page_title=f"{tab} · Latent Dialogue Explorer", layout="wide")
+    start_background_work()
+    st.title(title)
