@@ -12,6 +12,7 @@ rng = np.random.default_rng(0)
 centers = rng.normal(size=(40, 576)) * 3
 X = (centers[rng.integers(0, 40, N)] + rng.normal(size=(N, 576))).astype(np.float32)
 t = time.perf_counter()
+w = 0.0
 if os.environ.get("PLAIN"):
     import umap
     umap.UMAP(random_state=0, metric="cosine").fit_transform(X)

@@ -114,6 +114,30 @@ class Direction:
         d.check(d_model=d_model, n_layers=n_layers)
         return d
 
+    def to_npz_bytes(self) -> bytes:
+        """The vector and its metadata in one ``.npz`` (metadata as a JSON string array)."""
+        import io
+
+        buf = io.BytesIO()
+        meta = {"layer": self.layer, "recipe": self.recipe, "positive": self.positive, "negative": self.negative}
+        np.savez(buf, vector=self.vector, meta=np.array(json.dumps(meta, ensure_ascii=False, default=str)))
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz_bytes(cls, data: bytes, *, d_model: int | None = None, n_layers: int | None = None) -> "Direction":
+        """Load an uploaded ``.npz`` (from :meth:`to_npz_bytes`, or one with just ``vector``)."""
+        import io
+
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                vec = np.asarray(z["vector"], dtype=np.float32)
+                meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
+        except (OSError, KeyError, ValueError, EOFError) as e:
+            raise DirectionError(f"Not a direction file (.npz with a 'vector' array): {e}") from None
+        d = cls(vec, int(meta.get("layer", 0)), meta.get("recipe", {}), meta.get("positive", "+"),
+                meta.get("negative", "−"))
+        return d.check(d_model=d_model, n_layers=n_layers)
+
     def check(self, *, d_model: int | None = None, n_layers: int | None = None) -> "Direction":
         if self.vector.ndim != 1 or self.vector.size == 0:
             raise DirectionError("A direction must be a non-empty 1-D vector.")

@@ -148,9 +148,12 @@ class Projector:
             X = self.pre_.transform(X).astype(np.float32)
         # 500 epochs (umap's default below 10k points) cost 4x more than 100 for no visible gain here
         epochs = self.n_epochs or (200 if len(X) <= 2000 else 100)
+        # below 4,096 points umap computes exact distances through a per-pair Python callback
+        # (~4 s at 2,000 points); NN-descent (compiled by the warm-up) is ~10x faster there
         self.model_ = umap.UMAP(n_components=self.n_components, n_neighbors=self.n_neighbors,
                                 min_dist=self.min_dist, metric=metric, n_epochs=epochs,
-                                random_state=self.seed, transform_seed=self.seed)
+                                random_state=self.seed, transform_seed=self.seed,
+                                force_approximation_algorithm=len(X) > 1000)
         with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeded on purpose
             warnings.simplefilter("ignore", UserWarning)
             return np.asarray(self.model_.fit_transform(X), dtype=np.float32)

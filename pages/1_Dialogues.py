@@ -49,6 +49,18 @@ with st.expander("Add your own dialogue to the map"):
 
 spec = MapSpec(source=source, layer=layer, pooling=pooling, method=method, dims=dims, seed=int(seed),
                color=color)
+if method == "umap" and not cache.project.is_warm():
+    # UMAP's numba code compiles in the background for ~15-50 s after a start: draw PCA now and
+    # switch by itself once UMAP is ready
+    spec = MapSpec(**{**spec.to_dict(), "method": "pca"})
+    st.info("UMAP is still compiling in the background (once per start); showing PCA until it is ready.")
+
+    @st.fragment(run_every=2)
+    def switch_when_warm():
+        if cache.project.is_warm():
+            st.rerun()
+
+    switch_when_warm()
 lm = cache.lm() if source == "lm" else None
 enc = cache.encoder() if source == "encoder" else None
 model = lm.name if lm else "all-MiniLM-L6-v2"
@@ -63,8 +75,6 @@ except ValueError as e:
 bar.empty()
 if note:
     st.info(note)
-if method == "umap" and not cache.project.is_warm():
-    st.caption("UMAP is still warming up in the background; the first map may take a few seconds.")
 fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm))
 event = st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
                         config={"toImageButtonOptions": {"format": "png", "scale": 2}})

@@ -48,12 +48,16 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
     pos = a[0].text_input("x axis: toward", "bee", key="ax_pos")
     neg = a[1].text_input("x axis: away from", "monarch", key="ax_neg")
     ax_layer = a[2].slider("Direction layer", 0, lm.n_layers, min(12, lm.n_layers), key="ax_layer")
-    use_axes = a[3].toggle("Use these axes", key="ax_on", help="y stays the map's first coordinate")
+    use_axes = a[3].toggle("Use these axes", key="ax_on")
+    ypos = a[0].text_input("y axis: toward (optional)", "", key="ax_ypos")
+    yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", help="empty: y is the map's first coordinate")
     if use_axes:
         try:
             d = cache.direction((pos,), (neg,), ax_layer, "mean", lm.name, lm)
-            table = axis_view(tm, d)
-            axis_titles, title = (f"{d.label} (layer {ax_layer})", "map coordinate 1"), f"Custom axis · {d.label}"
+            dy = cache.direction((ypos,), (yneg,), ax_layer, "mean", lm.name, lm) if ypos and yneg else None
+            table = axis_view(tm, d, dy)
+            axis_titles = (f"{d.label} (layer {ax_layer})", f"{dy.label} (layer {ax_layer})" if dy else "map coordinate 1")
+            title = f"Custom axes · {d.label}" + (f" × {dy.label}" if dy else "")
         except (DirectionError, InputError) as e:
             st.error(str(e))
 with st.expander("Place new text on this map (transform, no refit)"):

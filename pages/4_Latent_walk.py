@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from latent.direction import DirectionError
+from latent.direction import Direction, DirectionError
 from latent.export import make_recipe
 from latent.figures_walk import interpolation_figure, meters_figure, steered_map_figure
 from latent.hidden import InputError
@@ -17,7 +17,8 @@ lm, enc = cache.lm(), cache.encoder()
 PRESETS = load_presets()
 ERRORS = (DirectionError, InputError, ValueError)
 
-sources = ["preset", "two sets of texts"] + (["from the Senses page"] if "walk_direction" in st.session_state else [])
+sources = ["preset", "two sets of texts", "direction file"] + (
+    ["from the Senses page"] if "walk_direction" in st.session_state else [])
 source = st.radio("Direction from", sources, key="wk_source", horizontal=True)
 c = st.columns(4)
 method = c[1].radio("Vector", ["mean", "pca"], key="wk_method", horizontal=True,
@@ -47,6 +48,14 @@ try:
         prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
         direction = cache.direction(tuple(pl), tuple(nl), layer, method, lm.name, lm)
+    elif source == "direction file":
+        up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="wk_file")
+        if up is None:
+            st.info("Upload a .npz direction to walk along it.")
+            st.stop()
+        direction = Direction.from_npz_bytes(up.getvalue(), d_model=lm.d_model, n_layers=lm.n_layers)
+        layer = direction.layer
+        prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
     else:
         direction = st.session_state["walk_direction"]
         layer = direction.layer
@@ -56,6 +65,7 @@ except ERRORS as e:
     st.error(str(e))
     st.stop()
 c[3].metric("Typical norm at this layer", f"{coefficient(lm, direction, 1.0):.1f}")
+c[3].download_button("Save direction (.npz)", direction.to_npz_bytes(), "direction.npz", key="wk_save")
 
 prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}")
 g = st.columns(4)

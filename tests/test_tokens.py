@@ -119,3 +119,19 @@ def test_few_points_umap_falls_back(tiny_lm):
 def test_emoji_tokens(tiny_lm):
     tm = token_map(tiny_lm, ["🐝 queen"], [0, 3], method="pca")
     assert np.isfinite(tm.table[["x", "y"]].to_numpy()).all()
+
+
+def test_direction_npz_bytes_round_trip_and_bad_files():
+    d = Direction(np.arange(4.0), 2, {"kind": "manual"}, "bee", "monarch")
+    back = Direction.from_npz_bytes(d.to_npz_bytes(), d_model=4, n_layers=3)
+    np.testing.assert_array_equal(back.vector, d.vector)
+    assert (back.layer, back.positive, back.recipe) == (2, "bee", {"kind": "manual"})
+    with pytest.raises(DirectionError, match="Not a direction file"):
+        Direction.from_npz_bytes(b"garbage")
+    with pytest.raises(DirectionError, match="this model has 576"):
+        Direction.from_npz_bytes(d.to_npz_bytes(), d_model=576)
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, vector=np.array([1.0, np.inf, 0, 0]))
+    with pytest.raises(DirectionError, match="NaN or inf"):
+        Direction.from_npz_bytes(buf.getvalue())

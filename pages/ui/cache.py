@@ -48,8 +48,10 @@ def _encoder_loader() -> Loader:
 
 @st.cache_resource(show_spinner=False)
 def start_background_work() -> bool:
-    """At first page view: load the default LM and warm UMAP's numba code off the request path."""
+    """At first page view: load the default LM and the encoder, and warm UMAP's numba code, all in
+    background threads, off the request path."""
     _lm_loader(DEFAULT)
+    _encoder_loader()
     project.warm_up_in_background()
     return True
 
