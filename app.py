@@ -7,8 +7,6 @@ from pages.ui import cache
 from pages.ui.text import md_escape
 
 st.set_page_config(page_title="Latent Dialogue Explorer", page_icon="🧭", layout="wide")
-cache.start_background_work()
-
 st.title("Latent Dialogue Explorer")
 st.markdown(
     "See and steer the latent geometry of a language model. Every dialogue turn and every token "
@@ -43,3 +41,4 @@ st.caption("dtype 'auto' measured bf16 against fp32 on this machine and kept the
            "Every text gets the model's start token prepended; it is dropped from all maps and "
            "statistics because position 0 acts as an attention sink.")
 st.caption(md_escape(f"Model files: {card['source']}"))
+cache.start_background_work()

@@ -11,7 +11,9 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from latent.corpus import Dialogue, all_turns
 from latent.project import Projector
 
 SOURCES = ("encoder", "lm")
+SHIPPED_VECTORS = Path(__file__).resolve().parent.parent / "assets" / "vectors"
 POOLINGS = ("mean", "last")
 COLORS = ("speaker", "dialogue")
 
@@ -58,23 +61,63 @@ def turn_table(dialogues: list[Dialogue]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _vector_file(name: str, texts: list[str]) -> str:
+    h = hashlib.sha256(name.encode())
+    for t in texts:
+        h.update(b"\x00" + t.encode("utf-8"))
+    return h.hexdigest()[:24] + ".npy"
+
+
+def cached_vectors(name: str, texts: list[str], compute) -> np.ndarray:
+    """Vectors for ``texts`` from a file keyed by a hash of ``name`` and the texts: first the copy
+    shipped in ``assets/vectors`` (the seed corpus with the embedded encoder), then the user cache
+    dir; else ``compute()`` and store them in the cache dir."""
+    from latent.models import cache_dir
+
+    fname = _vector_file(name, texts)
+    for folder in (SHIPPED_VECTORS, cache_dir() / "vectors"):
+        if (folder / fname).is_file():
+            try:
+                X = np.load(folder / fname, allow_pickle=False)
+                if X.shape[0] == len(texts):
+                    return X
+            except (OSError, ValueError):
+                pass
+    X = np.asarray(compute(), dtype=np.float32)
+    out = cache_dir() / "vectors"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (fname + ".tmp.npy")
+    np.save(tmp, X)
+    tmp.replace(out / fname)
+    return X
+
+
 def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, progress=None) -> np.ndarray:
-    """``(n_turns, d)`` vectors for the turns, from the encoder or the LM."""
+    """``(n_turns, d)`` vectors for the turns, from the encoder or the LM (cached on disk).
+
+    ``encoder`` and ``lm`` may be zero-argument callables, called only when the vectors must be computed.
+    """
+    def get(x):  # a model object (it has .encode / .model), or a function that returns one
+        return x if hasattr(x, "encode") or hasattr(x, "model") else x()
+
     if spec.source == "encoder":
         if encoder is None:
             raise ValueError("source='encoder' needs a sentence encoder.")
-        return np.asarray(encoder.encode(texts, batch_size=32, normalize_embeddings=True), np.float32)
+        return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: get(encoder).encode(
+            texts, batch_size=32, normalize_embeddings=True))
     if lm is None:
         raise ValueError("source='lm' needs a language model.")
     from latent.hidden import pooled_states
 
-    return pooled_states(lm, texts, layer=spec.layer, how=spec.pooling, progress=progress)
+    m = get(lm)
+    return cached_vectors(f"lm:{m.name}:{m.dtype}:{spec.layer}:{spec.pooling}", texts,
+                          lambda: pooled_states(m, texts, layer=spec.layer, how=spec.pooling, progress=progress))
 
 
 def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=None,
                 progress=None) -> tuple[pd.DataFrame, str]:
     """The map's table (turns + coordinates) and a note (e.g. a PCA fallback), or raise."""
-    spec.validate(lm.n_layers if lm is not None else None)
+    spec.validate(lm.n_layers if hasattr(lm, "n_layers") else None)
     df = turn_table(dialogues)
     X = turn_vectors(spec, df["text"].tolist(), lm=lm, encoder=encoder, progress=progress)
     proj = Projector(spec.method, n_components=spec.dims, seed=spec.seed,

@@ -62,7 +62,7 @@ if method == "umap" and not cache.project.is_warm():
 
     switch_when_warm()
 lm = cache.lm() if source == "lm" else None
-enc = cache.encoder() if source == "encoder" else None
+enc = cache.encoder if source == "encoder" else None  # called only if the vectors are not cached
 model = lm.name if lm else "all-MiniLM-L6-v2"
 bar = st.progress(0.0, text="Computing turn vectors…")
 try:
@@ -111,3 +111,4 @@ for t in turns:
         for q in t.get("quotes", ()):
             st.caption("> " + md_escape(q))
         st.markdown(md_escape(t["text"]))
+cache.start_background_work()

@@ -104,3 +104,4 @@ lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}")
 st.plotly_chart(lfig, key="lens_heatmap", theme=None)
 export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which]}, model=lm.name), key="export-lens",
                stem="logit-lens")
+cache.start_background_work()

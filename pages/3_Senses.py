@@ -107,3 +107,4 @@ if d3.button("Use on the Latent walk page", key="sn_send"):
         d3.error(str(e))
 if len(rep.senses) >= MAX_SENSES:
     st.caption(f"At most {MAX_SENSES} senses per word.")
+cache.start_background_work()

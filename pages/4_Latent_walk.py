@@ -122,3 +122,4 @@ if "walk_interp" in st.session_state:
     st.plotly_chart(f3, key="wk_ipath", theme=None)
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
                    key="wk_x3", stem="interpolation")
+cache.start_background_work()

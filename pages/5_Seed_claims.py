@@ -72,3 +72,4 @@ for name, tab in zip(NAMES, st.tabs([TITLES[n] for n in NAMES])):
         with st.expander("Numbers"):
             st.json(r.numbers)
             st.dataframe(r.table, hide_index=True)
+cache.start_background_work()

@@ -83,3 +83,29 @@ def test_bad_recipes(recipe, msg):
 def test_unknown_format():
     with pytest.raises(export.ExportError, match="Unknown format"):
         export.export_bytes("gif", fig=None)
+
+
+@pytest.mark.real_model
+def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
+    """assets/vectors holds the seed corpus embedded by all-MiniLM-L6-v2 (so the first map draws
+    without loading the encoder); it must equal what the encoder computes now."""
+    from latent.corpus import load_corpus
+    from latent.dialogue_map import SHIPPED_VECTORS, _vector_file, turn_table
+
+    texts = turn_table(load_corpus())["text"].tolist()
+    shipped = np.load(SHIPPED_VECTORS / _vector_file("encoder:all-MiniLM-L6-v2", texts))
+    live = encoder.encode(texts, batch_size=32, normalize_embeddings=True)
+    np.testing.assert_allclose(shipped, live, atol=1e-4)
+
+
+def test_vector_cache_round_trip(tmp_path, monkeypatch):
+    from latent.dialogue_map import cached_vectors
+
+    monkeypatch.setenv("LATENT_CACHE_DIR", str(tmp_path))
+    calls = []
+    X = cached_vectors("test", ["a", "b"], lambda: calls.append(1) or np.eye(2, dtype=np.float32))
+    Y = cached_vectors("test", ["a", "b"], lambda: calls.append(1) or np.zeros((2, 2)))
+    np.testing.assert_array_equal(X, Y)
+    assert calls == [1]  # computed once, then read from disk
+    Z = cached_vectors("test", ["a", "c"], lambda: calls.append(1) or np.zeros((2, 2), np.float32))
+    assert calls == [1, 1] and not Z.any()  # other texts, other file

@@ -14,14 +14,20 @@ DEFAULT = models.DEFAULT_LM
 
 
 class Loader:
-    """Loads a model in a background thread so the UI answers while the model loads."""
+    """Loads a model in a background thread so the UI answers while the model loads.
 
-    def __init__(self, fn, *args):
+    ``after``: another loader to wait for first (start-up work runs one thing at a time: on two
+    cores, parallel imports and numba compilation mostly fight over the GIL).
+    """
+
+    def __init__(self, fn, *args, after: "Loader | None" = None):
         self.result, self.error, self.started = None, None, time.perf_counter()
         self._done = threading.Event()
-        threading.Thread(target=self._run, args=(fn, *args), daemon=True, name="model-loader").start()
+        threading.Thread(target=self._run, args=(fn, after, *args), daemon=True, name="model-loader").start()
 
-    def _run(self, fn, *args):
+    def _run(self, fn, after, *args):
+        if after is not None:
+            after.wait()
         try:
             self.result = fn(*args)
         except Exception as e:  # noqa: BLE001 - shown to the user by wait()
@@ -37,22 +43,22 @@ class Loader:
 
 
 @st.cache_resource(show_spinner=False)
-def _lm_loader(name: str) -> Loader:
-    return Loader(models.load_lm, None if name == DEFAULT else name)
-
-
-@st.cache_resource(show_spinner=False)
 def _encoder_loader() -> Loader:
     return Loader(models.load_encoder)
 
 
 @st.cache_resource(show_spinner=False)
+def _lm_loader(name: str) -> Loader:
+    # the default model loads after the encoder at start-up; a model the user picks loads at once
+    return Loader(models.load_lm, None if name == DEFAULT else name,
+                  after=_encoder_loader() if name == DEFAULT else None)
+
+
+@st.cache_resource(show_spinner=False)
 def start_background_work() -> bool:
-    """At first page view: load the default LM and the encoder, and warm UMAP's numba code, all in
-    background threads, off the request path."""
-    _lm_loader(DEFAULT)
-    _encoder_loader()
-    project.warm_up_in_background()
+    """At first page view, in the background and in this order: the sentence encoder (the default
+    dialogue map), the default LM, then UMAP's numba warm-up. The UI answers throughout."""
+    Loader(project.warm_up, after=_lm_loader(DEFAULT))
     return True
 
 
@@ -166,7 +172,7 @@ def experiment(name: str, params: tuple, model: str, lm, progress=None):
 
 
 def page(title: str, tab: str) -> None:
-    """Every page's preamble: wide layout, the tab title, background loading, the heading."""
+    """Every page's preamble: wide layout, the tab title, the heading. Each page calls
+    :func:`start_background_work` at its end, so start-up loading never delays the first draw."""
     st.set_page_config(page_title=f"{tab} · Latent Dialogue Explorer", layout="wide")
-    start_background_work()
     st.title(title)
