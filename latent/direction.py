@@ -96,23 +96,23 @@ class Direction:
 
     @classmethod
     def load(cls, path: str | Path, *, d_model: int | None = None, n_layers: int | None = None) -> "Direction":
-        """Load and validate (finite values, right dimension and layer for the loaded model)."""
+        """Load and validate (finite values, right dimension and layer for the loaded model).
+
+        Reads ``path.npz`` (either format) and, when present, the metadata in ``path.json``."""
         base = Path(path).with_suffix("")
         try:
-            with np.load(base.with_suffix(".npz"), allow_pickle=False) as z:
-                vec = np.asarray(z["vector"], dtype=np.float32)
-        except (OSError, KeyError, ValueError) as e:
+            data = base.with_suffix(".npz").read_bytes()
+        except OSError as e:
             raise DirectionError(f"Cannot read direction file {base.with_suffix('.npz')}: {e}") from None
-        meta = {}
+        d = cls.from_npz_bytes(data)
         if base.with_suffix(".json").is_file():
             try:
                 meta = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
             except (ValueError, UnicodeDecodeError) as e:
                 raise DirectionError(f"Bad direction metadata {base.with_suffix('.json')}: {e}") from None
-        d = cls(vec, int(meta.get("layer", 0)), meta.get("recipe", {}), meta.get("positive", "+"),
-                meta.get("negative", "−"))
-        d.check(d_model=d_model, n_layers=n_layers)
-        return d
+            d = cls(d.vector, int(meta.get("layer", 0)), meta.get("recipe", {}), meta.get("positive", "+"),
+                    meta.get("negative", "−"))
+        return d.check(d_model=d_model, n_layers=n_layers)
 
     def to_npz_bytes(self) -> bytes:
         """The vector and its metadata in one ``.npz`` (metadata as a JSON string array)."""

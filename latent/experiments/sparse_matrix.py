@@ -62,11 +62,8 @@ def sampled_ranks(lm, prompts: list[str], n: int = 8, seed: int = 0) -> np.ndarr
 
     g = generate(lm, prompts, max_new_tokens=n, do_sample=True, temperature=1.0, top_k=0, seeds=[seed] * len(prompts))
     ranks = []
-    for p, toks in zip(prompts, g.token_ids):
-        ids = torch.tensor([lm.tokenizer(p).input_ids + toks])
-        from latent.hidden import start_ids
-
-        ids = torch.cat([torch.tensor([start_ids(lm.tokenizer)]), ids], 1)
+    for prompt_ids, toks in zip(g.prompt_ids, g.token_ids):
+        ids = torch.tensor([prompt_ids + toks])  # the start token and the prompt, as generated
         with torch.inference_mode():
             lg = lm.model(input_ids=ids).logits[0].float()
         start = ids.shape[1] - len(toks) - 1
