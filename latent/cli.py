@@ -100,14 +100,13 @@ def _dialogues_args(p):
 
 @command("replay", "rebuild a figure from its JSON recipe and write it")
 def cmd_replay(args):
-    from latent.replay import Resources, replay
+    from latent.replay import replay
 
     try:
         recipe = json.loads(Path(args.recipe).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"Cannot read recipe {args.recipe}: {e}") from None
-    df, fig, note = replay(recipe, Resources(recipe.get("model") if recipe.get("model") not in
-                                             ("all-MiniLM-L6-v2",) else None))
+    df, fig, note = replay(recipe)  # loads only the model(s) the recipe's kind needs
     _write_outputs(args.out, fig, df, recipe)
 
 

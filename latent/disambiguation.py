@@ -122,12 +122,12 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
 
 def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:
     """2-D PCA map at the report's layer: sentences (by sense) and steps (as a path)."""
-    from latent.project import Projector
+    from latent.project import Projector, unit_rows
 
     li = rep.layers.index(rep.layer)
     A = np.concatenate([rep.X[:, li], rep.Q[:, li]])
     A = A - rep.X[:, li].mean(0)
-    A = A / np.maximum(np.linalg.norm(A, axis=1, keepdims=True), 1e-8)
+    A = unit_rows(A)
     p = Projector("pca", seed=seed).fit(A[: len(rep.X)])
     Y = p.transform(A)
     n = len(rep.X)

@@ -70,8 +70,14 @@ def warm_up_in_background() -> threading.Thread:
     return t
 
 
-def is_warm(large: bool = False) -> bool:
-    return (_warm_large if large else _warm).is_set()
+def is_warm() -> bool:
+    """True once small maps (exact neighbours) no longer compile on first use."""
+    return _warm.is_set()
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (zero rows stay zero): cosine geometry for Euclidean tools."""
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
 class Projector:
@@ -142,8 +148,7 @@ class Projector:
             from sklearn.decomposition import PCA
 
             if metric == "cosine":
-                X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-                metric = "euclidean"
+                X, metric = unit_rows(X), "euclidean"
             self.pre_ = PCA(n_components=self.pca_dims, svd_solver="full", random_state=self.seed).fit(X)
             X = self.pre_.transform(X).astype(np.float32)
         # 500 epochs (umap's default below 10k points) cost 4x more than 100 for no visible gain here
@@ -161,9 +166,7 @@ class Projector:
     def _prep(self, X: np.ndarray) -> np.ndarray:
         if self.pre_ is None:
             return X
-        if self.metric == "cosine":
-            X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        return self.pre_.transform(X).astype(np.float32)
+        return self.pre_.transform(unit_rows(X) if self.metric == "cosine" else X).astype(np.float32)
 
     def _pad(self, Y) -> np.ndarray:
         Y = np.asarray(Y, dtype=np.float32)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from latent.hidden import InputError, check_layer_list, check_layers, hidden_states
-from latent.project import Projector
+from latent.project import Projector, unit_rows
 
 MAX_PROMPTS = 64
 MAX_POINTS = 50_000   # drawn with WebGL up to this; above it tokens are sampled (whole paths kept)
@@ -68,10 +68,6 @@ def check_prompts(prompts: list[str]) -> list[str]:
     return prompts
 
 
-def _unit(X: np.ndarray) -> np.ndarray:
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-8)
-
-
 def token_map(lm, prompts: list[str], layers, *, method: str = "umap", dims: int = 2, seed: int = 0,
               max_points: int = MAX_POINTS, progress=None) -> TokenMap:
     """Hidden states of every token at every chosen layer, projected jointly."""
@@ -94,7 +90,7 @@ def token_map(lm, prompts: list[str], layers, *, method: str = "umap", dims: int
         mask = table.set_index(["text_index", "token_index"]).index.isin(pd.MultiIndex.from_frame(keep))
         table, X = table[mask].reset_index(drop=True), X[mask]
     proj = Projector(method, n_components=dims, seed=seed, n_neighbors=15)
-    Y = proj.fit_transform(_unit(X))
+    Y = proj.fit_transform(unit_rows(X))
     for i, axis in enumerate("xyz"[:dims]):
         table[axis] = Y[:, i]
     table["placed"] = False
@@ -114,7 +110,7 @@ def place(tm: TokenMap, lm, text: str) -> pd.DataFrame:
             rows.append((-1, pos, tok, layer))
         vecs.append(ts.states[li])
     out = pd.DataFrame(rows, columns=["text_index", "token_index", "token", "layer"])
-    Y = tm.projector.transform(_unit(np.concatenate(vecs)))
+    Y = tm.projector.transform(unit_rows(np.concatenate(vecs)))
     for i, axis in enumerate("xyz"[: Y.shape[1]]):
         out[axis] = Y[:, i]
     out["placed"] = True
@@ -125,7 +121,7 @@ def nearest(tm: TokenMap, index: int, k: int = 10) -> pd.DataFrame:
     """The k nearest points to row ``index`` by cosine similarity in the full d_model space."""
     if not 0 <= index < len(tm.vectors):
         raise InputError(f"Point {index} does not exist (the map has {len(tm.vectors)} points).")
-    U = _unit(tm.vectors)
+    U = unit_rows(tm.vectors)
     sims = U @ U[index]
     sims[index] = -np.inf
     k = min(k, len(sims) - 1)
