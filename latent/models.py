@@ -250,6 +250,7 @@ _enc_lock = threading.Lock()
 def load_encoder(name: str | None = None):
     """The sentence encoder (all-MiniLM-L6-v2 from its wheel by default), loaded offline."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _quiet_transformers()
     with _enc_lock:
         from sentence_transformers import SentenceTransformer
 
