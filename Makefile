@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 assets: $(STAMP)
-	$(BIN)/python -c "from latent.corpus import build_corpus, write_assets; write_assets(build_corpus())"
+	$(BIN)/python -c "from latent.core.corpus import build_corpus, write_assets; write_assets(build_corpus())"
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

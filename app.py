@@ -3,6 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from latent.core import models
 from pages.ui import cache
 from pages.ui.text import md_escape
 
@@ -25,8 +26,16 @@ for path, label, what in PAGES:
         st.page_link(path, label=f"**{label}** — {what}")
 
 st.subheader("Model")
-name = st.text_input("Language model (Hugging Face id or local folder; offline)", value=cache.model_name(),
-                     key="model_input", help="The default is embedded: " + cache.DEFAULT)
+OTHER = "another model…"
+embedded = list(models.EMBEDDED)
+current = cache.model_name()
+choice = st.radio("Language model", embedded + [OTHER], key="model_choice", horizontal=True,
+                  index=embedded.index(current) if current in embedded else len(embedded),
+                  help="Both embedded models ship inside Python packages and run offline.")
+name = choice
+if choice == OTHER:
+    name = st.text_input("Hugging Face id (already in your local cache) or a local folder", key="model_input",
+                         max_chars=500, value="" if current in embedded else current)
 if st.button("Use this model", key="use_model"):
     st.session_state["model_name"] = name.strip() or cache.DEFAULT
 lm = cache.lm()
@@ -36,9 +45,10 @@ cols[0].metric("Parameters", f"{card['parameters'] / 1e6:.1f} M")
 cols[1].metric("Layers", card["n_layers"])
 cols[2].metric("Hidden size", card["d_model"])
 cols[3].metric("Load time", f"{card['load_seconds']:.1f} s")
-st.text(f"Model: {card['model']}   device: {card['device']}   dtype: {card['dtype']}")
-st.caption("dtype 'auto' measured bf16 against fp32 on this machine and kept the faster one. "
-           "Every text gets the model's start token prepended; it is dropped from all maps and "
-           "statistics because position 0 acts as an attention sink.")
+st.text(f"Model: {card['model']}   family: {card['family']}   device: {card['device']}   dtype: {card['dtype']}\n"
+        f"Weights: {card['weights']}   licence: {card['licence']}")
+st.caption("On a CPU every number is computed in fp32, so results do not depend on the machine; on a GPU "
+           "dtype 'auto' picks bf16 for speed. Every text gets the model's start token prepended; it is dropped "
+           "from all maps and statistics because position 0 acts as an attention sink.")
 st.caption(md_escape(f"Model files: {card['source']}"))
 cache.start_background_work()

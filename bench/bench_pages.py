@@ -6,10 +6,10 @@ import time
 import numpy as np
 from _common import save
 
-from latent.disambiguation import QUEEN_STEPS, analyze
-from latent.experiments import NAMES, run
-from latent.models import load_lm
-from latent.senses import get_builtin
+from latent.senses.study import QUEEN_STEPS, analyze
+from latent.claims import registry, run
+from latent.core.models import load_lm
+from latent.senses.sets import get_builtin
 
 if __name__ == "__main__":
     import torch
@@ -17,9 +17,9 @@ if __name__ == "__main__":
     lm = load_lm()
     x = torch.tensor(np.random.default_rng(0).integers(300, 40000, size=(10, 100)))
     with torch.inference_mode():
-        lm.model.model(x)
+        lm.model.base_model(x)
         t = time.perf_counter()
-        lm.model.model(x)
+        lm.model.base_model(x)
         base = time.perf_counter() - t
     out = {"baseline_forward_1000_tokens_s": round(base, 3)}
     for readout in ("echo", "word"):
@@ -28,7 +28,7 @@ if __name__ == "__main__":
         s = time.perf_counter() - t
         out[f"senses_queen_{readout}_s"] = round(s, 2)
         out[f"senses_queen_{readout}_x_baseline"] = round(s / base, 1)
-    for name in NAMES:
+    for name in registry():
         t = time.perf_counter()
         r = run(name, lm)
         s = time.perf_counter() - t

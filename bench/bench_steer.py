@@ -5,11 +5,11 @@ import time
 import numpy as np
 from _common import save
 
-from latent.generate import generate
-from latent.hooks import use
-from latent.models import load_lm
-from latent.presets_steer import build
-from latent.steer import steering, steering_plan
+from latent.core.generate import generate
+from latent.core.hooks import use
+from latent.core.models import load_lm
+from latent.steering.presets import build
+from latent.steering.steer import steering, steering_plan
 
 if __name__ == "__main__":
     import torch

@@ -8,10 +8,10 @@ from _common import save
 
 import numpy as np
 
-from latent.figures_tokens import token_map_figure
-from latent.hidden import hidden_states
-from latent.models import load_lm
-from latent.tokenmap import token_map
+from latent.tokens.figures import token_map_figure
+from latent.core.hidden import hidden_states
+from latent.core.models import load_lm
+from latent.tokens.map import token_map
 
 
 def best(fn, n=3):

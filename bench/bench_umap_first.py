@@ -17,7 +17,7 @@ if os.environ.get("PLAIN"):
     import umap
     umap.UMAP(random_state=0, metric="cosine").fit_transform(X)
 else:
-    from latent.project import Projector, warm_up
+    from latent.core.project import Projector, warm_up
     w = warm_up() if os.environ.get("WARM") else 0.0
     t = time.perf_counter()
     Projector("umap", seed=0).fit_transform(X)

@@ -13,24 +13,26 @@ import json
 import sys
 from pathlib import Path
 
-COMMANDS: dict[str, callable] = {}
+COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments)
 
 
-def command(name: str, help: str):
+def command(name: str, help: str, args):
+    """Register ``fn`` as ``python -m latent NAME``; ``args(parser)`` declares its options."""
     def deco(fn):
-        COMMANDS[name] = (fn, help)
+        COMMANDS[name] = (fn, help, args)
         return fn
     return deco
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None, help="HF id or local path (default: embedded SmolLM2)")
+    p.add_argument("--model", default=None,
+                   help="an embedded model (SmolLM2-135M-Instruct, gemma-3-270m), an HF id in the cache, or a folder")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto")
 
 
 def _lm(args):
-    from latent.models import load_lm
+    from latent.core.models import load_lm
 
     return load_lm(args.model, device=args.device, dtype=args.dtype)
 
@@ -47,42 +49,21 @@ def _write_outputs(out: str, fig, table, recipe) -> None:
 
 
 # ------------------------------------------------------------------ commands
-@command("info", "model card of the loaded model")
-def cmd_info(args):
-    lm = _lm(args)
-    card = lm.card()
-    if args.json:
-        _emit({k: card[k] for k in ("model", "n_layers", "d_model", "device", "dtype", "load_seconds")})
-    else:
-        for k, v in card.items():
-            print(f"{k:>13}: {v}")
-
-
 def _info_args(p):
     _model_args(p)
     p.add_argument("--json", action="store_true")
 
 
-@command("dialogues", "write the dialogue map (.png .svg .pdf .html .csv .json)")
-def cmd_dialogues(args):
-    from latent.dialogue_map import MapSpec
-    from latent.export import make_recipe
-    from latent.replay import Resources, replay
-
-    source = args.source or ("lm" if args.layer is not None else "encoder")
-    spec = MapSpec(source=source, layer=12 if args.layer is None else args.layer, pooling=args.pooling,
-                   method=args.method, dims=args.dims, seed=args.seed, color=args.color)
-    model = (args.model or "SmolLM2-135M-Instruct") if source == "lm" else "all-MiniLM-L6-v2"
-    recipe = make_recipe("dialogue_map", spec.to_dict(), model=model)
-    if Path(args.out).suffix.lower() == ".json":
-        return _write_outputs(args.out, None, None, recipe)
-    res = Resources(args.model)
-    if source == "lm":
-        res._lm = _lm(args)
-    df, fig, note = replay(recipe, res)
-    if note:
-        print(note, file=sys.stderr)
-    _write_outputs(args.out, fig, df, recipe)
+@command("info", "model card of the loaded model", _info_args)
+def cmd_info(args):
+    lm = _lm(args)
+    card = lm.card()
+    if args.json:
+        _emit({k: card[k] for k in ("model", "family", "n_layers", "d_model", "device", "dtype", "weights",
+                                    "licence", "load_seconds")})
+    else:
+        for k, v in card.items():
+            print(f"{k:>13}: {v}")
 
 
 def _dialogues_args(p):
@@ -98,15 +79,27 @@ def _dialogues_args(p):
     p.add_argument("--color", choices=["speaker", "dialogue"], default="speaker")
 
 
-@command("replay", "rebuild a figure from its JSON recipe and write it")
-def cmd_replay(args):
-    from latent.replay import replay
+@command("dialogues", "write the dialogue map (.png .svg .pdf .html .csv .json)", _dialogues_args)
+def cmd_dialogues(args):
+    from latent.dialogues.map import MapSpec
+    from latent.recipes import make_recipe
+    from latent.recipes import Resources, replay
 
-    try:
-        recipe = json.loads(Path(args.recipe).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"Cannot read recipe {args.recipe}: {e}") from None
-    df, fig, note = replay(recipe)  # loads only the model(s) the recipe's kind needs
+    from latent.core.models import DEFAULT_ENCODER
+
+    source = args.source or ("lm" if args.layer is not None or args.model else "encoder")
+    res = Resources(args.model)
+    lm = res._lm = _lm(args) if source == "lm" else None
+    layer = (lm.depth(0.4) if lm else 12) if args.layer is None else args.layer
+    spec = MapSpec(source=source, layer=layer, pooling=args.pooling,
+                   method=args.method, dims=args.dims, seed=args.seed, color=args.color)
+    spec.validate(lm.n_layers if lm else None)
+    recipe = make_recipe("dialogue_map", spec.to_dict(), model=lm.name if lm else DEFAULT_ENCODER)
+    if Path(args.out).suffix.lower() == ".json":
+        return _write_outputs(args.out, None, None, recipe)
+    df, fig, note = replay(recipe, res)
+    if note:
+        print(note, file=sys.stderr)
     _write_outputs(args.out, fig, df, recipe)
 
 
@@ -115,20 +108,211 @@ def _replay_args(p):
     p.add_argument("--out", required=True)
 
 
-ARGS = {"info": _info_args, "dialogues": _dialogues_args, "replay": _replay_args}
+@command("replay", "rebuild a figure from its JSON recipe and write it", _replay_args)
+def cmd_replay(args):
+    from latent.recipes import RecipeError, replay
+
+    try:
+        recipe = json.loads(Path(args.recipe).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RecipeError(f"Cannot read recipe {args.recipe}: {e}") from None
+    df, fig, note = replay(recipe)  # loads only the model(s) the recipe's kind needs
+    _write_outputs(args.out, fig, df, recipe)
+
+
+def _project_args(p):
+    _model_args(p)
+    p.add_argument("--text", action="append", required=True, help="repeat for several texts")
+    p.add_argument("--layers", default="all", help="all (default), e.g. 0-30, 0,6,12 or 0-30:5")
+    p.add_argument("--method", choices=["umap", "pca"], default="umap")
+    p.add_argument("--seed", type=int, default=0)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--out")
+    g.add_argument("--json", action="store_true")
+
+
+@command("project", "token map of texts through layers (--json points or --out FILE)", _project_args)
+def cmd_project(args):
+    from latent.recipes import make_recipe
+    from latent.recipes import Resources, replay
+    from latent.tokens.map import parse_layers
+
+    lm = _lm(args)
+    layers = parse_layers(f"0-{lm.n_layers}" if args.layers == "all" else args.layers, lm.n_layers)
+    recipe = make_recipe("token_map", {"prompts": args.text, "layers": layers, "method": args.method,
+                                       "dims": 2, "seed": args.seed}, model=lm.name)
+    res = Resources(args.model)
+    res._lm = lm
+    table, fig, note = replay(recipe, res)
+    if note:
+        print(note, file=sys.stderr)
+    if args.json:
+        pts = [{"text_index": int(r.text_index), "token_index": int(r.token_index), "token": r.token,
+                "layer": int(r.layer), "x": float(r.x), "y": float(r.y)} for r in table.itertuples()]
+        _emit({"points": pts, "recipe": recipe})
+    else:
+        _write_outputs(args.out, fig, table, recipe)
+
+
+def _lens_args(p):
+    _model_args(p)
+    p.add_argument("--text", required=True)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+
+
+@command("lens", "logit-lens table: per layer and position, the top tokens", _lens_args)
+def cmd_lens(args):
+    from latent.core.hidden import hidden_states
+    from latent.core.lens import lens_table
+
+    lm = _lm(args)
+    ts = hidden_states(lm, [args.text])[0]
+    t = lens_table(lm, ts, k=args.k)
+    if args.json:
+        out = []
+        for (layer, pos), g in t.groupby(["layer", "position"], sort=True):
+            out.append({"layer": int(layer), "position": int(pos), "token": g["token"].iloc[0],
+                        "top": [{"token": r.prediction, "prob": float(r.prob)} for r in g.itertuples()]})
+        _emit({"model": lm.name, "text": args.text, "tokens": ts.tokens, "lens": out})
+    else:
+        for (layer, pos), g in t.groupby(["layer", "position"], sort=True):
+            print(layer, pos, repr(g["token"].iloc[0]), [(r.prediction, round(r.prob, 3)) for r in g.itertuples()])
+
+
+def _senses_args(p):
+    _model_args(p)
+    p.add_argument("--word", required=True)
+    p.add_argument("--senses", help="JSON file {word, senses: {name: [sentences]}}")
+    p.add_argument("--context", action="append", required=True, help="repeat for each step")
+    p.add_argument("--layer", type=int)
+    p.add_argument("--readout", choices=["word", "echo"], default="echo")
+    p.add_argument("--json", action="store_true", help="(output is always JSON)")
+
+
+@command("senses", "sense separability per layer and a context dose-response for a word", _senses_args)
+def cmd_senses(args):
+    from pathlib import Path
+
+    from latent.senses.study import analyze
+    from latent.senses.sets import SenseError, SenseSet, get_builtin
+
+    if args.senses:
+        try:
+            raw = Path(args.senses).read_bytes()
+        except OSError as e:
+            raise SenseError(f"Cannot read senses file: {e}") from None
+        sset = SenseSet.from_json(raw)
+    else:
+        sset = get_builtin(args.word)
+    if sset.word.lower() != args.word.lower():
+        raise SenseError(f"The senses file is for '{sset.word}', not '{args.word}'.")
+    lm = _lm(args)
+    rep = analyze(lm, sset, args.context, readout=args.readout, layer=args.layer)
+    _emit({"word": rep.word, "best_layer": rep.best_layer, "senses": rep.senses,
+           "separability": {str(L): round(float(a), 4) for L, a in zip(rep.layers, rep.accuracy)},
+           "steps": [{"context": s.context, "predicted_sense": s.predicted_sense,
+                      "probabilities": {str(L): {n: round(float(s.probs[li, k]), 4) for k, n in enumerate(rep.senses)}
+                                        for li, L in enumerate(rep.layers)},
+                      "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
+                     for s in rep.steps],
+           "pull": rep.pull(), "readout": rep.readout, "layer": rep.layer})
+
+
+def _steer_args(p):
+    _model_args(p)
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--toward", help="text(s), separated by |")
+    p.add_argument("--away", help="text(s), separated by |")
+    p.add_argument("--direction", help="a saved Direction (.npz + .json)")
+    p.add_argument("--layer", type=int)
+    p.add_argument("--strengths", default="-0.4,-0.2,0,0.2,0.4")
+    p.add_argument("--tokens", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sample", action="store_true")
+    p.add_argument("--positions", choices=["all", "first"], default="all")
+    p.add_argument("--json", action="store_true", help="(output is always JSON)")
+
+
+@command("steer", "generate along a direction at several strengths (one batched call) with meters", _steer_args)
+def cmd_steer(args):
+    from latent.core.direction import Direction, DirectionError
+    from latent.core.models import load_encoder
+    from latent.steering.steer import parse_strengths
+    from latent.steering.walk import sweep
+
+    strengths = parse_strengths(args.strengths)
+    lm = _lm(args)
+    if args.direction:
+        d = Direction.load(args.direction, d_model=lm.d_model, n_layers=lm.n_layers)
+        if args.layer is not None and args.layer != d.layer:
+            raise DirectionError(f"The direction file is for layer {d.layer}, not {args.layer}.")
+    elif args.toward and args.away:
+        pos = [t for t in args.toward.split("|") if t.strip()]
+        neg = [t for t in args.away.split("|") if t.strip()]
+        d = Direction.from_texts(lm, pos, neg, lm.depth(0.3) if args.layer is None else args.layer,
+                                 pooling="mean")
+    else:
+        raise DirectionError("Give --toward and --away, or --direction FILE.npz.")
+    sw = sweep(lm, load_encoder(), args.prompt, d, strengths, max_new_tokens=args.tokens, seed=args.seed,
+               do_sample=args.sample, positions=args.positions)
+    _emit({"layer": sw.layer, "baseline": sw.baseline, "tokens_per_second": round(sw.tokens_per_second, 1),
+           "results": [{"strength": s, "text": t, "concept": round(float(c), 4), "fluency": round(float(f), 4),
+                        "kl": round(float(k), 4)}
+                       for s, t, c, f, k in zip(sw.strengths, sw.texts, sw.concept, sw.fluency, sw.kl)]})
+
+
+def _experiment_args(p):
+    _model_args(p)
+    p.add_argument("name", nargs="?", help="an experiment (see --list)")
+    p.add_argument("--list", action="store_true", help="name every experiment and exit")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="an experiment parameter (repeat); lists are comma-separated, texts |-separated")
+    p.add_argument("--layer", type=int, help="shorthand for --param layer=N")
+    p.add_argument("--json", action="store_true")
+
+
+@command("experiment", "run one seed-claim experiment and print its verdict", _experiment_args)
+def cmd_experiment(args):
+    args.param_pairs = []
+    for kv in args.param:
+        if "=" not in kv:
+            raise ValueError(f"--param {kv!r}: write it as KEY=VALUE.")
+        args.param_pairs.append(tuple(kv.split("=", 1)))
+    from latent.claims import ExperimentError, get, registry
+
+    if args.list:
+        for name, exp in registry().items():
+            print(f"{name:16} {exp.title}")
+        return
+    if not args.name:
+        raise ExperimentError(f"Name an experiment. Must be one of: {', '.join(registry())}")
+    exp = get(args.name)  # unknown names fail before the model loads
+    specs = {p.name: p for p in exp.params}
+    raw = dict(args.param_pairs)
+    if args.layer is not None:
+        raw["layer"] = str(args.layer)
+    unknown = [k for k in raw if k not in specs]
+    if unknown:
+        raise ExperimentError(f"Unknown parameter {unknown[0]!r} for {exp.name}. Must be one of: {', '.join(specs)}")
+    lm = _lm(args)
+    r = exp.run(lm, **{k: specs[k].parse(v, lm) for k, v in raw.items()})
+    if args.json:
+        _emit(r.to_json())
+    else:
+        print(f"{r.name}: {r.verdict}\n{r.method}")
+        for k, v in r.numbers.items():
+            print(f"  {k}: {v}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from latent import cli_more  # noqa: F401  (registers the later commands)
-
     parser = argparse.ArgumentParser(prog="python -m latent", description="Latent Dialogue Explorer CLI")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (fn, help_) in COMMANDS.items():
+    for name, (fn, help_, add_args) in COMMANDS.items():
         p = sub.add_parser(name, help=help_)
-        ARGS[name](p)
+        add_args(p)
         p.set_defaults(func=fn)
     return parser
-
 
 def main(argv=None) -> int:
     parser = build_parser()

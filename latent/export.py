@@ -1,16 +1,13 @@
 """Export any figure: PNG/SVG/PDF (kaleido + a local Chrome/Chromium), offline HTML, CSV, recipe.
 
-A *recipe* is a JSON dict ``{"kind", "params", "model", "versions", ...}`` from which
-:func:`latent.replay.replay` rebuilds the same figure data.
+Recipes (the JSON that rebuilds a figure) are made and replayed in :mod:`latent.recipes`.
 
 Example::
 
     >>> data = figure_bytes(fig, "svg")             # doctest: +SKIP
-    >>> recipe = make_recipe("dialogue_map", {"layer": 12}, model="SmolLM2-135M-Instruct")
 """
 from __future__ import annotations
 
-import importlib.metadata as md
 import json
 import os
 import shutil
@@ -18,35 +15,18 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+from latent.core.errors import LatentError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
 FORMATS = IMAGE_FORMATS + ("html", "csv", "json")
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
         "html": "text/html", "csv": "text/csv", "json": "application/json"}
-_PACKAGES = ("torch", "transformers", "sentence-transformers", "umap-learn", "scikit-learn",
-             "plotly", "kaleido", "numpy", "streamlit")
 _kaleido_lock = threading.Lock()
 _kaleido_started = False
 
 
-class ExportError(RuntimeError):
+class ExportError(LatentError):
     """An export that cannot be made here (e.g. no Chrome/Chromium for images)."""
-
-
-def versions() -> dict:
-    out = {}
-    for p in _PACKAGES:
-        try:
-            out[p] = md.version(p)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-def make_recipe(kind: str, params: dict, *, model: str | None = None, **extra) -> dict:
-    """A JSON-able recipe: what was drawn, with which model, parameters and package versions."""
-    return {"kind": kind, "params": dict(params), "model": model, "versions": versions(),
-            "app": "latent-dialogue-explorer", **extra}
 
 
 def find_browser() -> str | None:

@@ -1,11 +1,12 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
-from latent.corpus import CorpusError, load_corpus, parse_upload, parse_user_text
-from latent.dialogue_map import MapSpec
-from latent.export import make_recipe
-from latent.figures import dialogue_map_figure
-from latent.replay import map_title
+from latent.core.corpus import CorpusError, load_corpus, parse_upload, parse_user_text
+from latent.core.errors import LatentError
+from latent.core.models import DEFAULT_ENCODER
+from latent.dialogues.map import MapSpec
+from latent.dialogues.figures import dialogue_map_figure
+from latent.recipes import make_recipe, map_title
 from pages.ui import cache
 from pages.ui.export import export_buttons
 from pages.ui.text import md_escape
@@ -20,7 +21,8 @@ with st.sidebar:
                       format_func={"encoder": "sentence encoder", "lm": "language model"}.get)
     layer, pooling = 12, "mean"
     if source == "lm":
-        layer = st.slider("Layer", 0, 30, 12, key="map_layer")
+        n = cache.lm().n_layers
+        layer = st.slider("Layer", 0, n, round(0.4 * n), key="map_layer")
         pooling = st.radio("Pooling", ["mean", "last"], key="map_pooling", horizontal=True)
     method = st.radio("Projection", ["umap", "pca"], key="map_method", horizontal=True,
                       format_func=str.upper)
@@ -63,12 +65,12 @@ if method == "umap" and not cache.project.is_warm():
     switch_when_warm()
 lm = cache.lm() if source == "lm" else None
 enc = cache.encoder if source == "encoder" else None  # called only if the vectors are not cached
-model = lm.name if lm else "all-MiniLM-L6-v2"
+model = lm.name if lm else DEFAULT_ENCODER
 bar = st.progress(0.0, text="Computing turn vectors…")
 try:
-    df, note = cache.dialogue_map(spec.to_dict(), extra, model, lm, enc,
+    df, note = cache.dialogue_map(spec.to_dict(), extra, lm, enc,
                                   progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
-except ValueError as e:
+except LatentError as e:
     bar.empty()
     st.error(str(e))
     st.stop()

@@ -2,14 +2,14 @@
 import pandas as pd
 import streamlit as st
 
-from latent.direction import DirectionError
-from latent.export import make_recipe
-from latent.figures_tokens import COLOR_BY, lens_heatmap, token_map_figure
-from latent.hidden import InputError
-from latent.lens import lens_topk
-from latent.presets import presets
-from latent.project import ProjectionError
-from latent.tokenmap import axis_view, nearest, parse_layers, place
+from latent.core.direction import DirectionError
+from latent.recipes import make_recipe
+from latent.tokens.figures import COLOR_BY, lens_heatmap, token_map_figure
+from latent.core.hidden import InputError
+from latent.core.lens import lens_topk
+from latent.tokens.presets import presets
+from latent.core.project import ProjectionError
+from latent.tokens.map import axis_view, nearest, parse_layers, place
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
@@ -25,7 +25,8 @@ st.session_state.setdefault("hs_prompts", "\n".join(PRESETS["queen (seed thread)
 text = st.text_area("Prompts, one per line", key="hs_prompts", height=130)
 
 c = st.columns(5)
-layer_spec = c[0].text_input("Layers", "0-30", key="hs_layers", help="e.g. 0-30, 0,6,12 or 0-30:5")
+layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", max_chars=200,
+                             help=f"e.g. 0-{lm.n_layers}, 0,6,12 or 0-{lm.n_layers}:3")
 method = c[1].radio("Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)
 dims = c[2].radio("Dimensions", [2, 3], key="hs_dims", horizontal=True)
 color = c[3].selectbox("Colour by", COLOR_BY, key="hs_color")
@@ -35,27 +36,29 @@ prompts = [p for p in text.splitlines() if p.strip()]
 try:
     layers = parse_layers(layer_spec, lm.n_layers)
     bar = st.progress(0.0, text="Hidden states…")
-    tm = cache.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm.name, lm,
+    tm = cache.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm,
                          progress=lambda i, n: bar.progress(i / n, text=f"Hidden states: chunk {i}/{n}"))
     bar.empty()
 except (InputError, ProjectionError) as e:
     st.error(str(e))
     st.stop()
 
+axes = {}
 table, axis_titles, title = tm.table, ("", ""), f"Token map · {lm.name} · {tm.projector.method_used_.upper()}"
 with st.expander("Custom axes from text (like the Embedding Projector's custom projection)"):
     a = st.columns(4)
     pos = a[0].text_input("x axis: toward", "bee", key="ax_pos")
     neg = a[1].text_input("x axis: away from", "monarch", key="ax_neg")
-    ax_layer = a[2].slider("Direction layer", 0, lm.n_layers, min(12, lm.n_layers), key="ax_layer")
+    ax_layer = a[2].slider("Direction layer", 0, lm.n_layers, lm.depth(0.4), key=f"ax_layer_{lm.n_layers}")
     use_axes = a[3].toggle("Use these axes", key="ax_on")
     ypos = a[0].text_input("y axis: toward (optional)", "", key="ax_ypos")
     yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", help="empty: y is the map's first coordinate")
     if use_axes:
         try:
-            d = cache.direction((pos,), (neg,), ax_layer, "mean", lm.name, lm)
-            dy = cache.direction((ypos,), (yneg,), ax_layer, "mean", lm.name, lm) if ypos and yneg else None
+            d = cache.direction((pos,), (neg,), ax_layer, "mean", lm)
+            dy = cache.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
             table = axis_view(tm, d, dy)
+            axes = {"x_axis": d.to_dict(), "y_axis": dy.to_dict() if dy else None}
             axis_titles = (f"{d.label} (layer {ax_layer})", f"{dy.label} (layer {ax_layer})" if dy else "map coordinate 1")
             title = f"Custom axes · {d.label}" + (f" × {dy.label}" if dy else "")
         except (DirectionError, InputError) as e:
@@ -80,7 +83,7 @@ event = st.plotly_chart(fig, key="token_map", on_select="rerun", selection_mode=
 st.caption(f"{len(tm.table):,} token-layer points, fitted once on all chosen layers: the slider and ▶ play "
            "only change which layer is shown. Click a point for its neighbours and logit lens.")
 recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
-                                   "seed": seed}, model=lm.name)
+                                   "seed": seed, "layer": layer, "color": color, **axes}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")
 
 sel = [p.get("customdata") for p in ((event.selection.points if event and event.selection else []) or [])]
@@ -96,10 +99,12 @@ if sel:
                  hide_index=True)
 
 st.header("Logit lens")
-st.info("On SmolLM2-135M readable next tokens appear only in the last ~4 of 30 layers; "
-        "early layers decode to noise, which is expected, not a bug.")
+st.info(f"Readable next tokens appear only in the last few of {lm.n_layers} layers; early layers decode to noise, "
+        "which is expected, not a bug. Early-layer probabilities are not calibrated. At layer 0 a model with tied "
+        "input and output embeddings (SmolLM2, Gemma 3) reads back the input token itself with p ≈ 1: that is the "
+        "tying, not a prediction.")
 which = st.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
-lt = cache.lens_table(prompts[which], lm.name, lm)
+lt = cache.lens_table(prompts[which], lm)
 lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}")
 st.plotly_chart(lfig, key="lens_heatmap", theme=None)
 export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which]}, model=lm.name), key="export-lens",

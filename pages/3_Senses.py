@@ -2,12 +2,12 @@
 import pandas as pd
 import streamlit as st
 
-from latent.disambiguation import QUEEN_STEPS, sense_map
-from latent.export import make_recipe
-from latent.figures_senses import (dose_response_figure, next_tokens_table, probs_heatmap, sense_map_figure,
+from latent.senses.study import QUEEN_STEPS, sense_map
+from latent.recipes import make_recipe, sense_map_title
+from latent.senses.figures import (dose_response_figure, next_tokens_table, probs_heatmap, sense_map_figure,
                                    separability_figure)
-from latent.hidden import InputError
-from latent.senses import MAX_SENSES, SenseError, SenseSet, builtin_sets
+from latent.core.hidden import InputError
+from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
@@ -53,25 +53,25 @@ a1, a2, a3 = st.columns([2, 1, 2])
 a1.text_input("Add a context word", key="sn_add_word", placeholder="nectar")
 a2.button("Add step", key="sn_add", on_click=add_step)
 pick_layer = a3.toggle("Choose the layer (default: best)", key="sn_pick")
-layer = st.slider("Layer", 0, lm.n_layers, 9, key="sn_layer") if pick_layer else None
+layer = st.slider("Layer", 0, lm.n_layers, lm.depth(0.3), key=f"sn_layer_{lm.n_layers}") if pick_layer else None
 
 try:
     sset = SenseSet.from_rows(word, rows.to_dict("records")).validate()
     with st.spinner(f"Reading '{word}' in {sum(map(len, sset.senses.values()))} sentences at every layer…"):
         rep = cache.sense_report(sset.to_json(), tuple(s for s in steps_text.splitlines() if s.strip()),
-                                 readout, layer, lm.name, lm)
+                                 readout, layer, lm)
 except (SenseError, InputError) as e:
     st.error(str(e))
     st.stop()
 st.download_button("Save this sense set (JSON)", sset.to_json(), f"senses-{word}.json", key="sn_save")
 
-recipe = make_recipe("senses", {"word": word, "senses": sset.senses, "contexts": [s.context for s in rep.steps],
-                                "readout": readout, "layer": layer}, model=lm.name)
+params = {"word": word, "senses": sset.senses, "contexts": [s.context for s in rep.steps], "readout": readout,
+          "layer": layer}
+recipe = lambda figure, **kw: make_recipe("senses", {**params, "figure": figure, **kw}, model=lm.name)  # noqa: E731
 st.subheader("1 · Where do the senses separate?")
 f1 = separability_figure(rep)
 st.plotly_chart(f1, key="sn_sep", theme=None)
-sep = pd.DataFrame({"layer": rep.layers, "accuracy": rep.accuracy, "silhouette": rep.silhouette})
-export_buttons(f1, sep, recipe, key="sn_x1", stem=f"separability-{word}")
+export_buttons(f1, rep.separability_table(), recipe("separability"), key="sn_x1", stem=f"separability-{word}")
 
 st.subheader("2 · Context pulls the meaning")
 st.info(rep.pull())
@@ -79,19 +79,19 @@ st.caption("Probabilities: softmax over cosine similarity to each sense's centro
            f"of all sense sentences, temperature 0.1), using the {readout} readout.")
 f2 = dose_response_figure(rep)
 st.plotly_chart(f2, key="sn_dose", theme=None)
-export_buttons(f2, rep.probs_table(), recipe, key="sn_x2", stem=f"dose-response-{word}")
+export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")
 target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
                       key="sn_target")
 f3 = probs_heatmap(rep, target)
 st.plotly_chart(f3, key="sn_heat", theme=None)
-export_buttons(f3, rep.probs_table(), recipe, key="sn_x3", stem=f"sense-probabilities-{word}")
+export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3", stem=f"sense-probabilities-{word}")
 
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
-f4 = sense_map_figure(smap, rep.senses, f"Sense map at layer {rep.layer} (PCA) · ★ = context steps")
+f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep))
 m1.plotly_chart(f4, key="sn_map", theme=None)
 with m1:
-    export_buttons(f4, smap, recipe, key="sn_x4", stem=f"sense-map-{word}")
+    export_buttons(f4, smap, recipe("sense_map"), key="sn_x4", stem=f"sense-map-{word}")
 m2.caption("Top next tokens after each step's text (the model's own prediction)")
 m2.dataframe(next_tokens_table(rep), hide_index=True, height=420)
 

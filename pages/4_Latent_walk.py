@@ -2,20 +2,20 @@
 import pandas as pd
 import streamlit as st
 
-from latent.direction import Direction, DirectionError
-from latent.export import make_recipe
-from latent.figures_walk import interpolation_figure, meters_figure, steered_map_figure
-from latent.hidden import InputError
-from latent.presets_steer import STRENGTH, build, load_presets, scaled_layer
-from latent.steer import coefficient, parse_strengths
-from latent.walk import interpolate, steered_map, sweep
+from latent.core.direction import Direction
+from latent.recipes import make_recipe
+from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.core.errors import LatentError
+from latent.steering.presets import STRENGTH, load_presets, scaled_layer
+from latent.steering.steer import coefficient, parse_strengths
+from latent.steering.walk import interpolate, steered_map, sweep
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
 cache.page("Latent walk: steer the model along a direction", "Latent walk")
 lm, enc = cache.lm(), cache.encoder()
 PRESETS = load_presets()
-ERRORS = (DirectionError, InputError, ValueError)
+ERRORS = (LatentError,)
 
 sources = ["preset", "two sets of texts", "direction file"] + (
     ["from the Senses page"] if "walk_direction" in st.session_state else [])
@@ -32,22 +32,22 @@ try:
     if source == "preset":
         name = st.selectbox("Preset", list(PRESETS), key="wk_preset")
         p = PRESETS[name]
-        layer = c[0].slider("Layer", 1, lm.n_layers, scaled_layer(p, lm.n_layers), key=f"wk_layer_{name}")
+        layer = c[0].slider("Layer", 1, lm.n_layers, scaled_layer(p, lm.n_layers), key=f"wk_layer_{name}_{lm.n_layers}")
         prompt_default, strengths_default = p["prompt"], f"-{STRENGTH[name]},0,{STRENGTH[name]}"
         if p.get("paper"):
             pp = p["paper"]
             st.caption(f"Original ActAdd setting: {pp['model']}, layer {pp['layer']}, coefficient {pp['coefficient']}, "
-                       f"pair {pp['pair']}. Here: layer {layer} of {lm.n_layers}, strength {STRENGTH[name]} from our sweep, "
+                       f"pair {pp['pair']}. Here: layer {layer} of {lm.n_layers}, strength {STRENGTH[name]} (hand-set, not measured), "
                        f"≥ 8 contrast pairs, mean difference at every position.")
-        direction = cache.memo("preset", (name, layer, method, lm.name), lambda: build(lm, name, layer=layer, method=method))
+        direction = cache.preset(name, layer, method, lm)
     elif source == "two sets of texts":
-        layer = c[0].slider("Layer", 1, lm.n_layers, 9, key="wk_layer_texts")
+        layer = c[0].slider("Layer", 1, lm.n_layers, lm.depth(0.3), key=f"wk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
         pos = t1.text_area("Toward (one text per line)", "Love", key="wk_pos", height=100)
         neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100)
         prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
-        direction = cache.direction(tuple(pl), tuple(nl), layer, method, lm.name, lm)
+        direction = cache.direction(tuple(pl), tuple(nl), layer, method, lm)
     elif source == "direction file":
         up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="wk_file")
         if up is None:
@@ -95,19 +95,19 @@ if "walk_result" in st.session_state:
                  column_config={"text": st.column_config.TextColumn(width="large")})
     st.caption(f"{len(sw.texts) + 1} rows in one batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
                f"{lm.device}. Strength 0 reproduces the unsteered text exactly.")
-    recipe = make_recipe("steer", sw.recipe, model=lm.name)
+    recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
     st.plotly_chart(f1, key="wk_meters", theme=None)
-    export_buttons(f1, tbl, recipe, key="wk_x1", stem="steering-meters")
+    export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
     st.plotly_chart(f2, key="wk_map", theme=None)
-    export_buttons(f2, smap, recipe, key="wk_x2", stem="steered-map")
+    export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
 
 st.header("Interpolate between two prompts")
 i1, i2, i3 = st.columns([2, 2, 1])
 pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="wk_a")
 pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="wk_b")
-il = i3.slider("Layer", 1, lm.n_layers, min(12, lm.n_layers), key="wk_ilayer")
+il = i3.slider("Layer", 1, lm.n_layers, lm.depth(0.4), key=f"wk_ilayer_{lm.n_layers}")
 if st.button("Interpolate", key="wk_interp"):
     with st.spinner("Generating at t = 0, 0.2, …, 1"):
         try:

@@ -15,8 +15,9 @@ ARTIFACTS = ROOT / "artifacts"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "real_model: needs the embedded SmolLM2 / MiniLM models")
+    config.addinivalue_line("markers", "real_model: needs the embedded models (SmolLM2, Gemma 3, MiniLM)")
     config.addinivalue_line("markers", "browser: drives Debian chromium with Playwright")
+    config.addinivalue_line("markers", "slow: a slow real-model test (kept in CI; skip with -m 'not slow')")
 
 
 def byte_tokenizer():
@@ -35,23 +36,45 @@ def byte_tokenizer():
                                    pad_token="</s>")
 
 
-def make_tiny_lm(seed: int = 0, n_layers: int = 3):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+FAMILIES = ("llama", "gemma3", "gpt2", "gpt_neox")
 
-    from latent import hooks
-    from latent.models import LM
+
+def tiny_config(family: str, vocab: int, n_layers: int = 3):
+    """A tiny random config of each supported family (d_model 32), built in memory."""
+    from transformers import Gemma3TextConfig, GPT2Config, GPTNeoXConfig, LlamaConfig
+
+    ids = dict(bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    if family == "llama":
+        return LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                           tie_word_embeddings=False, **ids)
+    if family == "gemma3":  # sliding-window layers with a window shorter than the test texts
+        return Gemma3TextConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
+                                num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=6,
+                                layer_types=["sliding_attention", "full_attention", "sliding_attention"][:n_layers],
+                                max_position_embeddings=256, **ids)
+    if family == "gpt2":
+        return GPT2Config(vocab_size=vocab, n_embd=32, n_layer=n_layers, n_head=4, n_positions=256, **ids)
+    if family == "gpt_neox":
+        return GPTNeoXConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
+                             num_attention_heads=4, max_position_embeddings=256, rotary_pct=0.5, **ids)
+    raise ValueError(family)
+
+
+def make_tiny_lm(seed: int = 0, n_layers: int = 3, family: str = "llama"):
+    """A tiny random model of ``family`` wrapped like a loaded model (hooks installed)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from latent.core import hooks
+    from latent.core.models import LM
 
     tok = byte_tokenizer()
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
-                      num_hidden_layers=n_layers, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-                      tie_word_embeddings=False)
-    model = LlamaForCausalLM(cfg).eval()
+    model = AutoModelForCausalLM.from_config(tiny_config(family, len(tok), n_layers)).eval()
     model.requires_grad_(False)
     hooks.install_hooks(model)
-    return LM(model, tok, "tiny-llama", "cpu", "float32", 0.0, "config")
+    return LM(model, tok, f"tiny-{family}", "cpu", "float32", 0.0, "config")
 
 
 @pytest.fixture(scope="session")
@@ -61,14 +84,21 @@ def tiny_lm():
 
 @pytest.fixture(scope="session")
 def real_lm():
-    from latent.models import load_lm
+    from latent.core.models import load_lm
 
     return load_lm()
 
 
 @pytest.fixture(scope="session")
+def gemma_lm():
+    from latent.core.models import load_lm
+
+    return load_lm("gemma-3-270m")
+
+
+@pytest.fixture(scope="session")
 def encoder():
-    from latent.models import load_encoder
+    from latent.core.models import load_encoder
 
     return load_encoder()
 

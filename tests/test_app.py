@@ -35,13 +35,20 @@ def test_home_shows_model_card_and_links(at):
     assert len(at.get("page_link")) >= 1
 
 
+def test_home_offers_both_embedded_models(at):
+    assert at.radio(key="model_choice").options[:2] == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
+    assert any("Q4_1 GGUF dequantised to fp32" in t.value for t in at.text)
+
+
 def test_home_unknown_model_message(at):
+    at.radio(key="model_choice").set_value("another model…").run()
     at.text_input(key="model_input").input("no-such/model-abc").run()
     at.button(key="use_model").click().run()
     assert not at.exception
     assert any("Cannot load model 'no-such/model-abc'" in e.value for e in at.error)
     at.run()  # next run is back on the default model
     assert {m.label: m.value for m in at.metric}["Layers"] == "30"
+    at.radio(key="model_choice").set_value("SmolLM2-135M-Instruct").run()
 
 
 def test_dialogues_page_map_and_widgets(at):
@@ -104,7 +111,7 @@ def test_hidden_states_page(at):
     assert not np.array_equal(xs(before["data"][1]), xs(after["data"][1]))
     # the lens heatmap is the second chart; its note is on the page
     assert len(at.get("plotly_chart")) == 2
-    assert any("last ~4 of 30 layers" in i.value for i in at.info)
+    assert any("last few of 30 layers" in i.value and "reads back the input token" in i.value for i in at.info)
 
 
 def test_hidden_states_custom_axis_and_presets(at):
@@ -203,8 +210,42 @@ def test_seed_claims_page(at):
     assert not at.exception and not at.error
     verdicts = [a.value for a in list(at.success) + list(at.warning) + list(at.error)]
     assert any("Verdict on SmolLM2-135M-Instruct" in v for v in verdicts)
-    at.text_input(key="cl_ks").input("0,4").run()
+    at.text_input(key="cl_sparse-messages_ks").input("0,4").run()
     at.button(key="cl_run_sparse-messages").click().run()
     assert not at.exception and any("k must be between 1 and d" in e.value for e in at.error)
     at.button(key="cl_goto_reasoning").click().run()
     assert at.session_state["reader_choice"] == "001"
+
+
+@pytest.fixture(scope="module")
+def at_gemma():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["model_name"] = "gemma-3-270m"
+    at.run()
+    return at
+
+
+@pytest.mark.slow
+def test_every_page_runs_on_gemma(at_gemma):
+    """Sliders, dimensions and defaults come from the loaded model (18 layers, 640 dims), never 30/576."""
+    at = at_gemma
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Layers"] == "18"
+    at.switch_page("pages/1_Dialogues.py").run()
+    at.radio(key="map_source").set_value("lm").run()
+    assert not at.exception and at.slider(key="map_layer").max == 18
+    at.switch_page("pages/2_Hidden_states.py").run()
+    assert not at.exception
+    assert at.text_input(key="hs_layers").value == "0-18"
+    assert {int(v) for v in chart(at)["data"][0].get("customdata", [])} is not None
+    at.switch_page("pages/3_Senses.py").run()
+    assert not at.exception and len(at.get("plotly_chart")) >= 3
+    at.switch_page("pages/4_Latent_walk.py").run()
+    assert not at.exception
+    at.button(key="wk_run").click().run()
+    assert not at.exception and not at.error
+    assert any("Strength 0 reproduces" in c.value for c in at.caption)
+    at.switch_page("pages/5_Seed_claims.py").run()
+    assert not at.exception
+    assert at.slider(key="cl_sparse-messages_layer").max == 18
+    assert at.slider(key="cl_sparse-messages_layer").value == round(0.4 * 18)

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from latent import corpus
-from latent.corpus import CorpusError, parse_upload, parse_user_text
+from latent.core import corpus
+from latent.core.corpus import CorpusError, parse_upload, parse_user_text
 
 EXPECTED_TURNS = {"000": 16, "001": 7, "002": 34, "003": 44, "004": 11}
 

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from latent.experiments import ExperimentError, module, run, verdict
-from latent.experiments.reuse import generate_cached, generate_nocache
-from latent.experiments.sparse_messages import keep_topk, patched_logprobs, sparsify
-from latent.hidden import encode, hidden_states
-from latent.hooks import Plan, use
+from latent.claims import ExperimentError, get, run, verdict
+from latent.claims.reuse import generate_cached, generate_nocache
+from latent.claims.sparse_messages import keep_topk, patched_logprobs, sparsify
+from latent.core.hidden import encode, hidden_states
+from latent.core.hooks import Plan, use
 
 
 @pytest.mark.parametrize("score,expect", [(0.95, "holds"), (0.9, "holds"), (0.89, "holds partly"), (0.5, "holds partly"),
@@ -48,7 +48,7 @@ def test_cache_on_and_off_give_identical_tokens(tiny_lm):
     assert generate_nocache(tiny_lm, ids, 8) == generate_cached(tiny_lm, ids, 8)
     pre_len = 5
     with torch.inference_mode():
-        pre = tiny_lm.model.model(input_ids=torch.tensor([ids[:pre_len]]), use_cache=True).past_key_values
+        pre = tiny_lm.model.base_model(input_ids=torch.tensor([ids[:pre_len]]), use_cache=True).past_key_values
     assert generate_cached(tiny_lm, ids, 8, pre, pre_len) == generate_nocache(tiny_lm, ids, 8)
 
 
@@ -77,12 +77,12 @@ def test_bad_parameters(tiny_lm, name, params, msg):
 
 
 def test_empty_prompt_set(tiny_lm):
-    from latent.experiments import check_prompts
+    from latent.claims import check_prompts
 
     with pytest.raises(ExperimentError, match="empty"):
         check_prompts(tiny_lm, ["", "  "])
     with pytest.raises(ExperimentError, match="Unknown experiment"):
-        module("astrology")
+        get("astrology")
 
 
 # ------------------------------------------------------------------ real model

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from latent import export
-from latent.dialogue_map import MapSpec
-from latent.replay import RecipeError, Resources, replay
+from latent.dialogues.map import MapSpec
+from latent.recipes import RecipeError, Resources, make_recipe, replay
 
 
 @pytest.fixture(scope="module")
 def encoder_map(encoder):
-    recipe = export.make_recipe("dialogue_map", MapSpec(source="encoder", method="pca").to_dict(),
+    recipe = make_recipe("dialogue_map", MapSpec(source="encoder", method="pca").to_dict(),
                                 model="all-MiniLM-L6-v2")
     res = Resources()
     res._enc = encoder
@@ -61,7 +61,7 @@ def test_image_exports(encoder_map, fmt, magic):
 def test_hover_text_is_escaped():
     import pandas as pd
 
-    from latent.figures import dialogue_map_figure
+    from latent.dialogues.figures import dialogue_map_figure
 
     df = pd.DataFrame({"dialogue": ["u"], "title": ["<i>t</i>"], "turn": [0], "speaker": ["<b>x</b>"],
                        "text": ['<a href="http://evil">click</a><script>alert(1)</script>'],
@@ -89,8 +89,8 @@ def test_unknown_format():
 def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
     """assets/vectors holds the seed corpus embedded by all-MiniLM-L6-v2 (so the first map draws
     without loading the encoder); it must equal what the encoder computes now."""
-    from latent.corpus import load_corpus
-    from latent.dialogue_map import SHIPPED_VECTORS, _vector_file, turn_table
+    from latent.core.corpus import load_corpus
+    from latent.dialogues.map import SHIPPED_VECTORS, _vector_file, turn_table
 
     texts = turn_table(load_corpus())["text"].tolist()
     shipped = np.load(SHIPPED_VECTORS / _vector_file("encoder:all-MiniLM-L6-v2", texts))
@@ -99,7 +99,7 @@ def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
 
 
 def test_vector_cache_round_trip(tmp_path, monkeypatch):
-    from latent.dialogue_map import cached_vectors
+    from latent.dialogues.map import cached_vectors
 
     monkeypatch.setenv("LATENT_CACHE_DIR", str(tmp_path))
     calls = []

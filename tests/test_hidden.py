@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from latent import hidden
-from latent.hidden import InputError, hidden_states
+from latent.core import hidden
+from latent.core.hidden import InputError, hidden_states
 
 
 def test_shapes_and_start_token_dropped(tiny_lm):
@@ -18,7 +18,7 @@ def test_matches_hf_hidden_states(tiny_lm):
     text = "a queen bee"
     ids = torch.tensor([hidden.encode(tiny_lm, text)[0]])
     with torch.no_grad():
-        ref = tiny_lm.model.model(ids, output_hidden_states=True).hidden_states
+        ref = tiny_lm.model.base_model(ids, output_hidden_states=True).hidden_states
     ts = hidden_states(tiny_lm, [text])[0]
     for layer in range(tiny_lm.n_layers):  # the last HF entry is after the final norm
         np.testing.assert_allclose(ts.at(layer), ref[layer][0, 1:].numpy(), atol=1e-5)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from latent.project import ProjectionError, Projector
+from latent.core.project import ProjectionError, Projector
 
 
 def planted(n_per=40, k=4, d=32, seed=0):

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from latent.disambiguation import QUEEN_STEPS, analyze, compare_readouts
-from latent.senses import (SenseError, SenseSet, builtin_sets, centroids, find_word, get_builtin, loo_accuracy,
+from latent.senses.study import QUEEN_STEPS, analyze, compare_readouts
+from latent.senses.sets import (SenseError, SenseSet, builtin_sets, centroids, find_word, get_builtin, loo_accuracy,
                            readout_texts, sense_probs, silhouette, word_states)
 
 

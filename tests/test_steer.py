@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from latent.direction import Direction, DirectionError
-from latent.generate import generate
-from latent.hidden import InputError, hidden_states
-from latent.hooks import current
-from latent.steer import steering, steering_plan, typical_norms
+from latent.core.direction import Direction, DirectionError
+from latent.core.generate import generate
+from latent.core.hidden import InputError, hidden_states
+from latent.core.hooks import current
+from latent.steering.steer import steering, steering_plan, typical_norms
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_strength_zero_equals_baseline(tiny_lm, dirs):
         assert greedy(tiny_lm, "the queen") == base
     # in a batched sweep the strength-0 row reproduces the solo unsteered run exactly
     plan = steering_plan(tiny_lm, dirs[1], [0.0, 2.0, -2.0])
-    from latent.hooks import use
+    from latent.core.hooks import use
     with use(plan):
         batch = generate(tiny_lm, ["the queen"] * 3, max_new_tokens=8)
     assert batch.token_ids[0] == base
@@ -135,8 +135,8 @@ def test_sampling_uses_a_seed_per_row(tiny_lm):
 # ------------------------------------------------------------------ real model
 @pytest.mark.real_model
 def test_love_hate_moves_the_concept_score(real_lm, encoder):
-    from latent.presets_steer import build
-    from latent.walk import sweep
+    from latent.steering.presets import build
+    from latent.steering.walk import sweep
 
     d = build(real_lm, "Love − Hate")
     sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=30)
@@ -149,7 +149,7 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
 
 @pytest.mark.real_model
 def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
-    from latent.hooks import use
+    from latent.core.hooks import use
 
     d = Direction(np.random.default_rng(0).normal(size=576), 9)
     solo = generate(real_lm, ["The capital of France is"], max_new_tokens=20).token_ids[0]

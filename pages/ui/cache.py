@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from latent import models, project
+from latent.core import models, project
 
 DEFAULT = models.DEFAULT_LM
 
@@ -118,57 +118,62 @@ def memo(name: str, key: tuple, fn, max_entries: int = 24):
     return value
 
 
-def dialogue_map(spec: dict, extra: list, model: str, lm, enc, progress=None):
-    """Dialogue-map table (+ note) per spec, added dialogues and model."""
+def dialogue_map(spec: dict, extra: list, lm, enc, progress=None):
+    """Dialogue-map table (+ note) per spec, added dialogues and model (``lm`` is None for the encoder)."""
     import json
 
-    from latent.corpus import Dialogue, load_corpus
-    from latent.dialogue_map import MapSpec, compute_map
+    from latent.core.corpus import Dialogue, load_corpus
+    from latent.dialogues.map import MapSpec, compute_map
 
     def run():
         dialogues = load_corpus() + [Dialogue.from_dict(d) for d in extra]
         return compute_map(MapSpec(**spec), dialogues, lm=lm, encoder=enc, progress=progress)
-    return memo("dialogue_map", (json.dumps(spec, sort_keys=True), json.dumps(extra), model), run)
+    return memo("dialogue_map", (json.dumps(spec, sort_keys=True), json.dumps(extra), lm.key if lm else None), run)
 
 
-def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, model: str, lm, progress=None):
+def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):
     """Cached per input: moving the layer slider recomputes nothing."""
-    from latent.tokenmap import token_map as compute
+    from latent.tokens.map import token_map as compute
 
-    return memo("token_map", (prompts, layers, method, dims, seed, model),
+    return memo("token_map", (prompts, layers, method, dims, seed, lm.key),
                 lambda: compute(lm, list(prompts), list(layers), method=method, dims=dims, seed=seed,
                                 progress=progress), max_entries=8)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def lens_table(text: str, model: str, _lm):
-    from latent.hidden import hidden_states
-    from latent.lens import lens_table as compute
+def lens_table(text: str, lm):
+    from latent.core.hidden import hidden_states
+    from latent.core.lens import lens_table as compute
 
-    return compute(_lm, hidden_states(_lm, [text])[0], k=3)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def direction(positive: tuple, negative: tuple, layer: int, method: str, model: str, _lm):
-    from latent.direction import Direction
-
-    return Direction.from_texts(_lm, list(positive), list(negative), layer, method=method)
+    return memo("lens", (text, lm.key), lambda: compute(lm, hidden_states(lm, [text])[0], k=3))
 
 
-def sense_report(sset_json: str, contexts: tuple, readout: str, layer, model: str, lm):
+def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
+    from latent.core.direction import Direction
+
+    return memo("direction", (positive, negative, layer, method, lm.key),
+                lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
+
+
+def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm):
     """Cached per input (the whole set, the steps, readout and layer)."""
-    from latent.disambiguation import analyze
-    from latent.senses import SenseSet
+    from latent.senses.sets import SenseSet
+    from latent.senses.study import analyze
 
-    return memo("senses", (sset_json, contexts, readout, layer, model),
+    return memo("senses", (sset_json, contexts, readout, layer, lm.key),
                 lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer))
 
 
-def experiment(name: str, params: tuple, model: str, lm, progress=None):
+def experiment(name: str, params: tuple, lm, progress=None):
     """Cached per experiment, parameters and model."""
-    from latent.experiments import run
+    from latent.claims import run
 
-    return memo("experiment", (name, params, model), lambda: run(name, lm, progress=progress, **dict(params)))
+    return memo("experiment", (name, params, lm.key), lambda: run(name, lm, progress=progress, **dict(params)))
+
+
+def preset(name: str, layer: int, method: str, lm):
+    from latent.steering.presets import build
+
+    return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
 
 
 def page(title: str, tab: str) -> None:

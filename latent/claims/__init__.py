@@ -1,0 +1,182 @@
+"""The seeds' claims, tested live: one module per experiment, one registry.
+
+Each experiment module in this package ends with ``EXPERIMENT = Experiment(...)``: its name,
+title, the quoted claim, ``run(lm, **params) -> ExperimentResult``, ``figure(result)`` and the
+:class:`Param` specs from which the page draws its widgets and the CLI parses ``--param k=v``.
+:func:`registry` discovers the modules, so adding an experiment is adding one file.
+
+Example::
+
+    >>> verdict(0.95, holds=0.9, partly=0.5)
+    'holds'
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+from latent.core.errors import LatentError
+
+VERDICTS = ("holds", "holds partly", "does not hold")
+
+
+def verdict(score: float, *, holds: float, partly: float, higher_is_better: bool = True) -> str:
+    """Map a score to a verdict with two documented thresholds (inclusive)."""
+    if higher_is_better:
+        return "holds" if score >= holds else "holds partly" if score >= partly else "does not hold"
+    return "holds" if score <= holds else "holds partly" if score <= partly else "does not hold"
+
+
+@dataclass
+class Claim:
+    source: str            # seed file
+    dialogue: str          # dialogue id in assets/dialogues.json
+    turn: int              # turn index there
+    quote: str
+
+
+@dataclass
+class ExperimentResult:
+    name: str
+    claim: Claim
+    verdict: str
+    numbers: dict
+    method: str
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    params: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "verdict": self.verdict, "numbers": self.numbers, "method": self.method}
+
+
+class ExperimentError(LatentError):
+    """Bad experiment parameters; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One experiment parameter: how the page shows it and how the CLI reads ``--param name=value``.
+
+    ``kind``: ``layer`` (``default`` is a relative depth, 0-1, so it suits every model), ``float``,
+    ``int``, ``ints`` (comma-separated), ``choices`` (a subset of ``options``) or ``texts`` (one per line).
+    """
+
+    name: str
+    label: str
+    kind: str
+    default: object = None
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    options: tuple = ()
+    help: str = ""
+
+    def default_for(self, lm):
+        if self.kind == "layer":
+            return max(int(self.lo or 0), lm.depth(float(self.default)))
+        return self.default
+
+    def parse(self, text: str, lm=None):
+        """The value of ``--param name=text``, checked against this spec.
+
+        >>> Param("ks", "k", "ints").parse("1, 2,4")
+        (1, 2, 4)
+        """
+        text = str(text).strip()
+        try:
+            if self.kind in ("layer", "int"):
+                v = int(text)
+            elif self.kind == "float":
+                v = float(text)
+            elif self.kind in ("ints", "choices"):
+                v = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+            else:
+                v = tuple(t for t in text.split("|") if t.strip()) or None
+        except ValueError:
+            raise ExperimentError(f"Cannot read {self.name}={text!r}: {self.help or self.kind} expected.") from None
+        return self.check(v, lm)
+
+    def check(self, v, lm=None):
+        hi = lm.n_layers if (self.kind == "layer" and lm is not None) else self.hi
+        vals = v if isinstance(v, tuple) else (v,)
+        if self.kind in ("ints", "choices") and not vals:
+            raise ExperimentError(f"{self.label}: give at least one value.")
+        for x in vals if self.kind != "texts" else ():
+            if (self.lo is not None and x < self.lo) or (hi is not None and x > hi):
+                raise ExperimentError(f"{self.label}: {x} is out of range; choose {self.lo}-{hi}.")
+        if self.kind == "choices" and self.options and any(x not in self.options for x in vals):
+            raise ExperimentError(f"{self.label}: choose from {', '.join(map(str, self.options))}.")
+        return v
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    claim: Claim
+    run: Callable          # (lm, progress=None, **params) -> ExperimentResult
+    figure: Callable       # (ExperimentResult) -> go.Figure
+    params: tuple[Param, ...] = ()
+
+    def defaults(self, lm) -> dict:
+        return {p.name: p.default_for(lm) for p in self.params}
+
+
+_REGISTRY: dict[str, Experiment] = {}
+
+
+def registry() -> dict[str, Experiment]:
+    """Every experiment module in this package, by name, in file order (discovered once)."""
+    if not _REGISTRY:
+        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+            mod = importlib.import_module(f"{__name__}.{info.name}")
+            exp = getattr(mod, "EXPERIMENT", None)
+            if isinstance(exp, Experiment):
+                _REGISTRY[exp.name] = exp
+    return _REGISTRY
+
+
+def get(name: str) -> Experiment:
+    reg = registry()
+    if name not in reg:
+        raise ExperimentError(f"Unknown experiment {name!r}. Must be one of: {', '.join(reg)}")
+    return reg[name]
+
+
+def run(name: str, lm, progress=None, **params) -> ExperimentResult:
+    return get(name).run(lm, progress=progress, **params)
+
+
+def check_layer(lm, layer: int) -> int:
+    from latent.core.errors import check_layer as check
+
+    return check(layer, lm.n_layers, error=ExperimentError)
+
+
+def check_prompts(lm, prompts, max_prompts: int = 400) -> list[str]:
+    from latent.core.hidden import start_ids
+
+    prompts = [p for p in (prompts or []) if isinstance(p, str) and p.strip()]
+    if not prompts:
+        raise ExperimentError("The prompt set is empty: give at least one prompt.")
+    if len(prompts) > max_prompts:
+        raise ExperimentError(f"{len(prompts)} prompts is too many; the limit is {max_prompts}.")
+    room = min(2048, lm.max_positions - 64)
+    for p in prompts:
+        n = len(start_ids(lm.tokenizer)) + len(lm.tokenizer(p, add_special_tokens=False)["input_ids"])
+        if n > room:
+            raise ExperimentError(f"A prompt of {n:,} tokens is longer than the context window allows ({room:,}).")
+    return prompts
+
+
+def corpus_prompts(n: int = 120, max_chars: int = 200) -> list[str]:
+    """Short prompts from the seed dialogues and the sense sentences (for statistics over many prompts)."""
+    from latent.core.corpus import all_turns, load_corpus
+    from latent.senses.sets import builtin_sets
+
+    out = [t.text[:max_chars].rsplit(" ", 1)[0] for _, t in all_turns(load_corpus()) if len(t.text) > 40]
+    out += [s for ss in builtin_sets().values() for v in ss.senses.values() for s in v]
+    return out[:n]

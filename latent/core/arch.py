@@ -1,0 +1,94 @@
+"""The one table of model-family facts. Nothing else in the app knows how a family is laid out.
+
+Each :class:`Family` names, as dotted paths from ``model.base_model`` (the decoder stack without
+the LM head), where the blocks, the final norm and the layer-0 residual stream live, and, from a
+block, the module whose *input* is the MLP's hidden activation. Layer ``i`` of the residual
+stream is the output of block ``i``; layer 0 is the stream that enters block 1:
+
+- Llama / SmolLM2: the token embedding.
+- Gemma 3: the token embedding *scaled by* ``sqrt(d_model)`` (the embedding module does it).
+- GPT-2: token + position embeddings (``wte + wpe``), i.e. the output of ``transformer.drop``.
+- GPT-NeoX: the token embedding (rotary positions), the output of ``gpt_neox.emb_dropout``.
+
+To add a family: one row in :data:`FAMILIES`, then a tiny config-built model of it in
+``tests/test_families.py`` (hidden states against HF, steering 0 = baseline, lens = logits, KV cache).
+
+Example::
+
+    >>> FAMILIES["gpt2"].blocks, FAMILIES["gpt2"].resid0
+    ('h', 'drop')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from latent.core.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Family:
+    """Where one family keeps its parts (dotted paths; see the module docstring)."""
+
+    name: str
+    model_types: tuple[str, ...]   # config.model_type values of this family
+    blocks: str                    # from base_model: the ModuleList of decoder blocks
+    final_norm: str                # from base_model
+    resid0: str                    # from base_model: the module whose output is layer 0
+    mlp_in: str                    # from a block: the module whose input is the MLP activation
+
+
+FAMILIES: dict[str, Family] = {
+    "llama": Family("llama", ("llama",), "layers", "norm", "embed_tokens", "mlp.down_proj"),
+    "gemma3": Family("gemma3", ("gemma3_text",), "layers", "norm", "embed_tokens", "mlp.down_proj"),
+    "gpt2": Family("gpt2", ("gpt2",), "h", "ln_f", "drop", "mlp.c_proj"),
+    "gpt_neox": Family("gpt_neox", ("gpt_neox",), "layers", "final_layer_norm", "emb_dropout",
+                       "mlp.dense_4h_to_h"),
+}
+
+
+def _get(obj, path: str):
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def family_of(model) -> Family:
+    """The family of a loaded ``*ForCausalLM``, from ``config.model_type``."""
+    mt = getattr(model.config, "model_type", None)
+    for fam in FAMILIES.values():
+        if mt in fam.model_types:
+            return fam
+    known = ", ".join(t for f in FAMILIES.values() for t in f.model_types)
+    raise ModelError(f"Unknown model family {mt!r}. Must be one of: {known}")
+
+
+def base_model(model):
+    """The decoder stack without the LM head (``model.model``, ``transformer``, ``gpt_neox``)."""
+    return model.base_model
+
+
+def blocks(model) -> list:
+    return list(_get(base_model(model), family_of(model).blocks))
+
+
+def final_norm(model):
+    return _get(base_model(model), family_of(model).final_norm)
+
+
+def resid0_module(model):
+    return _get(base_model(model), family_of(model).resid0)
+
+
+def mlp_input_module(model, block):
+    """The module whose forward input is this block's MLP hidden activation."""
+    return _get(block, family_of(model).mlp_in)
+
+
+def n_layers(model) -> int:
+    return len(blocks(model))
+
+
+def logit_softcap(model) -> float | None:
+    """Gemma-style final logit soft-capping (``cap * tanh(logits / cap)``), else ``None``."""
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return float(cap) if cap else None

@@ -1,0 +1,131 @@
+"""A small batched decoding loop: left padding, a KV cache, and one random generator per row.
+
+``model.generate`` draws all rows from one global RNG, so a row's sample depends on its batch
+neighbours. Here row ``r`` samples with its own ``torch.Generator`` seeded ``seeds[r]``, so a
+steered row and its baseline see the same random numbers. Greedy decoding ignores the seeds.
+
+Example::
+
+    >>> out = generate(lm, ["Paris is", "I love"], max_new_tokens=5)      # doctest: +SKIP
+    >>> out.texts
+    [' the capital of France', ' you so much.']
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from latent.core.hidden import MAX_TOKENS_PER_TEXT, InputError, encode
+
+MAX_NEW_TOKENS = 256
+MAX_ROWS = 64
+
+
+@dataclass
+class Generation:
+    texts: list[str]
+    token_ids: list[list[int]]
+    prompt_ids: list[list[int]]
+    first_logprobs: np.ndarray          # (rows, vocab) log-probs of the first generated token
+    seconds: float = 0.0
+    new_tokens: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds else 0.0
+
+
+def check_request(lm, prompts: list[str], max_new_tokens: int) -> list[list[int]]:
+    if not prompts:
+        raise InputError("No prompt given.")
+    if len(prompts) > MAX_ROWS:
+        raise InputError(f"{len(prompts)} rows is too many for one batch; the limit is {MAX_ROWS}.")
+    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
+        raise InputError(f"{max_new_tokens} new tokens is out of range; choose 1-{MAX_NEW_TOKENS}.")
+    room = min(MAX_TOKENS_PER_TEXT, lm.max_positions - int(max_new_tokens))
+    return [encode(lm, p, max_tokens=room)[0] for p in prompts]
+
+
+def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: bool = False,
+             temperature: float = 0.8, top_k: int = 50, seeds: list[int] | None = None,
+             on_token=None) -> Generation:
+    """Decode every prompt (one row each) together. Steering active in this context applies.
+
+    ``on_token(step, texts)`` is called after each new token with the texts so far (streaming).
+    """
+    import torch
+
+    ids = check_request(lm, prompts, max_new_tokens)
+    B, T = len(ids), max(len(x) for x in ids)
+    dev = lm.model.device
+    pad = lm.tokenizer.pad_token_id or 0
+    inp = torch.full((B, T), pad, dtype=torch.long)
+    mask = torch.zeros((B, T), dtype=torch.long)
+    for r, x in enumerate(ids):  # left padding: every row's last prompt token sits at column T-1
+        inp[r, T - len(x):] = torch.tensor(x)
+        mask[r, T - len(x):] = 1
+    inp, mask = inp.to(dev), mask.to(dev)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in (seeds or [0] * B)]
+    eos = lm.tokenizer.eos_token_id
+    out = [[] for _ in range(B)]
+    done = torch.zeros(B, dtype=torch.bool)
+    first = None
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        res = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True)
+        cache, logits = res.past_key_values, res.logits[:, -1].float()
+        for step in range(int(max_new_tokens)):
+            logp = torch.log_softmax(logits, -1).cpu()
+            if first is None:
+                first = logp.numpy()
+            if do_sample:
+                z = logits.cpu() / max(temperature, 1e-4)
+                if top_k:
+                    kth = z.topk(min(top_k, z.shape[-1]), -1).values[:, -1:]
+                    z = z.masked_fill(z < kth, float("-inf"))
+                p = torch.softmax(z, -1)
+                nxt = torch.stack([torch.multinomial(p[r], 1, generator=gens[r])[0] for r in range(B)])
+            else:
+                nxt = logits.argmax(-1).cpu()
+            nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+            for r in range(B):
+                if not done[r]:
+                    out[r].append(int(nxt[r]))
+            done |= nxt == eos
+            if on_token is not None:
+                on_token(step, [lm.tokenizer.decode(o, skip_special_tokens=True) for o in out])
+            if bool(done.all()) or step == int(max_new_tokens) - 1:
+                break
+            mask = torch.cat([mask, torch.ones((B, 1), dtype=mask.dtype, device=dev)], -1)
+            pos = pos[:, -1:] + 1
+            res = lm.model(input_ids=nxt[:, None].to(dev), attention_mask=mask, position_ids=pos,
+                           past_key_values=cache, use_cache=True)
+            cache, logits = res.past_key_values, res.logits[:, -1].float()
+    secs = time.perf_counter() - t0
+    texts = [lm.tokenizer.decode([t for t in o if t != eos], skip_special_tokens=True) for o in out]
+    return Generation(texts, out, ids, first, secs, sum(len(o) for o in out))
+
+
+def continuation_logprobs(lm, prompt_ids: list[list[int]], new_ids: list[list[int]]) -> list[float]:
+    """Mean log-prob of each row's ``new_ids`` after its ``prompt_ids``, one right-padded batch,
+    under the model as it is in this context (call it outside any steering for "unsteered")."""
+    import torch
+
+    from latent.core.hidden import pad_batch
+
+    seqs = [p + n for p, n in zip(prompt_ids, new_ids)]
+    ids, mask = pad_batch(lm, seqs)
+    with torch.inference_mode():
+        logp = torch.log_softmax(lm.model(input_ids=ids, attention_mask=mask).logits.float(), -1)
+    out = []
+    for r, (p, n) in enumerate(zip(prompt_ids, new_ids)):
+        if not n:
+            out.append(float("nan"))
+            continue
+        rows = torch.arange(len(p) - 1, len(p) - 1 + len(n), device=logp.device)
+        out.append(float(logp[r, rows, torch.tensor(n, device=logp.device)].mean()))
+    return out

@@ -1,0 +1,141 @@
+"""One permanent hook per layer, reading a ``ContextVar``: safe steering for a shared model.
+
+Hooks are installed once, when the model loads (:func:`install_hooks`). Each reads the current
+:class:`Plan` from a ``contextvars.ContextVar``; with no plan it returns at once and changes
+nothing. A request that wants to edit or record the residual stream does ``with use(plan):``.
+Streamlit runs every browser session in its own thread, so one session's plan is invisible to
+every other. A worker thread must run under ``contextvars.copy_context().run``.
+
+Layer ``i`` is the residual stream after decoder block ``i`` (``0`` = embedding output), raw,
+before the final norm.
+
+Example::
+
+    >>> plan = Plan(record={3, 5}, stop_after=5)
+    >>> run_plan(lambda: base_model(lm.model)(ids), plan)   # doctest: +SKIP
+    >>> plan.records[5].shape                 # (batch, tokens, d)
+"""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+Edit = Callable[[torch.Tensor], torch.Tensor]  # (batch, tokens, d) -> same shape
+
+
+@dataclass
+class Plan:
+    """What one request wants from the hooks."""
+
+    edits: dict[int, list[Edit]] = field(default_factory=dict)       # resid layer -> edits
+    record: set[int] = field(default_factory=set)                     # resid layers to keep
+    stop_after: int | None = None                                     # raise StopForward after it
+    mlp_edits: dict[int, list[Edit]] = field(default_factory=dict)    # block -> edits of MLP acts
+    mlp_record: set[int] = field(default_factory=set)
+    records: dict[int, torch.Tensor] = field(default_factory=dict)
+    mlp_records: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+
+    def merged(self, other: "Plan | None") -> "Plan":
+        """This plan plus ``other``'s edits (records and stop stay this plan's)."""
+        if other is None:
+            return self
+        edits = {k: list(v) for k, v in other.edits.items()}
+        for k, v in self.edits.items():
+            edits.setdefault(k, []).extend(v)
+        mlp = {k: list(v) for k, v in other.mlp_edits.items()}
+        for k, v in self.mlp_edits.items():
+            mlp.setdefault(k, []).extend(v)
+        return Plan(edits, set(self.record), self.stop_after, mlp, set(self.mlp_record))
+
+
+class StopForward(Exception):
+    """Raised by a hook once every recorded layer is done (skips the rest of the model)."""
+
+
+_PLAN: ContextVar[Plan | None] = ContextVar("latent_hook_plan", default=None)
+
+
+def current() -> Plan | None:
+    return _PLAN.get()
+
+
+@contextlib.contextmanager
+def use(plan: Plan):
+    """Make ``plan`` active in this context (thread); always restored, also on exceptions."""
+    token = _PLAN.set(plan)
+    try:
+        yield plan
+    finally:
+        _PLAN.reset(token)
+
+
+def decoder_layers(model) -> list:
+    """The decoder blocks, from the family table (:mod:`latent.core.arch`)."""
+    from latent.core.arch import blocks
+
+    return blocks(model)
+
+
+def _apply(layer: int, out):
+    plan = _PLAN.get()
+    if plan is None:
+        return None
+    hs = out[0] if isinstance(out, tuple) else out
+    edits = plan.edits.get(layer)
+    if edits:
+        for fn in edits:
+            hs = fn(hs)
+    if layer in plan.record:
+        plan.records[layer] = hs.detach()
+    if plan.stop_after is not None and layer >= plan.stop_after:
+        raise StopForward()
+    if edits:
+        return (hs,) + tuple(out[1:]) if isinstance(out, tuple) else hs
+    return None
+
+
+def _mlp_pre(block: int, module, args):
+    plan = _PLAN.get()
+    if plan is None:
+        return None
+    act = args[0]
+    edits = plan.mlp_edits.get(block)
+    if edits:
+        for fn in edits:
+            act = fn(act)
+    if block in plan.mlp_record:
+        plan.mlp_records.setdefault(block, []).append(act.detach())
+    return (act,) + tuple(args[1:]) if edits else None
+
+
+def install_hooks(model) -> None:
+    """Install the permanent hooks once (idempotent): layer 0 on the family's residual-0 module,
+    layer ``i`` on block ``i``, and a pre-hook on each block's MLP output projection."""
+    from latent.core import arch
+
+    if getattr(model, "_latent_hooks", False):
+        return
+    arch.resid0_module(model).register_forward_hook(lambda m, a, out: _apply(0, out))
+    for i, block in enumerate(arch.blocks(model), start=1):
+        block.register_forward_hook(lambda m, a, out, i=i: _apply(i, out))
+        arch.mlp_input_module(model, block).register_forward_pre_hook(lambda m, a, i=i: _mlp_pre(i, m, a))
+    model._latent_hooks = True
+
+
+def run_plan(fn: Callable[[], object], plan: Plan):
+    """Run ``fn()`` (a forward pass) under ``plan`` merged with any active edits; return the plan.
+
+    A :class:`StopForward` from the early-exit is swallowed.
+    """
+    full = plan.merged(current())
+    with use(full):
+        try:
+            fn()
+        except StopForward:
+            pass
+    plan.records, plan.mlp_records = full.records, full.mlp_records
+    return plan

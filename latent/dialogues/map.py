@@ -1,0 +1,131 @@
+"""The dialogue map: every turn of every dialogue as one point in latent space.
+
+A turn's vector comes from the sentence encoder, or from the LM's hidden state at one layer
+pooled over the turn's tokens. The vectors are projected to 2D/3D with :class:`Projector`.
+
+Example::
+
+    >>> spec = MapSpec(source="lm", layer=12, pooling="mean", method="pca")
+    >>> df = compute_map(spec, load_corpus(), lm=lm)             # doctest: +SKIP
+    >>> df[["dialogue", "turn", "speaker", "x", "y"]].head(2)   # one row per turn
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from latent.core.corpus import Dialogue, all_turns
+from latent.core.project import Projector
+from latent.core.assets import asset
+from latent.core.errors import InputError, check_layer
+
+SOURCES = ("encoder", "lm")
+SHIPPED_VECTORS = asset("vectors")
+POOLINGS = ("mean", "last")
+COLORS = ("speaker", "dialogue")
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """Everything that decides the map; doubles as the figure's recipe parameters."""
+
+    source: str = "encoder"
+    layer: int = 12
+    pooling: str = "mean"
+    method: str = "umap"
+    dims: int = 2
+    seed: int = 0
+    color: str = "speaker"
+
+    def validate(self, n_layers: int | None = None) -> "MapSpec":
+        if self.source not in SOURCES:
+            raise InputError(f"Unknown source {self.source!r}. Must be one of: {', '.join(SOURCES)}")
+        if self.pooling not in POOLINGS:
+            raise InputError(f"Unknown pooling {self.pooling!r}. Must be one of: {', '.join(POOLINGS)}")
+        if self.color not in COLORS:
+            raise InputError(f"Unknown color {self.color!r}. Must be one of: {', '.join(COLORS)}")
+        if n_layers is not None and self.source == "lm":
+            check_layer(self.layer, n_layers)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def turn_table(dialogues: list[Dialogue]) -> pd.DataFrame:
+    """One row per turn: dialogue id/title, turn index, speaker, section, text."""
+    rows = [{"dialogue": d.id, "title": d.title, "turn": t.index, "speaker": t.speaker,
+             "section": t.section or "", "text": t.text} for d, t in all_turns(dialogues)]
+    return pd.DataFrame(rows)
+
+
+def _vector_file(name: str, texts: list[str]) -> str:
+    h = hashlib.sha256(name.encode())
+    for t in texts:
+        h.update(b"\x00" + t.encode("utf-8"))
+    return h.hexdigest()[:24] + ".npy"
+
+
+def cached_vectors(name: str, texts: list[str], compute) -> np.ndarray:
+    """Vectors for ``texts`` from a file keyed by a hash of ``name`` and the texts: first the copy
+    shipped in ``assets/vectors`` (the seed corpus with the embedded encoder), then the user cache
+    dir; else ``compute()`` and store them in the cache dir."""
+    from latent.core.models import cache_dir
+
+    fname = _vector_file(name, texts)
+    for folder in (SHIPPED_VECTORS, cache_dir() / "vectors"):
+        if (folder / fname).is_file():
+            try:
+                X = np.load(folder / fname, allow_pickle=False)
+                if X.shape[0] == len(texts):
+                    return X
+            except (OSError, ValueError):
+                pass
+    X = np.asarray(compute(), dtype=np.float32)
+    out = cache_dir() / "vectors"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / (fname + ".tmp.npy")
+    np.save(tmp, X)
+    tmp.replace(out / fname)
+    return X
+
+
+def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, progress=None) -> np.ndarray:
+    """``(n_turns, d)`` vectors for the turns, from the encoder or the LM (cached on disk).
+
+    ``encoder`` and ``lm`` may be zero-argument callables, called only when the vectors must be computed.
+    """
+    def get(x):  # a model object (it has .encode / .model), or a function that returns one
+        return x if hasattr(x, "encode") or hasattr(x, "model") else x()
+
+    if spec.source == "encoder":
+        if encoder is None:
+            raise InputError("source='encoder' needs a sentence encoder.")
+        return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: get(encoder).encode(
+            texts, batch_size=32, normalize_embeddings=True))
+    if lm is None:
+        raise InputError("source='lm' needs a language model.")
+    from latent.core.hidden import fit_text, pooled_states
+
+    m = get(lm)
+    return cached_vectors(f"lm:{m.fingerprint}:{spec.layer}:{spec.pooling}", texts,
+                          lambda: pooled_states(m, [fit_text(m, t) for t in texts], layer=spec.layer,
+                                                how=spec.pooling, progress=progress))
+
+
+def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=None,
+                progress=None) -> tuple[pd.DataFrame, str]:
+    """The map's table (turns + coordinates) and a note (e.g. a PCA fallback), or raise."""
+    spec.validate(lm.n_layers if hasattr(lm, "n_layers") else None)
+    df = turn_table(dialogues)
+    X = turn_vectors(spec, df["text"].tolist(), lm=lm, encoder=encoder, progress=progress)
+    proj = Projector(spec.method, n_components=spec.dims, seed=spec.seed,
+                     n_neighbors=min(15, max(2, len(X) // 4)))
+    Y = proj.fit_transform(X)
+    for i, axis in enumerate("xyz"[: spec.dims]):
+        df[axis] = Y[:, i]
+    return df, proj.note_

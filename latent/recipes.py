@@ -1,0 +1,230 @@
+"""Recipes: every exported figure carries a JSON recipe from which :func:`replay` rebuilds it.
+
+A recipe is ``{"kind", "params", "model", "versions", ...}``. Each kind is registered once here
+with the models it needs and the figures it can draw (``params["figure"]`` picks one); pages and
+the CLI make recipes only through :func:`make_recipe`, which refuses unknown kinds and figures, so
+whatever a page exports, ``python -m latent replay`` can rebuild.
+
+Example::
+
+    >>> r = make_recipe("lens", {"text": "The queen"}, model="SmolLM2-135M-Instruct")
+    >>> r["kind"], sorted(KINDS)[:3]
+    ('lens', ['claim', 'dialogue_map', 'interpolation'])
+"""
+from __future__ import annotations
+
+import importlib.metadata as md
+from dataclasses import dataclass, field
+from typing import Callable
+
+from latent.core.errors import LatentError
+
+_PACKAGES = ("torch", "transformers", "sentence-transformers", "umap-learn", "scikit-learn",
+             "plotly", "kaleido", "numpy", "streamlit")
+
+
+class RecipeError(LatentError):
+    """A recipe that cannot be replayed; the message says which field is wrong."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    build: Callable            # (params, Resources) -> (table, figure, note)
+    figures: tuple[str, ...]   # the figures this kind draws; the first is the default
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def versions() -> dict:
+    out = {}
+    for p in _PACKAGES:
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def make_recipe(kind: str, params: dict, *, model: str | None = None, **extra) -> dict:
+    """A JSON-able recipe: what was drawn, with which model, parameters and package versions."""
+    _check(kind, params)
+    return {"kind": kind, "params": dict(params), "model": model, "versions": versions(),
+            "app": "latent-dialogue-explorer", **extra}
+
+
+def _check(kind: str, params: dict) -> Kind:
+    if kind not in KINDS:
+        raise RecipeError(f"Unknown recipe kind {kind!r}. Must be one of: {', '.join(sorted(KINDS))}")
+    k = KINDS[kind]
+    fig = params.get("figure", k.figures[0])
+    if fig not in k.figures:
+        raise RecipeError(f"Unknown figure {fig!r} for {kind}. Must be one of: {', '.join(k.figures)}")
+    return k
+
+
+@dataclass
+class Resources:
+    """Lazily loaded models, so a recipe that needs no LM never loads one."""
+
+    model: str | None = None
+    _lm: object = field(default=None, repr=False)
+    _enc: object = field(default=None, repr=False)
+
+    def lm(self):
+        if self._lm is None:
+            from latent.core.models import load_lm
+
+            self._lm = load_lm(self.model)
+        return self._lm
+
+    def encoder(self):
+        if self._enc is None:
+            from latent.core.models import load_encoder
+
+            self._enc = load_encoder()
+        return self._enc
+
+
+def register(kind: str, figures: tuple[str, ...] = ("main",)):
+    def deco(fn):
+        KINDS[kind] = Kind(fn, figures)
+        return fn
+    return deco
+
+
+def replay(recipe: dict, res: Resources | None = None):
+    """Return ``(table, figure, note)`` for a recipe dict."""
+    if not isinstance(recipe, dict) or "kind" not in recipe or not isinstance(recipe.get("params"), dict):
+        raise RecipeError('A recipe must be a JSON object with "kind" and "params".')
+    kind = _check(recipe["kind"], recipe["params"])
+    res = res or Resources(recipe.get("model"))
+    params = dict(recipe["params"])
+    params.setdefault("figure", kind.figures[0])
+    try:
+        return kind.build(params, res)
+    except KeyError as e:
+        raise RecipeError(f"The {recipe['kind']} recipe lacks {e}.") from None
+
+
+# ---------------------------------------------------------------------------- kinds
+@register("dialogue_map")
+def _dialogue_map(params: dict, res: Resources):
+    from latent.core.corpus import Dialogue, load_corpus
+    from latent.dialogues.figures import dialogue_map_figure
+    from latent.dialogues.map import MapSpec, compute_map
+
+    p = {k: v for k, v in params.items() if k != "figure"}
+    extra = [Dialogue.from_dict(d) for d in p.pop("extra_dialogues", [])]
+    try:
+        spec = MapSpec(**p)
+    except TypeError as e:
+        raise RecipeError(f"Bad dialogue_map params: {e}") from None
+    lm = res.lm() if spec.source == "lm" else None
+    enc = res.encoder() if spec.source == "encoder" else None
+    df, note = compute_map(spec, load_corpus() + extra, lm=lm, encoder=enc)
+    fig = dialogue_map_figure(df, color=spec.color, dims=spec.dims, title=map_title(spec, lm))
+    return df, fig, note
+
+
+def map_title(spec, lm=None) -> str:
+    from latent.core.models import DEFAULT_ENCODER
+
+    src = f"sentence encoder ({DEFAULT_ENCODER})" if spec.source == "encoder" else \
+        f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
+    return f"Dialogue map · {src} · {spec.method.upper()}"
+
+
+@register("token_map")
+def _token_map(params: dict, res: Resources):
+    from latent.core.direction import Direction
+    from latent.tokens.figures import token_map_figure
+    from latent.tokens.map import axis_view, token_map
+
+    lm = res.lm()
+    dims = params.get("dims", 2)
+    tm = token_map(lm, params["prompts"], params["layers"], method=params.get("method", "pca"), dims=dims,
+                   seed=params.get("seed", 0))
+    table, title, axis_titles = tm.table, f"Token map · {lm.name} · {tm.projector.method_used_.upper()}", ("", "")
+    if params.get("x_axis"):
+        dx = Direction.from_dict(params["x_axis"], d_model=lm.d_model, n_layers=lm.n_layers)
+        dy = Direction.from_dict(params["y_axis"], d_model=lm.d_model, n_layers=lm.n_layers) \
+            if params.get("y_axis") else None
+        table = axis_view(tm, dx, dy)
+        title = f"Custom axes · {dx.label}" + (f" × {dy.label}" if dy else "")
+        axis_titles = (dx.label, dy.label if dy else "map coordinate 1")
+    layers = params["layers"]
+    layer = params.get("layer", layers[len(layers) // 2])  # absent: the middle layer; None: all layers at once
+    fig = token_map_figure(table, params["prompts"], layer=layer, color=params.get("color", "prompt"),
+                           dims=dims, title=title, axis_titles=axis_titles, note=tm.note)
+    return table, fig, tm.note
+
+
+@register("lens")
+def _lens(params: dict, res: Resources):
+    from latent.core.hidden import hidden_states
+    from latent.core.lens import lens_table
+    from latent.tokens.figures import lens_heatmap
+
+    lm = res.lm()
+    table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
+    return table, lens_heatmap(table, title=f"Logit lens · {lm.name}"), ""
+
+
+@register("senses", ("dose_response", "separability", "probabilities", "sense_map"))
+def _senses(params: dict, res: Resources):
+    from latent.senses import figures as F
+    from latent.senses.sets import SenseSet
+    from latent.senses.study import analyze, sense_map
+
+    sset = SenseSet(params["word"], params["senses"]).validate()
+    rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"))
+    fig = params["figure"]
+    if fig == "separability":
+        return rep.separability_table(), F.separability_figure(rep), ""
+    if fig == "probabilities":
+        target = params.get("target") or rep.target()
+        return rep.probs_table(), F.probs_heatmap(rep, target), ""
+    if fig == "sense_map":
+        smap = sense_map(rep)
+        return smap, F.sense_map_figure(smap, rep.senses, sense_map_title(rep)), ""
+    return rep.probs_table(), F.dose_response_figure(rep), rep.pull()
+
+
+def sense_map_title(rep) -> str:
+    return f"Sense map at layer {rep.layer} (PCA) · ★ = context steps"
+
+
+@register("steer", ("meters", "steered_map"))
+def _steer(params: dict, res: Resources):
+    from latent.core.direction import Direction
+    from latent.steering.figures import meters_figure, steered_map_figure
+    from latent.steering.walk import steered_map, sweep
+
+    lm = res.lm()
+    d = Direction.from_dict(params["direction"], d_model=lm.d_model, n_layers=lm.n_layers)
+    sw = sweep(lm, res.encoder(), params["prompt"], d, params["strengths"],
+               max_new_tokens=params.get("max_new_tokens", 40), seed=params.get("seed", 0),
+               do_sample=params.get("do_sample", False), positions=params.get("positions", "all"))
+    if params["figure"] == "steered_map":
+        smap = steered_map(lm, sw, d)
+        return smap, steered_map_figure(smap, d.label), ""
+    return sw.table(), meters_figure(sw), ""
+
+
+@register("interpolation")
+def _interpolation(params: dict, res: Resources):
+    from latent.steering.figures import interpolation_figure
+    from latent.steering.walk import interpolate
+
+    it = interpolate(res.lm(), res.encoder(), params["a"], params["b"], params["layer"])
+    return it.table, interpolation_figure(it.path, params["layer"]), it.finding
+
+
+@register("claim")
+def _claim(params: dict, res: Resources):
+    from latent.claims import get
+
+    exp = get(params["name"])
+    r = exp.run(res.lm(), **params.get("params", {}))
+    return r.table, exp.figure(r), r.verdict

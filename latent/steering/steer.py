@@ -1,0 +1,120 @@
+"""Steering: add a :class:`Direction` to the residual stream while the model generates.
+
+``with steering(lm, direction, strength):`` goes through the permanent per-layer hooks
+(:mod:`latent.core.hooks`): nothing is registered per request, so concurrent sessions never see each
+other's steering, and an exception inside the block leaves the model unsteered.
+
+**Strength is relative**: the added vector is ``strength × typical_norm(layer) × unit(direction)``,
+where ``typical_norm`` is the median token norm at that layer over reference text. One scale then
+works across layers and models; the absolute coefficient (``strength × typical_norm``) is reported.
+
+Example::
+
+    >>> d = Direction.from_texts(lm, LOVE, HATE, layer=6)                  # doctest: +SKIP
+    >>> with steering(lm, d, 0.3):
+    ...     print(generate(lm, ["I think that you"]).texts[0])
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from latent.core.direction import Direction, DirectionError
+from latent.core.hooks import Plan, current, use
+
+MAX_STRENGTHS = 32
+POSITIONS = ("all", "first")
+
+
+def typical_norms(lm) -> np.ndarray:
+    """Median per-token residual norm at every layer ``(n_layers+1,)``, measured once per model
+    on the seed dialogues' first turns (start token excluded)."""
+    def measure():
+        from latent.core.corpus import all_turns, load_corpus
+        from latent.core.hidden import hidden_states
+
+        chars = min(400, (lm.max_positions - 2) // 4)  # fits the context even at 4 tokens per character
+        texts = [t.text[:chars] for _, t in all_turns(load_corpus())][:24]
+        res = hidden_states(lm, texts)
+        norms = np.concatenate([np.linalg.norm(r.states, axis=-1) for r in res], axis=1)  # (layers, tokens)
+        return np.median(norms, axis=1)
+    return lm.derived("typical_norms", measure)
+
+
+def coefficient(lm, direction: Direction, strength: float) -> float:
+    """The absolute size of the added vector for a relative strength."""
+    return float(strength) * float(typical_norms(lm)[direction.layer])
+
+
+def _added(lm, direction: Direction, strengths) -> "torch.Tensor":
+    import torch
+
+    direction.check(d_model=lm.d_model, n_layers=lm.n_layers)
+    if direction.layer == 0:
+        raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")
+    # a zero vector (e.g. v - v) steers nowhere: it adds exactly nothing
+    u = direction.unit() if direction.norm > 1e-8 else np.zeros_like(direction.vector)
+    unit = torch.as_tensor(u, dtype=lm.model.dtype, device=lm.model.device)
+    s = torch.as_tensor(np.atleast_1d(np.asarray(strengths, dtype=np.float32)), dtype=lm.model.dtype,
+                        device=lm.model.device) * float(typical_norms(lm)[direction.layer])
+    return s[:, None] * unit[None, :]  # (rows or 1, d)
+
+
+def steering_plan(lm, direction: Direction, strengths, positions: str = "all") -> Plan:
+    """A hook plan adding ``strength`` (one per batch row, or one for all) at ``direction.layer``."""
+    if positions not in POSITIONS:
+        raise DirectionError(f"Unknown positions {positions!r}. Must be one of: {', '.join(POSITIONS)}")
+    vec = _added(lm, direction, strengths)  # (R, d)
+    from latent.core.hidden import start_ids
+
+    first = len(start_ids(lm.tokenizer))  # the prompt's first token (after the prepended start token)
+
+    def edit(h):
+        v = vec.to(h.dtype)
+        if v.shape[0] != 1 and v.shape[0] != h.shape[0]:
+            raise DirectionError(f"{v.shape[0]} strengths for a batch of {h.shape[0]} rows.")
+        if positions == "first":  # ActAdd's recipe: only at the prompt's first token, prefill only
+            if h.shape[1] <= first:  # (rows must share one prompt length: no left padding)
+                return h
+            h = h.clone()
+            h[:, first] += v
+            return h
+        return h + v[:, None, :]
+
+    return Plan(edits={direction.layer: [edit]})
+
+
+@contextlib.contextmanager
+def steering(lm, direction: Direction | None, strength=0.0, positions: str = "all"):
+    """Add the direction while the block runs (this context only); ``None`` or 0 adds nothing."""
+    if direction is None:
+        yield
+        return
+    plan = steering_plan(lm, direction, strength, positions).merged(current())
+    with use(plan):
+        yield
+
+
+def check_strengths(strengths) -> list[float]:
+    s = [float(x) for x in strengths]
+    if not s:
+        raise DirectionError("Give at least one strength.")
+    if len(s) > MAX_STRENGTHS:
+        raise DirectionError(f"{len(s)} strengths is too many for one sweep; the limit is {MAX_STRENGTHS}.")
+    if not all(np.isfinite(s)) or max(abs(x) for x in s) > 10:
+        raise DirectionError("Strengths must be finite numbers between -10 and 10 (times the layer norm).")
+    return s
+
+
+def parse_strengths(text: str) -> list[float]:
+    """'-0.4,-0.2,0,0.2,0.4' -> floats, validated.
+
+    >>> parse_strengths("-0.2, 0, 0.2")
+    [-0.2, 0.0, 0.2]
+    """
+    try:
+        vals = [float(x) for x in str(text).replace(" ", "").split(",") if x]
+    except ValueError:
+        raise DirectionError(f"Cannot read strengths {text!r}: use numbers separated by commas.") from None
+    return check_strengths(vals)

@@ -1,0 +1,93 @@
+"""The one layout rule, and the CLI on a local folder holding a GPT-2-family model."""
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, byte_tokenizer, tiny_config
+
+FEATURES = {p.name for p in (ROOT / "latent").iterdir() if p.is_dir() and (p / "__init__.py").exists()} - {"core"}
+
+
+def imports_of(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_core_imports_no_feature_and_no_streamlit():
+    assert FEATURES >= {"dialogues", "tokens", "senses", "steering", "claims"}
+    bad = []
+    for f in (ROOT / "latent" / "core").glob("*.py"):
+        for mod in imports_of(f):
+            top = mod.split(".")
+            if top[0] == "streamlit" or (top[0] == "latent" and len(top) > 1 and top[1] != "core"):
+                bad.append(f"{f.name} imports {mod}")
+    assert not bad, bad
+
+
+def test_library_never_imports_streamlit():
+    bad = [f"{f.relative_to(ROOT)}" for f in (ROOT / "latent").rglob("*.py")
+           if any(m.split(".")[0] == "streamlit" for m in imports_of(f))]
+    assert not bad, bad
+
+
+def test_the_rule_checker_catches_a_violation(tmp_path):
+    f = tmp_path / "x.py"
+    f.write_text("from latent.senses.sets import SenseSet\nimport streamlit as st\n")
+    assert {"latent.senses.sets", "streamlit"} <= imports_of(f)
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    d = tmp_path_factory.mktemp("tiny-gpt2")
+    tok = byte_tokenizer()
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(tiny_config("gpt2", len(tok))).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "latent", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_cli_lens_on_a_local_gpt2_folder(gpt2_dir):
+    r = cli("lens", "--model", str(gpt2_dir), "--text", "a bee", "--k", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["tokens"] == ["a", " ", "b", "e", "e"]
+    assert {e["layer"] for e in out["lens"]} == {0, 1, 2, 3}          # 3 blocks + embeddings
+    assert all(len(e["top"]) == 2 and 0 <= e["top"][0]["prob"] <= 1 for e in out["lens"])
+
+
+def test_cli_info_on_a_local_gpt2_folder(gpt2_dir):
+    r = cli("info", "--model", str(gpt2_dir), "--json")
+    assert r.returncode == 0, r.stderr
+    card = json.loads(r.stdout)
+    assert (card["family"], card["n_layers"], card["d_model"], card["dtype"]) == ("gpt2", 3, 32, "float32")
+
+
+def test_cli_unsupported_family_is_one_line(tmp_path):
+    import torch
+    from transformers import BertConfig, BertLMHeadModel
+
+    torch.manual_seed(0)
+    BertLMHeadModel(BertConfig(vocab_size=300, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                               intermediate_size=64, is_decoder=True)).save_pretrained(tmp_path)
+    byte_tokenizer().save_pretrained(tmp_path)
+    r = cli("info", "--model", str(tmp_path), "--json")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "Unknown model family 'bert'. Must be one of:" in r.stderr

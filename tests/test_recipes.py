@@ -1,0 +1,101 @@
+"""Every recipe kind a page or the CLI exports replays, through `replay`, to the data it was made from."""
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from latent.recipes import KINDS, RecipeError, Resources, make_recipe, replay
+
+SENSES = {"bee": ["The queen laid eggs in the hive.", "The queen bee and her workers."],
+          "monarch": ["The queen wore her crown.", "The queen ruled the kingdom."]}
+
+
+def exported_kinds() -> set[str]:
+    """Every literal kind passed to make_recipe in pages/, app.py and latent/."""
+    found = set()
+    for f in [*ROOT.joinpath("pages").rglob("*.py"), ROOT / "app.py", *ROOT.joinpath("latent").rglob("*.py")]:
+        found |= set(re.findall(r'make_recipe\(\s*"([a-z_:-]+)"', f.read_text()))
+    return found
+
+
+def test_every_exported_kind_is_registered_and_every_registered_kind_is_used():
+    kinds = exported_kinds()
+    assert kinds == set(KINDS), (kinds, set(KINDS))
+
+
+def test_unknown_kind_and_figure_are_refused():
+    with pytest.raises(RecipeError, match="Must be one of"):
+        make_recipe("experiment:reuse", {})
+    with pytest.raises(RecipeError, match="Unknown figure"):
+        make_recipe("senses", {"figure": "pie"})
+
+
+def direct(kind, p, lm, enc):
+    """The table as a page computes it, by calling the library directly (not through recipes)."""
+    if kind == "dialogue_map":
+        from latent.core.corpus import load_corpus
+        from latent.dialogues.map import MapSpec, compute_map
+        return compute_map(MapSpec(**p), load_corpus(), lm=lm)[0]
+    if kind == "token_map":
+        from latent.core.direction import Direction
+        from latent.tokens.map import axis_view, token_map
+        tm = token_map(lm, p["prompts"], p["layers"], method=p["method"], dims=2, seed=p["seed"])
+        return axis_view(tm, Direction.from_dict(p["x_axis"]), None)
+    if kind == "lens":
+        from latent.core.hidden import hidden_states
+        from latent.core.lens import lens_table
+        return lens_table(lm, hidden_states(lm, [p["text"]])[0], k=3)
+    if kind == "senses":
+        from latent.senses.sets import SenseSet
+        from latent.senses.study import analyze, sense_map
+        rep = analyze(lm, SenseSet(p["word"], p["senses"]), p["contexts"])
+        return {"separability": rep.separability_table, "sense_map": lambda: sense_map(rep)}.get(
+            p["figure"], rep.probs_table)()
+    if kind == "steer":
+        from latent.core.direction import Direction
+        from latent.steering.walk import steered_map, sweep
+        d = Direction.from_dict(p["direction"])
+        sw = sweep(lm, enc, p["prompt"], d, p["strengths"], max_new_tokens=p["max_new_tokens"])
+        return steered_map(lm, sw, d) if p["figure"] == "steered_map" else sw.table()
+    if kind == "interpolation":
+        from latent.steering.walk import interpolate
+        return interpolate(lm, enc, p["a"], p["b"], p["layer"]).table
+    if kind == "claim":
+        from latent.claims import run
+        return run(p["name"], lm, **p["params"]).table
+    raise AssertionError(kind)
+
+
+def cases(lm):
+    from latent.core.direction import Direction
+    d = Direction(np.random.default_rng(1).normal(size=lm.d_model), layer=2, recipe={"kind": "random"},
+                  positive="bee", negative="monarch")
+    yield "dialogue_map", {"source": "lm", "layer": 2, "method": "pca", "dims": 2, "seed": 0, "pooling": "mean",
+                           "color": "speaker"}
+    yield "token_map", {"prompts": ["the queen", "a bee"], "layers": [0, 1, 2, 3], "method": "pca", "dims": 2,
+                        "seed": 0, "layer": 2, "color": "token", "x_axis": d.to_dict()}
+    yield "lens", {"text": "the queen"}
+    for fig in KINDS["senses"].figures:
+        yield "senses", {"word": "queen", "senses": SENSES, "contexts": ["queen", "honey queen"], "figure": fig,
+                         **({"target": "bee"} if fig == "probabilities" else {})}
+    for fig in KINDS["steer"].figures:
+        yield "steer", {"prompt": "the queen", "strengths": [-1.0, 0.0, 1.0], "direction": d.to_dict(),
+                        "max_new_tokens": 5, "seed": 0, "do_sample": False, "positions": "all", "figure": fig}
+    yield "interpolation", {"a": "the queen", "b": "a bee", "layer": 2}
+    yield "claim", {"name": "sparse-messages", "params": {"layer": 2, "ks": [1, 8, 32],
+                                                          "prompts": ["the queen", "a bee hive"]}}
+
+
+def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder):
+    seen = set()
+    for kind, params in cases(tiny_lm):
+        recipe = make_recipe(kind, params, model=tiny_lm.name)
+        table, fig, _ = replay(recipe, Resources(_lm=tiny_lm, _enc=encoder))
+        ref = direct(kind, params, tiny_lm, encoder)
+        pd.testing.assert_frame_equal(table.reset_index(drop=True), ref.reset_index(drop=True),
+                                      check_exact=False, atol=1e-5, obj=f"{kind}/{params.get('figure')}")
+        assert len(fig.data) > 0
+        seen.add((kind, params.get("figure", KINDS[kind].figures[0])))
+    assert seen == {(k, f) for k, kind in KINDS.items() for f in kind.figures}
