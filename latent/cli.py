@@ -195,6 +195,8 @@ def cmd_senses(args):
     from pathlib import Path
 
     from latent.senses.study import analyze
+    import numpy as np
+
     from latent.senses.sets import SenseError, SenseSet, get_builtin
 
     if args.senses:
@@ -211,12 +213,19 @@ def cmd_senses(args):
     rep = analyze(lm, sset, args.context, readout=args.readout, layer=args.layer)
     _emit({"word": rep.word, "best_layer": rep.best_layer, "senses": rep.senses,
            "separability": {str(L): round(float(a), 4) for L, a in zip(rep.layers, rep.accuracy)},
+           "nested_accuracy": round(rep.nested_accuracy, 4), "null_accuracy_p95": round(rep.null_accuracy_p95, 4),
+           "controls": {k: (round(float(v), 4) if np.isscalar(v) else round(float(np.max(v)), 4))
+                        for k, v in rep.baselines.items()},
+           "calibration": rep.calibration.to_json(),
+           "unclear": {"cosine_threshold": round(rep.unclear_below, 4), "null_contexts": len(rep.null_contexts)},
            "steps": [{"context": s.context, "predicted_sense": s.predicted_sense,
                       "probabilities": {str(L): {n: round(float(s.probs[li, k]), 4) for k, n in enumerate(rep.senses)}
                                         for li, L in enumerate(rep.layers)},
+                      "cosine_at_layer": {n: round(float(s.sims[rep.layer, k]), 4) for k, n in enumerate(rep.senses)},
                       "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
                      for s in rep.steps],
-           "pull": rep.pull(), "readout": rep.readout, "layer": rep.layer})
+           "orders": rep.orders.table().round(4).to_dict("records") if rep.orders else None,
+           "pull": rep.pull(), "readout": rep.readout, "layer": rep.layer, "model": lm.name})
 
 
 def _steer_args(p):

@@ -171,15 +171,18 @@ def _lens(params: dict, res: Resources):
     return table, lens_heatmap(table, title=f"Logit lens · {lm.name}"), ""
 
 
-@register("senses", ("dose_response", "separability", "probabilities", "sense_map"))
+@register("senses", ("dose_response", "separability", "probabilities", "sense_map", "reliability"))
 def _senses(params: dict, res: Resources):
     from latent.senses import figures as F
     from latent.senses.sets import SenseSet
     from latent.senses.study import analyze, sense_map
 
     sset = SenseSet(params["word"], params["senses"]).validate()
-    rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"))
+    rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"),
+                  encoder=res.encoder() if params.get("encoder_baseline") else None)
     fig = params["figure"]
+    if fig == "reliability":
+        return rep.reliability_table(), F.reliability_figure(rep), rep.calibration_summary()
     if fig == "separability":
         return rep.separability_table(), F.separability_figure(rep), ""
     if fig == "probabilities":

@@ -4,8 +4,9 @@ import streamlit as st
 
 from latent.senses.study import QUEEN_STEPS, sense_map
 from latent.recipes import make_recipe, sense_map_title
-from latent.senses.figures import (dose_response_figure, next_tokens_table, probs_heatmap, sense_map_figure,
-                                   separability_figure)
+from latent.core.models import EMBEDDED
+from latent.senses.figures import (dose_response_figure, next_tokens_table, probs_heatmap, reliability_figure,
+                                   sense_map_figure, separability_figure)
 from latent.core.hidden import InputError
 from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
 from pages.ui import cache
@@ -31,9 +32,10 @@ if upload is not None:
 rows = c2.data_editor(pd.DataFrame(base.to_rows() or [{"sense": "", "sentence": ""}]), num_rows="dynamic",
                       key=f"sn_rows_{choice}_{word}", height=260, width="stretch")
 readout = c1.radio("Readout", ["echo", "word"], key="sn_readout", horizontal=True)
-c1.caption("**echo** (default): the text, a newline and “The <word>”, read at the echoed word, which has seen "
-           "the whole text. **word**: the word's own last sub-token, which in a causal model sees only the context "
-           "to its left — context written after the word cannot move it.")
+c1.caption("**echo** (default): the text, a newline and “The <word>”, read at that appended token. It has seen "
+           "the whole text, so it carries mostly the sentence's topic (the “The weather” control below shows how much). "
+           "**word**: the word's own last sub-token, which in a causal model sees only the context to its left — "
+           "context written after the word cannot move it.")
 
 default_steps = QUEEN_STEPS if word == "queen" else [word] + [s[0] for s in base.senses.values()][:3]
 steps_key = f"sn_steps_{word}"
@@ -59,24 +61,39 @@ try:
     sset = SenseSet.from_rows(word, rows.to_dict("records")).validate()
     with st.spinner(f"Reading '{word}' in {sum(map(len, sset.senses.values()))} sentences at every layer…"):
         rep = cache.sense_report(sset.to_json(), tuple(s for s in steps_text.splitlines() if s.strip()),
-                                 readout, layer, lm)
+                                 readout, layer, lm, cache.encoder())
 except (SenseError, InputError) as e:
     st.error(str(e))
     st.stop()
 st.download_button("Save this sense set (JSON)", sset.to_json(), f"senses-{word}.json", key="sn_save")
 
 params = {"word": word, "senses": sset.senses, "contexts": [s.context for s in rep.steps], "readout": readout,
-          "layer": layer}
+          "layer": layer, "encoder_baseline": True}
 recipe = lambda figure, **kw: make_recipe("senses", {**params, "figure": figure, **kw}, model=lm.name)  # noqa: E731
 st.subheader("1 · Where do the senses separate?")
-f1 = separability_figure(rep)
+compare = st.toggle("Compare models (by relative depth)", key="sn_compare")
+others = {}
+if compare:
+    for name in EMBEDDED:
+        m = lm if name == lm.name else cache.lm_named(name)
+        others[name] = cache.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m)
+f1 = separability_figure(rep, others or None)
 st.plotly_chart(f1, key="sn_sep", theme=None)
+st.caption("A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's centroid. "
+           "Grey: what shuffled senses reach at their best layer. Dashed: controls measured in the same run.")
+st.info(rep.separability_summary())
 export_buttons(f1, rep.separability_table(), recipe("separability"), key="sn_x1", stem=f"separability-{word}")
+f5 = reliability_figure(rep)
+st.plotly_chart(f5, key="sn_rel", theme=None)
+st.caption(rep.calibration_summary())
+export_buttons(f5, rep.reliability_table(), recipe("reliability"), key="sn_x5", stem=f"reliability-{word}")
 
 st.subheader("2 · Context pulls the meaning")
 st.info(rep.pull())
-st.caption("Probabilities: softmax over cosine similarity to each sense's centroid (states centred on the mean "
-           f"of all sense sentences, temperature 0.1), using the {readout} readout.")
+if rep.orders is not None:
+    st.dataframe(rep.orders.table(), hide_index=True)
+st.caption("A point is one context step read at the chosen layer. Left: probability of each sense (softmax of the "
+           "cosines at the fitted temperature); right: the raw cosines, with the band the sense-free contexts reach.")
 f2 = dose_response_figure(rep)
 st.plotly_chart(f2, key="sn_dose", theme=None)
 export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")

@@ -51,7 +51,8 @@ def direct(kind, p, lm, enc):
         from latent.senses.sets import SenseSet
         from latent.senses.study import analyze, sense_map
         rep = analyze(lm, SenseSet(p["word"], p["senses"]), p["contexts"])
-        return {"separability": rep.separability_table, "sense_map": lambda: sense_map(rep)}.get(
+        return {"separability": rep.separability_table, "sense_map": lambda: sense_map(rep),
+                "reliability": rep.reliability_table}.get(
             p["figure"], rep.probs_table)()
     if kind == "steer":
         from latent.core.direction import Direction

@@ -165,3 +165,84 @@ def test_cli_senses_unknown_word():
     r = subprocess.run([sys.executable, "-m", "latent", "senses", "--word", "zebra", "--context", "x"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Built-in words: queen" in r.stderr and r.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- issue 11: calibration and controls
+from latent.senses import calibration as cal  # noqa: E402
+from latent.senses.study import analyze as _analyze, order_effects  # noqa: E402
+
+
+def test_loo_sims_equal_brute_force():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(10, 3, 6)), np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    S = cal.loo_sims(X, y, 3)
+    U = X - X.mean(0)
+    U = U / np.linalg.norm(U, axis=-1, keepdims=True)
+    for i in range(10):
+        for k in range(3):
+            m = (y == k) & (np.arange(10) != i)
+            c = U[m].sum(0)
+            np.testing.assert_allclose(S[i, :, k], (U[i] * c).sum(-1) / np.linalg.norm(c, axis=-1), atol=1e-9)
+
+
+def test_fitted_temperature_recovers_the_true_one():
+    rng = np.random.default_rng(1)
+    S = rng.uniform(-1, 1, size=(4000, 3))
+    labels = np.array([rng.choice(3, p=p) for p in cal.softmax(S / 0.3)])
+    assert abs(cal.fit_temperature(S, labels) - 0.3) < 0.05
+
+
+def test_calibrated_probabilities_pass_and_overconfident_ones_fail_the_ece_null():
+    rng = np.random.default_rng(2)
+    S = rng.uniform(-1, 1, size=(300, 4))
+    labels = np.array([rng.choice(4, p=p) for p in cal.softmax(S / 0.5)])
+    good = cal.heldout_calibration(S, labels, layer=0)
+    assert good.calibrated and good.ece <= good.ece_null_p95
+    assert good.ece_fixed > good.ece_null_p95  # tau 0.1 on tau-0.5 data is overconfident: the null catches it
+
+
+def test_shuffled_labels_land_in_the_null_and_planted_senses_clear_it():
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(24, 6, 16)), np.repeat([0, 1, 2], 8)
+    null = cal.shuffled_max_accuracy(X, y, 3, n_perm=100)
+    assert cal.nested_accuracy(X, y, 3)[0] <= np.percentile(null, 95)   # no signal: inside the null
+    X[:, 4] += 4 * np.eye(16)[y]                                        # plant senses at layer 4
+    assert cal.nested_accuracy(X, y, 3)[0] > np.percentile(cal.shuffled_max_accuracy(X, y, 3, n_perm=100), 95)
+
+
+def test_order_shares_stay_in_range_and_ignore_input_order():
+    words = ["honey", "worker", "hive"]
+
+    def P_fn(contexts):  # P(sense 0) jumps when "hive" is present, plus a little per word
+        p = np.array([0.1 + 0.05 * len(c.split()) + 0.6 * ("hive" in c) for c in contexts])
+        return np.stack([p, 1 - p], axis=1)
+
+    a = order_effects(P_fn, words, "queen", ["bee", "monarch"])
+    b = order_effects(P_fn, words[::-1], "queen", ["bee", "monarch"])
+    assert a.verdict == b.verdict and "a jump at 'hive'" in a.verdict
+    assert np.all((a.share_mean >= 0) & (a.share_mean <= 1)) and a.share_mean.sum() <= 1 + 1e-9
+    flat = order_effects(lambda cs: np.stack([np.full(len(cs), 0.5)] * 2, 1), words, "queen", ["bee", "monarch"])
+    assert "barely move" in flat.verdict and np.all(flat.share_mean == 0)
+
+
+UNINFORMATIVE = ["xqzt blorf vrrp queen", "I saw the queen.", "It is the queen.", "foo bar baz queen", "Say queen."]
+INFORMATIVE = {"The queen wore her crown in the palace.": "monarch", "The queen bee laid eggs in the hive.": "bee"}
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
+def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request):
+    lm = request.getfixturevalue(model)
+    rep = _analyze(lm, get_builtin("queen"), UNINFORMATIVE + list(INFORMATIVE) + QUEEN_STEPS)
+    got = {s.context: s.predicted_sense for s in rep.steps}
+    assert all(got[c] == "unclear" for c in UNINFORMATIVE), got
+    assert all(got[c] == sense for c, sense in INFORMATIVE.items()), got
+    assert got[QUEEN_STEPS[-1]] == "bee"
+    # held-out calibration error within what a perfectly calibrated model shows at n = 48 (95th pct)
+    assert rep.calibration.ece <= rep.calibration.ece_null_p95 + 1e-9
+    # the best layer beats shuffled senses even when the layer is chosen out of sample
+    assert rep.nested_accuracy > rep.null_accuracy_p95
+    # reordering the context words cannot change what is reported
+    again = _analyze(lm, get_builtin("queen"), ["queen", "beeswax hive worker honey queen"])
+    assert again.orders.verdict == rep.orders.verdict
+    assert np.all(again.orders.share_mean <= 1) and np.all(again.orders.share_mean >= 0)

@@ -10,16 +10,56 @@ import plotly.graph_objects as go
 from latent.style import PALETTE, base_layout, hover
 
 
-def separability_figure(rep) -> go.Figure:
-    """Leave-one-out accuracy and silhouette per layer, with the best layer marked."""
+def separability_figure(rep, compare=None) -> go.Figure:
+    """Leave-one-out accuracy per layer against its nulls and baselines (top), silhouette (bottom).
+
+    ``compare``: optional ``{model name: report}`` drawn by relative depth (0 = embeddings, 1 = last block).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.08,
+                        subplot_titles=("leave-one-out accuracy (nearest sense centroid)", "silhouette (cosine)"))
+    x = (lambda r: np.asarray(r.layers) / max(r.layers)) if compare else (lambda r: r.layers)
+    reports = compare or {"this model": rep}
+    for i, (name, r) in enumerate(reports.items()):
+        label = f"{name}: " if compare else ""
+        fig.add_trace(go.Scatter(x=x(r), y=r.accuracy, name=html.escape(f"{label}{r.readout} readout"),
+                                 mode="lines+markers", line=dict(width=3, color=PALETTE[i])), row=1, col=1)
+        fig.add_trace(go.Scatter(x=x(r), y=r.silhouette, name=html.escape(f"{label}silhouette"), mode="lines",
+                                 line=dict(width=2, color=PALETTE[i]), showlegend=False), row=2, col=1)
+    if not compare:
+        for j, (name, v) in enumerate(rep.baselines.items()):
+            y = np.full(len(rep.layers), v) if np.isscalar(v) else v
+            fig.add_trace(go.Scatter(x=rep.layers, y=y, name=html.escape(f"control: {name}"), mode="lines",
+                                     line=dict(dash="dash", width=2, color=PALETTE[4 + j])), row=1, col=1)
+        fig.add_trace(go.Scatter(x=rep.layers, y=np.full(len(rep.layers), rep.null_accuracy_p95), mode="lines",
+                                 name="null: shuffled senses, best layer, 95th pct", fill="tozeroy",
+                                 line=dict(color="rgba(120,120,120,0.6)", width=1),
+                                 fillcolor="rgba(150,150,150,0.25)"), row=1, col=1)
+        fig.add_vline(x=rep.best_layer, line_dash="dot", row=1, col=1,
+                      annotation_text=f"best layer {rep.best_layer} (in-sample)")
+    fig.update_yaxes(range=[0, 1.05], title="accuracy", row=1, col=1)
+    fig.update_yaxes(title="silhouette", row=2, col=1)
+    fig.update_xaxes(title="relative depth (0 = embeddings, 1 = last block)" if compare else "layer", row=2, col=1)
+    fig.update_layout(title=html.escape(f"Do the senses of '{rep.word}' separate? Per layer, against controls"),
+                      template="plotly_white", height=560, font=dict(size=15), legend=dict(orientation="h", y=-0.18))
+    return fig
+
+
+def reliability_figure(rep) -> go.Figure:
+    """Held-out confidence against held-out accuracy in bins (n per bin as text); the diagonal is perfect."""
+    c = rep.calibration
+    t = [r for r in c.table if r["n"]]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=rep.layers, y=rep.accuracy, name="leave-one-out accuracy", mode="lines+markers"))
-    fig.add_trace(go.Scatter(x=rep.layers, y=rep.silhouette, name="silhouette (cosine)", mode="lines+markers"))
-    fig.add_hline(y=1 / len(rep.senses), line_dash="dot", annotation_text="chance", line_color="grey")
-    fig.add_vline(x=rep.best_layer, line_dash="dash", annotation_text=f"best layer {rep.best_layer}")
-    fig.update_layout(title=html.escape(f"How well the senses of '{rep.word}' separate, per layer ({rep.readout} readout)"),
-                      template="plotly_white", height=380, xaxis_title="layer", yaxis_title="score",
-                      yaxis_range=[min(0, float(np.min(rep.silhouette))) - 0.05, 1.05])
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                             line=dict(dash="dash", color="grey")))
+    fig.add_trace(go.Scatter(x=[r["confidence"] for r in t], y=[r["accuracy"] for r in t], mode="markers+lines+text",
+                             text=[f"n={r['n']}" for r in t], textposition="top left", name="held-out sentences",
+                             marker=dict(size=[8 + 2 * np.sqrt(r["n"]) for r in t])))
+    fig.update_layout(title=f"Reliability at layer {c.layer}: ECE {c.ece:.3f} (a calibrated model at n={c.n} "
+                            f"reaches up to {c.ece_null_p95:.3f})", template="plotly_white", height=400,
+                      xaxis=dict(title="stated probability of the top sense", range=[0, 1.02]),
+                      yaxis=dict(title="fraction correct", range=[0, 1.05]), font=dict(size=15))
     return fig
 
 
@@ -38,16 +78,36 @@ def probs_heatmap(rep, target: str) -> go.Figure:
 
 
 def dose_response_figure(rep) -> go.Figure:
-    """All sense probabilities across the steps, at the report's layer."""
+    """Per context step at the report's layer: calibrated probabilities (left) and raw cosine to each
+    sense (right), with the sense-free contexts' cosine as the "unclear" bar."""
+    from plotly.subplots import make_subplots
+
     li = rep.layers.index(rep.layer)
-    fig = go.Figure()
-    x = [f"{i}: {html.escape(s.context[-30:], quote=False)}" for i, s in enumerate(rep.steps)]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("probability (fitted temperature)", "raw cosine to each sense"))
+    x = [f"{i}: {html.escape(_short(s.context), quote=False)}" for i, s in enumerate(rep.steps)]
     for k, name in enumerate(rep.senses):
-        fig.add_trace(go.Scatter(x=x, y=[s.probs[li, k] for s in rep.steps], name=html.escape(name),
-                                 mode="lines+markers", line=dict(color=PALETTE[k % len(PALETTE)], width=3)))
-    fig.update_layout(title=f"Sense probabilities per context step (layer {rep.layer})", template="plotly_white",
-                      height=400, yaxis=dict(title="probability", range=[-0.02, 1.02]))
+        color = PALETTE[k % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=x, y=[s.probs[li, k] for s in rep.steps], name=html.escape(name), legendgroup=name,
+                                 mode="lines+markers", line=dict(color=color, width=3)), row=1, col=1)
+        fig.add_trace(go.Scatter(x=x, y=[s.sims[li, k] for s in rep.steps], name=html.escape(name), legendgroup=name,
+                                 showlegend=False, mode="lines+markers", line=dict(color=color, width=2)), row=1, col=2)
+    null = [p for _, p in rep.null_contexts]
+    fig.add_hrect(y0=min(null), y1=max(null), row=1, col=2, fillcolor="grey", opacity=0.2, line_width=0,
+                  annotation_text=f"{len(null)} sense-free contexts", annotation_position="top left")
+    for i, s in enumerate(rep.steps):
+        if s.predicted_sense == "unclear":
+            fig.add_annotation(x=x[i], y=1.0, text="unclear", showarrow=False, row=1, col=1, font=dict(color="grey"))
+    fig.update_yaxes(range=[-0.02, 1.05], title="probability", row=1, col=1)
+    fig.update_yaxes(title="cosine (centred)", row=1, col=2)
+    fig.update_layout(title=f"Context steps at layer {rep.layer}: a sense is named only above every sense-free context",
+                      template="plotly_white", height=460, font=dict(size=15))
     return fig
+
+
+def _short(text: str, n: int = 28) -> str:
+    """Keep both ends of a long step label so two steps never read the same."""
+    return text if len(text) <= n else text[: n // 2 - 1] + "…" + text[-(n // 2 - 1):]
 
 
 def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str) -> go.Figure:

@@ -126,8 +126,11 @@ def find_word(text: str, word: str) -> tuple[int, int] | None:
     return None if m is None else (m.start(), m.start() + len(word))
 
 
-def readout_texts(texts: list[str], word: str, readout: str) -> list[tuple[str, tuple[int, int]]]:
-    """The text fed to the model and the character span of the word to read, per input text."""
+def readout_texts(texts: list[str], word: str, readout: str, echo_word: str | None = None) -> list[tuple[str, tuple[int, int]]]:
+    """The text fed to the model and the character span of the word to read, per input text.
+
+    ``echo_word`` replaces the word in the echo template (a control: "The weather" reads sentence
+    topic just as well, so the echo readout reads mostly topic, not the word itself)."""
     if readout not in READOUTS:
         raise SenseError(f"Unknown readout {readout!r}. Must be one of: {', '.join(READOUTS)}")
     out = []
@@ -135,8 +138,9 @@ def readout_texts(texts: list[str], word: str, readout: str) -> list[tuple[str, 
         if not t.strip():
             raise SenseError("Empty context: type a text that contains the word.")
         if readout == "echo":
-            full = ECHO.format(text=t.rstrip(), word=word)
-            out.append((full, (len(full) - len(word), len(full))))
+            echo = echo_word or word
+            full = ECHO.format(text=t.rstrip(), word=echo)
+            out.append((full, (len(full) - len(echo), len(full))))
         else:
             span = find_word(t, word)
             if span is None:
@@ -146,9 +150,9 @@ def readout_texts(texts: list[str], word: str, readout: str) -> list[tuple[str, 
 
 
 def word_states(lm, texts: list[str], word: str, readout: str = "echo", pooling: str = "last",
-                layers=None) -> np.ndarray:
+                layers=None, echo_word: str | None = None) -> np.ndarray:
     """``(texts, layers, d)``: the word's state per text and layer (``pooling`` last or mean of sub-tokens)."""
-    pairs = readout_texts(texts, word, readout)
+    pairs = readout_texts(texts, word, readout, echo_word)
     res = hidden_states(lm, [p[0] for p in pairs], layers=layers)
     out = []
     for ts, (_, span) in zip(res, pairs):

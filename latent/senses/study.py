@@ -15,7 +15,7 @@ import pandas as pd
 
 from latent.core.direction import Direction
 from latent.core.lens import lens_topk
-from latent.senses.sets import SenseError, SenseSet, centroids, loo_accuracy, sense_probs, silhouette, word_states
+from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, loo_accuracy, silhouette, word_states
 from latent.core.errors import check_layer
 
 # the seed thread's order: bare "queen", then honey, worker, hive and beeswax added one at a time
@@ -27,9 +27,27 @@ MAX_STEPS = 12
 @dataclass
 class Step:
     context: str
-    probs: np.ndarray            # (layers, senses)
+    probs: np.ndarray            # (layers, senses) calibrated: softmax(sims / fitted temperature per layer)
     next_tokens: list[tuple[str, float]]
-    predicted_sense: str = ""
+    predicted_sense: str = ""    # a sense, or "unclear" (no more confident than sense-free contexts)
+    sims: np.ndarray = field(default=None, repr=False)   # (layers, senses) raw centred cosine
+
+
+@dataclass
+class Orders:
+    """Which added word moves P(target) most, averaged over the orders the words can come in."""
+
+    words: list[str]
+    target: str                  # the sense the full context lands on, averaged over all orders
+    share_mean: np.ndarray       # (words,) share of the positive movement, 0-1, averaged over orders
+    share_sd: np.ndarray
+    top_fraction: np.ndarray     # (words,) fraction of orders in which the word makes the biggest move
+    n_orders: int
+    verdict: str
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame({"word": self.words, "share_mean": self.share_mean, "share_sd": self.share_sd,
+                             "largest_move_in_fraction_of_orders": self.top_fraction})
 
 
 @dataclass
@@ -38,7 +56,7 @@ class SenseReport:
     senses: list[str]
     readout: str
     layers: list[int]
-    accuracy: np.ndarray         # (layers,)
+    accuracy: np.ndarray         # (layers,) leave-one-out, in-sample choice of layer
     silhouette: np.ndarray       # (layers,)
     best_layer: int
     layer: int                   # the layer used for predictions and the map
@@ -46,38 +64,77 @@ class SenseReport:
     sentences: pd.DataFrame      # sense, sentence
     X: np.ndarray = field(repr=False, default=None)        # (sentences, layers, d)
     Q: np.ndarray = field(repr=False, default=None)        # (steps, layers, d)
+    temperatures: np.ndarray = field(repr=False, default=None)   # (layers,) fitted by leave-one-out likelihood
+    calibration: object = None                             # Calibration at the report's layer
+    null_max_accuracy: np.ndarray = field(repr=False, default=None)  # shuffled labels, best over layers
+    nested_accuracy: float = float("nan")                   # layer chosen on the other sentences
+    baselines: dict = field(default_factory=dict)           # name -> (layers,) accuracy or scalar
+    null_contexts: list = field(default_factory=list)       # [(context, cosine to its nearest sense at layer)]
+    unclear_below: float = 1.0                               # cosine needed to name a sense (max over null contexts)
+    orders: Orders | None = None
+
+    @property
+    def null_accuracy_p95(self) -> float:
+        return float(np.percentile(self.null_max_accuracy, 95))
 
     def probs_table(self) -> pd.DataFrame:
-        rows = [{"step": i, "context": s.context, "layer": L, "sense": name, "prob": float(s.probs[li, k])}
+        rows = [{"step": i, "context": s.context, "layer": L, "sense": name, "prob": float(s.probs[li, k]),
+                 "cosine": float(s.sims[li, k])}
                 for i, s in enumerate(self.steps) for li, L in enumerate(self.layers)
                 for k, name in enumerate(self.senses)]
         return pd.DataFrame(rows)
 
     def separability_table(self) -> pd.DataFrame:
-        return pd.DataFrame({"layer": self.layers, "accuracy": self.accuracy, "silhouette": self.silhouette})
+        t = pd.DataFrame({"layer": self.layers, "accuracy": self.accuracy, "silhouette": self.silhouette})
+        for name, v in self.baselines.items():
+            t[name] = v
+        t["shuffled_labels_best_layer_p95"] = self.null_accuracy_p95
+        return t
+
+    def reliability_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.calibration.table)
+
+    def separability_summary(self) -> str:
+        """One paragraph: the best layer against the shuffled-label null and the controls."""
+        a = float(self.accuracy.max())
+        s = (f"Best layer {self.best_layer}: leave-one-out accuracy {a:.2f} over n = {len(self.X)} sentences "
+             f"({len(self.senses)} senses). Choosing the layer on the other sentences only (nested) gives "
+             f"{self.nested_accuracy:.2f}. With the senses shuffled, the best layer reaches {self.null_accuracy_p95:.2f} "
+             f"(95th percentile of {len(self.null_max_accuracy)} shuffles): ")
+        s += "the separation is real, not layer-picking." if self.nested_accuracy > self.null_accuracy_p95 else \
+            "the separation does not clear the null."
+        for name, v in self.baselines.items():
+            s += f" Control, {name}: {float(np.max(v)):.2f}."
+        if self.readout == "echo":
+            s += (" The echo readout reads a token appended after the text, which carries mostly the sentence's "
+                  "topic: where the unrelated-word control scores as well, the map shows topic, not the word itself.")
+        return s
+
+    def calibration_summary(self) -> str:
+        c = self.calibration
+        ok = "within" if c.calibrated else "outside"
+        return (f"Probabilities use a temperature fitted by leave-one-out likelihood ({c.temperature:.3g} at layer "
+                f"{c.layer}). On held-out sentences (n = {c.n}) the calibration error is {c.ece:.3f} (the fixed "
+                f"temperature 0.1 gave {c.ece_fixed:.3f}); a perfectly calibrated model shows up to "
+                f"{c.ece_null_p95:.3f} at this n, so this is {ok} sampling noise. Calibration holds for sentences "
+                f"like the sense set's; a step is named a sense only when it is closer (cosine {self.unclear_below:.2f}) "
+                f"to a sense than every one of {len(self.null_contexts)} sense-free contexts, otherwise it is 'unclear'.")
 
     def target(self) -> str:
-        """The sense the last step lands on (at the report's layer)."""
-        return self.steps[-1].predicted_sense
+        """The sense the last step lands on (at the report's layer), by highest probability."""
+        li = self.layers.index(self.layer)
+        return self.senses[int(self.steps[-1].probs[li].argmax())]
 
     def pull(self, target: str | None = None) -> str:
-        """Gradual or a jump? Finds the step that moves P(target) most and its share of the total."""
-        if len(self.steps) < 3:
-            return "Add at least two context steps to judge whether the pull is gradual or a jump."
+        """What the context does to P(target), judged over word orders, not one order."""
         li = self.layers.index(self.layer)
-        target = target if target in self.senses else self.target()
+        target = target if target in self.senses else (self.orders.target if self.orders else self.target())
         k = self.senses.index(target)
-        p = np.array([s.probs[li, k] for s in self.steps])
-        total = p[-1] - p[0]
-        if abs(total) < 0.05:
-            return f"P({target}) barely moves ({p[0]:.2f} → {p[-1]:.2f}) at layer {self.layer}."
-        inc = np.diff(p) / total
-        j = int(inc.argmax())
-        head = f"At layer {self.layer}, P({target}) goes {p[0]:.2f} → {p[-1]:.2f}. "
-        if inc[j] >= 0.6:
-            return head + (f"It is a jump: step {j + 1} ({self.steps[j + 1].context!r}) makes {inc[j]:.0%} of "
-                           f"the change; the first added step makes {inc[0]:+.0%}.")
-        return head + f"The pull is gradual: no single step makes more than {inc.max():.0%} of the change."
+        p = [s.probs[li, k] for s in self.steps]
+        head = f"At layer {self.layer}, P({target}) goes {p[0]:.2f} → {p[-1]:.2f} over the steps. "
+        if self.orders is None:
+            return head + "Add context words in front of the word (as in the queen steps) to see which word pulls."
+        return head + self.orders.verdict
 
     def direction(self, toward: str, away: str, layer: int | None = None) -> Direction:
         """Sense direction (centroid of ``toward`` − centroid of ``away``) for steering or axes."""
@@ -93,9 +150,88 @@ class SenseReport:
                                      positive=f"{self.word}: {toward}", negative=f"{self.word}: {away}")
 
 
+def null_contexts(word: str, n_random: int = 8, seed: int = 0) -> list[str]:
+    """Sense-free contexts for ``word``: plain templates and random letter strings (seeded)."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    junk = [" ".join("".join(rng.choice(letters, rng.integers(3, 7))) for _ in range(3)) + f" {word}"
+            for _ in range(n_random)]
+    return [f"Tell me about the {word}.", f"What is a {word}?", f"The {word} is here.", f"Write the word {word}.",
+            f"This sentence mentions the {word}.", f"Here is the {word} again.", f"{word}", f"A {word}.",
+            f"Someone said {word}.", f"Look up {word} in a dictionary.", f"There was a {word}.",
+            f"We talked about the {word} yesterday."] + junk
+
+
+def context_words(steps: list[str], word: str) -> list[str] | None:
+    """The words added in front of ``word`` by the last step (the queen-steps form), else None."""
+    last = steps[-1].replace(",", " ").split()
+    if len(last) < 3 or last[-1].lower().strip(".") != word.lower():
+        return None
+    words = last[:-1]
+    return words if len(set(words)) == len(words) and len(words) <= 8 else None
+
+
+def order_effects(P_fn, words: list[str], word: str, senses: list[str], *, max_orders: int = 24,
+                  seed: int = 0) -> Orders:
+    """Shares of the movement of P(target) per added word, over up to ``max_orders`` orders.
+
+    ``P_fn(contexts) -> (contexts, senses)`` probabilities at the report's layer. The orders are
+    all permutations of the sorted words (or a seeded sample of them), and the target is the sense
+    the full context lands on on average over those orders, so the order in which the user typed
+    the words cannot change the answer.
+    """
+    import itertools
+
+    words = sorted(words)
+    perms = list(itertools.permutations(range(len(words))))
+    if len(perms) > max_orders:
+        rng = np.random.default_rng(seed)
+        perms = [perms[i] for i in rng.choice(len(perms), max_orders, replace=False)]
+    contexts = [word] + [" ".join(words[j] for j in perm[:m]) + f" {word}"
+                         for perm in perms for m in range(1, len(words) + 1)]
+    P_all = P_fn(contexts)
+    finals = P_all[1:].reshape(len(perms), len(words), -1)[:, -1]       # (orders, senses) full contexts
+    k = int(finals.mean(0).argmax())
+    P = P_all[:, k]
+    base, rest = P[0], P[1:].reshape(len(perms), len(words))
+    shares = np.zeros((len(perms), len(words)))
+    top = np.zeros(len(words))
+    first_biggest = 0
+    for o, perm in enumerate(perms):
+        delta = np.diff(np.concatenate([[base], rest[o]]))           # move made by each added word
+        pos = np.maximum(delta, 0)
+        for m, j in enumerate(perm):
+            shares[o, j] = pos[m] / pos.sum() if pos.sum() > 1e-9 else 0.0
+        top[perm[int(delta.argmax())]] += 1
+        first_biggest += int(delta.argmax() == 0 and pos[0] > 0.5 * pos.sum())
+    mean, sd, frac = shares.mean(0), shares.std(0), top / len(perms)
+    j = int(mean.argmax())
+    total = float(rest[:, -1].mean() - base)
+    if abs(total) < 0.05:
+        verdict = f"The words barely move it (mean change {total:+.2f} over {len(perms)} orders): no jump to name."
+    elif mean[j] >= 0.5 and frac[j] >= 0.75:
+        verdict = (f"Over {len(perms)} orders of the words, '{words[j]}' makes {mean[j]:.0%} ± {sd[j]:.0%} of the "
+                   f"upward movement and is the biggest step in {frac[j]:.0%} of orders: a jump at '{words[j]}'.")
+    elif first_biggest >= 0.75 * len(perms):
+        verdict = (f"Over {len(perms)} orders the first word added, whichever it is, makes most of the move "
+                   f"(in {first_biggest} of {len(perms)} orders): each of these words alone is enough, so no "
+                   "single word is 'the' jump.")
+    else:
+        verdict = (f"Over {len(perms)} orders no single word dominates: the largest mean share is '{words[j]}' with "
+                   f"{mean[j]:.0%} ± {sd[j]:.0%}, biggest step in {frac[j]:.0%} of orders. The pull depends on "
+                   "the order or is spread over the words.")
+    verdict = f"Target: {senses[k]} (where the full context lands, averaged over orders). " + verdict
+    return Orders(words, senses[k], mean, sd, frac, len(perms), verdict)
+
+
 def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,
-            pooling: str = "last", k_next: int = 5) -> SenseReport:
-    """Separability of the set at every layer, then sense probabilities for each context step."""
+            pooling: str = "last", k_next: int = 5, encoder=None, orders: bool = True,
+            n_perm: int = 200) -> SenseReport:
+    """Separability per layer with its nulls and baselines, calibrated sense probabilities for each
+    context step (or "unclear"), and which context word pulls, judged over word orders."""
+    from latent.core.hidden import hidden_states
+    from latent.senses import calibration as cal
+
     sset.validate()
     contexts = [c for c in contexts if c and c.strip()]
     if not contexts:
@@ -104,24 +240,55 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
         raise SenseError(f"{len(contexts)} context steps is too many; the limit is {MAX_STEPS}.")
     if layer is not None:
         check_layer(layer, lm.n_layers, error=SenseError)
-    names = sset.names
+    names, K = sset.names, len(sset.names)
     sents = [(n, s) for n in names for s in sset.senses[n]]
     labels = np.array([names.index(n) for n, _ in sents])
     layers = list(range(lm.n_layers + 1))
+    nulls = null_contexts(sset.word)
     X = word_states(lm, [s for _, s in sents], sset.word, readout, pooling)     # (sentences, layers, d)
-    Q = word_states(lm, contexts, sset.word, readout, pooling)                  # (steps, layers, d)
-    acc, sil = loo_accuracy(X, labels, len(names)), silhouette(X, labels)
+    QN = word_states(lm, contexts + nulls, sset.word, readout, pooling)          # (steps + nulls, layers, d)
+    Q = QN[: len(contexts)]
+    S_loo = cal.loo_sims(X, labels, K)                                          # (sentences, layers, K)
+    acc = (S_loo.argmax(-1) == labels[:, None]).mean(0)
+    sil = silhouette(X, labels)
     best = int(layers[int(np.lexsort((-sil, -acc))[0])])                        # accuracy, then silhouette
     use = best if layer is None else layer
-    mean, C = centroids(X, labels, len(names))
-    P = sense_probs(Q, mean, C)                                                 # (steps, layers, senses)
-    from latent.core.hidden import hidden_states
+    temps = np.array([cal.fit_temperature(S_loo[:, li], labels) for li in range(len(layers))])
+    mean, C = centroids(X, labels, K)
+
+    def probs_and_sims(Qx):
+        sims = np.einsum("qld,lkd->qlk", _center_unit(Qx, mean), C)
+        return cal.softmax(sims / temps[None, :, None]), sims
+
+    P, SIMS = probs_and_sims(QN)
+    li = use
+    null_top = SIMS[len(contexts):, li].max(-1)       # each sense-free context's cosine to its nearest sense
+    threshold = float(null_top.max())                 # name a sense only when closer than every one of them
+
+    def predict(i):
+        return names[int(P[i, li].argmax())] if SIMS[i, li].max() > threshold else "unclear"
 
     last = [r.at(lm.n_layers)[-1] for r in hidden_states(lm, contexts, layers=[lm.n_layers])]
     nexts = lens_topk(lm, np.stack(last), k=k_next)
-    steps = [Step(c, P[i], nexts[i], names[int(P[i, layers.index(use)].argmax())]) for i, c in enumerate(contexts)]
+    steps = [Step(c, P[i], nexts[i], predict(i), SIMS[i]) for i, c in enumerate(contexts)]
+    baselines = {"appended unrelated word (The weather)": cal.loo_accuracy(
+        word_states(lm, [s for _, s in sents], sset.word, readout="echo", pooling=pooling, echo_word="weather"),
+        labels, K)}
+    if encoder is not None:
+        E = encoder.encode([s for _, s in sents], normalize_embeddings=True)[:, None, :]
+        baselines["sentence encoder (MiniLM)"] = float(cal.loo_accuracy(E, labels, K)[0])
+    nested, _ = cal.nested_accuracy(X, labels, K)
     table = pd.DataFrame({"sense": [n for n, _ in sents], "sentence": [s for _, s in sents]})
-    return SenseReport(sset.word, names, readout, layers, acc, sil, best, use, steps, table, X, Q)
+    rep = SenseReport(sset.word, names, readout, layers, acc, sil, best, use, steps, table, X, Q, temps,
+                      cal.heldout_calibration(S_loo[:, li], labels, use),
+                      cal.shuffled_max_accuracy(X, labels, K, n_perm=n_perm), nested, baselines,
+                      [(c, float(p)) for c, p in zip(nulls, null_top)], threshold)
+    words = context_words(contexts, sset.word) if orders else None
+    if words:
+        rep.orders = order_effects(
+            lambda cs: probs_and_sims(word_states(lm, cs, sset.word, readout, pooling, layers=layers))[0][:, li],
+            words, sset.word, names)
+    return rep
 
 
 def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:

@@ -154,13 +154,19 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
                 lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
 
 
-def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm):
-    """Cached per input (the whole set, the steps, readout and layer)."""
+def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
+    """Cached per input (the whole set, the steps, readout, layer and whether the encoder control runs)."""
     from latent.senses.sets import SenseSet
     from latent.senses.study import analyze
 
-    return memo("senses", (sset_json, contexts, readout, layer, lm.key),
-                lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer))
+    return memo("senses", (sset_json, contexts, readout, layer, lm.key, enc is not None),
+                lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer,
+                                encoder=enc))
+
+
+def lm_named(name: str):
+    """Another model by name (loads in the background like the session's own; shared by all sessions)."""
+    return _wait(_lm_loader(name), name)
 
 
 def experiment(name: str, params: tuple, lm, progress=None):
