@@ -230,7 +230,7 @@ def cmd_senses(args):
 
 def _steer_args(p):
     _model_args(p)
-    p.add_argument("--prompt", required=True)
+    p.add_argument("--prompt", required=True, action="append", help="repeat for several prompts")
     p.add_argument("--toward", help="text(s), separated by |")
     p.add_argument("--away", help="text(s), separated by |")
     p.add_argument("--direction", help="a saved Direction (.npz + .json)")
@@ -238,7 +238,9 @@ def _steer_args(p):
     p.add_argument("--strengths", default="-0.4,-0.2,0,0.2,0.4")
     p.add_argument("--tokens", type=int, default=40)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sample", action="store_true")
+    p.add_argument("--seeds", type=int, default=3, help="samples per strength (default 3)")
+    p.add_argument("--greedy", action="store_true", help="one greedy text per strength instead of sampling")
+    p.add_argument("--random", type=int, default=5, help="random directions of the same norm for the null band")
     p.add_argument("--positions", choices=["all", "first"], default="all")
     p.add_argument("--json", action="store_true", help="(output is always JSON)")
 
@@ -248,6 +250,8 @@ def cmd_steer(args):
     from latent.core.direction import Direction, DirectionError
     from latent.core.models import load_encoder
     from latent.steering.steer import parse_strengths
+    import numpy as np
+
     from latent.steering.walk import sweep
 
     strengths = parse_strengths(args.strengths)
@@ -263,12 +267,23 @@ def cmd_steer(args):
                                  pooling="mean")
     else:
         raise DirectionError("Give --toward and --away, or --direction FILE.npz.")
-    sw = sweep(lm, load_encoder(), args.prompt, d, strengths, max_new_tokens=args.tokens, seed=args.seed,
-               do_sample=args.sample, positions=args.positions)
-    _emit({"layer": sw.layer, "baseline": sw.baseline, "tokens_per_second": round(sw.tokens_per_second, 1),
-           "results": [{"strength": s, "text": t, "concept": round(float(c), 4), "fluency": round(float(f), 4),
-                        "kl": round(float(k), 4)}
-                       for s, t, c, f, k in zip(sw.strengths, sw.texts, sw.concept, sw.fluency, sw.kl)]})
+    sw = sweep(lm, load_encoder(), args.prompt, d, strengths, max_new_tokens=args.tokens,
+               seeds=tuple(range(args.seed, args.seed + args.seeds)), do_sample=not args.greedy,
+               n_random=args.random, positions=args.positions)
+    r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
+    _emit({"model": lm.name, "layer": sw.layer, "prompts": args.prompt, "seeds": sw.recipe["seeds"],
+           "baseline": sw.baseline, "tokens_per_second": round(sw.tokens_per_second, 1), "seconds": round(sw.seconds, 2),
+           "slope": {"value": r4(sw.slope), "ci": [r4(sw.slope_ci[0]), r4(sw.slope_ci[1])],
+                     "random_slopes": [r4(x) for x in sw.random_slopes]},
+           "wrong_way_fraction": r4(sw.wrong_way), "units": sw.n_units, "degenerate_from": sw.cliff,
+           "random_band": [{"strength": r.strength, "lower": r4(r.random_lo), "upper": r4(r.random_hi)}
+                           for r in sw.summary.itertuples()],
+           "finding": sw.finding(),
+           "results": [{"strength": r.strength, "text": t, "n": int(r.n), "concept": r4(r.concept),
+                        "concept_ci": [r4(r.concept_lo), r4(r.concept_hi)], "effect": r4(r.effect),
+                        "effect_ci": [r4(r.effect_lo), r4(r.effect_hi)], "verdict": r.verdict,
+                        "fluency": r4(r.fluency), "distinct2": r4(r.distinct2), "kl": r4(r.kl)}
+                       for r, t in zip(sw.summary.itertuples(), sw.texts)]})
 
 
 def _experiment_args(p):

@@ -168,7 +168,7 @@ def _lens(params: dict, res: Resources):
 
     lm = res.lm()
     table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
-    return table, lens_heatmap(table, title=f"Logit lens · {lm.name}"), ""
+    return table, lens_heatmap(table, title=f"Logit lens · {lm.name}", value=params.get("value", "prob")), ""
 
 
 @register("senses", ("dose_response", "separability", "probabilities", "sense_map", "reliability"))
@@ -207,8 +207,9 @@ def _steer(params: dict, res: Resources):
     lm = res.lm()
     d = Direction.from_dict(params["direction"], d_model=lm.d_model, n_layers=lm.n_layers)
     sw = sweep(lm, res.encoder(), params["prompt"], d, params["strengths"],
-               max_new_tokens=params.get("max_new_tokens", 40), seed=params.get("seed", 0),
-               do_sample=params.get("do_sample", False), positions=params.get("positions", "all"))
+               max_new_tokens=params.get("max_new_tokens", 40), seeds=params.get("seeds", (0, 1, 2)),
+               do_sample=params.get("do_sample", True), positions=params.get("positions", "all"),
+               n_random=params.get("n_random", 5))
     if params["figure"] == "steered_map":
         smap = steered_map(lm, sw, d)
         return smap, steered_map_figure(smap, d.label), ""

@@ -103,10 +103,15 @@ st.info(f"Readable next tokens appear only in the last few of {lm.n_layers} laye
         "which is expected, not a bug. Early-layer probabilities are not calibrated. At layer 0 a model with tied "
         "input and output embeddings (SmolLM2, Gemma 3) reads back the input token itself with p ≈ 1: that is the "
         "tying, not a prediction.")
-which = st.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
+l1, l2 = st.columns([3, 2])
+which = l1.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
+view = l2.radio("Colour", ["prob", "final_rank"], key="lens_view", horizontal=True,
+                format_func={"prob": "probability of the top token", "final_rank": "rank of the final prediction"}.get)
 lt = cache.lens_table(prompts[which], lm)
-lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}")
+lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}", value=view)
 st.plotly_chart(lfig, key="lens_heatmap", theme=None)
-export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which]}, model=lm.name), key="export-lens",
+st.caption("A cell is one layer (row) at one input position (column); its text is the token the lens reads there. "
+           "Rank view: how far down this layer ranks the token the last layer predicts (0 = already top).")
+export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which], "value": view}, model=lm.name), key="export-lens",
                stem="logit-lens")
 cache.start_background_work()

@@ -67,20 +67,22 @@ except ERRORS as e:
 c[3].metric("Typical norm at this layer", f"{coefficient(lm, direction, 1.0):.1f}")
 c[3].download_button("Save direction (.npz)", direction.to_npz_bytes(), "direction.npz", key="wk_save")
 
-prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}")
+prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}", max_chars=2000)
 g = st.columns(4)
-strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}")
+strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}",
+                                max_chars=400)
 tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens")
-seed = int(g[2].number_input("Seed", 0, 10_000, 0, key="wk_seed"))
-sample = g[3].toggle("Sample (else greedy)", key="wk_sample")
+seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
+sample = g[3].toggle("Sample 3 seeds", value=True, key="wk_sample", help="Off: one greedy text per strength (no interval).")
 if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
     live = st.empty()
     try:
         strengths = parse_strengths(strength_text)
+        labels = [0.0] + [s for s in strengths if s != 0]
         show = lambda i, texts: live.dataframe(  # noqa: E731 - stream every few tokens
-            pd.DataFrame({"strength": strengths, "text so far": texts}), hide_index=True) if i % 4 == 0 else None
-        sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seed=seed, do_sample=sample,
-                   positions=positions, on_token=show)
+            pd.DataFrame({"strength": labels, "text so far": texts}), hide_index=True) if i % 4 == 0 else None
+        sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seeds=(seed, seed + 1, seed + 2),
+                   do_sample=sample, positions=positions, on_token=show)
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
     except ERRORS as e:
         st.error(str(e))
@@ -88,13 +90,20 @@ if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
 
 if "walk_result" in st.session_state:
     sw, d, smap = st.session_state["walk_result"]
-    st.subheader(f"Unsteered (seed {sw.recipe['seed']}):")
-    st.text(sw.prompt + sw.baseline)
+    st.info(sw.finding())
+    cards = st.columns(len(sw.strengths))
+    for col, s, text, row in zip(cards, sw.strengths, sw.texts, sw.summary.itertuples()):
+        with col.container(border=True):
+            st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
+            st.text(sw.prompt + text)
+            st.caption(f"{row.verdict}; repetition {row.distinct2:.2f}" + (" · degenerate" if row.degenerate else ""))
     tbl = sw.table()
-    st.dataframe(tbl[["strength", "coefficient", "text", "concept", "fluency", "kl"]], hide_index=True,
-                 column_config={"text": st.column_config.TextColumn(width="large")})
-    st.caption(f"{len(sw.texts) + 1} rows in one batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
-               f"{lm.device}. Strength 0 reproduces the unsteered text exactly.")
+    with st.expander("Numbers per strength (means, 95 % intervals, random band)"):
+        st.dataframe(tbl.round(4), hide_index=True)
+    st.caption(f"Cards: seed {sw.recipe['seeds'][0]} of {len(sw.recipe['seeds'])}. {len(sw.rows)} rows (direction × "
+               f"strength × seed, the unsteered baseline per seed, {sw.recipe['n_random']} random directions) in one "
+               f"batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 "
+               "row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
     st.plotly_chart(f1, key="wk_meters", theme=None)

@@ -143,14 +143,18 @@ def test_hidden_states_bad_input(at, prompts, layers, msg):
 def test_senses_page(at):
     at.switch_page("pages/3_Senses.py").run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5   # separability, reliability, dose-response, heatmap, sense map
     assert any("P(bee)" in i.value for i in at.info)
-    dose = chart(at, 1)
+    assert any("shuffles" in i.value and "nested" in i.value for i in at.info)
+    assert any("calibration error" in c.value for c in at.caption)
+    names = {t["name"] for t in chart(at, 0)["data"]}
+    assert any("shuffled senses" in n for n in names) and any("The weather" in n for n in names)
+    dose = chart(at, 2)
     n_steps = len(dose["data"][0]["x"])
     at.text_input(key="sn_add_word").input("nectar").run()
     at.button(key="sn_add").click().run()
     assert not at.exception
-    assert len(chart(at, 1)["data"][0]["x"]) == n_steps + 1
+    assert len(chart(at, 2)["data"][0]["x"]) == n_steps + 1
     at.button(key="sn_send").click().run()
     assert "walk_direction" in at.session_state and not at.exception
 
@@ -182,10 +186,12 @@ def test_latent_walk_page(at):
     table = at.dataframe[0].value
     assert list(table["strength"]) == [-0.2, 0.0, 0.2]
     assert table.loc[1, "kl"] == pytest.approx(0.0, abs=1e-6)
+    assert list(table["n"]) == [3, 3, 3] and {"random_lo", "random_hi", "effect_lo"} <= set(table.columns)
+    assert any("Steerability" in i.value and "random directions" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 2
 
 
-@pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 1000), "too many"), ("a,b", "Cannot read strengths")])
+@pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 40), "too many"), ("a,b", "Cannot read strengths")])
 def test_latent_walk_bad_strengths(at, strengths, msg):
     at.switch_page("pages/4_Latent_walk.py").run()
     at.text_input(key="wk_strengths_preset").input(strengths).run()
@@ -244,7 +250,7 @@ def test_every_page_runs_on_gemma(at_gemma):
     assert not at.exception
     at.button(key="wk_run").click().run()
     assert not at.exception and not at.error
-    assert any("Strength 0 reproduces" in c.value for c in at.caption)
+    assert any("strength-0 row reproduces" in c.value for c in at.caption)
     at.switch_page("pages/5_Seed_claims.py").run()
     assert not at.exception
     assert at.slider(key="cl_sparse-messages_layer").max == 18

@@ -58,9 +58,9 @@ def test_hidden_states_layer_slider_moves_points(page, artifacts):
 
 def test_senses_add_context_word_updates_chart(page, artifacts):
     _open(page, "Senses")
-    page.get_by_text("Sense probabilities per context step").wait_for()
+    page.get_by_text("Context steps at layer").wait_for()
     js = ("() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot'))"
-          ".find(g => g.layout.title.text.startsWith('Sense probabilities')); return p._fullData[0].x.length }")
+          ".find(g => g.layout.title.text.startsWith('Context steps at layer')); return p._fullData[0].x.length }")
     before = page.evaluate(js)
     page.get_by_label("Add a context word").fill("nectar")
     page.get_by_label("Add a context word").press("Enter")
@@ -78,9 +78,10 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
     wait_idle(page)
     page.get_by_label("New tokens").focus()
     page.get_by_role("button", name="Walk: generate the sweep").click()
-    page.get_by_text("Unsteered (seed 0):").wait_for()
+    page.get_by_text("Steerability:").wait_for()
     wait_idle(page)
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    cards = page.get_by_text("unsteered", exact=True)
+    assert cards.count() >= 1 and page.get_by_text("strength +0.2", exact=True).count() >= 1
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
     page.screenshot(path=str(artifacts / "latent-walk.png"))
 

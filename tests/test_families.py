@@ -115,3 +115,14 @@ def test_mlp_hook_reads_the_mlp_activation(lm):
     assert mlp_out.shape[-1] == 32
     with use(Plan(mlp_edits={1: [torch.zeros_like]})), torch.no_grad():
         assert not torch.allclose(lm.model(ids).logits, ref)
+
+
+def test_lens_rank_of_the_final_prediction(lm):
+    from latent.core.lens import lens_table
+
+    t = lens_table(lm, hidden_states(lm, [TEXT])[0], k=2)
+    last = t[t["layer"] == lm.n_layers]
+    assert (last["final_rank"] == 0).all()                          # the last layer ranks its own top-1 first
+    assert (t["final_rank"] >= 0).all() and (t["final_rank"] < lm.model.config.vocab_size).all()
+    top = last[last["rank"] == 0]
+    assert np.allclose(top.groupby("position")["prob"].max(), top["prob"])

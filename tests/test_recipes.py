@@ -58,7 +58,8 @@ def direct(kind, p, lm, enc):
         from latent.core.direction import Direction
         from latent.steering.walk import steered_map, sweep
         d = Direction.from_dict(p["direction"])
-        sw = sweep(lm, enc, p["prompt"], d, p["strengths"], max_new_tokens=p["max_new_tokens"])
+        sw = sweep(lm, enc, p["prompt"], d, p["strengths"], max_new_tokens=p["max_new_tokens"], seeds=p["seeds"],
+                   do_sample=p["do_sample"], n_random=p["n_random"])
         return steered_map(lm, sw, d) if p["figure"] == "steered_map" else sw.table()
     if kind == "interpolation":
         from latent.steering.walk import interpolate
@@ -83,7 +84,8 @@ def cases(lm):
                          **({"target": "bee"} if fig == "probabilities" else {})}
     for fig in KINDS["steer"].figures:
         yield "steer", {"prompt": "the queen", "strengths": [-1.0, 0.0, 1.0], "direction": d.to_dict(),
-                        "max_new_tokens": 5, "seed": 0, "do_sample": False, "positions": "all", "figure": fig}
+                        "max_new_tokens": 5, "seeds": [0, 1], "do_sample": True, "n_random": 2, "positions": "all",
+                        "figure": fig}
     yield "interpolation", {"a": "the queen", "b": "a bee", "layer": 2}
     yield "claim", {"name": "sparse-messages", "params": {"layer": 2, "ks": [1, 8, 32],
                                                           "prompts": ["the queen", "a bee hive"]}}

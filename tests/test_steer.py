@@ -139,12 +139,48 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
     from latent.steering.walk import sweep
 
     d = build(real_lm, "Love − Hate")
-    sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=30)
+    # one greedy sample per strength (the old meter): it moves, but a single sample is not evidence...
+    sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=30, do_sample=False,
+               n_random=0)
     neg, zero, pos = sw.concept
-    base = sw.recipe["baseline_concept"]
-    assert zero == pytest.approx(base, abs=1e-6) and sw.texts[1] == sw.baseline
-    assert pos > base + 0.1 and neg < base - 0.05, (neg, base, pos)
+    assert sw.texts[1] == sw.baseline and sw.summary["effect"][1] == 0
+    assert pos > zero + 0.1 and neg < zero - 0.05, (neg, zero, pos)
     assert sw.kl[1] == pytest.approx(0.0, abs=1e-6) and sw.kl[0] > 0 and sw.kl[2] > 0
+    # ...so the default sweep samples 3 seeds and runs 5 random directions of the same norm in the same batch
+    sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=20)
+    assert len(sw.rows) == 3 * 3 + 5 * 2 and list(sw.summary["n"]) == [3, 3, 3]
+    assert (sw.summary["concept_lo"] <= sw.summary["concept"]).all() and (sw.summary["random_lo"] <= sw.summary["random_hi"]).all()
+
+
+@pytest.mark.real_model
+def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
+    from latent.steering.walk import random_directions, sweep
+
+    d = Direction(random_directions(576, 1, seed=123)[0], 6, positive="Love", negative="Hate",
+                  recipe={"kind": "random", "positive": ["Love"], "negative": ["Hate"]})
+    sw = sweep(real_lm, encoder, "I think that you", d, [-0.4, 0.0, 0.4], max_new_tokens=20)
+    assert "beyond random" not in set(sw.summary["verdict"]), sw.summary   # a random direction never "steers"
+    rs = sw.random_slopes
+    assert rs.mean() - 2 * rs.std(ddof=1) <= sw.slope <= rs.mean() + 2 * rs.std(ddof=1)
+
+
+def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
+    """Each baseline row equals the solo unsteered run with the same seed; steered rows differ."""
+    from latent.steering.walk import distinct2, sweep
+
+    class Enc:  # a stand-in encoder: the meters' arithmetic is not under test here
+        def encode(self, texts, normalize_embeddings=True):
+            v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    sw = sweep(tiny_lm, Enc(), "the queen", dirs[1], [-2.0, 0.0, 2.0], max_new_tokens=6, n_random=2)
+    for sd in (0, 1, 2):
+        solo = generate(tiny_lm, ["the queen"], max_new_tokens=6, do_sample=True, seeds=[sd]).texts[0]
+        row = sw.rows[(sw.rows["kind"] == "baseline") & (sw.rows["seed"] == sd)]
+        assert row["text"].item() == solo
+    assert (sw.rows[sw.rows["kind"] == "baseline"]["kl"].abs() < 1e-6).all()
+    assert len(sw.rows) == 3 * 3 + 2 * 2
+    assert distinct2([5, 6, 5, 6, 5, 6, 5, 6]) < 0.5 <= distinct2(list(range(8)))
 
 
 @pytest.mark.real_model

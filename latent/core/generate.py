@@ -20,7 +20,7 @@ import numpy as np
 from latent.core.hidden import MAX_TOKENS_PER_TEXT, InputError, encode
 
 MAX_NEW_TOKENS = 256
-MAX_ROWS = 64
+MAX_ROWS = 160
 
 
 @dataclass

@@ -60,12 +60,22 @@ def lens_topk(lm, states: np.ndarray, k: int = 5) -> list[list[tuple[str, float]
 def lens_table(lm, ts, k: int = 3) -> pd.DataFrame:
     """Per layer and position of one text (a :class:`TextStates`), the top-k lens tokens.
 
-    Columns: layer, position, token (the input token), rank, prediction, prob.
+    Columns: layer, position, token (the input token), rank, prediction, prob, and ``final_rank``:
+    the rank, at this layer, of the token the last layer predicts at this position (0 = top). Ranks
+    are an alternative to probabilities where early layers are uncalibrated.
     """
+    import torch
+
+    final = lens_logits(lm, ts.states[-1]).argmax(-1)                  # (positions,) last kept layer's top-1
     rows = []
     for li, layer in enumerate(ts.layers):
-        for pos, preds in enumerate(lens_topk(lm, ts.states[li], k)):
-            for rank, (tok, p) in enumerate(preds):
+        logits = lens_logits(lm, ts.states[li])
+        final_rank = (logits > logits.gather(1, final[:, None])).sum(-1).tolist()
+        p = torch.softmax(logits, -1)
+        vals, idx = p.topk(k, dim=-1)
+        for pos in range(len(ts.tokens)):
+            for rank in range(k):
                 rows.append({"layer": layer, "position": pos, "token": ts.tokens[pos], "rank": rank,
-                             "prediction": tok, "prob": p})
+                             "prediction": decode_token(lm, idx[pos, rank]), "prob": float(vals[pos, rank]),
+                             "final_rank": int(final_rank[pos])})
     return pd.DataFrame(rows)

@@ -11,18 +11,36 @@ from latent.style import base_layout, hover
 
 
 def meters_figure(sw) -> go.Figure:
-    """Concept score, fluency and first-token KL against strength, with baseline lines."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("concept (↑ = toward +pole)", "fluency (mean log-prob)",
-                                                        "KL of first token vs baseline"))
-    for i, (name, y, base) in enumerate((("concept", sw.concept, sw.recipe.get("baseline_concept")),
-                                         ("fluency", sw.fluency, sw.recipe.get("baseline_fluency")),
-                                         ("kl", sw.kl, 0.0)), start=1):
-        fig.add_trace(go.Scatter(x=sw.strengths, y=y, mode="lines+markers", name=name, line=dict(width=3)), 1, i)
-        if base is not None:
-            fig.add_hline(y=base, line_dash="dot", line_color="grey", row=1, col=i)
-        fig.update_xaxes(title_text="strength (× layer norm)", row=1, col=i)
-    fig.update_layout(title=f"Meters for every generation · layer {sw.layer} (dotted: unsteered)",
-                      template="plotly_white", height=380, showlegend=False)
+    """Four meters against strength: the direction's mean (95 % interval over prompt × seed) beside
+    the band of random directions of the same norm, measured in the same batch."""
+    t = sw.summary
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
+        "concept change vs unsteered (↑ toward +pole)", "repetition: distinct bigrams (1 = none)",
+        "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered"))
+    x = t["strength"]
+    fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(t["random_hi"]) + list(t["random_lo"][::-1]),
+                             fill="toself", fillcolor="rgba(150,150,150,0.3)", line=dict(width=0),
+                             name=f"{sw.recipe.get('n_random', 5)} random directions (mean ± 2 sd)"), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=t["effect"], mode="lines+markers", name="this direction (mean, 95 % CI)",
+                             line=dict(width=3, color="#c2410c"), marker=dict(size=9),
+                             error_y=dict(type="data", symmetric=False, array=t["effect_hi"] - t["effect"],
+                                          arrayminus=t["effect"] - t["effect_lo"])), 1, 1)
+    fig.add_trace(go.Scatter(x=x, y=t["distinct2"], mode="lines+markers", showlegend=False,
+                             line=dict(width=3, color="#1f77b4")), 1, 2)
+    fig.add_hline(y=0.5, line_dash="dot", line_color="grey", row=1, col=2, annotation_text="degenerate below")
+    fig.add_trace(go.Scatter(x=x, y=t["fluency"], mode="lines+markers", showlegend=False,
+                             line=dict(width=3, color="#2ca02c")), 2, 1)
+    fig.add_trace(go.Scatter(x=x, y=t["kl"], mode="lines+markers", showlegend=False,
+                             line=dict(width=3, color="#9467bd")), 2, 2)
+    if sw.cliff is not None:
+        for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            for sign in (-1, 1):
+                fig.add_vline(x=sign * sw.cliff, line_dash="dash", line_color="#d62728", row=r, col=c)
+    for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
+        fig.update_xaxes(title_text="strength (× layer norm)" if r == 2 else None, row=r, col=c)
+    fig.update_layout(title=f"Meters · layer {sw.layer} · n = {int(t['n'].max())} per strength",
+                      template="plotly_white", height=620, font=dict(size=15),
+                      legend=dict(orientation="h", y=1.12, x=0))
     return fig
 
 

@@ -85,6 +85,34 @@ def steering_plan(lm, direction: Direction, strengths, positions: str = "all") -
     return Plan(edits={direction.layer: [edit]})
 
 
+def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan:
+    """A hook plan adding its own absolute vector to each batch row: ``added (rows, d)`` at ``layer``."""
+    import torch
+
+    if positions not in POSITIONS:
+        raise DirectionError(f"Unknown positions {positions!r}. Must be one of: {', '.join(POSITIONS)}")
+    if layer == 0:
+        raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")
+    vec = torch.as_tensor(np.asarray(added, np.float32), dtype=lm.model.dtype, device=lm.model.device)
+    from latent.core.hidden import start_ids
+
+    first = len(start_ids(lm.tokenizer))
+
+    def edit(h):
+        v = vec.to(h.dtype)
+        if v.shape[0] != h.shape[0]:
+            raise DirectionError(f"{v.shape[0]} row vectors for a batch of {h.shape[0]} rows.")
+        if positions == "first":
+            if h.shape[1] <= first:
+                return h
+            h = h.clone()
+            h[:, first] += v
+            return h
+        return h + v[:, None, :]
+
+    return Plan(edits={layer: [edit]})
+
+
 @contextlib.contextmanager
 def steering(lm, direction: Direction | None, strength=0.0, positions: str = "all"):
     """Add the direction while the block runs (this context only); ``None`` or 0 adds nothing."""

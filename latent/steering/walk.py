@@ -23,24 +23,97 @@ from latent.core.hooks import Plan, use
 from latent.steering.steer import check_strengths, steering_plan, typical_norms
 
 
+N_RANDOM = 5          # random directions of the same norm, run in the same batch as the null band
+SEEDS = (0, 1, 2)     # samples per strength (greedy decoding makes them identical)
+DEGENERATE = 0.5      # distinct-2 below this (with >= 8 tokens) marks a degenerate, repetitive text
+
+
 @dataclass
 class Sweep:
+    """One batched sweep: the direction at each strength × seed × prompt, the unsteered baseline per
+    seed and prompt, and ``N_RANDOM`` random directions of the same norm at the same strengths."""
+
     prompt: str
     layer: int
     strengths: list[float]
-    texts: list[str]
+    texts: list[str]             # per strength: the first prompt's first-seed text (0 = baseline)
     baseline: str
-    concept: np.ndarray
-    fluency: np.ndarray
-    kl: np.ndarray
+    rows: pd.DataFrame           # every generated row (kind, prompt, seed, strength, direction, text, meters)
+    summary: pd.DataFrame        # per strength: means with 95 % intervals, the random band, verdicts
+    slope: float                 # concept effect per unit strength (direction rows)
+    slope_ci: tuple[float, float]
+    random_slopes: np.ndarray    # the same slope for each random direction
+    wrong_way: float             # fraction of (prompt, seed) units whose own slope has the wrong sign
+    n_units: int
+    cliff: float | None          # smallest |strength| where the text degenerates, if any
     coefficients: list[float]
     seconds: float
     tokens_per_second: float
     recipe: dict = field(default_factory=dict)
 
+    @property
+    def concept(self) -> np.ndarray:
+        return self.summary["concept"].to_numpy()
+
+    @property
+    def fluency(self) -> np.ndarray:
+        return self.summary["fluency"].to_numpy()
+
+    @property
+    def kl(self) -> np.ndarray:
+        return self.summary["kl"].to_numpy()
+
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"strength": self.strengths, "coefficient": self.coefficients, "layer": self.layer,
-                             "text": self.texts, "concept": self.concept, "fluency": self.fluency, "kl": self.kl})
+        return self.summary
+
+    def finding(self) -> str:
+        lo, hi = self.slope_ci
+        rs = self.random_slopes
+        band = (rs.mean() - 2 * rs.std(ddof=1), rs.mean() + 2 * rs.std(ddof=1)) if len(rs) > 1 else (np.nan, np.nan)
+        beyond = lo > band[1] or hi < band[0]
+        inside = band[0] <= lo and hi <= band[1]
+        s = (f"Steerability: the concept score moves {self.slope:+.3f} per unit strength (95 % CI {lo:+.3f} to "
+             f"{hi:+.3f}); {len(rs)} random directions of the same norm give {band[0]:+.3f} to {band[1]:+.3f} "
+             f"(mean ± 2 sd). ")
+        s += ("Verdict: steers beyond random (the interval clears the band)." if beyond else
+              "Verdict: not distinguishable from a random direction (the interval lies inside the band)." if inside
+              else f"Verdict: inconclusive (the interval overlaps the random band at n = {self.n_units} units).")
+        s += (f" Wrong-way fraction: {self.wrong_way:.0%} of {self.n_units} prompt × seed units move the other way.")
+        if self.cliff is not None:
+            s += f" From strength ±{self.cliff:g} on, texts degenerate into repetition."
+        return s
+
+
+def t_interval(x: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % t-interval (NaN interval for a single value).
+
+    >>> [round(v, 3) for v in t_interval(np.array([1.0, 2.0, 3.0]))]
+    [2.0, -0.484, 4.484]
+    """
+    from scipy.stats import t as student
+
+    x = np.asarray(x, float)
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, float("nan"), float("nan")
+    h = float(student.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
+    return m, m - h, m + h
+
+
+def distinct2(token_ids: list[int]) -> float:
+    """Distinct bigrams / bigrams (1 = no repetition). ``love love love`` scores low.
+
+    >>> distinct2([1, 1, 1, 1]), distinct2([1, 2, 3, 4])
+    (0.3333333333333333, 1.0)
+    """
+    pairs = list(zip(token_ids, token_ids[1:]))
+    return len(set(pairs)) / len(pairs) if pairs else 1.0
+
+
+def random_directions(d: int, n: int, seed: int = 0) -> np.ndarray:
+    """``(n, d)`` unit directions, uniform on the sphere (seeded)."""
+    v = np.random.default_rng(seed).normal(size=(n, d))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 def pole_texts(direction: Direction) -> tuple[list[str], list[str]]:
@@ -63,27 +136,102 @@ def kl_from(first_logprobs: np.ndarray, base: np.ndarray) -> np.ndarray:
     return (p * (first_logprobs - base[None, :])).sum(-1)
 
 
-def sweep(lm, encoder, prompt: str, direction: Direction, strengths, *, max_new_tokens: int = 40, seed: int = 0,
-          do_sample: bool = False, positions: str = "all", poles=None, on_token=None) -> Sweep:
-    """One batched generation: one row per strength plus the unsteered baseline row."""
+def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_tokens: int = 40,
+          seeds=SEEDS, do_sample: bool = True, n_random: int = N_RANDOM, positions: str = "all", poles=None,
+          on_token=None, seed: int | None = None) -> Sweep:
+    """One batched decode of every row: baseline (strength 0) and the direction at each nonzero strength
+    for each prompt × seed, plus ``n_random`` random unit directions at each nonzero strength (one seed
+    each). With greedy decoding the seeds collapse to one. ``prompt`` may be a list of prompts."""
+    from latent.steering.steer import rows_plan
+
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     strengths = check_strengths(strengths)
+    seeds = [int(seed)] if seed is not None else list(seeds)
+    seeds = seeds if do_sample else seeds[:1]
     direction.check(d_model=lm.d_model, n_layers=lm.n_layers)
-    rows = [0.0] + strengths  # row 0: the unsteered baseline, same seed
-    plan = steering_plan(lm, direction, rows, positions)
+    nonzero = [s for s in strengths if s != 0]
+    unit = direction.unit() if direction.norm > 1e-8 else np.zeros(lm.d_model, np.float32)
+    rand = random_directions(lm.d_model, n_random, seed=direction.layer)
+    rows = []  # (kind, prompt index, seed, strength, direction index, unit vector)
+    for pi in range(len(prompts)):
+        for sd in seeds:
+            rows.append(("baseline", pi, sd, 0.0, -1, np.zeros_like(unit)))
+            rows += [("direction", pi, sd, s, -1, unit) for s in nonzero]
+    for j in range(n_random):
+        rows += [("random", 0, seeds[j % len(seeds)], s, j, rand[j]) for s in nonzero]
+    norm = float(typical_norms(lm)[direction.layer])
+    added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
+    plan = rows_plan(lm, direction.layer, added, positions)
+    first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0 and r[2] == seeds[0]]
+    stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
     with use(plan):
-        gen = generate(lm, [prompt] * len(rows), max_new_tokens=max_new_tokens, do_sample=do_sample,
-                       seeds=[seed] * len(rows), on_token=(lambda i, t: on_token(i, t[1:])) if on_token else None)
+        gen = generate(lm, [prompts[r[1]] for r in rows], max_new_tokens=max_new_tokens, do_sample=do_sample,
+                       seeds=[r[2] for r in rows], on_token=stream)
     pos, neg = poles or pole_texts(direction)
     concept = concept_scores(encoder, gen.texts, pos, neg)
-    fluency = np.array(continuation_logprobs(lm, gen.prompt_ids, gen.token_ids))  # unsteered model
-    kl = kl_from(gen.first_logprobs, gen.first_logprobs[0])
-    norm = float(typical_norms(lm)[direction.layer])
-    return Sweep(prompt, direction.layer, strengths, gen.texts[1:], gen.texts[0], concept[1:], fluency[1:], kl[1:],
-                 [s * norm for s in strengths], gen.seconds, gen.tokens_per_second,
-                 {"prompt": prompt, "strengths": strengths, "layer": direction.layer, "seed": seed,
-                  "max_new_tokens": max_new_tokens, "do_sample": do_sample, "positions": positions,
-                  "direction": direction.to_dict(), "baseline_concept": float(concept[0]),
-                  "baseline_fluency": float(fluency[0])})
+    fluency = np.array(continuation_logprobs(lm, gen.prompt_ids, gen.token_ids))  # under the unsteered model
+    table = pd.DataFrame({"kind": [r[0] for r in rows], "prompt": [prompts[r[1]] for r in rows],
+                          "seed": [r[2] for r in rows], "strength": [r[3] for r in rows],
+                          "random_direction": [r[4] for r in rows], "text": gen.texts, "concept": concept,
+                          "fluency": fluency, "distinct2": [distinct2(t) for t in gen.token_ids],
+                          "tokens": [len(t) for t in gen.token_ids]})
+    base_idx = {(r[1], r[2]): i for i, r in enumerate(rows) if r[0] == "baseline"}
+    base_of = [base_idx[(r[1], r[2])] for r in rows]
+    table["effect"] = concept - concept[base_of]
+    table["kl"] = [float(kl_from(gen.first_logprobs[i:i + 1], gen.first_logprobs[b])[0]) for i, b in enumerate(base_of)]
+    table["degenerate"] = (table["distinct2"] < DEGENERATE) & (table["tokens"] >= 8)
+    return _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
+                      positions, n_random)
+
+
+def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample, positions,
+               n_random) -> Sweep:
+    own = table[table["kind"] != "random"]
+    rnd = table[table["kind"] == "random"]
+    out = []
+    for s in strengths:
+        g = own[own["strength"] == s]
+        c, clo, chi = t_interval(g["concept"])
+        e, elo, ehi = t_interval(g["effect"])
+        r = rnd[rnd["strength"] == s]["effect"].to_numpy()
+        blo, bhi = (r.mean() - 2 * r.std(ddof=1), r.mean() + 2 * r.std(ddof=1)) if len(r) > 1 else (0.0, 0.0)
+        verdict = ("baseline" if s == 0 else "n = 1: no interval" if not np.isfinite(elo) else
+                   "beyond random" if (elo > bhi or ehi < blo) else
+                   "within random band" if (blo <= elo and ehi <= bhi) else "overlaps random band: inconclusive")
+        out.append({"strength": s, "coefficient": s * norm, "n": len(g), "concept": c, "concept_lo": clo,
+                    "concept_hi": chi, "effect": e, "effect_lo": elo, "effect_hi": ehi, "random_lo": blo,
+                    "random_hi": bhi, "fluency": g["fluency"].mean(), "distinct2": g["distinct2"].mean(),
+                    "degenerate": int(g["degenerate"].sum()), "kl": g["kl"].mean(), "verdict": verdict})
+    summary = pd.DataFrame(out)
+    X = own["strength"].to_numpy(float)
+    slope, slope_ci = _slope(X, own["effect"].to_numpy(float))
+    random_slopes = np.array([_slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
+                              for _, g in rnd.groupby("random_direction")])
+    unit_slopes = [_slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
+                   for _, g in own.groupby(["prompt", "seed"])]
+    wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")
+    bad = summary[(summary["strength"] != 0) & ((summary["distinct2"] < DEGENERATE) |
+                                                 (summary["fluency"] < summary.loc[summary["strength"] == 0, "fluency"].mean() - 1.0))]
+    cliff = float(bad["strength"].abs().min()) if len(bad) and (summary["strength"] == 0).any() else None
+    first = own[(own["prompt"] == prompts[0]) & (own["seed"] == seeds[0])].set_index("strength")["text"]
+    texts = [first.get(s, "") for s in strengths]
+    return Sweep(prompts[0], direction.layer, strengths, texts, first.get(0.0, ""), table, summary, slope, slope_ci,
+                 random_slopes, wrong, len(unit_slopes), cliff, [s * norm for s in strengths], gen.seconds,
+                 gen.tokens_per_second,
+                 {"prompt": prompts[0] if len(prompts) == 1 else prompts, "strengths": strengths, "layer": direction.layer,
+                  "seeds": seeds, "max_new_tokens": max_new_tokens, "do_sample": do_sample, "positions": positions,
+                  "n_random": n_random, "direction": direction.to_dict()})
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """OLS slope of y on x with a 95 % t-interval."""
+    from scipy.stats import linregress, t as student
+
+    if len(np.unique(x)) < 2:
+        return float("nan"), (float("nan"), float("nan"))
+    r = linregress(x, y)
+    h = float(student.ppf(0.975, max(len(x) - 2, 1)) * r.stderr) if len(x) > 2 else float("nan")
+    return float(r.slope), (float(r.slope) - h, float(r.slope) + h)
 
 
 @dataclass

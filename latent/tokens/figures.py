@@ -126,20 +126,24 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
     return fig
 
 
-def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens") -> go.Figure:
-    """Layer × position: colour = probability of the top lens token, text = that token."""
+def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens", value: str = "prob") -> go.Figure:
+    """Layer × position: colour = probability of the top lens token (``value="prob"``) or the rank of
+    the final layer's prediction (``value="final_rank"``, log colour scale); text = the top token."""
     top = table[table["rank"] == 0]
     layers = sorted(top["layer"].unique())
     positions = sorted(top["position"].unique())
-    z = top.pivot(index="layer", columns="position", values="prob").reindex(index=layers, columns=positions)
+    z = top.pivot(index="layer", columns="position", values=value).reindex(index=layers, columns=positions)
+    if value == "final_rank":
+        z = np.log10(z + 1)
     txt = top.pivot(index="layer", columns="position", values="prediction").reindex(index=layers, columns=positions)
     toks = top.drop_duplicates("position").set_index("position")["token"].reindex(positions)
     xlabels = [f"{p}:{html.escape(repr(tok), quote=False)}" for p, tok in toks.items()]
     cell = [[html.escape(repr(s)[1:-1][:10], quote=False) for s in row] for row in txt.to_numpy()]
     fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=xlabels, y=[str(L) for L in layers], text=cell,
-                               texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
-                               colorbar=dict(title="p(top)"),
-                               hovertemplate="layer %{y} · %{x}<br>top: %{text} (p=%{z:.3f})<extra></extra>"))
+                               texttemplate="%{text}", colorscale="Blues" if value == "prob" else "Blues_r",
+                               zmin=0, zmax=1 if value == "prob" else 5, textfont=dict(size=13),
+                               colorbar=dict(title="p(top)" if value == "prob" else "log10(rank+1)<br>of final token"),
+                               hovertemplate="layer %{y} · %{x}<br>top: %{text} (%{z:.3f})<extra></extra>"))
     fig.update_layout(title=html.escape(title, quote=False), template="plotly_white",
                       height=max(400, 22 * len(layers) + 120), xaxis=dict(side="top", tickangle=-45),
                       yaxis=dict(title="layer"))
