@@ -58,10 +58,14 @@ def _ensure_kaleido() -> None:
 
 def figure_bytes(fig, fmt: str, *, width: int = 1200, height: int = 800, scale: float = 2.0) -> bytes:
     """The figure as PNG, SVG, PDF or self-contained HTML bytes."""
-    if fmt == "html":
-        return fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+    if fmt == "html":  # opens where the screen was (no auto-play from the first frame)
+        return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False).encode("utf-8")
     if fmt not in IMAGE_FORMATS:
         raise ExportError(f"Unknown figure format {fmt!r}. Must be one of: png, svg, pdf, html")
+    import plotly.graph_objects as go
+
+    fig = go.Figure(fig)  # a still image has no use for the ▶ button and the layer slider
+    fig.layout.updatemenus, fig.layout.sliders, fig.frames = (), (), ()
     with _kaleido_lock:
         _ensure_kaleido()
         try:

@@ -123,7 +123,7 @@ def _dialogue_map(params: dict, res: Resources):
     lm = res.lm() if spec.source == "lm" else None
     enc = res.encoder() if spec.source == "encoder" else None
     df, note = compute_map(spec, load_corpus() + extra, lm=lm, encoder=enc)
-    fig = dialogue_map_figure(df, color=spec.color, dims=spec.dims, title=map_title(spec, lm))
+    fig = dialogue_map_figure(df, color=spec.color, dims=spec.dims, title=map_title(spec, lm), method=spec.method)
     return df, fig, note
 
 
@@ -132,7 +132,7 @@ def map_title(spec, lm=None) -> str:
 
     src = f"sentence encoder ({DEFAULT_ENCODER})" if spec.source == "encoder" else \
         f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
-    return f"Dialogue map · {src} · {spec.method.upper()}"
+    return f"Dialogue map · {spec.method.upper()}<br><sup>{src}</sup>"
 
 
 @register("token_map")

@@ -33,7 +33,8 @@ def hover(text: str, width: int = 60, max_chars: int = 400) -> str:
 def base_layout(fig: go.Figure, title: str, dims: int = 2) -> go.Figure:
     fig.update_layout(title=dict(text=html.escape(title, quote=False)), font=FONT,
                       template="plotly_white", height=620, margin=dict(l=10, r=10, t=60, b=10),
-                      legend=dict(itemsizing="constant"))
+                      # the legend goes under the plot: beside it, it squeezed maps to ~270 px at 1024 px
+                      legend=dict(itemsizing="constant", orientation="h", yanchor="top", y=-0.02, x=0))
     if dims == 2:
         fig.update_xaxes(showticklabels=False, title=None, zeroline=False)
         fig.update_yaxes(showticklabels=False, title=None, zeroline=False)

@@ -1,7 +1,7 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
-from latent.core.corpus import CorpusError, load_corpus, parse_upload, parse_user_text
+from latent.core.corpus import MAX_USER_CHARS, CorpusError, load_corpus, parse_upload, parse_user_text
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER
 from latent.dialogues.map import MapSpec
@@ -31,11 +31,13 @@ with st.sidebar:
     seed = st.number_input("Seed", 0, 10_000, 0, key="map_seed")
 
 with st.expander("Add your own dialogue to the map"):
-    pasted = st.text_area("One turn per line, as `Name: text`", key="paste", height=120,
+    pasted = st.text_area("One turn per line, as `Name: text`", key="paste", height=120, max_chars=MAX_USER_CHARS,
                           placeholder="Ada: What is a latent space?\nBob: A map of meanings.")
     upload = st.file_uploader("…or upload .txt / .json", type=["txt", "json"], key="upload")
     if st.button("Add to map", key="add_dialogue"):
         try:
+            if upload is not None and pasted.strip():
+                raise CorpusError("Both a pasted text and an uploaded file are given: clear one of them first.")
             if upload is not None:
                 d = parse_upload(upload.getvalue(), upload.name)
             else:
@@ -77,21 +79,25 @@ except LatentError as e:
 bar.empty()
 if note:
     st.info(note)
-fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm))
-event = st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
+prev = st.session_state.get("dialogue_map")  # the click from the last run, so the map can highlight it
+picked = [p["customdata"] for p in ((prev.selection.points if prev and prev.selection else []) or [])
+          if p.get("customdata")]
+picked = (picked[0][0], int(picked[0][1])) if picked else None
+if picked is not None:
+    row = df[(df["dialogue"] == picked[0]) & (df["turn"] == picked[1])]
+    if len(row):
+        row = row.iloc[0]
+        st.subheader(f"Selected: {row['speaker']} · {row['title']} · turn {picked[1]}")
+        st.text(row["text"])
+fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm), method=spec.method, highlight=picked)
+st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
                         config={"toImageButtonOptions": {"format": "png", "scale": 2}})
 st.caption(f"{len(df)} turns from {df['dialogue'].nunique()} texts. Lines join consecutive turns, "
-           "so each conversation reads as a path. Click a point to read the whole turn.")
+           "so each conversation reads as a path; colour is the speaker (or text). Click a point to read the whole "
+           "turn above the map. Added dialogues are placed on the fitted map (ringed), not fitted, so it keeps its shape.")
 recipe = make_recipe("dialogue_map", {**spec.to_dict(), "extra_dialogues": extra}, model=model)
 export_buttons(fig, df, recipe, key="export-map", stem="dialogue-map")
 
-points = (event.selection.points if event and event.selection else []) or []
-picked = [p["customdata"] for p in points if p.get("customdata")]
-if picked:
-    did, turn = picked[0][0], int(picked[0][1])
-    row = df[(df["dialogue"] == did) & (df["turn"] == turn)].iloc[0]
-    st.subheader(f"Selected: {row['speaker']} · {row['title']} · turn {turn}")
-    st.text(row["text"])
 
 st.header("Read a dialogue")
 options = [d.id for d in corpus] + [d["id"] for d in extra]

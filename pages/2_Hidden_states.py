@@ -22,9 +22,9 @@ if preset != "(type your own)" and st.session_state.get("hs_last_preset") != pre
     st.session_state["hs_prompts"] = "\n".join(PRESETS[preset])
 st.session_state["hs_last_preset"] = preset
 st.session_state.setdefault("hs_prompts", "\n".join(PRESETS["queen (seed thread)"][2:]))
-text = st.text_area("Prompts, one per line", key="hs_prompts", height=130)
+text = st.text_area("Prompts, one per line", key="hs_prompts", height=130, max_chars=50_000)
 
-c = st.columns(5)
+c = st.columns([2, 2, 1, 2, 1])
 layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", max_chars=200,
                              help=f"e.g. 0-{lm.n_layers}, 0,6,12 or 0-{lm.n_layers}:3")
 method = c[1].radio("Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)
@@ -47,12 +47,12 @@ axes = {}
 table, axis_titles, title = tm.table, ("", ""), f"Token map · {lm.name} · {tm.projector.method_used_.upper()}"
 with st.expander("Custom axes from text (like the Embedding Projector's custom projection)"):
     a = st.columns(4)
-    pos = a[0].text_input("x axis: toward", "bee", key="ax_pos")
-    neg = a[1].text_input("x axis: away from", "monarch", key="ax_neg")
+    pos = a[0].text_input("x axis: toward", "bee", key="ax_pos", max_chars=500)
+    neg = a[1].text_input("x axis: away from", "monarch", key="ax_neg", max_chars=500)
     ax_layer = a[2].slider("Direction layer", 0, lm.n_layers, lm.depth(0.4), key=f"ax_layer_{lm.n_layers}")
     use_axes = a[3].toggle("Use these axes", key="ax_on")
-    ypos = a[0].text_input("y axis: toward (optional)", "", key="ax_ypos")
-    yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", help="empty: y is the map's first coordinate")
+    ypos = a[0].text_input("y axis: toward (optional)", "", key="ax_ypos", max_chars=500)
+    yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", max_chars=500, help="empty: y is the map's first coordinate")
     if use_axes:
         try:
             d = cache.direction((pos,), (neg,), ax_layer, "mean", lm)
@@ -64,7 +64,7 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
         except (DirectionError, InputError) as e:
             st.error(str(e))
 with st.expander("Place new text on this map (transform, no refit)"):
-    new = st.text_input("Text to place", key="hs_place_text")
+    new = st.text_input("Text to place", key="hs_place_text", max_chars=5000)
     if st.button("Place", key="hs_place") and new.strip():
         try:
             st.session_state["hs_placed"] = (id(tm), place(tm, lm, new))
@@ -92,8 +92,9 @@ if sel:
     row = tm.table.loc[sel[0]]
     st.subheader(f"Token {row['token']!r} · prompt {row['text_index']} · layer {row['layer']}")
     k1, k2 = st.columns(2)
-    k1.caption("Nearest points (cosine in the full space, not in 2D)")
-    k1.dataframe(nearest(tm, sel[0], k=10), hide_index=True)
+    k1.caption("Nearest other tokens (cosine in the full space, not in 2D; the token's own path is left out)")
+    nn = nearest(tm, sel[0], k=10, other_tokens=True).drop(columns="row")
+    k1.dataframe(nn.rename(columns={"text_index": "prompt", "token_index": "position"}), hide_index=True)
     k2.caption("Logit lens: what the model would predict from this point")
     k2.dataframe(pd.DataFrame(lens_topk(lm, tm.vectors[sel[0]][None], k=10)[0], columns=["token", "prob"]),
                  hide_index=True)

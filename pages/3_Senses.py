@@ -21,7 +21,7 @@ SETS = builtin_sets()
 c1, c2 = st.columns([1, 2])
 choice = c1.selectbox("Word", list(SETS) + ["(new word)"], key="sn_word")
 upload = c1.file_uploader("…or load a senses JSON", type=["json"], key="sn_upload")
-word = c1.text_input("New word", key="sn_new_word") if choice == "(new word)" else choice
+word = c1.text_input("New word", key="sn_new_word", max_chars=40) if choice == "(new word)" else choice
 base = SETS.get(choice, SenseSet(word, {}))
 if upload is not None:
     try:
@@ -40,7 +40,7 @@ c1.caption("**echo** (default): the text, a newline and “The <word>”, read a
 default_steps = QUEEN_STEPS if word == "queen" else [word] + [s[0] for s in base.senses.values()][:3]
 steps_key = f"sn_steps_{word}"
 st.session_state.setdefault(steps_key, "\n".join(default_steps))
-steps_text = st.text_area("Context steps, one per line (each is read separately)", key=steps_key, height=140)
+steps_text = st.text_area("Context steps, one per line (each is read separately)", key=steps_key, height=140, max_chars=5000)
 
 
 def add_step():
@@ -52,7 +52,7 @@ def add_step():
 
 
 a1, a2, a3 = st.columns([2, 1, 2])
-a1.text_input("Add a context word", key="sn_add_word", placeholder="nectar")
+a1.text_input("Add a context word", key="sn_add_word", placeholder="nectar", max_chars=40)
 a2.button("Add step", key="sn_add", on_click=add_step)
 pick_layer = a3.toggle("Choose the layer (default: best)", key="sn_pick")
 layer = st.slider("Layer", 0, lm.n_layers, lm.depth(0.3), key=f"sn_layer_{lm.n_layers}") if pick_layer else None
@@ -119,6 +119,8 @@ away = d2.selectbox("Away from", rep.senses, index=0 if rep.target() != rep.sens
 if d3.button("Use on the Latent walk page", key="sn_send"):
     try:
         st.session_state["walk_direction"] = rep.direction(toward, away)
+        st.session_state["wk_prompt_from the Senses page"] = f"The {word}"   # a prompt about this word
+        st.session_state["wk_source"] = "from the Senses page"
         d3.success(f"Direction '{toward} − {away}' at layer {rep.layer} is ready on the Latent walk page.")
     except Exception as e:  # noqa: BLE001 - a zero direction, or equal senses
         d3.error(str(e))

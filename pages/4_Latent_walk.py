@@ -43,8 +43,8 @@ try:
     elif source == "two sets of texts":
         layer = c[0].slider("Layer", 1, lm.n_layers, lm.depth(0.3), key=f"wk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
-        pos = t1.text_area("Toward (one text per line)", "Love", key="wk_pos", height=100)
-        neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100)
+        pos = t1.text_area("Toward (one text per line)", "Love", key="wk_pos", height=100, max_chars=20_000)
+        neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100, max_chars=20_000)
         prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
         direction = cache.direction(tuple(pl), tuple(nl), layer, method, lm)
@@ -64,8 +64,8 @@ try:
 except ERRORS as e:
     st.error(str(e))
     st.stop()
-c[3].metric("Typical norm at this layer", f"{coefficient(lm, direction, 1.0):.1f}")
-c[3].download_button("Save direction (.npz)", direction.to_npz_bytes(), "direction.npz", key="wk_save")
+c[3].metric("Layer norm", f"{coefficient(lm, direction, 1.0):.1f}", help="median token norm at this layer: strength 1")
+c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="wk_save", help="save this direction")
 
 prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}", max_chars=2000)
 g = st.columns(4)
@@ -74,6 +74,7 @@ strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, 
 tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens")
 seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
 sample = g[3].toggle("Sample 3 seeds", value=True, key="wk_sample", help="Off: one greedy text per strength (no interval).")
+inputs = (prompt, strength_text, tokens, seed, sample, positions, direction.layer, direction.vector.tobytes())
 if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
     live = st.empty()
     try:
@@ -84,12 +85,15 @@ if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
         sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seeds=(seed, seed + 1, seed + 2),
                    do_sample=sample, positions=positions, on_token=show)
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
+        st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
         st.error(str(e))
     live.empty()
 
 if "walk_result" in st.session_state:
     sw, d, smap = st.session_state["walk_result"]
+    if st.session_state.get("walk_inputs") != inputs:
+        st.warning("Out of date: these results are for earlier settings. Press Walk to run the current ones.")
     st.info(sw.finding())
     cards = st.columns(len(sw.strengths))
     for col, s, text, row in zip(cards, sw.strengths, sw.texts, sw.summary.itertuples()):
@@ -114,8 +118,8 @@ if "walk_result" in st.session_state:
 
 st.header("Interpolate between two prompts")
 i1, i2, i3 = st.columns([2, 2, 1])
-pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="wk_a")
-pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="wk_b")
+pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="wk_a", max_chars=2000)
+pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="wk_b", max_chars=2000)
 il = i3.slider("Layer", 1, lm.n_layers, lm.depth(0.4), key=f"wk_ilayer_{lm.n_layers}")
 if st.button("Interpolate", key="wk_interp"):
     with st.spinner("Generating at t = 0, 0.2, …, 1"):

@@ -12,6 +12,9 @@ from pages.ui.text import md_escape
 cache.page("The seeds' claims, tested live", "Seed claims")
 st.caption("Each claim is quoted from the dialogues; the experiment runs on the loaded model; the verdict is computed "
            "from the numbers with the thresholds stated in its method. No verdict is written by hand.")
+st.warning("Read these verdicts as provisional. They come from fixed thresholds, not from an interval measured "
+           "against a null or control in the same run, and some follow from the chosen parameters alone (reuse). "
+           "They do not yet meet this app's evidence standard; the Senses and Latent walk pages do.")
 lm = cache.lm()
 EXPERIMENTS = registry()
 BADGE = {"holds": st.success, "holds partly": st.warning, "does not hold": st.error}
@@ -27,7 +30,7 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
     with tab:
         q, link = st.columns([4, 1])
         q.markdown(f"> {md_escape(claim.quote)}")
-        q.caption(f"{titles.get(claim.dialogue, claim.source)} · turn {claim.turn} · {claim.source}")
+        q.caption(f"{titles.get(claim.dialogue, 'seed text')} · turn {claim.turn}")
         if link.button("Read it in context", key=f"cl_goto_{name}", on_click=goto, args=(claim.dialogue, claim.turn)):
             st.switch_page("pages/1_Dialogues.py")
         try:

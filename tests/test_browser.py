@@ -25,7 +25,7 @@ def test_home_then_dialogue_map(page, artifacts):
     page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle')"
                            ".textContent.includes('UMAP')")
     wait_idle(page)
-    page.get_by_text("PCA", exact=True).click()
+    page.locator('[data-testid="stRadio"]').filter(has_text="Projection").get_by_text("PCA", exact=True).click()
     page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle')"
                            ".textContent.includes('PCA')")
     wait_idle(page)
@@ -96,3 +96,90 @@ def test_seed_claims_run_shows_verdict(page, artifacts):
     page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()
     page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "seed-claims.png"))
+
+
+def _nav(page, name):
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    wait_idle(page)
+
+
+def test_typed_prompt_survives_a_page_switch(page):
+    _open(page, "Hidden states")
+    box = page.get_by_label("Prompts, one per line")
+    box.fill("The hive hums at dawn")
+    box.press("Control+Enter")
+    wait_idle(page)
+    _nav(page, "Dialogues")
+    page.wait_for_selector(PLOT)
+    _nav(page, "Hidden states")
+    page.get_by_label("Prompts, one per line").wait_for()
+    assert page.get_by_label("Prompts, one per line").input_value() == "The hive hums at dawn"
+
+
+def _claims_tab(page, tab):
+    page.goto(page.app_url)
+    _nav(page, "Seed claims")
+    page.get_by_role("tab", name=tab).click()
+
+
+def test_sparse_messages_axis_stays_within_the_data(page):
+    _claims_tab(page, "Sparse messages")
+    page.get_by_role("button", name="Run: Sparse messages").click()
+    page.get_by_text("Verdict on SmolLM2-135M-Instruct").first.wait_for()
+    wait_idle(page)
+    js = ("() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot'))"
+          ".find(g => (g._fullLayout.title.text || '').startsWith('Fidelity')); "
+          "const xs = p._fullData.flatMap(t => Array.from(t.x)); "
+          "return [p._fullLayout.xaxis.range, Math.min(...xs), Math.max(...xs)] }")
+    (lo, hi), xmin, xmax = page.evaluate(js)
+    assert 10 ** lo <= xmin and xmax <= 10 ** hi < 10 * xmax, (lo, hi, xmin, xmax)
+
+
+def test_empty_reuse_list_shows_a_message_and_other_tabs_still_render(page):
+    _claims_tab(page, "Reuse vs recomputation")
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="History lengths").locator("input")
+    box.click()
+    for _ in range(6):
+        box.press("Backspace")
+    wait_idle(page)
+    page.get_by_text("History lengths (tokens): give at least one value.").wait_for()
+    page.get_by_role("tab", name="Reasoning as steering").click()
+    page.get_by_role("button", name="Run: Reasoning as steering").click()
+    page.get_by_text("Verdict on SmolLM2-135M-Instruct").first.wait_for()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
+    _open(page, "Hidden states")
+    page.locator('input[type=range][aria-label="Layer"]').focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    wait_idle(page)
+    state = ("() => { const p = document.querySelector('.js-plotly-plot'); "
+             "return [p.layout.sliders[0].active, Array.from(p._fullData[1].x).slice(0, 4).join(',')] }")
+    on_screen = page.evaluate(state)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="HTML", exact=True).first.click()
+    path = tmp_path / "token-map.html"
+    dl.value.save_as(path)
+    exported = page.context.new_page()
+    exported.goto(path.as_uri())
+    exported.wait_for_selector(".js-plotly-plot .main-svg")
+    exported.wait_for_timeout(1500)   # an auto-playing export would have moved on by now
+    assert exported.evaluate(state) == on_screen
+
+
+@pytest.mark.parametrize("name", ["Home", "Dialogues", "Hidden states", "Senses", "Latent walk", "Seed claims"])
+def test_every_page_at_1024x768(browser, app_server, artifacts, name):
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    pg = ctx.new_page()
+    pg.set_default_timeout(180_000)
+    pg.goto(app_server)
+    pg.get_by_text("Latent Dialogue Explorer").first.wait_for()
+    if name != "Home":
+        pg.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    wait_idle(pg)
+    pg.wait_for_timeout(1500)
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    pg.screenshot(path=str(artifacts / f"{name.lower().replace(' ', '-')}-1024.png"))
+    ctx.close()

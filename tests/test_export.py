@@ -43,7 +43,7 @@ def test_user_dialogue_in_recipe(encoder_map):
 def test_csv_and_offline_html(encoder_map):
     _, _, (df, fig, _) = encoder_map
     csv = export.export_bytes("csv", table=df).decode()
-    assert csv.splitlines()[0] == "dialogue,title,turn,speaker,section,text,x,y"
+    assert csv.splitlines()[0] == "dialogue,title,turn,speaker,section,text,x,y,placed"
     html = export.figure_bytes(fig, "html").decode()
     assert len(html) > 3_000_000 and "<script src=" not in html  # plotly.js inlined, no CDN
 
@@ -109,3 +109,36 @@ def test_vector_cache_round_trip(tmp_path, monkeypatch):
     assert calls == [1]  # computed once, then read from disk
     Z = cached_vectors("test", ["a", "c"], lambda: calls.append(1) or np.zeros((2, 2), np.float32))
     assert calls == [1, 1] and not Z.any()  # other texts, other file
+
+
+def test_static_exports_drop_animation_controls_and_html_does_not_autoplay(monkeypatch):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), frames=[go.Frame(data=[go.Scatter(x=[1, 2], y=[1, 2])], name="1")])
+    fig.update_layout(sliders=[dict(active=0, steps=[dict(label="1", method="animate", args=[["1"]])])],
+                      updatemenus=[dict(type="buttons", buttons=[dict(label="▶", method="animate", args=[None])])])
+    seen = {}
+    monkeypatch.setattr(export, "_ensure_kaleido", lambda: None)
+    monkeypatch.setattr(go.Figure, "to_image", lambda self, **kw: seen.setdefault("fig", self) and b"img")
+    export.figure_bytes(fig, "png")
+    assert not seen["fig"].layout.sliders and not seen["fig"].layout.updatemenus and not seen["fig"].frames
+    assert fig.layout.sliders  # the on-screen figure is untouched
+    html = export.figure_bytes(fig, "html").decode()
+    assert "Plotly.animate(" not in html   # auto_play=True would call Plotly.animate( on load
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("method", ["pca", "umap"])
+def test_added_dialogue_is_placed_and_the_map_keeps_its_shape(encoder, method):
+    from latent.core.corpus import Dialogue, load_corpus
+    from latent.dialogues.map import compute_map
+
+    spec = MapSpec(source="encoder", method=method)
+    extra = Dialogue.from_dict({"id": "user1", "title": "T", "kind": "user", "source": "pasted",
+                                "turns": [{"speaker": "A", "index": i, "text": t, "source": "pasted"}
+                                          for i, t in enumerate(["bees make honey", "the queen lays eggs"])]})
+    before, _ = compute_map(spec, load_corpus(), encoder=encoder)
+    after, _ = compute_map(spec, load_corpus() + [extra], encoder=encoder)
+    seed = after[~after["placed"]]
+    assert len(seed) == len(before) and after["placed"].sum() == 2
+    np.testing.assert_allclose(seed[["x", "y"]].to_numpy(), before[["x", "y"]].to_numpy(), atol=1e-5)

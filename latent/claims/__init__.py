@@ -120,6 +120,7 @@ class Experiment:
     run: Callable          # (lm, progress=None, **params) -> ExperimentResult
     figure: Callable       # (ExperimentResult) -> go.Figure
     params: tuple[Param, ...] = ()
+    order: int = 100       # position of its tab
 
     def defaults(self, lm) -> dict:
         return {p.name: p.default_for(lm) for p in self.params}
@@ -129,13 +130,14 @@ _REGISTRY: dict[str, Experiment] = {}
 
 
 def registry() -> dict[str, Experiment]:
-    """Every experiment module in this package, by name, in file order (discovered once)."""
+    """Every experiment module in this package, by name, in tab order (discovered once)."""
     if not _REGISTRY:
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            mod = importlib.import_module(f"{__name__}.{info.name}")
-            exp = getattr(mod, "EXPERIMENT", None)
+        found = []
+        for info in pkgutil.iter_modules(__path__):
+            exp = getattr(importlib.import_module(f"{__name__}.{info.name}"), "EXPERIMENT", None)
             if isinstance(exp, Experiment):
-                _REGISTRY[exp.name] = exp
+                found.append(exp)
+        _REGISTRY.update((e.name, e) for e in sorted(found, key=lambda e: (e.order, e.name)))
     return _REGISTRY
 
 

@@ -127,4 +127,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 
 EXPERIMENT = Experiment("economy", "Computational economy", CLAIM, run, figure, (
-        Param("tau", "Active if |a| > τ × RMS, τ =", "float", 1.0, lo=0.5, hi=3.0, step=0.25, help="a number"),))
+        Param("tau", "Active if |a| > τ × RMS, τ =", "float", 1.0, lo=0.5, hi=3.0, step=0.25, help="a number"),), order=2)

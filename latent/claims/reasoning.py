@@ -103,4 +103,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 
 EXPERIMENT = Experiment("reasoning", "Reasoning as steering", CLAIM, run, figure, (
-        Param("layer", "Layer", "layer", 0.67, lo=0, help="a layer number"),))
+        Param("layer", "Layer", "layer", 0.67, lo=0, help="a layer number"),), order=5)

@@ -94,7 +94,9 @@ def history_ids(lm, n_tokens: int) -> list[int]:
 def run(lm, *, lengths=(32, 64, 128), new_tokens: int = 4, progress=None) -> ExperimentResult:
     import torch
 
-    lengths = sorted({int(n) for n in lengths})
+    lengths = sorted({int(n) for n in (lengths or ())})
+    if not lengths:
+        raise ExperimentError("History lengths: choose at least one.")
     if lengths[0] < 8 or lengths[-1] > min(2048, lm.max_positions - 128):
         raise ExperimentError(f"History lengths must be 8-{min(2048, lm.max_positions - 128)} tokens.")
     if not 1 <= new_tokens <= 64:
@@ -156,4 +158,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 EXPERIMENT = Experiment("reuse", "Reuse vs recomputation", CLAIM, run, figure, (
         Param("lengths", "History lengths (tokens)", "choices", (32, 64, 128), lo=8, hi=2048,
-              options=(16, 32, 64, 128, 256, 512), help="comma-separated token counts"),))
+              options=(16, 32, 64, 128, 256, 512), help="comma-separated token counts"),), order=3)

@@ -142,4 +142,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 EXPERIMENT = Experiment("sparse-matrix", "The giant sparse matrix", CLAIM, run, figure, (
         Param("prompts", "Prompt set (one per line; empty = 40 prompts from the seeds)", "texts", None,
-              help="prompts separated by |"),))
+              help="prompts separated by |"),), order=4)

@@ -140,7 +140,13 @@ def run(lm, *, prompts=None, layer: int | None = None, ks=None, progress=None) -
 def figure(r: ExperimentResult) -> go.Figure:
     fig = px.line(r.table, x="bytes", y="top1_agreement", color="basis", markers=True, log_x=True,
                   hover_data=["k", "kl"])
-    fig.add_vline(x=r.numbers["mean_text_bytes"], line_dash="dash", annotation_text="UTF-8 bytes of the text")
+    # a vertical line drawn as data: add_vline on a log axis reads x as log10 (150 bytes became 10^150)
+    tb = float(r.numbers["mean_text_bytes"])
+    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1.02], mode="lines+text", text=["", "UTF-8 bytes of the text"],
+                             textposition="top left", name="UTF-8 bytes of the text",
+                             line=dict(dash="dash", color="grey")))
+    xs = np.concatenate([r.table["bytes"].to_numpy(float), [tb]])
+    fig.update_xaxes(range=[np.log10(xs.min()) - 0.1, np.log10(xs.max()) + 0.1])
     fig.add_hline(y=0.9, line_dash="dot", line_color="grey")
     fig.update_yaxes(title="top-1 agreement with the full state", range=[-0.02, 1.05])
     fig.update_xaxes(title="message size in bytes (k × (2-byte index + fp16 value))")
@@ -149,4 +155,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 EXPERIMENT = Experiment("sparse-messages", "Sparse messages", CLAIM, run, figure, (
         Param("layer", "Layer", "layer", 0.4, lo=1, help="a layer number"),
-        Param("ks", "k values", "ints", None, help="comma-separated whole numbers")))
+        Param("ks", "k values", "ints", None, help="comma-separated whole numbers")), order=1)

@@ -147,8 +147,9 @@ class Direction:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 vec = np.asarray(z["vector"], dtype=np.float32)
                 meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
-        except (OSError, KeyError, ValueError, EOFError) as e:
-            raise DirectionError(f"Not a direction file (.npz with a 'vector' array): {e}") from None
+        except (OSError, KeyError, ValueError, EOFError):  # numpy's own text advises allow_pickle: not for users
+            raise DirectionError("Not a direction file: expected a .npz saved from the Latent walk page "
+                                 "(with a 'vector' array).") from None
         d = cls(vec, int(meta.get("layer", 0)), meta.get("recipe", {}), meta.get("positive", "+"),
                 meta.get("negative", "−"))
         return d.check(d_model=d_model, n_layers=n_layers)

@@ -10,7 +10,7 @@ from latent.style import PALETTE, base_layout, hover
 
 
 def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int = 2,
-                        title: str = "Dialogue map") -> go.Figure:
+                        title: str = "Dialogue map", method: str | None = None, highlight=None) -> go.Figure:
     """Every turn is a point; consecutive turns of one dialogue are joined as a path.
 
     ``df`` needs columns dialogue, title, turn, speaker, text, x, y (and z for 3D).
@@ -22,7 +22,7 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
     for did, g in df.groupby("dialogue", sort=False):
         g = g.sort_values("turn")
         fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="lines", hoverinfo="skip",
-                              line=dict(color="rgba(120,120,120,0.35)", width=1.5),
+                              line=dict(color="rgba(120,120,120,0.18)", width=1),
                               name=f"path {did}", showlegend=False, legendgroup=f"path-{did}"))
     key = "speaker" if color == "speaker" else "title"
     for i, (name, g) in enumerate(df.groupby(key, sort=False)):
@@ -33,4 +33,18 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
         fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name=html.escape(str(name)),
                               text=text, hovertemplate="%{text}<extra></extra>", marker=marker,
                               customdata=list(zip(g["dialogue"], g["turn"]))))
-    return base_layout(fig, title, dims)
+    if "placed" in df and df["placed"].any():  # added dialogues: placed on the fitted map, not fitted
+        g = df[df["placed"]]
+        fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name="added (placed, not fitted)",
+                              hoverinfo="skip", marker=dict(size=18 if dims == 2 else 9, color="rgba(0,0,0,0)",
+                                                            line=dict(width=2.5, color="black"))))
+    if highlight is not None:
+        g = df[(df["dialogue"] == highlight[0]) & (df["turn"] == highlight[1])]
+        fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name="selected turn", hoverinfo="skip",
+                              marker=dict(size=22 if dims == 2 else 11, symbol="circle-open",
+                                          line=dict(width=4, color="#c2410c"), color="#c2410c")))
+    base_layout(fig, title, dims)
+    if method and dims == 2:  # a projection's axes have no units; say which projection they come from
+        fig.update_xaxes(title=f"{method.upper()} 1")
+        fig.update_yaxes(title=f"{method.upper()} 2")
+    return fig

@@ -122,10 +122,21 @@ def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=No
     """The map's table (turns + coordinates) and a note (e.g. a PCA fallback), or raise."""
     spec.validate(lm.n_layers if hasattr(lm, "n_layers") else None)
     df = turn_table(dialogues)
-    X = turn_vectors(spec, df["text"].tolist(), lm=lm, encoder=encoder, progress=progress)
+    added = df["dialogue"].isin([d.id for d in dialogues if d.kind == "user"]).to_numpy()
+    fit = ~added if (~added).sum() >= 3 else np.ones(len(df), bool)
+    # the fitted turns' vectors never depend on what was added (same cache entry, same map)
+    parts = [(m, turn_vectors(spec, df.loc[m, "text"].tolist(), lm=lm, encoder=encoder, progress=progress))
+             for m in (fit, ~fit) if m.any()]
+    X = np.zeros((len(df), parts[0][1].shape[1]), np.float32)
+    for m, V in parts:
+        X[m] = V
     proj = Projector(spec.method, n_components=spec.dims, seed=spec.seed,
-                     n_neighbors=min(15, max(2, len(X) // 4)))
-    Y = proj.fit_transform(X)
+                     n_neighbors=min(15, max(2, int(fit.sum()) // 4)))
+    Y = np.zeros((len(df), spec.dims), np.float32)
+    Y[fit] = proj.fit_transform(X[fit])        # the map is fitted on the seed texts only...
+    if (~fit).any():
+        Y[~fit] = proj.transform(X[~fit])       # ...added dialogues are placed on it, so it keeps its shape
     for i, axis in enumerate("xyz"[: spec.dims]):
         df[axis] = Y[:, i]
+    df["placed"] = ~fit
     return df, proj.note_

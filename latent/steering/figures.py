@@ -63,6 +63,7 @@ def steered_map_figure(df: pd.DataFrame, label: str) -> go.Figure:
     base_layout(fig, f"Where the steered texts land · x = along {label}")
     fig.update_xaxes(title=html.escape(f"along the direction ({label})", quote=False), showticklabels=True)
     fig.update_yaxes(title="first principal component of the rest", showticklabels=True)
+    fig.update_layout(legend=dict(orientation="h", y=-0.15, x=0))  # below the plot, clear of the colour bar
     return fig
 
 

@@ -117,14 +117,21 @@ def place(tm: TokenMap, lm, text: str) -> pd.DataFrame:
     return out
 
 
-def nearest(tm: TokenMap, index: int, k: int = 10) -> pd.DataFrame:
-    """The k nearest points to row ``index`` by cosine similarity in the full d_model space."""
+def nearest(tm: TokenMap, index: int, k: int = 10, *, other_tokens: bool = False) -> pd.DataFrame:
+    """The k nearest points to row ``index`` by cosine similarity in the full d_model space.
+
+    ``other_tokens``: leave out the point's own token at other layers (otherwise those, one layer
+    away, are usually all the nearest neighbours there are)."""
     if not 0 <= index < len(tm.vectors):
         raise InputError(f"Point {index} does not exist (the map has {len(tm.vectors)} points).")
     U = unit_rows(tm.vectors)
     sims = U @ U[index]
     sims[index] = -np.inf
-    k = min(k, len(sims) - 1)
+    if other_tokens:
+        t = tm.table
+        same = (t["text_index"] == t.at[index, "text_index"]) & (t["token_index"] == t.at[index, "token_index"])
+        sims[same.to_numpy()] = -np.inf
+    k = min(k, int(np.isfinite(sims).sum()))
     idx = np.argpartition(-sims, k - 1)[:k] if k > 0 else np.array([], int)
     idx = idx[np.argsort(-sims[idx])]
     out = tm.table.iloc[idx][["text_index", "token_index", "token", "layer"]].copy()

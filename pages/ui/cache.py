@@ -182,8 +182,37 @@ def preset(name: str, layer: int, method: str, lm):
     return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
 
 
+_NOT_VALUES = ("_run", "_send", "_add", "_save", "_goto", "_interp", "_place", "upload", "_file", "_rows_",
+               "use_model", "add_dialogue", "clear_dialogues")
+
+
+def keep_inputs() -> None:
+    """Streamlit forgets a widget's value when its page is not shown; re-assigning every value widget's
+    state at the top of each page keeps typed prompts and settings across page switches. Only plain
+    values are kept: buttons, uploads, editors, chart selections and export buttons (keys with '-')
+    cannot be set and are skipped."""
+    for k in list(st.session_state.keys()):
+        v = st.session_state[k]
+        plain = isinstance(v, (str, int, float, bool, list, tuple)) or v is None and k.endswith("_layer")
+        if plain and isinstance(k, str) and "-" not in k and not any(t in k for t in _NOT_VALUES):
+            try:
+                st.session_state[k] = st.session_state[k]
+            except Exception:  # noqa: BLE001 - a widget type that cannot be set: nothing to keep
+                pass
+
+
 def page(title: str, tab: str) -> None:
-    """Every page's preamble: wide layout, the tab title, the heading. Each page calls
-    :func:`start_background_work` at its end, so start-up loading never delays the first draw."""
+    """Every page's preamble: wide layout, the tab title, the heading, inputs kept across pages.
+    Each page calls :func:`start_background_work` at its end, so start-up loading never delays the first draw."""
     st.set_page_config(page_title=f"{tab} · Latent Dialogue Explorer", layout="wide")
+    keep_inputs()
+    glossary()
     st.title(title)
+
+
+def glossary() -> None:
+    """The plain-words glossary (assets/glossary.md), in the sidebar of every page."""
+    from latent.core.assets import asset
+
+    with st.sidebar.expander("Glossary: the words in plain English"):
+        st.markdown(asset("glossary.md").read_text(encoding="utf-8"))
