@@ -1,4 +1,6 @@
 """Hidden states: every token through every layer on one stable map, logit lens, custom axes."""
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -74,14 +76,25 @@ placed = st.session_state.get("hs_placed")
 if placed and placed[0] == id(tm) and not use_axes:
     table = pd.concat([table, placed[1]], ignore_index=True)
 
-all_layers = st.toggle("All layers at once", key="hs_all")
-layer = None if all_layers else st.select_slider("Layer", options=layers, value=layers[len(layers) // 2],
+if "hs_next_layer" in st.session_state:  # ▶ play advances the one layer slider, one rerun per layer
+    st.session_state["hs_layer"] = st.session_state.pop("hs_next_layer")
+if st.session_state.get("hs_layer") not in layers:
+    st.session_state.pop("hs_layer", None)
+p1, p2, p3 = st.columns([1, 1, 6])
+all_layers = p1.toggle("All layers", key="hs_all")
+playing = st.session_state.get("hs_playing", False) and not all_layers
+if p2.button("■ stop" if playing else "▶ play", key="hs_play", disabled=all_layers):
+    playing = st.session_state["hs_playing"] = not playing
+    if playing and st.session_state.get("hs_layer") == layers[-1]:
+        st.session_state["hs_layer"] = layers[0]
+layer = None if all_layers else p3.select_slider("Layer", options=layers, value=layers[len(layers) // 2],
                                                  key="hs_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
-                       axis_titles=axis_titles, note=tm.note)
+                       axis_titles=axis_titles, note=tm.note, animate=False)
 event = st.plotly_chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None)
-st.caption(f"{len(tm.table):,} token-layer points, fitted once on all chosen layers: the slider and ▶ play "
-           "only change which layer is shown. Click a point for its neighbours and logit lens.")
+st.caption(f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
+           "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
+           f"{color}. Axes have no units. Click a point for its neighbours and logit lens.")
 recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
                                    "seed": seed, "layer": layer, "color": color, **axes}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")
@@ -116,3 +129,11 @@ st.caption("A cell is one layer (row) at one input position (column); its text i
 export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which], "value": view}, model=lm.name), key="export-lens",
                stem="logit-lens")
 cache.start_background_work()
+if playing and layer is not None:  # next frame: the slider moves, the map follows
+    time.sleep(0.4)
+    i = layers.index(layer)
+    if i + 1 < len(layers):
+        st.session_state["hs_next_layer"] = layers[i + 1]
+    else:
+        st.session_state["hs_playing"] = False
+    st.rerun()

@@ -115,12 +115,23 @@ def test_hidden_states_page(at):
     at.switch_page("pages/2_Hidden_states.py").run()
     assert not at.exception
     before = chart(at, 0)
-    assert "frames" in before and len(before["frames"]) == 31
+    # one layer control: the app's slider; the figure carries no second (plotly) slider or frames
+    assert not before.get("frames") and not before["layout"].get("sliders")
+    assert before["layout"]["title"]["text"].endswith("layer 15")
+    import re
+    names = [t.get("name", "") for t in before["data"]]
+    n_prompts = len([p for p in at.text_area(key="hs_prompts").value.splitlines() if p.strip()])
+    assert sum(bool(re.match(r"\d+: ", n)) for n in names) == n_prompts   # colour key: one entry per prompt
     at.select_slider(key="hs_layer").set_value(20).run()
     assert not at.exception
     after = chart(at, 0)
-    assert after["layout"]["sliders"][0]["active"] == 20
+    assert after["layout"]["title"]["text"].endswith("layer 20")
     assert not np.array_equal(xs(before["data"][1]), xs(after["data"][1]))
+    # ▶ play moves the same slider, one layer per rerun, to the last layer, then stops
+    at.button(key="hs_play").click().run()
+    assert not at.exception
+    assert at.select_slider(key="hs_layer").value == 30 and at.session_state["hs_playing"] is False
+    assert chart(at, 0)["layout"]["title"]["text"].endswith("layer 30")
     # the lens heatmap is the second chart; its note is on the page
     assert len(at.get("plotly_chart")) == 2
     assert any("last few of 30 layers" in i.value and "reads back the input token" in i.value for i in at.info)

@@ -127,8 +127,10 @@ def test_sparse_messages_axis_stays_within_the_data(page):
     page.get_by_role("button", name="Run: Sparse messages").click()
     page.get_by_text("Verdict on SmolLM2-135M-Instruct").first.wait_for()
     wait_idle(page)
-    js = ("() => { const p = Array.from(document.querySelectorAll('.js-plotly-plot'))"
-          ".find(g => (g._fullLayout.title.text || '').startsWith('Fidelity')); "
+    find = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith('Fidelity'))")
+    page.wait_for_function(f"() => !!({find})")
+    js = (f"() => {{ const p = {find}; "
           "const xs = p._fullData.flatMap(t => Array.from(t.x)); "
           "return [p._fullLayout.xaxis.range, Math.min(...xs), Math.max(...xs)] }")
     (lo, hi), xmin, xmax = page.evaluate(js)
@@ -141,6 +143,7 @@ def test_empty_reuse_list_shows_a_message_and_other_tabs_still_render(page):
     box.click()
     for _ in range(6):
         box.press("Backspace")
+    box.press("Escape")   # close the option list (it hides the tabs from the accessibility tree)
     wait_idle(page)
     page.get_by_text("History lengths (tokens): give at least one value.").wait_for()
     page.get_by_role("tab", name="Reasoning as steering").click()
@@ -156,7 +159,7 @@ def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
     page.keyboard.press("ArrowRight")
     wait_idle(page)
     state = ("() => { const p = document.querySelector('.js-plotly-plot'); "
-             "return [p.layout.sliders[0].active, Array.from(p._fullData[1].x).slice(0, 4).join(',')] }")
+             "return [p.querySelector('.gtitle').textContent, Array.from(p._fullData[1].x).slice(0, 4).join(',')] }")
     on_screen = page.evaluate(state)
     with page.expect_download() as dl:
         page.get_by_role("button", name="HTML", exact=True).first.click()
@@ -166,7 +169,7 @@ def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
     exported.goto(path.as_uri())
     exported.wait_for_selector(".js-plotly-plot .main-svg")
     exported.wait_for_timeout(1500)   # an auto-playing export would have moved on by now
-    assert exported.evaluate(state) == on_screen
+    assert exported.evaluate(state) == on_screen and on_screen[0].endswith("layer 17")
 
 
 @pytest.mark.parametrize("name", ["Home", "Dialogues", "Hidden states", "Senses", "Latent walk", "Seed claims"])

@@ -41,8 +41,11 @@ def _hover(t: pd.DataFrame, prompts: list[str]) -> np.ndarray:
 
 
 def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, color: str = "prompt",
-                     dims: int = 2, title: str = "Token map", axis_titles=("", ""), note: str = "") -> go.Figure:
-    """Token points; ``layer=None`` shows every layer at once, else one layer with a play button.
+                     dims: int = 2, title: str = "Token map", axis_titles=("", ""), note: str = "",
+                     animate: bool = True) -> go.Figure:
+    """Token points; ``layer=None`` shows every layer at once, else one layer (with plotly's own
+    layer slider and play button when ``animate``; the app passes ``animate=False`` and drives the
+    layer from its one slider, so screen, slider and exports always agree).
 
     Paths join each token's positions across the chosen layers. Frames (one per layer) only
     change which layer's points are shown: the coordinates never move between frames.
@@ -77,6 +80,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
     def points(sub: pd.DataFrame, placed: bool):
         return scat(**{a: sub[a] for a in axes}, mode="markers", marker=marker(sub, placed),
                     name="placed, not fitted" if placed else "tokens", text=labels[sub.index],
+                    showlegend=placed or color != "prompt",
                     hovertemplate="%{text}<extra></extra>", customdata=sub.index.to_numpy())
 
     def at(layer_):
@@ -85,7 +89,11 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
 
     for tr in at(layer):
         fig.add_trace(tr)
-    animate = layer is not None and len(layers) > 1 and len(t) <= MAX_ANIMATED
+    if color == "prompt":  # a colour key: one legend entry per prompt (the palette has 20 colours)
+        for i, ptxt in enumerate(prompts[: len(PALETTE)]):
+            fig.add_trace(scat(**{a: [None] for a in axes}, mode="markers", name=hover(f"{i}: {ptxt[:40]}", 60),
+                               marker=dict(size=9, color=PALETTE[i % len(PALETTE)]), hoverinfo="skip"))
+    animate = animate and layer is not None and len(layers) > 1 and len(t) <= MAX_ANIMATED
     if animate:
         # every layer lists its points in the same (prompt, token) order, so a frame only needs
         # new coordinates; labels and colours stay those of the first draw (fast to build and send)
@@ -117,8 +125,8 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
     if note:
         title = f"{title}<br><sup>{html.escape(note, quote=False)}</sup>"
     base_layout(fig, "", dims)
-    if layer is not None:
-        title = f"{title} · layer {layer}" if not animate else title
+    if layer is not None and not animate:
+        title = f"{title} · layer {layer}"
     fig.update_layout(title=dict(text=title), showlegend=True)
     if dims == 2 and any(axis_titles):
         fig.update_xaxes(title=html.escape(axis_titles[0], quote=False), showticklabels=True)

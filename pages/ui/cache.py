@@ -182,7 +182,7 @@ def preset(name: str, layer: int, method: str, lm):
     return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
 
 
-_NOT_VALUES = ("_run", "_send", "_add", "_save", "_goto", "_interp", "_place", "upload", "_file", "_rows_",
+_NOT_VALUES = ("_run", "_send", "_add", "_save", "_goto", "_interp", "_place", "_play", "upload", "_file", "_rows_",
                "use_model", "add_dialogue", "clear_dialogues")
 
 
