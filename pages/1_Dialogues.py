@@ -17,18 +17,18 @@ extra = st.session_state.setdefault("user_dialogues", [])
 
 with st.sidebar:
     st.header("Map settings")
-    source = st.radio("Turn vectors from", ["encoder", "lm"], key="map_source", horizontal=True,
+    source = st.radio("Turn vectors from", ["encoder", "lm"], key="map_source", bind="query-params", horizontal=True,
                       format_func={"encoder": "sentence encoder", "lm": "language model"}.get)
     layer, pooling = 12, "mean"
     if source == "lm":
         n = cache.lm().n_layers
-        layer = st.slider("Layer", 0, n, round(0.4 * n), key="map_layer")
-        pooling = st.radio("Pooling", ["mean", "last"], key="map_pooling", horizontal=True)
-    method = st.radio("Projection", ["umap", "pca"], key="map_method", horizontal=True,
+        layer = st.slider("Layer", 0, n, round(0.4 * n), key="map_layer", bind="query-params")
+        pooling = st.radio("Pooling", ["mean", "last"], key="map_pooling", bind="query-params", horizontal=True)
+    method = st.radio("Projection", ["umap", "pca"], key="map_method", bind="query-params", horizontal=True,
                       format_func=str.upper)
-    dims = st.radio("Dimensions", [2, 3], key="map_dims", horizontal=True)
-    color = st.radio("Colour by", ["speaker", "dialogue"], key="map_color", horizontal=True)
-    seed = st.number_input("Seed", 0, 10_000, 0, key="map_seed")
+    dims = st.radio("Dimensions", [2, 3], key="map_dims", bind="query-params", horizontal=True)
+    color = st.radio("Colour by", ["speaker", "dialogue"], key="map_color", bind="query-params", horizontal=True)
+    seed = st.number_input("Seed", 0, 10_000, 0, key="map_seed", bind="query-params")
 
 with st.expander("Add your own dialogue to the map"):
     pasted = st.text_area("One turn per line, as `Name: text`", key="paste", height=120, max_chars=MAX_USER_CHARS,

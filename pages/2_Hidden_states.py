@@ -19,20 +19,20 @@ cache.page("Hidden states", "Hidden states")
 lm = cache.lm()
 
 PRESETS = presets()
-preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="hs_preset")
+preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="hs_preset", bind="query-params")
 if preset != "(type your own)" and st.session_state.get("hs_last_preset") != preset:
     st.session_state["hs_prompts"] = "\n".join(PRESETS[preset])
 st.session_state["hs_last_preset"] = preset
 st.session_state.setdefault("hs_prompts", "\n".join(PRESETS["queen (seed thread)"][2:]))
-text = st.text_area("Prompts, one per line", key="hs_prompts", height=130, max_chars=50_000)
+text = st.text_area("Prompts, one per line", key="hs_prompts", bind="query-params", height=130, max_chars=50_000)
 
 c = st.columns([2, 2, 1, 2, 1])
-layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", max_chars=200,
+layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", bind="query-params", max_chars=200,
                              help=f"e.g. 0-{lm.n_layers}, 0,6,12 or 0-{lm.n_layers}:3")
-method = c[1].radio("Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)
-dims = c[2].radio("Dimensions", [2, 3], key="hs_dims", horizontal=True)
-color = c[3].selectbox("Colour by", COLOR_BY, key="hs_color")
-seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="hs_seed"))
+method = c[1].radio("Projection", ["pca", "umap"], key="hs_method", bind="query-params", horizontal=True, format_func=str.upper)
+dims = c[2].radio("Dimensions", [2, 3], key="hs_dims", bind="query-params", horizontal=True)
+color = c[3].selectbox("Colour by", COLOR_BY, key="hs_color", bind="query-params")
+seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="hs_seed", bind="query-params"))
 
 prompts = [p for p in text.splitlines() if p.strip()]
 try:
@@ -94,7 +94,8 @@ fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, titl
 event = st.plotly_chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None)
 st.caption(f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
            "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
-           f"{color}. Axes have no units. Click a point for its neighbours and logit lens.")
+           f"{color}. Axes have no units. Prompts that begin alike share those tokens' states exactly (the model "
+           "reads left to right), so their points coincide. Click a point for its neighbours and logit lens.")
 recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
                                    "seed": seed, "layer": layer, "color": color, **axes}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")

@@ -12,14 +12,14 @@ from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
 from pages.ui import cache
 from pages.ui.export import export_buttons
 
-cache.page("Senses: is this queen a monarch or a bee?", "Senses")
+cache.page("Senses: which meaning does the context pick?", "Senses")
 st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
 lm = cache.lm()
 SETS = builtin_sets()
 
 c1, c2 = st.columns([1, 2])
-choice = c1.selectbox("Word", list(SETS) + ["(new word)"], key="sn_word")
+choice = c1.selectbox("Word", list(SETS) + ["(new word)"], key="sn_word", bind="query-params")
 upload = c1.file_uploader("…or load a senses JSON", type=["json"], key="sn_upload")
 word = c1.text_input("New word", key="sn_new_word", max_chars=40) if choice == "(new word)" else choice
 base = SETS.get(choice, SenseSet(word, {}))
@@ -27,11 +27,12 @@ if upload is not None:
     try:
         base = SenseSet.from_json(upload.getvalue())
         word = base.word
+        c1.info(f"Using the uploaded set for '{word}' (the word box above is ignored while a file is loaded).")
     except SenseError as e:
         c1.error(str(e))
 rows = c2.data_editor(pd.DataFrame(base.to_rows() or [{"sense": "", "sentence": ""}]), num_rows="dynamic",
                       key=f"sn_rows_{choice}_{word}", height=260, width="stretch")
-readout = c1.radio("Readout", ["echo", "word"], key="sn_readout", horizontal=True)
+readout = c1.radio("Readout", ["echo", "word"], key="sn_readout", bind="query-params", horizontal=True)
 c1.caption("**echo** (default): the text, a newline and “The <word>”, read at that appended token. It has seen "
            "the whole text, so it carries mostly the sentence's topic (the “The weather” control below shows how much). "
            "**word**: the word's own last sub-token, which in a causal model sees only the context to its left — "
@@ -101,12 +102,15 @@ target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.sen
                       key="sn_target")
 f3 = probs_heatmap(rep, target)
 st.plotly_chart(f3, key="sn_heat", theme=None)
+st.caption("A cell is one context step (row) at one layer (column); colour is the probability of the chosen sense.")
 export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3", stem=f"sense-probabilities-{word}")
 
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
 f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep))
 m1.plotly_chart(f4, key="sn_map", theme=None)
+m1.caption("A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at the "
+           "chosen layer; PCA axes have no units.")
 with m1:
     export_buttons(f4, smap, recipe("sense_map"), key="sn_x4", stem=f"sense-map-{word}")
 m2.caption("Top next tokens after each step's text (the model's own prediction)")

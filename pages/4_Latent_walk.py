@@ -19,7 +19,7 @@ ERRORS = (LatentError,)
 
 sources = ["preset", "two sets of texts", "direction file"] + (
     ["from the Senses page"] if "walk_direction" in st.session_state else [])
-source = st.radio("Direction from", sources, key="wk_source", horizontal=True)
+source = st.radio("Direction from", sources, key="wk_source", bind="query-params", horizontal=True)
 c = st.columns(4)
 method = c[1].radio("Vector", ["mean", "pca"], key="wk_method", horizontal=True,
                     help="mean difference of the two sets, or the first principal component of paired differences (repeng)")
@@ -30,7 +30,7 @@ if positions == "first":
                  "the meters below will show it. Every position is what steers this model.")
 try:
     if source == "preset":
-        name = st.selectbox("Preset", list(PRESETS), key="wk_preset")
+        name = st.selectbox("Preset", list(PRESETS), key="wk_preset", bind="query-params")
         p = PRESETS[name]
         layer = c[0].slider("Layer", 1, lm.n_layers, scaled_layer(p, lm.n_layers), key=f"wk_layer_{name}_{lm.n_layers}")
         prompt_default, strengths_default = p["prompt"], f"-{STRENGTH[name]},0,{STRENGTH[name]}"
@@ -71,7 +71,7 @@ prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}", max_
 g = st.columns(4)
 strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}",
                                 max_chars=400)
-tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens")
+tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens", bind="query-params")
 seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
 sample = g[3].toggle("Sample 3 seeds", value=True, key="wk_sample", help="Off: one greedy text per strength (no interval).")
 inputs = (prompt, strength_text, tokens, seed, sample, positions, direction.layer, direction.vector.tobytes())
@@ -111,9 +111,13 @@ if "walk_result" in st.session_state:
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
     st.plotly_chart(f1, key="wk_meters", theme=None)
+    st.caption("x is the strength; each panel is one meter. Grey band: random directions of the same norm; red "
+               "error bars: 95 % intervals over seeds; dashed red lines: where texts start to repeat.")
     export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
     st.plotly_chart(f2, key="wk_map", theme=None)
+    st.caption("A point is one text: x is its position along the direction, y the main remaining variation; "
+               "colour is the strength; triangles are the two poles' texts.")
     export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
 
 st.header("Interpolate between two prompts")
@@ -133,6 +137,7 @@ if "walk_interp" in st.session_state:
     st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
     f3 = interpolation_figure(it.path, il2)
     st.plotly_chart(f3, key="wk_ipath", theme=None)
+    st.caption("A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
                    key="wk_x3", stem="interpolation")
 cache.start_background_work()

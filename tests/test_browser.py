@@ -186,3 +186,30 @@ def test_every_page_at_1024x768(browser, app_server, artifacts, name):
     assert pg.locator('[data-testid="stException"]').count() == 0
     pg.screenshot(path=str(artifacts / f"{name.lower().replace(' ', '-')}-1024.png"))
     ctx.close()
+
+
+def test_a_typed_prompt_survives_a_reload_and_the_link_opens_the_same_view(page, browser):
+    _open(page, "Hidden states")
+    box = page.get_by_label("Prompts, one per line")
+    box.fill("Bees dance to share the way")
+    box.press("Control+Enter")
+    wait_idle(page)
+    page.locator('[data-testid="stRadio"]').filter(has_text="Projection").get_by_text("UMAP", exact=True).click()
+    wait_idle(page)
+    page.wait_for_function("() => location.search.includes('hs_method=UMAP')")   # the option's label
+    url = page.url
+    assert "hs_prompts=" in url and "v=1" in url
+    page.reload()
+    page.get_by_label("Prompts, one per line").wait_for()
+    wait_idle(page)
+    assert page.get_by_label("Prompts, one per line").input_value() == "Bees dance to share the way"
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1800})
+    other = ctx.new_page()
+    other.set_default_timeout(180_000)
+    other.goto(url)                                  # the copied link, in a fresh browser context
+    other.get_by_label("Prompts, one per line").wait_for()
+    wait_idle(other)
+    assert other.get_by_label("Prompts, one per line").input_value() == "Bees dance to share the way"
+    other.wait_for_function("() => (document.querySelector('.js-plotly-plot .gtitle') || {}).textContent"
+                            "?.includes('UMAP')")
+    ctx.close()

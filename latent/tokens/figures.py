@@ -145,7 +145,7 @@ def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens", value: str = "p
         z = np.log10(z + 1)
     txt = top.pivot(index="layer", columns="position", values="prediction").reindex(index=layers, columns=positions)
     toks = top.drop_duplicates("position").set_index("position")["token"].reindex(positions)
-    xlabels = [f"{p}:{html.escape(repr(tok), quote=False)}" for p, tok in toks.items()]
+    xlabels = [f"{p}:{html.escape(repr(tok)[:10], quote=False)}" for p, tok in toks.items()]  # no overprint
     cell = [[html.escape(repr(s)[1:-1][:10], quote=False) for s in row] for row in txt.to_numpy()]
     fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=xlabels, y=[str(L) for L in layers], text=cell,
                                texttemplate="%{text}", colorscale="Blues" if value == "prob" else "Blues_r",

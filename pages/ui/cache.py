@@ -206,8 +206,19 @@ def page(title: str, tab: str) -> None:
     Each page calls :func:`start_background_work` at its end, so start-up loading never delays the first draw."""
     st.set_page_config(page_title=f"{tab} · Latent Dialogue Explorer", layout="wide")
     keep_inputs()
+    link_version()
     glossary()
     st.title(title)
+
+
+LINK_VERSION = "1"
+
+
+def link_version() -> None:
+    """Widgets at their defaults are not written to the URL, so a link depends on the app's defaults:
+    every URL carries ``v`` so a later version can read old links by their defaults."""
+    if st.query_params.get("v") != LINK_VERSION:
+        st.query_params["v"] = LINK_VERSION
 
 
 def glossary() -> None:
