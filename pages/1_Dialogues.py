@@ -55,13 +55,13 @@ spec = MapSpec(source=source, layer=layer, pooling=pooling, method=method, dims=
                color=color)
 if method == "umap" and not cache.project.is_warm():
     # UMAP's numba code compiles in the background for ~15-50 s after a start: draw PCA now and
-    # switch by itself once UMAP is ready
+    # offer UMAP once it is ready; the map never changes shape by itself
     spec = MapSpec(**{**spec.to_dict(), "method": "pca"})
-    st.info("UMAP is still compiling in the background (once per start); showing PCA until it is ready.")
+    st.info("UMAP is still compiling in the background (once per start); showing PCA until you switch.")
 
     @st.fragment(run_every=2)
     def switch_when_warm():
-        if cache.project.is_warm():
+        if cache.project.is_warm() and st.button("UMAP is ready: show the UMAP map", key="map_umap_run"):
             st.rerun()
 
     switch_when_warm()

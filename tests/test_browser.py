@@ -21,9 +21,14 @@ def test_home_then_dialogue_map(page, artifacts):
     page.get_by_text("Read a dialogue").wait_for()
     page.screenshot(path=str(artifacts / "dialogues.png"))
     # switch the map to PCA and see it redrawn
-    # PCA is drawn at once while UMAP compiles; the page switches to UMAP by itself when ready
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle')"
-                           ".textContent.includes('UMAP')")
+    # PCA is drawn at once while UMAP compiles; when UMAP is ready a button offers it (no jump by itself)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('UMAP')"
+                           " || Array.from(document.querySelectorAll('button')).some(b => b.textContent"
+                           ".includes('UMAP is ready'))")
+    if page.get_by_role("button", name="UMAP is ready: show the UMAP map").count():
+        assert "PCA" in page.locator(".js-plotly-plot .gtitle").first.text_content()   # still PCA: no jump
+        page.get_by_role("button", name="UMAP is ready: show the UMAP map").click()
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle').textContent.includes('UMAP')")
     wait_idle(page)
     page.locator('[data-testid="stRadio"]').filter(has_text="Projection").get_by_text("PCA", exact=True).click()
     page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle')"

@@ -190,7 +190,7 @@ def keep_inputs() -> None:
     """Streamlit forgets a widget's value when its page is not shown; re-assigning every value widget's
     state at the top of each page keeps typed prompts and settings across page switches. Only plain
     values are kept: buttons, uploads, editors, chart selections and export buttons (keys with '-')
-    cannot be set and are skipped."""
+    cannot be set and are skipped. Convention: a button's key contains one of ``_NOT_VALUES``."""
     for k in list(st.session_state.keys()):
         v = st.session_state[k]
         plain = isinstance(v, (str, int, float, bool, list, tuple)) or v is None and k.endswith("_layer")
