@@ -104,8 +104,10 @@ def test_dialogues_paste_joins_map_and_stays_text(at):
     at.button(key="add_dialogue").click().run()
     assert not at.exception and at.success
     fig = chart(at)
-    n_points = sum(len(xs(t)) for t in fig["data"] if t.get("mode") == "markers")
-    assert n_points == 114
+    turns = [t for t in fig["data"] if t.get("mode") == "markers" and t.get("hoverinfo") != "skip"]
+    assert sum(len(xs(t)) for t in turns) == 114
+    rings = [t for t in fig["data"] if t.get("name") == "added (placed, not fitted)"]
+    assert len(rings) == 1 and len(xs(rings[0])) == 2       # the two added turns are ringed
     hover = " ".join(" ".join(t.get("text", [])) for t in fig["data"] if t.get("mode") == "markers")
     assert "<script>" not in hover and "&lt;script&gt;" in hover
     at.button(key="clear_dialogues").click().run()
@@ -202,6 +204,10 @@ def test_senses_empty_context(at):
 def test_latent_walk_page(at):
     at.switch_page("pages/4_Latent_walk.py").run()
     assert not at.exception
+    if "walk_direction" in at.session_state:   # a direction sent from Senses opens the walk on it
+        assert at.radio(key="wk_source").value == "from the Senses page"
+        assert at.text_input(key="wk_prompt_from the Senses page").value == "The queen"
+    at.radio(key="wk_source").set_value("preset").run()
     at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
     at.slider(key="wk_tokens").set_value(10).run()
     at.button(key="wk_run").click().run()
@@ -217,6 +223,7 @@ def test_latent_walk_page(at):
 @pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 40), "too many"), ("a,b", "Cannot read strengths")])
 def test_latent_walk_bad_strengths(at, strengths, msg):
     at.switch_page("pages/4_Latent_walk.py").run()
+    at.radio(key="wk_source").set_value("preset").run()
     at.text_input(key="wk_strengths_preset").input(strengths).run()
     at.button(key="wk_run").click().run()
     assert not at.exception and any(msg in e.value for e in at.error)
