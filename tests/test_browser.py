@@ -162,6 +162,10 @@ def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
     page.locator('input[type=range][aria-label="Layer"]').focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
+    # both reruns must be over before the download button is clicked (a rerun redraws the button)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle').textContent.endsWith('layer 17')")
+    wait_idle(page)
+    page.wait_for_timeout(1000)
     wait_idle(page)
     state = ("() => { const p = document.querySelector('.js-plotly-plot'); "
              "return [p.querySelector('.gtitle').textContent, Array.from(p._fullData[1].x).slice(0, 4).join(',')] }")
