@@ -63,9 +63,29 @@ def _added(lm, direction: Direction, strengths) -> "torch.Tensor":
 
 def steering_plan(lm, direction: Direction, strengths, positions: str = "all") -> Plan:
     """A hook plan adding ``strength`` (one per batch row, or one for all) at ``direction.layer``."""
+    _check_positions(positions)
+    return _add_plan(lm, direction.layer, _added(lm, direction, strengths), positions)
+
+
+def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan:
+    """A hook plan adding its own absolute vector to each batch row: ``added (rows, d)`` at ``layer``."""
+    import torch
+
+    _check_positions(positions)
+    if layer == 0:
+        raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")
+    vec = torch.as_tensor(np.asarray(added, np.float32), dtype=lm.model.dtype, device=lm.model.device)
+    return _add_plan(lm, layer, vec, positions)
+
+
+def _check_positions(positions: str) -> None:
     if positions not in POSITIONS:
         raise DirectionError(f"Unknown positions {positions!r}. Must be one of: {', '.join(POSITIONS)}")
-    vec = _added(lm, direction, strengths)  # (R, d)
+
+
+def _add_plan(lm, layer: int, vec, positions: str) -> Plan:
+    """The one edit both plans use: add ``vec (1 or rows, d)`` to every position, or (ActAdd's recipe)
+    only to the prompt's first token during prefill."""
     from latent.core.hidden import start_ids
 
     first = len(start_ids(lm.tokenizer))  # the prompt's first token (after the prepended start token)
@@ -74,36 +94,8 @@ def steering_plan(lm, direction: Direction, strengths, positions: str = "all") -
         v = vec.to(h.dtype)
         if v.shape[0] != 1 and v.shape[0] != h.shape[0]:
             raise DirectionError(f"{v.shape[0]} strengths for a batch of {h.shape[0]} rows.")
-        if positions == "first":  # ActAdd's recipe: only at the prompt's first token, prefill only
-            if h.shape[1] <= first:  # (rows must share one prompt length: no left padding)
-                return h
-            h = h.clone()
-            h[:, first] += v
-            return h
-        return h + v[:, None, :]
-
-    return Plan(edits={direction.layer: [edit]})
-
-
-def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan:
-    """A hook plan adding its own absolute vector to each batch row: ``added (rows, d)`` at ``layer``."""
-    import torch
-
-    if positions not in POSITIONS:
-        raise DirectionError(f"Unknown positions {positions!r}. Must be one of: {', '.join(POSITIONS)}")
-    if layer == 0:
-        raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")
-    vec = torch.as_tensor(np.asarray(added, np.float32), dtype=lm.model.dtype, device=lm.model.device)
-    from latent.core.hidden import start_ids
-
-    first = len(start_ids(lm.tokenizer))
-
-    def edit(h):
-        v = vec.to(h.dtype)
-        if v.shape[0] != h.shape[0]:
-            raise DirectionError(f"{v.shape[0]} row vectors for a batch of {h.shape[0]} rows.")
         if positions == "first":
-            if h.shape[1] <= first:
+            if h.shape[1] <= first:  # (rows must share one prompt length: no left padding)
                 return h
             h = h.clone()
             h[:, first] += v
