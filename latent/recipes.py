@@ -132,7 +132,7 @@ def map_title(spec, lm=None) -> str:
 
     src = f"sentence encoder ({DEFAULT_ENCODER})" if spec.source == "encoder" else \
         f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
-    return f"Dialogue map · {spec.method.upper()}<br><sup>{src}</sup>"
+    return f"Dialogue map · {spec.method.upper()} · {src}"
 
 
 @register("token_map")

@@ -44,6 +44,8 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
                               marker=dict(size=22 if dims == 2 else 11, symbol="circle-open",
                                           line=dict(width=4, color="#c2410c"), color="#c2410c")))
     base_layout(fig, title, dims)
+    # eleven speakers stack into a tall column under the map: keep this legend at the side
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, x=1.02), title=dict(font=dict(size=16)))
     if method and dims == 2:  # a projection's axes have no units; say which projection they come from
         fig.update_xaxes(title=f"{method.upper()} 1")
         fig.update_yaxes(title=f"{method.upper()} 2")
