@@ -9,7 +9,8 @@ a text into one vector per layer for the word:
   the echoed word's state has seen the whole text.
 
 Sense probabilities are a softmax over cosine similarity to the sense centroids, after
-subtracting the mean of all sense sentences at that layer (temperature ``TAU``).
+subtracting the mean of all sense sentences at that layer; :func:`sense_probs` takes a fixed
+temperature (``TAU``, the old default), the study fits one per layer (:mod:`latent.senses.calibration`).
 
 Example::
 
@@ -194,14 +195,11 @@ def sense_probs(Q: np.ndarray, mean: np.ndarray, C: np.ndarray, tau: float = TAU
 
 
 def loo_accuracy(X: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Leave-one-out nearest-centroid accuracy per layer (centred cosine): ``(layers,)``."""
-    correct = np.zeros(X.shape[1])
-    for i in range(len(X)):
-        keep = np.arange(len(X)) != i
-        mean, C = centroids(X[keep], labels[keep], n)
-        pred = sense_probs(X[i:i + 1], mean, C)[0].argmax(-1)
-        correct += pred == labels[i]
-    return correct / len(X)
+    """Leave-one-out nearest-centroid accuracy per layer: ``(layers,)``. One implementation for the
+    whole app: :func:`latent.senses.calibration.loo_accuracy` (vectorised)."""
+    from latent.senses.calibration import loo_accuracy as vectorised
+
+    return vectorised(X, labels, n)
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray) -> np.ndarray:

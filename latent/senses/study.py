@@ -15,7 +15,7 @@ import pandas as pd
 
 from latent.core.direction import Direction
 from latent.core.lens import lens_topk
-from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, loo_accuracy, silhouette, word_states
+from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, silhouette, word_states
 from latent.core.errors import check_layer
 
 # the seed thread's order: bare "queen", then honey, worker, hive and beeswax added one at a time
@@ -312,11 +312,13 @@ def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:
 
 def compare_readouts(lm, sset: SenseSet) -> dict[str, dict]:
     """Best-layer leave-one-out accuracy of each readout on the set's sentences."""
+    from latent.senses import calibration as cal
+
     names = sset.validate().names
     sents = [(n, s) for n in names for s in sset.senses[n]]
     labels = np.array([names.index(n) for n, _ in sents])
     out = {}
     for r in ("word", "echo"):
-        acc = loo_accuracy(word_states(lm, [s for _, s in sents], sset.word, r), labels, len(names))
+        acc = cal.loo_accuracy(word_states(lm, [s for _, s in sents], sset.word, r), labels, len(names))
         out[r] = {"best_layer": int(acc.argmax()), "accuracy": float(acc.max())}
     return out
