@@ -1,27 +1,90 @@
-"""Seed-claim experiments: mechanics on the tiny model, sanity relations on the real one."""
+"""Seed-claim experiments: the evidence machinery, each control behaving as a control, the JSON
+contract and reproducibility (tiny models), and the real models' controls landing in their nulls."""
+import json
+
 import numpy as np
 import pytest
 import torch
 
-from latent.claims import ExperimentError, get, run, verdict
+import latent.claims as claims
+from latent.claims import ExperimentError, get, registry, run
+from latent.claims.evidence import (ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Finding, bootstrap_ci,
+                                    clopper_pearson, judge, paired_finding)
 from latent.claims.reuse import generate_cached, generate_nocache
 from latent.claims.sparse_messages import keep_topk, patched_logprobs, sparsify
 from latent.core.hidden import encode, hidden_states
 from latent.core.hooks import Plan, use
+from conftest import make_tiny_lm
+
+CONTRACT = {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", "null", "n", "model", "dtype", "seed"}
+TINY_PARAMS = {"reuse": {"lengths": (16, 24), "questions": 2, "repeats": 2}, "cousins": {"n_prompts": 10, "far": 1},
+               "sparse-matrix": {}, "sparse-messages": {"layer": 2, "ks": (1, 8, 32)},
+               "economy": {"n_probes": 6}, "reasoning": {"n_questions": 10}, "talking": {"n_texts": 20}}
 
 
-@pytest.mark.parametrize("score,expect", [(0.95, "holds"), (0.9, "holds"), (0.89, "holds partly"), (0.5, "holds partly"),
-                                          (0.49, "does not hold")])
-def test_verdict_thresholds(score, expect):
-    assert verdict(score, holds=0.9, partly=0.5) == expect
+# ------------------------------------------------------------------ the verdict rule
+@pytest.mark.parametrize("ci,band,side,target,expect", [
+    ((0.4, 0.6), (0.0, 0.2), "greater", None, SUPPORTED),
+    ((0.1, 0.3), (0.0, 0.2), "greater", None, INCONCLUSIVE),
+    ((0.05, 0.15), (0.0, 0.2), "greater", None, NOT_SUPPORTED),
+    ((-0.5, -0.3), (-0.2, 0.2), "less", None, SUPPORTED),
+    ((-0.1, 0.3), (-0.2, 0.2), "less", None, NOT_SUPPORTED),
+    ((0.39, 0.68), (0.05, 0.27), "greater", 0.9, NOT_SUPPORTED),     # above the floor, short of the claim
+    ((0.85, 0.95), (0.05, 0.27), "greater", 0.9, INCONCLUSIVE),
+    ((0.92, 0.99), (0.05, 0.27), "greater", 0.9, SUPPORTED),
+])
+def test_judge(ci, band, side, target, expect):
+    assert judge(ci, band, side, target)[0] == expect
 
 
-@pytest.mark.parametrize("k,expect", [(8, "holds"), (16, "holds"), (17, "holds partly"), (128, "holds partly"),
-                                      (129, "does not hold")])
-def test_verdict_lower_is_better(k, expect):
-    assert verdict(k, holds=16, partly=128, higher_is_better=False) == expect
+def test_noise_lands_in_the_null_and_a_real_shift_does_not():
+    """The paired rule's false-positive rate on pure noise is at most ~α; a real shift is found."""
+    g = np.random.default_rng(0)
+    fp = np.mean([paired_finding("noise", g.normal(size=50), seed=s).verdict == SUPPORTED for s in range(200)])
+    assert fp <= 0.05
+    assert paired_finding("shift", g.normal(0.8, 1.0, size=50)).verdict == SUPPORTED
 
 
+def test_intervals_cover():
+    g = np.random.default_rng(1)
+    hits = [lo <= 0.3 <= hi for lo, hi in (clopper_pearson(int((g.random(40) < 0.3).sum()), 40) for _ in range(300))]
+    assert np.mean(hits) >= 0.93
+    hits = [lo <= 0 <= hi for lo, hi in (bootstrap_ci(g.normal(size=40), seed=s, n_boot=500) for s in range(200))]
+    assert np.mean(hits) >= 0.9
+
+
+def test_arithmetic_is_never_a_verdict():
+    f = claims.evidence.arithmetic("x", 0.4, "2 / 5")
+    assert f.verdict == ARITHMETIC and "No verdict" in f.rule and "2 / 5" in f.rule
+
+
+def test_spearman_null_holds_for_independent_data():
+    from latent.claims.economy import spearman_boot
+
+    g = np.random.default_rng(2)
+    covered = []
+    for s in range(60):
+        x, y = g.normal(size=80), g.normal(size=80)
+        r, ci, band, p = spearman_boot(x, y, seed=s, n=400)
+        covered.append(ci[0] <= 0 <= ci[1])
+        assert band[0] < 0 < band[1]
+    assert np.mean(covered) >= 0.9
+
+
+def test_cka_invariances_and_its_shuffled_null():
+    from latent.claims.talking import _cka_with_ci, linear_cka
+
+    g = np.random.default_rng(3)
+    X = g.normal(size=(60, 10))
+    R = np.linalg.qr(g.normal(size=(10, 10)))[0]
+    assert linear_cka(X, 3 * X @ R) == pytest.approx(1.0)
+    c, lo, hi = _cka_with_ci(X, X @ R)
+    assert lo <= c <= hi
+    shuffled = [linear_cka(X, (X @ R)[g.permutation(60)]) for _ in range(50)]
+    assert np.quantile(shuffled, 0.95) < 0.5            # shuffled pairings land far below 1
+
+
+# ------------------------------------------------------------------ mechanics on tiny models
 def test_keep_topk():
     v = np.array([0.1, -3.0, 2.0, 0.5])
     np.testing.assert_array_equal(keep_topk(v, 2), [0, -3.0, 2.0, 0])
@@ -39,17 +102,16 @@ def test_k_equals_d_reproduces_forward(tiny_lm):
     ids = torch.tensor([encode(tiny_lm, prompt)[0]])
     with torch.no_grad():
         ref = torch.log_softmax(tiny_lm.model(ids).logits[0, -1], -1).numpy()
-    np.testing.assert_allclose(lp[0], ref, atol=1e-5)       # the cached, patched path equals a plain forward
+    np.testing.assert_allclose(lp[0], ref, atol=1e-5)
     np.testing.assert_allclose(lp[1:], np.broadcast_to(ref, lp[1:].shape), atol=1e-4)
 
 
 def test_cache_on_and_off_give_identical_tokens(tiny_lm):
     ids = encode(tiny_lm, "hello there, queen")[0]
     assert generate_nocache(tiny_lm, ids, 8) == generate_cached(tiny_lm, ids, 8)
-    pre_len = 5
     with torch.inference_mode():
-        pre = tiny_lm.model.base_model(input_ids=torch.tensor([ids[:pre_len]]), use_cache=True).past_key_values
-    assert generate_cached(tiny_lm, ids, 8, pre, pre_len) == generate_nocache(tiny_lm, ids, 8)
+        pre = tiny_lm.model.base_model(input_ids=torch.tensor([ids[:5]]), use_cache=True).past_key_values
+    assert generate_cached(tiny_lm, ids, 8, pre, 5) == generate_nocache(tiny_lm, ids, 8)
 
 
 def test_ablating_zero_neurons_changes_nothing(tiny_lm):
@@ -64,56 +126,162 @@ def test_ablating_zero_neurons_changes_nothing(tiny_lm):
     assert not torch.allclose(ablated, ref)
 
 
+def test_quantised_cousins_are_private_and_weight_only(tiny_lm):
+    from latent.claims.cousins import int4_group, int8_per_channel, make_cousin
+
+    w = torch.randn(8, 128)
+    assert (int8_per_channel(w) - w).abs().max() <= w.abs().amax(1, keepdim=True).max() / 127
+    q = int4_group(w).reshape(8, 2, 64)
+    s = w.reshape(8, 2, 64).abs().amax(-1, keepdim=True) / 7
+    assert torch.allclose((q / s).round(), q / s, atol=1e-4)            # every value is an int4 level of its group
+    before = [p.clone() for p in tiny_lm.model.parameters()]
+    c = make_cousin(tiny_lm, "int4 weights, group 64")
+    assert all(torch.equal(a, b) for a, b in zip(before, tiny_lm.model.parameters()))  # the shared model is untouched
+    assert c.model is not tiny_lm.model
+
+
+def test_the_prefill_scorer_equals_plain_scoring(tiny_lm):
+    from latent.claims.reasoning import ANSWER_TOKENS, score
+    from latent.core.generate import continuation_logprobs, generate
+
+    ps, ans = ["the queen bee", "a b c d e f g", "hello"], ["honey hive", "x", "abc def"]
+    lp, outs = score(tiny_lm, ps, ans)
+    a_ids = [tiny_lm.tokenizer(" " + a, add_special_tokens=False).input_ids for a in ans]
+    ref = np.array(continuation_logprobs(tiny_lm, [encode(tiny_lm, p)[0] for p in ps], a_ids)) * [len(a) for a in a_ids]
+    np.testing.assert_allclose(lp, ref, atol=1e-4)
+    assert outs == [tiny_lm.tokenizer.decode(t) for t in generate(tiny_lm, ps, max_new_tokens=ANSWER_TOKENS).token_ids]
+
+
+@pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2", "gpt_neox"])
+def test_continuation_logprobs_equals_one_row_at_a_time(family):
+    from latent.core.generate import continuation_logprobs
+
+    lm = make_tiny_lm(family=family)
+    P, N = [[1, 5, 7, 9], [1, 3], [1, 4, 4, 4, 4, 4, 2]], [[3, 4], [8, 9, 10], [5]]
+    ref = []
+    for p, n in zip(P, N):
+        with torch.no_grad():
+            lp = torch.log_softmax(lm.model(torch.tensor([p + n])).logits[0].float(), -1)
+        ref.append(float(np.mean([lp[len(p) - 1 + i, t] for i, t in enumerate(n)])))
+    np.testing.assert_allclose(continuation_logprobs(lm, P, N), ref, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tiny_lm):
+    """Every experiment on a tiny model; the second model is another tiny model (never a download)."""
+    other = make_tiny_lm(seed=7, family="gemma3")
+    old, claims.MODEL_LOADER = claims.MODEL_LOADER, (lambda name: other)
+    yield tiny_lm
+    claims.MODEL_LOADER = old
+
+
+@pytest.mark.parametrize("name", sorted(TINY_PARAMS))
+def test_every_experiment_meets_the_contract_and_reproduces(tiny_pair, name):
+    a = run(name, tiny_pair, seed=3, **TINY_PARAMS[name]).to_json()
+    b = run(name, tiny_pair, seed=3, **TINY_PARAMS[name]).to_json()
+    assert CONTRACT <= set(a) and a["dtype"] == "float32" and a["seed"] == 3
+    a.pop("timing_seconds"), b.pop("timing_seconds")     # wall-clock time is measured, so not reproducible
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert a["verdict"] in claims.evidence.VERDICTS and a["tested"] and a["not_tested"]
+    assert a["ci"][0] <= a["effect"] <= a["ci"][1]
+    for f in a["findings"]:
+        assert f["ci"][0] <= f["effect"] + 1e-9 and f["effect"] <= f["ci"][1] + 1e-9, f["measure"]
+
+
+def test_registry_names_every_experiment():
+    assert set(registry()) == set(TINY_PARAMS)
+
+
+def test_one_question_saves_nothing(tiny_lm):
+    r = run("reuse", tiny_lm, lengths=(16, 24), questions=1, repeats=1)
+    assert r.verdict == ARITHMETIC and r.evidence.finding.effect == 0.0
+    assert r.numbers["identical_tokens_all_modes"]
+    g = r.table.set_index(["history_tokens", "mode"])["gmacs"]
+    assert g[(24, "KV cache per question")] == pytest.approx(g[(24, "persistent history cache")])
+    r4 = run("reuse", tiny_lm, lengths=(16, 24), questions=4, repeats=1)
+    assert 0 < r4.evidence.finding.effect < 0.75                   # (Q-1)/Q of the history share, at most
+
+
+def test_random_model_reasoning_is_not_supported(tiny_pair):
+    """A random model's own 'reasoning' cannot help it: the control lands in the null."""
+    assert run("reasoning", tiny_pair, n_questions=10).verdict != SUPPORTED
+
+
+def test_cousin_floor_is_fp32_and_exact(tiny_pair):
+    r = run("cousins", tiny_pair, n_prompts=10, far=0)
+    floor = r.numbers["by_cousin"]["fp32 copy (floor)"]
+    assert floor["continuation_differs"] == 0 and floor["kl_mean"] < 1e-8 and floor["top1_agreement"] == 1
+    assert all("fp32" in f.null_name for f in [r.evidence.finding] + r.evidence.more if "paired" not in f.null_name)
+
+
+def test_keeping_every_neuron_keeps_every_prediction(tiny_pair):
+    r = run("economy", tiny_pair, n_probes=6)
+    full = [s for s in r.numbers["survival"] if s["k"] == tiny_pair.model.config.intermediate_size]
+    assert [s["share"] for s in full] == [1.0, 1.0]                 # largest-|a| and random: all kept = baseline
+
+
 @pytest.mark.parametrize("name,params,msg", [
     ("sparse-messages", {"ks": [0, 4], "layer": 2}, "k must be between 1 and d"),
     ("sparse-messages", {"ks": [4, 5000], "layer": 2}, "k must be between 1 and d"),
     ("sparse-messages", {"layer": 99}, "out of range"),
-    ("reasoning", {"layer": -1}, "out of range"),
+    ("reasoning", {"n_questions": 3}, "n_questions must be"),
+    ("reuse", {"questions": 0, "lengths": (16, 24)}, "questions must be"),
+    ("reuse", {"lengths": (16, 9999)}, "History lengths must be"),
     ("sparse-matrix", {"prompts": ["x" * 5000]}, "longer than the context window"),
+    ("cousins", {"n_prompts": 5000}, "n_prompts must be"),
 ])
 def test_bad_parameters(tiny_lm, name, params, msg):
     with pytest.raises(ExperimentError, match=msg):
         run(name, tiny_lm, **params)
 
 
-def test_empty_prompt_set(tiny_lm):
-    from latent.claims import check_prompts
-
-    with pytest.raises(ExperimentError, match="empty"):
-        check_prompts(tiny_lm, ["", "  "])
+def test_bad_seed_and_unknown_experiment(tiny_lm):
+    with pytest.raises(ExperimentError, match="Seed"):
+        run("reuse", tiny_lm, seed=-1)
     with pytest.raises(ExperimentError, match="Unknown experiment"):
         get("astrology")
 
 
-# ------------------------------------------------------------------ real model
+# ------------------------------------------------------------------ real models: controls land in their nulls
 @pytest.mark.real_model
-def test_sparse_messages_fidelity_grows_with_k(real_lm):
-    r = run("sparse-messages", real_lm, layer=12)
+def test_sparse_messages_floors_and_full_state(real_lm):
+    r = run("sparse-messages", real_lm, ks=(4, 16, 576))
     n = r.numbers
-    kl, agree = np.array(n["kl"]), np.array(n["top1_agreement"])
-    assert n["k"][-1] == 576 and kl[-1] == pytest.approx(0.0, abs=1e-6) and agree[-1] == 1.0
-    from scipy.stats import spearmanr
-
-    assert spearmanr(n["k"], agree)[0] > 0.8 and spearmanr(n["k"], kl)[0] < -0.9
-    assert r.verdict == verdict(n["best_k_for_90pct"] or 577, holds=16, partly=128, higher_is_better=False)
+    assert n["prompts"] >= 50 and n["top1_agreement"]["standard"][-1] == 1.0     # k = d is the full state
+    assert n["floor_zero_state"] <= n["floor_mean_state"] < 0.5
+    assert r.evidence.finding.target == 0.9 and "stays available" not in r.evidence.tested
 
 
 @pytest.mark.real_model
-def test_sparse_matrix_mass_is_monotone(real_lm):
-    r = run("sparse-matrix", real_lm)
-    m = r.numbers["topk_mass"]
-    assert m["1"] <= m["10"] <= m["100"] <= 1.0
-    assert r.numbers["entropy_unlikely"] > r.numbers["entropy_ordinary"]
-    assert r.verdict == verdict(m["100"], holds=0.9, partly=0.7)
+def test_shuffled_against_shuffled_lands_in_the_null(real_lm):
+    """Two independent shuffles of the same prompts: the control compared with itself is no effect."""
+    from latent.claims.sparse_matrix import K, next_logprobs, shuffled, topk_mass
+
+    ps = claims.corpus_prompts(60, max_chars=100)
+    a = topk_mass(next_logprobs(real_lm, shuffled(ps, 0)))[K]
+    b = topk_mass(next_logprobs(real_lm, shuffled(ps, 1)))[K]
+    f = paired_finding("shuffle 0 minus shuffle 1", a - b)
+    assert f.verdict != SUPPORTED and f.ci[0] <= 0 <= f.ci[1]
 
 
 @pytest.mark.real_model
-def test_reuse_and_economy_and_reasoning_run(real_lm):
-    r = run("reuse", real_lm, lengths=(32, 64))
-    assert r.numbers["identical_tokens_all_modes"]
-    g = r.table.dropna().set_index(["history_tokens", "mode"])["gmacs"]
-    assert g[(64, "no cache")] > g[(64, "KV cache")] > g[(64, "persistent prefix cache")]
-    e = run("economy", real_lm)
-    assert e.numbers["prompts"] >= 100 and len(e.numbers["active_fraction_per_layer"]) == 30
-    rs = run("reasoning", real_lm)
-    assert rs.verdict in ("holds", "holds partly", "does not hold") and rs.numbers["questions"] == 8
+def test_cousins_on_the_real_model(real_lm):
+    r = run("cousins", real_lm, n_prompts=10, far=0)
+    by = r.numbers["by_cousin"]
+    assert by["fp32 copy (floor)"]["kl_mean"] < 1e-6
+    assert by["dynamic int8 (torch.ao, activations too)"]["kl_mean"] > 10 * by["int8 weights, per channel"]["kl_mean"]
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+def test_two_models_talking(real_lm, gemma_lm):
+    old, claims.MODEL_LOADER = claims.MODEL_LOADER, (lambda name: gemma_lm)
+    try:
+        r = run("talking", real_lm, n_texts=20)
+    finally:
+        claims.MODEL_LOADER = old
+    null = [m for m in r.numbers["message_agreement"] if m["map"].startswith("shuffled")]
+    assert max(m["agreement"] for m in null) < 0.15                   # the shuffled map lands at chance
+    cka0 = r.numbers["cka"][0]
+    assert cka0["random_init_cka"] > 0.5                               # the random-init control catches bag-of-tokens
+    assert r.numbers["receiver"] == "gemma-3-270m" and CONTRACT <= set(r.to_json())

@@ -1,33 +1,32 @@
 """The seeds' claims, tested live: one module per experiment, one registry.
 
 Each experiment module in this package ends with ``EXPERIMENT = Experiment(...)``: its name,
-title, the quoted claim, ``run(lm, **params) -> ExperimentResult``, ``figure(result)`` and the
-:class:`Param` specs from which the page draws its widgets and the CLI parses ``--param k=v``.
-:func:`registry` discovers the modules, so adding an experiment is adding one file.
+title, the quoted claim, ``run(lm, seed=0, progress=None, **params) -> ExperimentResult``,
+``figure(result)`` and the :class:`Param` specs from which the page draws its widgets and the CLI
+parses ``--param k=v``. :func:`registry` discovers the modules, so adding an experiment is adding
+one file. Every result carries an :class:`~latent.claims.evidence.Evidence`: what was tested, what
+was not, and a finding whose verdict comes from its interval against a null measured in the same
+run (see :mod:`latent.claims.evidence`).
+
+Experiments run in fp32 on the CPU (:func:`fp32_cpu`), whatever dtype the app chose elsewhere, and
+take a seed, so a second run with the same seed gives the same JSON.
 
 Example::
 
-    >>> verdict(0.95, holds=0.9, partly=0.5)
-    'holds'
+    >>> sorted(registry())[:2]                      # doctest: +SKIP
+    ['cousins', 'economy']
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
+from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS, Evidence, Finding
 from latent.core.errors import LatentError
-
-VERDICTS = ("holds", "holds partly", "does not hold")
-
-
-def verdict(score: float, *, holds: float, partly: float, higher_is_better: bool = True) -> str:
-    """Map a score to a verdict with two documented thresholds (inclusive)."""
-    if higher_is_better:
-        return "holds" if score >= holds else "holds partly" if score >= partly else "does not hold"
-    return "holds" if score <= holds else "holds partly" if score <= partly else "does not hold"
 
 
 @dataclass
@@ -42,14 +41,32 @@ class Claim:
 class ExperimentResult:
     name: str
     claim: Claim
-    verdict: str
+    evidence: Evidence
     numbers: dict
     method: str
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     params: dict = field(default_factory=dict)
+    model: str = ""
+    dtype: str = "float32"
+    seed: int = 0
+    timing: dict = field(default_factory=dict)   # wall-clock seconds: measured, so not reproducible
+
+    @property
+    def verdict(self) -> str:
+        return self.evidence.finding.verdict
 
     def to_json(self) -> dict:
-        return {"name": self.name, "verdict": self.verdict, "numbers": self.numbers, "method": self.method}
+        """The CLI contract: name, claim, tested, not_tested, verdict, effect, ci, null, n, model,
+        dtype, seed (+ the finding's rule, secondary findings, numbers and, apart, wall-clock timing)."""
+        f = self.evidence.finding
+        j = f.to_json()
+        return {"name": self.name, "claim": self.claim.quote, "source": self.claim.source,
+                "tested": self.evidence.tested, "not_tested": self.evidence.not_tested,
+                "verdict": f.verdict, "measure": f.measure, "effect": j["effect"], "ci": j["ci"],
+                "null": {"name": f.null_name, "band": j["null_band"], "value": j["null_effect"], "side": f.side},
+                "n": f.n, "rule": f.rule, "caveat": self.evidence.caveat, "model": self.model, "dtype": self.dtype, "seed": self.seed,
+                "findings": [g.to_json() for g in self.evidence.more], "numbers": self.numbers,
+                "method": self.method, "timing_seconds": self.timing}
 
 
 class ExperimentError(LatentError):
@@ -117,7 +134,7 @@ class Experiment:
     name: str
     title: str
     claim: Claim
-    run: Callable          # (lm, progress=None, **params) -> ExperimentResult
+    run: Callable          # (lm, seed=0, progress=None, **params) -> ExperimentResult
     figure: Callable       # (ExperimentResult) -> go.Figure
     params: tuple[Param, ...] = ()
     order: int = 100       # position of its tab
@@ -148,8 +165,54 @@ def get(name: str) -> Experiment:
     return reg[name]
 
 
-def run(name: str, lm, progress=None, **params) -> ExperimentResult:
-    return get(name).run(lm, progress=progress, **params)
+def run(name: str, lm, progress=None, seed: int = 0, **params) -> ExperimentResult:
+    """Run one experiment in fp32 on the CPU with ``seed``; the result names the model and dtype."""
+    seed = int(seed)
+    if not 0 <= seed < 2 ** 31:
+        raise ExperimentError(f"Seed {seed} is out of range; choose 0-{2 ** 31 - 1}.")
+    exp, work = get(name), fp32_cpu(lm)
+    r = exp.run(work, progress=progress, seed=seed, **params)
+    r.model, r.dtype, r.seed = lm.name, work.dtype, seed
+    return r
+
+
+def fp32_cpu(lm):
+    """``lm`` itself when it already runs in fp32 on the CPU, else an fp32 CPU copy (made once per model)."""
+    if lm.device == "cpu" and lm.dtype == "float32":
+        return lm
+
+    def copy_():
+        import copy
+
+        import torch
+
+        from latent.core.models import LM
+
+        m = copy.deepcopy(lm.model).to(device="cpu", dtype=torch.float32)
+        return LM(m, lm.tokenizer, lm.name, "cpu", "float32", 0.0, lm.source, lm.weights, lm.licence)
+    return lm.derived("fp32_cpu", copy_)
+
+
+def other_model(lm):
+    """The far reference for cross-model experiments: Gemma 3 for SmolLM2, SmolLM2 for anything else.
+
+    Loaded through :data:`MODEL_LOADER` (the app points it at its shared model cache, so no second
+    copy is made), else once per process here; experiments use its fp32 CPU form.
+    """
+    from latent.core.models import DEFAULT_LM, load_lm
+
+    name = "gemma-3-270m" if lm.name == DEFAULT_LM else DEFAULT_LM
+    if MODEL_LOADER is not None:
+        return fp32_cpu(MODEL_LOADER(name))
+    with _OTHER_LOCK:
+        if name not in _OTHER:
+            _OTHER[name] = load_lm(name, device="cpu", dtype="float32")
+        return _OTHER[name]
+
+
+MODEL_LOADER: Callable | None = None
+_OTHER: dict = {}
+_OTHER_LOCK = threading.Lock()
 
 
 def check_layer(lm, layer: int) -> int:

@@ -1,12 +1,21 @@
-"""Computational economy: are MLP activations sparse, and does density signal confusion?
+"""Computational economy: are MLP activations sparse, does a dense activation signal confusion,
+and do the few largest neurons carry the computation?
 
-Claim (003, GPT): "Sparse activation is the economic signal" … dense activation = confusion.
+Claim (003, GPT): "Sparse activation is the economic signal" (dense activation = confusion).
 
-Method: a neuron (an input of an MLP's down-projection) is *active* when |a| exceeds ``tau`` times
-the RMS of that token's activations at that layer. We report the active fraction per layer, the
-number of top neurons per layer that keep the top-1 prediction when all others are ablated at the
-predicting position, and, over ≥ 100 prompts, the Spearman correlation between activation density
-and next-token entropy. Verdict from that correlation: holds if r ≥ 0.3, partly if r ≥ 0.1.
+Method: a neuron (an input of an MLP's down-projection) is *active* when |a| exceeds ``tau``
+times the RMS of that token's activations at that layer. Per layer we show the active fraction at
+the last position beside the fraction a Gaussian vector would have (2·(1−Φ(τ))). Over ≥ 100 prompts
+we correlate the mean active fraction with the next-token entropy (Spearman r), with a bootstrap
+interval and a shuffled-pairing null, at every τ the slider offers: the verdict must not depend on
+τ. Over probe prompts we keep only the k largest-|a| neurons in **every** block at once (k = 0
+allowed) at the predicting position, against k random neurons, and count how often the top-1
+prediction survives.
+
+Example::
+
+    >>> density(np.array([[3.0, 0.1, -0.1, 0.1]]), 1.0).tolist()
+    [0.25]
 """
 from __future__ import annotations
 
@@ -14,16 +23,18 @@ import copy
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts, verdict
-from latent.style import claim_style
+from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.claims.evidence import (INCONCLUSIVE, Evidence, Finding, band, clopper_pearson, judge, paired_finding,
+                                    rng)
 from latent.core.hooks import Plan, run_plan, use
+from latent.style import claim_style
 
-CLAIM = Claim("003_2c80f816de8fa259.txt", "003", 26,
-              "Sparse activation is the economic signal.")
-GRID = (8, 16, 32, 64, 128, 256, 512, 1024)
+CLAIM = Claim("003_2c80f816de8fa259.txt", "003", 26, "Sparse activation is the economic signal.")
+TAUS = tuple(np.round(np.arange(0.5, 3.01, 0.25), 2))      # the τ slider's range and step
+K_GRID = (0, 16, 64, 256)                                     # + all neurons
+K_HEAD = 64
 
 
 def density(act: np.ndarray, tau: float) -> np.ndarray:
@@ -32,14 +43,21 @@ def density(act: np.ndarray, tau: float) -> np.ndarray:
     return (np.abs(act) > tau * rms).mean(-1)
 
 
-def last_token_stats(lm, prompts: list[str], tau: float, chunk: int = 16):
-    """Per prompt: active fraction per layer at the last position ``(P, layers)`` and next-token entropy."""
+def gaussian_density(tau: float) -> float:
+    """The active fraction of a Gaussian vector: P(|z| > τ) = 2·(1 − Φ(τ))."""
+    from scipy.stats import norm
+
+    return float(2 * norm.sf(tau))
+
+
+def last_token_acts(lm, prompts: list[str], chunk: int = 16):
+    """Per prompt: MLP activations at the last position ``(P, blocks, neurons)`` and next-token entropy."""
     import torch
 
     from latent.core.hidden import encode, pad_batch
 
     blocks = list(range(1, lm.n_layers + 1))
-    dens, ents = [], []
+    acts, ents = [], []
     for s in range(0, len(prompts), chunk):
         ids = [encode(lm, p)[0] for p in prompts[s:s + chunk]]
         x, mask = pad_batch(lm, ids)
@@ -49,81 +67,171 @@ def last_token_stats(lm, prompts: list[str], tau: float, chunk: int = 16):
         with torch.inference_mode():
             run_plan(lambda: out.setdefault("r", lm.model(input_ids=x, attention_mask=mask)), plan)
         rows = torch.arange(len(ids))
-        acts = np.stack([plan.mlp_records[b][0][rows, last].float().cpu().numpy() for b in blocks], 1)
-        dens.append(density(acts, tau))
+        acts.append(np.stack([plan.mlp_records[b][0][rows, last].float().cpu().numpy() for b in blocks], 1))
         lp = torch.log_softmax(out["r"].logits[rows, last].float(), -1)
         ents.append((-(lp.exp() * lp).sum(-1)).cpu().numpy())
-    return np.concatenate(dens), np.concatenate(ents)
+    return np.concatenate(acts), np.concatenate(ents)
 
 
-def neurons_needed(lm, prompt: str, grid=GRID) -> list[int | None]:
-    """Per block: the fewest top-|a| neurons (from ``grid``) that keep the top-1 prediction when every
-    other neuron of that block is zeroed at the predicting position (None: even the largest fails)."""
+def _ranks(x: np.ndarray) -> np.ndarray:
+    return x.argsort(-1).argsort(-1).astype(float)
+
+
+def spearman_boot(x: np.ndarray, y: np.ndarray, seed: int, n: int = 2000):
+    """Spearman r, its bootstrap 95 % interval, the 95 % band of r under shuffled pairing, and the
+    one-sided permutation p-value."""
+    def r_rows(a, b):  # Pearson of rank rows
+        a, b = a - a.mean(-1, keepdims=True), b - b.mean(-1, keepdims=True)
+        return (a * b).sum(-1) / np.sqrt((a * a).sum(-1) * (b * b).sum(-1) + 1e-30)
+    r = float(r_rows(_ranks(x), _ranks(y)))
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n, len(x)))
+    boot = r_rows(_ranks(x[idx]), _ranks(y[idx]))
+    perm = np.argsort(np.random.default_rng(seed + 1).random((n, len(x))), -1)
+    null = r_rows(_ranks(x)[None].repeat(n, 0), _ranks(y)[perm])
+    p = float(((null >= r - 1e-12).sum() + 1) / (n + 1))
+    return r, (float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))), band(null), p
+
+
+def ablation_agreement(lm, prompts: list[str], seed: int, grid=K_GRID) -> pd.DataFrame:
+    """Per probe prompt and k: does the top-1 prediction survive when only the k largest-|a| (or k
+    random) neurons of every block are kept at the predicting position? k = all keeps everything."""
     import torch
 
     from latent.core.hidden import encode
 
-    ids = encode(lm, prompt)[0]
-    dev = lm.model.device
     n_neurons = lm.model.config.intermediate_size
-    grid = [g for g in grid if g < n_neurons] + [n_neurons]
-    with torch.inference_mode():
-        pre = lm.model(input_ids=torch.tensor([ids[:-1]], device=dev), use_cache=True)
-        ref = lm.model(input_ids=torch.tensor([ids[-1:]], device=dev), past_key_values=copy.deepcopy(pre.past_key_values),
-                       position_ids=torch.tensor([[len(ids) - 1]], device=dev)).logits[0, -1].argmax()
-        keep = torch.tensor(grid, device=dev)
-        out = []
-        for b in range(1, lm.n_layers + 1):
-            def ablate(a):
-                order = a.abs().argsort(-1, descending=True).argsort(-1)   # rank of each neuron
-                return a * (order < keep[:, None, None]).to(a.dtype)
-            cache = copy.deepcopy(pre.past_key_values)
-            cache.batch_repeat_interleave(len(grid))
-            with use(Plan(mlp_edits={b: [ablate]})):
-                lg = lm.model(input_ids=torch.tensor([ids[-1:]] * len(grid), device=dev), past_key_values=cache,
-                              position_ids=torch.full((len(grid), 1), len(ids) - 1, device=dev)).logits[:, -1]
-            ok = (lg.argmax(-1) == ref).cpu().numpy()
-            out.append(next((g for g, k in zip(grid, ok) if k), None))
-    return out
+    ks = [k for k in grid if k < n_neurons] + [n_neurons]
+    kinds = [("largest |a|", k) for k in ks] + [("random", k) for k in ks]
+    keep = torch.tensor([k for _, k in kinds])[:, None, None]
+    is_rand = torch.tensor([kind == "random" for kind, _ in kinds])[:, None, None]
+    dev = lm.model.device
+    rows = []
+    for i, p in enumerate(prompts):
+        ids = encode(lm, p)[0]
+        g = torch.Generator().manual_seed(int(rng(seed, "ablate", i).integers(2 ** 31)))
+        with torch.inference_mode():
+            pre = lm.model(input_ids=torch.tensor([ids[:-1]], device=dev), use_cache=True)
+            ref = lm.model(input_ids=torch.tensor([ids[-1:]], device=dev), past_key_values=copy.deepcopy(pre.past_key_values),
+                           position_ids=torch.tensor([[len(ids) - 1]], device=dev)).logits[0, -1].argmax()
+            rand_rank = {b: torch.rand((1, 1, n_neurons), generator=g).argsort(-1).argsort(-1) for b in range(1, lm.n_layers + 1)}
+
+            def edit(b):
+                def ablate(a):
+                    top_rank = a.abs().argsort(-1, descending=True).argsort(-1)
+                    rank = torch.where(is_rand, rand_rank[b].expand_as(top_rank), top_rank)
+                    return a * (rank < keep).to(a.dtype)
+                return ablate
+            cache = pre.past_key_values
+            cache.batch_repeat_interleave(len(kinds))
+            with use(Plan(mlp_edits={b: [edit(b)] for b in range(1, lm.n_layers + 1)})):
+                lg = lm.model(input_ids=torch.tensor([ids[-1:]] * len(kinds), device=dev), past_key_values=cache,
+                              position_ids=torch.full((len(kinds), 1), len(ids) - 1, device=dev)).logits[:, -1]
+        ok = (lg.argmax(-1) == ref).cpu().numpy()
+        rows += [{"prompt": i, "kept": kind, "k": k, "survives": float(o)} for (kind, k), o in zip(kinds, ok)]
+    return pd.DataFrame(rows)
 
 
-def run(lm, *, prompts=None, tau: float = 1.0, probe: str | None = None, progress=None) -> ExperimentResult:
-    from scipy.stats import spearmanr
-
+def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0, progress=None) -> ExperimentResult:
+    if not 4 <= int(n_probes) <= 200:
+        raise ExperimentError("n_probes must be 4-200.")
+    tau = float(tau)
+    if not 0.1 <= tau <= 5:
+        raise ExperimentError("τ must be between 0.1 and 5.")
     prompts = check_prompts(lm, prompts or corpus_prompts(104, max_chars=100))
-    dens, ent = last_token_stats(lm, prompts, tau)
+    acts, ent = last_token_acts(lm, prompts)
     if progress:
         progress(1, 2)
-    probe = probe or "The queen of the hive is served by the worker"
-    need = neurons_needed(lm, probe)
+    taus = sorted(set(TAUS) | {round(tau, 2)})
+    per_tau = []
+    for t_ in taus:
+        dens = density(acts, t_).mean(1)
+        r, ci, nb, p = spearman_boot(dens, ent, seed)
+        v, why = judge(ci, (0.0, 0.0))
+        per_tau.append({"tau": t_, "r": r, "ci_lo": ci[0], "ci_hi": ci[1], "null_lo": nb[0], "null_hi": nb[1], "p": p,
+                        "verdict": v, "gaussian_fraction": gaussian_density(t_)})
+    pt = pd.DataFrame(per_tau)
+    here = pt[pt["tau"] == round(tau, 2)].iloc[0]
+    verdicts = set(pt["verdict"])
+    if len(verdicts) == 1:
+        verdict, reason = verdicts.pop(), f"at every τ from {taus[0]} to {taus[-1]} the same: at τ = {tau:g}, " + \
+            judge((here["ci_lo"], here["ci_hi"]), (0.0, 0.0))[1]
+    else:
+        groups = {v: [f"{x:g}" for x in pt[pt["verdict"] == v]["tau"]] for v in pt["verdict"].unique()}
+        verdict = INCONCLUSIVE
+        reason = "the verdict depends on τ (" + "; ".join(f"{v} at τ = {', '.join(ts)}" for v, ts in groups.items()) + ")"
+    head = Finding(f"Spearman r between a prompt's active fraction (|a| > τ·RMS, τ = {tau:g}) and its next-token entropy",
+                   float(here["r"]), (here["ci_lo"], here["ci_hi"]), len(prompts),
+                   "no correlation (r = 0; the shuffled-pairing null is drawn)", (0.0, 0.0), null_effect=0.0,
+                   spread=(here["null_lo"], here["null_hi"]), p=float(here["p"]), verdict=verdict, reason=reason)
+    probes = prompts[:: max(1, len(prompts) // int(n_probes))][: int(n_probes)]
+    ab = ablation_agreement(lm, probes, seed)
     if progress:
         progress(2, 2)
-    mean_density = dens.mean(1)
-    r, p = spearmanr(mean_density, ent) if len(prompts) >= 3 else (float("nan"), float("nan"))
-    layers = list(range(1, lm.n_layers + 1))
-    table = pd.DataFrame({"layer": layers, "active_fraction": dens.mean(0), "neurons_needed": need})
+    top = ab[(ab["kept"] == "largest |a|") & (ab["k"] == K_HEAD)]["survives"].to_numpy()
+    rnd = ab[(ab["kept"] == "random") & (ab["k"] == K_HEAD)]["survives"].to_numpy()
     n_neurons = lm.model.config.intermediate_size
-    numbers = {"tau": tau, "prompts": len(prompts), "neurons_per_layer": n_neurons,
-               "active_fraction_per_layer": [round(float(x), 4) for x in dens.mean(0)],
-               "neurons_needed_per_layer": need, "probe": probe,
-               "median_needed_fraction": float(np.median([(n or n_neurons) / n_neurons for n in need])),
-               "spearman_density_vs_entropy": round(float(r), 4), "p_value": float(p)}
-    v = verdict(float(r) if np.isfinite(r) else -1.0, holds=0.3, partly=0.1)
-    method = ("Neurons count as active when |a| exceeds tau times the RMS of their token's activations; we correlate "
-              "the last token's mean active fraction with its next-token entropy over the prompts (Spearman). "
-              "Verdict: holds if r ≥ 0.3, partly if r ≥ 0.1, else does not hold.")
-    return ExperimentResult("economy", CLAIM, v, numbers, method, table, {"tau": tau, "n_prompts": len(prompts)})
+    more = [paired_finding(f"top-1 survives when only the {K_HEAD} largest-|a| neurons of every block are kept "
+                           f"({K_HEAD / n_neurons:.1%}), minus the same with {K_HEAD} random neurons", top - rnd, seed,
+                           control=f"{K_HEAD} random neurons per block")]
+    agg = ab.groupby(["kept", "k"], as_index=False, sort=False).agg(survives=("survives", "mean"), count=("survives", "sum"))
+    ci = np.array([clopper_pearson(int(c), len(probes)) for c in agg["count"]])
+    agg["ci_lo"], agg["ci_hi"], agg["n"] = ci[:, 0], ci[:, 1], len(probes)
+    layers = list(range(1, lm.n_layers + 1))
+    fractions = density(acts, tau).mean(0)          # (blocks,)
+    ev = Evidence(
+        tested=(f"Whether prompts whose last token activates more MLP neurons are the ones the model is less sure about "
+                f"(Spearman r of active fraction against next-token entropy, {len(prompts)} prompts), judged at every τ "
+                f"from {taus[0]} to {taus[-1]}; and whether the {K_HEAD} largest neurons of each block carry the "
+                f"prediction better than {K_HEAD} random ones ({len(probes)} probes, all blocks ablated together)."),
+        not_tested=("Compute or energy savings (nothing here skips work: the zeroed neurons are still computed); "
+                    "'confusion' beyond next-token entropy; other positions than the predicting one; models with "
+                    "explicit sparsity (mixture of experts)."),
+        finding=head, more=more)
+    table = pd.DataFrame({"layer": layers, "active_fraction": fractions, "gaussian_fraction": gaussian_density(tau)})
+    numbers = {"tau": tau, "prompts": len(prompts), "probes": len(probes), "neurons_per_layer": int(n_neurons),
+               "active_fraction_per_layer": [round(float(x), 4) for x in fractions],
+               "gaussian_active_fraction": round(gaussian_density(tau), 4),
+               "r_by_tau": [{k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in row.items()}
+                            for row in pt.to_dict("records")],
+               "survival": [{"kept": r.kept, "k": int(r.k), "share": round(float(r.survives), 4),
+                             "ci": [round(float(r.ci_lo), 4), round(float(r.ci_hi), 4)]} for r in agg.itertuples()]}
+    method = ("Active = |a| > τ × the RMS of that token's MLP activations. Spearman r (active fraction vs entropy) with a "
+              "bootstrap interval and a shuffled-pairing null at every τ on the slider; cumulative ablation keeps the k "
+              "largest or k random neurons in every block at the predicting position.")
+    return ExperimentResult("economy", CLAIM, ev, numbers, method, table, {"tau": tau, "n_prompts": len(prompts)})
 
 
 def figure(r: ExperimentResult) -> go.Figure:
+    from plotly.subplots import make_subplots
+
     t = r.table
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=t["layer"], y=t["active_fraction"], name="active fraction (|a| > τ·RMS)"))
-    fig.add_trace(go.Scatter(x=t["layer"], y=t["neurons_needed"] / r.numbers["neurons_per_layer"], mode="lines+markers",
-                             name="fraction of neurons that keep the top-1 prediction", yaxis="y"))
-    fig.update_yaxes(title="fraction of the layer's MLP neurons", range=[0, 1])
-    fig.update_xaxes(title="layer")
-    return claim_style(fig, f"MLP activation economy · density–entropy Spearman r = {r.numbers['spearman_density_vs_entropy']:+.2f}")
+    pt = pd.DataFrame(r.numbers["r_by_tau"])
+    sv = pd.DataFrame(r.numbers["survival"])
+    fig = make_subplots(1, 3, subplot_titles=(f"active fraction (τ = {r.numbers['tau']:g})",
+                                              "r(density, entropy) by τ", "top-1 survives ablation"))
+    fig.add_trace(go.Bar(x=t["layer"], y=t["active_fraction"], name="active fraction (|a| > τ·RMS)",
+                         marker_color="#1f77b4"), 1, 1)
+    fig.add_trace(go.Scatter(x=[t["layer"].min() - 0.5, t["layer"].max() + 0.5], y=[r.numbers["gaussian_active_fraction"]] * 2,
+                             mode="lines", line=dict(dash="dash", color="black"), name="a Gaussian vector"), 1, 1)
+    fig.add_trace(go.Scatter(x=list(pt["tau"]) + list(pt["tau"])[::-1], y=list(pt["null_hi"]) + list(pt["null_lo"])[::-1],
+                             fill="toself", fillcolor="rgba(127,127,127,0.25)", line=dict(width=0),
+                             name="r under shuffled pairing (95 %)"), 1, 2)
+    fig.add_trace(go.Scatter(x=pt["tau"], y=pt["r"], mode="lines+markers", name="Spearman r (95 % bootstrap)",
+                             line=dict(color="#d62728"), error_y=dict(type="data", array=pt["ci_hi"] - pt["r"],
+                                                                       arrayminus=pt["r"] - pt["ci_lo"])), 1, 2)
+    for kind, color in (("largest |a|", "#2ca02c"), ("random", "#7f7f7f")):
+        g = sv[sv["kept"] == kind]
+        ci = np.array(g["ci"].tolist())
+        fig.add_trace(go.Scatter(x=[str(k) for k in g["k"]], y=g["share"], mode="lines+markers", name=f"keep k {kind}",
+                                 line=dict(color=color), error_y=dict(type="data", array=ci[:, 1] - g["share"],
+                                                                      arrayminus=g["share"] - ci[:, 0])), 1, 3)
+    fig.update_xaxes(title="layer", row=1, col=1)
+    fig.update_xaxes(title="τ", row=1, col=2)
+    fig.update_xaxes(title="neurons kept per block (k)", type="category", row=1, col=3)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(range=[-1, 1], row=1, col=2)
+    fig.update_yaxes(range=[0, 1.05], row=1, col=3)
+    return claim_style(fig, f"MLP activation economy · {r.numbers['prompts']} prompts, {r.numbers['probes']} probes")
 
 
 EXPERIMENT = Experiment("economy", "Computational economy", CLAIM, run, figure, (

@@ -1,106 +1,283 @@
-"""Reasoning as steering: does an intermediate reasoning text move the answer-position state
-toward the correct answer?
+"""Reasoning as steering: does the model's own reasoning text move it toward the right answer
+more than reasoning-shaped text that belongs to another question?
 
 Claim (001, suprjami): "'reasoning' … is just trying to steer the conversation in a more relevant
 direction in vector space, hopefully to generate more relevant output tokens."
 
-Method: for each question we take the state at the answer position (last token of "… Answer:") at a
-layer with and without a reasoning text in between, and the state at the same position when the
-prompt states the correct answer as a hint (the "state of the correct answer"). We measure the cosine to that answer state and the probability of the answer
-token, and whether the top-1 prediction changes. Verdict: the share of questions whose state moves
-toward the answer and whose answer probability rises; holds if ≥ 75 %, partly if ≥ 50 %.
+Method: for each of 60 short questions the model first writes its own reasoning (sampled, one
+seed per question). We then score the correct answer four ways: after no reasoning, after its own
+reasoning, after another question's reasoning (a seeded derangement), and after same-length
+filler. Scores are the full answer string's log-probability and whether a greedy answer contains
+it. The verdict is paired, a difference in differences: how much more the own reasoning (vs
+another question's) raises the correct answer than a wrong answer (another question's answer),
+with a bootstrap interval, judged against no difference (a random tiny model's "reasoning" raised
+every answer it wrote itself, so the plain comparison alone would count fluency as steering). (The old cosine-to-a-hint criterion is gone: another question's
+reasoning moved it as much.)
+
+Example::
+
+    >>> derangement(4, seed=0).tolist()                     # no question keeps its own reasoning
+    [3, 2, 0, 1]
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentResult, Param, check_layer, verdict
+from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param
+from latent.claims.evidence import Evidence, bootstrap_ci, clopper_pearson, paired_finding, rng
 from latent.style import claim_style
 
 CLAIM = Claim("001_e3950b15718955f5.txt", "001", 1,
               "It's just trying to steer the conversation in a more relevant direction in vector space, hopefully "
               "to generate more relevant output tokens.")
-QUESTIONS = [
-    ("Which insect makes honey?", "Honey is made from nectar inside a hive by a flying insect with a stinger.", " bee"),
-    ("What is the capital of France?", "France is a country in Europe; its largest city and seat of government is on the Seine.", " Paris"),
-    ("What color is the sky on a clear day?", "Sunlight scatters in the air, and short wavelengths scatter most.", " blue"),
-    ("What do cows drink?", "Cows are mammals; like all animals they need plain water every day.", " water"),
-    ("Which planet is known as the red planet?", "It is the fourth planet from the sun, with rusty iron oxide dust.", " Mars"),
-    ("What is frozen water called?", "When water cools below zero degrees Celsius it becomes solid.", " ice"),
-    ("What animal says meow?", "It is a small furry pet that purrs and chases mice.", " cat"),
-    ("How many legs does a spider have?", "Insects have six legs, but spiders are arachnids with two more than that.", " eight"),
+QA = [
+    ("Which insect makes honey?", "bee"), ("What is the capital of France?", "Paris"),
+    ("What color is the sky on a clear day?", "blue"), ("What do cows drink?", "water"),
+    ("Which planet is known as the red planet?", "Mars"), ("What is frozen water called?", "ice"),
+    ("What animal says meow?", "cat"), ("How many legs does a spider have?", "eight"),
+    ("What is the capital of Italy?", "Rome"), ("What is the capital of Japan?", "Tokyo"),
+    ("What color is grass?", "green"), ("What color is snow?", "white"),
+    ("What is the largest ocean on Earth?", "Pacific"), ("What gas do plants take in from the air?", "carbon dioxide"),
+    ("What star is at the center of our solar system?", "Sun"), ("What do bees collect from flowers?", "nectar"),
+    ("How many days are in a week?", "seven"), ("How many hours are in a day?", "24"),
+    ("What is two plus two?", "four"), ("What is the opposite of hot?", "cold"),
+    ("What is the opposite of up?", "down"), ("Which animal is known as the king of the jungle?", "lion"),
+    ("What animal barks?", "dog"), ("What is the capital of Germany?", "Berlin"),
+    ("What is the capital of Spain?", "Madrid"), ("What is the capital of England?", "London"),
+    ("What fruit keeps the doctor away?", "apple"), ("What color is a banana?", "yellow"),
+    ("Which organ pumps blood through the body?", "heart"), ("What do we breathe in to live?", "oxygen"),
+    ("What is the largest planet in the solar system?", "Jupiter"), ("What is the closest planet to the Sun?", "Mercury"),
+    ("How many continents are there?", "seven"), ("What language is spoken in Spain?", "Spanish"),
+    ("What language is spoken in France?", "French"), ("Which season comes after winter?", "spring"),
+    ("Which season is the hottest?", "summer"), ("What is the first month of the year?", "January"),
+    ("What is the last month of the year?", "December"), ("What do you call a baby dog?", "puppy"),
+    ("What do you call a baby cat?", "kitten"), ("What is the color of blood?", "red"),
+    ("Which bird is a symbol of peace?", "dove"), ("What do caterpillars turn into?", "butterflies"),
+    ("What is the hardest natural substance?", "diamond"), ("What instrument has black and white keys?", "piano"),
+    ("What is the capital of the United States?", "Washington"), ("Which metal is liquid at room temperature?", "mercury"),
+    ("What do pandas mostly eat?", "bamboo"), ("Which animal has a long trunk?", "elephant"),
+    ("Which animal is the tallest?", "giraffe"), ("What is the boiling point of water in Celsius?", "100"),
+    ("How many sides does a triangle have?", "three"), ("How many sides does a square have?", "four"),
+    ("Which shape is round?", "circle"), ("What do you use to write on a blackboard?", "chalk"),
+    ("What is the main ingredient of bread?", "flour"), ("Which country has the city of Sydney?", "Australia"),
+    ("What do we call the frozen top of a mountain?", "snow"), ("Who wrote Romeo and Juliet?", "Shakespeare"),
 ]
+REASONING_TOKENS = 24
+ANSWER_TOKENS = 4
+FILLER = " Let me think about this."
+CONDITIONS = ("no reasoning", "own reasoning", "another question's reasoning", "same-length filler")
 
 
-def _answer_states(lm, layer: int, with_reasoning: bool):
-    from latent.core.hidden import hidden_states
-    from latent.core.lens import lens_probs
-
-    texts, answers = [], []
-    for q, r, a in QUESTIONS:
-        texts.append(f"Question: {q}\n" + (f"Reasoning: {r}\n" if with_reasoning else "") + "Answer:")
-        answers.append(a)
-    res = hidden_states(lm, texts, layers=sorted({layer, lm.n_layers}))
-    h = np.stack([x.at(layer)[-1] for x in res])
-    probs = lens_probs(lm, np.stack([x.at(lm.n_layers)[-1] for x in res]))
-    return texts, h, probs
+def derangement(n: int, seed: int) -> np.ndarray:
+    """A seeded permutation with no fixed point (question i gets someone else's reasoning)."""
+    if n < 2:
+        raise ExperimentError("Need at least 2 questions for the other-question control.")
+    g = rng(seed, "derange")
+    while True:
+        p = g.permutation(n)
+        if not (p == np.arange(n)).any():
+            return p
 
 
-def run(lm, *, layer: int | None = None, progress=None) -> ExperimentResult:
-    from latent.core.hidden import hidden_states
+ASK = " Think step by step, then give the answer."
 
-    layer = check_layer(lm, lm.depth(0.67) if layer is None else layer)
+
+def chat(lm, user: str, assistant: str = "") -> str:
+    """The model's own chat format when it has one (an instruct model), else a plain Q/A layout."""
     tok = lm.tokenizer
-    ans_ids = [tok(a, add_special_tokens=False).input_ids[0] for _, _, a in QUESTIONS]
-    _, h0, p0 = _answer_states(lm, layer, False)
-    _, h1, p1 = _answer_states(lm, layer, True)
-    # the answer state: the answer position when the model has been told the answer (an oracle hint)
-    done = [f"Question: {q}\nHint: the answer is{a}.\nAnswer:" for q, _, a in QUESTIONS]
-    target = np.stack([x.at(layer)[-1] for x in hidden_states(lm, done, layers=[layer])])
+    if getattr(tok, "chat_template", None):
+        head = tok.apply_chat_template([{"role": "system", "content": "You are a helpful assistant."},
+                                        {"role": "user", "content": user}], tokenize=False, add_generation_prompt=True)
+        bos = tok.bos_token or ""
+        return (head[len(bos):] if bos and head.startswith(bos) else head) + assistant
+    return f"Question: {user}\nAnswer:{(' ' + assistant) if assistant else ''}"
+
+
+def prompt(lm, q: str, reasoning: str | None) -> str:
+    """The prompt after which the answer is scored: the question, then (maybe) reasoning, then "The answer is"."""
+    body = (reasoning.strip() + "\n" if reasoning is not None else "") + "The answer is"
+    return chat(lm, q + ASK, body)
+
+
+def filler_like(lm, text: str) -> str:
+    """Filler with as many tokens as ``text``."""
+    n = len(lm.tokenizer(text, add_special_tokens=False).input_ids)
+    ids = lm.tokenizer(FILLER * (n // 4 + 2), add_special_tokens=False).input_ids[:n]
+    return lm.tokenizer.decode(ids)
+
+
+def score(lm, prompts: list[str], answers: list[str], *more: list[str]) -> tuple[np.ndarray, list[str]]:
+    """For each prompt: the log-probability of the whole answer string `` answer`` (sum over its
+    tokens) and the greedy answer (``ANSWER_TOKENS`` tokens), from one shared prefill. Further
+    answer lists (``more``) are scored from the same prefill: then the first result is
+    ``(1 + len(more), prompts)``.
+
+    The prompts are left-padded so that every row ends at the last column; the answer tokens
+    (right-padded) and the greedy steps both continue from a copy of the prefill's KV cache.
+    """
+    import copy
+
+    import torch
+
+    from latent.core.hidden import encode
+
+    tok = lm.tokenizer
+    p_ids = [encode(lm, p)[0] for p in prompts]
+    B, T = len(p_ids), max(len(x) for x in p_ids)
+    pad = tok.pad_token_id or 0
+    ids = torch.full((B, T), pad, dtype=torch.long)
+    mask = torch.zeros((B, T), dtype=torch.long)
+    for r, x in enumerate(p_ids):
+        ids[r, T - len(x):] = torch.tensor(x)
+        mask[r, T - len(x):] = 1
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.inference_mode():
+        pre = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(pre.logits[:, -1].float(), -1)                   # predicts answer token 1
+        lps = []
+        for answer_set in (answers, *more):
+            a_ids = [tok(" " + a, add_special_tokens=False).input_ids for a in answer_set]
+            A = max(len(a) for a in a_ids)
+            a = torch.full((B, A), pad, dtype=torch.long)
+            for r, x in enumerate(a_ids):
+                a[r, : len(x)] = torch.tensor(x)
+            m2 = torch.cat([mask, torch.ones((B, A), dtype=torch.long)], 1)
+            p2 = pos[:, -1:] + 1 + torch.arange(A)[None]
+            rest = torch.log_softmax(lm.model(input_ids=a, attention_mask=m2, position_ids=p2, use_cache=True,
+                                              past_key_values=copy.deepcopy(pre.past_key_values)).logits.float(), -1)
+            lps.append([float(first[r, x[0]]) + sum(float(rest[r, j - 1, x[j]]) for j in range(1, len(x)))
+                        for r, x in enumerate(a_ids)])
+        cache, nxt, m3, p3, outs = pre.past_key_values, first.argmax(-1), mask, pos[:, -1:], [[] for _ in range(B)]
+        for step in range(ANSWER_TOKENS):
+            for r in range(B):
+                outs[r].append(int(nxt[r]))
+            if step == ANSWER_TOKENS - 1:
+                break
+            m3, p3 = torch.cat([m3, torch.ones((B, 1), dtype=torch.long)], 1), p3 + 1
+            res = lm.model(input_ids=nxt[:, None], attention_mask=m3, position_ids=p3, past_key_values=cache,
+                           use_cache=True)
+            cache, nxt = res.past_key_values, res.logits[:, -1].argmax(-1)
+    lp = np.array(lps)
+    return (lp[0] if not more else lp), [tok.decode(o, skip_special_tokens=True) for o in outs]
+
+
+def correct(text: str, answer: str) -> bool:
+    first = text.strip().split("\n")[0].lower()
+    return answer.lower() in first
+
+
+def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> ExperimentResult:
+    from latent.core.generate import generate
+
+    if not 10 <= int(n_questions) <= len(QA):
+        raise ExperimentError(f"n_questions must be 10-{len(QA)}.")
+    qa = QA[: int(n_questions)]
+    n = len(qa)
+    qs, ans = [q for q, _ in qa], [a for _, a in qa]
+    seeds = [int(rng(seed, "reason", i).integers(2 ** 31)) for i in range(n)]
+    g = generate(lm, [chat(lm, q + ASK) for q in qs], max_new_tokens=REASONING_TOKENS, do_sample=True,
+                 temperature=0.7, seeds=seeds)
+    own = [" " + t.strip().replace("\n", " ") for t in g.texts]
     if progress:
-        progress(1, 1)
+        progress(1, 5)
+    perm = derangement(n, seed)
+    texts = {CONDITIONS[0]: [prompt(lm, q, None) for q in qs],
+             CONDITIONS[1]: [prompt(lm, q, r) for q, r in zip(qs, own)],
+             CONDITIONS[2]: [prompt(lm, q, own[j]) for q, j in zip(qs, perm)],
+             CONDITIONS[3]: [prompt(lm, q, filler_like(lm, r)) for q, r in zip(qs, own)]}
+    wrong = [ans[j] for j in derangement(n, seed + 1)]        # another question's answer: as fluent, not correct
+    scored = {}
+    for j, (c, p) in enumerate(texts.items()):
+        scored[c] = score(lm, p, ans, wrong)
+        if progress:
+            progress(2 + j, 5)
+    lp = {c: v[0][0] for c, v in scored.items()}
+    lpw = {c: v[0][1] for c, v in scored.items()}
+    outs = {c: v[1] for c, v in scored.items()}
+    acc = {c: np.array([correct(t, a) for t, a in zip(o, ans)], dtype=float) for c, o in outs.items()}
 
-    def cos(a, b):
-        return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
-
-    c0, c1 = cos(h0, target), cos(h1, target)
-    pa0, pa1 = p0[np.arange(len(QUESTIONS)), ans_ids], p1[np.arange(len(QUESTIONS)), ans_ids]
-    top0 = [tok.decode([int(i)]) for i in p0.argmax(-1)]
-    top1 = [tok.decode([int(i)]) for i in p1.argmax(-1)]
-    table = pd.DataFrame({"question": [q for q, _, _ in QUESTIONS], "answer": [a for _, _, a in QUESTIONS],
-                          "cos_without": c0, "cos_with": c1, "p_answer_without": pa0, "p_answer_with": pa1,
-                          "top1_without": top0, "top1_with": top1,
-                          "dist_without": np.linalg.norm(h0 - target, axis=1),
-                          "dist_with": np.linalg.norm(h1 - target, axis=1)})
-    moved = (c1 > c0) & (pa1 > pa0)
-    share = float(moved.mean())
-    numbers = {"layer": layer, "questions": len(QUESTIONS), "share_moved_toward_answer": round(share, 4),
-               "mean_cos_gain": round(float((c1 - c0).mean()), 4), "mean_p_answer_without": round(float(pa0.mean()), 4),
-               "mean_p_answer_with": round(float(pa1.mean()), 4),
-               "top1_changed": int(sum(a != b for a, b in zip(top0, top1))),
-               "top1_correct_without": int(sum(t.strip() == a.strip() for t, (_, _, a) in zip(top0, QUESTIONS))),
-               "top1_correct_with": int(sum(t.strip() == a.strip() for t, (_, _, a) in zip(top1, QUESTIONS)))}
-    v = verdict(share, holds=0.75, partly=0.5)
-    method = ("For each question we compare the answer-position state with and without a reasoning text against the "
-              "answer-position state when the prompt states the answer (cosine), and the answer's probability. "
-              "Verdict: share of questions that move toward the answer on both; holds if ≥ 75 %, partly if ≥ 50 %.")
-    return ExperimentResult("reasoning", CLAIM, v, numbers, method, table, {"layer": layer})
+    def paired(a, b, what, unit="nats"):
+        d = lp[a] - lp[b] if unit == "nats" else acc[a] - acc[b]
+        return paired_finding(f"{what}: {a} minus {b}" + (" (log-probability of the full answer, nats)" if unit == "nats"
+                                                          else " (share of greedy answers that are correct)"),
+                              d, seed, control=b)
+    own, other = CONDITIONS[1], CONDITIONS[2]
+    did = (lp[own] - lp[other]) - (lpw[own] - lpw[other])
+    head = paired_finding("how much more the model's own reasoning (vs another question's) raises the correct answer "
+                          "than a wrong answer (another question's answer): difference in differences of log-probability, "
+                          "nats", did, seed, control="the same change for a wrong answer")
+    more = [paired(own, other, "correct-answer log-probability (includes any general effect of fitting reasoning)"),
+            paired(CONDITIONS[1], CONDITIONS[0], "answer log-probability"),
+            paired(CONDITIONS[1], CONDITIONS[3], "answer log-probability"),
+            paired(CONDITIONS[2], CONDITIONS[0], "control: answer log-probability"),
+            paired(CONDITIONS[1], CONDITIONS[2], "accuracy", unit="acc"),
+            paired(CONDITIONS[1], CONDITIONS[0], "accuracy", unit="acc")]
+    ev = Evidence(
+        tested=(f"Whether the model's own sampled reasoning ({REASONING_TOKENS} tokens, seeded) steers it toward the "
+                f"correct answer, over {n} short factual questions, paired: compared with another question's reasoning, "
+                "does it raise the correct answer's log-probability more than a wrong answer's (so that reasoning which "
+                "merely fits the prompt better is not counted as steering toward the answer)? No reasoning, same-length "
+                "filler and greedy-answer accuracy are shown beside it."),
+        not_tested=("The geometry ('a direction in vector space') is not measured: the old cosine-to-a-hint measure did "
+                    "no better than another question's reasoning and was dropped. Long or multi-step problems, chat-"
+                    "formatted reasoning, and larger models that reason well are not tested; a 135M model's reasoning "
+                    "is often wrong, which this test includes rather than hides."),
+        finding=head, more=more)
+    vs_none = more[1]
+    if vs_none.ci[1] < 0:
+        ev.caveat = (f"compared with no reasoning at all, the model's own reasoning lowered the correct answer's "
+                     f"log-probability by {-vs_none.effect:.2f} nats (95 % [{-vs_none.ci[1]:.2f}, {-vs_none.ci[0]:.2f}]) "
+                     f"and its greedy accuracy went from {acc[CONDITIONS[0]].mean():.0%} to {acc[own].mean():.0%}. "
+                     "The reasoning points toward the answer compared with irrelevant reasoning, but on this model "
+                     "writing it costs more than it helps.")
+    elif vs_none.ci[0] > 0:
+        ev.caveat = (f"compared with no reasoning, its own reasoning also raised the correct answer's log-probability "
+                     f"by {vs_none.effect:.2f} nats (95 % [{vs_none.ci[0]:.2f}, {vs_none.ci[1]:.2f}]).")
+    rows = []
+    for c in CONDITIONS:
+        k = int(acc[c].sum())
+        lo, hi = clopper_pearson(k, n)
+        blo, bhi = bootstrap_ci(lp[c], seed=seed)
+        wlo, whi = bootstrap_ci(lpw[c], seed=seed)
+        rows.append({"condition": c, "answer_logprob": float(lp[c].mean()), "logprob_lo": blo, "logprob_hi": bhi,
+                     "wrong_logprob": float(lpw[c].mean()), "wrong_lo": wlo, "wrong_hi": whi,
+                     "accuracy": k / n, "acc_lo": lo, "acc_hi": hi, "n": n})
+    table = pd.DataFrame(rows)
+    numbers = {"questions": n, "reasoning_tokens": REASONING_TOKENS,
+               "answer_logprob_mean": {c: round(float(lp[c].mean()), 4) for c in CONDITIONS},
+               "wrong_answer_logprob_mean": {c: round(float(lpw[c].mean()), 4) for c in CONDITIONS},
+               "accuracy": {c: round(float(acc[c].mean()), 4) for c in CONDITIONS},
+               "examples": [{"question": qs[i], "answer": ans[i], "own_reasoning": own[i].strip(),
+                             "answer_after_own": outs[CONDITIONS[1]][i].strip()} for i in range(min(3, n))]}
+    method = ("The model writes its own reasoning for each question (sampled, seeded); the correct answer is scored after "
+              "no reasoning, its own reasoning, another question's reasoning and same-length filler: full-answer "
+              "log-probability and greedy-answer accuracy, compared pair by pair (bootstrap intervals, sign-flip nulls).")
+    return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n})
 
 
 def figure(r: ExperimentResult) -> go.Figure:
+    from plotly.subplots import make_subplots
+
     t = r.table
-    fig = go.Figure()
-    for _, row in t.iterrows():
-        fig.add_trace(go.Scatter(x=[row["cos_without"], row["cos_with"]], y=[row["p_answer_without"], row["p_answer_with"]],
-                                 mode="lines+markers", name=row["answer"].strip(), marker=dict(size=[8, 14]),
-                                 line=dict(width=2)))
-    fig.update_xaxes(title="cosine to the answer-position state when the answer is known")
-    fig.update_yaxes(title="P(correct answer token)", type="log")
-    return claim_style(fig, f"Without → with reasoning (big marker) · layer {r.numbers['layer']}")
+    colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22"]
+    fig = make_subplots(1, 2, subplot_titles=("answer log-probability (nats): solid correct, hatched wrong",
+                                              "greedy answer correct (share)"))
+    fig.add_trace(go.Bar(x=t["condition"], y=t["answer_logprob"], marker_color=colors, name="the correct answer",
+                         error_y=dict(type="data", array=t["logprob_hi"] - t["answer_logprob"],
+                                      arrayminus=t["answer_logprob"] - t["logprob_lo"])), 1, 1)
+    fig.add_trace(go.Bar(x=t["condition"], y=t["wrong_logprob"], marker_color=colors, marker_pattern_shape="/",
+                         opacity=0.55, name="a wrong answer (another question's)",
+                         error_y=dict(type="data", array=t["wrong_hi"] - t["wrong_logprob"],
+                                      arrayminus=t["wrong_logprob"] - t["wrong_lo"])), 1, 1)
+    fig.add_trace(go.Bar(x=t["condition"], y=t["accuracy"], marker_color=colors, name="accuracy (95 % exact)",
+                         error_y=dict(type="data", array=t["acc_hi"] - t["accuracy"], arrayminus=t["accuracy"] - t["acc_lo"])),
+                  1, 2)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    fig.update_xaxes(tickangle=20)
+    return claim_style(fig, f"Does the model's own reasoning help more than another question's? · n = {r.numbers['questions']}")
 
 
 EXPERIMENT = Experiment("reasoning", "Reasoning as steering", CLAIM, run, figure, (
-        Param("layer", "Layer", "layer", 0.67, lo=0, help="a layer number"),), order=5)
+        Param("n_questions", "Questions", "int", 50, lo=10, hi=len(QA), step=5, help="a whole number"),), order=3)

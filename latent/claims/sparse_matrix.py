@@ -1,36 +1,56 @@
-"""The giant sparse matrix: how concentrated is a row of next-token probabilities?
+"""The giant prompt × next-token matrix: how concentrated are its rows, and do unlikely concepts
+push the model into the long tail?
 
 Claim (004): "a giant matrix where each row is a possible prompt and columns represent next-token
-probabilities … extremely sparse"; unlikely concepts force the long tail; quantized models are
-"cousins" that "will not produce the same outputs".
+probabilities … extremely sparse, as most token combinations are gibberish" and "prompts that
+combine unlikely concepts … force the model … to search the long tail".
 
-Method: over a prompt set we measure the probability mass of the top 1, 10 and 100 next tokens;
-compare entropy and the rank of sampled tokens for "unlikely concept" prompts against ordinary ones;
-and compare greedy continuations and next-token KL of the model in fp32, bf16 and int8 (torch dynamic
-quantization, on private copies). Verdict from the mean top-100 mass: holds if ≥ 0.9, partly if ≥ 0.7.
+Method: a softmax gives every token a non-zero probability, so no row is literally sparse. We
+measure **concentration**: the probability mass of the top 100 of V next tokens (uniform would be
+100/V). Real prompts are compared, pair by pair, with the same words shuffled (the headline), and
+with random-token gibberish of the same length; the uniform level is drawn as a reference. The
+per-token log-probability of each prompt shows how much likelier real text is than gibberish. For
+the long tail, 30 sentence frames are filled once with an ordinary and once with an unlikely
+concept, and next-token entropy is compared pair by pair against a sign-flip null.
+
+Example::
+
+    >>> lp = np.log(np.array([[0.5, 0.25, 0.25]]))
+    >>> float(topk_mass(lp, (1,))[1][0])
+    0.5
 """
 from __future__ import annotations
 
-import copy
-import warnings
-
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts, verdict
+from latent.claims import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.claims.evidence import Evidence, bootstrap_ci, paired_finding, rng
 from latent.style import claim_style
 
 CLAIM = Claim("004_092b597f547f7a3e.txt", "004", 0,
               "A useful mental model for an LLM is a giant matrix where each row is a possible prompt and columns "
               "represent next-token probabilities. This matrix is impossibly large but also extremely sparse.")
-ORDINARY = ["The cat sat on the", "I went to the store to buy some", "The capital of France is",
-            "She opened the door and", "Water boils at one hundred degrees", "The sun rises in the"]
-UNLIKELY = ["The submarine's violin reviewed a tax form about the", "Photosynthesis negotiated with the medieval spreadsheet",
-            "A jazz volcano taught quantum knitting to the", "The glacier's cryptocurrency whispered to a sandwich",
-            "Origami tectonics explains why the octopus", "A bureaucratic nebula filed the moon's"]
-KS = (1, 10, 100)
+K = 100
+# (frame, ordinary concept, unlikely concept): the same sentence, one word apart
+FRAMES = [
+    ("The {} cooked dinner for the", "chef", "glacier"), ("The {} barked at the", "dog", "spreadsheet"),
+    ("A {} landed on the runway next to the", "plane", "violin"), ("The {} filed a tax return for the", "accountant", "octopus"),
+    ("My {} taught a lesson about the", "teacher", "volcano"), ("The {} repaired the engine of the", "mechanic", "nebula"),
+    ("A {} swam across the", "fish", "cathedral"), ("The {} wrote a poem about the", "poet", "refrigerator"),
+    ("The {} played a song for the", "band", "asteroid"), ("A {} delivered the mail to the", "postman", "jellyfish"),
+    ("The {} treated the patient in the", "doctor", "sandwich"), ("The {} grew tomatoes in the", "gardener", "submarine"),
+    ("A {} sang in the", "choir", "tornado"), ("The {} baked bread for the", "baker", "comet"),
+    ("The {} painted a portrait of the", "artist", "cactus"), ("A {} guarded the gate of the", "soldier", "teacup"),
+    ("The {} flew over the", "eagle", "parliament"), ("The {} milked the cows on the", "farmer", "algorithm"),
+    ("A {} chased the mouse into the", "cat", "bureaucracy"), ("The {} drove the bus to the", "driver", "glacier"),
+    ("The {} sailed the ship across the", "captain", "photosynthesis"), ("A {} read the news to the", "presenter", "molecule"),
+    ("The {} built a house for the", "carpenter", "thunderstorm"), ("The {} sold fresh fish at the", "fishmonger", "galaxy"),
+    ("A {} climbed the mountain with the", "hiker", "spreadsheet"), ("The {} cleaned the windows of the", "janitor", "metaphor"),
+    ("The {} directed traffic near the", "policeman", "pancake"), ("A {} fixed the leaking pipe in the", "plumber", "sonnet"),
+    ("The {} examined the teeth of the", "dentist", "equation"), ("The {} planted seeds in the", "farmer", "symphony"),
+]
 
 
 def next_logprobs(lm, prompts: list[str]) -> np.ndarray:
@@ -47,7 +67,17 @@ def next_logprobs(lm, prompts: list[str]) -> np.ndarray:
     return torch.log_softmax(logits[torch.arange(len(ids)), last].float(), -1).cpu().numpy()
 
 
-def topk_mass(logp: np.ndarray, ks=KS) -> dict[int, np.ndarray]:
+def text_logprob(lm, prompts: list[str]) -> np.ndarray:
+    """Mean log-probability per token of each prompt's own tokens (after the start token)."""
+    from latent.core.generate import continuation_logprobs
+    from latent.core.hidden import encode, start_ids
+
+    s = len(start_ids(lm.tokenizer))
+    ids = [encode(lm, p)[0] for p in prompts]
+    return np.array(continuation_logprobs(lm, [i[:max(s, 1)] for i in ids], [i[max(s, 1):] for i in ids]))
+
+
+def topk_mass(logp: np.ndarray, ks=(K,)) -> dict[int, np.ndarray]:
     p = np.sort(np.exp(logp), axis=-1)[:, ::-1]
     c = np.cumsum(p, axis=-1)
     return {k: c[:, k - 1] for k in ks}
@@ -57,89 +87,103 @@ def entropy(logp: np.ndarray) -> np.ndarray:
     return -(np.exp(logp) * logp).sum(-1)
 
 
-def sampled_ranks(lm, prompts: list[str], n: int = 8, seed: int = 0) -> np.ndarray:
-    """Rank (0 = most likely) of each sampled token under its own distribution, per prompt."""
-    import torch
-
-    from latent.core.generate import generate
-
-    g = generate(lm, prompts, max_new_tokens=n, do_sample=True, temperature=1.0, top_k=0, seeds=[seed] * len(prompts))
-    ranks = []
-    for prompt_ids, toks in zip(g.prompt_ids, g.token_ids):
-        ids = torch.tensor([prompt_ids + toks])  # the start token and the prompt, as generated
-        with torch.inference_mode():
-            lg = lm.model(input_ids=ids).logits[0].float()
-        start = ids.shape[1] - len(toks) - 1
-        r = [(lg[start + i] > lg[start + i, t]).sum().item() for i, t in enumerate(toks)]
-        ranks.append(float(np.mean(r)))
-    return np.array(ranks)
-
-
-def cousins(lm, prompts: list[str], n: int = 10) -> dict:
-    """Greedy continuations and first-token KL of fp32 vs bf16 vs int8 copies (never the shared model)."""
-    import torch
-
-    from latent.core.generate import generate
-    from latent.core.models import LM
-
-    base = generate(lm, prompts, max_new_tokens=n)
-    out = {}
-    for name in ("bfloat16", "int8"):
-        m = copy.deepcopy(lm.model).float()
-        if name == "bfloat16":
-            m = m.to(torch.bfloat16)
-        else:
-            with warnings.catch_warnings():  # torch marks its quantized tensors deprecated; the path still works
-                warnings.simplefilter("ignore")
-                m = torch.ao.quantization.quantize_dynamic(m, {torch.nn.Linear}, dtype=torch.qint8)
-        cousin = LM(m, lm.tokenizer, f"{lm.name} ({name})", "cpu", name, 0.0, "copy")
-        g = generate(cousin, prompts, max_new_tokens=n)
-        p = np.exp(base.first_logprobs)
-        kl = (p * (base.first_logprobs - g.first_logprobs)).sum(-1)
-        out[name] = {"diverged": float(np.mean([a != b for a, b in zip(base.token_ids, g.token_ids)])),
-                     "kl_first_token": float(kl.mean())}
-        del m, cousin
+def shuffled(prompts: list[str], seed: int) -> list[str]:
+    """Each prompt with its words in a seeded random order (same words, no sense)."""
+    out = []
+    for i, p in enumerate(prompts):
+        w = p.split()
+        out.append(" ".join(rng(seed, "shuffle", i).permutation(w)) if len(w) > 1 else p)
     return out
 
 
-def run(lm, *, prompts=None, progress=None) -> ExperimentResult:
-    prompts = check_prompts(lm, prompts or corpus_prompts(40, max_chars=100))
-    lp = next_logprobs(lm, prompts)
-    mass = topk_mass(lp)
+def gibberish(lm, prompts: list[str], seed: int) -> list[str]:
+    """Random-token strings with as many tokens as each prompt (ordinary vocabulary ids only)."""
+    tok = lm.tokenizer
+    special = set(tok.all_special_ids)
+    out = []
+    for i, p in enumerate(prompts):
+        n = len(tok(p, add_special_tokens=False).input_ids)
+        g = rng(seed, "gibberish", i)
+        ids = [int(t) for t in g.integers(0, len(tok), size=4 * n) if int(t) not in special][:n]
+        out.append(tok.decode(ids).strip() or "x")
+    return out
+
+
+def run(lm, *, prompts=None, seed: int = 0, progress=None) -> ExperimentResult:
+    prompts = check_prompts(lm, prompts or corpus_prompts(60, max_chars=100))
+    n = len(prompts)
+    groups = {"real prompts": prompts, "same words shuffled": shuffled(prompts, seed),
+              "random-token gibberish": gibberish(lm, prompts, seed)}
+    lp = {g: next_logprobs(lm, p) for g, p in groups.items()}
+    mass = {g: topk_mass(x)[K] for g, x in lp.items()}
+    tlp = {g: text_logprob(lm, p) for g, p in groups.items()}
     if progress:
-        progress(1, 3)
-    lo, lu = next_logprobs(lm, ORDINARY), next_logprobs(lm, UNLIKELY)
-    ro, ru = sampled_ranks(lm, ORDINARY), sampled_ranks(lm, UNLIKELY)
+        progress(1, 2)
+    ordinary = [f.format(a) for f, a, _ in FRAMES]
+    unlikely = [f.format(b) for f, _, b in FRAMES]
+    e_ord, e_unl = entropy(next_logprobs(lm, ordinary)), entropy(next_logprobs(lm, unlikely))
     if progress:
-        progress(2, 3)
-    cz = cousins(lm, ORDINARY[:4])
-    if progress:
-        progress(3, 3)
-    rows = [{"group": "prompt set", "k": k, "mass": float(mass[k].mean())} for k in KS]
-    rows += [{"group": g, "k": k, "mass": float(topk_mass(x)[k].mean())} for g, x in (("ordinary", lo), ("unlikely", lu))
-             for k in KS]
-    table = pd.DataFrame(rows)
-    top100 = float(mass[100].mean())
-    numbers = {"prompts": len(prompts), "vocab": int(lp.shape[1]),
-               "topk_mass": {str(k): round(float(mass[k].mean()), 4) for k in KS},
-               "entropy_ordinary": round(float(entropy(lo).mean()), 3), "entropy_unlikely": round(float(entropy(lu).mean()), 3),
-               "sampled_rank_ordinary": round(float(ro.mean()), 2), "sampled_rank_unlikely": round(float(ru.mean()), 2),
-               "cousins": cz,
-               "cousins_verdict": verdict(max(v["diverged"] for v in cz.values()), holds=0.5, partly=0.01)}
-    v = verdict(top100, holds=0.9, partly=0.7)
-    method = (f"Over {len(prompts)} prompts we measure the next-token probability mass held by the top 1, 10 and 100 of "
-              f"{lp.shape[1]:,} tokens, and compare unlikely-concept prompts and quantized cousins. Verdict from the mean "
-              "top-100 mass: holds if ≥ 0.9, partly if ≥ 0.7 (the cousins get their own verdict from the share of diverging continuations).")
-    return ExperimentResult("sparse-matrix", CLAIM, v, numbers, method, table, {"n_prompts": len(prompts)})
+        progress(2, 2)
+    V = int(lp["real prompts"].shape[1])
+    d = mass["real prompts"] - mass["same words shuffled"]
+    head = paired_finding(f"concentration (top-{K} mass of {V:,} tokens): real prompt minus the same words shuffled",
+                          d, seed, control="the same words shuffled")
+    dg = mass["real prompts"] - mass["random-token gibberish"]
+    dt = tlp["real prompts"] - tlp["random-token gibberish"]
+    de = e_unl - e_ord
+    more = [
+        paired_finding("concentration: real prompt minus random-token gibberish of the same length", dg, seed,
+                       control="gibberish of the same length"),
+        paired_finding("log-probability per token: real prompt minus gibberish (nats; how much likelier real text is)",
+                       dt, seed, control="gibberish of the same length"),
+        paired_finding("long tail: next-token entropy, unlikely concept minus ordinary concept in the same frame (nats)",
+                       de, seed, control="the ordinary concept in the same frame")]
+    ev = Evidence(
+        tested=(f"Whether a real prompt's row of next-token probabilities is more concentrated (top-{K} mass of {V:,} "
+                f"tokens) than the row for the same words shuffled, over {n} prompts from the seeds, paired; with "
+                "gibberish rows and the uniform level as references. Also whether real text is likelier than random token "
+                f"strings, and whether an unlikely concept raises next-token entropy ({len(FRAMES)} paired frames)."),
+        not_tested=("Literal sparsity: a softmax never gives exactly zero, so no row has zeros; the matrix over all "
+                    "possible prompts (only sampled rows are measured); whether the model 'searches its knowledge base' "
+                    "or surfaces rarer facts for unlikely prompts (higher entropy is measured, not rarer knowledge)."),
+        finding=head, more=more)
+    rows = [{"group": g, "prompt": i, "top100_mass": float(m[i]), "logprob_per_token": float(tlp[g][i])}
+            for g, m in mass.items() for i in range(n)]
+    rows += [{"group": g, "prompt": i, "entropy": float(e[i])} for g, e in (("ordinary concept", e_ord),
+                                                                            ("unlikely concept", e_unl)) for i in range(len(FRAMES))]
+    numbers = {"prompts": n, "vocab": V, "uniform_top100_mass": round(K / V, 6),
+               "top100_mass_mean": {g: round(float(m.mean()), 4) for g, m in mass.items()},
+               "top100_mass_ci": {g: [round(x, 4) for x in bootstrap_ci(m, seed=seed)] for g, m in mass.items()},
+               "logprob_per_token_mean": {g: round(float(x.mean()), 3) for g, x in tlp.items()},
+               "entropy_ordinary": round(float(e_ord.mean()), 3), "entropy_unlikely": round(float(e_unl.mean()), 3),
+               "frames": len(FRAMES)}
+    method = (f"Concentration = probability mass of the top {K} next tokens. Real prompts are compared with the same "
+              "words shuffled (paired), random-token gibberish and the uniform level; 30 frames filled with an ordinary "
+              "or an unlikely concept compare next-token entropy. Intervals: bootstrap over prompts; nulls: sign flips.")
+    return ExperimentResult("sparse-matrix", CLAIM, ev, numbers, method, pd.DataFrame(rows), {"n_prompts": n})
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-    fig = px.bar(r.table, x="k", y="mass", color="group", barmode="group", text_auto=".2f")
-    fig.update_xaxes(title="top-k next tokens", type="category")
-    fig.update_yaxes(title="probability mass", range=[0, 1.05])
-    return claim_style(fig, f"How much of a row of the matrix the top-k tokens hold (vocabulary {r.numbers['vocab']:,})")
+    from plotly.subplots import make_subplots
+
+    t = r.table
+    fig = make_subplots(1, 2, subplot_titles=(f"top-{K} mass of each row", "next-token entropy (nats)"))
+    colors = {"real prompts": "#1f77b4", "same words shuffled": "#7f7f7f", "random-token gibberish": "#bcbd22",
+              "ordinary concept": "#1f77b4", "unlikely concept": "#d62728"}
+    for g in ("real prompts", "same words shuffled", "random-token gibberish"):
+        s = t[t["group"] == g]
+        fig.add_trace(go.Box(y=s["top100_mass"], name=g, marker_color=colors[g], boxpoints="all", jitter=0.4,
+                             pointpos=0), 1, 1)
+    u = r.numbers["uniform_top100_mass"]
+    fig.add_trace(go.Scatter(x=["real prompts", "random-token gibberish"], y=[u, u], mode="lines",
+                             line=dict(dash="dash", color="black"), name=f"uniform row ({u:.4f})"), 1, 1)
+    for g in ("ordinary concept", "unlikely concept"):
+        s = t[t["group"] == g]
+        fig.add_trace(go.Box(y=s["entropy"], name=g, marker_color=colors[g], boxpoints="all", jitter=0.4, pointpos=0), 1, 2)
+    fig.update_yaxes(range=[0, 1.02], title="probability mass", row=1, col=1)
+    return claim_style(fig, f"How concentrated a row of the matrix is · vocabulary {r.numbers['vocab']:,} · n = {r.numbers['prompts']}")
 
 
 EXPERIMENT = Experiment("sparse-matrix", "The giant sparse matrix", CLAIM, run, figure, (
-        Param("prompts", "Prompt set (one per line; empty = 40 prompts from the seeds)", "texts", None,
+        Param("prompts", "Prompt set (one per line; empty = 60 prompts from the seeds)", "texts", None,
               help="prompts separated by |"),), order=4)

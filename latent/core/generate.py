@@ -111,21 +111,34 @@ def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: boo
 
 
 def continuation_logprobs(lm, prompt_ids: list[list[int]], new_ids: list[list[int]]) -> list[float]:
-    """Mean log-prob of each row's ``new_ids`` after its ``prompt_ids``, one right-padded batch,
-    under the model as it is in this context (call it outside any steering for "unsteered")."""
+    """Mean log-prob of each row's ``new_ids`` after its ``prompt_ids``, one left-padded batch,
+    under the model as it is in this context (call it outside any steering for "unsteered").
+
+    Left padding puts every continuation at the end, so the LM head runs only on the last
+    ``max(len(new)) + 1`` columns instead of on every position (the vocabulary is large).
+    """
     import torch
 
-    from latent.core.hidden import pad_batch
-
     seqs = [p + n for p, n in zip(prompt_ids, new_ids)]
-    ids, mask = pad_batch(lm, seqs)
+    B, T = len(seqs), max(len(x) for x in seqs)
+    pad = lm.tokenizer.pad_token_id or 0
+    ids = torch.full((B, T), pad, dtype=torch.long)
+    mask = torch.zeros((B, T), dtype=torch.long)
+    for r, x in enumerate(seqs):
+        ids[r, T - len(x):] = torch.tensor(x)
+        mask[r, T - len(x):] = 1
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    keep = max(len(n) for n in new_ids) + 1
+    dev = lm.model.device
     with torch.inference_mode():
-        logp = torch.log_softmax(lm.model(input_ids=ids, attention_mask=mask).logits.float(), -1)
+        logits = lm.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+                          logits_to_keep=keep).logits.float()          # (B, keep, vocab): the last columns
+        logp = torch.log_softmax(logits, -1)
     out = []
-    for r, (p, n) in enumerate(zip(prompt_ids, new_ids)):
+    for r, n in enumerate(new_ids):
         if not n:
             out.append(float("nan"))
             continue
-        rows = torch.arange(len(p) - 1, len(p) - 1 + len(n), device=logp.device)
-        out.append(float(logp[r, rows, torch.tensor(n, device=logp.device)].mean()))
+        cols = torch.arange(keep - 1 - len(n), keep - 1, device=logp.device)   # predicting each new token
+        out.append(float(logp[r, cols, torch.tensor(n, device=logp.device)].mean()))
     return out

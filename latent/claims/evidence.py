@@ -1,0 +1,219 @@
+"""One evidence standard for every seed-claim experiment: a :class:`Finding` and its verdict.
+
+A finding is an effect with a 95 % interval, the n it rests on, and a null (or control) band
+measured in the same run. The verdict comes from the interval against that band, never from a
+fixed threshold on the effect alone:
+
+* **supported**: the whole interval lies beyond the null band, on the side the claim predicts;
+* **not supported**: the whole interval lies inside the null band or on the other side of it;
+* **inconclusive (interval overlaps the null)**: the interval straddles the band's edge.
+
+A number that follows from the parameters alone is not evidence: :func:`arithmetic` makes a
+finding whose verdict says so, shown as a worked calculation.
+
+Example::
+
+    >>> judge((0.40, 0.55), (0.0, 0.2), "greater")[0]
+    'supported'
+    >>> judge((0.10, 0.30), (0.0, 0.2), "greater")[0]
+    'inconclusive (interval overlaps the null)'
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+SUPPORTED = "supported"
+NOT_SUPPORTED = "not supported"
+INCONCLUSIVE = "inconclusive (interval overlaps the null)"
+ARITHMETIC = "arithmetic (not a verdict)"
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, ARITHMETIC)
+N_BOOT = 2000
+
+
+def judge(ci, band, side: str = "greater", target: float | None = None) -> tuple[str, str]:
+    """Verdict and its reason from an effect's 95 % interval ``ci`` against the null ``band``.
+
+    ``target`` (optional) is the smallest effect that would count as the claim itself (e.g. "a
+    handful of values *contain* the thought": the same next token 9 times in 10). Then the interval
+    must also clear the target to support the claim, and an interval wholly short of it does not.
+    """
+    lo, hi = map(float, ci)
+    blo, bhi = map(float, band)
+    if side not in ("greater", "less"):
+        raise ValueError(f"Unknown side {side!r}. Must be one of: greater, less")
+    up = side == "greater"
+    iv = f"[{lo:.3g}, {hi:.3g}]"
+    edge_null = bhi if up else blo
+    name_null = (f"the null value {edge_null:.3g}" if blo == bhi
+                 else f"the null band's {'top' if up else 'bottom'} {edge_null:.3g}")
+    beyond = (lambda x, e: x > e) if up else (lambda x, e: x < e)
+    near, far = (lo, hi) if up else (hi, lo)            # the interval's end nearest the null, and its far end
+    word = "above" if up else "below"
+    if target is not None and beyond(float(target), edge_null):
+        edge, name = float(target), f"the target {float(target):.3g}"
+    else:
+        edge, name = edge_null, name_null
+    if beyond(near, edge):
+        return SUPPORTED, f"the whole interval {iv} lies {word} {name}"
+    if not beyond(far, edge_null):
+        return NOT_SUPPORTED, f"the interval {iv} does not get {word} {name_null}"
+    if target is not None and not beyond(far, edge):
+        extra = f", although it lies {word} {name_null}" if beyond(near, edge_null) else ""
+        return NOT_SUPPORTED, f"the interval {iv} falls short of {name}{extra}"
+    return INCONCLUSIVE, f"the interval {iv} straddles {name}"
+
+
+@dataclass
+class Finding:
+    """An effect, its 95 % interval, its n, and the null it is judged against (all from one run)."""
+
+    measure: str                       # what the effect is, in words
+    effect: float
+    ci: tuple[float, float]
+    n: int
+    null_name: str                     # the control, in words
+    null_band: tuple[float, float]     # 95 % range of the null / control, measured in this run
+    side: str = "greater"              # the claim predicts an effect above ("greater") or below the band
+    null_effect: float | None = None   # the control's own point value, for the chart
+    spread: tuple[float, float] | None = None  # 95 % of the statistic under the null (drawn, and its p)
+    p: float | None = None             # one-sided p-value from that null distribution, where there is one
+    target: float | None = None        # the smallest effect that counts as the claim (see :func:`judge`)
+    target_reason: str = ""
+    verdict: str = ""
+    reason: str = ""
+
+    def __post_init__(self):
+        self.effect = float(self.effect)
+        self.ci = (float(self.ci[0]), float(self.ci[1]))
+        self.null_band = (float(self.null_band[0]), float(self.null_band[1]))
+        if self.spread is not None:
+            self.spread = (float(self.spread[0]), float(self.spread[1]))
+        if not self.verdict:
+            self.verdict, self.reason = judge(self.ci, self.null_band, self.side, self.target)
+
+    @property
+    def rule(self) -> str:
+        if self.verdict == ARITHMETIC:
+            return f"No verdict: the number follows from the parameters. Worked: {self.reason}"
+        side = "above" if self.side == "greater" else "below"
+        target = (f" and {side} {self.target:.3g} ({self.target_reason})" if self.target is not None else "")
+        lo, hi = self.null_band
+        null = (f"the null value {lo:.3g} ({self.null_name})" if lo == hi
+                else f"the null band [{lo:.3g}, {hi:.3g}] ({self.null_name})")
+        p = f" One-sided p = {self.p:.3g} from the null distribution drawn beside it." if self.p is not None else ""
+        return (f"Supported only if the whole 95 % interval lies {side} {null}{target}; inconclusive if it "
+                f"straddles that edge; otherwise not supported. Here {self.reason}.{p}")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["ci"], d["null_band"] = list(self.ci), list(self.null_band)
+        d["spread"] = list(self.spread) if self.spread is not None else None
+        return {k: _round(v) for k, v in d.items()}
+
+
+def arithmetic(measure: str, value: float, worked: str, n: int = 1) -> Finding:
+    """A number that follows from the parameters alone: shown as a worked calculation, never a verdict."""
+    return Finding(measure, value, (value, value), n, "none: this is arithmetic, not a measurement",
+                   (value, value), verdict=ARITHMETIC, reason=worked)
+
+
+def _round(v):
+    if isinstance(v, float):
+        return round(v, 6) if math.isfinite(v) else None
+    if isinstance(v, (list, tuple)):
+        return [_round(x) for x in v]
+    return v
+
+
+# ------------------------------------------------------------------ intervals and nulls
+def rng(seed: int, *salt) -> np.random.Generator:
+    """A generator for one purpose within a run: the same seed and salt give the same numbers."""
+    import zlib
+
+    return np.random.default_rng([int(seed), *[s if isinstance(s, int) else zlib.crc32(str(s).encode()) for s in salt]])
+
+
+def bootstrap_ci(values, seed: int = 0, stat=np.mean, n_boot: int = N_BOOT) -> tuple[float, float]:
+    """Percentile 95 % interval of ``stat`` over items resampled with replacement.
+
+    >>> lo, hi = bootstrap_ci(np.arange(100.0), seed=1)
+    >>> 43 < lo < 49.5 < hi < 56
+    True
+    """
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        return (float("nan"), float("nan"))
+    idx = np.random.default_rng(seed).integers(0, len(v), size=(n_boot, len(v)))
+    s = np.array([stat(v[i]) for i in idx]) if stat is not np.mean else v[idx].mean(1)
+    return float(np.quantile(s, 0.025)), float(np.quantile(s, 0.975))
+
+
+def clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """Exact 95 % interval of a proportion k/n.
+
+    >>> [round(x, 3) for x in clopper_pearson(4, 8)]
+    [0.157, 0.843]
+    """
+    from scipy.stats import beta
+
+    if n == 0:
+        return (0.0, 1.0)
+    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
+    return lo, hi
+
+
+def sign_flip_band(diffs, seed: int = 0, n_perm: int = N_BOOT) -> tuple[float, float]:
+    """95 % band of the mean of paired differences under "no difference" (random sign flips)."""
+    d = np.asarray(diffs, dtype=float)
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d)))
+    m = (signs * d).mean(1)
+    return float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975))
+
+
+def paired_finding(measure: str, diffs, seed: int = 0, control: str = "the control", side: str = "greater",
+                   **kw) -> Finding:
+    """A paired comparison: mean difference with a bootstrap interval, judged against no difference
+    (0) from ``control`` measured in the same run; the sign-flip null is drawn and gives a p-value.
+
+    >>> f = paired_finding("x", [1.0, 1.2, 0.9, 1.1, 1.0, 0.8, 1.3, 1.1])
+    >>> f.verdict, round(f.p, 3)
+    ('supported', 0.003)
+    """
+    d = np.asarray(diffs, dtype=float)
+    spread = sign_flip_band(d, seed=seed)
+    p = sign_flip_p(d, seed=seed, side=side)
+    return Finding(measure, float(d.mean()), bootstrap_ci(d, seed=seed), len(d),
+                   f"no difference from {control} (paired, same items, same run)", (0.0, 0.0), side=side,
+                   null_effect=0.0, spread=spread, p=p, **kw)
+
+
+def sign_flip_p(diffs, seed: int = 0, n_perm: int = N_BOOT, side: str = "greater") -> float:
+    """One-sided p-value of the mean paired difference under random sign flips."""
+    d = np.asarray(diffs, dtype=float)
+    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d)))
+    m = (signs * d).mean(1)
+    obs = d.mean()
+    hits = (m >= obs - 1e-12).sum() if side == "greater" else (m <= obs + 1e-12).sum()
+    return float((hits + 1) / (n_perm + 1))
+
+
+def band(values) -> tuple[float, float]:
+    """The central 95 % of a null distribution's draws."""
+    v = np.asarray(values, dtype=float)
+    return float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))
+
+
+@dataclass
+class Evidence:
+    """What the page and the JSON show for one experiment: the claim tested exactly, what was not
+    tested, the headline finding (or a worked calculation), and secondary findings."""
+
+    tested: str
+    not_tested: str
+    finding: Finding
+    more: list[Finding] = field(default_factory=list)
+    caveat: str = ""        # a sentence computed from the numbers that qualifies the headline verdict

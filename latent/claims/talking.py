@@ -1,0 +1,395 @@
+"""LLMs talking in vectors: do two different models share a space, and can a sparse vector from
+one be read by the other?
+
+Claim (000, seed dialogue): sparse vectors point into "a forest of concepts that every LLM shares";
+LLMs could talk to each other in vectors instead of text.
+
+Method. (a) *Shared universe*: the same texts (seed-dialogue turns and the "queen" sentences) go
+through the sender (the loaded model) and the receiver (the other embedded model). At matched
+relative depths we compare their mean-pooled states with linear CKA (Kornblith et al. 2019),
+against shuffled pairings and against a randomly initialised copy of the sender (seeded).
+(b) *A message across models*: a ridge map from sender to receiver states is fitted on word-end
+tokens of a training split of the turns. The sender's state at a word (at 1/6 depth) keeps
+only its top-k coordinates (as a deviation from the mean), goes through the map, and replaces a
+placeholder token in the receiver's prompt "cat -> cat / 1135 -> 1135 / hello -> hello / ? ->"
+(a Patchscope). On held-out turns we ask whether the receiver then predicts the same next token as
+when its *own* state for that word is patched in, against a map fitted on shuffled pairs (the null).
+On the "queen" sentences (never used to fit the map) we ask whether the nearest receiver sense
+centroid recovers the sentence's sense (the state at its last word, 50 % depth, its own map). Bytes per message: k × 4 (2-byte index + fp16 value).
+
+Example::
+
+    >>> X = np.random.default_rng(0).normal(size=(50, 8))
+    >>> round(linear_cka(X, X @ np.diag(np.arange(1.0, 9.0))), 3) < 1.0, round(linear_cka(X, 2 * X), 6)
+    (True, 1.0)
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
+from latent.claims.evidence import Evidence, Finding, band, clopper_pearson, paired_finding, rng
+from latent.style import claim_style
+
+CLAIM = Claim("000_f1b4ac8593ff3a2f.txt", "000", 5,
+              "How can a handful of non-zero values in a 4000-dimensional space contain complex thoughts? … "
+              "they point into a forest of concepts that every LLM shares.")
+DEPTHS = (0.0, 1 / 6, 1 / 3, 0.5, 2 / 3, 5 / 6, 1.0)
+MSG_DEPTH = 1 / 6           # the placeholder readout decodes words at early layers (the receiver's own state
+SENSE_DEPTH = 0.5           # at 1/6 depth names the word itself most of the time); senses read at mid depth
+KS = (8, 32, 128)           # + all coordinates
+K_HEAD = 32
+N_TEST = 120
+PATCH_PROMPT = "cat -> cat\n1135 -> 1135\nhello -> hello\n"
+PATCH_TAIL = ("?", " ->")
+BYTES_PER_VALUE = 4
+
+
+def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """Linear CKA of two row-paired matrices ``(n, d1)`` and ``(n, d2)`` (invariant to rotation and scale)."""
+    X = X - X.mean(0)
+    Y = Y - Y.mean(0)
+    K, L = X @ X.T, Y @ Y.T
+    return float((K * L).sum() / (np.linalg.norm(K) * np.linalg.norm(L) + 1e-30))
+
+
+def _cka_gram(K: np.ndarray, L: np.ndarray) -> float:
+    return float((K * L).sum() / (np.linalg.norm(K) * np.linalg.norm(L) + 1e-30))
+
+
+def _centred_gram(X: np.ndarray) -> np.ndarray:
+    X = X - X.mean(0)
+    return X @ X.T
+
+
+def texts(max_chars: int = 200) -> tuple[list[str], list[str], list[str]]:
+    """Seed-dialogue turns (for the map and CKA) and the queen sentences with their sense labels."""
+    from latent.core.corpus import all_turns, load_corpus
+    from latent.senses.sets import get_builtin
+
+    turns = [t.text[:max_chars].rsplit(" ", 1)[0] for _, t in all_turns(load_corpus()) if len(t.text) > 60]
+    ss = get_builtin("queen")
+    sents, labels = [], []
+    for sense, xs in ss.senses.items():
+        sents += xs
+        labels += [sense] * len(xs)
+    return turns, sents, labels
+
+
+def word_ends(r, layer: int) -> dict[int, np.ndarray]:
+    """{end character offset of a word: the state of the token that ends it} for one text's states."""
+    h = r.at(layer)
+    d = {}
+    for i, (a, b) in enumerate(r.offsets):
+        if b > a and r.text[b - 1].isalnum() and (b == len(r.text) or not r.text[b].isalnum()):
+            d[b] = h[i]
+    return d
+
+
+def fit_map(X: np.ndarray, Y: np.ndarray, ridge: float = 1e-2):
+    """Ridge map Y ≈ mean_y + (X − mean_x) W, with λ = ``ridge`` × mean eigenvalue of XᵀX."""
+    mx, my = X.mean(0), Y.mean(0)
+    Xc = X - mx
+    G = Xc.T @ Xc
+    lam = ridge * np.trace(G) / G.shape[0]
+    W = np.linalg.solve(G + lam * np.eye(G.shape[0]), Xc.T @ (Y - my))
+    return mx, my, W
+
+
+def topk_dev(x: np.ndarray, mx: np.ndarray, k: int) -> np.ndarray:
+    """Keep the k largest-magnitude coordinates of the deviation x − mx (the message), zero the rest."""
+    d = x - mx
+    if k >= d.shape[-1]:
+        return d
+    out = np.zeros_like(d)
+    idx = np.argsort(-np.abs(d), axis=-1)[..., :k]
+    np.put_along_axis(out, idx, np.take_along_axis(d, idx, -1), -1)
+    return out
+
+
+def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """The receiver's top-1 next token after ``PATCH_PROMPT + "? ->"`` with the "?" state at ``layer``
+    replaced by each vector ``(V, d)``; the prefix runs once and its cache is shared."""
+    import copy
+
+    import torch
+
+    from latent.core.hidden import start_ids
+    from latent.core.hooks import Plan, use
+
+    tok = lm.tokenizer
+    pre_ids = start_ids(tok) + tok(PATCH_PROMPT, add_special_tokens=False).input_ids
+    tail = [t for piece in PATCH_TAIL for t in tok(piece, add_special_tokens=False).input_ids]
+    n_q = len(tok(PATCH_TAIL[0], add_special_tokens=False).input_ids)
+    out = []
+    with torch.inference_mode():
+        pre = lm.model(input_ids=torch.tensor([pre_ids]), use_cache=True).past_key_values
+        for s in range(0, len(vectors), chunk):
+            v = torch.as_tensor(vectors[s:s + chunk], dtype=torch.float32)
+            B = len(v)
+
+            def put(h, v=v):
+                h = h.clone()
+                h[:, n_q - 1] = v.to(h.dtype)
+                return h
+            cache = copy.deepcopy(pre)
+            cache.batch_repeat_interleave(B)
+            pos = torch.arange(len(pre_ids), len(pre_ids) + len(tail))[None].repeat(B, 1)
+            with use(Plan(edits={layer: [put]})):
+                lg = lm.model(input_ids=torch.tensor([tail] * B), past_key_values=cache, position_ids=pos).logits[:, -1]
+            out.append(lg.argmax(-1).numpy())
+    return np.concatenate(out)
+
+
+def random_init_copy(lm, seed: int):
+    """The sender's architecture with random weights (seeded): the 'no training' control."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from latent.core import hooks
+    from latent.core.models import LM
+
+    torch.manual_seed(seed)
+    m = AutoModelForCausalLM.from_config(lm.model.config).float().eval()
+    hooks.install_hooks(m)
+    return LM(m, lm.tokenizer, f"{lm.name} (random init)", "cpu", "float32", 0.0, "random weights")
+
+
+def _cka_with_ci(X, Y) -> tuple[float, float, float]:
+    """CKA and a jackknife 95 % interval (leave one text out; resampling with duplicates inflates CKA,
+    so the bootstrap is not used here)."""
+    c = linear_cka(X, Y)
+    Kx, Ky = _centred_gram(X), _centred_gram(Y)
+    n = len(X)
+    loo = []
+    for i in range(n):
+        keep = np.arange(n) != i
+        loo.append(_cka_gram(_recentre(Kx[np.ix_(keep, keep)]), _recentre(Ky[np.ix_(keep, keep)])))
+    loo = np.array(loo)
+    se = float(np.sqrt((n - 1) / n * ((loo - loo.mean()) ** 2).sum()))
+    return c, c - 1.96 * se, c + 1.96 * se
+
+
+def _recentre(K: np.ndarray) -> np.ndarray:
+    """Double-centre a Gram matrix (after rows were dropped, the kept points' mean moved)."""
+    return K - K.mean(0) - K.mean(1)[:, None] + K.mean()
+
+
+def _nearest_sense(Yr, labels, Q) -> np.ndarray:
+    """1 where the nearest receiver sense centroid (leave-one-out: item i never in a centroid) is item i's sense."""
+    senses = sorted(set(labels))
+    mu = Yr.mean(0)
+    R = Yr - mu
+    R /= np.linalg.norm(R, axis=1, keepdims=True) + 1e-12
+    q = Q - mu
+    q /= np.linalg.norm(q, axis=1, keepdims=True) + 1e-12
+    hits = []
+    for i in range(len(Q)):
+        keep = np.arange(len(Q)) != i
+        cs = np.stack([R[keep & (labels == s)].mean(0) for s in senses])
+        hits.append(senses[int(np.argmax(cs @ q[i]))] == labels[i])
+    return np.array(hits, dtype=float)
+
+
+def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None) -> ExperimentResult:
+    from latent.core.hidden import hidden_states
+
+    if not 20 <= int(n_texts) <= 200:
+        raise ExperimentError("n_texts must be 20-200.")
+    recv = other_model(lm)
+    turns, sents, labels = texts()
+    turns = turns[: int(n_texts)]
+    both = turns + sents
+    n, T = len(both), len(turns)
+    steps = 5
+
+    def tick(i):
+        if progress:
+            progress(i, steps)
+    ls = {f: lm.depth(f) for f in DEPTHS}
+    lr = {f: recv.depth(f) for f in DEPTHS}
+    hs_s = hidden_states(lm, both, layers=sorted(set(ls.values())))
+    tick(1)
+    hs_r = hidden_states(recv, both, layers=sorted(set(lr.values())))
+    tick(2)
+    rnd = random_init_copy(lm, seed)
+    hs_0 = hidden_states(rnd, both, layers=sorted(set(ls.values())))
+    del rnd
+    tick(3)
+    # (a) CKA at matched depths, mean-pooled over each text
+    g = rng(seed, "cka")
+    perms = [g.permutation(n) for _ in range(200)]
+    cka_rows, cka_find = [], []
+    for f in DEPTHS:
+        X = np.stack([r.at(ls[f]).mean(0) for r in hs_s])
+        Y = np.stack([r.at(lr[f]).mean(0) for r in hs_r])
+        Z = np.stack([r.at(ls[f]).mean(0) for r in hs_0])
+        c, lo, hi = _cka_with_ci(X, Y)
+        c0, lo0, hi0 = _cka_with_ci(Z, Y)
+        Kx, Ky = _centred_gram(X), _centred_gram(Y)
+        sh = band([_cka_gram(Kx, Ky[np.ix_(p, p)]) for p in perms])
+        cka_rows.append({"depth": round(f, 3), "sender_layer": ls[f], "receiver_layer": lr[f], "cka": c, "ci_lo": lo,
+                         "ci_hi": hi, "random_init_cka": c0, "random_ci_lo": lo0, "random_ci_hi": hi0,
+                         "shuffled_lo": sh[0], "shuffled_hi": sh[1]})
+        cka_find.append(Finding(f"linear CKA at {f:.0%} depth (layers {ls[f]} and {lr[f]}), mean-pooled states of {n} texts",
+                                c, (lo, hi), n, f"a randomly initialised {lm.name} (jackknife 95 %) and shuffled pairings",
+                                (min(lo0, sh[0]), max(hi0, sh[1])), null_effect=c0))
+    # (b) a message across models: a ridge map on word-end states of the training turns
+    order = rng(seed, "split").permutation(T)
+    train = set(order[: int(0.75 * T)].tolist())
+
+    def pairs(f, which):
+        out = []
+        for i in range(T):
+            if (i in train) != (which == "train"):
+                continue
+            a, b = word_ends(hs_s[i], ls[f]), word_ends(hs_r[i], lr[f])
+            out += [(a[c], b[c], both[i][:c].split()[-1]) for c in sorted(set(a) & set(b))]
+        return out
+    tr, te = pairs(MSG_DEPTH, "train"), pairs(MSG_DEPTH, "test")
+    Xtr, Ytr = np.stack([p[0] for p in tr]), np.stack([p[1] for p in tr])
+    mx, my, W = fit_map(Xtr, Ytr)
+    _, my0, W0 = fit_map(Xtr, Ytr[rng(seed, "shuffled-map").permutation(len(Ytr))])
+    pick = rng(seed, "test-sample").permutation(len(te))[:N_TEST]
+    Xte, Yte = np.stack([te[i][0] for i in pick]), np.stack([te[i][1] for i in pick])
+    d = lm.d_model
+    ks = list(KS) + [d]
+    vecs = [Yte]
+    for k in ks:
+        m = topk_dev(Xte, mx, k)
+        vecs += [my + m @ W, my0 + m @ W0]
+    top = patched_next(recv, lr[MSG_DEPTH], np.concatenate(vecs)).reshape(len(vecs), len(Xte))
+    tick(4)
+    ref = top[0]
+    own_says_word = np.mean([_same_word(recv, t, te[i][2]) for t, i in zip(ref, pick)])
+    rows, msg = [], {}
+    for j, k in enumerate(ks):
+        for name, a in (("fitted map", top[1 + 2 * j] == ref), ("shuffled-pairs map (null)", top[2 + 2 * j] == ref)):
+            a = a.astype(float)
+            msg[(k, name)] = a
+            lo, hi = clopper_pearson(int(a.sum()), len(a))
+            rows.append({"k": k, "bytes": k * BYTES_PER_VALUE, "map": name, "agreement": float(a.mean()), "ci_lo": lo,
+                         "ci_hi": hi, "n": len(a)})
+    head = paired_finding(f"receiver's next token with the {K_HEAD}-coordinate message ({K_HEAD * BYTES_PER_VALUE} bytes) "
+                          "equals its next token with its own state: fitted map minus shuffled-pairs map",
+                          msg[(K_HEAD, "fitted map")] - msg[(K_HEAD, "shuffled-pairs map (null)")], seed,
+                          control="a map fitted on shuffled pairs")
+    full = paired_finding(f"the same with the full state ({d} coordinates, {d * BYTES_PER_VALUE} bytes)",
+                          msg[(d, "fitted map")] - msg[(d, "shuffled-pairs map (null)")], seed,
+                          control="a map fitted on shuffled pairs")
+    # senses: the sentence's last word-end state at 50 % depth, mapped; nearest receiver centroid
+    str_, _ = pairs(SENSE_DEPTH, "train"), None
+    sx, sy = np.stack([p[0] for p in str_]), np.stack([p[1] for p in str_])
+    smx, smy, sW = fit_map(sx, sy)
+    _, smy0, sW0 = fit_map(sx, sy[rng(seed, "shuffled-map-sense").permutation(len(sy))])
+    Xs, Yr, lab = [], [], []
+    for i, s_ in enumerate(sents):
+        a, b = word_ends(hs_s[T + i], ls[SENSE_DEPTH]), word_ends(hs_r[T + i], lr[SENSE_DEPTH])
+        common = sorted(set(a) & set(b))
+        if common:
+            Xs.append(a[common[-1]])
+            Yr.append(b[common[-1]])
+            lab.append(labels[i])
+    Xs, Yr, lab = np.stack(Xs), np.stack(Yr), np.array(lab)
+    acc_own = _nearest_sense(Yr, lab, Yr)
+    sense_rows = []
+    for k in (K_HEAD, d):
+        m = topk_dev(Xs, smx, k)
+        got = {"fitted map": _nearest_sense(Yr, lab, smy + m @ sW),
+               "shuffled-pairs map (null)": _nearest_sense(Yr, lab, smy0 + m @ sW0)}
+        for name, a_ in got.items():
+            lo, hi = clopper_pearson(int(a_.sum()), len(a_))
+            sense_rows.append({"k": k, "map": name, "accuracy": float(a_.mean()), "ci_lo": lo, "ci_hi": hi, "n": len(a_)})
+        if k == K_HEAD:
+            sense_find = paired_finding(f"'queen' sentence sense recovered by the receiver from a {K_HEAD}-coordinate "
+                                        "message (nearest receiver centroid): fitted map minus shuffled-pairs map",
+                                        got["fitted map"] - got["shuffled-pairs map (null)"], seed,
+                                        control="a map fitted on shuffled pairs")
+    lo, hi = clopper_pearson(int(acc_own.sum()), len(acc_own))
+    sense_rows.append({"k": 0, "map": "receiver's own states (ceiling)", "accuracy": float(acc_own.mean()), "ci_lo": lo,
+                       "ci_hi": hi, "n": len(acc_own)})
+    tick(5)
+    text_bytes = float(np.mean([len(t.encode()) for t in turns]))
+    ev = Evidence(
+        tested=(f"Between {lm.name} (sender) and {recv.name} (receiver): (b, the verdict) whether a {K_HEAD}-coordinate "
+                f"message ({K_HEAD * BYTES_PER_VALUE} bytes) from the sender's state at a word, through a linear map fitted "
+                f"on other texts, makes the receiver say what its own state for that word says ({len(Xte)} held-out word "
+                "positions, placeholder prompt with no context), and whether it recovers the sense of a 'queen' sentence "
+                f"({len(lab)} sentences never used for the map); each against a map fitted on shuffled pairs. (a) Whether "
+                f"the two models represent the same {n} texts alike (linear CKA at matched depths) beyond a randomly "
+                "initialised sender and shuffled pairings."),
+        not_tested=("Whether *every* LLM shares the space (two small models only, both dequantised GGUF weights); a "
+                    "message without a fitted map (the map is part of the channel: the space is shared only up to it); "
+                    "whole thoughts or multi-token messages (one word position at a time); agreement beyond the top-1 token. "
+                    "At 1/6 depth a word's state mostly carries the word itself, so what crosses is largely the word's "
+                    "identity, not its context; the sense test (50 % depth) asks for context, and is weak even on the "
+                    "receiver's own states."),
+        finding=head, more=[full, sense_find] + cka_find)
+    r4 = lambda row: {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}  # noqa: E731
+    numbers = {"sender": lm.name, "receiver": recv.name, "texts": n, "train_pairs": int(len(Xtr)),
+               "test_positions": int(len(Xte)), "message_layers": [ls[MSG_DEPTH], lr[MSG_DEPTH]],
+               "sense_layers": [ls[SENSE_DEPTH], lr[SENSE_DEPTH]],
+               "receiver_own_state_says_the_word": round(float(own_says_word), 4),
+               "cka": [r4(r) for r in cka_rows], "message_agreement": [r4(r) for r in rows],
+               "sense_recovery": [r4(r) for r in sense_rows], "chance_sense": round(1 / len(set(labels)), 4),
+               "mean_text_bytes": round(text_bytes, 1)}
+    method = ("(a) linear CKA of mean-pooled states at matched relative depths, against a random-init sender and shuffled "
+              "pairings; (b) ridge maps fitted on word-end states of training turns; the top-k deviation coordinates of a "
+              "held-out sender state go through the map into the receiver's placeholder (Patchscope) or its sense "
+              "centroids, against maps fitted on shuffled pairs.")
+    return ExperimentResult("talking", CLAIM, ev, numbers, method, pd.DataFrame(rows), {"n_texts": int(n_texts)})
+
+
+def _same_word(lm, token_id, word: str) -> bool:
+    t = lm.tokenizer.decode([int(token_id)]).strip().lower()
+    w = word.strip(".,;:!?\"'()").lower()
+    return bool(t) and (w.startswith(t) or t.startswith(w))
+
+
+def figure(r: ExperimentResult) -> go.Figure:
+    from plotly.subplots import make_subplots
+
+    cka = pd.DataFrame(r.numbers["cka"])
+    msg = pd.DataFrame(r.numbers["message_agreement"])
+    sen = pd.DataFrame(r.numbers["sense_recovery"])
+    fig = make_subplots(1, 3, subplot_titles=("(a) CKA by depth", "(b) receiver agrees with itself",
+                                              "(b) queen sense recovered"))
+    fig.add_trace(go.Scatter(x=list(cka["depth"]) + list(cka["depth"])[::-1],
+                             y=list(cka["shuffled_hi"]) + list(cka["shuffled_lo"])[::-1], fill="toself",
+                             fillcolor="rgba(127,127,127,0.25)", line=dict(width=0), name="shuffled pairings (95 %)"), 1, 1)
+    fig.add_trace(go.Scatter(x=cka["depth"], y=cka["random_init_cka"], mode="lines+markers", name="random-init sender",
+                             line=dict(dash="dash", color="#7f7f7f"),
+                             error_y=dict(type="data", array=cka["random_ci_hi"] - cka["random_init_cka"],
+                                          arrayminus=cka["random_init_cka"] - cka["random_ci_lo"])), 1, 1)
+    fig.add_trace(go.Scatter(x=cka["depth"], y=cka["cka"], mode="lines+markers", name="trained sender",
+                             line=dict(color="#d62728", width=3),
+                             error_y=dict(type="data", array=cka["ci_hi"] - cka["cka"], arrayminus=cka["cka"] - cka["ci_lo"])), 1, 1)
+    for name, color in (("fitted map", "#1f77b4"), ("shuffled-pairs map (null)", "#7f7f7f")):
+        g = msg[msg["map"] == name]
+        fig.add_trace(go.Scatter(x=g["bytes"], y=g["agreement"], mode="lines+markers", name=f"message via {name}",
+                                 line=dict(color=color), error_y=dict(type="data", array=g["ci_hi"] - g["agreement"],
+                                                                      arrayminus=g["agreement"] - g["ci_lo"])), 1, 2)
+        s = sen[sen["map"] == name]
+        fig.add_trace(go.Bar(x=[f"k = {k}" for k in s["k"]], y=s["accuracy"], name=f"sense via {name}", marker_color=color,
+                             error_y=dict(type="data", array=s["ci_hi"] - s["accuracy"], arrayminus=s["accuracy"] - s["ci_lo"])),
+                      1, 3)
+    own = sen[sen["k"] == 0].iloc[0]
+    fig.add_trace(go.Bar(x=["receiver's own"], y=[own["accuracy"]], name="receiver's own states (ceiling)",
+                         marker_color="#2ca02c"), 1, 3)
+    tb = r.numbers["mean_text_bytes"]
+    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1], mode="lines", name="UTF-8 bytes of a turn",
+                             line=dict(dash="dot", color="black")), 1, 2)
+    ch = r.numbers["chance_sense"]
+    fig.add_hline(y=ch, line_dash="dot", line_color="black", row=1, col=3)
+    fig.update_xaxes(title="relative depth", row=1, col=1)
+    fig.update_xaxes(title="message bytes (k × 4)", type="log", row=1, col=2)
+    fig.update_yaxes(range=[0, 1.02])
+    return claim_style(fig, f"{r.numbers['sender']} → {r.numbers['receiver']} · dotted line in (b): chance {ch:.2f}")
+
+
+EXPERIMENT = Experiment("talking", "LLMs talking in vectors", CLAIM, run, figure, (
+        Param("n_texts", "Seed turns used for CKA and the map (30 ≈ 25 s; 'full': 110 ≈ 60 s)", "int", 30, lo=20,
+              hi=200, step=10, help="a whole number"),),
+        order=0)
