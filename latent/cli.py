@@ -293,17 +293,18 @@ def _experiment_args(p):
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="an experiment parameter (repeat); lists are comma-separated, texts |-separated")
     p.add_argument("--layer", type=int, help="shorthand for --param layer=N")
+    p.add_argument("--seed", type=int, default=0, help="seed for sampling, shuffles and bootstraps (default 0)")
     p.add_argument("--json", action="store_true")
 
 
-@command("experiment", "run one seed-claim experiment and print its verdict", _experiment_args)
+@command("experiment", "run one seed-claim experiment (fp32, CPU) and print its finding and verdict", _experiment_args)
 def cmd_experiment(args):
     args.param_pairs = []
     for kv in args.param:
         if "=" not in kv:
             raise ValueError(f"--param {kv!r}: write it as KEY=VALUE.")
         args.param_pairs.append(tuple(kv.split("=", 1)))
-    from latent.claims import ExperimentError, get, registry
+    from latent.claims import ExperimentError, get, registry, run
 
     if args.list:
         for name, exp in registry().items():
@@ -320,13 +321,17 @@ def cmd_experiment(args):
     if unknown:
         raise ExperimentError(f"Unknown parameter {unknown[0]!r} for {exp.name}. Must be one of: {', '.join(specs)}")
     lm = _lm(args)
-    r = exp.run(lm, **{k: specs[k].parse(v, lm) for k, v in raw.items()})
+    r = run(exp.name, lm, seed=args.seed, **{k: specs[k].parse(v, lm) for k, v in raw.items()})
     if args.json:
         _emit(r.to_json())
-    else:
-        print(f"{r.name}: {r.verdict}\n{r.method}")
-        for k, v in r.numbers.items():
-            print(f"  {k}: {v}")
+        return
+    j = r.to_json()
+    print(f"{r.name} on {j['model']} ({j['dtype']}, seed {j['seed']}): {j['verdict']}")
+    print(f"  claim: {j['claim']}\n  tested: {j['tested']}\n  not tested: {j['not_tested']}")
+    print(f"  {j['measure']}: {j['effect']:.4g}, 95 % interval [{j['ci'][0]:.4g}, {j['ci'][1]:.4g}], n = {j['n']}")
+    print(f"  rule: {j['rule']}")
+    for f in j["findings"]:
+        print(f"  - {f['measure']}: {f['effect']:.4g} [{f['ci'][0]:.4g}, {f['ci'][1]:.4g}] n = {f['n']} -> {f['verdict']}")
 
 
 def build_parser() -> argparse.ArgumentParser:

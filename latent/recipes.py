@@ -225,10 +225,12 @@ def _interpolation(params: dict, res: Resources):
     return it.table, interpolation_figure(it.path, params["layer"]), it.finding
 
 
-@register("claim")
+@register("claim", ("main", "evidence"))
 def _claim(params: dict, res: Resources):
-    from latent.claims import get
+    from latent.claims import get, run
+    from latent.claims.figures import evidence_figure
 
     exp = get(params["name"])
-    r = exp.run(res.lm(), **params.get("params", {}))
-    return r.table, exp.figure(r), r.verdict
+    r = run(exp.name, res.lm(), seed=int(params.get("seed", 0)), **params.get("params", {}))
+    fig = evidence_figure(r.evidence) if params.get("figure") == "evidence" else exp.figure(r)
+    return r.table, fig, r.verdict

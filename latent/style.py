@@ -42,5 +42,9 @@ def base_layout(fig: go.Figure, title: str, dims: int = 2) -> go.Figure:
 
 
 def claim_style(fig: go.Figure, title: str) -> go.Figure:
-    fig.update_layout(title=title, template="plotly_white", height=420, font=dict(size=14))
+    """Seed-claim charts: panels side by side at full width, the legend underneath."""
+    fig.update_layout(title=dict(text=html.escape(title, quote=False)), template="plotly_white", height=560,
+                      font=dict(size=14), margin=dict(l=10, r=10, t=90, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, font=dict(size=12)))
+    fig.update_annotations(font_size=13)
     return fig

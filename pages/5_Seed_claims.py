@@ -1,24 +1,27 @@
-"""Seed claims: each claim from the dialogues, a live experiment, and a verdict computed from numbers."""
+"""Seed claims: each claim from the dialogues, a live experiment, and a verdict from an interval against a null."""
 import streamlit as st
 
+from latent.claims import ARITHMETIC, ExperimentError, registry
+from latent.claims.figures import evidence_figure
 from latent.core.corpus import load_corpus
-from latent.claims import ExperimentError, registry
-from latent.recipes import make_recipe
 from latent.core.errors import LatentError
+from latent.recipes import make_recipe
 from pages.ui import cache, widgets
 from pages.ui.export import export_buttons
 from pages.ui.text import md_escape
 
 cache.page("The seeds' claims, tested live", "Seed claims")
-st.caption("Each claim is quoted from the dialogues; the experiment runs on the loaded model; the verdict is computed "
-           "from the numbers with the thresholds stated in its method. No verdict is written by hand.")
-st.warning("Read these verdicts as provisional. They come from fixed thresholds, not from an interval measured "
-           "against a null or control in the same run, and some follow from the chosen parameters alone (reuse). "
-           "They do not yet meet this app's evidence standard; the Senses and Latent walk pages do.")
+st.caption("Each claim is quoted from the dialogues and tested on the loaded model, in fp32 on the CPU with a seed, so "
+           "the same seed gives the same numbers. Every verdict comes from a 95 % interval against a null or control "
+           "measured in the same run: **supported** (the whole interval clears it), **not supported**, or "
+           "**inconclusive** (the interval overlaps it). A number that follows from the settings alone is shown as "
+           "arithmetic, not as a verdict.")
 lm = cache.lm()
 EXPERIMENTS = registry()
-BADGE = {"holds": st.success, "holds partly": st.warning, "does not hold": st.error}
+BADGE = {"supported": st.success, "not supported": st.error, "arithmetic (not a verdict)": st.info}
 titles = {d.id: d.title for d in load_corpus()}
+seed = int(st.sidebar.number_input("Seed (sampling, shuffles, bootstraps)", 0, 2 ** 31 - 1, 0, key="cl_seed",
+                                   bind="query-params"))
 
 
 def goto(dialogue: str, turn: int):
@@ -38,12 +41,12 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
         except ExperimentError as e:
             st.error(str(e))
             continue
+        key = (tuple(sorted(params.items())), seed)
         if st.button(f"Run: {exp.title}", key=f"cl_run_{name}", type="primary"):
-            bar = st.progress(0.0, text="Running on the model…")
+            bar = st.progress(0.0, text="Running on the model (fp32, CPU)…")
             try:
-                cache.experiment(name, tuple(sorted(params.items())), lm,
-                                 progress=lambda i, n: bar.progress(i / n, text=f"Running… {i}/{n}"))
-                st.session_state[f"cl_done_{name}"] = tuple(sorted(params.items()))
+                cache.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"Running… {i}/{n}"))
+                st.session_state[f"cl_done_{name}"] = key
             except LatentError as e:
                 st.error(str(e))
             except Exception as e:  # noqa: BLE001 - one tab fails alone, the others still render
@@ -51,16 +54,40 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             bar.empty()
         done = st.session_state.get(f"cl_done_{name}")
         if done is None:
-            st.caption("Press Run to test this claim on the model (≈ 1-15 s on a laptop CPU).")
+            st.caption("Press Run to test this claim on the model (≈ 10-30 s on a laptop CPU).")
             continue
+        if done != key:
+            st.caption("The settings changed since this result: press Run to update it.")
         r = cache.experiment(name, done, lm)
-        BADGE[r.verdict](f"Verdict on {lm.name}: **{r.verdict}**")
-        st.caption(r.method)
+        j = r.to_json()
+        f = r.evidence.finding
+        BADGE.get(f.verdict, st.warning)(f"**{f.verdict}** · {lm.name}, {j['dtype']}, seed {j['seed']}")
+        st.markdown(f"**Tested:** {md_escape(r.evidence.tested)}")
+        st.markdown(f"**Not tested:** {md_escape(r.evidence.not_tested)}")
+        if f.verdict == ARITHMETIC:
+            st.markdown(f"**{md_escape(f.measure)}:** {f.effect:.4g} (computed from the settings, not measured)")
+        else:
+            st.markdown(f"**{md_escape(f.measure)}:** {f.effect:.4g}, 95 % interval [{f.ci[0]:.4g}, {f.ci[1]:.4g}], "
+                        f"n = {f.n}; null: {md_escape(f.null_name)}.")
+        if r.timing:
+            st.caption("Measured wall time on this machine (not reproducible, so not in the verdict): "
+                       + md_escape(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r.timing.items())))
+        st.caption(md_escape(f.rule))
+        if r.evidence.caveat:
+            st.warning(f"**But:** {md_escape(r.evidence.caveat)}")
         fig = exp.figure(r)
         st.plotly_chart(fig, key=f"cl_fig_{name}", theme=None)
-        export_buttons(fig, r.table, make_recipe("claim", {"name": name, "params": dict(done)}, model=lm.name, numbers=r.numbers),
-                       key=f"cl_x_{name}", stem=f"claim-{name}")
-        with st.expander("Numbers"):
-            st.json(r.numbers)
+        recipe = make_recipe("claim", {"name": name, "params": dict(done[0]), "seed": done[1]}, model=lm.name,
+                             numbers=r.numbers)
+        export_buttons(fig, r.table, recipe, key=f"cl_x_{name}", stem=f"claim-{name}")
+        ev_fig = evidence_figure(r.evidence)
+        with st.expander(f"All findings of this experiment ({1 + len(r.evidence.more)}), each against its null"):
+            st.plotly_chart(ev_fig, key=f"cl_ev_{name}", theme=None)
+            for g in r.evidence.more:
+                st.markdown(f"- {md_escape(g.measure)}: **{g.verdict}** — {md_escape(g.reason)}")
+            export_buttons(ev_fig, r.table, dict(recipe, params=dict(recipe["params"], figure="evidence")), key=f"cl_xe_{name}", stem=f"claim-{name}-evidence")
+        with st.expander("Numbers (the CLI's JSON)"):
+            st.caption(md_escape(r.method))
+            st.json(j)
             st.dataframe(r.table, hide_index=True)
 cache.start_background_work()

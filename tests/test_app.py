@@ -242,10 +242,14 @@ def test_latent_walk_identical_poles(at):
 def test_seed_claims_page(at):
     at.switch_page("pages/5_Seed_claims.py").run()
     assert not at.exception
-    at.button(key="cl_run_reasoning").click().run()
+    assert not any("provisional" in w.value for w in at.warning)
+    at.multiselect(key="cl_reuse_lengths").set_value([16, 32]).run()
+    at.number_input(key="cl_reuse_questions").set_value(1).run()
+    at.button(key="cl_run_reuse").click().run()
     assert not at.exception and not at.error
-    verdicts = [a.value for a in list(at.success) + list(at.warning) + list(at.error)]
-    assert any("Verdict on SmolLM2-135M-Instruct" in v for v in verdicts)
+    assert any("arithmetic (not a verdict)" in i.value and "float32, seed 0" in i.value for i in at.info)
+    md = " ".join(m.value for m in at.markdown)
+    assert "**Tested:**" in md and "**Not tested:**" in md and "95 % interval" in md
     at.text_input(key="cl_sparse-messages_ks").input("0,4").run()
     at.button(key="cl_run_sparse-messages").click().run()
     assert not at.exception and any("k must be between 1 and d" in e.value for e in at.error)

@@ -94,9 +94,9 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
 def test_seed_claims_run_shows_verdict(page, artifacts):
     page.goto(page.app_url)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Seed claims").click()
-    page.get_by_role("tab", name="Reasoning as steering").click()
-    page.get_by_role("button", name="Run: Reasoning as steering").click()
-    page.get_by_text("Verdict on SmolLM2-135M-Instruct").wait_for()
+    page.get_by_role("tab", name="Sparse messages").click()
+    page.get_by_role("button", name="Run: Sparse messages").click()
+    page.get_by_text("SmolLM2-135M-Instruct, float32, seed 0").first.wait_for()
     wait_idle(page)
     page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()
     page.wait_for_timeout(500)
@@ -130,7 +130,7 @@ def _claims_tab(page, tab):
 def test_sparse_messages_axis_stays_within_the_data(page):
     _claims_tab(page, "Sparse messages")
     page.get_by_role("button", name="Run: Sparse messages").click()
-    page.get_by_text("Verdict on SmolLM2-135M-Instruct").first.wait_for()
+    page.get_by_text("SmolLM2-135M-Instruct, float32, seed 0").first.wait_for()
     wait_idle(page)
     find = ("Array.from(document.querySelectorAll('.js-plotly-plot'))"
             ".find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith('Fidelity'))")
@@ -151,9 +151,9 @@ def test_empty_reuse_list_shows_a_message_and_other_tabs_still_render(page):
     box.press("Escape")   # close the option list (it hides the tabs from the accessibility tree)
     wait_idle(page)
     page.get_by_text("History lengths (tokens): give at least one value.").wait_for()
-    page.get_by_role("tab", name="Reasoning as steering").click()
-    page.get_by_role("button", name="Run: Reasoning as steering").click()
-    page.get_by_text("Verdict on SmolLM2-135M-Instruct").first.wait_for()
+    page.get_by_role("tab", name="Sparse messages").click()
+    page.get_by_role("button", name="Run: Sparse messages").click()
+    page.get_by_text("SmolLM2-135M-Instruct, float32, seed 0").first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

@@ -118,7 +118,7 @@ def test_gemma_hidden_states_and_lens_match_hf(gemma_lm):
     ["project", "--text", "The queen", "--text", "A bee", "--method", "pca", "--json"],
     ["senses", "--word", "queen", "--context", "queen", "--context", "honey hive queen"],
     ["steer", "--prompt", "I think", "--toward", "Love", "--away", "Hate", "--strengths=-0.2,0,0.2", "--tokens", "4"],
-    ["experiment", "sparse-messages", "--param", "ks=1,8,64", "--json"],
+    ["experiment", "reuse", "--param", "questions=1", "--param", "lengths=16,32", "--seed", "2", "--json"],
     ["dialogues", "--out", "{tmp}/map.csv", "--method", "pca"],
 ])
 def test_every_cli_command_on_both_models(model, args, tmp_path):
@@ -128,7 +128,11 @@ def test_every_cli_command_on_both_models(model, args, tmp_path):
         import pandas as pd
         assert len(pd.read_csv(tmp_path / "map.csv")) == 112  # one row per turn
     else:
-        json.loads(r.stdout)
+        out = json.loads(r.stdout)
+        if args[0] == "experiment":   # the CLI contract
+            assert {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", "null", "n", "model", "dtype",
+                    "seed"} <= set(out)
+            assert out["effect"] == 0 and out["seed"] == 2 and out["dtype"] == "float32" and out["model"] == model
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -66,7 +66,7 @@ def direct(kind, p, lm, enc):
         return interpolate(lm, enc, p["a"], p["b"], p["layer"]).table
     if kind == "claim":
         from latent.claims import run
-        return run(p["name"], lm, **p["params"]).table
+        return run(p["name"], lm, seed=p.get("seed", 0), **p["params"]).table
     raise AssertionError(kind)
 
 
@@ -87,8 +87,10 @@ def cases(lm):
                         "max_new_tokens": 5, "seeds": [0, 1], "do_sample": True, "n_random": 2, "positions": "all",
                         "figure": fig}
     yield "interpolation", {"a": "the queen", "b": "a bee", "layer": 2}
-    yield "claim", {"name": "sparse-messages", "params": {"layer": 2, "ks": [1, 8, 32],
-                                                          "prompts": ["the queen", "a bee hive"]}}
+    for fig in KINDS["claim"].figures:
+        yield "claim", {"name": "sparse-messages", "params": {"layer": 2, "ks": [1, 8, 32],
+                                                              "prompts": ["the queen", "a bee hive"]}, "seed": 1,
+                        "figure": fig}
 
 
 def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder):

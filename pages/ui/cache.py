@@ -169,11 +169,15 @@ def lm_named(name: str):
     return _wait(_lm_loader(name), name)
 
 
-def experiment(name: str, params: tuple, lm, progress=None):
-    """Cached per experiment, parameters and model."""
-    from latent.claims import run
+def experiment(name: str, key: tuple, lm, progress=None):
+    """Cached per experiment, (parameters, seed) and model. A second model (the cross-model and
+    cousins experiments) comes from the shared loader, never a second copy."""
+    import latent.claims as claims
 
-    return memo("experiment", (name, params, lm.key), lambda: run(name, lm, progress=progress, **dict(params)))
+    claims.MODEL_LOADER = lm_named
+    params, seed = key
+    return memo("experiment", (name, key, lm.key),
+                lambda: claims.run(name, lm, progress=progress, seed=seed, **dict(params)))
 
 
 def preset(name: str, layer: int, method: str, lm):
