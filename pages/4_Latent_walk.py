@@ -1,5 +1,4 @@
 """Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
-import pandas as pd
 import streamlit as st
 
 from latent.core.direction import Direction
@@ -79,11 +78,8 @@ if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
     live = st.empty()
     try:
         strengths = parse_strengths(strength_text)
-        labels = [0.0] + [s for s in strengths if s != 0]
-        show = lambda i, texts: live.dataframe(  # noqa: E731 - stream every few tokens
-            pd.DataFrame({"strength": labels, "text so far": texts}), hide_index=True) if i % 4 == 0 else None
         sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seeds=(seed, seed + 1, seed + 2),
-                   do_sample=sample, positions=positions, on_token=show)
+                   do_sample=sample, positions=positions, runner=cache.scheduled(lm, live))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
@@ -110,12 +106,12 @@ if "walk_result" in st.session_state:
                "row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
-    st.plotly_chart(f1, key="wk_meters", theme=None)
+    cache.chart(f1, key="wk_meters", theme=None)
     st.caption("x is the strength; each panel is one meter. Grey band: random directions of the same norm; red "
                "error bars: 95 % intervals over seeds; dashed red lines: where texts start to repeat.")
     export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
-    st.plotly_chart(f2, key="wk_map", theme=None)
+    cache.chart(f2, key="wk_map", theme=None)
     st.caption("A point is one text: x is its position along the direction, y the main remaining variation; "
                "colour is the strength; triangles are the two poles' texts.")
     export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
@@ -136,7 +132,7 @@ if "walk_interp" in st.session_state:
     st.info(it.finding)
     st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
     f3 = interpolation_figure(it.path, il2)
-    st.plotly_chart(f3, key="wk_ipath", theme=None)
+    cache.chart(f3, key="wk_ipath", theme=None)
     st.caption("A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
                    key="wk_x3", stem="interpolation")

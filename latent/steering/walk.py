@@ -66,12 +66,24 @@ class Sweep:
     def table(self) -> pd.DataFrame:
         return self.summary
 
+    def random_band(self) -> tuple[float, float]:
+        """Mean ± 2 sd of the random directions' slopes."""
+        rs = self.random_slopes
+        return (rs.mean() - 2 * rs.std(ddof=1), rs.mean() + 2 * rs.std(ddof=1)) if len(rs) > 1 else (np.nan, np.nan)
+
+    def band_verdict(self) -> str:
+        """"beyond" (the slope's interval clears the random band), "inside" it, or "inconclusive"."""
+        lo, hi = self.slope_ci
+        band = self.random_band()
+        if lo > band[1] or hi < band[0]:
+            return "beyond"
+        return "inside" if band[0] <= lo and hi <= band[1] else "inconclusive"
+
     def finding(self) -> str:
         lo, hi = self.slope_ci
         rs = self.random_slopes
-        band = (rs.mean() - 2 * rs.std(ddof=1), rs.mean() + 2 * rs.std(ddof=1)) if len(rs) > 1 else (np.nan, np.nan)
-        beyond = lo > band[1] or hi < band[0]
-        inside = band[0] <= lo and hi <= band[1]
+        band = self.random_band()
+        beyond, inside = self.band_verdict() == "beyond", self.band_verdict() == "inside"
         s = (f"Steerability: the concept score moves {self.slope:+.3f} per unit strength (95 % CI {lo:+.3f} to "
              f"{hi:+.3f}); {len(rs)} random directions of the same norm give {band[0]:+.3f} to {band[1]:+.3f} "
              f"(mean ± 2 sd). ")
@@ -138,10 +150,13 @@ def kl_from(first_logprobs: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_tokens: int = 40,
           seeds=SEEDS, do_sample: bool = True, n_random: int = N_RANDOM, positions: str = "all", poles=None,
-          on_token=None, seed: int | None = None) -> Sweep:
+          on_token=None, seed: int | None = None, runner=None) -> Sweep:
     """One batched decode of every row: baseline (strength 0) and the direction at each nonzero strength
     for each prompt × seed, plus ``n_random`` random unit directions at each nonzero strength (one seed
-    each). With greedy decoding the seeds collapse to one. ``prompt`` may be a list of prompts."""
+    each). With greedy decoding the seeds collapse to one. ``prompt`` may be a list of prompts.
+
+    ``runner(request) -> Generation`` decodes through a shared scheduler (the app passes one, so rows
+    from many sessions share batches); without it the rows decode here, streaming to ``on_token``."""
     from latent.steering.steer import rows_plan
 
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -164,9 +179,16 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     plan = rows_plan(lm, direction.layer, added, positions)
     first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0 and r[2] == seeds[0]]
     stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
-    with use(plan):
-        gen = generate(lm, [prompts[r[1]] for r in rows], max_new_tokens=max_new_tokens, do_sample=do_sample,
-                       seeds=[r[2] for r in rows], on_token=stream)
+    if runner is not None:
+        from latent.scheduler import GenerateRequest
+
+        gen = runner(GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
+                                          added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                          positions=positions))
+    else:
+        with use(plan):
+            gen = generate(lm, [prompts[r[1]] for r in rows], max_new_tokens=max_new_tokens, do_sample=do_sample,
+                           seeds=[r[2] for r in rows], on_token=stream)
     pos, neg = poles or pole_texts(direction)
     concept = concept_scores(encoder, gen.texts, pos, neg)
     fluency = np.array(continuation_logprobs(lm, gen.prompt_ids, gen.token_ids))  # under the unsteered model
