@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import html
 import textwrap
+from contextvars import ContextVar
 
 import plotly.graph_objects as go
+
+# presenter view (large type, thick lines, big markers): set per browser session by the page preamble
+PRESENT: ContextVar[bool] = ContextVar("latent_present", default=False)
 
 # 20 distinct colours (Tableau 10 + a darker/lighter second row), so 11 speakers never share one
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -30,6 +34,16 @@ def hover(text: str, width: int = 60, max_chars: int = 400) -> str:
     return "<br>".join(html.escape(ln, quote=False) for ln in lines)
 
 
+def present(fig: go.Figure) -> go.Figure:
+    """For a projector: big type, thick lines and big markers (only in presenter view)."""
+    if PRESENT.get():
+        fig.update_layout(font=dict(size=22), title_font_size=26, legend_font_size=20)
+        fig.update_traces(selector=dict(type="scatter"), line_width=5, marker_size=14)
+        fig.update_traces(selector=dict(type="scattergl"), marker_size=10)
+        fig.update_annotations(font_size=20)
+    return fig
+
+
 def base_layout(fig: go.Figure, title: str, dims: int = 2) -> go.Figure:
     fig.update_layout(title=dict(text=html.escape(title, quote=False)), font=FONT,
                       template="plotly_white", height=620, margin=dict(l=10, r=10, t=60, b=10),
@@ -47,4 +61,4 @@ def claim_style(fig: go.Figure, title: str) -> go.Figure:
                       font=dict(size=14), margin=dict(l=10, r=10, t=90, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.2, x=0, font=dict(size=12)))
     fig.update_annotations(font_size=13)
-    return fig
+    return present(fig)

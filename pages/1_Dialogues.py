@@ -90,7 +90,7 @@ if picked is not None:
         st.subheader(f"Selected: {row['speaker']} · {row['title']} · turn {picked[1]}")
         st.text(row["text"])
 fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm), method=spec.method, highlight=picked)
-st.plotly_chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
+cache.chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
                         config={"toImageButtonOptions": {"format": "png", "scale": 2}})
 st.caption(f"{len(df)} turns from {df['dialogue'].nunique()} texts. Lines join consecutive turns, "
            "so each conversation reads as a path; colour is the speaker (or text). Click a point to read the whole "

@@ -79,13 +79,13 @@ if compare:
         m = lm if name == lm.name else cache.lm_named(name)
         others[name] = cache.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m)
 f1 = separability_figure(rep, others or None)
-st.plotly_chart(f1, key="sn_sep", theme=None)
+cache.chart(f1, key="sn_sep", theme=None)
 st.caption("A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's centroid. "
            "Grey: what shuffled senses reach at their best layer. Dashed: controls measured in the same run.")
 st.info(rep.separability_summary())
 export_buttons(f1, rep.separability_table(), recipe("separability"), key="sn_x1", stem=f"separability-{word}")
 f5 = reliability_figure(rep)
-st.plotly_chart(f5, key="sn_rel", theme=None)
+cache.chart(f5, key="sn_rel", theme=None)
 st.caption(rep.calibration_summary())
 export_buttons(f5, rep.reliability_table(), recipe("reliability"), key="sn_x5", stem=f"reliability-{word}")
 
@@ -96,12 +96,12 @@ if rep.orders is not None:
 st.caption("A point is one context step read at the chosen layer. Left: probability of each sense (softmax of the "
            "cosines at the fitted temperature); right: the raw cosines, with the band the sense-free contexts reach.")
 f2 = dose_response_figure(rep)
-st.plotly_chart(f2, key="sn_dose", theme=None)
+cache.chart(f2, key="sn_dose", theme=None)
 export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")
 target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
                       key="sn_target")
 f3 = probs_heatmap(rep, target)
-st.plotly_chart(f3, key="sn_heat", theme=None)
+cache.chart(f3, key="sn_heat", theme=None)
 st.caption("A cell is one context step (row) at one layer (column); colour is the probability of the chosen sense.")
 export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3", stem=f"sense-probabilities-{word}")
 

@@ -4,13 +4,14 @@ from pathlib import Path
 import streamlit as st
 
 from latent.core import models
-from pages.ui import cache
+from pages.ui import cache, classroom
 from pages.ui.text import md_escape
 
 st.set_page_config(page_title="Latent Dialogue Explorer", page_icon="🧭", layout="wide")
 cache.keep_inputs()
 cache.glossary()
 st.title("Latent Dialogue Explorer")
+classroom.preamble("Home")
 st.markdown(
     "See and steer the latent geometry of a language model. Every dialogue turn and every token "
     "becomes a point in the model's hidden space, which you can map, disambiguate and walk along. "
@@ -21,7 +22,12 @@ PAGES = [("pages/1_Dialogues.py", "Dialogues", "read the five seed texts and map
          ("pages/2_Hidden_states.py", "Hidden states", "every token through every layer, logit lens, custom axes"),
          ("pages/3_Senses.py", "Senses", "the 'queen' example: context pulls a word's meaning"),
          ("pages/4_Latent_walk.py", "Latent walk", "steer generation along a direction"),
-         ("pages/5_Seed_claims.py", "Seed claims", "the dialogues' claims tested on the real model")]
+         ("pages/5_Seed_claims.py", "Seed claims", "the dialogues' claims tested on the real model"),
+         ("pages/6_Lessons.py", "Lessons", "guided tours for a class, and lesson links")]
+st.button("Start a lesson: the queen and her hive", key="home_lesson_goto", type="primary",
+          on_click=classroom.start, args=("queen-hive",))
+st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "
+           "claims hold?) are on the Lessons page, with a link builder for teachers.")
 here = Path(__file__).parent.parent
 for path, label, what in PAGES:
     if (here / path).exists():

@@ -289,3 +289,14 @@ def test_every_page_runs_on_gemma(at_gemma):
     assert not at.exception
     assert at.slider(key="cl_sparse-messages_layer").max == 18
     assert at.slider(key="cl_sparse-messages_layer").value == round(0.4 * 18)
+
+
+def test_lessons_page_and_link_builder(at):
+    at.switch_page("pages/6_Lessons.py").run()
+    assert not at.exception
+    assert len([b for b in at.button if b.key.startswith("lessons_start_goto_")]) >= 4
+    at.number_input(key="lb_step").set_value(2).run()
+    at.toggle(key="lb_present").set_value(True).run()
+    at.multiselect(key="lb_hide").set_value(["sn_upload"]).run()
+    link = next(c.value for c in at.code if "lesson=" in c.value)
+    assert "lesson=queen-hive" in link and "step=2" in link and "present=1" in link and "hide=sn_upload" in link

@@ -222,3 +222,73 @@ def test_a_typed_prompt_survives_a_reload_and_the_link_opens_the_same_view(page,
     other.wait_for_function("() => (document.querySelector('.js-plotly-plot .gtitle') || {}).textContent"
                             "?.includes('UMAP')")
     ctx.close()
+
+
+def test_a_lesson_end_to_end_with_the_keyboard(page, artifacts):
+    """Start the queen lesson from Home, advance with the keyboard, predict, reveal, and check that the
+    lesson's words match what the model computed (the same answer the Senses code gives)."""
+    page.goto(page.app_url)
+    page.get_by_role("button", name="Start a lesson: the queen and her hive").click()
+    page.get_by_text("Lesson: The queen and her hive").wait_for()
+    page.wait_for_function("() => location.search.includes('lesson=queen-hive') && location.search.includes('step=1')")
+    wait_idle(page)
+    assert "/Senses" in page.url
+    page.wait_for_function("() => document.__lessonKeys === true")   # the keyboard listener is in place
+    page.get_by_text("Lesson: The queen and her hive").click()      # focus the page, not a text box
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("step 2 of 4").wait_for()
+    page.keyboard.press("Space")
+    page.get_by_text("step 3 of 4").wait_for()
+    page.keyboard.press("ArrowLeft")
+    page.get_by_text("step 2 of 4").wait_for()
+    page.keyboard.press("ArrowRight")
+    page.get_by_text("step 3 of 4").wait_for()
+    page.wait_for_function("() => location.search.includes('step=3')")
+    wait_idle(page)
+    # the step set the real widgets: the word and the readout
+    page.wait_for_function("() => { const e = document.querySelector('.st-key-sn_word'); return !!e && "
+                           "(e.textContent + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' '))"
+                           ".includes('queen') }", timeout=60_000)
+    assert page.locator(".st-key-sn_readout").get_by_role("radio", name="echo").is_checked(timeout=60_000)
+    page.locator('[data-testid="stRadio"]').filter(has_text="After 'honey").get_by_text("bee", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("button", name="Reveal the model's answer").click()
+    page.get_by_text("Model's answer:").wait_for()
+    wait_idle(page)
+    text = page.get_by_text("Model's answer:").inner_text()
+    from latent.core.models import load_lm
+    from latent.lessons.facts import queen_sense
+
+    fact = queen_sense(load_lm(), "honey worker hive queen")
+    assert f"Model's answer: {fact['answer']}" in text.replace("*", "")
+    if fact["answer"] == "bee":
+        assert "nearest the bee sense" in text
+    else:
+        assert "nearest the bee sense" not in text
+    page.screenshot(path=str(artifacts / "lesson.png"))
+
+
+def test_presenter_view_at_1280x720(browser, app_server, artifacts):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = ctx.new_page()
+    page.set_default_timeout(180_000)
+    page.goto(app_server + "/?v=1&lesson=queen-hive&step=3&present=1&hide=sn_upload,sn_readout")
+    page.get_by_text("Lesson: The queen and her hive").wait_for()
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    assert not page.locator(".st-key-sn_upload").is_visible() and not page.locator(".st-key-sn_readout").is_visible()
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stMarkdownContainer\"] p')).fontSize)")
+    assert size >= 24, size
+    page.screenshot(path=str(artifacts / "presenter.png"))
+    ctx.close()
+
+
+def test_bad_link_parameters_fall_back_with_a_note(page):
+    page.goto(page.app_url + "/Dialogues?v=1&map_method=banana&lesson=nope&zzz=1")
+    page.get_by_text("Some link settings were not used").wait_for()
+    wait_idle(page)
+    note = page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]').inner_text()
+    assert "lesson='nope'" in note and "'zzz' is not a setting" in note
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_text("Copy link to this view").wait_for()

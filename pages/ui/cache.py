@@ -56,8 +56,12 @@ def _lm_loader(name: str) -> Loader:
 
 @st.cache_resource(show_spinner=False)
 def start_background_work() -> bool:
-    """At first page view, in the background and in this order: the sentence encoder (the default
+    """At the end of every page: the link to this view and any note on unusable link settings; then,
+    at first page view, in the background and in this order: the sentence encoder (the default
     dialogue map), the default LM, then UMAP's numba warm-up. The UI answers throughout."""
+    from pages.ui import classroom
+
+    classroom.finish()
     Loader(project.warm_up, after=_lm_loader(DEFAULT))
     return True
 
@@ -180,6 +184,24 @@ def experiment(name: str, key: tuple, lm, progress=None):
                 lambda: claims.run(name, lm, progress=progress, seed=seed, **dict(params)))
 
 
+def scheduled(lm, slot):
+    """A runner for :func:`latent.steering.walk.sweep` through the model's one scheduler: rows from every
+    session share batches; while waiting, ``slot`` shows the queue and progress; a session that goes
+    away (Streamlit stops its script) cancels its queued rows."""
+    import os
+
+    from latent.scheduler import scheduler_for
+
+    sched = scheduler_for(lm, threads=os.cpu_count())
+
+    def wait(t):
+        ahead, rows = sched.position(t)
+        step, n = t.progress
+        slot.caption(f"Queued: {ahead} request(s), {rows} rows from other sessions ahead of yours…" if ahead else
+                     f"Decoding in a shared batch… token {step} of {n}" if n else "Starting the decode…")
+    return lambda request: sched.run(request, wait=wait)
+
+
 def preset(name: str, layer: int, method: str, lm):
     from latent.steering.presets import build
 
@@ -206,13 +228,25 @@ def keep_inputs() -> None:
 
 
 def page(title: str, tab: str) -> None:
-    """Every page's preamble: wide layout, the tab title, the heading, inputs kept across pages.
-    Each page calls :func:`start_background_work` at its end, so start-up loading never delays the first draw."""
+    """Every page's preamble: wide layout, the tab title, inputs kept across pages, the classroom
+    preamble (link checks, presenter view, the lesson panel), the heading. Each page calls
+    :func:`start_background_work` at its end (the link box, then background loading)."""
+    from pages.ui import classroom
+
     st.set_page_config(page_title=f"{tab} · Latent Dialogue Explorer", layout="wide")
     keep_inputs()
     link_version()
-    glossary()
+    if not classroom.presenting():
+        glossary()
     st.title(title)
+    classroom.preamble(tab)
+
+
+def chart(fig, **kw):
+    """``st.plotly_chart`` for every page: in presenter view, big type, thick lines and big markers."""
+    from latent.style import present
+
+    return st.plotly_chart(present(fig), **kw)
 
 
 LINK_VERSION = "1"

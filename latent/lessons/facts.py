@@ -1,0 +1,81 @@
+"""Facts a lesson step can ask the model for, computed at run time (one function each).
+
+Every fact returns ``{"answer": <a short label>, **values}``; the lesson's ``reveal`` picks the text
+written for that answer. Results are kept on the model object (``lm.derived``), so a class that
+reaches the same step computes it once.
+
+Example::
+
+    >>> sorted(FACTS)
+    ['claim_verdict', 'dialogue_path', 'queen_sense', 'walk_band']
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def queen_sense(lm, context: str, encoder=None) -> dict:
+    """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
+    from latent.senses.sets import get_builtin
+    from latent.senses.study import analyze
+
+    rep = lm.derived(("lesson", "queen_sense", context), lambda: analyze(lm, get_builtin("queen"), [context]))
+    li = rep.layers.index(rep.layer)
+    probs = rep.steps[0].probs[li]
+    nearest = rep.senses[int(probs.argmax())]
+    answer = rep.steps[0].predicted_sense
+    why = (f"no sense is closer than the 20 sense-free contexts, so the page says 'unclear' (nearest: {nearest}, "
+           f"p = {probs.max():.2f})" if answer == "unclear" else f"p({answer}) = {probs.max():.2f}")
+    return {"answer": answer, "nearest": nearest, "p": float(probs.max()), "layer": rep.layer, "why": why,
+            "p_bee": float(probs[rep.senses.index("bee")]), "p_monarch": float(probs[rep.senses.index("monarch")])}
+
+
+def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
+    """Are consecutive turns of a seed dialogue closer (sentence-encoder cosine) than the turn's other,
+    non-adjacent turns? Paired per turn, with a bootstrap interval: "closer", "not closer" or "unclear"."""
+    from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED, paired_finding
+    from latent.core.corpus import load_corpus
+
+    d = next((x for x in load_corpus() if x.id == dialogue), None)
+    if d is None or encoder is None:
+        raise ValueError("dialogue_path needs a seed dialogue id and the sentence encoder.")
+    E = np.asarray(encoder.encode([t.text for t in d.turns], normalize_embeddings=True))
+    dist = 1 - E @ E.T
+    diffs = []
+    for i in range(1, len(E)):
+        far = [dist[i, j] for j in range(len(E)) if abs(i - j) > 1]
+        if far:
+            diffs.append(float(np.mean(far) - dist[i, i - 1]))
+    f = paired_finding("other turns' distance minus the previous turn's", diffs)
+    answer = {SUPPORTED: "closer", NOT_SUPPORTED: "not closer"}.get(f.verdict, "unclear")
+    return {"answer": answer, "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "title": d.title}
+
+
+def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
+    """Does a preset direction move the concept meter beyond 5 random directions of the same norm?"""
+    from latent.steering.presets import STRENGTH, build, load_presets
+    from latent.steering.walk import sweep
+
+    p = load_presets()[preset]
+    s = STRENGTH[preset]
+
+    def run():
+        d = build(lm, preset)
+        return sweep(lm, encoder, p["prompt"], d, [-s, 0.0, s], max_new_tokens=20)
+    sw = lm.derived(("lesson", "walk_band", preset), run)
+    return {"answer": sw.band_verdict(), "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
+            "wrong_way": sw.wrong_way, "preset": preset}
+
+
+def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:
+    """A seed-claim experiment's verdict on the loaded model (fp32, seed 0)."""
+    from latent.claims import run
+
+    r = lm.derived(("lesson", "claim", name, tuple(sorted(params.items()))), lambda: run(name, lm, **params))
+    f = r.evidence.finding
+    return {"answer": f.verdict, "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "measure": f.measure,
+            "caveat": r.evidence.caveat}
+
+
+FACTS = {"queen_sense": queen_sense, "dialogue_path": dialogue_path, "walk_band": walk_band,
+         "claim_verdict": claim_verdict}

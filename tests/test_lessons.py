@@ -1,0 +1,74 @@
+"""Lessons are data: every shipped lesson loads, sets widgets that exist on its page, asks for facts
+that exist, and never states an outcome other than the computed one."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from latent.lessons import CONTROLS, PAGES, LessonError, Lesson, Step, load_lessons
+from latent.lessons.facts import FACTS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def widget_keys(page_file: str) -> set[str]:
+    src = (ROOT / page_file).read_text(encoding="utf-8")
+    return set(re.findall(r'key=f?"([A-Za-z0-9_\-]+)"', src))
+
+
+def test_four_lessons_ship_and_load():
+    lessons = load_lessons()
+    assert {"queen-hive", "conversation-path", "walking-direction", "seed-claims"} <= set(lessons)
+    assert all(any(s.ask for s in lesson.steps) for lesson in lessons.values())   # each one asks to predict
+
+
+@pytest.mark.parametrize("lesson", list(load_lessons().values()), ids=lambda x: x.id)
+def test_lessons_set_real_widgets_and_use_real_facts(lesson):
+    for s in lesson.steps:
+        keys = widget_keys(PAGES[s.page])
+        assert set(s.set) <= keys, (lesson.id, s.page, set(s.set) - keys)
+        if s.ask:
+            assert s.fact["name"] in FACTS and s.options and "*" in s.reveal
+            # answer-specific texts exist only for answers the learner can choose
+            assert set(s.reveal) - {"*"} <= set(map(str, s.options)), (lesson.id, s.reveal.keys())
+
+
+def test_hideable_controls_exist():
+    for page, keys in CONTROLS.items():
+        assert set(keys) <= widget_keys(PAGES[page]), (page, set(keys) - widget_keys(PAGES[page]))
+
+
+def test_reveal_never_claims_another_outcome():
+    step = load_lessons()["queen-hive"].steps[2]
+    values = {"p_bee": 0.2, "p_monarch": 0.1, "layer": 9, "p": 0.6, "why": "p(band) = 0.60", "nearest": "band"}
+    bee = step.reveal_text({**values, "answer": "bee"})
+    band = step.reveal_text({**values, "answer": "band"})
+    assert "nearest the **bee** sense" in bee and "nearest the **bee**" not in band and "not the bee" in band
+
+
+@pytest.mark.parametrize("doc,msg", [
+    ({"id": "x", "title": "t"}, "missing field 'steps'"),
+    ({"id": "x y", "title": "t", "steps": [{"page": "Senses", "text": "a"}]}, "id may use"),
+    ({"id": "x", "title": "t", "steps": [{"page": "Nowhere", "text": "a"}]}, "unknown page 'Nowhere'. Must be one of"),
+    ({"id": "x", "title": "t", "steps": [{"page": "Senses", "text": "a", "fact": {"name": "astrology"}}]}, "unknown fact"),
+    ({"id": "x", "title": "t", "steps": [{"page": "Senses", "text": "a", "colour": 1}]}, "unknown field 'colour'"),
+    ({"id": "x", "title": "t", "steps": []}, "at least one step"),
+    ([1, 2], "a JSON object"),
+])
+def test_bad_lessons_get_one_clear_line(doc, msg):
+    with pytest.raises(LessonError, match=msg):
+        Lesson.from_dict(doc, "bad.json")
+
+
+def test_a_broken_file_is_named(tmp_path):
+    (tmp_path / "a.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(LessonError, match="a.json: not valid JSON"):
+        load_lessons(tmp_path)
+    (tmp_path / "a.json").write_text(json.dumps({"id": "a", "title": "A", "steps": [{"page": "Home", "text": "hi"}]}))
+    assert load_lessons(tmp_path)["a"].steps[0].text == "hi"
+
+
+def test_reveal_with_a_missing_value_is_an_error_not_a_guess():
+    with pytest.raises(LessonError, match="needs a value"):
+        Step("Senses", "t", reveal={"*": "{nothing}"}).reveal_text({"answer": "bee"})
