@@ -20,13 +20,17 @@ PROMPTS = ["I think that you", "The queen of the hive", "My favourite place is",
            "The meeting will start", "Our new neighbour is", "In the morning I", "The best way to learn is"]
 
 
+DIRECTIONS = {}
+
+
 def one_sweep(lm, enc, i, runner):
+    """Session i: preset i mod 5 (its direction built beforehand, as the page caches it) on prompt i."""
     from latent.steering.presets import STRENGTH, build, load_presets
     from latent.steering.walk import sweep
 
     names = list(load_presets())
     name = names[i % len(names)]
-    d = build(lm, name)
+    d = DIRECTIONS.setdefault(name, build(lm, name))
     s = STRENGTH[name]
     t = time.perf_counter()
     sweep(lm, enc, PROMPTS[i % len(PROMPTS)], d, [-s, 0.0, s], max_new_tokens=40, runner=runner)
@@ -57,7 +61,8 @@ if __name__ == "__main__":
     from latent.scheduler import scheduler_for
 
     lm, enc = load_lm(), load_encoder()
-    one_sweep(lm, enc, 0, None)                      # warm-up (first calls compile / allocate)
+    for i in range(5):
+        one_sweep(lm, enc, i, None)                  # warm-up, and every preset's direction built once
     sched = scheduler_for(lm)
     ks = [int(x) for x in sys.argv[1:]] or [1, 4, 8]
     rows = []

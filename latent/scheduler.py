@@ -41,6 +41,7 @@ class GenerateRequest:
     temperature: float = 0.8
     top_k: int = 50
     positions: str = "all"
+    fluency: bool = False                # also score each row's text under the unsteered model
 
     @classmethod
     def make(cls, prompts, seeds, *, layer: int = 0, added: np.ndarray | None = None, **kw) -> "GenerateRequest":
@@ -85,8 +86,8 @@ class Ticket:
 class Scheduler:
     """The queue and worker for one model (see the module docstring)."""
 
-    def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None):
-        self.lm, self.max_rows = lm, int(max_rows)
+    def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25):
+        self.lm, self.max_rows, self.window_s = lm, int(max_rows), float(window_s)
         self._queue: list[Ticket] = []
         self._by_key: dict[str, Ticket] = {}
         self._cv = threading.Condition()
@@ -158,6 +159,12 @@ class Scheduler:
         with self._cv:
             while not self._queue or self._paused:
                 self._cv.wait()
+            # a class presses Run within moments of each other: wait a little for their rows to join
+            deadline = self._queue[0].submitted + self.window_s
+            while time.perf_counter() < deadline and sum(t.request.rows for t in self._queue) < self.max_rows:
+                self._cv.wait(timeout=max(0.0, deadline - time.perf_counter()))
+                while self._paused:
+                    self._cv.wait()
             first = self._queue[0]
             batch, rows = [], 0
             for t in list(self._queue):
@@ -213,12 +220,23 @@ class Scheduler:
             g = generate(lm, prompts, max_new_tokens=n_new, do_sample=first.do_sample, temperature=first.temperature,
                          top_k=first.top_k, seeds=seeds, on_token=tick)
         eos = lm.tokenizer.eos_token_id
+        toks = []
+        for r, o in zip(requests, offsets):
+            toks += [t[: r.max_new_tokens] for t in g.token_ids[o:o + r.rows]]
+        fluency = np.full(len(prompts), np.nan)
+        want = [i for r, o in zip(requests, offsets) if r.fluency for i in range(o, o + r.rows)]
+        if want:                                    # unsteered scoring of the texts, batched too (no plan here)
+            from latent.core.generate import continuation_logprobs
+
+            for s in range(0, len(want), 32):
+                idx = want[s:s + 32]
+                fluency[idx] = continuation_logprobs(lm, [g.prompt_ids[i] for i in idx], [toks[i] for i in idx])
         out = []
         for r, o in zip(requests, offsets):
-            toks = [t[: r.max_new_tokens] for t in g.token_ids[o:o + r.rows]]
-            texts = [lm.tokenizer.decode([x for x in t if x != eos], skip_special_tokens=True) for t in toks]
-            out.append(Generation(texts, toks, g.prompt_ids[o:o + r.rows], g.first_logprobs[o:o + r.rows], g.seconds,
-                                  sum(map(len, toks)), {"batch_rows": len(prompts)}))
+            mine = toks[o:o + r.rows]
+            texts = [lm.tokenizer.decode([x for x in t if x != eos], skip_special_tokens=True) for t in mine]
+            out.append(Generation(texts, mine, g.prompt_ids[o:o + r.rows], g.first_logprobs[o:o + r.rows], g.seconds,
+                                  sum(map(len, mine)), {"batch_rows": len(prompts), "fluency": fluency[o:o + r.rows]}))
         return out
 
 

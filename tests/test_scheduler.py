@@ -89,3 +89,4 @@ def test_the_sweep_through_the_scheduler_equals_the_direct_sweep(tiny_lm, sched)
     direct = sweep(tiny_lm, Enc(), "the queen", d, [-1.0, 0.0, 1.0], **kw)
     shared = sweep(tiny_lm, Enc(), "the queen", d, [-1.0, 0.0, 1.0], runner=sched.run, **kw)
     assert direct.rows["text"].tolist() == shared.rows["text"].tolist()
+    np.testing.assert_allclose(direct.rows["fluency"], shared.rows["fluency"], atol=1e-5)   # scored in the batch

@@ -128,7 +128,7 @@ def _answer_all(lm, mode: str, hist: list[int], qs: list[list[int]], new: int):
     return [generate_cached(lm, hist + q, new, pre, len(hist)) for q in qs]
 
 
-def run(lm, *, lengths=(32, 96, 256), questions: int = 4, new_tokens: int = 4, repeats: int = 3, seed: int = 0,
+def run(lm, *, lengths=(32, 96, 192), questions: int = 4, new_tokens: int = 4, repeats: int = 2, seed: int = 0,
         progress=None) -> ExperimentResult:
     lengths = sorted({int(n) for n in (lengths or ())})
     top = min(2048, lm.max_positions - 128)
@@ -224,7 +224,7 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 
 EXPERIMENT = Experiment("reuse", "Reuse vs recomputation", CLAIM, run, figure, (
-        Param("lengths", "History lengths (tokens)", "choices", (32, 96, 256), lo=8, hi=2048,
-              options=(16, 32, 64, 96, 128, 256, 512, 1024), help="comma-separated token counts"),
+        Param("lengths", "History lengths (tokens)", "choices", (32, 96, 192), lo=8, hi=2048,
+              options=(16, 32, 64, 96, 128, 192, 256, 512, 1024), help="comma-separated token counts"),
         Param("questions", "Questions after the history", "int", 4, lo=1, hi=len(QUESTIONS), step=1,
               help="a whole number")), order=6)

@@ -184,14 +184,16 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
 
         gen = runner(GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
                                           added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                          positions=positions))
+                                          positions=positions, fluency=True))
     else:
         with use(plan):
             gen = generate(lm, [prompts[r[1]] for r in rows], max_new_tokens=max_new_tokens, do_sample=do_sample,
                            seeds=[r[2] for r in rows], on_token=stream)
     pos, neg = poles or pole_texts(direction)
     concept = concept_scores(encoder, gen.texts, pos, neg)
-    fluency = np.array(continuation_logprobs(lm, gen.prompt_ids, gen.token_ids))  # under the unsteered model
+    fluency = gen.extra.get("fluency")  # under the unsteered model (scored in the scheduler's batch when it ran there)
+    if fluency is None:
+        fluency = np.array(continuation_logprobs(lm, gen.prompt_ids, gen.token_ids))
     table = pd.DataFrame({"kind": [r[0] for r in rows], "prompt": [prompts[r[1]] for r in rows],
                           "seed": [r[2] for r in rows], "strength": [r[3] for r in rows],
                           "random_direction": [r[4] for r in rows], "text": gen.texts, "concept": concept,
