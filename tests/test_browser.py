@@ -283,12 +283,3 @@ def test_presenter_view_at_1280x720(browser, app_server, artifacts):
     page.screenshot(path=str(artifacts / "presenter.png"))
     ctx.close()
 
-
-def test_bad_link_parameters_fall_back_with_a_note(page):
-    page.goto(page.app_url + "/Dialogues?v=1&map_method=banana&lesson=nope&zzz=1")
-    page.get_by_text("Some link settings were not used").wait_for()
-    wait_idle(page)
-    note = page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]').inner_text()
-    assert "lesson='nope'" in note and "'zzz' is not a setting" in note
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.get_by_text("Copy link to this view").wait_for()

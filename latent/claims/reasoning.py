@@ -121,18 +121,13 @@ def score(lm, prompts: list[str], answers: list[str], *more: list[str]) -> tuple
 
     import torch
 
-    from latent.core.hidden import encode
+    from latent.core.hidden import encode, left_pad
 
     tok = lm.tokenizer
     p_ids = [encode(lm, p)[0] for p in prompts]
-    B, T = len(p_ids), max(len(x) for x in p_ids)
+    B = len(p_ids)
     pad = tok.pad_token_id or 0
-    ids = torch.full((B, T), pad, dtype=torch.long)
-    mask = torch.zeros((B, T), dtype=torch.long)
-    for r, x in enumerate(p_ids):
-        ids[r, T - len(x):] = torch.tensor(x)
-        mask[r, T - len(x):] = 1
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    ids, mask, pos = left_pad(lm, p_ids)
     with torch.inference_mode():
         pre = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
         first = torch.log_softmax(pre.logits[:, -1].float(), -1)                   # predicts answer token 1

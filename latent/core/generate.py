@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latent.core.hidden import MAX_TOKENS_PER_TEXT, InputError, encode
+from latent.core.hidden import MAX_TOKENS_PER_TEXT, InputError, encode, left_pad
 
 MAX_NEW_TOKENS = 256
 MAX_ROWS = 160
@@ -59,16 +59,10 @@ def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: boo
     import torch
 
     ids = check_request(lm, prompts, max_new_tokens)
-    B, T = len(ids), max(len(x) for x in ids)
+    B = len(ids)
     dev = lm.model.device
     pad = lm.tokenizer.pad_token_id or 0
-    inp = torch.full((B, T), pad, dtype=torch.long)
-    mask = torch.zeros((B, T), dtype=torch.long)
-    for r, x in enumerate(ids):  # left padding: every row's last prompt token sits at column T-1
-        inp[r, T - len(x):] = torch.tensor(x)
-        mask[r, T - len(x):] = 1
-    inp, mask = inp.to(dev), mask.to(dev)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    inp, mask, pos = left_pad(lm, ids)  # every row's last prompt token sits at column T-1
     gens = [torch.Generator(device="cpu").manual_seed(int(s)) for s in (seeds or [0] * B)]
     eos = lm.tokenizer.eos_token_id
     out = [[] for _ in range(B)]
@@ -119,19 +113,10 @@ def continuation_logprobs(lm, prompt_ids: list[list[int]], new_ids: list[list[in
     """
     import torch
 
-    seqs = [p + n for p, n in zip(prompt_ids, new_ids)]
-    B, T = len(seqs), max(len(x) for x in seqs)
-    pad = lm.tokenizer.pad_token_id or 0
-    ids = torch.full((B, T), pad, dtype=torch.long)
-    mask = torch.zeros((B, T), dtype=torch.long)
-    for r, x in enumerate(seqs):
-        ids[r, T - len(x):] = torch.tensor(x)
-        mask[r, T - len(x):] = 1
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    ids, mask, pos = left_pad(lm, [p + n for p, n in zip(prompt_ids, new_ids)])
     keep = max(len(n) for n in new_ids) + 1
-    dev = lm.model.device
     with torch.inference_mode():
-        logits = lm.model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
+        logits = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos,
                           logits_to_keep=keep).logits.float()          # (B, keep, vocab): the last columns
         logp = torch.log_softmax(logits, -1)
     out = []

@@ -129,6 +129,23 @@ def pad_batch(lm, id_lists: list[list[int]]):
     return ids.to(dev), mask.to(dev)
 
 
+def left_pad(lm, id_lists: list[list[int]]):
+    """Left-padded ``(B, T)`` ids, mask and position ids on the model's device: every row's last token
+    sits at column T-1 (what batched decoding and end-aligned scoring need)."""
+    import torch
+
+    T = max(len(x) for x in id_lists)
+    pad = lm.tokenizer.pad_token_id or 0
+    ids = torch.full((len(id_lists), T), pad, dtype=torch.long)
+    mask = torch.zeros((len(id_lists), T), dtype=torch.long)
+    for r, x in enumerate(id_lists):
+        ids[r, T - len(x):] = torch.tensor(x)
+        mask[r, T - len(x):] = 1
+    dev = lm.model.device
+    ids, mask = ids.to(dev), mask.to(dev)
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
 def forward_batch(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     """Right-padded forward pass that records the chosen layers and stops after the last one.
 
