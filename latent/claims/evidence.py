@@ -168,9 +168,7 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
 
 def sign_flip_band(diffs, seed: int = 0, n_perm: int = N_BOOT) -> tuple[float, float]:
     """95 % band of the mean of paired differences under "no difference" (random sign flips)."""
-    d = np.asarray(diffs, dtype=float)
-    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d)))
-    m = (signs * d).mean(1)
+    m = _sign_flip_means(diffs, seed, n_perm)
     return float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975))
 
 
@@ -193,12 +191,16 @@ def paired_finding(measure: str, diffs, seed: int = 0, control: str = "the contr
 
 def sign_flip_p(diffs, seed: int = 0, n_perm: int = N_BOOT, side: str = "greater") -> float:
     """One-sided p-value of the mean paired difference under random sign flips."""
-    d = np.asarray(diffs, dtype=float)
-    signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d)))
-    m = (signs * d).mean(1)
-    obs = d.mean()
+    m = _sign_flip_means(diffs, seed, n_perm)
+    obs = np.asarray(diffs, dtype=float).mean()
     hits = (m >= obs - 1e-12).sum() if side == "greater" else (m <= obs + 1e-12).sum()
     return float((hits + 1) / (n_perm + 1))
+
+
+def _sign_flip_means(diffs, seed: int, n_perm: int) -> np.ndarray:
+    """Means of the paired differences under ``n_perm`` seeded random sign flips (the paired null)."""
+    d = np.asarray(diffs, dtype=float)
+    return (np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d))) * d).mean(1)
 
 
 def band(values) -> tuple[float, float]:
