@@ -300,3 +300,21 @@ def test_lessons_page_and_link_builder(at):
     at.multiselect(key="lb_hide").set_value(["sn_upload"]).run()
     link = next(c.value for c in at.code if "lesson=" in c.value)
     assert "lesson=queen-hive" in link and "step=2" in link and "present=1" in link and "hide=sn_upload" in link
+
+
+def test_link_notes_and_link_box_belong_to_their_own_session():
+    """A session's note on unusable link settings, and its link box, never reach another session
+    (they were once emitted inside a cached function, which Streamlit replays to later sessions)."""
+    first = AppTest.from_file(APP, default_timeout=240)
+    first.query_params.update({"v": "1", "lesson": "nope", "zzz": "1"})
+    first.switch_page("pages/6_Lessons.py").run()
+    assert not first.exception
+    note = " ".join(w.value for w in first.sidebar.warning)
+    assert "lesson='nope' is not a lesson" in note and "'zzz' is not a setting" in note
+    assert any("zzz=1" in c.value for c in first.sidebar.code)
+    second = AppTest.from_file(APP, default_timeout=240)
+    second.switch_page("pages/6_Lessons.py").run()
+    assert not second.exception
+    assert not second.sidebar.warning
+    links = [c.value for c in second.sidebar.code]
+    assert links and not any("zzz" in c for c in links)

@@ -283,3 +283,23 @@ def test_presenter_view_at_1280x720(browser, app_server, artifacts):
     page.screenshot(path=str(artifacts / "presenter.png"))
     ctx.close()
 
+
+
+def test_bad_link_parameters_fall_back_with_a_note(browser, app_server, page):
+    """After other sessions have used the server, a bad link still gets its own note, and a clean
+    link in a fresh browser gets none (notes were once replayed across sessions)."""
+    page.goto(page.app_url + "/Dialogues?v=1&map_method=banana&lesson=nope&zzz=1")
+    page.get_by_text("Some link settings were not used").wait_for()
+    wait_idle(page)
+    note = page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]').inner_text()
+    assert "lesson='nope'" in note and "map_method='banana'" in note and "'zzz' is not a setting" in note
+    assert page.locator('[data-testid="stException"]').count() == 0
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
+    clean = ctx.new_page()
+    clean.set_default_timeout(180_000)
+    clean.goto(app_server + "/Dialogues?v=1")
+    clean.get_by_text("Copy link to this view").wait_for()
+    wait_idle(clean)
+    assert clean.get_by_text("Some link settings were not used").count() == 0
+    assert "zzz" not in clean.locator('[data-testid="stSidebar"] [data-testid="stCode"]').inner_text()
+    ctx.close()

@@ -54,14 +54,20 @@ def _lm_loader(name: str) -> Loader:
                   after=_encoder_loader() if name == DEFAULT else None)
 
 
-@st.cache_resource(show_spinner=False)
-def start_background_work() -> bool:
-    """At the end of every page: the link to this view and any note on unusable link settings; then,
-    at first page view, in the background and in this order: the sentence encoder (the default
-    dialogue map), the default LM, then UMAP's numba warm-up. The UI answers throughout."""
+def start_background_work() -> None:
+    """At the end of every page: the link to this view and any note on unusable link settings (per
+    session, so never inside a cached function: Streamlit replays a cached function's elements to
+    every later session); then, once per process, the background loads."""
     from pages.ui import classroom
 
     classroom.finish()
+    _background_loads()
+
+
+@st.cache_resource(show_spinner=False)
+def _background_loads() -> bool:
+    """In the background and in this order: the sentence encoder (the default dialogue map), the
+    default LM, then UMAP's numba warm-up. The UI answers throughout."""
     Loader(project.warm_up, after=_lm_loader(DEFAULT))
     return True
 
