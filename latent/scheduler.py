@@ -92,7 +92,8 @@ class Scheduler:
         self._by_key: dict[str, Ticket] = {}
         self._cv = threading.Condition()
         self._paused = False
-        self.batches: list[int] = []        # rows per batch run (for tests and the benchmark)
+        self.batches: list[int] = []        # distinct rows decoded per batch (for tests and the benchmark)
+        self.requested: list[int] = []      # rows the batch's requests asked for
         if threads:
             import torch
 
@@ -193,50 +194,64 @@ class Scheduler:
                         self._by_key.pop(t.request.key(), None)
 
     def _decode(self, requests: list[GenerateRequest], tickets: list[Ticket]):
-        from latent.core.generate import Generation, generate
+        """One batched decode of the requests' distinct rows. Two rows are the same computation when
+        prompt, seed, layer and added vector match (a zero vector is no steering): a class on one
+        lesson prompt shares its unsteered baselines and its random-direction null rows."""
+        from latent.core.generate import Generation, continuation_logprobs, generate
         from latent.core.hooks import Plan, use
         from latent.steering.steer import rows_plan
 
         lm = self.lm
         d = lm.d_model
-        prompts = [p for r in requests for p in r.prompts]
-        seeds = [s for r in requests for s in r.seeds]
+        rows, vecs = [], {}                    # per requested row: its distinct row; distinct row -> vector
+        for r in requests:
+            V = r.vectors(d)
+            for p, sd, v in zip(r.prompts, r.seeds, V):
+                steered = r.layer > 0 and bool(v.any())
+                key = (p, sd, r.layer if steered else 0, v.tobytes() if steered else b"")
+                vecs.setdefault(key, v)
+                rows.append(key)
+        distinct = list(vecs)
+        where = {k: i for i, k in enumerate(distinct)}
+        index = [where[k] for k in rows]      # requested row -> distinct row
         n_new = max(r.max_new_tokens for r in requests)
         plan = Plan()
-        offsets = np.cumsum([0] + [r.rows for r in requests])
-        for layer in sorted({r.layer for r in requests if r.layer > 0}):
-            added = np.zeros((len(prompts), d), np.float32)
-            for r, o in zip(requests, offsets):
-                if r.layer == layer:
-                    added[o:o + r.rows] = r.vectors(d)
+        for layer in sorted({k[2] for k in distinct if k[2] > 0}):
+            added = np.stack([vecs[k] if k[2] == layer else np.zeros(d, np.float32) for k in distinct])
             plan = plan.merged(rows_plan(lm, layer, added, requests[0].positions))
-        self.batches.append(len(prompts))
+        self.batches.append(len(distinct))
+        self.requested.append(len(rows))
 
         def tick(step, _texts):
             for t in tickets:
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
         first = requests[0]
         with use(plan):
-            g = generate(lm, prompts, max_new_tokens=n_new, do_sample=first.do_sample, temperature=first.temperature,
-                         top_k=first.top_k, seeds=seeds, on_token=tick)
+            g = generate(lm, [k[0] for k in distinct], max_new_tokens=n_new, do_sample=first.do_sample,
+                         temperature=first.temperature, top_k=first.top_k, seeds=[k[1] for k in distinct],
+                         on_token=tick)
         eos = lm.tokenizer.eos_token_id
-        toks = []
+        offsets = np.cumsum([0] + [r.rows for r in requests])
+        toks = []                              # per requested row, cut to its request's length
         for r, o in zip(requests, offsets):
-            toks += [t[: r.max_new_tokens] for t in g.token_ids[o:o + r.rows]]
-        fluency = np.full(len(prompts), np.nan)
-        want = [i for r, o in zip(requests, offsets) if r.fluency for i in range(o, o + r.rows)]
-        if want:                                    # unsteered scoring of the texts, batched too (no plan here)
-            from latent.core.generate import continuation_logprobs
-
-            for s in range(0, len(want), 32):
-                idx = want[s:s + 32]
-                fluency[idx] = continuation_logprobs(lm, [g.prompt_ids[i] for i in idx], [toks[i] for i in idx])
+            toks += [g.token_ids[index[j]][: r.max_new_tokens] for j in range(o, o + r.rows)]
+        # unsteered scoring of the texts, batched too (no plan here); a (row, length) pair is scored once
+        want = sorted({(index[j], len(toks[j])) for r, o in zip(requests, offsets) if r.fluency
+                       for j in range(o, o + r.rows)})
+        score = {}
+        for s in range(0, len(want), 32):
+            part = want[s:s + 32]
+            lp = continuation_logprobs(lm, [g.prompt_ids[i] for i, _ in part], [g.token_ids[i][:n] for i, n in part])
+            score.update(zip(part, lp))
         out = []
         for r, o in zip(requests, offsets):
-            mine = toks[o:o + r.rows]
+            js = range(o, o + r.rows)
+            mine = [toks[j] for j in js]
             texts = [lm.tokenizer.decode([x for x in t if x != eos], skip_special_tokens=True) for t in mine]
-            out.append(Generation(texts, mine, g.prompt_ids[o:o + r.rows], g.first_logprobs[o:o + r.rows], g.seconds,
-                                  sum(map(len, mine)), {"batch_rows": len(prompts), "fluency": fluency[o:o + r.rows]}))
+            fluency = np.array([score.get((index[j], len(toks[j])), np.nan) for j in js], dtype=float)
+            out.append(Generation(texts, mine, [g.prompt_ids[index[j]] for j in js],
+                                  g.first_logprobs[[index[j] for j in js]], g.seconds, sum(map(len, mine)),
+                                  {"batch_rows": len(distinct), "fluency": fluency}))
         return out
 
 

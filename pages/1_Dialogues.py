@@ -91,10 +91,11 @@ if picked is not None:
         st.text(row["text"])
 fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm), method=spec.method, highlight=picked)
 cache.chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
-                        config={"toImageButtonOptions": {"format": "png", "scale": 2}})
-st.caption(f"{len(df)} turns from {df['dialogue'].nunique()} texts. Lines join consecutive turns, "
-           "so each conversation reads as a path; colour is the speaker (or text). Click a point to read the whole "
-           "turn above the map. Added dialogues are placed on the fitted map (ringed), not fitted, so it keeps its shape.")
+            config={"toImageButtonOptions": {"format": "png", "scale": 2}},
+            caption=f"A point is one turn ({len(df)} from {df['dialogue'].nunique()} texts); lines join consecutive "
+                    f"turns, so each conversation reads as a path; colour is the {color}; the axes are "
+                    f"{spec.method.upper()} components (no units). Click a point to read the whole turn above the map. "
+                    "Added dialogues are placed on the fitted map (ringed), not fitted, so it keeps its shape.")
 recipe = make_recipe("dialogue_map", {**spec.to_dict(), "extra_dialogues": extra}, model=model)
 export_buttons(fig, df, recipe, key="export-map", stem="dialogue-map")
 

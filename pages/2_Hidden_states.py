@@ -91,11 +91,11 @@ layer = None if all_layers else p3.select_slider("Layer", options=layers, value=
                                                  key="hs_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
                        axis_titles=axis_titles, note=tm.note, animate=False)
-event = cache.chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None)
-st.caption(f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
-           "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
-           f"{color}. Axes have no units. Prompts that begin alike share those tokens' states exactly (the model "
-           "reads left to right), so their points coincide. Click a point for its neighbours and logit lens.")
+event = cache.chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None,
+                    caption=f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
+                            "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
+                            f"{color}. Axes have no units. Prompts that begin alike share those tokens' states exactly (the model "
+                            "reads left to right), so their points coincide. Click a point for its neighbours and logit lens.")
 recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
                                    "seed": seed, "layer": layer, "color": color, **axes}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")
@@ -124,9 +124,9 @@ view = l2.radio("Colour", ["prob", "final_rank"], key="lens_view", horizontal=Tr
                 format_func={"prob": "probability of the top token", "final_rank": "rank of the final prediction"}.get)
 lt = cache.lens_table(prompts[which], lm)
 lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}", value=view)
-cache.chart(lfig, key="lens_heatmap", theme=None)
-st.caption("A cell is one layer (row) at one input position (column); its text is the token the lens reads there. "
-           "Rank view: how far down this layer ranks the token the last layer predicts (0 = already top).")
+cache.chart(lfig, key="lens_heatmap", theme=None,
+            caption="A cell is one layer (row) at one input position (column); its text is the token the lens reads there. "
+                    "Rank view: how far down this layer ranks the token the last layer predicts (0 = already top).")
 export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which], "value": view}, model=lm.name), key="export-lens",
                stem="logit-lens")
 cache.start_background_work()

@@ -79,38 +79,43 @@ if compare:
         m = lm if name == lm.name else cache.lm_named(name)
         others[name] = cache.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m)
 f1 = separability_figure(rep, others or None)
-cache.chart(f1, key="sn_sep", theme=None)
-st.caption("A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's centroid. "
-           "Grey: what shuffled senses reach at their best layer. Dashed: controls measured in the same run.")
+cache.chart(f1, key="sn_sep", theme=None,
+            caption="A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's "
+                    "centroid. Grey: what shuffled senses reach at their best layer. Dashed: controls measured in the "
+                    "same run.")
 st.info(rep.separability_summary())
 export_buttons(f1, rep.separability_table(), recipe("separability"), key="sn_x1", stem=f"separability-{word}")
 f5 = reliability_figure(rep)
-cache.chart(f5, key="sn_rel", theme=None)
-st.caption(rep.calibration_summary())
+cache.chart(f5, key="sn_rel", theme=None,
+            caption="A point is one bin of held-out predictions: x is the stated probability, y how often that sense "
+                    "was right (dashed diagonal: perfect calibration; marker size and label: the bin's count). "
+                    + rep.calibration_summary())
 export_buttons(f5, rep.reliability_table(), recipe("reliability"), key="sn_x5", stem=f"reliability-{word}")
 
 st.subheader("2 · Context pulls the meaning")
 st.info(rep.pull())
 if rep.orders is not None:
     st.dataframe(rep.orders.table(), hide_index=True)
-st.caption("A point is one context step read at the chosen layer. Left: probability of each sense (softmax of the "
-           "cosines at the fitted temperature); right: the raw cosines, with the band the sense-free contexts reach.")
 f2 = dose_response_figure(rep)
-cache.chart(f2, key="sn_dose", theme=None)
+cache.chart(f2, key="sn_dose", theme=None,
+            caption="A point is one context step (x, in the order added) read at the chosen layer; colour is the "
+                    "sense. Left: probability of each sense (softmax of the cosines at the fitted temperature); "
+                    "right: the raw cosines, with the grey band the sense-free contexts reach.")
 export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")
 target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
                       key="sn_target")
 f3 = probs_heatmap(rep, target)
-cache.chart(f3, key="sn_heat", theme=None)
-st.caption("A cell is one context step (row) at one layer (column); colour is the probability of the chosen sense.")
+cache.chart(f3, key="sn_heat", theme=None,
+            caption="A cell is one context step (row) at one layer (column); colour is the probability of the chosen "
+                    "sense.")
 export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3", stem=f"sense-probabilities-{word}")
 
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
 f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep))
-m1.plotly_chart(f4, key="sn_map", theme=None)
-m1.caption("A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at the "
-           "chosen layer; PCA axes have no units.")
+cache.chart(f4, where=m1, key="sn_map", theme=None,
+            caption="A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at "
+                    "the chosen layer; PCA axes have no units.")
 with m1:
     export_buttons(f4, smap, recipe("sense_map"), key="sn_x4", stem=f"sense-map-{word}")
 m2.caption("Top next tokens after each step's text (the model's own prediction)")

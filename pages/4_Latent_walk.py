@@ -106,14 +106,14 @@ if "walk_result" in st.session_state:
                "row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
-    cache.chart(f1, key="wk_meters", theme=None)
-    st.caption("x is the strength; each panel is one meter. Grey band: random directions of the same norm; red "
-               "error bars: 95 % intervals over seeds; dashed red lines: where texts start to repeat.")
+    cache.chart(f1, key="wk_meters", theme=None,
+                caption="x is the strength; each panel is one meter. Grey band: random directions of the same norm; red "
+                        "error bars: 95 % intervals over seeds; dashed red lines: where texts start to repeat.")
     export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
-    cache.chart(f2, key="wk_map", theme=None)
-    st.caption("A point is one text: x is its position along the direction, y the main remaining variation; "
-               "colour is the strength; triangles are the two poles' texts.")
+    cache.chart(f2, key="wk_map", theme=None,
+                caption="A point is one text: x is its position along the direction, y the main remaining variation; "
+                        "colour is the strength; triangles are the two poles' texts.")
     export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
 
 st.header("Interpolate between two prompts")
@@ -132,8 +132,8 @@ if "walk_interp" in st.session_state:
     st.info(it.finding)
     st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
     f3 = interpolation_figure(it.path, il2)
-    cache.chart(f3, key="wk_ipath", theme=None)
-    st.caption("A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
+    cache.chart(f3, key="wk_ipath", theme=None,
+                caption="A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
                    key="wk_x3", stem="interpolation")
 cache.start_background_work()

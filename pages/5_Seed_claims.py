@@ -76,13 +76,16 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
         if r.evidence.caveat:
             st.warning(f"**But:** {md_escape(r.evidence.caveat)}")
         fig = exp.figure(r)
-        cache.chart(fig, key=f"cl_fig_{name}", theme=None)
+        cache.chart(fig, key=f"cl_fig_{name}", theme=None, caption=exp.caption)
         recipe = make_recipe("claim", {"name": name, "params": dict(done[0]), "seed": done[1]}, model=lm.name,
                              numbers=r.numbers)
         export_buttons(fig, r.table, recipe, key=f"cl_x_{name}", stem=f"claim-{name}")
         ev_fig = evidence_figure(r.evidence)
         with st.expander(f"All findings of this experiment ({1 + len(r.evidence.more)}), each against its null"):
-            cache.chart(ev_fig, key=f"cl_ev_{name}", theme=None)
+            cache.chart(ev_fig, key=f"cl_ev_{name}", theme=None,
+                        caption="A row is one finding: the coloured dot and bar are its effect and 95 % interval "
+                                "(green supported, red not supported, orange inconclusive, grey arithmetic); grey "
+                                "is the null it is judged against; a star is the claim's own target size.")
             for g in r.evidence.more:
                 st.markdown(f"- {md_escape(g.measure)}: **{g.verdict}** — {md_escape(g.reason)}")
             export_buttons(ev_fig, r.table, dict(recipe, params=dict(recipe["params"], figure="evidence")), key=f"cl_xe_{name}", stem=f"claim-{name}-evidence")

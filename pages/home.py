@@ -4,6 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from latent.core import models
+from latent.dialogues.figures import tour_figure
 from pages.ui import cache, classroom
 from pages.ui.text import md_escape
 
@@ -28,6 +29,8 @@ st.button("Start a lesson: the queen and her hive", key="home_lesson_goto", type
           on_click=classroom.start, args=("queen-hive",))
 st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "
            "claims hold?) are on the Lessons page, with a link builder for teachers.")
+tour = cache.tour()
+cache.chart(tour_figure(tour), key="home_map", theme=None, caption=tour.caption())
 here = Path(__file__).parent.parent
 for path, label, what in PAGES:
     if (here / path).exists():

@@ -33,6 +33,9 @@ def test_home_shows_model_card_and_links(at):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Layers"] == "30" and metrics["Hidden size"] == "576"
     assert len(at.get("page_link")) >= 1
+    home_map = chart(at)                       # the first screen teaches without a click: the annotated map
+    assert len(home_map["layout"]["annotations"]) >= 4 and "PCA" in home_map["layout"]["xaxis"]["title"]["text"]
+    assert any(c.value.startswith("A point is one turn") for c in at.caption)
 
 
 def test_home_offers_both_embedded_models(at):

@@ -64,6 +64,36 @@ def cli(*args):
                           timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
 
 
+def chart_calls_without_a_caption(source: str) -> list[int]:
+    """Lines of ``cache.chart(...)`` calls with no caption (neither the second argument nor
+    ``caption=``), or with an empty string for one, and of direct ``plotly_chart`` calls."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        if node.func.attr == "plotly_chart":
+            bad.append(node.lineno)
+        elif node.func.attr == "chart" and getattr(node.func.value, "id", None) == "cache":
+            cap = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "caption"), None)
+            if cap is None or (isinstance(cap, ast.Constant) and not str(cap.value).strip()):
+                bad.append(node.lineno)
+    return bad
+
+
+def test_every_chart_has_a_caption():
+    """Every chart on every page goes through cache.chart with a caption (what a point, an axis and
+    a colour mean); every seed-claim experiment brings its chart's caption."""
+    from latent.claims import registry
+
+    bad = {f.name: lines for f in (ROOT / "pages").glob("*.py") if (lines := chart_calls_without_a_caption(f.read_text()))}
+    assert not bad, bad
+    assert all(len(e.caption) > 40 for e in registry().values()), [e.name for e in registry().values() if len(e.caption) <= 40]
+    # the checker catches both faults
+    assert chart_calls_without_a_caption("cache.chart(fig, key='a')\ncache.chart(fig, caption='')\n"
+                                         "st.plotly_chart(fig)\ncache.chart(fig, 'ok')") == [1, 2, 3]
+
+
+
 def test_cli_lens_on_a_local_gpt2_folder(gpt2_dir):
     r = cli("lens", "--model", str(gpt2_dir), "--text", "a bee", "--k", "2", "--json")
     assert r.returncode == 0, r.stderr

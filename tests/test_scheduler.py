@@ -90,3 +90,32 @@ def test_the_sweep_through_the_scheduler_equals_the_direct_sweep(tiny_lm, sched)
     shared = sweep(tiny_lm, Enc(), "the queen", d, [-1.0, 0.0, 1.0], runner=sched.run, **kw)
     assert direct.rows["text"].tolist() == shared.rows["text"].tolist()
     np.testing.assert_allclose(direct.rows["fluency"], shared.rows["fluency"], atol=1e-5)   # scored in the batch
+
+
+def test_identical_rows_of_different_requests_decode_once(tiny_lm, sched):
+    """Two students on one prompt: their unsteered baselines and a shared (null) direction row are one
+    computation each; every row still gets its solo result, and so does fluency."""
+    d = tiny_lm.d_model
+    g = np.random.default_rng(1)
+    shared, own_a, own_b = (g.normal(size=d) * 3 for _ in range(3))
+    a = GenerateRequest.make(["the queen", "the queen", "the queen"], [1, 1, 1], layer=2,
+                             added=np.stack([np.zeros(d), own_a, shared]), max_new_tokens=8, do_sample=True,
+                             fluency=True)
+    b = GenerateRequest.make(["the queen", "the queen", "the queen"], [1, 1, 1], layer=2,
+                             added=np.stack([np.zeros(d), own_b, shared]), max_new_tokens=6, do_sample=True,
+                             fluency=True)
+    c = GenerateRequest.make(["the queen"], [1], max_new_tokens=8, do_sample=True)   # unsteered = a zero vector
+    with sched.hold():
+        tickets = [sched.submit(r) for r in (a, b, c)]
+    got = [t.result(timeout=60) for t in tickets]
+    assert sched.requested == [7] and sched.batches == [4]          # baseline, own_a, own_b, shared
+    for r, res in zip((a, b, c), got):
+        ref = solo(tiny_lm, r)
+        assert res.token_ids == ref.token_ids and res.texts == ref.texts
+        np.testing.assert_allclose(res.first_logprobs, ref.first_logprobs, atol=1e-5)
+    from latent.core.generate import continuation_logprobs
+
+    for r, res in zip((a, b), got[:2]):
+        want = continuation_logprobs(tiny_lm, res.prompt_ids, res.token_ids)
+        np.testing.assert_allclose(res.extra["fluency"], want, atol=1e-5)
+    assert got[2].token_ids[0] == got[0].token_ids[0]                 # the same computation

@@ -138,6 +138,7 @@ class Experiment:
     figure: Callable       # (ExperimentResult) -> go.Figure
     params: tuple[Param, ...] = ()
     order: int = 100       # position of its tab
+    caption: str = ""      # one line under its chart: what a point, an axis and a colour mean
 
     def defaults(self, lm) -> dict:
         return {p.name: p.default_for(lm) for p in self.params}

@@ -200,6 +200,9 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
     return ExperimentResult("cousins", CLAIM, ev, numbers, method, agg, {"n_prompts": n, "far": int(bool(far))})
 
 
+CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantised cousins, red: the other model); left y is the share of prompts whose 8-token continuation differs from fp32 (95 % exact interval; grey band: the floor's), right y the share whose first word agrees.")
+
+
 def figure(r: ExperimentResult) -> go.Figure:
     from plotly.subplots import make_subplots
 
@@ -223,4 +226,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 EXPERIMENT = Experiment("cousins", "Quantised cousins", CLAIM, run, figure, (
         Param("n_prompts", "Prompts", "int", 50, lo=10, hi=200, step=10, help="a whole number"),
         Param("far", "Far reference (the other embedded model; loads it)", "int", 1, lo=0, hi=1, step=1,
-              help="0 or 1")), order=5)
+              help="0 or 1")), order=5, caption=CAPTION)

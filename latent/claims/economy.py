@@ -201,6 +201,9 @@ def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0
     return ExperimentResult("economy", CLAIM, ev, numbers, method, table, {"tau": tau, "n_prompts": len(prompts)})
 
 
+CAPTION = ("Left: a bar is one layer's share of MLP neurons above τ·RMS (dashed: a Gaussian vector). Middle: a point is one τ, y the Spearman r between density and next-token entropy (grey band: shuffled pairings). Right: a point is one k, y the share of probes whose top-1 survives keeping k neurons per block (green: the largest, grey: random ones).")
+
+
 def figure(r: ExperimentResult) -> go.Figure:
     from plotly.subplots import make_subplots
 
@@ -235,4 +238,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 
 EXPERIMENT = Experiment("economy", "Computational economy", CLAIM, run, figure, (
-        Param("tau", "Active if |a| > τ × RMS, τ =", "float", 1.0, lo=0.5, hi=3.0, step=0.25, help="a number"),), order=2)
+        Param("tau", "Active if |a| > τ × RMS, τ =", "float", 1.0, lo=0.5, hi=3.0, step=0.25, help="a number"),), order=2, caption=CAPTION)

@@ -252,6 +252,9 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
     return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n})
 
 
+CAPTION = ("A bar is one condition (colour); left y is the mean log-probability of the correct answer (solid) and of another question's answer (hatched); right y is the share answered correctly. Error bars: 95 % intervals.")
+
+
 def figure(r: ExperimentResult) -> go.Figure:
     from plotly.subplots import make_subplots
 
@@ -275,4 +278,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 
 EXPERIMENT = Experiment("reasoning", "Reasoning as steering", CLAIM, run, figure, (
-        Param("n_questions", "Questions", "int", 50, lo=10, hi=len(QA), step=5, help="a whole number"),), order=3)
+        Param("n_questions", "Questions", "int", 50, lo=10, hi=len(QA), step=5, help="a whole number"),), order=3, caption=CAPTION)

@@ -207,6 +207,9 @@ def run(lm, *, lengths=(32, 96, 192), questions: int = 4, new_tokens: int = 4, r
     return r
 
 
+CAPTION = ('A point is one history length (x, tokens) in one caching mode (colour); left y is the computed cost in multiply-adds (open markers: arithmetic, not measured), right y the measured median wall time on this CPU.')
+
+
 def figure(r: ExperimentResult) -> go.Figure:
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=("computed cost (MACs)", "measured wall time (this CPU)"))
@@ -227,4 +230,4 @@ EXPERIMENT = Experiment("reuse", "Reuse vs recomputation", CLAIM, run, figure, (
         Param("lengths", "History lengths (tokens)", "choices", (32, 96, 192), lo=8, hi=2048,
               options=(16, 32, 64, 96, 128, 192, 256, 512, 1024), help="comma-separated token counts"),
         Param("questions", "Questions after the history", "int", 4, lo=1, hi=len(QUESTIONS), step=1,
-              help="a whole number")), order=6)
+              help="a whole number")), order=6, caption=CAPTION)

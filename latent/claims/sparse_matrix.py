@@ -163,6 +163,9 @@ def run(lm, *, prompts=None, seed: int = 0, progress=None) -> ExperimentResult:
     return ExperimentResult("sparse-matrix", CLAIM, ev, numbers, method, pd.DataFrame(rows), {"n_prompts": n})
 
 
+CAPTION = ('A point is one prompt (one row of the next-token matrix), grouped and coloured by kind; left y is the probability mass on its 100 likeliest tokens (dashed: a uniform row); right y is the next-token entropy for ordinary against unlikely concepts.')
+
+
 def figure(r: ExperimentResult) -> go.Figure:
     from plotly.subplots import make_subplots
 
@@ -186,4 +189,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 
 EXPERIMENT = Experiment("sparse-matrix", "The giant sparse matrix", CLAIM, run, figure, (
         Param("prompts", "Prompt set (one per line; empty = 60 prompts from the seeds)", "texts", None,
-              help="prompts separated by |"),), order=4)
+              help="prompts separated by |"),), order=4, caption=CAPTION)

@@ -348,6 +348,9 @@ def _same_word(lm, token_id, word: str) -> bool:
     return bool(t) and (w.startswith(t) or t.startswith(w))
 
 
+CAPTION = ("Left: a point is one matched relative depth, y the linear CKA between the two models' states (red: trained sender, dashed: random-init sender, grey band: shuffled pairings). Middle: x is the message size in bytes, y how often the receiver's next word agrees with what its own state says (blue: fitted map, grey: shuffled-pairs map). Right: a bar is how often the queen sentence's sense survives the crossing (green: the receiver's own states). Error bars: 95 % intervals.")
+
+
 def figure(r: ExperimentResult) -> go.Figure:
     from plotly.subplots import make_subplots
 
@@ -392,4 +395,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 EXPERIMENT = Experiment("talking", "LLMs talking in vectors", CLAIM, run, figure, (
         Param("n_texts", "Seed turns used for CKA and the map (30 ≈ 25 s; 'full': 110 ≈ 60 s)", "int", 30, lo=20,
               hi=200, step=10, help="a whole number"),),
-        order=0)
+        order=0, caption=CAPTION)

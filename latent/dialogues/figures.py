@@ -50,3 +50,33 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
         fig.update_xaxes(title=f"{method.upper()} 1")
         fig.update_yaxes(title=f"{method.upper()} 2")
     return fig
+
+
+def tour_figure(tour) -> go.Figure:
+    """The first screen's map: :func:`dialogue_map_figure` coloured by text, each of the tour's notes
+    an arrow pointing at its turn from outside the cloud, and the closest cross-text pair joined."""
+    import numpy as np
+
+    df = tour.table
+    fig = dialogue_map_figure(df, color="dialogue", dims=2, method="pca",
+                              title="Every turn of the five seed texts is a point; every conversation is a path")
+    xy = df[["x", "y"]].to_numpy(float)
+    centre, span = xy.mean(0), np.ptp(xy, axis=0) + 1e-9
+
+    def at(dialogue, turn):
+        return df[(df["dialogue"] == dialogue) & (df["turn"] == turn)][["x", "y"]].to_numpy(float)[0]
+
+    def note(p, text, length):
+        u = (p - centre) / span
+        u = u / (np.linalg.norm(u) + 1e-9) if np.linalg.norm(u) > 0.05 else np.array([0.7, 0.7])
+        fig.add_annotation(x=p[0], y=p[1], text=html.escape(text), showarrow=True, arrowhead=2, arrowwidth=1.5,
+                           ax=float(length * u[0]), ay=float(-length * u[1]), bgcolor="rgba(255,255,255,0.9)",
+                           bordercolor="#334155", font=dict(size=13))
+
+    for i, n in enumerate(tour.notes):
+        note(at(n.dialogue, n.turn), n.label, 70 + 30 * (i % 3))
+    p, q = at(*tour.pair[0]), at(*tour.pair[1])
+    fig.add_trace(go.Scatter(x=[p[0], q[0]], y=[p[1], q[1]], mode="lines", hoverinfo="skip",
+                             line=dict(color="#0f172a", dash="dot", width=2), name="closest pair from two texts"))
+    note((p + q) / 2, f"Closest pair from two texts (cosine {tour.nearest_cos:.2f})", 110)
+    return fig

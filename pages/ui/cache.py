@@ -141,6 +141,14 @@ def dialogue_map(spec: dict, extra: list, lm, enc, progress=None):
     return memo("dialogue_map", (json.dumps(spec, sort_keys=True), json.dumps(extra), lm.key if lm else None), run)
 
 
+def tour():
+    """The first screen's annotated map of the seed texts (shipped encoder vectors: no model wait)."""
+    from latent.core.corpus import load_corpus
+    from latent.dialogues.tour import first_screen
+
+    return memo("tour", (), lambda: first_screen(load_corpus(), encoder=encoder))
+
+
 def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):
     """Cached per input: moving the layer slider recomputes nothing."""
     from latent.tokens.map import token_map as compute
@@ -248,11 +256,15 @@ def page(title: str, tab: str) -> None:
     classroom.preamble(tab)
 
 
-def chart(fig, **kw):
-    """``st.plotly_chart`` for every page: in presenter view, big type, thick lines and big markers."""
+def chart(fig, caption: str, where=st, **kw):
+    """``st.plotly_chart`` for every page, with its one-line caption under it (what a point, an axis
+    and a colour mean: a test checks every chart has one). In presenter view, big type, thick lines
+    and big markers. ``where``: a column or container to draw in."""
     from latent.style import present
 
-    return st.plotly_chart(present(fig), **kw)
+    event = where.plotly_chart(present(fig), **kw)
+    where.caption(caption)
+    return event
 
 
 LINK_VERSION = "1"
