@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_ROWS = 160
+MAX_STATE_TOKENS = 8192      # padded tokens per shared hidden-state pass (each request is at most 4096)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class GenerateRequest:
     top_k: int = 50
     positions: str = "all"
     fluency: bool = False                # also score each row's text under the unsteered model
+    kind = "generate"
 
     @classmethod
     def make(cls, prompts, seeds, *, layer: int = 0, added: np.ndarray | None = None, **kw) -> "GenerateRequest":
@@ -66,6 +68,35 @@ class GenerateRequest:
         return (self.do_sample, self.temperature, self.top_k, self.positions) if self.positions == "all" else (id(self),)
 
 
+@dataclass(frozen=True)
+class StatesRequest:
+    """One hidden-state pass: token ids per row (start token included) and the layers to keep.
+    The result is ``{layer: tensor (rows, T, d)}``, right-padded, as :func:`core.hidden.forward_batch`
+    returns it."""
+
+    ids: tuple[tuple[int, ...], ...]
+    layers: tuple[int, ...]
+    kind = "states"
+
+    @classmethod
+    def make(cls, id_lists, layers) -> "StatesRequest":
+        return cls(tuple(tuple(int(t) for t in x) for x in id_lists), tuple(sorted({int(k) for k in layers})))
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    @property
+    def padded(self) -> int:
+        return self.rows * max(map(len, self.ids))
+
+    def key(self) -> str:
+        return hashlib.sha256(repr((self.ids, self.layers)).encode()).hexdigest()
+
+    def group(self) -> tuple:
+        return ("states",)
+
+
 @dataclass(eq=False)
 class Ticket:
     """A submitted request: its future, its place in the queue and the decode's progress."""
@@ -86,23 +117,27 @@ class Ticket:
 class Scheduler:
     """The queue and worker for one model (see the module docstring)."""
 
-    def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25):
-        self.lm, self.max_rows, self.window_s = lm, int(max_rows), float(window_s)
-        self._queue: list[Ticket] = []
+    def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25,
+                 max_tokens: int = MAX_STATE_TOKENS):
+        self.lm, self.max_rows, self.window_s, self.max_tokens = lm, int(max_rows), float(window_s), int(max_tokens)
+        self._queues: dict[str, list[Ticket]] = {"generate": [], "states": []}
         self._by_key: dict[str, Ticket] = {}
         self._cv = threading.Condition()
         self._paused = False
         self.batches: list[int] = []        # distinct rows decoded per batch (for tests and the benchmark)
         self.requested: list[int] = []      # rows the batch's requests asked for
+        self.state_batches: list[int] = []  # requests packed per hidden-state pass
         if threads:
             import torch
 
             torch.set_num_threads(int(threads))
-        threading.Thread(target=self._work, daemon=True, name=f"scheduler-{lm.name}").start()
+        # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode
+        for kind in self._queues:
+            threading.Thread(target=self._work, args=(kind,), daemon=True, name=f"scheduler-{kind}-{lm.name}").start()
 
     # ---------------------------------------------------------------- the interface
-    def submit(self, request: GenerateRequest) -> Ticket:
-        if request.rows == 0 or request.rows > self.max_rows:
+    def submit(self, request: "GenerateRequest | StatesRequest") -> Ticket:
+        if request.rows == 0 or (request.kind == "generate" and request.rows > self.max_rows):
             raise ValueError(f"{request.rows} rows: a request needs 1-{self.max_rows}.")
         with self._cv:
             same = self._by_key.get(request.key())
@@ -110,27 +145,29 @@ class Scheduler:
                 same.shared += 1              # identical request: compute once
                 return same
             t = Ticket(request)
-            self._queue.append(t)
+            self._queues[request.kind].append(t)
             self._by_key[request.key()] = t
-            self._cv.notify()
+            self._cv.notify_all()       # two workers wait on this condition: wake both
             return t
 
     def cancel(self, ticket: Ticket) -> bool:
         """Drop a queued ticket (a closed tab); a shared one stays while others wait on it."""
         with self._cv:
             ticket.shared -= 1
-            if ticket.shared > 0 or ticket not in self._queue:
+            queue = self._queues[ticket.request.kind]
+            if ticket.shared > 0 or ticket not in queue:
                 return False
-            self._queue.remove(ticket)
+            queue.remove(ticket)
             self._by_key.pop(ticket.request.key(), None)
             return ticket.future.cancel()
 
     def position(self, ticket: Ticket) -> tuple[int, int]:
         """(requests, rows) queued ahead of this ticket; (0, 0) once its batch is running."""
         with self._cv:
-            if ticket not in self._queue:
+            queue = self._queues[ticket.request.kind]
+            if ticket not in queue:
                 return 0, 0
-            ahead = self._queue[: self._queue.index(ticket)]
+            ahead = queue[: queue.index(ticket)]
             return len(ahead), sum(t.request.rows for t in ahead)
 
     def run(self, request: GenerateRequest, wait=None):
@@ -156,32 +193,48 @@ class Scheduler:
         return _Hold(self)
 
     # ---------------------------------------------------------------- the worker
-    def _take(self) -> list[Ticket]:
+    def states(self, id_lists, layers) -> dict:
+        """A hidden-state pass through the queue (what :func:`core.hidden.forward_batch` calls when
+        the app routes model work here): ``{layer: tensor (rows, T, d)}``."""
+        return self.run(StatesRequest.make(id_lists, layers))
+
+    def _take(self, kind: str) -> list[Ticket]:
+        queue = self._queues[kind]
         with self._cv:
-            while not self._queue or self._paused:
+            while not queue or self._paused:
                 self._cv.wait()
-            # a class presses Run within moments of each other: wait a little for their rows to join
-            deadline = self._queue[0].submitted + self.window_s
-            while time.perf_counter() < deadline and sum(t.request.rows for t in self._queue) < self.max_rows:
-                self._cv.wait(timeout=max(0.0, deadline - time.perf_counter()))
-                while self._paused:
-                    self._cv.wait()
-            first = self._queue[0]
-            batch, rows = [], 0
-            for t in list(self._queue):
-                if t.request.group() == first.request.group() and rows + t.request.rows <= self.max_rows:
-                    batch.append(t)
-                    rows += t.request.rows
+            if kind == "generate":
+                # a class presses Run within moments of each other: wait a little for their rows to join
+                deadline = queue[0].submitted + self.window_s
+                while time.perf_counter() < deadline and sum(t.request.rows for t in queue) < self.max_rows:
+                    self._cv.wait(timeout=max(0.0, deadline - time.perf_counter()))
+                    while self._paused:
+                        self._cv.wait()
+            first = queue[0]
+            batch, rows, width = [], 0, 0
+            for t in list(queue):
+                r = t.request
+                if r.group() != first.request.group():
+                    continue
+                if kind == "generate":
+                    if rows + r.rows > self.max_rows:
+                        continue
+                elif batch and (rows + r.rows) * max(width, max(map(len, r.ids))) > self.max_tokens:
+                    continue                   # hidden-state passes: bounded by padded tokens
+                batch.append(t)
+                rows += r.rows
+                width = max(width, max(map(len, r.ids))) if kind == "states" else 0
             for t in batch:
-                self._queue.remove(t)
+                queue.remove(t)
                 t.future.set_running_or_notify_cancel()
             return batch
 
-    def _work(self) -> None:
+    def _work(self, kind: str) -> None:
+        run = self._decode if kind == "generate" else self._forward
         while True:
-            batch = self._take()
+            batch = self._take(kind)
             try:
-                results = self._decode([t.request for t in batch], batch)
+                results = run([t.request for t in batch], batch)
                 for t, r in zip(batch, results):
                     t.future.set_result(r)
             except BaseException as e:  # noqa: BLE001 - every waiting session gets the error
@@ -192,6 +245,21 @@ class Scheduler:
                 with self._cv:
                     for t in batch:
                         self._by_key.pop(t.request.key(), None)
+
+    def _forward(self, requests: list[StatesRequest], tickets: list[Ticket]):
+        """One right-padded forward pass for several sessions' hidden-state requests (the union of
+        their layers, stopping after the deepest); each gets its own rows, width and layers back."""
+        from latent.core.hidden import direct_forward
+
+        self.state_batches.append(len(requests))
+        ids = [list(x) for r in requests for x in r.ids]
+        hs = direct_forward(self.lm, ids, sorted({k for r in requests for k in r.layers}))
+        out, o = [], 0
+        for r in requests:
+            T = max(map(len, r.ids))
+            out.append({k: hs[k][o:o + r.rows, :T].clone() for k in r.layers})
+            o += r.rows
+        return out
 
     def _decode(self, requests: list[GenerateRequest], tickets: list[Ticket]):
         """One batched decode of the requests' distinct rows. Two rows are the same computation when
@@ -275,4 +343,24 @@ def scheduler_for(lm, threads: int | None = None) -> Scheduler:
     return lm.derived("scheduler", lambda: Scheduler(lm, threads=threads))
 
 
-__all__ = ["CancelledError", "GenerateRequest", "MAX_ROWS", "Scheduler", "Ticket", "scheduler_for"]
+def serve(lm) -> None:
+    """Mark ``lm`` as one the app serves to every session: its model work goes through its scheduler
+    (only served models: a model made for one experiment, e.g. a random-init copy, computes directly)."""
+    lm.derived("served", lambda: True)
+
+
+def _door(lm):
+    served = getattr(lm, "_derived", {}).get("served", False)
+    return scheduler_for(lm).states if served else None
+
+
+def route_model_work() -> None:
+    """From now on in this thread (a session's script run), hidden-state passes of served models go
+    through their scheduler; called by every page."""
+    from latent.core.hidden import set_door
+
+    set_door(_door)
+
+
+__all__ = ["CancelledError", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket", "route_model_work",
+           "scheduler_for", "serve"]

@@ -10,6 +10,7 @@ from pages.ui.text import md_escape
 
 st.set_page_config(page_title="Latent Dialogue Explorer", page_icon="🧭", layout="wide")
 cache.keep_inputs()
+cache.route_model_work()
 cache.glossary()
 st.title("Latent Dialogue Explorer")
 classroom.preamble("Home")

@@ -119,3 +119,87 @@ def test_identical_rows_of_different_requests_decode_once(tiny_lm, sched):
         want = continuation_logprobs(tiny_lm, res.prompt_ids, res.token_ids)
         np.testing.assert_allclose(res.extra["fluency"], want, atol=1e-5)
     assert got[2].token_ids[0] == got[0].token_ids[0]                 # the same computation
+
+
+def test_hidden_state_passes_from_many_sessions_share_one_pass(tiny_lm, sched):
+    """Three sessions' passes (different texts, lengths and layers) run as one padded forward pass and
+    each gets what a pass of its own gives; an identical pass is computed once."""
+    import torch
+
+    from latent.core.hidden import direct_forward, encode
+    from latent.scheduler import StatesRequest
+
+    texts = [["the queen bee", "a hive"], ["honey and wax and more honey"], ["the queen bee", "a hive"]]
+    layers = [[1, 3], [2], [1, 3]]
+    reqs = [StatesRequest.make([encode(tiny_lm, t)[0] for t in ts], ls) for ts, ls in zip(texts, layers)]
+    with sched.hold():
+        tickets = [sched.submit(r) for r in reqs]
+    assert tickets[0] is tickets[2] and tickets[0].shared == 2
+    got = [t.result(timeout=60) for t in tickets]
+    assert sched.state_batches == [2]
+    for r, g in zip(reqs, got):
+        solo = direct_forward(tiny_lm, [list(x) for x in r.ids], list(r.layers))
+        assert sorted(g) == list(r.layers)
+        for k in r.layers:
+            assert g[k].shape == solo[k].shape
+            torch.testing.assert_close(g[k], solo[k], atol=1e-5, rtol=1e-5)
+
+
+def test_pages_route_hidden_states_through_the_scheduler_only_for_served_models(tiny_lm):
+    """With the door set, a served model's passes go through its scheduler and equal direct ones;
+    a model not served, or a pass under a steering plan, computes in the caller's thread."""
+    import contextvars
+
+    import torch
+
+    from conftest import make_tiny_lm
+    from latent.core.hidden import hidden_states
+    from latent.core.hooks import Plan, use
+    from latent.scheduler import route_model_work, scheduler_for, serve
+
+    def run():
+        direct = hidden_states(tiny_lm, ["the queen bee", "a hive of bees"], layers=[1, 2])
+        route_model_work()
+        other = make_tiny_lm(seed=5)
+        hidden_states(other, ["not served"], layers=[1])
+        assert "scheduler" not in other._derived            # never made a scheduler (or a thread) for it
+        serve(tiny_lm)
+        sched = scheduler_for(tiny_lm)
+        before = len(sched.state_batches)
+        routed = hidden_states(tiny_lm, ["the queen bee", "a hive of bees"], layers=[1, 2])
+        assert len(sched.state_batches) > before
+        for a, b in zip(direct, routed):
+            np.testing.assert_allclose(a.states, b.states, atol=1e-5, rtol=1e-5)
+        plan = Plan(edits={1: [lambda h: h + 1.0]})
+        n = len(sched.state_batches)
+        with use(plan):
+            steered = hidden_states(tiny_lm, ["the queen bee"], layers=[1])[0]
+        assert len(sched.state_batches) == n                 # under a plan: computed here, edits applied
+        assert torch.tensor(steered.states - direct[0].states[:1]).abs().min() > 0.5
+    contextvars.copy_context().run(run)                       # the door is set in a copy, as in a session
+
+
+def test_a_shared_value_computed_through_the_scheduler_does_not_deadlock(tiny_lm):
+    """A value kept on the model (``lm.derived``) whose computation runs hidden-state passes through the
+    scheduler: the worker asks the model for other kept values meanwhile. With one lock for all keys
+    this hung the app (the Hidden states page never returned)."""
+    import contextvars
+    import threading
+
+    from latent.core.hidden import hidden_states
+    from latent.scheduler import route_model_work, scheduler_for, serve
+
+    out = {}
+
+    def run():
+        route_model_work()
+        serve(tiny_lm)
+        before = len(scheduler_for(tiny_lm).state_batches)
+        out["v"] = tiny_lm.derived(("deadlock-check", 1),
+                                   lambda: hidden_states(tiny_lm, ["the queen bee"], layers=[1])[0].states.shape)
+        out["routed"] = len(scheduler_for(tiny_lm).state_batches) - before
+    th = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+    th.start()
+    th.join(timeout=60)
+    assert not th.is_alive(), "the kept value never finished: deadlock"
+    assert out["v"][-1] == tiny_lm.d_model and out["routed"] == 1

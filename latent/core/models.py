@@ -130,6 +130,7 @@ class LM:
     licence: str = "see the model's own files"
     _derived: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _key_locks: dict = field(default_factory=dict, repr=False)
 
     @property
     def family(self):
@@ -181,11 +182,22 @@ class LM:
         return max(0, min(self.n_layers, round(float(fraction) * self.n_layers)))
 
     def derived(self, key, fn):
-        """``fn()`` computed once per model and key, kept on this object (all sessions share it)."""
+        """``fn()`` computed once per model and key, kept on this object (all sessions share it).
+
+        Each key has its own lock, held while ``fn`` runs: ``fn`` may itself ask for other keys (or, in
+        the app, wait on the scheduler's worker, which asks for some) without a deadlock."""
         with self._lock:
-            if key not in self._derived:
-                self._derived[key] = fn()
-            return self._derived[key]
+            if key in self._derived:
+                return self._derived[key]
+            lock = self._key_locks.setdefault(key, threading.RLock())
+        with lock:
+            with self._lock:
+                if key in self._derived:
+                    return self._derived[key]
+            value = fn()
+            with self._lock:
+                self._derived[key] = value
+            return value
 
     def card(self) -> dict:
         return {"model": self.name, "family": self.family.name, "parameters": self.n_params,

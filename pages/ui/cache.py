@@ -96,7 +96,7 @@ def lm():
     """
     name = model_name()
     try:
-        return _wait(_lm_loader(name), name)
+        return _served(_wait(_lm_loader(name), name))
     except Exception as e:  # noqa: BLE001
         _lm_loader.clear(name)
         st.session_state["model_name"] = DEFAULT
@@ -184,7 +184,15 @@ def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=N
 
 def lm_named(name: str):
     """Another model by name (loads in the background like the session's own; shared by all sessions)."""
-    return _wait(_lm_loader(name), name)
+    return _served(_wait(_lm_loader(name), name))
+
+
+def _served(lm):
+    """Every session's model work on a shared model goes through its one scheduler."""
+    from latent.scheduler import serve
+
+    serve(lm)
+    return lm
 
 
 def experiment(name: str, key: tuple, lm, progress=None):
@@ -226,6 +234,14 @@ _NOT_VALUES = ("_run", "_send", "_add", "_save", "_goto", "_interp", "_place", "
                "use_model", "add_dialogue", "clear_dialogues")
 
 
+def route_model_work() -> None:
+    """This script run's hidden-state passes go through the shared model's scheduler (packed with
+    other sessions' passes); steering decodes go there through :func:`scheduled`."""
+    from latent.scheduler import route_model_work as route
+
+    route()
+
+
 def keep_inputs() -> None:
     """Streamlit forgets a widget's value when its page is not shown; re-assigning every value widget's
     state at the top of each page keeps typed prompts and settings across page switches. Only plain
@@ -249,6 +265,7 @@ def page(title: str, tab: str) -> None:
 
     st.set_page_config(page_title=f"{tab} · Latent Dialogue Explorer", layout="wide")
     keep_inputs()
+    route_model_work()
     link_version()
     if not classroom.presenting():
         glossary()
