@@ -1,14 +1,26 @@
-"""A class at once: K = 1, 4, 8 sessions each run a *distinct* steering sweep (the Latent walk page's
-defaults: 40 tokens, 3 seeds, 5 random directions, strengths −s, 0, s) at the same moment.
+"""A class at once: K = 1, 4, 8 sessions start the same action at the same moment.
 
-Before: every session decodes its own rows in its own thread (what the app did). After: every
-session's rows go through the one scheduler (what the app does now). Sessions are threads in one
-process, each with its own context (as Streamlit runs them), driven at the library level rather than
-through browsers, so that 8 headless browsers do not take the 2 cores the model needs. Reported:
-p50/p95 of the per-session sweep time and the ratio to K = 1 in the same mode, all in one run.
+Actions (each session's work differs from every other session's):
+
+* **distinct sweep, distinct prompts**: session i runs steering preset i mod 5 on its own prompt (the
+  Latent walk page's defaults: 40 tokens, 3 seeds, 5 random directions, strengths −s, 0, s). Nothing
+  is shared between sessions: the work grows K-fold.
+* **distinct sweep, one lesson prompt**: every session walks its *own* direction (built from its own
+  word pair, e.g. love − hate, hot − cold) on the lesson's prompt, at the lesson's layer and strength.
+  The unsteered baselines and the random-direction null rows are the same computation for everyone.
+* **Senses page**: session i analyses "queen" in its own three context steps (the Senses page's
+  work: hidden states of the 24 sense sentences, the steps and the sense-free nulls, calibration, the
+  next-token change, the word-order check, the encoder control).
+
+Before: every session computes in its own thread (what the app did). After: every session's model
+work goes through the one scheduler (what the app does now: sweeps as decode requests, hidden-state
+passes packed into shared forward passes, sentence-encoder texts in shared calls, identical work
+computed once). Sessions are threads in
+one process, each with its own context (as Streamlit runs them), driven at the library level rather
+than through browsers, so that 8 headless browsers do not take the 2 cores the model needs. Reported:
+p50/p95 of the per-session time and the p95 ratio to K = 1 in the same mode and action, in one run.
 """
 import contextvars
-import statistics
 import sys
 import threading
 import time
@@ -18,12 +30,15 @@ from _common import save
 
 PROMPTS = ["I think that you", "The queen of the hive", "My favourite place is", "Yesterday the weather was",
            "The meeting will start", "Our new neighbour is", "In the morning I", "The best way to learn is"]
-
+LESSON_PROMPT = "I think that you"
+PAIRS = [("love", "hate"), ("hot", "cold"), ("happy", "sad"), ("day", "night"), ("war", "peace"),
+         ("rich", "poor"), ("ocean", "desert"), ("music", "silence")]
+CONTEXT_WORDS = ["honey", "worker", "hive", "palace", "crown", "chess", "wax", "royal"]
 
 DIRECTIONS = {}
 
 
-def one_sweep(lm, enc, i, runner):
+def preset_sweep(lm, enc, i, runner):
     """Session i: preset i mod 5 (its direction built beforehand, as the page caches it) on prompt i."""
     from latent.steering.presets import STRENGTH, build, load_presets
     from latent.steering.walk import sweep
@@ -37,13 +52,55 @@ def one_sweep(lm, enc, i, runner):
     return time.perf_counter() - t
 
 
-def session_times(lm, enc, k, runner):
+def pair_direction(lm, i):
+    from latent.core.direction import Direction
+
+    pos, neg = PAIRS[i % len(PAIRS)]
+    key = ("pair", pos, neg)
+    if key not in DIRECTIONS:
+        d = Direction.from_texts(lm, [f"I feel {pos}.", f"It is all about {pos}."],
+                                 [f"I feel {neg}.", f"It is all about {neg}."], lm.depth(0.3), pooling="mean")
+        d.positive, d.negative = pos, neg
+        DIRECTIONS[key] = d
+    return DIRECTIONS[key]
+
+
+def lesson_sweep(lm, enc, i, runner):
+    """Session i: its own word-pair direction on the lesson's prompt (layer and strength as the lesson sets)."""
+    from latent.steering.walk import sweep
+
+    d = pair_direction(lm, i)
+    t = time.perf_counter()
+    sweep(lm, enc, LESSON_PROMPT, d, [-0.3, 0.0, 0.3], max_new_tokens=40, runner=runner)
+    return time.perf_counter() - t
+
+
+def senses_load(lm, enc, i, runner):
+    """Session i: the Senses page's analysis of "queen" in its own context steps."""
+    from latent.senses.sets import get_builtin
+    from latent.senses.study import analyze
+
+    w = CONTEXT_WORDS[i % len(CONTEXT_WORDS)]
+    t = time.perf_counter()
+    analyze(lm, get_builtin("queen"), ["queen", f"{w} queen", f"the {w} and the queen"], encoder=enc)
+    return time.perf_counter() - t
+
+
+ACTIONS = {"distinct sweep, distinct prompts": preset_sweep, "distinct sweep, one lesson prompt": lesson_sweep,
+           "Senses page load": senses_load}
+
+
+def session_times(lm, enc, k, action, routed, sched):
+    from latent.scheduler import route_model_work
+
     out = [None] * k
     barrier = threading.Barrier(k)
 
     def work(i):
+        if routed:
+            route_model_work()               # this session's hidden-state passes go through the scheduler
         barrier.wait()
-        out[i] = one_sweep(lm, enc, i, runner)
+        out[i] = action(lm, enc, i, sched.run if routed else None)
     threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, i)) for i in range(k)]
     for th in threads:
         th.start()
@@ -57,23 +114,37 @@ def pct(xs, q):
 
 
 if __name__ == "__main__":
-    from latent.core.models import load_lm, load_encoder
-    from latent.scheduler import scheduler_for
+    from latent.core.models import load_encoder, load_lm
+    from latent.scheduler import encoder_scheduler, scheduler_for, serve, serve_encoder
 
     lm, enc = load_lm(), load_encoder()
-    for i in range(5):
-        one_sweep(lm, enc, i, None)                  # warm-up, and every preset's direction built once
-    sched = scheduler_for(lm)
+    serve(lm)
+    serve_encoder(enc)
+    sched, esched = scheduler_for(lm), encoder_scheduler(enc)
+    for i in range(8):                               # warm-up; every direction built once (the pages cache them)
+        pair_direction(lm, i)
+        if i < 5:
+            preset_sweep(lm, enc, i, None)
+    senses_load(lm, enc, 0, None)
     ks = [int(x) for x in sys.argv[1:]] or [1, 4, 8]
     rows = []
-    for mode, runner in (("before: each session decodes alone", None), ("after: one scheduler", sched.run)):
-        base = None
-        for k in ks:
-            times = session_times(lm, enc, k, runner)
-            p50, p95 = pct(times, 50), pct(times, 95)
-            base = base or p95
-            rows.append({"mode": mode, "K": k, "action": "distinct steering sweep", "p50_s": round(p50, 2),
-                         "p95_s": round(p95, 2), "p95_ratio_to_K1": round(p95 / base, 2)})
-            print(rows[-1], flush=True)
-    save("classroom", {"rows": rows, "batches_rows": sched.batches,
-                       "note": "library-level sessions (threads), SmolLM2 fp32 on CPU"})
+    for action_name, action in ACTIONS.items():
+        for mode, routed in (("before: each session computes alone", False), ("after: one scheduler", True)):
+            base = None
+            n_batches, n_states, n_enc = len(sched.batches), len(sched.state_batches), len(esched.encode_batches)
+            for k in ks:
+                times = session_times(lm, enc, k, action, routed, sched)
+                p50, p95 = pct(times, 50), pct(times, 95)
+                base = base or p95
+                rows.append({"action": action_name, "mode": mode, "K": k, "p50_s": round(p50, 2),
+                             "p95_s": round(p95, 2), "p95_ratio_to_K1": round(p95 / base, 2)})
+                print(rows[-1], flush=True)
+            if routed:
+                print("  decode batches (distinct rows):", sched.batches[n_batches:],
+                      "requested rows:", sched.requested[n_batches:],
+                      "hidden-state passes (requests packed):", sched.state_batches[n_states:],
+                      "encoder calls (texts asked, distinct):", esched.encode_batches[n_enc:], flush=True)
+    save("classroom", {"rows": rows, "decode_batches_distinct_rows": sched.batches,
+                       "decode_batches_requested_rows": sched.requested, "state_passes_requests": sched.state_batches,
+                       "encoder_calls_texts_asked_distinct": esched.encode_batches,
+                       "note": "library-level sessions (threads), SmolLM2 fp32 on CPU, 2 cores"})

@@ -1,12 +1,19 @@
-"""One door to the shared model's generation work, batched across browser sessions.
+"""One door to the shared models' work, batched across browser sessions.
 
-Every session's steering sweep becomes a :class:`GenerateRequest`: plain values and arrays in,
-a :class:`~latent.core.generate.Generation` slice out, so a remote engine could later stand behind
-the same interface. One worker thread per model takes the oldest request, adds every queued
-request it can decode together (up to ``MAX_ROWS`` rows), and runs them as one batched decode:
-each row keeps its own prompt, seed and steering vector through the per-row plan (rows of other
-requests add an exact zero). Identical requests share one computation; a cancelled ticket's rows
-are dropped before they run; torch's threads are capped once.
+Requests are plain values and arrays in, results out, so a remote engine could later stand behind
+the same interface. Three kinds, each with its own queue and worker thread:
+
+* :class:`GenerateRequest`: a session's steering sweep. The worker takes the oldest request, adds
+  every queued request it can decode together (up to ``MAX_ROWS`` rows) and runs one batched
+  decode: each row keeps its own prompt, seed and steering vector through the per-row plan (rows of
+  other requests add an exact zero); rows equal in prompt, seed and vector decode once.
+* :class:`StatesRequest`: a hidden-state pass (pages route :func:`core.hidden.forward_batch` here);
+  passes from many sessions are packed into one padded forward pass.
+* :class:`EncodeRequest`: sentence-encoder texts (pages route :func:`core.models.embed` here); one
+  encoder call for all queued texts, each distinct text once.
+
+Identical requests share one computation; a cancelled ticket is dropped before it runs; torch's
+threads are capped once.
 
 Example::
 
@@ -27,6 +34,8 @@ import numpy as np
 
 MAX_ROWS = 160
 MAX_STATE_TOKENS = 8192      # padded tokens per shared hidden-state pass (each request is at most 4096)
+MAX_TEXTS = 1024             # texts per shared encoder call
+LM_KINDS, ENCODER_KINDS = ("generate", "states"), ("encode",)
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,28 @@ class StatesRequest:
         return ("states",)
 
 
+@dataclass(frozen=True)
+class EncodeRequest:
+    """Texts for the sentence encoder; the result is their unit-length embeddings, (n, d)."""
+
+    texts: tuple[str, ...]
+    kind = "encode"
+
+    @classmethod
+    def make(cls, texts) -> "EncodeRequest":
+        return cls(tuple(str(t) for t in texts))
+
+    @property
+    def rows(self) -> int:
+        return len(self.texts)
+
+    def key(self) -> str:
+        return hashlib.sha256(repr(self.texts).encode()).hexdigest()
+
+    def group(self) -> tuple:
+        return ("encode",)
+
+
 @dataclass(eq=False)
 class Ticket:
     """A submitted request: its future, its place in the queue and the decode's progress."""
@@ -118,25 +149,28 @@ class Scheduler:
     """The queue and worker for one model (see the module docstring)."""
 
     def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25,
-                 max_tokens: int = MAX_STATE_TOKENS):
+                 max_tokens: int = MAX_STATE_TOKENS, kinds=LM_KINDS):
         self.lm, self.max_rows, self.window_s, self.max_tokens = lm, int(max_rows), float(window_s), int(max_tokens)
-        self._queues: dict[str, list[Ticket]] = {"generate": [], "states": []}
+        self._queues: dict[str, list[Ticket]] = {k: [] for k in kinds}
         self._by_key: dict[str, Ticket] = {}
         self._cv = threading.Condition()
         self._paused = False
         self.batches: list[int] = []        # distinct rows decoded per batch (for tests and the benchmark)
         self.requested: list[int] = []      # rows the batch's requests asked for
         self.state_batches: list[int] = []  # requests packed per hidden-state pass
+        self.encode_batches: list[tuple[int, int]] = []  # (texts asked for, distinct texts encoded) per call
         if threads:
             import torch
 
             torch.set_num_threads(int(threads))
         # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode
         for kind in self._queues:
-            threading.Thread(target=self._work, args=(kind,), daemon=True, name=f"scheduler-{kind}-{lm.name}").start()
+            threading.Thread(target=self._work, args=(kind,), daemon=True, name=f"scheduler-{kind}-{getattr(lm, 'name', type(lm).__name__)}").start()
 
     # ---------------------------------------------------------------- the interface
     def submit(self, request: "GenerateRequest | StatesRequest") -> Ticket:
+        if request.kind not in self._queues:
+            raise ValueError(f"Unknown request kind {request.kind!r}. Must be one of: {', '.join(self._queues)}")
         if request.rows == 0 or (request.kind == "generate" and request.rows > self.max_rows):
             raise ValueError(f"{request.rows} rows: a request needs 1-{self.max_rows}.")
         with self._cv:
@@ -198,6 +232,11 @@ class Scheduler:
         the app routes model work here): ``{layer: tensor (rows, T, d)}``."""
         return self.run(StatesRequest.make(id_lists, layers))
 
+    def encode(self, texts) -> np.ndarray:
+        """Sentence embeddings through the queue (what :func:`core.models.embed` calls when the app
+        routes model work here): (n, d), unit length."""
+        return self.run(EncodeRequest.make(texts))
+
     def _take(self, kind: str) -> list[Ticket]:
         queue = self._queues[kind]
         with self._cv:
@@ -219,6 +258,9 @@ class Scheduler:
                 if kind == "generate":
                     if rows + r.rows > self.max_rows:
                         continue
+                elif kind == "encode":
+                    if batch and rows + r.rows > MAX_TEXTS:
+                        continue
                 elif batch and (rows + r.rows) * max(width, max(map(len, r.ids))) > self.max_tokens:
                     continue                   # hidden-state passes: bounded by padded tokens
                 batch.append(t)
@@ -230,7 +272,7 @@ class Scheduler:
             return batch
 
     def _work(self, kind: str) -> None:
-        run = self._decode if kind == "generate" else self._forward
+        run = {"generate": self._decode, "states": self._forward, "encode": self._embed}[kind]
         while True:
             batch = self._take(kind)
             try:
@@ -260,6 +302,17 @@ class Scheduler:
             out.append({k: hs[k][o:o + r.rows, :T].clone() for k in r.layers})
             o += r.rows
         return out
+
+    def _embed(self, requests: list[EncodeRequest], tickets: list[Ticket]):
+        """One encoder call for several sessions' texts, each distinct text once (a class's unsteered
+        baselines and random-direction rows often write the same texts)."""
+        from latent.core.models import direct_embed
+
+        distinct = list(dict.fromkeys(t for r in requests for t in r.texts))
+        self.encode_batches.append((sum(r.rows for r in requests), len(distinct)))
+        E = direct_embed(self.lm, distinct)
+        where = {t: i for i, t in enumerate(distinct)}
+        return [E[[where[t] for t in r.texts]] for r in requests]
 
     def _decode(self, requests: list[GenerateRequest], tickets: list[Ticket]):
         """One batched decode of the requests' distinct rows. Two rows are the same computation when
@@ -338,9 +391,24 @@ class _Hold:
             self.s._cv.notify_all()
 
 
+_encoders: dict[int, Scheduler] = {}
+_encoders_lock = threading.Lock()
+
+
 def scheduler_for(lm, threads: int | None = None) -> Scheduler:
     """The one scheduler of a model (made on first use, kept on the model object)."""
     return lm.derived("scheduler", lambda: Scheduler(lm, threads=threads))
+
+
+def encoder_scheduler(encoder) -> Scheduler:
+    """The one scheduler of a sentence encoder (made on first use)."""
+    with _encoders_lock:
+        if id(encoder) not in _encoders:
+            _encoders[id(encoder)] = Scheduler(encoder, kinds=ENCODER_KINDS)
+        return _encoders[id(encoder)]
+
+
+_served_encoders: set[int] = set()
 
 
 def serve(lm) -> None:
@@ -349,18 +417,30 @@ def serve(lm) -> None:
     lm.derived("served", lambda: True)
 
 
+def serve_encoder(encoder) -> None:
+    """The same for the shared sentence encoder."""
+    with _encoders_lock:
+        _served_encoders.add(id(encoder))
+
+
 def _door(lm):
     served = getattr(lm, "_derived", {}).get("served", False)
     return scheduler_for(lm).states if served else None
 
 
+def _encode_door(encoder):
+    return encoder_scheduler(encoder).encode if id(encoder) in _served_encoders else None
+
+
 def route_model_work() -> None:
     """From now on in this thread (a session's script run), hidden-state passes of served models go
-    through their scheduler; called by every page."""
+    through their scheduler, and so do sentence-encoder calls of the served encoder; called by every page."""
     from latent.core.hidden import set_door
+    from latent.core.models import set_encode_door
 
     set_door(_door)
+    set_encode_door(_encode_door)
 
 
-__all__ = ["CancelledError", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket", "route_model_work",
-           "scheduler_for", "serve"]
+__all__ = ["CancelledError", "EncodeRequest", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket", "route_model_work",
+           "encoder_scheduler", "scheduler_for", "serve", "serve_encoder"]

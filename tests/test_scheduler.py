@@ -203,3 +203,50 @@ def test_a_shared_value_computed_through_the_scheduler_does_not_deadlock(tiny_lm
     th.join(timeout=60)
     assert not th.is_alive(), "the kept value never finished: deadlock"
     assert out["v"][-1] == tiny_lm.d_model and out["routed"] == 1
+
+
+def test_encoder_calls_from_many_sessions_share_one_call_and_equal_solo_calls():
+    """Sessions' sentence-encoder texts go through one call, each distinct text once; each session gets
+    what its own call gives. An encoder the app does not serve is called directly."""
+    import contextvars
+    import threading
+    import time
+
+    from latent.core.models import direct_embed, embed
+    from latent.scheduler import encoder_scheduler, route_model_work, serve_encoder
+
+    class Enc:  # deterministic stand-in: counts the texts it is asked to encode
+        def __init__(self):
+            self.calls = []
+
+        def encode(self, texts, normalize_embeddings=True, **kw):
+            self.calls.append(len(texts))
+            v = np.array([[len(t) + 1.0, t.count("e") + 1.0, t.count(" ") + 1.0] for t in texts])
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+    enc, other = Enc(), Enc()
+    serve_encoder(enc)
+    s = encoder_scheduler(enc)
+    asks = [["the queen bee", "a hive", "honey"], ["a hive", "the crown"], ["the queen bee", "a hive", "honey"]]
+    got = [None] * 3
+
+    def session(i):
+        route_model_work()
+        got[i] = embed(enc, asks[i])
+    with s.hold():
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(session, i)) for i in range(3)]
+        for th in threads:
+            th.start()
+        deadline = time.time() + 10
+        while sum(len(q) for q in s._queues.values()) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+    for th in threads:
+        th.join(timeout=30)
+    assert s.encode_batches == [(5, 4)]                 # sessions 0 and 2 asked the same: one request, 4 texts
+    for a, g in zip(asks, got):
+        np.testing.assert_allclose(g, direct_embed(Enc(), a), atol=1e-12)
+
+    def alone():
+        route_model_work()
+        embed(other, ["not served"])
+    contextvars.copy_context().run(alone)
+    assert other.calls == [1] and enc.calls == [4] and len(s.encode_batches) == 1

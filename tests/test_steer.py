@@ -169,7 +169,7 @@ def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
     from latent.steering.walk import distinct2, sweep
 
     class Enc:  # a stand-in encoder: the meters' arithmetic is not under test here
-        def encode(self, texts, normalize_embeddings=True):
+        def encode(self, texts, normalize_embeddings=True, **kw):
             v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
             return v / np.linalg.norm(v, axis=1, keepdims=True)
 

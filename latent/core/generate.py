@@ -73,16 +73,16 @@ def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: boo
         res = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True)
         cache, logits = res.past_key_values, res.logits[:, -1].float()
         for step in range(int(max_new_tokens)):
-            logp = torch.log_softmax(logits, -1).cpu()
             if first is None:
-                first = logp.numpy()
+                first = torch.log_softmax(logits, -1).cpu().numpy()
             if do_sample:
                 z = logits.cpu() / max(temperature, 1e-4)
-                if top_k:
-                    kth = z.topk(min(top_k, z.shape[-1]), -1).values[:, -1:]
-                    z = z.masked_fill(z < kth, float("-inf"))
+                if top_k:   # sample among the k best only: the same distribution, and a draw over k entries
+                    z, idx = z.topk(min(top_k, z.shape[-1]), -1)          # (B, k), not over the vocabulary
                 p = torch.softmax(z, -1)
                 nxt = torch.stack([torch.multinomial(p[r], 1, generator=gens[r])[0] for r in range(B)])
+                if top_k:
+                    nxt = idx.gather(1, nxt[:, None])[:, 0]
             else:
                 nxt = logits.argmax(-1).cpu()
             nxt = torch.where(done, torch.full_like(nxt, pad), nxt)

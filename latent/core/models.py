@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -356,3 +357,35 @@ def load_encoder(name: str | None = None):
             return SentenceTransformer(path, device="cpu", trust_remote_code=False)
         except Exception as e:  # noqa: BLE001
             raise ModelError(f"Cannot load sentence encoder {name!r}: {str(e)[:200]}") from None
+
+
+# encoder -> a function (texts) -> embeddings, or None to compute here; set per thread (the app's scheduler)
+_ENCODE_DOOR: ContextVar = ContextVar("latent_encode_door", default=None)
+
+
+def set_encode_door(door) -> None:
+    """Route this thread's :func:`embed` calls through ``door(encoder)`` (``None``: compute here)."""
+    _ENCODE_DOOR.set(door)
+
+
+def embed(encoder, texts) -> "np.ndarray":
+    """Unit-length sentence embeddings of ``texts``, shape (n, d). Where the app has set a door, the
+    call goes through it (the scheduler encodes many sessions' texts in one call, each distinct text
+    once); otherwise it runs here.
+
+    Example::
+
+        >>> embed(load_encoder(), ["the queen bee", "a hive"]).shape      # doctest: +SKIP
+        (2, 384)
+    """
+    texts = list(texts)
+    door = _ENCODE_DOOR.get()
+    run = door(encoder) if door is not None and texts else None
+    return run(texts) if run is not None else direct_embed(encoder, texts)
+
+
+def direct_embed(encoder, texts) -> "np.ndarray":
+    """:func:`embed` on this thread, always."""
+    import numpy as np
+
+    return np.asarray(encoder.encode(list(texts), batch_size=32, normalize_embeddings=True))

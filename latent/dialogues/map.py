@@ -105,8 +105,9 @@ def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, prog
     if spec.source == "encoder":
         if encoder is None:
             raise InputError("source='encoder' needs a sentence encoder.")
-        return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: get(encoder).encode(
-            texts, batch_size=32, normalize_embeddings=True))
+        from latent.core.models import embed
+
+        return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: embed(get(encoder), texts))
     if lm is None:
         raise InputError("source='lm' needs a language model.")
     from latent.core.hidden import fit_text, pooled_states

@@ -39,7 +39,9 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
     d = next((x for x in load_corpus() if x.id == dialogue), None)
     if d is None or encoder is None:
         raise ValueError("dialogue_path needs a seed dialogue id and the sentence encoder.")
-    E = np.asarray(encoder.encode([t.text for t in d.turns], normalize_embeddings=True))
+    from latent.core.models import embed
+
+    E = embed(encoder, [t.text for t in d.turns])
     dist = 1 - E @ E.T
     diffs = []
     for i in range(1, len(E)):

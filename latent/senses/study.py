@@ -275,7 +275,9 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
         word_states(lm, [s for _, s in sents], sset.word, readout="echo", pooling=pooling, echo_word="weather"),
         labels, K)}
     if encoder is not None:
-        E = encoder.encode([s for _, s in sents], normalize_embeddings=True)[:, None, :]
+        from latent.core.models import embed
+
+        E = embed(encoder, [s for _, s in sents])[:, None, :]
         baselines["sentence encoder (MiniLM)"] = float(cal.loo_accuracy(E, labels, K)[0])
     nested, _ = cal.nested_accuracy(X, labels, K)
     table = pd.DataFrame({"sense": [n for n, _ in sents], "sentence": [s for _, s in sents]})

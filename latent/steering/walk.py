@@ -20,6 +20,7 @@ import pandas as pd
 from latent.core.direction import Direction
 from latent.core.generate import continuation_logprobs, generate
 from latent.core.hooks import Plan, use
+from latent.core.models import embed
 from latent.steering.steer import check_strengths, steering_plan, typical_norms
 
 
@@ -136,7 +137,7 @@ def pole_texts(direction: Direction) -> tuple[list[str], list[str]]:
 
 
 def concept_scores(encoder, texts: list[str], positive: list[str], negative: list[str]) -> np.ndarray:
-    E = encoder.encode(list(texts) + list(positive) + list(negative), normalize_embeddings=True)
+    E = embed(encoder, list(texts) + list(positive) + list(negative))
     T, P, N = E[: len(texts)], E[len(texts): len(texts) + len(positive)], E[len(texts) + len(positive):]
     p, n = P.mean(0), N.mean(0)
     return T @ (p / np.linalg.norm(p)) - T @ (n / np.linalg.norm(n))
@@ -288,7 +289,7 @@ def interpolate(lm, encoder, prompt_a: str, prompt_b: str, layer: int, ts=None, 
     plan = Plan(edits={layer: [lambda h: h + (tt[:, None, None] * delta).to(h.dtype)]})
     with use(plan):
         gen = generate(lm, [prompt_a] * len(ts), max_new_tokens=max_new_tokens, seeds=[seed] * len(ts))
-    E = encoder.encode(gen.texts + [prompt_a, prompt_b], normalize_embeddings=True)
+    E = embed(encoder, gen.texts + [prompt_a, prompt_b])
     sim_a, sim_b = E[:-2] @ E[-2], E[:-2] @ E[-1]  # meaning of each text vs the two prompts
     mixes = np.stack([(1 - t) * a + t * b for t in ts])
     lens = [", ".join(repr(tok) for tok, _ in top) for top in lens_topk(lm, mixes, k=3)]

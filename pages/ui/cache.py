@@ -105,7 +105,12 @@ def lm():
 
 
 def encoder():
-    return _wait(_encoder_loader(), "sentence encoder")
+    """The shared sentence encoder; its calls from pages go through its scheduler."""
+    from latent.scheduler import serve_encoder
+
+    enc = _wait(_encoder_loader(), "sentence encoder")
+    serve_encoder(enc)
+    return enc
 
 
 _memo: OrderedDict = OrderedDict()
