@@ -79,4 +79,5 @@ def tour_figure(tour) -> go.Figure:
     fig.add_trace(go.Scatter(x=[p[0], q[0]], y=[p[1], q[1]], mode="lines", hoverinfo="skip",
                              line=dict(color="#0f172a", dash="dot", width=2), name="closest pair from two texts"))
     note((p + q) / 2, f"Closest pair from two texts (cosine {tour.nearest_cos:.2f})", 110)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0), height=620)  # the map gets the width
     return fig
