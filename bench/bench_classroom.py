@@ -98,7 +98,7 @@ def session_times(lm, enc, k, action, routed, sched):
 
     def work(i):
         if routed:
-            route_model_work()               # this session's hidden-state passes go through the scheduler
+            route_model_work()               # this session's hidden-state passes and encoder calls go through the scheduler
         barrier.wait()
         out[i] = action(lm, enc, i, sched.run if routed else None)
     threads = [threading.Thread(target=contextvars.copy_context().run, args=(work, i)) for i in range(k)]

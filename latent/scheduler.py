@@ -96,8 +96,9 @@ class StatesRequest:
         return len(self.ids)
 
     @property
-    def padded(self) -> int:
-        return self.rows * max(map(len, self.ids))
+    def width(self) -> int:
+        """Tokens in the longest row (the padded length of this request alone)."""
+        return max(map(len, self.ids))
 
     def key(self) -> str:
         return hashlib.sha256(repr((self.ids, self.layers)).encode()).hexdigest()
@@ -146,7 +147,7 @@ class Ticket:
 
 
 class Scheduler:
-    """The queue and worker for one model (see the module docstring)."""
+    """The queues and workers (one per kind of request) for one model (see the module docstring)."""
 
     def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25,
                  max_tokens: int = MAX_STATE_TOKENS, kinds=LM_KINDS):
@@ -164,11 +165,12 @@ class Scheduler:
 
             torch.set_num_threads(int(threads))
         # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode
+        name = getattr(lm, "name", type(lm).__name__)
         for kind in self._queues:
-            threading.Thread(target=self._work, args=(kind,), daemon=True, name=f"scheduler-{kind}-{getattr(lm, 'name', type(lm).__name__)}").start()
+            threading.Thread(target=self._work, args=(kind,), daemon=True, name=f"scheduler-{kind}-{name}").start()
 
     # ---------------------------------------------------------------- the interface
-    def submit(self, request: "GenerateRequest | StatesRequest") -> Ticket:
+    def submit(self, request: "GenerateRequest | StatesRequest | EncodeRequest") -> Ticket:
         if request.kind not in self._queues:
             raise ValueError(f"Unknown request kind {request.kind!r}. Must be one of: {', '.join(self._queues)}")
         if request.rows == 0 or (request.kind == "generate" and request.rows > self.max_rows):
@@ -204,7 +206,7 @@ class Scheduler:
             ahead = queue[: queue.index(ticket)]
             return len(ahead), sum(t.request.rows for t in ahead)
 
-    def run(self, request: GenerateRequest, wait=None):
+    def run(self, request: "GenerateRequest | StatesRequest | EncodeRequest", wait=None):
         """Submit and wait; ``wait(ticket)`` is called every 0.2 s (a page shows the queue there; if it
         raises, e.g. because the browser went away, the ticket is cancelled)."""
         t = self.submit(request)
@@ -261,11 +263,11 @@ class Scheduler:
                 elif kind == "encode":
                     if batch and rows + r.rows > MAX_TEXTS:
                         continue
-                elif batch and (rows + r.rows) * max(width, max(map(len, r.ids))) > self.max_tokens:
+                elif batch and (rows + r.rows) * max(width, r.width) > self.max_tokens:
                     continue                   # hidden-state passes: bounded by padded tokens
                 batch.append(t)
                 rows += r.rows
-                width = max(width, max(map(len, r.ids))) if kind == "states" else 0
+                width = max(width, r.width) if kind == "states" else 0
             for t in batch:
                 queue.remove(t)
                 t.future.set_running_or_notify_cancel()
@@ -298,8 +300,7 @@ class Scheduler:
         hs = direct_forward(self.lm, ids, sorted({k for r in requests for k in r.layers}))
         out, o = [], 0
         for r in requests:
-            T = max(map(len, r.ids))
-            out.append({k: hs[k][o:o + r.rows, :T].clone() for k in r.layers})
+            out.append({k: hs[k][o:o + r.rows, :r.width].clone() for k in r.layers})
             o += r.rows
         return out
 
@@ -408,7 +409,7 @@ def encoder_scheduler(encoder) -> Scheduler:
         return _encoders[id(encoder)]
 
 
-_served_encoders: set[int] = set()
+_served_encoders: dict[int, object] = {}     # id -> the encoder (kept, so its id is never reused)
 
 
 def serve(lm) -> None:
@@ -420,26 +421,25 @@ def serve(lm) -> None:
 def serve_encoder(encoder) -> None:
     """The same for the shared sentence encoder."""
     with _encoders_lock:
-        _served_encoders.add(id(encoder))
+        _served_encoders[id(encoder)] = encoder
 
 
-def _door(lm):
-    served = getattr(lm, "_derived", {}).get("served", False)
-    return scheduler_for(lm).states if served else None
-
-
-def _encode_door(encoder):
-    return encoder_scheduler(encoder).encode if id(encoder) in _served_encoders else None
+def _door(kind: str, model):
+    """What :func:`core.models.door_for` asks: the scheduler's entry for this work, or None (compute
+    in the caller's thread) for a model the app does not serve."""
+    if kind == "states" and getattr(model, "_derived", {}).get("served", False):
+        return scheduler_for(model).states
+    if kind == "encode" and id(model) in _served_encoders:
+        return encoder_scheduler(model).encode
+    return None
 
 
 def route_model_work() -> None:
     """From now on in this thread (a session's script run), hidden-state passes of served models go
     through their scheduler, and so do sentence-encoder calls of the served encoder; called by every page."""
-    from latent.core.hidden import set_door
-    from latent.core.models import set_encode_door
+    from latent.core.models import set_door
 
     set_door(_door)
-    set_encode_door(_encode_door)
 
 
 __all__ = ["CancelledError", "EncodeRequest", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket", "route_model_work",

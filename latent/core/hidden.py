@@ -14,7 +14,6 @@ Example::
 """
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,13 +150,13 @@ def forward_batch(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     """Right-padded forward pass that records the chosen layers and stops after the last one.
 
     Returns ``{layer: tensor (B, T, d)}``. Steering edits active in this context apply. Where the
-    app has set a door (:func:`set_door`) and no plan is active, the pass goes through it (the app's
-    scheduler packs passes from many sessions into one batch); otherwise it runs here.
+    app has set a door (:func:`core.models.set_door`) and no plan is active, the pass goes through it
+    (the app's scheduler packs passes from many sessions into one batch); otherwise it runs here.
     """
     from latent.core.hooks import current
+    from latent.core.models import door_for
 
-    door = _DOOR.get()
-    run = door(lm) if door is not None and current() is None else None
+    run = door_for("states", lm) if current() is None else None
     if run is not None:
         return run(id_lists, layers)
     return direct_forward(lm, id_lists, layers)
@@ -174,15 +173,6 @@ def direct_forward(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     with torch.inference_mode():
         run_plan(lambda: lm.model.base_model(input_ids=ids, attention_mask=mask, use_cache=False), plan)
     return plan.records
-
-
-# lm -> a function (id_lists, layers) -> records, or None to compute here; set per thread
-_DOOR: ContextVar = ContextVar("latent_forward_door", default=None)
-
-
-def set_door(door) -> None:
-    """Route this thread's hidden-state passes through ``door(lm)`` (``None``: compute here)."""
-    _DOOR.set(door)
 
 
 def hidden_states(lm, texts: list[str], *, layers=None, max_total_tokens: int = MAX_TOTAL_TOKENS,

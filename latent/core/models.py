@@ -359,13 +359,20 @@ def load_encoder(name: str | None = None):
             raise ModelError(f"Cannot load sentence encoder {name!r}: {str(e)[:200]}") from None
 
 
-# encoder -> a function (texts) -> embeddings, or None to compute here; set per thread (the app's scheduler)
-_ENCODE_DOOR: ContextVar = ContextVar("latent_encode_door", default=None)
+# (kind, model) -> a function doing that work elsewhere (the app's scheduler), or None to compute here
+_DOOR: ContextVar = ContextVar("latent_model_door", default=None)
 
 
-def set_encode_door(door) -> None:
-    """Route this thread's :func:`embed` calls through ``door(encoder)`` (``None``: compute here)."""
-    _ENCODE_DOOR.set(door)
+def set_door(door) -> None:
+    """Route this thread's model work through ``door(kind, model)``: ``"states"`` for hidden-state
+    passes (:func:`core.hidden.forward_batch`), ``"encode"`` for :func:`embed`. ``None``: compute here."""
+    _DOOR.set(door)
+
+
+def door_for(kind: str, model):
+    """The function the door gives this thread for ``kind`` of work on ``model``, or ``None``."""
+    door = _DOOR.get()
+    return door(kind, model) if door is not None else None
 
 
 def embed(encoder, texts) -> "np.ndarray":
@@ -379,8 +386,7 @@ def embed(encoder, texts) -> "np.ndarray":
         (2, 384)
     """
     texts = list(texts)
-    door = _ENCODE_DOOR.get()
-    run = door(encoder) if door is not None and texts else None
+    run = door_for("encode", encoder) if texts else None
     return run(texts) if run is not None else direct_embed(encoder, texts)
 
 

@@ -177,9 +177,6 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
         rows += [("random", 0, seeds[j % len(seeds)], s, j, rand[j]) for s in nonzero]
     norm = float(typical_norms(lm)[direction.layer])
     added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
-    plan = rows_plan(lm, direction.layer, added, positions)
-    first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0 and r[2] == seeds[0]]
-    stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
     if runner is not None:
         from latent.scheduler import GenerateRequest
 
@@ -187,7 +184,10 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
                                           added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                           positions=positions, fluency=True))
     else:
-        with use(plan):
+        first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0
+                     and r[2] == seeds[0]]
+        stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
+        with use(rows_plan(lm, direction.layer, added, positions)):
             gen = generate(lm, [prompts[r[1]] for r in rows], max_new_tokens=max_new_tokens, do_sample=do_sample,
                            seeds=[r[2] for r in rows], on_token=stream)
     pos, neg = poles or pole_texts(direction)

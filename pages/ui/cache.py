@@ -240,8 +240,8 @@ _NOT_VALUES = ("_run", "_send", "_add", "_save", "_goto", "_interp", "_place", "
 
 
 def route_model_work() -> None:
-    """This script run's hidden-state passes go through the shared model's scheduler (packed with
-    other sessions' passes); steering decodes go there through :func:`scheduled`."""
+    """This script run's hidden-state passes and sentence-encoder calls go through the shared models'
+    scheduler (packed with other sessions' work); steering decodes go there through :func:`scheduled`."""
     from latent.scheduler import route_model_work as route
 
     route()
