@@ -190,6 +190,9 @@ def page(browser, app_server, artifacts):
 
 
 def wait_idle(page, timeout=180_000):
-    """Wait until Streamlit's 'running' widget is gone (the script run finished)."""
+    """Wait until the script run is over: the app says its script is not running (the state Streamlit's
+    own e2e tests wait on; set at once, unlike the 'running' widget, which shows after a delay) and the
+    'running' widget is gone."""
     page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)

@@ -8,17 +8,24 @@ pytestmark = pytest.mark.browser
 PLOT = ".js-plotly-plot .scatterlayer .trace"
 
 
+def _click_nav(page, name):
+    """Click a sidebar link and wait until that page is the one shown (Home draws a plot too)."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    page.wait_for_url(f"**/{name.replace(' ', '_')}**")
+
+
 def test_home_then_dialogue_map(page, artifacts):
     page.goto(page.app_url)
     page.get_by_text("Hidden size").wait_for()
     wait_idle(page)
     page.screenshot(path=str(artifacts / "home.png"))
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Dialogues").click()
+    _click_nav(page, "Dialogues")
+    page.get_by_text("Read a dialogue").wait_for()
     page.wait_for_selector(PLOT)
     wait_idle(page)
+    page.wait_for_function(f"() => document.querySelectorAll({PLOT!r}).length >= 10", timeout=60_000)
     n_traces = page.locator(PLOT).count()
     assert n_traces >= 10  # five paths + one trace per speaker
-    page.get_by_text("Read a dialogue").wait_for()
     page.screenshot(path=str(artifacts / "dialogues.png"))
     # switch the map to PCA and see it redrawn
     # PCA is drawn at once while UMAP compiles; when UMAP is ready a button offers it (no jump by itself)
@@ -42,7 +49,7 @@ def test_home_then_dialogue_map(page, artifacts):
 
 def _open(page, name):
     page.goto(page.app_url)
-    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    _click_nav(page, name)
     page.wait_for_selector(".js-plotly-plot .main-svg")  # WebGL traces draw in a canvas, not .trace
     wait_idle(page)
 
@@ -78,7 +85,7 @@ def test_senses_add_context_word_updates_chart(page, artifacts):
 
 def test_latent_walk_sweep_shows_texts(page, artifacts):
     page.goto(page.app_url)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Latent walk").click()
+    _click_nav(page, "Latent walk")
     page.get_by_role("button", name="Walk: generate the sweep").wait_for()
     wait_idle(page)
     page.get_by_label("New tokens").focus()
@@ -93,7 +100,7 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
 
 def test_seed_claims_run_shows_verdict(page, artifacts):
     page.goto(page.app_url)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Seed claims").click()
+    _click_nav(page, "Seed claims")
     page.get_by_role("tab", name="Sparse messages").click()
     page.get_by_role("button", name="Run: Sparse messages").click()
     page.get_by_text("SmolLM2-135M-Instruct, float32, seed 0").first.wait_for()
@@ -104,7 +111,7 @@ def test_seed_claims_run_shows_verdict(page, artifacts):
 
 
 def _nav(page, name):
-    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    _click_nav(page, name)
     wait_idle(page)
 
 
@@ -189,7 +196,7 @@ def test_every_page_at_1024x768(browser, app_server, artifacts, name):
     pg.goto(app_server)
     pg.get_by_text("Latent Dialogue Explorer").first.wait_for()
     if name != "Home":
-        pg.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+        _click_nav(pg, name)
     wait_idle(pg)
     pg.wait_for_timeout(1500)
     assert pg.locator('[data-testid="stException"]').count() == 0
