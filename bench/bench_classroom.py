@@ -12,6 +12,10 @@ Actions (each session's work differs from every other session's):
   work: hidden states of the 24 sense sentences, the steps and the sense-free nulls, calibration, the
   next-token change, the word-order check, the encoder control).
 
+Floor (sweeps only): the K sessions' decode rows run as one batch in one thread, no queue, no window, no
+other work: what any scheduler must at least spend on this machine, so its ratio to K = 1 is the best
+ratio a scheduler could reach here.
+
 Before: every session computes in its own thread (what the app did). After: every session's model
 work goes through the one scheduler (what the app does now: sweeps as decode requests, hidden-state
 passes packed into shared forward passes, sentence-encoder texts in shared calls, identical work
@@ -45,7 +49,9 @@ def preset_sweep(lm, enc, i, runner):
 
     names = list(load_presets())
     name = names[i % len(names)]
-    d = DIRECTIONS.setdefault(name, build(lm, name))
+    if name not in DIRECTIONS:                       # (setdefault would build it on every call)
+        DIRECTIONS[name] = build(lm, name)
+    d = DIRECTIONS[name]
     s = STRENGTH[name]
     t = time.perf_counter()
     sweep(lm, enc, PROMPTS[i % len(PROMPTS)], d, [-s, 0.0, s], max_new_tokens=40, runner=runner)
@@ -109,6 +115,38 @@ def session_times(lm, enc, k, action, routed, sched):
     return out
 
 
+class _Captured(Exception):
+    pass
+
+
+def captured_requests(lm, enc, k, action):
+    """The decode requests K sessions of ``action`` send (each sweep stops at its request)."""
+    reqs = []
+
+    def grab(request):
+        reqs.append(request)
+        raise _Captured
+
+    for i in range(k):
+        try:
+            action(lm, enc, i, grab)
+        except _Captured:
+            pass
+    return reqs
+
+
+def floor_time(lm, enc, k, action, sched):
+    """The arithmetic floor: the K sessions' rows decoded and re-scored as one batch in this thread,
+    with no queue, no window and no other work: what any scheduler on this machine must at least spend."""
+    reqs = captured_requests(lm, enc, k, action)
+    n_batches = len(sched.batches)
+    t = time.perf_counter()
+    sched._decode(reqs, [])
+    t = time.perf_counter() - t
+    del sched.batches[n_batches:], sched.requested[n_batches:]   # the scheduler's own record stays the sessions'
+    return t
+
+
 def pct(xs, q):
     return float(np.percentile(xs, q))
 
@@ -144,6 +182,14 @@ if __name__ == "__main__":
                       "requested rows:", sched.requested[n_batches:],
                       "hidden-state passes (requests packed):", sched.state_batches[n_states:],
                       "encoder calls (texts asked, distinct):", esched.encode_batches[n_enc:], flush=True)
+            if routed and action is not senses_load:
+                base = None
+                for k in ks:
+                    f = floor_time(lm, enc, k, action, sched)
+                    base = base or f
+                    rows.append({"action": action_name, "mode": "floor: the K sessions' rows as one batch, no scheduler",
+                                 "K": k, "p50_s": round(f, 2), "p95_s": round(f, 2), "p95_ratio_to_K1": round(f / base, 2)})
+                    print(rows[-1], flush=True)
     save("classroom", {"rows": rows, "decode_batches_distinct_rows": sched.batches,
                        "decode_batches_requested_rows": sched.requested, "state_passes_requests": sched.state_batches,
                        "encoder_calls_texts_asked_distinct": esched.encode_batches,
