@@ -252,7 +252,7 @@ def cmd_steer(args):
     from latent.steering.steer import parse_strengths
     import numpy as np
 
-    from latent.steering.walk import sweep
+    from latent.steering.walk import METERS, sweep
 
     strengths = parse_strengths(args.strengths)
     lm = _lm(args)
@@ -282,8 +282,10 @@ def cmd_steer(args):
            "results": [{"strength": r.strength, "text": t, "n": int(r.n), "concept": r4(r.concept),
                         "concept_ci": [r4(r.concept_lo), r4(r.concept_hi)], "effect": r4(r.effect),
                         "effect_ci": [r4(r.effect_lo), r4(r.effect_hi)], "verdict": r.verdict,
-                        "fluency": r4(r.fluency), "distinct2": r4(r.distinct2), "kl": r4(r.kl)}
-                       for r, t in zip(sw.summary.itertuples(), sw.texts)]})
+                        **{m: {"value": r4(row[m]), "ci": [r4(row[f"{m}_lo"]), r4(row[f"{m}_hi"])],
+                               "random_band": [r4(row[f"{m}_random_lo"]), r4(row[f"{m}_random_hi"])]}
+                           for m in METERS}}
+                       for r, row, t in zip(sw.summary.itertuples(), sw.summary.to_dict("records"), sw.texts)]})
 
 
 def _experiment_args(p):

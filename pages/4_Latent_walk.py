@@ -96,7 +96,8 @@ if "walk_result" in st.session_state:
         with col.container(border=True):
             st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
             st.text(sw.prompt + text)
-            st.caption(f"{row.verdict}; repetition {row.distinct2:.2f}" + (" · degenerate" if row.degenerate else ""))
+            st.caption(f"{row.verdict}; repetition {row.distinct2:.2f} (random directions {row.distinct2_random_lo:.2f}"
+                       f"–{row.distinct2_random_hi:.2f})" + (" · degenerate" if row.degenerate else ""))
     tbl = sw.table()
     with st.expander("Numbers per strength (means, 95 % intervals, random band)"):
         st.dataframe(tbl.round(4), hide_index=True)
@@ -107,8 +108,10 @@ if "walk_result" in st.session_state:
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
     cache.chart(f1, key="wk_meters", theme=None,
-                caption="x is the strength; each panel is one meter. Grey band: random directions of the same norm; red "
-                        "error bars: 95 % intervals over seeds; dashed red lines: where texts start to repeat.")
+                caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
+                        "band in every panel: random directions of the same norm, mean ± 2 sd (at 0: the unsteered "
+                        "rows); dashed red lines: where texts start to repeat. KL's n is the prompts: the first token "
+                        "does not depend on the seed.")
     export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
     cache.chart(f2, key="wk_map", theme=None,

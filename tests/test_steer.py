@@ -183,6 +183,49 @@ def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
     assert distinct2([5, 6, 5, 6, 5, 6, 5, 6]) < 0.5 <= distinct2(list(range(8)))
 
 
+class _LengthEncoder:  # a stand-in encoder: the meters' arithmetic, not the encoder, is under test
+    def encode(self, texts, normalize_embeddings=True, **kw):
+        v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_lm, dirs):
+    """Each meter (repetition, typicality, KL) carries a 95 % interval and the band of the random
+    directions measured in the same batch, equal to mean ± 2 sd of those rows; at strength 0 the
+    control is the unsteered rows (every direction is the baseline there), so KL's band is exactly 0."""
+    from latent.steering.figures import meters_figure
+    from latent.steering.walk import METERS, RANGES, sweep
+
+    sw = sweep(tiny_lm, _LengthEncoder(), ["the queen", "a hive"], dirs[1], [-2.0, 0.0, 2.0], max_new_tokens=6,
+               n_random=4)
+    t, rows = sw.summary.set_index("strength"), sw.rows
+    for m in METERS:
+        for s in (-2.0, 2.0):
+            ctrl = rows[(rows["kind"] == "random") & (rows["strength"] == s)][m].to_numpy(float)
+            assert len(ctrl) == 4 and t.loc[s, "n_random"] == 4
+            sd, (lo, hi) = ctrl.std(ddof=1), RANGES[m]
+            assert t.loc[s, f"{m}_random_lo"] == pytest.approx(np.clip(ctrl.mean() - 2 * sd, lo, hi))
+            assert t.loc[s, f"{m}_random_hi"] == pytest.approx(np.clip(ctrl.mean() + 2 * sd, lo, hi))
+            assert lo <= t.loc[s, f"{m}_random_lo"] <= t.loc[s, f"{m}_random_hi"] <= hi
+            own = rows[(rows["kind"] == "direction") & (rows["strength"] == s)][m].to_numpy(float)
+            assert t.loc[s, m] == pytest.approx(own.mean())
+            assert t.loc[s, f"{m}_lo"] <= t.loc[s, m] <= t.loc[s, f"{m}_hi"]
+        base = rows[rows["kind"] == "baseline"][m].to_numpy(float)
+        lo, hi = RANGES[m]
+        assert t.loc[0.0, f"{m}_random_lo"] == pytest.approx(np.clip(base.mean() - 2 * base.std(ddof=1), lo, hi))
+    assert t.loc[0.0, "kl_random_lo"] == t.loc[0.0, "kl_random_hi"] == 0.0
+    # KL of the first token is the same for every seed: its interval runs over the 2 prompts, not 6 rows
+    per_prompt = rows[(rows["kind"] == "direction") & (rows["strength"] == 2.0)].groupby("prompt")["kl"]
+    assert (per_prompt.std(ddof=0) < 1e-6).all()
+    one = sweep(tiny_lm, _LengthEncoder(), "the queen", dirs[1], [0.0, 2.0], max_new_tokens=4, n_random=2)
+    assert np.isnan(one.summary.set_index("strength").loc[2.0, "kl_lo"])   # one prompt: no interval, not a zero-width one
+    fig = meters_figure(sw)
+    bands = [tr for tr in fig.data if tr.fill == "toself"]
+    assert len(bands) == 4 and {tr.xaxis for tr in bands} == {"x", "x2", "x3", "x4"}
+    lines = [tr for tr in fig.data if tr.fill != "toself"]
+    assert len(lines) == 4 and all(tr.error_y.array is not None for tr in lines)
+
+
 @pytest.mark.real_model
 def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     from latent.core.hooks import use

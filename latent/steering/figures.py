@@ -10,35 +10,45 @@ from plotly.subplots import make_subplots
 from latent.style import base_layout, hover
 
 
+PANELS = (  # (row, col, value column, interval columns, band columns, colour)
+    (1, 1, "effect", ("effect_lo", "effect_hi"), ("random_lo", "random_hi"), "#c2410c"),
+    (1, 2, "distinct2", ("distinct2_lo", "distinct2_hi"), ("distinct2_random_lo", "distinct2_random_hi"), "#1f77b4"),
+    (2, 1, "fluency", ("fluency_lo", "fluency_hi"), ("fluency_random_lo", "fluency_random_hi"), "#2ca02c"),
+    (2, 2, "kl", ("kl_lo", "kl_hi"), ("kl_random_lo", "kl_random_hi"), "#9467bd"),
+)
+
+
 def meters_figure(sw) -> go.Figure:
-    """Four meters against strength: the direction's mean (95 % interval over prompt × seed) beside
-    the band of random directions of the same norm, measured in the same batch."""
+    """Four meters against strength. In each: the direction's mean with its 95 % interval over
+    prompt × seed, beside the band (mean ± 2 sd, clipped to the meter's range) of random directions of
+    the same norm measured in the same batch (at strength 0 the band is the unsteered rows': every
+    direction is the baseline there)."""
     t = sw.summary
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
         "concept change vs unsteered (↑ toward +pole)", "repetition: distinct bigrams (1 = none)",
         "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered"))
-    x = t["strength"]
-    fig.add_trace(go.Scatter(x=list(x) + list(x[::-1]), y=list(t["random_hi"]) + list(t["random_lo"][::-1]),
-                             fill="toself", fillcolor="rgba(150,150,150,0.3)", line=dict(width=0),
-                             name=f"{sw.recipe.get('n_random', 5)} random directions (mean ± 2 sd)"), 1, 1)
-    fig.add_trace(go.Scatter(x=x, y=t["effect"], mode="lines+markers", name="this direction (mean, 95 % CI)",
-                             line=dict(width=3, color="#c2410c"), marker=dict(size=9),
-                             error_y=dict(type="data", symmetric=False, array=t["effect_hi"] - t["effect"],
-                                          arrayminus=t["effect"] - t["effect_lo"])), 1, 1)
-    fig.add_trace(go.Scatter(x=x, y=t["distinct2"], mode="lines+markers", showlegend=False,
-                             line=dict(width=3, color="#1f77b4")), 1, 2)
+    x = list(t["strength"])
+    n_rand = sw.recipe.get("n_random", 5)
+    for i, (r, c, col, (lo, hi), (blo, bhi), color) in enumerate(PANELS):
+        if blo in t:
+            fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t[bhi]) + list(t[blo][::-1]), fill="toself", mode="lines",
+                                     fillcolor="rgba(150,150,150,0.3)", line=dict(width=0), legendgroup="band",
+                                     name=f"{n_rand} random directions (mean ± 2 sd)", showlegend=i == 0), r, c)
+        err = (dict(type="data", symmetric=False, array=t[hi] - t[col], arrayminus=t[col] - t[lo])
+               if lo in t else None)
+        fig.add_trace(go.Scatter(x=x, y=t[col], mode="lines+markers", name="this direction (mean, 95 % CI)",
+                                 legendgroup="direction", showlegend=i == 0, line=dict(width=3, color=color),
+                                 marker=dict(size=9), error_y=err), r, c)
     fig.add_hline(y=0.5, line_dash="dot", line_color="grey", row=1, col=2, annotation_text="degenerate below")
-    fig.add_trace(go.Scatter(x=x, y=t["fluency"], mode="lines+markers", showlegend=False,
-                             line=dict(width=3, color="#2ca02c")), 2, 1)
-    fig.add_trace(go.Scatter(x=x, y=t["kl"], mode="lines+markers", showlegend=False,
-                             line=dict(width=3, color="#9467bd")), 2, 2)
     if sw.cliff is not None:
         for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
             for sign in (-1, 1):
                 fig.add_vline(x=sign * sw.cliff, line_dash="dash", line_color="#d62728", row=r, col=c)
     for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
         fig.update_xaxes(title_text="strength (× layer norm)" if r == 2 else None, row=r, col=c)
-    fig.update_layout(title=f"Meters · layer {sw.layer} · n = {int(t['n'].max())} per strength",
+    n_prompts = int(sw.rows["prompt"].nunique())
+    fig.update_layout(title=f"Meters · layer {sw.layer} · n = {int(t['n'].max())} per strength · KL: n = {n_prompts} "
+                            f"prompt{'s' if n_prompts > 1 else ''}",
                       template="plotly_white", height=620, font=dict(size=15),
                       legend=dict(orientation="h", y=1.12, x=0))
     return fig

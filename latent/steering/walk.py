@@ -113,6 +113,22 @@ def t_interval(x: np.ndarray) -> tuple[float, float, float]:
     return m, m - h, m + h
 
 
+METERS = ("distinct2", "fluency", "kl")   # meters besides the concept effect, each with an interval and a band
+RANGES = {"distinct2": (0.0, 1.0), "fluency": (-np.inf, 0.0), "kl": (0.0, np.inf)}   # where each meter can lie
+
+
+def band(x) -> tuple[float, float]:
+    """The null band of a control's values: mean ± 2 sd (a single value or none: that value, or 0).
+
+    >>> band([1.0, 2.0, 3.0])
+    (0.0, 4.0)
+    """
+    x = np.asarray(x, float)
+    if len(x) > 1:
+        return float(x.mean() - 2 * x.std(ddof=1)), float(x.mean() + 2 * x.std(ddof=1))
+    return (float(x[0]), float(x[0])) if len(x) else (0.0, 0.0)
+
+
 def distinct2(token_ids: list[int]) -> float:
     """Distinct bigrams / bigrams (1 = no repetition). ``love love love`` scores low.
 
@@ -216,17 +232,27 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
     out = []
     for s in strengths:
         g = own[own["strength"] == s]
+        # the control at this strength: the random directions' rows; at strength 0 every direction is
+        # the unsteered baseline, so the baseline rows are the control there
+        ctrl = g if s == 0 else rnd[rnd["strength"] == s]
         c, clo, chi = t_interval(g["concept"])
         e, elo, ehi = t_interval(g["effect"])
-        r = rnd[rnd["strength"] == s]["effect"].to_numpy()
-        blo, bhi = (r.mean() - 2 * r.std(ddof=1), r.mean() + 2 * r.std(ddof=1)) if len(r) > 1 else (0.0, 0.0)
+        blo, bhi = band(ctrl["effect"])
         verdict = ("baseline" if s == 0 else "n = 1: no interval" if not np.isfinite(elo) else
                    "beyond random" if (elo > bhi or ehi < blo) else
                    "within random band" if (blo <= elo and ehi <= bhi) else "overlaps random band: inconclusive")
-        out.append({"strength": s, "coefficient": s * norm, "n": len(g), "concept": c, "concept_lo": clo,
-                    "concept_hi": chi, "effect": e, "effect_lo": elo, "effect_hi": ehi, "random_lo": blo,
-                    "random_hi": bhi, "fluency": g["fluency"].mean(), "distinct2": g["distinct2"].mean(),
-                    "degenerate": int(g["degenerate"].sum()), "kl": g["kl"].mean(), "verdict": verdict})
+        row = {"strength": s, "coefficient": s * norm, "n": len(g), "n_random": len(ctrl) if s != 0 else 0,
+               "concept": c, "concept_lo": clo, "concept_hi": chi, "effect": e, "effect_lo": elo, "effect_hi": ehi,
+               "random_lo": blo, "random_hi": bhi, "degenerate": int(g["degenerate"].sum()), "verdict": verdict}
+        for m in METERS:                      # the other meters: the same interval and the same control band
+            # the first token's distribution does not depend on the sampling seed: KL's n is the prompts
+            vals = g.groupby("prompt")[m].mean() if m == "kl" else g[m]
+            # intervals and bands are clipped to the meter's range (a KL below 0 or a repetition above 1 cannot be)
+            lo, hi = RANGES[m]
+            v, vlo, vhi = t_interval(vals)
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = v, *(float(np.clip(x, lo, hi)) for x in (vlo, vhi))
+            row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in band(ctrl[m]))
+        out.append(row)
     summary = pd.DataFrame(out)
     X = own["strength"].to_numpy(float)
     slope, slope_ci = _slope(X, own["effect"].to_numpy(float))
