@@ -96,7 +96,8 @@ if "walk_result" in st.session_state:
         with col.container(border=True):
             st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
             st.text(sw.prompt + text)
-            st.caption(f"{row.verdict}; repetition {row.distinct2:.2f} (random directions {row.distinct2_random_lo:.2f}"
+            st.caption(f"{row.verdict}; repetition {row.distinct2:.2f} ({'seeds' if s == 0 else 'random directions'} "
+                       f"{row.distinct2_random_lo:.2f}"
                        f"–{row.distinct2_random_hi:.2f})" + (" · degenerate" if row.degenerate else ""))
     tbl = sw.table()
     with st.expander("Numbers per strength (means, 95 % intervals, random band)"):
