@@ -177,7 +177,15 @@ def tiny_pair(tiny_lm):
 
 @pytest.mark.parametrize("name", sorted(TINY_PARAMS))
 def test_every_experiment_meets_the_contract_and_reproduces(tiny_pair, name):
-    a = run(name, tiny_pair, seed=3, **TINY_PARAMS[name]).to_json()
+    from latent.claims.figures import evidence_figure
+
+    res = run(name, tiny_pair, seed=3, **TINY_PARAMS[name])
+    for fig in (get(name).figure(res), evidence_figure(res.evidence)):   # the page's two figures build
+        assert len(fig.data) > 0
+        for tr in fig.data:   # a band is a shaded area: no stray markers at its corners
+            if getattr(tr, "fill", None) in ("toself", "tonexty"):
+                assert tr.mode == "lines", (name, tr.name)
+    a = res.to_json()
     b = run(name, tiny_pair, seed=3, **TINY_PARAMS[name]).to_json()
     assert CONTRACT <= set(a) and a["dtype"] == "float32" and a["seed"] == 3
     a.pop("timing_seconds"), b.pop("timing_seconds")     # wall-clock time is measured, so not reproducible

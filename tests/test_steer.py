@@ -222,6 +222,7 @@ def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_
     fig = meters_figure(sw)
     bands = [tr for tr in fig.data if tr.fill == "toself"]
     assert len(bands) == 4 and {tr.xaxis for tr in bands} == {"x", "x2", "x3", "x4"}
+    assert all(tr.mode == "lines" for tr in bands)   # a shaded area, no markers at its corners
     lines = [tr for tr in fig.data if tr.fill != "toself"]
     assert len(lines) == 4 and all(tr.error_y.array is not None for tr in lines)
 

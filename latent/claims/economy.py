@@ -217,7 +217,7 @@ def figure(r: ExperimentResult) -> go.Figure:
     fig.add_trace(go.Scatter(x=[t["layer"].min() - 0.5, t["layer"].max() + 0.5], y=[r.numbers["gaussian_active_fraction"]] * 2,
                              mode="lines", line=dict(dash="dash", color="black"), name="a Gaussian vector"), 1, 1)
     fig.add_trace(go.Scatter(x=list(pt["tau"]) + list(pt["tau"])[::-1], y=list(pt["null_hi"]) + list(pt["null_lo"])[::-1],
-                             fill="toself", fillcolor="rgba(127,127,127,0.25)", line=dict(width=0),
+                             fill="toself", mode="lines", fillcolor="rgba(127,127,127,0.25)", line=dict(width=0),
                              name="r under shuffled pairing (95 %)"), 1, 2)
     fig.add_trace(go.Scatter(x=pt["tau"], y=pt["r"], mode="lines+markers", name="Spearman r (95 % bootstrap)",
                              line=dict(color="#d62728"), error_y=dict(type="data", array=pt["ci_hi"] - pt["r"],

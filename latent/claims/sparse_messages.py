@@ -192,7 +192,7 @@ def figure(r: ExperimentResult) -> go.Figure:
     lo, hi = min(xs.min(), tb) / 1.5, max(xs.max(), tb) * 1.5
     for name, dash in (("mean state (floor)", "dash"), ("zero state (floor)", "dot")):
         f = t[t["basis"] == name].iloc[0]
-        fig.add_trace(go.Scatter(x=[lo, hi, hi, lo], y=[f["ci_lo"], f["ci_lo"], f["ci_hi"], f["ci_hi"]], fill="toself",
+        fig.add_trace(go.Scatter(x=[lo, hi, hi, lo], y=[f["ci_lo"], f["ci_lo"], f["ci_hi"], f["ci_hi"]], fill="toself", mode="lines",
                                  fillcolor="rgba(127,127,127,0.18)", line=dict(width=0), name=f"{name}: 95 % band",
                                  hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=[lo, hi], y=[f["top1_agreement"]] * 2, mode="lines", name=name,

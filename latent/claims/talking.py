@@ -360,7 +360,7 @@ def figure(r: ExperimentResult) -> go.Figure:
     fig = make_subplots(1, 3, subplot_titles=("(a) CKA by depth", "(b) receiver agrees with itself",
                                               "(b) queen sense recovered"))
     fig.add_trace(go.Scatter(x=list(cka["depth"]) + list(cka["depth"])[::-1],
-                             y=list(cka["shuffled_hi"]) + list(cka["shuffled_lo"])[::-1], fill="toself",
+                             y=list(cka["shuffled_hi"]) + list(cka["shuffled_lo"])[::-1], fill="toself", mode="lines",
                              fillcolor="rgba(127,127,127,0.25)", line=dict(width=0), name="shuffled pairings (95 %)"), 1, 1)
     fig.add_trace(go.Scatter(x=cka["depth"], y=cka["random_init_cka"], mode="lines+markers", name="random-init sender",
                              line=dict(dash="dash", color="#7f7f7f"),
