@@ -12,7 +12,8 @@ the same interface. Three kinds, each with its own queue and worker thread:
 * :class:`EncodeRequest`: sentence-encoder texts (pages route :func:`core.models.embed` here); one
   encoder call for all queued texts, each distinct text once.
 
-Identical requests share one computation; a cancelled ticket is dropped before it runs; torch's
+Identical requests share one computation; a cancelled ticket (a closed tab: see ``wait`` in
+:meth:`Scheduler.run` and :func:`route_model_work`) is dropped before it runs; torch's
 threads are capped once.
 
 Example::
@@ -24,6 +25,7 @@ Example::
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -153,6 +155,7 @@ class Scheduler:
                  max_tokens: int = MAX_STATE_TOKENS, kinds=LM_KINDS):
         self.lm, self.max_rows, self.window_s, self.max_tokens = lm, int(max_rows), float(window_s), int(max_tokens)
         self._queues: dict[str, list[Ticket]] = {k: [] for k in kinds}
+        self._running: dict[str, list[Ticket]] = {k: [] for k in kinds}   # the batch each worker is computing
         self._by_key: dict[str, Ticket] = {}
         self._cv = threading.Condition()
         self._paused = False
@@ -206,6 +209,15 @@ class Scheduler:
             ahead = queue[: queue.index(ticket)]
             return len(ahead), sum(t.request.rows for t in ahead)
 
+    def busy(self, ticket: Ticket) -> tuple[int, tuple[int, int]]:
+        """For a queued ticket: (rows, progress) of the batch its worker is computing now, which it
+        waits behind; (0, (0, 0)) when that worker is idle or the ticket's own batch is the one running."""
+        with self._cv:
+            batch = self._running[ticket.request.kind]
+            if not batch or ticket in batch:
+                return 0, (0, 0)
+            return sum(t.request.rows for t in batch), batch[0].progress
+
     def run(self, request: "GenerateRequest | StatesRequest | EncodeRequest", wait=None):
         """Submit and wait; ``wait(ticket)`` is called every 0.2 s (a page shows the queue there; if it
         raises, e.g. because the browser went away, the ticket is cancelled)."""
@@ -229,15 +241,15 @@ class Scheduler:
         return _Hold(self)
 
     # ---------------------------------------------------------------- the worker
-    def states(self, id_lists, layers) -> dict:
+    def states(self, id_lists, layers, wait=None) -> dict:
         """A hidden-state pass through the queue (what :func:`core.hidden.forward_batch` calls when
-        the app routes model work here): ``{layer: tensor (rows, T, d)}``."""
-        return self.run(StatesRequest.make(id_lists, layers))
+        the app routes model work here): ``{layer: tensor (rows, T, d)}``. ``wait`` as in :meth:`run`."""
+        return self.run(StatesRequest.make(id_lists, layers), wait=wait)
 
-    def encode(self, texts) -> np.ndarray:
+    def encode(self, texts, wait=None) -> np.ndarray:
         """Sentence embeddings through the queue (what :func:`core.models.embed` calls when the app
-        routes model work here): (n, d), unit length."""
-        return self.run(EncodeRequest.make(texts))
+        routes model work here): (n, d), unit length. ``wait`` as in :meth:`run`."""
+        return self.run(EncodeRequest.make(texts), wait=wait)
 
     def _take(self, kind: str) -> list[Ticket]:
         queue = self._queues[kind]
@@ -271,6 +283,7 @@ class Scheduler:
             for t in batch:
                 queue.remove(t)
                 t.future.set_running_or_notify_cancel()
+            self._running[kind] = batch
             return batch
 
     def _work(self, kind: str) -> None:
@@ -287,6 +300,7 @@ class Scheduler:
                         t.future.set_exception(e)
             finally:
                 with self._cv:
+                    self._running[kind] = []
                     for t in batch:
                         self._by_key.pop(t.request.key(), None)
 
@@ -424,22 +438,24 @@ def serve_encoder(encoder) -> None:
         _served_encoders[id(encoder)] = encoder
 
 
-def _door(kind: str, model):
+def _door(kind: str, model, wait=None):
     """What :func:`core.models.door_for` asks: the scheduler's entry for this work, or None (compute
     in the caller's thread) for a model the app does not serve."""
     if kind == "states" and getattr(model, "_derived", {}).get("served", False):
-        return scheduler_for(model).states
+        return functools.partial(scheduler_for(model).states, wait=wait)
     if kind == "encode" and id(model) in _served_encoders:
-        return encoder_scheduler(model).encode
+        return functools.partial(encoder_scheduler(model).encode, wait=wait)
     return None
 
 
-def route_model_work() -> None:
+def route_model_work(wait=None) -> None:
     """From now on in this thread (a session's script run), hidden-state passes of served models go
-    through their scheduler, and so do sentence-encoder calls of the served encoder; called by every page."""
+    through their scheduler, and so do sentence-encoder calls of the served encoder; called by every page.
+    ``wait(ticket)`` is called every 0.2 s while such a request waits; if it raises (the session's
+    browser went away), the queued request is dropped."""
     from latent.core.models import set_door
 
-    set_door(_door)
+    set_door(functools.partial(_door, wait=wait) if wait is not None else _door)
 
 
 __all__ = ["CancelledError", "EncodeRequest", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket", "route_model_work",

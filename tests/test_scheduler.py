@@ -250,3 +250,90 @@ def test_encoder_calls_from_many_sessions_share_one_call_and_equal_solo_calls():
         embed(other, ["not served"])
     contextvars.copy_context().run(alone)
     assert other.calls == [1] and enc.calls == [4] and len(s.encode_batches) == 1
+
+
+def test_a_session_whose_browser_went_away_drops_its_queued_passes():
+    """While a hidden-state pass or an encoder call waits in the queue, the session's check runs; once
+    its browser is gone the request is cancelled and never computed, and the others' work still runs."""
+    import contextvars
+    import threading
+    import time
+    from concurrent.futures import CancelledError
+
+    from conftest import make_tiny_lm
+    from latent.core.hidden import hidden_states
+    from latent.core.models import embed
+    from pages.ui.cache import gone_away
+    from latent.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
+
+    class Enc:
+        def encode(self, texts, normalize_embeddings=True, **kw):
+            v = np.array([[len(t) + 1.0, 1.0] for t in texts])
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+    lm, enc = make_tiny_lm(seed=11), Enc()
+    serve(lm)
+    serve_encoder(enc)
+    s, es = scheduler_for(lm), encoder_scheduler(enc)
+    connected = {"gone": True, "stays": True}
+    out = {}
+
+    def session(name, work):
+        route_model_work(wait=gone_away(lambda: connected[name]))
+        try:
+            out[name] = work()
+        except CancelledError as e:
+            out[name] = e
+
+    jobs = [("gone", lambda: hidden_states(lm, ["the queen bee"], layers=[1])),
+            ("stays", lambda: hidden_states(lm, ["a hive of bees"], layers=[1]))]
+    with s.hold(), es.hold():
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(session, *j)) for j in jobs]
+        threads.append(threading.Thread(target=contextvars.copy_context().run,
+                                        args=(session, "gone", lambda: embed(enc, ["never encoded"]))))
+        for th in threads:
+            th.start()
+        deadline = time.time() + 10
+        while (len(s._queues["states"]) < 2 or len(es._queues["encode"]) < 1) and time.time() < deadline:
+            time.sleep(0.01)
+        connected["gone"] = False                       # the tab closes while its work is queued
+        deadline = time.time() + 10
+        while (len(s._queues["states"]) > 1 or es._queues["encode"]) and time.time() < deadline:
+            time.sleep(0.01)
+        assert len(s._queues["states"]) == 1 and not es._queues["encode"]   # dropped before running
+    for th in threads:
+        th.join(timeout=30)
+    assert isinstance(out["gone"], CancelledError) and "went away" in str(out["gone"])
+    assert s.state_batches == [1] and es.encode_batches == []               # only the connected session's pass ran
+    assert out["stays"][0].states.shape[0] >= 1
+
+
+def test_a_waiting_session_is_told_what_it_waits_for(tiny_lm):
+    """Behind a batch in progress a session is told so (not 'starting'); further back, its place in
+    the queue; once its own batch runs, the decode's progress."""
+    import threading
+
+    from pages.ui.cache import queue_note
+
+    gate, started = threading.Event(), threading.Event()
+
+    class Slow(Scheduler):
+        def _decode(self, requests, tickets):
+            for t in tickets:
+                t.progress = (3, 40)
+            started.set()
+            gate.wait(30)
+            return super()._decode(requests, tickets)
+    s = Slow(tiny_lm, window_s=0.0)
+    a, b, c = requests(tiny_lm)
+    ta = s.submit(a)
+    assert started.wait(30)
+    tb = s.submit(b)
+    tc = s.submit(GenerateRequest.make(["another"], [9], max_new_tokens=3, do_sample=True, top_k=5))  # another group
+    try:
+        assert queue_note(s, ta) == "Decoding in a shared batch… token 3 of 40"
+        assert queue_note(s, tb).startswith(f"Waiting for the batch in progress ({a.rows} rows from other sessions, "
+                                            "token 3 of 40)")
+        assert queue_note(s, tc) == f"Queued: 1 request(s), {b.rows} rows from other sessions ahead of yours…"
+    finally:
+        gate.set()
+    assert ta.result(timeout=60) and tb.result(timeout=60) and tc.result(timeout=60)

@@ -214,19 +214,34 @@ def experiment(name: str, key: tuple, lm, progress=None):
 def scheduled(lm, slot):
     """A runner for :func:`latent.steering.walk.sweep` through the model's one scheduler: rows from every
     session share batches; while waiting, ``slot`` shows the queue and progress; a session that goes
-    away (Streamlit stops its script) cancels its queued rows."""
+    away (a closed tab, or Streamlit stopping its script) cancels its queued rows."""
     import os
 
     from latent.scheduler import scheduler_for
 
     sched = scheduler_for(lm, threads=os.cpu_count())
+    check = gone_away(session_alive())     # a closed tab: drop the rows now, not when its session expires
 
     def wait(t):
-        ahead, rows = sched.position(t)
-        step, n = t.progress
-        slot.caption(f"Queued: {ahead} request(s), {rows} rows from other sessions ahead of yours…" if ahead else
-                     f"Decoding in a shared batch… token {step} of {n}" if n else "Starting the decode…")
+        check(t)
+        slot.caption(queue_note(sched, t))
     return lambda request: sched.run(request, wait=wait)
+
+
+def queue_note(sched, t) -> str:
+    """What a waiting session is told: its place in the queue, the batch in progress it waits behind,
+    or its own decode's progress."""
+    ahead, rows = sched.position(t)
+    step, n = t.progress
+    if n:
+        return f"Decoding in a shared batch… token {step} of {n}"
+    if ahead:
+        return f"Queued: {ahead} request(s), {rows} rows from other sessions ahead of yours…"
+    busy, (bstep, bn) = sched.busy(t)
+    if busy:
+        return (f"Waiting for the batch in progress ({busy} rows from other sessions, token {bstep} of {bn}); "
+                "yours decodes next…")
+    return "Starting the decode…"
 
 
 def preset(name: str, layer: int, method: str, lm):
@@ -241,10 +256,35 @@ _NOT_VALUES = ("_run", "_send", "_add", "_save", "_goto", "_interp", "_place", "
 
 def route_model_work() -> None:
     """This script run's hidden-state passes and sentence-encoder calls go through the shared models'
-    scheduler (packed with other sessions' work); steering decodes go there through :func:`scheduled`."""
+    scheduler (packed with other sessions' work); steering decodes go there through :func:`scheduled`.
+    A session whose browser has gone away drops its queued passes (see :func:`gone_away`)."""
     from latent.scheduler import route_model_work as route
 
-    route()
+    route(wait=gone_away(session_alive()))
+
+
+def session_alive():
+    """A check that this session still has a browser: Streamlit's runtime keeps a session whose
+    websocket closed as inactive until its TTL runs out (``is_active_session`` is thread-safe). Outside
+    a served app (AppTest, bare scripts) there is no runtime to ask: always alive."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, sid = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(sid)
+
+
+def gone_away(alive):
+    """A scheduler ``wait`` callback that cancels the queued request once ``alive()`` is false."""
+    from concurrent.futures import CancelledError
+
+    def wait(_ticket):
+        if not alive():
+            raise CancelledError("the browser went away: its queued model work is dropped")
+    return wait
 
 
 def keep_inputs() -> None:
