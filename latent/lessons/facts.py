@@ -14,6 +14,24 @@ from __future__ import annotations
 import numpy as np
 
 
+def calibration_words(c) -> tuple[str, str]:
+    """What to call the sense numbers, and the note that goes with them: "p" only where the held-out
+    calibration check passed at that layer; otherwise "score" (a probability must be calibrated).
+
+    >>> from types import SimpleNamespace as NS
+    >>> calibration_words(NS(calibrated=False, layer=9, ece=0.21, ece_null_p95=0.08, n=48))[0]
+    'score'
+    """
+    if c is None:
+        return "score", "no calibration was measured, so these are scores, not probabilities"
+    if not c.calibrated:
+        return "score", (f"scores, not probabilities: at layer {c.layer} the held-out calibration error "
+                         f"{c.ece:.3f} is above the {c.ece_null_p95:.3f} that sampling noise gives at n = {c.n}")
+    return "p", (f"calibrated at layer {c.layer} on held-out sense sentences: error {c.ece:.3f}, within the "
+                 f"{c.ece_null_p95:.3f} of sampling noise at n = {c.n}; a row of context words is unlike those "
+                 "sentences, so read p as the model's lean rather than a frequency")
+
+
 def queen_sense(lm, context: str, encoder=None) -> dict:
     """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
     from latent.senses.sets import get_builtin
@@ -24,10 +42,13 @@ def queen_sense(lm, context: str, encoder=None) -> dict:
     probs = rep.steps[0].probs[li]
     nearest = rep.senses[int(probs.argmax())]
     answer = rep.steps[0].predicted_sense
-    why = (f"no sense is closer than the 20 sense-free contexts, so the page says 'unclear' (nearest: {nearest}, "
-           f"p = {probs.max():.2f})" if answer == "unclear" else f"p({answer}) = {probs.max():.2f}")
+    p_name, calibration = calibration_words(rep.calibration)
+    why = (f"no sense is closer than the {len(rep.null_contexts)} sense-free contexts, so the page says 'unclear' "
+           f"(nearest: {nearest}, {p_name} = {probs.max():.2f})" if answer == "unclear"
+           else f"{p_name}({answer}) = {probs.max():.2f}")
     return {"answer": answer, "nearest": nearest, "p": float(probs.max()), "layer": rep.layer, "why": why,
-            "p_bee": float(probs[rep.senses.index("bee")]), "p_monarch": float(probs[rep.senses.index("monarch")])}
+            "p_bee": float(probs[rep.senses.index("bee")]), "p_monarch": float(probs[rep.senses.index("monarch")]),
+            "p_name": p_name, "calibration": calibration}
 
 
 def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
