@@ -337,3 +337,18 @@ def test_a_waiting_session_is_told_what_it_waits_for(tiny_lm):
     finally:
         gate.set()
     assert ta.result(timeout=60) and tb.result(timeout=60) and tc.result(timeout=60)
+
+
+def test_the_apps_gone_away_check_stops_the_script_run_quietly():
+    """In the app the check calls st.stop (the run ends without a traceback); a stop that returns still
+    cancels with CancelledError, and a connected session is never stopped."""
+    from concurrent.futures import CancelledError
+
+    from pages.ui.cache import gone_away
+
+    calls = []
+    gone_away(lambda: True, stop=lambda: calls.append("stop"))(None)
+    assert calls == []
+    with pytest.raises(CancelledError, match="went away"):
+        gone_away(lambda: False, stop=lambda: calls.append("stop"))(None)
+    assert calls == ["stop"]

@@ -220,7 +220,7 @@ def scheduled(lm, slot):
     from latent.scheduler import scheduler_for
 
     sched = scheduler_for(lm, threads=os.cpu_count())
-    check = gone_away(session_alive())     # a closed tab: drop the rows now, not when its session expires
+    check = gone_away(session_alive(), stop=st.stop)     # a closed tab: drop the rows now, not when its session expires
 
     def wait(t):
         check(t)
@@ -260,7 +260,7 @@ def route_model_work() -> None:
     A session whose browser has gone away drops its queued passes (see :func:`gone_away`)."""
     from latent.scheduler import route_model_work as route
 
-    route(wait=gone_away(session_alive()))
+    route(wait=gone_away(session_alive(), stop=st.stop))
 
 
 def session_alive():
@@ -277,12 +277,16 @@ def session_alive():
     return lambda: runtime.is_active_session(sid)
 
 
-def gone_away(alive):
-    """A scheduler ``wait`` callback that cancels the queued request once ``alive()`` is false."""
+def gone_away(alive, stop=None):
+    """A scheduler ``wait`` callback that cancels the queued request once ``alive()`` is false. In the
+    app, ``stop`` is ``st.stop``: the script run ends quietly (a browser that reconnects after a blip
+    sees a stopped run it can rerun, not a traceback); without it, ``CancelledError`` is raised."""
     from concurrent.futures import CancelledError
 
     def wait(_ticket):
         if not alive():
+            if stop is not None:
+                stop()
             raise CancelledError("the browser went away: its queued model work is dropped")
     return wait
 
