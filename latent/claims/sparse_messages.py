@@ -198,8 +198,8 @@ def figure(r: ExperimentResult) -> go.Figure:
         fig.add_trace(go.Scatter(x=[lo, hi], y=[f["top1_agreement"]] * 2, mode="lines", name=name,
                                  line=dict(dash=dash, color="grey")))
     # a vertical line drawn as data: add_vline on a log axis reads x as log10
-    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1.02], mode="lines+text", text=["", "UTF-8 bytes of the text"],
-                             textposition="top left", name="UTF-8 bytes of the text", line=dict(dash="dash", color="black")))
+    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1.0], mode="lines+text", text=["", "UTF-8 bytes of the text"],
+                             textposition="bottom left", name="UTF-8 bytes of the text", line=dict(dash="dash", color="black")))
     fig.update_xaxes(type="log", range=[np.log10(lo) - 0.05, np.log10(hi) + 0.05],
                      title="message size in bytes (k × (2-byte index + fp16 value))")
     fig.update_yaxes(title="top-1 agreement with the full state", range=[-0.02, 1.05])
