@@ -321,3 +321,17 @@ def test_link_notes_and_link_box_belong_to_their_own_session():
     assert not second.sidebar.warning
     links = [c.value for c in second.sidebar.code]
     assert links and not any("zzz" in c for c in links)
+
+
+def test_a_hide_parameter_never_reaches_the_html_it_writes():
+    """The one ``unsafe_allow_html`` (presenter CSS and hidden controls) only ever gets keys that match
+    KEY: a link that tries to inject markup gets a note and the markup is dropped."""
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.query_params.update({"v": "1", "hide": "sn_upload,x</style><script>alert(1)</script>"})
+    at.switch_page("pages/3_Senses.py").run()
+    assert not at.exception
+    note = " ".join(w.value for w in at.sidebar.warning)
+    assert "is not a control key; ignored" in note and "alert(1)" in note
+    html = [m.value for m in at.markdown if "<style>" in m.value]
+    assert html and all("<script" not in h and "alert" not in h for h in html)
+    assert any(".st-key-sn_upload" in h for h in html)
