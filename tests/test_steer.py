@@ -168,12 +168,7 @@ def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
     """Each baseline row equals the solo unsteered run with the same seed; steered rows differ."""
     from latent.steering.walk import distinct2, sweep
 
-    class Enc:  # a stand-in encoder: the meters' arithmetic is not under test here
-        def encode(self, texts, normalize_embeddings=True, **kw):
-            v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
-            return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-    sw = sweep(tiny_lm, Enc(), "the queen", dirs[1], [-2.0, 0.0, 2.0], max_new_tokens=6, n_random=2)
+    sw = sweep(tiny_lm, _LengthEncoder(), "the queen", dirs[1], [-2.0, 0.0, 2.0], max_new_tokens=6, n_random=2)
     for sd in (0, 1, 2):
         solo = generate(tiny_lm, ["the queen"], max_new_tokens=6, do_sample=True, seeds=[sd]).texts[0]
         row = sw.rows[(sw.rows["kind"] == "baseline") & (sw.rows["seed"] == sd)]

@@ -10,11 +10,11 @@ from plotly.subplots import make_subplots
 from latent.style import base_layout, hover
 
 
-PANELS = (  # (row, col, value column, interval columns, band columns, colour)
-    (1, 1, "effect", ("effect_lo", "effect_hi"), ("random_lo", "random_hi"), "#c2410c"),
-    (1, 2, "distinct2", ("distinct2_lo", "distinct2_hi"), ("distinct2_random_lo", "distinct2_random_hi"), "#1f77b4"),
-    (2, 1, "fluency", ("fluency_lo", "fluency_hi"), ("fluency_random_lo", "fluency_random_hi"), "#2ca02c"),
-    (2, 2, "kl", ("kl_lo", "kl_hi"), ("kl_random_lo", "kl_random_hi"), "#9467bd"),
+PANELS = (  # (row, col, meter column, its band's column prefix, colour); intervals are <meter>_lo/_hi
+    (1, 1, "effect", "random", "#c2410c"),
+    (1, 2, "distinct2", "distinct2_random", "#1f77b4"),
+    (2, 1, "fluency", "fluency_random", "#2ca02c"),
+    (2, 2, "kl", "kl_random", "#9467bd"),
 )
 
 
@@ -29,13 +29,11 @@ def meters_figure(sw) -> go.Figure:
         "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered"))
     x = list(t["strength"])
     n_rand = sw.recipe.get("n_random", 5)
-    for i, (r, c, col, (lo, hi), (blo, bhi), color) in enumerate(PANELS):
-        if blo in t:
-            fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t[bhi]) + list(t[blo][::-1]), fill="toself", mode="lines",
-                                     fillcolor="rgba(150,150,150,0.3)", line=dict(width=0), legendgroup="band",
-                                     name=f"{n_rand} random directions (mean ± 2 sd)", showlegend=i == 0), r, c)
-        err = (dict(type="data", symmetric=False, array=t[hi] - t[col], arrayminus=t[col] - t[lo])
-               if lo in t else None)
+    for i, (r, c, col, band, color) in enumerate(PANELS):
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t[f"{band}_hi"]) + list(t[f"{band}_lo"][::-1]), fill="toself",
+                                 mode="lines", fillcolor="rgba(150,150,150,0.3)", line=dict(width=0), legendgroup="band",
+                                 name=f"{n_rand} random directions (mean ± 2 sd)", showlegend=i == 0), r, c)
+        err = dict(type="data", symmetric=False, array=t[f"{col}_hi"] - t[col], arrayminus=t[col] - t[f"{col}_lo"])
         fig.add_trace(go.Scatter(x=x, y=t[col], mode="lines+markers", name="this direction (mean, 95 % CI)",
                                  legendgroup="direction", showlegend=i == 0, line=dict(width=3, color=color),
                                  marker=dict(size=9), error_y=err), r, c)

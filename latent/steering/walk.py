@@ -8,7 +8,7 @@ Meters for every generation:
 Example::
 
     >>> sw = sweep(lm, enc, "I think that you", d, [-0.4, 0, 0.4])     # doctest: +SKIP
-    >>> sw.table()[["strength", "concept", "fluency", "kl"]]
+    >>> sw.table()[["strength", "concept", "fluency", "kl"]]                # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -68,9 +68,8 @@ class Sweep:
         return self.summary
 
     def random_band(self) -> tuple[float, float]:
-        """Mean ± 2 sd of the random directions' slopes."""
-        rs = self.random_slopes
-        return (rs.mean() - 2 * rs.std(ddof=1), rs.mean() + 2 * rs.std(ddof=1)) if len(rs) > 1 else (np.nan, np.nan)
+        """Mean ± 2 sd of the random directions' slopes (NaN with fewer than two)."""
+        return sd_band(self.random_slopes) if len(self.random_slopes) > 1 else (np.nan, np.nan)
 
     def band_verdict(self) -> str:
         """"beyond" (the slope's interval clears the random band), "inside" it, or "inconclusive"."""
@@ -117,10 +116,11 @@ METERS = ("distinct2", "fluency", "kl")   # meters besides the concept effect, e
 RANGES = {"distinct2": (0.0, 1.0), "fluency": (-np.inf, 0.0), "kl": (0.0, np.inf)}   # where each meter can lie
 
 
-def band(x) -> tuple[float, float]:
+def sd_band(x) -> tuple[float, float]:
     """The null band of a control's values: mean ± 2 sd (a single value or none: that value, or 0).
+    (``claims.evidence.band`` is another band: the central 95 % of a null distribution's draws.)
 
-    >>> band([1.0, 2.0, 3.0])
+    >>> sd_band([1.0, 2.0, 3.0])
     (0.0, 4.0)
     """
     x = np.asarray(x, float)
@@ -237,7 +237,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
         ctrl = g if s == 0 else rnd[rnd["strength"] == s]
         c, clo, chi = t_interval(g["concept"])
         e, elo, ehi = t_interval(g["effect"])
-        blo, bhi = band(ctrl["effect"])
+        blo, bhi = sd_band(ctrl["effect"])
         verdict = ("baseline" if s == 0 else "n = 1: no interval" if not np.isfinite(elo) else
                    "beyond random" if (elo > bhi or ehi < blo) else
                    "within random band" if (blo <= elo and ehi <= bhi) else "overlaps random band: inconclusive")
@@ -251,7 +251,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
             lo, hi = RANGES[m]
             v, vlo, vhi = t_interval(vals)
             row[m], row[f"{m}_lo"], row[f"{m}_hi"] = v, *(float(np.clip(x, lo, hi)) for x in (vlo, vhi))
-            row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in band(ctrl[m]))
+            row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in sd_band(ctrl[m]))
         out.append(row)
     summary = pd.DataFrame(out)
     X = own["strength"].to_numpy(float)
