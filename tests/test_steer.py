@@ -222,6 +222,25 @@ def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_
     assert len(lines) == 4 and all(tr.error_y.array is not None for tr in lines)
 
 
+def test_a_direction_that_is_one_of_the_random_ones_lands_in_every_meters_band(tiny_lm):
+    """The control behaves as a control: a direction equal to the sweep's own random direction 0 (same
+    seed) is the same computation as that random row, so on every meter and strength it lies within
+    the random band (one of n <= 5 values always lies within their mean ± 2 sd)."""
+    from latent.steering.walk import METERS, random_directions, sweep
+
+    layer = 2
+    d = Direction(random_directions(tiny_lm.d_model, 5, seed=layer)[0], layer, recipe={"kind": "random"})
+    sw = sweep(tiny_lm, _LengthEncoder(), "the queen", d, [-2.0, 0.0, 2.0], max_new_tokens=6, seeds=(0,), n_random=5)
+    rows, t = sw.rows, sw.summary.set_index("strength")
+    for s in (-2.0, 2.0):
+        mine = rows[(rows["kind"] == "direction") & (rows["strength"] == s)]
+        twin = rows[(rows["kind"] == "random") & (rows["strength"] == s) & (rows["random_direction"] == 0)]
+        assert mine["text"].item() == twin["text"].item()          # the same computation
+        assert t.loc[s, "random_lo"] - 1e-9 <= t.loc[s, "effect"] <= t.loc[s, "random_hi"] + 1e-9
+        for m in METERS:
+            assert t.loc[s, f"{m}_random_lo"] - 1e-9 <= t.loc[s, m] <= t.loc[s, f"{m}_random_hi"] + 1e-9, (m, s)
+
+
 @pytest.mark.real_model
 def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     from latent.core.hooks import use
