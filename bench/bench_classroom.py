@@ -97,7 +97,7 @@ ACTIONS = {"distinct sweep, distinct prompts": preset_sweep, "distinct sweep, on
 
 
 def session_times(lm, enc, k, action, routed, sched):
-    from latent.scheduler import route_model_work
+    from latent.serving.scheduler import route_model_work
 
     out = [None] * k
     barrier = threading.Barrier(k)
@@ -153,7 +153,7 @@ def pct(xs, q):
 
 if __name__ == "__main__":
     from latent.core.models import load_encoder, load_lm
-    from latent.scheduler import encoder_scheduler, scheduler_for, serve, serve_encoder
+    from latent.serving.scheduler import encoder_scheduler, scheduler_for, serve, serve_encoder
 
     lm, enc = load_lm(), load_encoder()
     serve(lm)

@@ -5,7 +5,7 @@ import pytest
 
 from latent.core.generate import generate
 from latent.core.hooks import use
-from latent.scheduler import GenerateRequest, Scheduler
+from latent.serving.scheduler import GenerateRequest, Scheduler
 from latent.steering.steer import rows_plan
 
 
@@ -127,7 +127,7 @@ def test_hidden_state_passes_from_many_sessions_share_one_pass(tiny_lm, sched):
     import torch
 
     from latent.core.hidden import direct_forward, encode
-    from latent.scheduler import StatesRequest
+    from latent.serving.scheduler import StatesRequest
 
     texts = [["the queen bee", "a hive"], ["honey and wax and more honey"], ["the queen bee", "a hive"]]
     layers = [[1, 3], [2], [1, 3]]
@@ -155,7 +155,7 @@ def test_pages_route_hidden_states_through_the_scheduler_only_for_served_models(
     from conftest import make_tiny_lm
     from latent.core.hidden import hidden_states
     from latent.core.hooks import Plan, use
-    from latent.scheduler import route_model_work, scheduler_for, serve
+    from latent.serving.scheduler import route_model_work, scheduler_for, serve
 
     def run():
         direct = hidden_states(tiny_lm, ["the queen bee", "a hive of bees"], layers=[1, 2])
@@ -187,7 +187,7 @@ def test_a_shared_value_computed_through_the_scheduler_does_not_deadlock(tiny_lm
     import threading
 
     from latent.core.hidden import hidden_states
-    from latent.scheduler import route_model_work, scheduler_for, serve
+    from latent.serving.scheduler import route_model_work, scheduler_for, serve
 
     out = {}
 
@@ -213,7 +213,7 @@ def test_encoder_calls_from_many_sessions_share_one_call_and_equal_solo_calls():
     import time
 
     from latent.core.models import direct_embed, embed
-    from latent.scheduler import encoder_scheduler, route_model_work, serve_encoder
+    from latent.serving.scheduler import encoder_scheduler, route_model_work, serve_encoder
 
     class Enc:  # deterministic stand-in: counts the texts it is asked to encode
         def __init__(self):
@@ -264,7 +264,7 @@ def test_a_session_whose_browser_went_away_drops_its_queued_passes():
     from latent.core.hidden import hidden_states
     from latent.core.models import embed
     from pages.ui.cache import gone_away
-    from latent.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
+    from latent.serving.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
 
     class Enc:
         def encode(self, texts, normalize_embeddings=True, **kw):

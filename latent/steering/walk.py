@@ -194,7 +194,7 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     norm = float(typical_norms(lm)[direction.layer])
     added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
     if runner is not None:
-        from latent.scheduler import GenerateRequest
+        from latent.serving.scheduler import GenerateRequest
 
         gen = runner(GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
                                           added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,

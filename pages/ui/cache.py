@@ -106,7 +106,7 @@ def lm():
 
 def encoder():
     """The shared sentence encoder; its calls from pages go through its scheduler."""
-    from latent.scheduler import serve_encoder
+    from latent.serving.scheduler import serve_encoder
 
     enc = _wait(_encoder_loader(), "sentence encoder")
     serve_encoder(enc)
@@ -194,7 +194,7 @@ def lm_named(name: str):
 
 def _served(lm):
     """Every session's model work on a shared model goes through its one scheduler."""
-    from latent.scheduler import serve
+    from latent.serving.scheduler import serve
 
     serve(lm)
     return lm
@@ -217,7 +217,7 @@ def scheduled(lm, slot):
     away (a closed tab, or Streamlit stopping its script) cancels its queued rows."""
     import os
 
-    from latent.scheduler import scheduler_for
+    from latent.serving.scheduler import scheduler_for
 
     sched = scheduler_for(lm, threads=os.cpu_count())
     check = gone_away(session_alive(), stop=st.stop)     # a closed tab: drop the rows now, not when its session expires
@@ -258,7 +258,7 @@ def route_model_work() -> None:
     """This script run's hidden-state passes and sentence-encoder calls go through the shared models'
     scheduler (packed with other sessions' work); steering decodes go there through :func:`scheduled`.
     A session whose browser has gone away drops its queued passes (see :func:`gone_away`)."""
-    from latent.scheduler import route_model_work as route
+    from latent.serving.scheduler import route_model_work as route
 
     route(wait=gone_away(session_alive(), stop=st.stop))
 
