@@ -138,13 +138,12 @@ def captured_requests(lm, enc, k, action):
 def floor_time(lm, enc, k, action, sched):
     """The arithmetic floor: the K sessions' rows decoded and re-scored as one batch in this thread,
     with no queue, no window and no other work: what any scheduler on this machine must at least spend."""
+    from latent.core.decode import decode_rows
+
     reqs = captured_requests(lm, enc, k, action)
-    n_batches = len(sched.batches)
     t = time.perf_counter()
-    sched._decode(reqs, [])
-    t = time.perf_counter() - t
-    del sched.batches[n_batches:], sched.requested[n_batches:]   # the scheduler's own record stays the sessions'
-    return t
+    decode_rows(lm, reqs)
+    return time.perf_counter() - t
 
 
 def pct(xs, q):

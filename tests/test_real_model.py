@@ -143,7 +143,7 @@ def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, ca
             assert out["effect"] == 0 and out["seed"] == 2 and out["dtype"] == "float32" and out["model"] == model
         if args[0] == "steer":        # every meter with its interval and the random directions' band
             for r in out["results"]:
-                for m in ("fluency", "distinct2", "kl"):
+                for m in ("typicality", "distinct2", "kl"):
                     assert set(r[m]) == {"value", "ci", "random_band"} and len(r[m]["random_band"]) == 2
             zero = next(r for r in out["results"] if r["strength"] == 0)
             assert zero["kl"]["random_band"] == [0.0, 0.0]

@@ -5,8 +5,8 @@ import pytest
 
 from latent.core.generate import generate
 from latent.core.hooks import use
-from latent.serving.scheduler import GenerateRequest, Scheduler
-from latent.steering.steer import rows_plan
+from latent.serving.scheduler import DecodeBatcher, EncodeRequest, GenerateRequest, InProcess, Scheduler, StatesRequest
+from latent.core.decode import rows_plan
 
 
 def solo(lm, req: GenerateRequest):
@@ -89,21 +89,21 @@ def test_the_sweep_through_the_scheduler_equals_the_direct_sweep(tiny_lm, sched)
     direct = sweep(tiny_lm, Enc(), "the queen", d, [-1.0, 0.0, 1.0], **kw)
     shared = sweep(tiny_lm, Enc(), "the queen", d, [-1.0, 0.0, 1.0], runner=sched.run, **kw)
     assert direct.rows["text"].tolist() == shared.rows["text"].tolist()
-    np.testing.assert_allclose(direct.rows["fluency"], shared.rows["fluency"], atol=1e-5)   # scored in the batch
+    np.testing.assert_allclose(direct.rows["typicality"], shared.rows["typicality"], atol=1e-5)   # scored in the batch
 
 
 def test_identical_rows_of_different_requests_decode_once(tiny_lm, sched):
     """Two students on one prompt: their unsteered baselines and a shared (null) direction row are one
-    computation each; every row still gets its solo result, and so does fluency."""
+    computation each; every row still gets its solo result, and so does typicality."""
     d = tiny_lm.d_model
     g = np.random.default_rng(1)
     shared, own_a, own_b = (g.normal(size=d) * 3 for _ in range(3))
     a = GenerateRequest.make(["the queen", "the queen", "the queen"], [1, 1, 1], layer=2,
                              added=np.stack([np.zeros(d), own_a, shared]), max_new_tokens=8, do_sample=True,
-                             fluency=True)
+                             typicality=True)
     b = GenerateRequest.make(["the queen", "the queen", "the queen"], [1, 1, 1], layer=2,
                              added=np.stack([np.zeros(d), own_b, shared]), max_new_tokens=6, do_sample=True,
-                             fluency=True)
+                             typicality=True)
     c = GenerateRequest.make(["the queen"], [1], max_new_tokens=8, do_sample=True)   # unsteered = a zero vector
     with sched.hold():
         tickets = [sched.submit(r) for r in (a, b, c)]
@@ -117,7 +117,7 @@ def test_identical_rows_of_different_requests_decode_once(tiny_lm, sched):
 
     for r, res in zip((a, b), got[:2]):
         want = continuation_logprobs(tiny_lm, res.prompt_ids, res.token_ids)
-        np.testing.assert_allclose(res.extra["fluency"], want, atol=1e-5)
+        np.testing.assert_allclose(res.extra["typicality"], want, atol=1e-5)
     assert got[2].token_ids[0] == got[0].token_ids[0]                 # the same computation
 
 
@@ -237,7 +237,7 @@ def test_encoder_calls_from_many_sessions_share_one_call_and_equal_solo_calls():
         for th in threads:
             th.start()
         deadline = time.time() + 10
-        while sum(len(q) for q in s._queues.values()) < 2 and time.time() < deadline:
+        while s.queued(GenerateRequest) + s.queued(StatesRequest) < 2 and time.time() < deadline:
             time.sleep(0.01)
     for th in threads:
         th.join(timeout=30)
@@ -293,13 +293,13 @@ def test_a_session_whose_browser_went_away_drops_its_queued_passes():
         for th in threads:
             th.start()
         deadline = time.time() + 10
-        while (len(s._queues["states"]) < 2 or len(es._queues["encode"]) < 1) and time.time() < deadline:
+        while (s.queued(StatesRequest) < 2 or es.queued(EncodeRequest) < 1) and time.time() < deadline:
             time.sleep(0.01)
         connected["gone"] = False                       # the tab closes while its work is queued
         deadline = time.time() + 10
-        while (len(s._queues["states"]) > 1 or es._queues["encode"]) and time.time() < deadline:
+        while (s.queued(StatesRequest) > 1 or es.queued(EncodeRequest)) and time.time() < deadline:
             time.sleep(0.01)
-        assert len(s._queues["states"]) == 1 and not es._queues["encode"]   # dropped before running
+        assert s.queued(StatesRequest) == 1 and not es.queued(EncodeRequest)   # dropped before running
     for th in threads:
         th.join(timeout=30)
     assert isinstance(out["gone"], CancelledError) and "went away" in str(out["gone"])
@@ -316,14 +316,15 @@ def test_a_waiting_session_is_told_what_it_waits_for(tiny_lm):
 
     gate, started = threading.Event(), threading.Event()
 
-    class Slow(Scheduler):
-        def _decode(self, requests, tickets):
-            for t in tickets:
-                t.progress = (3, 40)
-            started.set()
-            gate.wait(30)
-            return super()._decode(requests, tickets)
-    s = Slow(tiny_lm, window_s=0.0)
+    class Slow(InProcess):              # a backend that holds each decode until the gate opens
+        def run(self, batcher, model, requests, tickets):
+            if isinstance(batcher, DecodeBatcher):
+                for t in tickets:
+                    t.progress = (3, 40)
+                started.set()
+                gate.wait(30)
+            return super().run(batcher, model, requests, tickets)
+    s = Scheduler(tiny_lm, window_s=0.0, backend=Slow())
     a, b, c = requests(tiny_lm)
     ta = s.submit(a)
     assert started.wait(30)

@@ -150,16 +150,27 @@ def forward_batch(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     """Right-padded forward pass that records the chosen layers and stops after the last one.
 
     Returns ``{layer: tensor (B, T, d)}``. Steering edits active in this context apply. Where the
-    app has set a door (:func:`core.models.set_door`) and no plan is active, the pass goes through it
+    app has set a door (:func:`core.requests.set_door`) and no plan is active, the pass goes through it
     (the app's scheduler packs passes from many sessions into one batch); otherwise it runs here.
     """
     from latent.core.hooks import current
-    from latent.core.models import door_for
+    from latent.core.requests import StatesRequest, through_door
 
-    run = door_for("states", lm) if current() is None else None
-    if run is not None:
-        return run(id_lists, layers)
-    return direct_forward(lm, id_lists, layers)
+    if current() is not None:           # a plan (steering, recording) is this thread's own: compute here
+        return direct_forward(lm, id_lists, layers)
+    return through_door(lm, StatesRequest.make(id_lists, layers), forward_requests)
+
+
+def forward_requests(lm, requests) -> list[dict]:
+    """One right-padded forward pass for several hidden-state requests (the union of their layers,
+    stopping after the deepest); each gets its own rows, width and layers back."""
+    ids = [list(x) for r in requests for x in r.ids]
+    hs = direct_forward(lm, ids, sorted({k for r in requests for k in r.layers}))
+    out, o = [], 0
+    for r in requests:
+        out.append({k: hs[k][o:o + r.rows, :r.width].clone() for k in r.layers})
+        o += r.rows
+    return out
 
 
 def direct_forward(lm, id_lists: list[list[int]], layers: list[int]) -> dict:

@@ -20,7 +20,6 @@ import shutil
 import tempfile
 import threading
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -359,22 +358,6 @@ def load_encoder(name: str | None = None):
             raise ModelError(f"Cannot load sentence encoder {name!r}: {str(e)[:200]}") from None
 
 
-# (kind, model) -> a function doing that work elsewhere (the app's scheduler), or None to compute here
-_DOOR: ContextVar = ContextVar("latent_model_door", default=None)
-
-
-def set_door(door) -> None:
-    """Route this thread's model work through ``door(kind, model)``: ``"states"`` for hidden-state
-    passes (:func:`core.hidden.forward_batch`), ``"encode"`` for :func:`embed`. ``None``: compute here."""
-    _DOOR.set(door)
-
-
-def door_for(kind: str, model):
-    """The function the door gives this thread for ``kind`` of work on ``model``, or ``None``."""
-    door = _DOOR.get()
-    return door(kind, model) if door is not None else None
-
-
 def embed(encoder, texts) -> "np.ndarray":
     """Unit-length sentence embeddings of ``texts``, shape (n, d). Where the app has set a door, the
     call goes through it (the scheduler encodes many sessions' texts in one call, each distinct text
@@ -385,9 +368,20 @@ def embed(encoder, texts) -> "np.ndarray":
         >>> embed(load_encoder(), ["the queen bee", "a hive"]).shape      # doctest: +SKIP
         (2, 384)
     """
+    from latent.core.requests import EncodeRequest, through_door
+
     texts = list(texts)
-    run = door_for("encode", encoder) if texts else None
-    return run(texts) if run is not None else direct_embed(encoder, texts)
+    if not texts:
+        return direct_embed(encoder, texts)
+    return through_door(encoder, EncodeRequest.make(texts), embed_requests)
+
+
+def embed_requests(encoder, requests) -> list:
+    """One encoder call for several requests' texts, each distinct text once."""
+    distinct = list(dict.fromkeys(t for r in requests for t in r.texts))
+    E = direct_embed(encoder, distinct)
+    where = {t: i for i, t in enumerate(distinct)}
+    return [E[[where[t] for t in r.texts]] for r in requests]
 
 
 def direct_embed(encoder, texts) -> "np.ndarray":

@@ -13,7 +13,7 @@ from latent.style import base_layout, hover
 PANELS = (  # (row, col, meter column, its band's column prefix, colour); intervals are <meter>_lo/_hi
     (1, 1, "effect", "random", "#c2410c"),
     (1, 2, "distinct2", "distinct2_random", "#1f77b4"),
-    (2, 1, "fluency", "fluency_random", "#2ca02c"),
+    (2, 1, "typicality", "typicality_random", "#2ca02c"),
     (2, 2, "kl", "kl_random", "#9467bd"),
 )
 
@@ -25,7 +25,7 @@ def meters_figure(sw) -> go.Figure:
     direction is the baseline there)."""
     t = sw.summary
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
-        "concept change vs unsteered (↑ toward +pole)", "repetition: distinct bigrams (1 = none)",
+        "concept change vs unsteered (↑ toward +pole)", "distinct-2: share of distinct bigrams (1 = no repeats)",
         "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered"))
     x = list(t["strength"])
     n_rand = sw.recipe.get("n_random", 5)

@@ -20,11 +20,13 @@ import contextlib
 
 import numpy as np
 
+from latent.core.decode import POSITIONS, add_plan, rows_plan
 from latent.core.direction import Direction, DirectionError
 from latent.core.hooks import Plan, current, use
 
 MAX_STRENGTHS = 32
-POSITIONS = ("all", "first")
+__all__ = ["POSITIONS", "rows_plan", "steering", "steering_plan", "typical_norms", "coefficient", "check_strengths",
+           "parse_strengths"]
 
 
 def typical_norms(lm) -> np.ndarray:
@@ -63,46 +65,7 @@ def _added(lm, direction: Direction, strengths) -> "torch.Tensor":
 
 def steering_plan(lm, direction: Direction, strengths, positions: str = "all") -> Plan:
     """A hook plan adding ``strength`` (one per batch row, or one for all) at ``direction.layer``."""
-    _check_positions(positions)
-    return _add_plan(lm, direction.layer, _added(lm, direction, strengths), positions)
-
-
-def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan:
-    """A hook plan adding its own absolute vector to each batch row: ``added (rows, d)`` at ``layer``."""
-    import torch
-
-    _check_positions(positions)
-    if layer == 0:
-        raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")
-    vec = torch.as_tensor(np.asarray(added, np.float32), dtype=lm.model.dtype, device=lm.model.device)
-    return _add_plan(lm, layer, vec, positions)
-
-
-def _check_positions(positions: str) -> None:
-    if positions not in POSITIONS:
-        raise DirectionError(f"Unknown positions {positions!r}. Must be one of: {', '.join(POSITIONS)}")
-
-
-def _add_plan(lm, layer: int, vec, positions: str) -> Plan:
-    """The one edit both plans use: add ``vec (1 or rows, d)`` to every position, or (ActAdd's recipe)
-    only to the prompt's first token during prefill."""
-    from latent.core.hidden import start_ids
-
-    first = len(start_ids(lm.tokenizer))  # the prompt's first token (after the prepended start token)
-
-    def edit(h):
-        v = vec.to(h.dtype)
-        if v.shape[0] != 1 and v.shape[0] != h.shape[0]:
-            raise DirectionError(f"{v.shape[0]} strengths for a batch of {h.shape[0]} rows.")
-        if positions == "first":
-            if h.shape[1] <= first:  # (rows must share one prompt length: no left padding)
-                return h
-            h = h.clone()
-            h[:, first] += v
-            return h
-        return h + v[:, None, :]
-
-    return Plan(edits={layer: [edit]})
+    return add_plan(lm, direction.layer, _added(lm, direction, strengths), positions)
 
 
 @contextlib.contextmanager

@@ -2,13 +2,13 @@
 
 Meters for every generation:
 - **concept**: sentence-encoder cosine to the positive pole minus cosine to the negative pole;
-- **fluency**: mean token log-prob of the generated text under the *unsteered* model;
+- **typicality**: mean token log-prob of the generated text under the *unsteered* model;
 - **kl**: KL divergence of the first next-token distribution from the unsteered one.
 
 Example::
 
     >>> sw = sweep(lm, enc, "I think that you", d, [-0.4, 0, 0.4])     # doctest: +SKIP
-    >>> sw.table()[["strength", "concept", "fluency", "kl"]]                # doctest: +SKIP
+    >>> sw.table()[["strength", "concept", "typicality", "kl"]]                # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from latent.core.direction import Direction
-from latent.core.generate import continuation_logprobs, generate
+from latent.core.decode import decode_rows
+from latent.core.generate import generate
 from latent.core.hooks import Plan, use
 from latent.core.models import embed
-from latent.steering.steer import check_strengths, steering_plan, typical_norms
+from latent.core.requests import GenerateRequest
+from latent.steering.steer import check_strengths, typical_norms
 
 
 N_RANDOM = 5          # random directions of the same norm, run in the same batch as the null band
@@ -57,8 +59,8 @@ class Sweep:
         return self.summary["concept"].to_numpy()
 
     @property
-    def fluency(self) -> np.ndarray:
-        return self.summary["fluency"].to_numpy()
+    def typicality(self) -> np.ndarray:
+        return self.summary["typicality"].to_numpy()
 
     @property
     def kl(self) -> np.ndarray:
@@ -112,8 +114,8 @@ def t_interval(x: np.ndarray) -> tuple[float, float, float]:
     return m, m - h, m + h
 
 
-METERS = ("distinct2", "fluency", "kl")   # meters besides the concept effect, each with an interval and a band
-RANGES = {"distinct2": (0.0, 1.0), "fluency": (-np.inf, 0.0), "kl": (0.0, np.inf)}   # where each meter can lie
+METERS = ("distinct2", "typicality", "kl")   # meters besides the concept effect, each with an interval and a band
+RANGES = {"distinct2": (0.0, 1.0), "typicality": (-np.inf, 0.0), "kl": (0.0, np.inf)}   # where each meter can lie
 
 
 def sd_band(x) -> tuple[float, float]:
@@ -174,8 +176,6 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
 
     ``runner(request) -> Generation`` decodes through a shared scheduler (the app passes one, so rows
     from many sessions share batches); without it the rows decode here, streaming to ``on_token``."""
-    from latent.steering.steer import rows_plan
-
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     strengths = check_strengths(strengths)
     seeds = [int(seed)] if seed is not None else list(seeds)
@@ -193,28 +193,22 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
         rows += [("random", 0, seeds[j % len(seeds)], s, j, rand[j]) for s in nonzero]
     norm = float(typical_norms(lm)[direction.layer])
     added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
+    request = GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
+                                   added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                                   positions=positions, typicality=True)
     if runner is not None:
-        from latent.serving.scheduler import GenerateRequest
-
-        gen = runner(GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
-                                          added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                                          positions=positions, fluency=True))
+        gen = runner(request)
     else:
         first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0
                      and r[2] == seeds[0]]
         stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
-        with use(rows_plan(lm, direction.layer, added, positions)):
-            gen = generate(lm, [prompts[r[1]] for r in rows], max_new_tokens=max_new_tokens, do_sample=do_sample,
-                           seeds=[r[2] for r in rows], on_token=stream)
+        gen = decode_rows(lm, [request], on_token=stream)[0]
     pos, neg = poles or pole_texts(direction)
     concept = concept_scores(encoder, gen.texts, pos, neg)
-    fluency = gen.extra.get("fluency")  # under the unsteered model (scored in the scheduler's batch when it ran there)
-    if fluency is None:
-        fluency = np.array(continuation_logprobs(lm, gen.prompt_ids, gen.token_ids))
     table = pd.DataFrame({"kind": [r[0] for r in rows], "prompt": [prompts[r[1]] for r in rows],
                           "seed": [r[2] for r in rows], "strength": [r[3] for r in rows],
                           "random_direction": [r[4] for r in rows], "text": gen.texts, "concept": concept,
-                          "fluency": fluency, "distinct2": [distinct2(t) for t in gen.token_ids],
+                          "typicality": gen.extra["typicality"], "distinct2": [distinct2(t) for t in gen.token_ids],
                           "tokens": [len(t) for t in gen.token_ids]})
     base_idx = {(r[1], r[2]): i for i, r in enumerate(rows) if r[0] == "baseline"}
     base_of = [base_idx[(r[1], r[2])] for r in rows]
@@ -262,7 +256,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
                    for _, g in own.groupby(["prompt", "seed"])]
     wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")
     bad = summary[(summary["strength"] != 0) & ((summary["distinct2"] < DEGENERATE) |
-                                                 (summary["fluency"] < summary.loc[summary["strength"] == 0, "fluency"].mean() - 1.0))]
+                                                 (summary["typicality"] < summary.loc[summary["strength"] == 0, "typicality"].mean() - 1.0))]
     cliff = float(bad["strength"].abs().min()) if len(bad) and (summary["strength"] == 0).any() else None
     first = own[(own["prompt"] == prompts[0]) & (own["seed"] == seeds[0])].set_index("strength")["text"]
     texts = [first.get(s, "") for s in strengths]

@@ -1,0 +1,118 @@
+"""One batched decode of steering rows, used by every path: a sweep run here, the app's scheduler and
+a remote worker all call :func:`decode_rows`.
+
+Each row keeps its own prompt, seed and added vector (a hook plan adds row ``r``'s vector to row
+``r`` only; a zero vector adds exactly nothing). Rows equal in prompt, seed, layer and vector decode
+once, across requests. With ``typicality`` set, each row's text is scored under the unsteered model
+(the mean log-prob of its tokens), in batches, always in the same way.
+
+Example::
+
+    >>> r = GenerateRequest.make(["I think"], [0], max_new_tokens=5)     # doctest: +SKIP
+    >>> decode_rows(lm, [r])[0].texts                                    # doctest: +SKIP
+    [' that the best way']
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from latent.core.direction import DirectionError
+from latent.core.generate import Generation, continuation_logprobs, generate
+from latent.core.hidden import start_ids
+from latent.core.hooks import Plan, use
+from latent.core.requests import GenerateRequest, through_door
+
+POSITIONS = ("all", "first")
+SCORE_BATCH = 32               # rows per unsteered re-scoring batch
+
+
+def check_positions(positions: str) -> None:
+    if positions not in POSITIONS:
+        raise DirectionError(f"Unknown positions {positions!r}. Must be one of: {', '.join(POSITIONS)}")
+
+
+def add_plan(lm, layer: int, vec: torch.Tensor, positions: str = "all") -> Plan:
+    """A hook plan adding ``vec (1 or rows, d)`` at ``layer`` to every position, or (ActAdd's recipe)
+    only to the prompt's first token during prefill."""
+    check_positions(positions)
+    if layer == 0:
+        raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")
+    first = len(start_ids(lm.tokenizer))  # the prompt's first token (after the prepended start token)
+
+    def edit(h):
+        v = vec.to(h.dtype)
+        if v.shape[0] != 1 and v.shape[0] != h.shape[0]:
+            raise DirectionError(f"{v.shape[0]} strengths for a batch of {h.shape[0]} rows.")
+        if positions == "first":
+            if h.shape[1] <= first:  # (rows must share one prompt length: no left padding)
+                return h
+            h = h.clone()
+            h[:, first] += v
+            return h
+        return h + v[:, None, :]
+
+    return Plan(edits={layer: [edit]})
+
+
+def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan:
+    """A hook plan adding its own absolute vector to each batch row: ``added (rows, d)`` at ``layer``."""
+    vec = torch.as_tensor(np.asarray(added, np.float32), dtype=lm.model.dtype, device=lm.model.device)
+    return add_plan(lm, layer, vec, positions)
+
+
+def decode(lm, request: GenerateRequest) -> Generation:
+    """One request's rows: through this thread's door (the app's scheduler) when it has one, else here."""
+    return through_door(lm, request, decode_rows)
+
+
+def decode_rows(lm, requests: list[GenerateRequest], on_token=None) -> list[Generation]:
+    """One batched decode of the requests' distinct rows; one :class:`Generation` per request.
+
+    ``on_token(step, texts)`` is called after each new token with the distinct rows' texts so far;
+    ``extra`` of each result holds ``batch_rows`` (distinct rows decoded) and, where asked,
+    ``typicality`` (per row)."""
+    d = lm.d_model
+    rows, vecs = [], {}                    # per requested row: its distinct row; distinct row -> vector
+    for r in requests:
+        for p, sd, v in zip(r.prompts, r.seeds, r.vectors(d)):
+            steered = r.layer > 0 and bool(v.any())
+            key = (p, sd, r.layer if steered else 0, v.tobytes() if steered else b"")
+            vecs.setdefault(key, v)
+            rows.append(key)
+    distinct = list(vecs)
+    where = {k: i for i, k in enumerate(distinct)}
+    index = [where[k] for k in rows]      # requested row -> distinct row
+    plan = Plan()
+    for layer in sorted({k[2] for k in distinct if k[2] > 0}):
+        added = np.stack([vecs[k] if k[2] == layer else np.zeros(d, np.float32) for k in distinct])
+        plan = plan.merged(rows_plan(lm, layer, added, requests[0].positions))
+    first = requests[0]
+    with use(plan):
+        g = generate(lm, [k[0] for k in distinct], max_new_tokens=max(r.max_new_tokens for r in requests),
+                     do_sample=first.do_sample, temperature=first.temperature, top_k=first.top_k,
+                     seeds=[k[1] for k in distinct], on_token=on_token)
+    offsets = np.cumsum([0] + [r.rows for r in requests])
+    toks = []                              # per requested row, cut to its request's length
+    for r, o in zip(requests, offsets):
+        toks += [g.token_ids[index[j]][: r.max_new_tokens] for j in range(o, o + r.rows)]
+    # unsteered scoring of the texts, batched too (no plan here); a (row, length) pair is scored once
+    want = sorted({(index[j], len(toks[j])) for r, o in zip(requests, offsets) if r.typicality
+                   for j in range(o, o + r.rows)})
+    score = {}
+    for s in range(0, len(want), SCORE_BATCH):
+        part = want[s:s + SCORE_BATCH]
+        lp = continuation_logprobs(lm, [g.prompt_ids[i] for i, _ in part], [g.token_ids[i][:n] for i, n in part])
+        score.update(zip(part, lp))
+    eos = lm.tokenizer.eos_token_id
+    out = []
+    for r, o in zip(requests, offsets):
+        js = range(o, o + r.rows)
+        mine = [toks[j] for j in js]
+        texts = [lm.tokenizer.decode([x for x in t if x != eos], skip_special_tokens=True) for t in mine]
+        extra = {"batch_rows": len(distinct)}
+        if r.typicality:
+            extra["typicality"] = np.array([score[(index[j], len(toks[j]))] for j in js], dtype=float)
+        out.append(Generation(texts, mine, [g.prompt_ids[index[j]] for j in js],
+                              g.first_logprobs[[index[j] for j in js]], g.seconds, sum(map(len, mine)), extra))
+    return out

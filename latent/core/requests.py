@@ -1,0 +1,141 @@
+"""Model work as plain values: the three request types every path uses, and the door.
+
+A request is values and arrays in, a result out, so the same request can be computed here, by the
+app's scheduler (which packs many sessions' requests into one batch) or by a remote worker:
+
+* :class:`GenerateRequest`: rows to decode, each with its own prompt, seed and added vector
+  (computed by :func:`latent.core.decode.decode_rows`);
+* :class:`StatesRequest`: a hidden-state pass (:func:`latent.core.hidden.forward_requests`);
+* :class:`EncodeRequest`: sentence-encoder texts (:func:`latent.core.models.embed_requests`).
+
+**The door.** :func:`through_door` computes a request here unless this thread has a door
+(:func:`set_door`): a function ``door(model, request)`` that returns where to send it (a callable
+taking the request) or ``None``. The app sets one per session, so its work joins the scheduler.
+
+Example::
+
+    >>> r = EncodeRequest.make(["a", "b", "a"])
+    >>> r.rows, r.key() == EncodeRequest.make(["a", "b", "a"]).key()
+    (3, True)
+    >>> GenerateRequest.make(["I think"], [0], max_new_tokens=5).rows
+    1
+"""
+from __future__ import annotations
+
+import hashlib
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Rows to decode: one prompt and seed per row, and (optionally) a vector added at ``layer`` per row."""
+
+    prompts: tuple[str, ...]
+    seeds: tuple[int, ...]
+    layer: int = 0                       # 0: no steering
+    added: bytes = b""                   # float32 (rows, d) as bytes, so the request hashes and serialises
+    max_new_tokens: int = 40
+    do_sample: bool = False
+    temperature: float = 0.8
+    top_k: int = 50
+    positions: str = "all"
+    typicality: bool = False             # also score each row's text under the unsteered model
+
+    @classmethod
+    def make(cls, prompts, seeds, *, layer: int = 0, added: np.ndarray | None = None, **kw) -> GenerateRequest:
+        vec = b"" if added is None else np.ascontiguousarray(added, dtype=np.float32).tobytes()
+        return cls(tuple(prompts), tuple(int(s) for s in seeds), int(layer), vec, **kw)
+
+    @property
+    def rows(self) -> int:
+        return len(self.prompts)
+
+    def vectors(self, d: int) -> np.ndarray:
+        if not self.added:
+            return np.zeros((self.rows, d), np.float32)
+        return np.frombuffer(self.added, dtype=np.float32).reshape(self.rows, d).copy()
+
+    def key(self) -> str:
+        return hashlib.sha256(repr((self.prompts, self.seeds, self.layer, self.max_new_tokens, self.do_sample,
+                                    self.temperature, self.top_k, self.positions, self.typicality)).encode()
+                              + self.added).hexdigest()
+
+    def group(self) -> tuple:
+        """Requests that can share one decode (``positions="first"`` needs equal prompt lengths: alone)."""
+        return (self.do_sample, self.temperature, self.top_k, self.positions) if self.positions == "all" else (id(self),)
+
+
+@dataclass(frozen=True)
+class StatesRequest:
+    """One hidden-state pass: token ids per row (start token included) and the layers to keep.
+    The result is ``{layer: tensor (rows, T, d)}``, right-padded."""
+
+    ids: tuple[tuple[int, ...], ...]
+    layers: tuple[int, ...]
+
+    @classmethod
+    def make(cls, id_lists, layers) -> StatesRequest:
+        return cls(tuple(tuple(int(t) for t in x) for x in id_lists), tuple(sorted({int(k) for k in layers})))
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    @property
+    def width(self) -> int:
+        """Tokens in the longest row (the padded length of this request alone)."""
+        return max(map(len, self.ids))
+
+    def key(self) -> str:
+        return hashlib.sha256(repr((self.ids, self.layers)).encode()).hexdigest()
+
+    def group(self) -> tuple:
+        return ()
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    """Texts for the sentence encoder; the result is their unit-length embeddings, (n, d)."""
+
+    texts: tuple[str, ...]
+
+    @classmethod
+    def make(cls, texts) -> EncodeRequest:
+        return cls(tuple(str(t) for t in texts))
+
+    @property
+    def rows(self) -> int:
+        return len(self.texts)
+
+    def key(self) -> str:
+        return hashlib.sha256(repr(self.texts).encode()).hexdigest()
+
+    def group(self) -> tuple:
+        return ()
+
+
+Request = GenerateRequest | StatesRequest | EncodeRequest
+
+# door(model, request) -> a callable that computes the request elsewhere (the app's scheduler), or None
+_DOOR: ContextVar = ContextVar("latent_model_door", default=None)
+
+
+def set_door(door) -> None:
+    """Route this thread's model work through ``door(model, request)``; ``None``: compute here."""
+    _DOOR.set(door)
+
+
+def door_for(model, request):
+    """Where this thread sends ``request`` on ``model``: a callable, or ``None`` (compute here)."""
+    door = _DOOR.get()
+    return door(model, request) if door is not None else None
+
+
+def through_door(model, request, direct):
+    """``request``'s result: through this thread's door when it has one for this work, else
+    ``direct([request])[0]`` here (``direct`` computes a list of requests of one type)."""
+    run = door_for(model, request)
+    return run(request) if run is not None else direct(model, [request])[0]
