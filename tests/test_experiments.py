@@ -10,8 +10,8 @@ import latent.claims as claims
 from latent.claims import ExperimentError, get, registry, run
 from latent.claims.evidence import (ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Finding, bootstrap_ci,
                                     clopper_pearson, judge, paired_finding)
-from latent.claims.reuse import generate_cached, generate_nocache
-from latent.claims.sparse_messages import keep_topk, patched_logprobs, sparsify
+from latent.claims.experiments.reuse import generate_cached, generate_nocache
+from latent.claims.experiments.sparse_messages import keep_topk, patched_logprobs, sparsify
 from latent.core.hidden import encode, hidden_states
 from latent.core.hooks import Plan, use
 from conftest import make_tiny_lm
@@ -59,7 +59,7 @@ def test_arithmetic_is_never_a_verdict():
 
 
 def test_spearman_null_holds_for_independent_data():
-    from latent.claims.economy import spearman_boot
+    from latent.claims.experiments.economy import spearman_boot
 
     g = np.random.default_rng(2)
     covered = []
@@ -72,7 +72,7 @@ def test_spearman_null_holds_for_independent_data():
 
 
 def test_cka_invariances_and_its_shuffled_null():
-    from latent.claims.talking import _cka_with_ci, linear_cka
+    from latent.claims.experiments.talking import _cka_with_ci, linear_cka
 
     g = np.random.default_rng(3)
     X = g.normal(size=(60, 10))
@@ -127,7 +127,7 @@ def test_ablating_zero_neurons_changes_nothing(tiny_lm):
 
 
 def test_quantised_cousins_are_private_and_weight_only(tiny_lm):
-    from latent.claims.cousins import int4_group, int8_per_channel, make_cousin
+    from latent.claims.experiments.cousins import int4_group, int8_per_channel, make_cousin
 
     w = torch.randn(8, 128)
     assert (int8_per_channel(w) - w).abs().max() <= w.abs().amax(1, keepdim=True).max() / 127
@@ -141,7 +141,7 @@ def test_quantised_cousins_are_private_and_weight_only(tiny_lm):
 
 
 def test_the_prefill_scorer_equals_plain_scoring(tiny_lm):
-    from latent.claims.reasoning import ANSWER_TOKENS, score
+    from latent.claims.experiments.reasoning import ANSWER_TOKENS, score
     from latent.core.generate import continuation_logprobs, generate
 
     ps, ans = ["the queen bee", "a b c d e f g", "hello"], ["honey hive", "x", "abc def"]
@@ -263,7 +263,7 @@ def test_sparse_messages_floors_and_full_state(real_lm):
 @pytest.mark.real_model
 def test_shuffled_against_shuffled_lands_in_the_null(real_lm):
     """Two independent shuffles of the same prompts: the control compared with itself is no effect."""
-    from latent.claims.sparse_matrix import K, next_logprobs, shuffled, topk_mass
+    from latent.claims.experiments.sparse_matrix import K, next_logprobs, shuffled, topk_mass
 
     ps = claims.corpus_prompts(60, max_chars=100)
     a = topk_mass(next_logprobs(real_lm, shuffled(ps, 0)))[K]

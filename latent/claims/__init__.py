@@ -145,14 +145,16 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
+EXPERIMENTS = "latent.claims.experiments"
 
 
 def registry() -> dict[str, Experiment]:
     """Every experiment module in this package, by name, in tab order (discovered once)."""
     if not _REGISTRY:
         found = []
-        for info in pkgutil.iter_modules(__path__):
-            exp = getattr(importlib.import_module(f"{__name__}.{info.name}"), "EXPERIMENT", None)
+        experiments = importlib.import_module(EXPERIMENTS)   # by name: the experiments import this module
+        for info in pkgutil.iter_modules(experiments.__path__):
+            exp = getattr(importlib.import_module(f"{experiments.__name__}.{info.name}"), "EXPERIMENT", None)
             if isinstance(exp, Experiment):
                 found.append(exp)
         _REGISTRY.update((e.name, e) for e in sorted(found, key=lambda e: (e.order, e.name)))
