@@ -1,11 +1,18 @@
-"""Entry point: the page list (Home first, so the sidebar says "Home", not "app") and the router."""
+"""The frame: one page registry (:mod:`latent.site`), and the set-up and tear-down that every page
+shares, run once here around ``pg.run()`` (Streamlit's multipage entry point)."""
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-PAGES = [st.Page("pages/home.py", title="Home", icon="🧭", default=True),
-         st.Page("pages/1_Dialogues.py", title="Dialogues"),
-         st.Page("pages/2_Hidden_states.py", title="Hidden states"),
-         st.Page("pages/3_Senses.py", title="Senses"),
-         st.Page("pages/4_Latent_walk.py", title="Latent walk"),
-         st.Page("pages/5_Seed_claims.py", title="Seed claims"),
-         st.Page("pages/6_Lessons.py", title="Lessons")]
-st.navigation(PAGES).run()
+from latent.site import PAGES, page
+from pages.ui import frame
+
+pg = st.navigation([st.Page(p.file, title=p.title, icon=p.icon or None, url_path=p.path or None, default=p.home)
+                    for p in PAGES])
+spec = page(pg.title)
+frame.setup(spec)
+try:
+    pg.run()
+except StopException:           # st.stop() in a page: its link box and notes are still drawn
+    frame.teardown(spec)
+    raise
+frame.teardown(spec)

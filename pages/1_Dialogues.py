@@ -1,17 +1,17 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
+from latent.core import project
 from latent.core.corpus import MAX_USER_CHARS, CorpusError, load_corpus, parse_upload, parse_user_text
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER
 from latent.dialogues.map import MapSpec
 from latent.dialogues.figures import dialogue_map_figure
 from latent.recipes import make_recipe, map_title
-from pages.ui import cache
-from pages.ui.export import export_buttons
+from pages.ui import models, serving
+from pages.ui.export import chart, export_buttons
 from pages.ui.text import md_escape
 
-cache.page("Dialogues", "Dialogues")
 corpus = load_corpus()
 extra = st.session_state.setdefault("user_dialogues", [])
 
@@ -21,7 +21,7 @@ with st.sidebar:
                       format_func={"encoder": "sentence encoder", "lm": "language model"}.get)
     layer, pooling = 12, "mean"
     if source == "lm":
-        n = cache.lm().n_layers
+        n = models.lm().n_layers
         layer = st.slider("Layer", 0, n, round(0.4 * n), key="map_layer", bind="query-params")
         pooling = st.radio("Pooling", ["mean", "last"], key="map_pooling", bind="query-params", horizontal=True)
     method = st.radio("Projection", ["umap", "pca"], key="map_method", bind="query-params", horizontal=True,
@@ -33,8 +33,8 @@ with st.sidebar:
 with st.expander("Add your own dialogue to the map"):
     pasted = st.text_area("One turn per line, as `Name: text`", key="paste", height=120, max_chars=MAX_USER_CHARS,
                           placeholder="Ada: What is a latent space?\nBob: A map of meanings.")
-    upload = st.file_uploader("…or upload .txt / .json", type=["txt", "json"], key="upload")
-    if st.button("Add to map", key="add_dialogue"):
+    upload = st.file_uploader("…or upload .txt / .json", type=["txt", "json"], key="do_upload_dialogue")
+    if st.button("Add to map", key="do_add_dialogue"):
         try:
             if upload is not None and pasted.strip():
                 raise CorpusError("Both a pasted text and an uploaded file are given: clear one of them first.")
@@ -47,13 +47,13 @@ with st.expander("Add your own dialogue to the map"):
             st.success(f"Added {len(d.turns)} turns as '{d.title}'.")
         except CorpusError as e:
             st.error(str(e))
-    if extra and st.button("Remove added dialogues", key="clear_dialogues"):
+    if extra and st.button("Remove added dialogues", key="do_clear_dialogues"):
         extra.clear()
         st.rerun()
 
 spec = MapSpec(source=source, layer=layer, pooling=pooling, method=method, dims=dims, seed=int(seed),
                color=color)
-if method == "umap" and not cache.project.is_warm():
+if method == "umap" and not project.is_warm():
     # UMAP's numba code compiles in the background for ~15-50 s after a start: draw PCA now and
     # offer UMAP once it is ready; the map never changes shape by itself
     spec = MapSpec(**{**spec.to_dict(), "method": "pca"})
@@ -61,16 +61,16 @@ if method == "umap" and not cache.project.is_warm():
 
     @st.fragment(run_every=2)
     def switch_when_warm():
-        if cache.project.is_warm() and st.button("UMAP is ready: show the UMAP map", key="map_umap_run"):
+        if project.is_warm() and st.button("UMAP is ready: show the UMAP map", key="do_map_umap"):
             st.rerun()
 
     switch_when_warm()
-lm = cache.lm() if source == "lm" else None
-enc = cache.encoder if source == "encoder" else None  # called only if the vectors are not cached
+lm = models.lm() if source == "lm" else None
+enc = models.encoder if source == "encoder" else None  # called only if the vectors are not cached
 model = lm.name if lm else DEFAULT_ENCODER
 bar = st.progress(0.0, text="Computing turn vectors…")
 try:
-    df, note = cache.dialogue_map(spec.to_dict(), extra, lm, enc,
+    df, note = serving.dialogue_map(spec.to_dict(), extra, lm, enc,
                                   progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
 except LatentError as e:
     bar.empty()
@@ -90,7 +90,7 @@ if picked is not None:
         st.subheader(f"Selected: {row['speaker']} · {row['title']} · turn {picked[1]}")
         st.text(row["text"])
 fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm), method=spec.method, highlight=picked)
-cache.chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
+chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
             config={"toImageButtonOptions": {"format": "png", "scale": 2}},
             caption=f"A point is one turn ({len(df)} from {df['dialogue'].nunique()} texts); lines join consecutive "
                     f"turns, so each conversation reads as a path; colour is the {color}; the axes are "
@@ -120,4 +120,3 @@ for t in turns:
         for q in t.get("quotes", ()):
             st.caption("> " + md_escape(q))
         st.markdown(md_escape(t["text"]))
-cache.start_background_work()

@@ -12,11 +12,10 @@ from latent.core.lens import lens_topk
 from latent.tokens.presets import presets
 from latent.core.project import ProjectionError
 from latent.tokens.map import axis_view, nearest, parse_layers, place
-from pages.ui import cache
-from pages.ui.export import export_buttons
+from pages.ui import models, serving
+from pages.ui.export import chart, export_buttons
 
-cache.page("Hidden states", "Hidden states")
-lm = cache.lm()
+lm = models.lm()
 
 PRESETS = presets()
 preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="hs_preset", bind="query-params")
@@ -38,7 +37,7 @@ prompts = [p for p in text.splitlines() if p.strip()]
 try:
     layers = parse_layers(layer_spec, lm.n_layers)
     bar = st.progress(0.0, text="Hidden states…")
-    tm = cache.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm,
+    tm = serving.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm,
                          progress=lambda i, n: bar.progress(i / n, text=f"Hidden states: chunk {i}/{n}"))
     bar.empty()
 except (InputError, ProjectionError) as e:
@@ -57,8 +56,8 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
     yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", max_chars=500, help="empty: y is the map's first coordinate")
     if use_axes:
         try:
-            d = cache.direction((pos,), (neg,), ax_layer, "mean", lm)
-            dy = cache.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
+            d = serving.direction((pos,), (neg,), ax_layer, "mean", lm)
+            dy = serving.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
             table = axis_view(tm, d, dy)
             axes = {"x_axis": d.to_dict(), "y_axis": dy.to_dict() if dy else None}
             axis_titles = (f"{d.label} (layer {ax_layer})", f"{dy.label} (layer {ax_layer})" if dy else "map coordinate 1")
@@ -67,7 +66,7 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
             st.error(str(e))
 with st.expander("Place new text on this map (transform, no refit)"):
     new = st.text_input("Text to place", key="hs_place_text", max_chars=5000)
-    if st.button("Place", key="hs_place") and new.strip():
+    if st.button("Place", key="do_hs_place") and new.strip():
         try:
             st.session_state["hs_placed"] = (id(tm), place(tm, lm, new))
         except (InputError, ProjectionError) as e:
@@ -83,7 +82,7 @@ if st.session_state.get("hs_layer") not in layers:
 p1, p2, p3 = st.columns([1, 1, 6])
 all_layers = p1.toggle("All layers", key="hs_all")
 playing = st.session_state.get("hs_playing", False) and not all_layers
-if p2.button("■ stop" if playing else "▶ play", key="hs_play", disabled=all_layers):
+if p2.button("■ stop" if playing else "▶ play", key="do_hs_play", disabled=all_layers):
     playing = st.session_state["hs_playing"] = not playing
     if playing and st.session_state.get("hs_layer") == layers[-1]:
         st.session_state["hs_layer"] = layers[0]
@@ -91,7 +90,7 @@ layer = None if all_layers else p3.select_slider("Layer", options=layers, value=
                                                  key="hs_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
                        axis_titles=axis_titles, note=tm.note, animate=False)
-event = cache.chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None,
+event = chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None,
                     caption=f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
                             "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
                             f"{color}. Axes have no units. Prompts that begin alike share those tokens' states exactly (the model "
@@ -122,14 +121,13 @@ l1, l2 = st.columns([3, 2])
 which = l1.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
 view = l2.radio("Colour", ["prob", "final_rank"], key="lens_view", horizontal=True,
                 format_func={"prob": "probability of the top token", "final_rank": "rank of the final prediction"}.get)
-lt = cache.lens_table(prompts[which], lm)
+lt = serving.lens_table(prompts[which], lm)
 lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}", value=view)
-cache.chart(lfig, key="lens_heatmap", theme=None,
+chart(lfig, key="lens_heatmap", theme=None,
             caption="A cell is one layer (row) at one input position (column); its text is the token the lens reads there. "
                     "Rank view: how far down this layer ranks the token the last layer predicts (0 = already top).")
 export_buttons(lfig, lt, make_recipe("lens", {"text": prompts[which], "value": view}, model=lm.name), key="export-lens",
                stem="logit-lens")
-cache.start_background_work()
 if playing and layer is not None:  # next frame: the slider moves, the map follows
     time.sleep(0.4)
     i = layers.index(layer)

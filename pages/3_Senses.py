@@ -9,18 +9,17 @@ from latent.senses.figures import (dose_response_figure, next_tokens_table, prob
                                    sense_map_figure, separability_figure)
 from latent.core.hidden import InputError
 from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
-from pages.ui import cache
-from pages.ui.export import export_buttons
+from pages.ui import models, serving
+from pages.ui.export import chart, export_buttons
 
-cache.page("Senses: which meaning does the context pick?", "Senses")
 st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
-lm = cache.lm()
+lm = models.lm()
 SETS = builtin_sets()
 
 c1, c2 = st.columns([1, 2])
 choice = c1.selectbox("Word", list(SETS) + ["(new word)"], key="sn_word", bind="query-params")
-upload = c1.file_uploader("…or load a senses JSON", type=["json"], key="sn_upload")
+upload = c1.file_uploader("…or load a senses JSON", type=["json"], key="do_sn_upload")
 word = c1.text_input("New word", key="sn_new_word", max_chars=40) if choice == "(new word)" else choice
 base = SETS.get(choice, SenseSet(word, {}))
 if upload is not None:
@@ -31,7 +30,7 @@ if upload is not None:
     except SenseError as e:
         c1.error(str(e))
 rows = c2.data_editor(pd.DataFrame(base.to_rows() or [{"sense": "", "sentence": ""}]), num_rows="dynamic",
-                      key=f"sn_rows_{choice}_{word}", height=260, width="stretch")
+                      key=f"do_sn_rows_{choice}_{word}", height=260, width="stretch")
 readout = c1.radio("Readout", ["echo", "word"], key="sn_readout", bind="query-params", horizontal=True)
 c1.caption("**echo** (default): the text, a newline and “The <word>”, read at that appended token. It has seen "
            "the whole text, so it carries mostly the sentence's topic (the “The weather” control below shows how much). "
@@ -54,19 +53,19 @@ def add_step():
 
 a1, a2, a3 = st.columns([2, 1, 2])
 a1.text_input("Add a context word", key="sn_add_word", placeholder="nectar", max_chars=40)
-a2.button("Add step", key="sn_add", on_click=add_step)
+a2.button("Add step", key="do_sn_add", on_click=add_step)
 pick_layer = a3.toggle("Choose the layer (default: best)", key="sn_pick")
 layer = st.slider("Layer", 0, lm.n_layers, lm.depth(0.3), key=f"sn_layer_{lm.n_layers}") if pick_layer else None
 
 try:
     sset = SenseSet.from_rows(word, rows.to_dict("records")).validate()
     with st.spinner(f"Reading '{word}' in {sum(map(len, sset.senses.values()))} sentences at every layer…"):
-        rep = cache.sense_report(sset.to_json(), tuple(s for s in steps_text.splitlines() if s.strip()),
-                                 readout, layer, lm, cache.encoder())
+        rep = serving.sense_report(sset.to_json(), tuple(s for s in steps_text.splitlines() if s.strip()),
+                                 readout, layer, lm, models.encoder())
 except (SenseError, InputError) as e:
     st.error(str(e))
     st.stop()
-st.download_button("Save this sense set (JSON)", sset.to_json(), f"senses-{word}.json", key="sn_save")
+st.download_button("Save this sense set (JSON)", sset.to_json(), f"senses-{word}.json", key="do_sn_save")
 
 params = {"word": word, "senses": sset.senses, "contexts": [s.context for s in rep.steps], "readout": readout,
           "layer": layer, "encoder_baseline": True}
@@ -76,17 +75,17 @@ compare = st.toggle("Compare models (by relative depth)", key="sn_compare")
 others = {}
 if compare:
     for name in EMBEDDED:
-        m = lm if name == lm.name else cache.lm_named(name)
-        others[name] = cache.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m)
+        m = lm if name == lm.name else models.lm_named(name)
+        others[name] = serving.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m)
 f1 = separability_figure(rep, others or None)
-cache.chart(f1, key="sn_sep", theme=None,
+chart(f1, key="sn_sep", theme=None,
             caption="A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's "
                     "centroid. Grey: what shuffled senses reach at their best layer. Dashed: controls measured in the "
                     "same run.")
 st.info(rep.separability_summary())
 export_buttons(f1, rep.separability_table(), recipe("separability"), key="sn_x1", stem=f"separability-{word}")
 f5 = reliability_figure(rep)
-cache.chart(f5, key="sn_rel", theme=None,
+chart(f5, key="sn_rel", theme=None,
             caption="A point is one bin of held-out predictions: x is the stated probability, y how often that sense "
                     "was right (dashed diagonal: perfect calibration; marker size and label: the bin's count). "
                     + rep.calibration_summary())
@@ -97,7 +96,7 @@ st.info(rep.pull())
 if rep.orders is not None:
     st.dataframe(rep.orders.table(), hide_index=True)
 f2 = dose_response_figure(rep)
-cache.chart(f2, key="sn_dose", theme=None,
+chart(f2, key="sn_dose", theme=None,
             caption="A point is one context step (x, in the order added) read at the chosen layer; colour is the "
                     "sense. Left: probability of each sense (softmax of the cosines at the fitted temperature); "
                     "right: the raw cosines, with the grey band the sense-free contexts reach.")
@@ -105,7 +104,7 @@ export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem
 target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
                       key="sn_target")
 f3 = probs_heatmap(rep, target)
-cache.chart(f3, key="sn_heat", theme=None,
+chart(f3, key="sn_heat", theme=None,
             caption="A cell is one context step (row) at one layer (column); colour is the probability of the chosen "
                     "sense.")
 export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3", stem=f"sense-probabilities-{word}")
@@ -113,7 +112,7 @@ export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), ke
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
 f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep))
-cache.chart(f4, where=m1, key="sn_map", theme=None,
+chart(f4, where=m1, key="sn_map", theme=None,
             caption="A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at "
                     "the chosen layer; PCA axes have no units.")
 with m1:
@@ -125,7 +124,7 @@ st.subheader("3 · Hand the sense direction to steering")
 d1, d2, d3 = st.columns(3)
 toward = d1.selectbox("Toward", rep.senses, index=rep.senses.index(rep.target()), key="sn_toward")
 away = d2.selectbox("Away from", rep.senses, index=0 if rep.target() != rep.senses[0] else 1, key="sn_away")
-if d3.button("Use on the Latent walk page", key="sn_send"):
+if d3.button("Use on the Latent walk page", key="do_sn_send"):
     try:
         st.session_state["walk_direction"] = rep.direction(toward, away)
         st.session_state["wk_prompt_from the Senses page"] = f"The {word}"   # a prompt about this word
@@ -135,4 +134,3 @@ if d3.button("Use on the Latent walk page", key="sn_send"):
         d3.error(str(e))
 if len(rep.senses) >= MAX_SENSES:
     st.caption(f"At most {MAX_SENSES} senses per word.")
-cache.start_background_work()

@@ -8,11 +8,10 @@ from latent.core.errors import LatentError
 from latent.steering.presets import STRENGTH, load_presets, scaled_layer
 from latent.steering.steer import coefficient, parse_strengths
 from latent.steering.walk import interpolate, steered_map, sweep
-from pages.ui import cache
-from pages.ui.export import export_buttons
+from pages.ui import models, serving
+from pages.ui.export import chart, export_buttons
 
-cache.page("Latent walk: steer the model along a direction", "Latent walk")
-lm, enc = cache.lm(), cache.encoder()
+lm, enc = models.lm(), models.encoder()
 PRESETS = load_presets()
 ERRORS = (LatentError,)
 
@@ -38,7 +37,7 @@ try:
             st.caption(f"Original ActAdd setting: {pp['model']}, layer {pp['layer']}, coefficient {pp['coefficient']}, "
                        f"pair {pp['pair']}. Here: layer {layer} of {lm.n_layers}, strength {STRENGTH[name]} (hand-set, not measured), "
                        f"≥ 8 contrast pairs, mean difference at every position.")
-        direction = cache.preset(name, layer, method, lm)
+        direction = serving.preset(name, layer, method, lm)
     elif source == "two sets of texts":
         layer = c[0].slider("Layer", 1, lm.n_layers, lm.depth(0.3), key=f"wk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
@@ -46,9 +45,9 @@ try:
         neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100, max_chars=20_000)
         prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
-        direction = cache.direction(tuple(pl), tuple(nl), layer, method, lm)
+        direction = serving.direction(tuple(pl), tuple(nl), layer, method, lm)
     elif source == "direction file":
-        up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="wk_file")
+        up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="do_wk_file")
         if up is None:
             st.info("Upload a .npz direction to walk along it.")
             st.stop()
@@ -64,7 +63,7 @@ except ERRORS as e:
     st.error(str(e))
     st.stop()
 c[3].metric("Layer norm", f"{coefficient(lm, direction, 1.0):.1f}", help="median token norm at this layer: strength 1")
-c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="wk_save", help="save this direction")
+c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="do_wk_save", help="save this direction")
 
 prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}", max_chars=2000)
 g = st.columns(4)
@@ -74,12 +73,12 @@ tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens", bind="query-para
 seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
 sample = g[3].toggle("Sample 3 seeds", value=True, key="wk_sample", help="Off: one greedy text per strength (no interval).")
 inputs = (prompt, strength_text, tokens, seed, sample, positions, direction.layer, direction.vector.tobytes())
-if st.button("Walk: generate the sweep", type="primary", key="wk_run"):
+if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
     live = st.empty()
     try:
         strengths = parse_strengths(strength_text)
         sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seeds=(seed, seed + 1, seed + 2),
-                   do_sample=sample, positions=positions, runner=cache.scheduled(lm, live))
+                   do_sample=sample, positions=positions, runner=serving.scheduled(lm, live))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
@@ -108,14 +107,14 @@ if "walk_result" in st.session_state:
                "row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
-    cache.chart(f1, key="wk_meters", theme=None,
+    chart(f1, key="wk_meters", theme=None,
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
                         "band in every panel: random directions of the same norm, mean ± 2 sd (at 0: the unsteered "
                         "rows); dashed red lines: where texts start to repeat. KL's n is the prompts: the first token "
                         "does not depend on the seed.")
     export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
-    cache.chart(f2, key="wk_map", theme=None,
+    chart(f2, key="wk_map", theme=None,
                 caption="A point is one text: x is its position along the direction, y the main remaining variation; "
                         "colour is the strength; triangles are the two poles' texts.")
     export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
@@ -125,7 +124,7 @@ i1, i2, i3 = st.columns([2, 2, 1])
 pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="wk_a", max_chars=2000)
 pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="wk_b", max_chars=2000)
 il = i3.slider("Layer", 1, lm.n_layers, lm.depth(0.4), key=f"wk_ilayer_{lm.n_layers}")
-if st.button("Interpolate", key="wk_interp"):
+if st.button("Interpolate", key="do_wk_interp"):
     with st.spinner("Generating at t = 0, 0.2, …, 1"):
         try:
             st.session_state["walk_interp"] = (interpolate(lm, enc, pa, pb, il), il, pa, pb)
@@ -136,8 +135,7 @@ if "walk_interp" in st.session_state:
     st.info(it.finding)
     st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
     f3 = interpolation_figure(it.path, il2)
-    cache.chart(f3, key="wk_ipath", theme=None,
+    chart(f3, key="wk_ipath", theme=None,
                 caption="A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
                    key="wk_x3", stem="interpolation")
-cache.start_background_work()

@@ -6,17 +6,16 @@ from latent.claims.figures import evidence_figure
 from latent.core.corpus import load_corpus
 from latent.core.errors import LatentError
 from latent.recipes import make_recipe
-from pages.ui import cache, widgets
-from pages.ui.export import export_buttons
+from pages.ui import models, serving, widgets
+from pages.ui.export import chart, export_buttons
 from pages.ui.text import md_escape
 
-cache.page("The seeds' claims, tested live", "Seed claims")
 st.caption("Each claim is quoted from the dialogues and tested on the loaded model, in fp32 on the CPU with a seed, so "
            "the same seed gives the same numbers. Every verdict comes from a 95 % interval against a null or control "
            "measured in the same run: **supported** (the whole interval clears it), **not supported**, or "
            "**inconclusive** (the interval overlaps it). A number that follows from the settings alone is shown as "
            "arithmetic, not as a verdict.")
-lm = cache.lm()
+lm = models.lm()
 EXPERIMENTS = registry()
 BADGE = {"supported": st.success, "not supported": st.error, "arithmetic (not a verdict)": st.info}
 titles = {d.id: d.title for d in load_corpus()}
@@ -34,7 +33,7 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
         q, link = st.columns([4, 1])
         q.markdown(f"> {md_escape(claim.quote)}")
         q.caption(f"{titles.get(claim.dialogue, 'seed text')} · turn {claim.turn}")
-        if link.button("Read it in context", key=f"cl_goto_{name}", on_click=goto, args=(claim.dialogue, claim.turn)):
+        if link.button("Read it in context", key=f"do_cl_goto_{name}", on_click=goto, args=(claim.dialogue, claim.turn)):
             st.switch_page("pages/1_Dialogues.py")
         try:
             params = widgets.params(exp.params, lm, key=f"cl_{name}")
@@ -42,10 +41,10 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             st.error(str(e))
             continue
         key = (tuple(sorted(params.items())), seed)
-        if st.button(f"Run: {exp.title}", key=f"cl_run_{name}", type="primary"):
+        if st.button(f"Run: {exp.title}", key=f"do_cl_run_{name}", type="primary"):
             bar = st.progress(0.0, text="Running on the model (fp32, CPU)…")
             try:
-                cache.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"Running… {i}/{n}"))
+                serving.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"Running… {i}/{n}"))
                 st.session_state[f"cl_done_{name}"] = key
             except LatentError as e:
                 st.error(str(e))
@@ -58,7 +57,7 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             continue
         if done != key:
             st.caption("The settings changed since this result: press Run to update it.")
-        r = cache.experiment(name, done, lm)
+        r = serving.experiment(name, done, lm)
         j = r.to_json()
         f = r.evidence.finding
         BADGE.get(f.verdict, st.warning)(f"**{f.verdict}** · {lm.name}, {j['dtype']}, seed {j['seed']}")
@@ -76,13 +75,13 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
         if r.evidence.caveat:
             st.warning(f"**But:** {md_escape(r.evidence.caveat)}")
         fig = exp.figure(r)
-        cache.chart(fig, key=f"cl_fig_{name}", theme=None, caption=exp.caption)
+        chart(fig, key=f"cl_fig_{name}", theme=None, caption=exp.caption)
         recipe = make_recipe("claim", {"name": name, "params": dict(done[0]), "seed": done[1]}, model=lm.name,
                              numbers=r.numbers)
         export_buttons(fig, r.table, recipe, key=f"cl_x_{name}", stem=f"claim-{name}")
         ev_fig = evidence_figure(r.evidence)
         with st.expander(f"All findings of this experiment ({1 + len(r.evidence.more)}), each against its null"):
-            cache.chart(ev_fig, key=f"cl_ev_{name}", theme=None,
+            chart(ev_fig, key=f"cl_ev_{name}", theme=None,
                         caption="A row is one finding: the coloured dot and bar are its effect and 95 % interval "
                                 "(green supported, red not supported, orange inconclusive, grey arithmetic); grey "
                                 "is the null it is judged against; a star is the claim's own target size.")
@@ -93,4 +92,3 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             st.caption(md_escape(r.method))
             st.json(j)
             st.dataframe(r.table, hide_index=True)
-cache.start_background_work()

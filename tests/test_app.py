@@ -46,7 +46,7 @@ def test_home_offers_both_embedded_models(at):
 def test_home_unknown_model_message(at):
     at.radio(key="model_choice").set_value("another model…").run()
     at.text_input(key="model_input").input("no-such/model-abc").run()
-    at.button(key="use_model").click().run()
+    at.button(key="do_use_model").click().run()
     assert not at.exception
     assert any("Cannot load model 'no-such/model-abc'" in e.value for e in at.error)
     at.run()  # next run is back on the default model
@@ -95,7 +95,7 @@ def test_long_text_inputs_are_capped_in_the_widget(at):
 def test_dialogues_bad_paste(at, text, expect):
     at.switch_page("pages/1_Dialogues.py").run()
     at.text_area(key="paste").input(text).run()
-    at.button(key="add_dialogue").click().run()
+    at.button(key="do_add_dialogue").click().run()
     assert not at.exception
     assert any(expect in e.value for e in at.error)
 
@@ -104,7 +104,7 @@ def test_dialogues_paste_joins_map_and_stays_text(at):
     at.switch_page("pages/1_Dialogues.py").run()
     at.radio(key="map_method").set_value("pca").run()
     at.text_area(key="paste").input("Ann: <script>alert('x')</script> bees\nBob: honey and hives").run()
-    at.button(key="add_dialogue").click().run()
+    at.button(key="do_add_dialogue").click().run()
     assert not at.exception and at.success
     fig = chart(at)
     turns = [t for t in fig["data"] if t.get("mode") == "markers" and t.get("hoverinfo") != "skip"]
@@ -113,7 +113,7 @@ def test_dialogues_paste_joins_map_and_stays_text(at):
     assert len(rings) == 1 and len(xs(rings[0])) == 2       # the two added turns are ringed
     hover = " ".join(" ".join(t.get("text", [])) for t in fig["data"] if t.get("mode") == "markers")
     assert "<script>" not in hover and "&lt;script&gt;" in hover
-    at.button(key="clear_dialogues").click().run()
+    at.button(key="do_clear_dialogues").click().run()
 
 
 def test_hidden_states_page(at):
@@ -133,7 +133,7 @@ def test_hidden_states_page(at):
     assert after["layout"]["title"]["text"].endswith("layer 20")
     assert not np.array_equal(xs(before["data"][1]), xs(after["data"][1]))
     # ▶ play moves the same slider, one layer per rerun, to the last layer, then stops
-    at.button(key="hs_play").click().run()
+    at.button(key="do_hs_play").click().run()
     assert not at.exception
     assert at.select_slider(key="hs_layer").value == 30 and at.session_state["hs_playing"] is False
     assert chart(at, 0)["layout"]["title"]["text"].endswith("layer 30")
@@ -180,10 +180,10 @@ def test_senses_page(at):
     dose = chart(at, 2)
     n_steps = len(dose["data"][0]["x"])
     at.text_input(key="sn_add_word").input("nectar").run()
-    at.button(key="sn_add").click().run()
+    at.button(key="do_sn_add").click().run()
     assert not at.exception
     assert len(chart(at, 2)["data"][0]["x"]) == n_steps + 1
-    at.button(key="sn_send").click().run()
+    at.button(key="do_sn_send").click().run()
     assert "walk_direction" in at.session_state and not at.exception
 
 
@@ -213,7 +213,7 @@ def test_latent_walk_page(at):
     at.radio(key="wk_source").set_value("preset").run()
     at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
     at.slider(key="wk_tokens").set_value(10).run()
-    at.button(key="wk_run").click().run()
+    at.button(key="do_wk_run").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["strength"]) == [-0.2, 0.0, 0.2]
@@ -228,7 +228,7 @@ def test_latent_walk_bad_strengths(at, strengths, msg):
     at.switch_page("pages/4_Latent_walk.py").run()
     at.radio(key="wk_source").set_value("preset").run()
     at.text_input(key="wk_strengths_preset").input(strengths).run()
-    at.button(key="wk_run").click().run()
+    at.button(key="do_wk_run").click().run()
     assert not at.exception and any(msg in e.value for e in at.error)
     at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
 
@@ -285,7 +285,7 @@ def test_every_page_runs_on_gemma(at_gemma):
     assert not at.exception and len(at.get("plotly_chart")) >= 3
     at.switch_page("pages/4_Latent_walk.py").run()
     assert not at.exception
-    at.button(key="wk_run").click().run()
+    at.button(key="do_wk_run").click().run()
     assert not at.exception and not at.error
     assert any("strength-0 row reproduces" in c.value for c in at.caption)
     at.switch_page("pages/5_Seed_claims.py").run()
@@ -297,12 +297,12 @@ def test_every_page_runs_on_gemma(at_gemma):
 def test_lessons_page_and_link_builder(at):
     at.switch_page("pages/6_Lessons.py").run()
     assert not at.exception
-    assert len([b for b in at.button if b.key.startswith("lessons_start_goto_")]) >= 4
+    assert len([b for b in at.button if b.key.startswith("do_lesson_start_")]) >= 4
     at.number_input(key="lb_step").set_value(2).run()
     at.toggle(key="lb_present").set_value(True).run()
-    at.multiselect(key="lb_hide").set_value(["sn_upload"]).run()
+    at.multiselect(key="lb_hide").set_value(["do_sn_upload"]).run()
     link = next(c.value for c in at.code if "lesson=" in c.value)
-    assert "lesson=queen-hive" in link and "step=2" in link and "present=1" in link and "hide=sn_upload" in link
+    assert "lesson=queen-hive" in link and "step=2" in link and "present=1" in link and "hide=do_sn_upload" in link
 
 
 def test_link_notes_and_link_box_belong_to_their_own_session():
@@ -327,11 +327,11 @@ def test_a_hide_parameter_never_reaches_the_html_it_writes():
     """The one ``unsafe_allow_html`` (presenter CSS and hidden controls) only ever gets keys that match
     KEY: a link that tries to inject markup gets a note and the markup is dropped."""
     at = AppTest.from_file(APP, default_timeout=240)
-    at.query_params.update({"v": "1", "hide": "sn_upload,x</style><script>alert(1)</script>"})
+    at.query_params.update({"v": "1", "hide": "do_sn_upload,x</style><script>alert(1)</script>"})
     at.switch_page("pages/3_Senses.py").run()
     assert not at.exception
     note = " ".join(w.value for w in at.sidebar.warning)
     assert "is not a control key; ignored" in note and "alert(1)" in note
     html = [m.value for m in at.markdown if "<style>" in m.value]
     assert html and all("<script" not in h and "alert" not in h for h in html)
-    assert any(".st-key-sn_upload" in h for h in html)
+    assert any(".st-key-do_sn_upload" in h for h in html)

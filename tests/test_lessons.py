@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from latent.lessons import CONTROLS, PAGES, LessonError, Lesson, Step, load_lessons
+from latent.lessons import LessonError, Lesson, Step, load_lessons
+from latent.site import PAGES, is_value_key, page
 from latent.lessons.facts import FACTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +27,9 @@ def test_four_lessons_ship_and_load():
 @pytest.mark.parametrize("lesson", list(load_lessons().values()), ids=lambda x: x.id)
 def test_lessons_set_real_widgets_and_use_real_facts(lesson):
     for s in lesson.steps:
-        keys = widget_keys(PAGES[s.page])
+        keys = widget_keys(page(s.page).file)
         assert set(s.set) <= keys, (lesson.id, s.page, set(s.set) - keys)
+        assert all(is_value_key(k) for k in s.set), (lesson.id, s.set)      # a button's state cannot be set
         if s.ask:
             assert s.fact["name"] in FACTS and s.options and "*" in s.reveal
             # answer-specific texts exist only for answers the learner can choose
@@ -35,8 +37,9 @@ def test_lessons_set_real_widgets_and_use_real_facts(lesson):
 
 
 def test_hideable_controls_exist():
-    for page, keys in CONTROLS.items():
-        assert set(keys) <= widget_keys(PAGES[page]), (page, set(keys) - widget_keys(PAGES[page]))
+    for p in PAGES:
+        keys = {k for k, _ in p.controls}
+        assert keys <= widget_keys(p.file), (p.title, keys - widget_keys(p.file))
 
 
 def test_reveal_never_claims_another_outcome():

@@ -33,10 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from latent.core.errors import LatentError
+from latent.site import TITLES
 
-PAGES = {"Home": "pages/home.py", "Dialogues": "pages/1_Dialogues.py", "Hidden states": "pages/2_Hidden_states.py",
-         "Senses": "pages/3_Senses.py", "Latent walk": "pages/4_Latent_walk.py", "Seed claims": "pages/5_Seed_claims.py",
-         "Lessons": "pages/6_Lessons.py"}
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 
 
@@ -85,8 +83,8 @@ class Lesson:
         for i, s in enumerate(d["steps"], start=1):
             if not isinstance(s, dict) or "text" not in s or "page" not in s:
                 raise LessonError(f"{source}, step {i}: each step needs 'page' and 'text'.")
-            if s["page"] not in PAGES:
-                raise LessonError(f"{source}, step {i}: unknown page {s['page']!r}. Must be one of: {', '.join(PAGES)}")
+            if s["page"] not in TITLES:
+                raise LessonError(f"{source}, step {i}: unknown page {s['page']!r}. Must be one of: {', '.join(TITLES)}")
             unknown = set(s) - {"page", "text", "set", "ask", "options", "fact", "reveal"}
             if unknown:
                 raise LessonError(f"{source}, step {i}: unknown field {sorted(unknown)[0]!r}.")
@@ -126,13 +124,3 @@ def compute_fact(lm, fact: dict, encoder=None) -> dict:
     from latent.lessons.facts import FACTS
 
     return FACTS[fact["name"]](lm, encoder=encoder, **fact.get("args", {}))
-
-
-# controls a teacher may hide from students in a lesson link (widget keys), per page
-CONTROLS = {
-    "Dialogues": ["map_source", "map_pooling", "map_method", "map_dims", "map_color", "map_seed"],
-    "Senses": ["sn_word", "sn_upload", "sn_readout", "sn_add_word", "sn_add", "sn_pick", "sn_compare"],
-    "Latent walk": ["wk_source", "wk_method", "wk_positions", "wk_preset", "wk_tokens", "wk_seed", "wk_sample"],
-    "Seed claims": ["cl_seed"],
-    "Hidden states": ["hs_layers", "hs_method"],
-}

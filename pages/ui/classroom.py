@@ -1,6 +1,6 @@
 """Classroom: the lesson panel, keyboard pacing, presenter view, control hiding, the link to this
-view, and a visible note for link settings that could not be used. Every page calls
-:func:`preamble` (through ``cache.page``) before its widgets and :func:`finish` at its end.
+view, and a visible note for link settings that could not be used. The frame calls
+:func:`preamble` before every page's widgets and :func:`finish` after them.
 
 URL parameters read here: ``lesson`` (an id) and ``step`` (1-based), ``present=1``, and ``hide``
 (comma-separated widget keys). Anything else must be a widget key of the page.
@@ -12,8 +12,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from latent.lessons import PAGES, LessonError, compute_fact, load_lessons
+from latent.lessons import LessonError, compute_fact, load_lessons
+from latent.site import page
 from latent.style import PRESENT
+from pages.ui import models
 
 OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed"}
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
@@ -147,7 +149,7 @@ def preamble(tab: str) -> None:
     step = lesson.steps[i]
     st.query_params["lesson"], st.query_params["step"] = lid, str(i + 1)
     if step.page != tab:
-        st.switch_page(PAGES[step.page])
+        st.switch_page(page(step.page).file)
     if st.session_state.get("lesson_applied") != (lid, i):
         for k, v in step.set.items():
             st.session_state[k] = v
@@ -163,12 +165,12 @@ def _panel(lesson, i: int, step) -> None:
         if step.ask:
             _predict(lesson, i, step)
         c = st.columns([1, 1, 2, 1])
-        c[0].button("← Previous step", key="lesson_back_goto", on_click=_move, args=(-1,), disabled=i == 0)
-        c[1].button("Next step →", key="lesson_next_goto", on_click=_move, args=(1,), disabled=i == n - 1,
+        c[0].button("← Previous step", key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0)
+        c[1].button("Next step →", key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
                     type="primary")
         c[2].selectbox("Jump to step", list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
                        format_func=lambda s: f"{s}. {lesson.steps[s - 1].text[:50]}…", label_visibility="collapsed")
-        c[3].button("End lesson", key="lesson_end_goto", on_click=stop)
+        c[3].button("End lesson", key="do_lesson_end", on_click=stop)
         st.caption("Space or → for the next step, ← to go back.")
     st.iframe(KEYS_JS, height=1)
 
@@ -176,12 +178,10 @@ def _panel(lesson, i: int, step) -> None:
 def _predict(lesson, i: int, step) -> None:
     guess_key, fact_key = f"lesson_guess_{lesson.id}_{i}", f"lesson_fact_{lesson.id}_{i}"
     guess = st.radio(f"Predict first: {step.ask}", step.options, index=None, key=guess_key, horizontal=True)
-    if st.button("Reveal the model's answer", key=f"lesson_reveal_run_{lesson.id}_{i}", disabled=guess is None):
-        from pages.ui import cache
-
+    if st.button("Reveal the model's answer", key=f"do_lesson_reveal_{lesson.id}_{i}", disabled=guess is None):
         with st.spinner("Computing the answer on the model…"):
             try:
-                st.session_state[fact_key] = compute_fact(cache.lm(), step.fact, encoder=cache.encoder())
+                st.session_state[fact_key] = compute_fact(models.lm(), step.fact, encoder=models.encoder())
             except Exception as e:  # noqa: BLE001 - a lesson step fails alone, with its reason
                 st.error(f"This step could not be computed: {type(e).__name__}: {str(e)[:200]}")
     fact = st.session_state.get(fact_key)
@@ -214,7 +214,7 @@ def finish() -> None:
     if notes:
         st.sidebar.warning("Some link settings were not used:\n\n" + "\n\n".join(f"- {n}" for n in notes))
     if presenting():
-        st.button("Leave presenter view", key="present_exit_goto", on_click=_leave_presenter)
+        st.button("Leave presenter view", key="do_present_exit", on_click=_leave_presenter)
     else:
         link_box()
 

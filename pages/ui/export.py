@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from latent import export
+from latent.style import present
 
 
 def _maker(fmt, fig, table, recipe):
@@ -22,8 +23,17 @@ def export_buttons(fig, table, recipe: dict, *, key: str, stem: str) -> None:
     for col, fmt in zip(cols, ("png", "svg", "pdf", "html", "csv", "json")):
         label = "recipe" if fmt == "json" else fmt.upper()
         if fmt in export.IMAGE_FORMATS and export.find_browser() is None:
-            col.button(label, key=f"{key}-{fmt}", disabled=True,
+            col.button(label, key=f"do_export_{key}-{fmt}", disabled=True,
                        help="Needs Chrome/Chromium installed (apt-get install chromium).")
             continue
         col.download_button(label, _maker(fmt, fig, table, recipe), file_name=f"{stem}.{fmt}",
-                            mime=export.MIME[fmt], key=f"{key}-{fmt}", on_click="ignore")
+                            mime=export.MIME[fmt], key=f"do_export_{key}-{fmt}", on_click="ignore")
+
+
+def chart(fig, caption: str, where=st, **kw):
+    """``st.plotly_chart`` for every page, with its one-line caption under it (what a point, an axis
+    and a colour mean: a test checks every chart has one). In presenter view, big type, thick lines
+    and big markers. ``where``: a column or container to draw in."""
+    event = where.plotly_chart(present(fig), **kw)
+    where.caption(caption)
+    return event

@@ -1,0 +1,62 @@
+"""The frame around every page, run once by ``app.py``: :func:`setup` before the page script and
+:func:`teardown` after it. Pages only read widgets, call ``latent/`` and render.
+
+Set-up: wide layout and the tab title, inputs kept across page switches, the session's model work
+routed through the shared scheduler, the link version, the glossary, the heading, and the classroom
+preamble (link checks, presenter view, the lesson panel). Tear-down: the link to this view with a
+note for unusable link settings, then (once per process) the background loads.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from latent.core.assets import asset
+from latent.site import PageSpec, is_value_key
+from pages.ui import classroom, models, serving
+
+LINK_VERSION = "1"
+APP_NAME = "Latent Dialogue Explorer"
+
+
+def setup(spec: PageSpec) -> None:
+    st.set_page_config(page_title=APP_NAME if spec.home else f"{spec.title} · {APP_NAME}", page_icon=spec.icon or None,
+                       layout="wide")
+    keep_inputs()
+    serving.route_model_work()
+    link_version()
+    if not classroom.presenting():
+        glossary()
+    st.title(spec.heading)
+    classroom.preamble(spec.title)
+
+
+def teardown(spec: PageSpec) -> None:
+    """After the page: the link and notes per session (never inside a cached function: Streamlit
+    replays a cached function's elements to every later session), then the background loads."""
+    classroom.finish()
+    models.background_loads()
+
+
+def keep_inputs() -> None:
+    """Streamlit forgets a widget's value when its page is not shown; re-assigning every value widget's
+    state at the top of each page keeps typed prompts and settings across page switches. Action
+    widgets (buttons, uploads, downloads, editors) cannot be set: their keys start with
+    :data:`latent.site.ACTION` and are skipped (a test checks every page's action widgets do)."""
+    for k in list(st.session_state.keys()):
+        v = st.session_state[k]
+        plain = isinstance(v, (str, int, float, bool, list, tuple)) or v is None and k.endswith("_layer")
+        if plain and is_value_key(k):
+            st.session_state[k] = v
+
+
+def link_version() -> None:
+    """Widgets at their defaults are not written to the URL, so a link depends on the app's defaults:
+    every URL carries ``v`` so a later version can read old links by their defaults."""
+    if st.query_params.get("v") != LINK_VERSION:
+        st.query_params["v"] = LINK_VERSION
+
+
+def glossary() -> None:
+    """The plain-words glossary (assets/glossary.md), in the sidebar of every page."""
+    with st.sidebar.expander("Glossary: the words in plain English"):
+        st.markdown(asset("glossary.md").read_text(encoding="utf-8"))

@@ -1,0 +1,112 @@
+"""Model loading for every page: one model object per name for the whole process (``st.cache_resource``),
+loaded in a background thread so the UI answers while it loads, served through its scheduler."""
+from __future__ import annotations
+
+import threading
+import time
+
+import streamlit as st
+
+from latent.core import models, project
+from latent.serving.scheduler import serve, serve_encoder
+
+DEFAULT = models.DEFAULT_LM
+
+
+class Loader:
+    """Loads a model in a background thread so the UI answers while the model loads.
+
+    ``after``: another loader to wait for first (start-up work runs one thing at a time: on two
+    cores, parallel imports and numba compilation mostly fight over the GIL).
+    """
+
+    def __init__(self, fn, *args, after: "Loader | None" = None):
+        self.result, self.error, self.started = None, None, time.perf_counter()
+        self._done = threading.Event()
+        threading.Thread(target=self._run, args=(fn, after, *args), daemon=True, name="model-loader").start()
+
+    def _run(self, fn, after, *args):
+        if after is not None:
+            after.wait()
+        try:
+            self.result = fn(*args)
+        except Exception as e:  # noqa: BLE001 - shown to the user by wait()
+            self.error = e
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout=None) -> bool:
+        return self._done.wait(timeout)
+
+
+@st.cache_resource(show_spinner=False)
+def _encoder_loader() -> Loader:
+    return Loader(models.load_encoder)
+
+
+@st.cache_resource(show_spinner=False)
+def _lm_loader(name: str) -> Loader:
+    # the default model loads after the encoder at start-up; a model the user picks loads at once
+    return Loader(models.load_lm, None if name == DEFAULT else name,
+                  after=_encoder_loader() if name == DEFAULT else None)
+
+
+@st.cache_resource(show_spinner=False)
+def background_loads() -> bool:
+    """In the background and in this order: the sentence encoder (the default dialogue map), the
+    default LM, then UMAP's numba warm-up. The UI answers throughout."""
+    Loader(project.warm_up, after=_lm_loader(DEFAULT))
+    return True
+
+
+def model_name() -> str:
+    return st.session_state.get("model_name", DEFAULT)
+
+
+def _wait(loader: Loader, label: str):
+    """Wait for a background load, showing elapsed time; the loader's error, if any, is raised."""
+    if not loader.done():
+        slot = st.empty()
+        with slot.status(f"Loading {label}… (the very first start dequantizes the model, ~20 s)") as s:
+            while not loader.wait(0.5):
+                s.update(label=f"Loading {label}… {time.perf_counter() - loader.started:.0f} s")
+        slot.empty()
+    if loader.error is not None:
+        raise loader.error
+    return loader.result
+
+
+def lm():
+    """The shared language model for this session's chosen name (waits with a progress status).
+
+    A model that fails to load is reported once; the session goes back to the default model.
+    """
+    name = model_name()
+    try:
+        return _served(_wait(_lm_loader(name), name))
+    except Exception as e:  # noqa: BLE001
+        _lm_loader.clear(name)
+        st.session_state["model_name"] = DEFAULT
+        st.error(f"{e} Switched back to {DEFAULT}.")
+        st.stop()
+
+
+def encoder():
+    """The shared sentence encoder; its calls from pages go through its scheduler."""
+    enc = _wait(_encoder_loader(), "sentence encoder")
+    serve_encoder(enc)
+    return enc
+
+
+def lm_named(name: str):
+    """Another model by name (loads in the background like the session's own; shared by all sessions)."""
+    return _served(_wait(_lm_loader(name), name))
+
+
+def _served(lm):
+    """Every session's model work on a shared model goes through its one scheduler."""
+    serve(lm)
+    return lm

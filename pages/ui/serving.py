@@ -1,0 +1,154 @@
+"""Results computed once per process (a small LRU, shared by every session) and the glue between a
+session and the shared models' scheduler: its queue place, its progress, and a closed tab's cancel."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import CancelledError
+
+import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+import latent.claims as claims
+from latent.core.corpus import Dialogue, load_corpus
+from latent.core.direction import Direction
+from latent.core.hidden import hidden_states
+from latent.core.lens import lens_table as compute_lens
+from latent.dialogues.map import MapSpec, compute_map
+from latent.dialogues.tour import first_screen
+from latent.senses.sets import SenseSet
+from latent.senses.study import analyze
+from latent.serving.scheduler import route_model_work as route, scheduler_for
+from latent.steering.presets import build
+from latent.tokens.map import token_map as compute_token_map
+from pages.ui import models
+
+_memo: OrderedDict = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def memo(name: str, key: tuple, fn, max_entries: int = 24):
+    """Process-wide LRU for results computed with a progress bar (``st.cache_*`` cannot replay
+    updates to a bar made outside the cached function). Keys must be hashable inputs."""
+    k = (name, key)
+    with _memo_lock:
+        if k in _memo:
+            _memo.move_to_end(k)
+            return _memo[k]
+    value = fn()
+    with _memo_lock:
+        _memo[k] = value
+        while len(_memo) > max_entries:
+            _memo.popitem(last=False)
+    return value
+
+
+def dialogue_map(spec: dict, extra: list, lm, enc, progress=None):
+    """Dialogue-map table (+ note) per spec, added dialogues and model (``lm`` is None for the encoder)."""
+
+    def run():
+        dialogues = load_corpus() + [Dialogue.from_dict(d) for d in extra]
+        return compute_map(MapSpec(**spec), dialogues, lm=lm, encoder=enc, progress=progress)
+    return memo("dialogue_map", (json.dumps(spec, sort_keys=True), json.dumps(extra), lm.key if lm else None), run)
+
+
+def tour():
+    """The first screen's annotated map of the seed texts (shipped encoder vectors: no model wait)."""
+    return memo("tour", (), lambda: first_screen(load_corpus(), encoder=models.encoder))
+
+
+def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):
+    """Cached per input: moving the layer slider recomputes nothing."""
+    return memo("token_map", (prompts, layers, method, dims, seed, lm.key),
+                lambda: compute_token_map(lm, list(prompts), list(layers), method=method, dims=dims, seed=seed,
+                                progress=progress), max_entries=8)
+
+
+def lens_table(text: str, lm):
+    return memo("lens", (text, lm.key), lambda: compute_lens(lm, hidden_states(lm, [text])[0], k=3))
+
+
+def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
+    return memo("direction", (positive, negative, layer, method, lm.key),
+                lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
+
+
+def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
+    """Cached per input (the whole set, the steps, readout, layer and whether the encoder control runs)."""
+    return memo("senses", (sset_json, contexts, readout, layer, lm.key, enc is not None),
+                lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer,
+                                encoder=enc))
+
+
+def experiment(name: str, key: tuple, lm, progress=None):
+    """Cached per experiment, (parameters, seed) and model. A second model (the cross-model and
+    cousins experiments) comes from the shared loader, never a second copy."""
+    params, seed = key
+    return memo("experiment", (name, key, lm.key),
+                lambda: claims.run(name, lm, progress=progress, seed=seed, models=models.lm_named, **dict(params)))
+
+
+def scheduled(lm, slot):
+    """A runner for :func:`latent.steering.walk.sweep` through the model's one scheduler: rows from every
+    session share batches; while waiting, ``slot`` shows the queue and progress; a session that goes
+    away (a closed tab, or Streamlit stopping its script) cancels its queued rows."""
+    sched = scheduler_for(lm, threads=os.cpu_count())
+    check = gone_away(session_alive(), stop=st.stop)     # a closed tab: drop the rows now, not when its session expires
+
+    def wait(t):
+        check(t)
+        slot.caption(queue_note(sched, t))
+    return lambda request: sched.run(request, wait=wait)
+
+
+def queue_note(sched, t) -> str:
+    """What a waiting session is told: its place in the queue, the batch in progress it waits behind,
+    or its own decode's progress."""
+    ahead, rows = sched.position(t)
+    step, n = t.progress
+    if n:
+        return f"Decoding in a shared batch… token {step} of {n}"
+    if ahead:
+        return f"Queued: {ahead} request(s), {rows} rows from other sessions ahead of yours…"
+    busy, (bstep, bn) = sched.busy(t)
+    if busy:
+        return (f"Waiting for the batch in progress ({busy} rows from other sessions, token {bstep} of {bn}); "
+                "yours decodes next…")
+    return "Starting the decode…"
+
+
+def preset(name: str, layer: int, method: str, lm):
+    return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
+
+
+def route_model_work() -> None:
+    """This script run's hidden-state passes and sentence-encoder calls go through the shared models'
+    scheduler (packed with other sessions' work); steering decodes go there through :func:`scheduled`.
+    A session whose browser has gone away drops its queued passes (see :func:`gone_away`)."""
+    route(wait=gone_away(session_alive(), stop=st.stop))
+
+
+def session_alive():
+    """A check that this session still has a browser: Streamlit's runtime keeps a session whose
+    websocket closed as inactive until its TTL runs out (``is_active_session`` is thread-safe). Outside
+    a served app (AppTest, bare scripts) there is no runtime to ask: always alive."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, sid = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(sid)
+
+
+def gone_away(alive, stop=None):
+    """A scheduler ``wait`` callback that cancels the queued request once ``alive()`` is false. In the
+    app, ``stop`` is ``st.stop``: the script run ends quietly (a browser that reconnects after a blip
+    sees a stopped run it can rerun, not a traceback); without it, ``CancelledError`` is raised."""
+    def wait(_ticket):
+        if not alive():
+            if stop is not None:
+                stop()
+            raise CancelledError("the browser went away: its queued model work is dropped")
+    return wait
