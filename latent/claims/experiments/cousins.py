@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.claims.evidence import Evidence, Finding, band, bootstrap_ci, clopper_pearson, paired_finding
 from latent.style import claim_style
 
@@ -131,7 +131,7 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
             progress(j + 2, steps)
     far_name = None
     if far:
-        from latent.claims import other_model
+        from latent.claims.framework import other_model
 
         other = other_model(lm)
         far_name = other.name

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.claims.evidence import (INCONCLUSIVE, Evidence, Finding, band, clopper_pearson, judge, paired_finding,
                                     rng)
 from latent.core.hooks import Plan, run_plan, use

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.claims.evidence import Evidence, bootstrap_ci, clopper_pearson, paired_finding, rng
 from latent.style import claim_style
 

@@ -27,7 +27,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.claims.evidence import Evidence, arithmetic, bootstrap_ci
 from latent.style import claim_style
 

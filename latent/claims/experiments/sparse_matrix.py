@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.claims.evidence import Evidence, bootstrap_ci, paired_finding, rng
 from latent.style import claim_style
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts
 from latent.claims.evidence import Evidence, Finding, clopper_pearson
 from latent.style import claim_style
 
@@ -31,7 +31,7 @@ TARGET = 0.9         # top-1 agreement that counts as the handful "containing" t
 
 def default_prompts(n: int = 50) -> list[str]:
     """The seed-000 turns first, then other seed turns and sense sentences: ``n`` prompts."""
-    from latent.claims import corpus_prompts
+    from latent.claims.framework import corpus_prompts
     from latent.core.corpus import load_corpus
 
     d = next(d for d in load_corpus() if d.id == "000")
@@ -50,7 +50,7 @@ def keep_topk(v: np.ndarray, k: int) -> np.ndarray:
 def basis(lm, layer: int):
     """Mean state and PCA components at ``layer``, fitted on corpus text (cached per model/layer)."""
     def fit():
-        from latent.claims import corpus_prompts
+        from latent.claims.framework import corpus_prompts
         from latent.core.hidden import hidden_states
 
         X = np.concatenate([r.at(layer) for r in hidden_states(lm, corpus_prompts(60), layers=[layer])])

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
 from latent.claims.evidence import Evidence, Finding, band, clopper_pearson, paired_finding, rng
 from latent.style import claim_style
 
