@@ -11,7 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
+
+from latent.claims import ExperimentError, get, registry, run
+from latent.core.direction import Direction, DirectionError
+from latent.core.errors import LatentError
+from latent.core.hidden import hidden_states
+from latent.core.lens import lens_table
+from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
+from latent.dialogues.map import MapSpec
+from latent.export import write
+from latent.recipes import RecipeError, Resources, make_recipe, replay
+from latent.senses.sets import SenseError, SenseSet, get_builtin
+from latent.senses.study import analyze
+from latent.steering.steer import parse_strengths
+from latent.steering.walk import sweep
+from latent.tokens.map import parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments)
 
@@ -32,8 +48,6 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _lm(args):
-    from latent.core.models import load_lm
-
     return load_lm(args.model, device=args.device, dtype=args.dtype)
 
 
@@ -42,8 +56,6 @@ def _emit(obj) -> None:
 
 
 def _write_outputs(out: str, fig, table, recipe) -> None:
-    from latent.export import write
-
     write(out, fig=fig, table=table, recipe=recipe)
     print(f"wrote {out}", file=sys.stderr)
 
@@ -81,12 +93,6 @@ def _dialogues_args(p):
 
 @command("dialogues", "write the dialogue map (.png .svg .pdf .html .csv .json)", _dialogues_args)
 def cmd_dialogues(args):
-    from latent.dialogues.map import MapSpec
-    from latent.recipes import make_recipe
-    from latent.recipes import Resources, replay
-
-    from latent.core.models import DEFAULT_ENCODER
-
     source = args.source or ("lm" if args.layer is not None or args.model else "encoder")
     res = Resources(args.model)
     lm = res._lm = _lm(args) if source == "lm" else None
@@ -110,8 +116,6 @@ def _replay_args(p):
 
 @command("replay", "rebuild a figure from its JSON recipe and write it", _replay_args)
 def cmd_replay(args):
-    from latent.recipes import RecipeError, replay
-
     try:
         recipe = json.loads(Path(args.recipe).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -133,10 +137,6 @@ def _project_args(p):
 
 @command("project", "token map of texts through layers (--json points or --out FILE)", _project_args)
 def cmd_project(args):
-    from latent.recipes import make_recipe
-    from latent.recipes import Resources, replay
-    from latent.tokens.map import parse_layers
-
     lm = _lm(args)
     layers = parse_layers(f"0-{lm.n_layers}" if args.layers == "all" else args.layers, lm.n_layers)
     recipe = make_recipe("token_map", {"prompts": args.text, "layers": layers, "method": args.method,
@@ -163,9 +163,6 @@ def _lens_args(p):
 
 @command("lens", "logit-lens table: per layer and position, the top tokens", _lens_args)
 def cmd_lens(args):
-    from latent.core.hidden import hidden_states
-    from latent.core.lens import lens_table
-
     lm = _lm(args)
     ts = hidden_states(lm, [args.text])[0]
     t = lens_table(lm, ts, k=args.k)
@@ -192,13 +189,6 @@ def _senses_args(p):
 
 @command("senses", "sense separability per layer and a context dose-response for a word", _senses_args)
 def cmd_senses(args):
-    from pathlib import Path
-
-    from latent.senses.study import analyze
-    import numpy as np
-
-    from latent.senses.sets import SenseError, SenseSet, get_builtin
-
     if args.senses:
         try:
             raw = Path(args.senses).read_bytes()
@@ -211,21 +201,7 @@ def cmd_senses(args):
         raise SenseError(f"The senses file is for '{sset.word}', not '{args.word}'.")
     lm = _lm(args)
     rep = analyze(lm, sset, args.context, readout=args.readout, layer=args.layer)
-    _emit({"word": rep.word, "best_layer": rep.best_layer, "senses": rep.senses,
-           "separability": {str(L): round(float(a), 4) for L, a in zip(rep.layers, rep.accuracy)},
-           "nested_accuracy": round(rep.nested_accuracy, 4), "null_accuracy_p95": round(rep.null_accuracy_p95, 4),
-           "controls": {k: (round(float(v), 4) if np.isscalar(v) else round(float(np.max(v)), 4))
-                        for k, v in rep.baselines.items()},
-           "calibration": rep.calibration.to_json(),
-           "unclear": {"cosine_threshold": round(rep.unclear_below, 4), "null_contexts": len(rep.null_contexts)},
-           "steps": [{"context": s.context, "predicted_sense": s.predicted_sense,
-                      "probabilities": {str(L): {n: round(float(s.probs[li, k]), 4) for k, n in enumerate(rep.senses)}
-                                        for li, L in enumerate(rep.layers)},
-                      "cosine_at_layer": {n: round(float(s.sims[rep.layer, k]), 4) for k, n in enumerate(rep.senses)},
-                      "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
-                     for s in rep.steps],
-           "orders": rep.orders.table().round(4).to_dict("records") if rep.orders else None,
-           "pull": rep.pull(), "readout": rep.readout, "layer": rep.layer, "model": lm.name})
+    _emit({**rep.to_json(), "model": lm.name})
 
 
 def _steer_args(p):
@@ -247,13 +223,6 @@ def _steer_args(p):
 
 @command("steer", "generate along a direction at several strengths (one batched call) with meters", _steer_args)
 def cmd_steer(args):
-    from latent.core.direction import Direction, DirectionError
-    from latent.core.models import load_encoder
-    from latent.steering.steer import parse_strengths
-    import numpy as np
-
-    from latent.steering.walk import METERS, sweep
-
     strengths = parse_strengths(args.strengths)
     lm = _lm(args)
     if args.direction:
@@ -270,22 +239,7 @@ def cmd_steer(args):
     sw = sweep(lm, load_encoder(), args.prompt, d, strengths, max_new_tokens=args.tokens,
                seeds=tuple(range(args.seed, args.seed + args.seeds)), do_sample=not args.greedy,
                n_random=args.random, positions=args.positions)
-    r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
-    _emit({"model": lm.name, "layer": sw.layer, "prompts": args.prompt, "seeds": sw.recipe["seeds"],
-           "baseline": sw.baseline, "tokens_per_second": round(sw.tokens_per_second, 1), "seconds": round(sw.seconds, 2),
-           "slope": {"value": r4(sw.slope), "ci": [r4(sw.slope_ci[0]), r4(sw.slope_ci[1])],
-                     "random_slopes": [r4(x) for x in sw.random_slopes]},
-           "wrong_way_fraction": r4(sw.wrong_way), "units": sw.n_units, "degenerate_from": sw.cliff,
-           "random_band": [{"strength": r.strength, "lower": r4(r.random_lo), "upper": r4(r.random_hi)}
-                           for r in sw.summary.itertuples()],
-           "finding": sw.finding(),
-           "results": [{"strength": r.strength, "text": t, "n": int(r.n), "concept": r4(r.concept),
-                        "concept_ci": [r4(r.concept_lo), r4(r.concept_hi)], "effect": r4(r.effect),
-                        "effect_ci": [r4(r.effect_lo), r4(r.effect_hi)], "verdict": r.verdict,
-                        **{m: {"value": r4(row[m]), "ci": [r4(row[f"{m}_lo"]), r4(row[f"{m}_hi"])],
-                               "random_band": [r4(row[f"{m}_random_lo"]), r4(row[f"{m}_random_hi"])]}
-                           for m in METERS}}
-                       for r, row, t in zip(sw.summary.itertuples(), sw.summary.to_dict("records"), sw.texts)]})
+    _emit({"model": lm.name, "prompts": args.prompt, **sw.to_json()})
 
 
 def _experiment_args(p):
@@ -304,10 +258,8 @@ def cmd_experiment(args):
     args.param_pairs = []
     for kv in args.param:
         if "=" not in kv:
-            raise ValueError(f"--param {kv!r}: write it as KEY=VALUE.")
+            raise ExperimentError(f"--param {kv!r}: write it as KEY=VALUE.")
         args.param_pairs.append(tuple(kv.split("=", 1)))
-    from latent.claims import ExperimentError, get, registry, run
-
     if args.list:
         for name, exp in registry().items():
             print(f"{name:16} {exp.title}")
@@ -323,7 +275,7 @@ def cmd_experiment(args):
     if unknown:
         raise ExperimentError(f"Unknown parameter {unknown[0]!r} for {exp.name}. Must be one of: {', '.join(specs)}")
     lm = _lm(args)
-    r = run(exp.name, lm, seed=args.seed, **{k: specs[k].parse(v, lm) for k, v in raw.items()})
+    r = run(exp.name, lm, seed=args.seed, models=shared_lm, **{k: specs[k].parse(v, lm) for k, v in raw.items()})
     if args.json:
         _emit(r.to_json())
         return
@@ -353,8 +305,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - every failure is one line, never a traceback
+    except LatentError as e:          # a bad input or setting: one line, never a traceback
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2
+    except Exception:                 # a bug: its traceback, and a non-zero exit  # noqa: BLE001
+        traceback.print_exc()
+        return 1
     return 0

@@ -170,23 +170,22 @@ def test_continuation_logprobs_equals_one_row_at_a_time(family):
 def tiny_pair(tiny_lm):
     """Every experiment on a tiny model; the second model is another tiny model (never a download)."""
     other = make_tiny_lm(seed=7, family="gemma3")
-    old, claims.MODEL_LOADER = claims.MODEL_LOADER, (lambda name: other)
-    yield tiny_lm
-    claims.MODEL_LOADER = old
+    return tiny_lm, (lambda name: other)          # the model provider, passed explicitly
 
 
 @pytest.mark.parametrize("name", sorted(TINY_PARAMS))
 def test_every_experiment_meets_the_contract_and_reproduces(tiny_pair, name):
     from latent.claims.figures import evidence_figure
 
-    res = run(name, tiny_pair, seed=3, **TINY_PARAMS[name])
+    lm, provider = tiny_pair
+    res = run(name, lm, seed=3, models=provider, **TINY_PARAMS[name])
     for fig in (get(name).figure(res), evidence_figure(res.evidence)):   # the page's two figures build
         assert len(fig.data) > 0
         for tr in fig.data:   # a band is a shaded area: no stray markers at its corners
             if getattr(tr, "fill", None) in ("toself", "tonexty"):
                 assert tr.mode == "lines", (name, tr.name)
     a = res.to_json()
-    b = run(name, tiny_pair, seed=3, **TINY_PARAMS[name]).to_json()
+    b = run(name, lm, seed=3, models=provider, **TINY_PARAMS[name]).to_json()
     assert CONTRACT <= set(a) and a["dtype"] == "float32" and a["seed"] == 3
     a.pop("timing_seconds"), b.pop("timing_seconds")     # wall-clock time is measured, so not reproducible
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
@@ -212,19 +211,19 @@ def test_one_question_saves_nothing(tiny_lm):
 
 def test_random_model_reasoning_is_not_supported(tiny_pair):
     """A random model's own 'reasoning' cannot help it: the control lands in the null."""
-    assert run("reasoning", tiny_pair, n_questions=10).verdict != SUPPORTED
+    assert run("reasoning", tiny_pair[0], n_questions=10).verdict != SUPPORTED
 
 
 def test_cousin_floor_is_fp32_and_exact(tiny_pair):
-    r = run("cousins", tiny_pair, n_prompts=10, far=0)
+    r = run("cousins", tiny_pair[0], n_prompts=10, far=0)
     floor = r.numbers["by_cousin"]["fp32 copy (floor)"]
     assert floor["continuation_differs"] == 0 and floor["kl_mean"] < 1e-8 and floor["top1_agreement"] == 1
     assert all("fp32" in f.null_name for f in [r.evidence.finding] + r.evidence.more if "paired" not in f.null_name)
 
 
 def test_keeping_every_neuron_keeps_every_prediction(tiny_pair):
-    r = run("economy", tiny_pair, n_probes=6)
-    full = [s for s in r.numbers["survival"] if s["k"] == tiny_pair.model.config.intermediate_size]
+    r = run("economy", tiny_pair[0], n_probes=6)
+    full = [s for s in r.numbers["survival"] if s["k"] == tiny_pair[0].model.config.intermediate_size]
     assert [s["share"] for s in full] == [1.0, 1.0]                 # largest-|a| and random: all kept = baseline
 
 
@@ -283,11 +282,7 @@ def test_cousins_on_the_real_model(real_lm):
 @pytest.mark.real_model
 @pytest.mark.slow
 def test_two_models_talking(real_lm, gemma_lm):
-    old, claims.MODEL_LOADER = claims.MODEL_LOADER, (lambda name: gemma_lm)
-    try:
-        r = run("talking", real_lm, n_texts=20)
-    finally:
-        claims.MODEL_LOADER = old
+    r = run("talking", real_lm, n_texts=20, models=lambda name: gemma_lm)
     null = [m for m in r.numbers["message_agreement"] if m["map"].startswith("shuffled")]
     assert max(m["agreement"] for m in null) < 0.15                   # the shuffled map lands at chance
     cka0 = r.numbers["cka"][0]

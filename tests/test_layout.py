@@ -65,15 +65,16 @@ def cli(*args):
 
 
 def chart_calls_without_a_caption(source: str) -> list[int]:
-    """Lines of ``cache.chart(...)`` calls with no caption (neither the second argument nor
+    """Lines of ``chart(...)`` calls (pages.ui.export) with no caption (neither the second argument nor
     ``caption=``), or with an empty string for one, and of direct ``plotly_chart`` calls."""
     bad = []
     for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        if not isinstance(node, ast.Call):
             continue
-        if node.func.attr == "plotly_chart":
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        if name == "plotly_chart":
             bad.append(node.lineno)
-        elif node.func.attr == "chart" and getattr(node.func.value, "id", None) == "cache":
+        elif name == "chart":
             cap = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "caption"), None)
             if cap is None or (isinstance(cap, ast.Constant) and not str(cap.value).strip()):
                 bad.append(node.lineno)
@@ -81,7 +82,7 @@ def chart_calls_without_a_caption(source: str) -> list[int]:
 
 
 def test_every_chart_has_a_caption():
-    """Every chart on every page goes through cache.chart with a caption (what a point, an axis and
+    """Every chart on every page goes through pages.ui.export.chart with a caption (what a point, an axis and
     a colour mean); every seed-claim experiment brings its chart's caption."""
     from latent.claims import registry
 
@@ -89,8 +90,34 @@ def test_every_chart_has_a_caption():
     assert not bad, bad
     assert all(len(e.caption) > 40 for e in registry().values()), [e.name for e in registry().values() if len(e.caption) <= 40]
     # the checker catches both faults
-    assert chart_calls_without_a_caption("cache.chart(fig, key='a')\ncache.chart(fig, caption='')\n"
-                                         "st.plotly_chart(fig)\ncache.chart(fig, 'ok')") == [1, 2, 3]
+    assert chart_calls_without_a_caption("chart(fig, key='a')\nexport.chart(fig, caption='')\n"
+                                         "st.plotly_chart(fig)\nchart(fig, 'ok')") == [1, 2, 3]
+    assert sum(src.count("chart(") for src in (f.read_text() for f in (ROOT / "pages").glob("*.py"))) >= 10
+
+
+ACTIONS = {"button", "download_button", "file_uploader", "data_editor"}
+
+
+def action_keys_without_the_prefix(source: str) -> list[int]:
+    """Lines of action widgets (buttons, downloads, uploads, editors) whose key does not start with
+    ``do_`` (their state cannot be set, so the frame must be able to tell them from values)."""
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ACTIONS:
+            key = next((k.value for k in node.keywords if k.arg == "key"), None)
+            text = key.value if isinstance(key, ast.Constant) else (
+                key.values[0].value if isinstance(key, ast.JoinedStr) and isinstance(key.values[0], ast.Constant) else "")
+            if not str(text).startswith("do_"):
+                bad.append(node.lineno)
+    return bad
+
+
+def test_every_action_widget_key_has_the_action_prefix():
+    files = list((ROOT / "pages").glob("*.py")) + list((ROOT / "pages" / "ui").glob("*.py"))
+    bad = {f.name: lines for f in files if (lines := action_keys_without_the_prefix(f.read_text()))}
+    assert not bad, bad
+    assert action_keys_without_the_prefix("st.button('x', key='run')\nst.button('y', key=f'do_{k}')\n"
+                                          "c.file_uploader('z')") == [1, 3]
 
 
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS, Evidence, Finding
 from latent.core.errors import LatentError
+from latent.core.models import DEFAULT_LM, LM, shared_lm
 
 
 @dataclass
@@ -138,6 +138,7 @@ class Experiment:
     figure: Callable       # (ExperimentResult) -> go.Figure
     params: tuple[Param, ...] = ()
     order: int = 100       # position of its tab
+    needs_other: bool = False   # its run takes ``other``: a function giving the other embedded model
     caption: str = ""      # one line under its chart: what a point, an axis and a colour mean
 
     def defaults(self, lm) -> dict:
@@ -168,12 +169,14 @@ def get(name: str) -> Experiment:
     return reg[name]
 
 
-def run(name: str, lm, progress=None, seed: int = 0, **params) -> ExperimentResult:
+def run(name: str, lm, progress=None, seed: int = 0, models=None, **params) -> ExperimentResult:
     """Run one experiment in fp32 on the CPU with ``seed``; the result names the model and dtype."""
     seed = int(seed)
     if not 0 <= seed < 2 ** 31:
         raise ExperimentError(f"Seed {seed} is out of range; choose 0-{2 ** 31 - 1}.")
     exp, work = get(name), fp32_cpu(lm)
+    if exp.needs_other:        # loaded only if the experiment asks for it
+        params["other"] = lambda: other_model(work, models)
     r = exp.run(work, progress=progress, seed=seed, **params)
     r.model, r.dtype, r.seed = lm.name, work.dtype, seed
     return r
@@ -187,35 +190,19 @@ def fp32_cpu(lm):
     def copy_():
         import copy
 
-        import torch
-
-        from latent.core.models import LM
+        import torch  # heavy: only an fp32 copy of a GPU or bf16 model needs it
 
         m = copy.deepcopy(lm.model).to(device="cpu", dtype=torch.float32)
         return LM(m, lm.tokenizer, lm.name, "cpu", "float32", 0.0, lm.source, lm.weights, lm.licence)
     return lm.derived("fp32_cpu", copy_)
 
 
-def other_model(lm):
-    """The far reference for cross-model experiments: Gemma 3 for SmolLM2, SmolLM2 for anything else.
-
-    Loaded through :data:`MODEL_LOADER` (the app points it at its shared model cache, so no second
-    copy is made), else once per process here; experiments use its fp32 CPU form.
-    """
-    from latent.core.models import DEFAULT_LM, load_lm
-
+def other_model(lm, models=None):
+    """The far reference for cross-model experiments: Gemma 3 for SmolLM2, SmolLM2 for anything else,
+    in its fp32 CPU form. ``models(name) -> LM`` is the caller's model provider (the app passes its
+    shared loader, so no second copy is made); by default, :func:`latent.core.models.shared_lm`."""
     name = "gemma-3-270m" if lm.name == DEFAULT_LM else DEFAULT_LM
-    if MODEL_LOADER is not None:
-        return fp32_cpu(MODEL_LOADER(name))
-    with _OTHER_LOCK:
-        if name not in _OTHER:
-            _OTHER[name] = load_lm(name, device="cpu", dtype="float32")
-        return _OTHER[name]
-
-
-MODEL_LOADER: Callable | None = None
-_OTHER: dict = {}
-_OTHER_LOCK = threading.Lock()
+    return fp32_cpu((models or shared_lm)(name))
 
 
 def check_layer(lm, layer: int) -> int:

@@ -344,6 +344,20 @@ def load_lm(name: str | None = None, *, device: str = "auto", dtype: str = "auto
 _enc_lock = threading.Lock()
 
 
+_SHARED: dict = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_lm(name: str | None = None, *, device: str = "cpu", dtype: str = "float32") -> LM:
+    """One loaded model per (name, device, dtype) for this process: the model provider outside the app
+    (the CLI and the experiments' default; the app's provider is its cached background loader)."""
+    key = (name or DEFAULT_LM, device, dtype)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = load_lm(name, device=device, dtype=dtype)
+        return _SHARED[key]
+
+
 def load_encoder(name: str | None = None):
     """The sentence encoder (all-MiniLM-L6-v2 from its wheel by default), loaded offline."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -136,6 +136,25 @@ class SenseReport:
             return head + "Add context words in front of the word (as in the queen steps) to see which word pulls."
         return head + self.orders.verdict
 
+    def to_json(self) -> dict:
+        """The CLI contract: layers, separability with its null and controls, calibration, the
+        abstention threshold, and per step the predicted sense, probabilities, cosines and next tokens."""
+        return {"word": self.word, "best_layer": self.best_layer, "senses": self.senses,
+                   "separability": {str(L): round(float(a), 4) for L, a in zip(self.layers, self.accuracy)},
+                   "nested_accuracy": round(self.nested_accuracy, 4), "null_accuracy_p95": round(self.null_accuracy_p95, 4),
+                   "controls": {k: (round(float(v), 4) if np.isscalar(v) else round(float(np.max(v)), 4))
+                                for k, v in self.baselines.items()},
+                   "calibration": self.calibration.to_json(),
+                   "unclear": {"cosine_threshold": round(self.unclear_below, 4), "null_contexts": len(self.null_contexts)},
+                   "steps": [{"context": s.context, "predicted_sense": s.predicted_sense,
+                              "probabilities": {str(L): {n: round(float(s.probs[li, k]), 4) for k, n in enumerate(self.senses)}
+                                                for li, L in enumerate(self.layers)},
+                              "cosine_at_layer": {n: round(float(s.sims[self.layer, k]), 4) for k, n in enumerate(self.senses)},
+                              "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
+                             for s in self.steps],
+                   "orders": self.orders.table().round(4).to_dict("records") if self.orders else None,
+                   "pull": self.pull(), "readout": self.readout, "layer": self.layer}
+
     def direction(self, toward: str, away: str, layer: int | None = None) -> Direction:
         """Sense direction (centroid of ``toward`` − centroid of ``away``) for steering or axes."""
         layer = self.layer if layer is None else layer

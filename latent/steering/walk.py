@@ -97,6 +97,26 @@ class Sweep:
             s += f" From strength ±{self.cliff:g} on, texts degenerate into repetition."
         return s
 
+    def to_json(self) -> dict:
+        """The CLI contract: the slope with its interval and the random directions' slopes, the
+        verdict, and per strength the text, the concept meter and every other meter with interval and band."""
+        r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
+        return {"layer": self.layer, "seeds": self.recipe["seeds"],
+               "baseline": self.baseline, "tokens_per_second": round(self.tokens_per_second, 1), "seconds": round(self.seconds, 2),
+               "slope": {"value": r4(self.slope), "ci": [r4(self.slope_ci[0]), r4(self.slope_ci[1])],
+                         "random_slopes": [r4(x) for x in self.random_slopes]},
+               "wrong_way_fraction": r4(self.wrong_way), "units": self.n_units, "degenerate_from": self.cliff,
+               "random_band": [{"strength": r.strength, "lower": r4(r.random_lo), "upper": r4(r.random_hi)}
+                               for r in self.summary.itertuples()],
+               "finding": self.finding(),
+               "results": [{"strength": r.strength, "text": t, "n": int(r.n), "concept": r4(r.concept),
+                            "concept_ci": [r4(r.concept_lo), r4(r.concept_hi)], "effect": r4(r.effect),
+                            "effect_ci": [r4(r.effect_lo), r4(r.effect_hi)], "verdict": r.verdict,
+                            **{m: {"value": r4(row[m]), "ci": [r4(row[f"{m}_lo"]), r4(row[f"{m}_hi"])],
+                                   "random_band": [r4(row[f"{m}_random_lo"]), r4(row[f"{m}_random_hi"])]}
+                               for m in METERS}}
+                           for r, row, t in zip(self.summary.itertuples(), self.summary.to_dict("records"), self.texts)]}
+
 
 def t_interval(x: np.ndarray) -> tuple[float, float, float]:
     """Mean and 95 % t-interval (NaN interval for a single value).

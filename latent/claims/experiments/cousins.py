@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.claims.framework import (Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts,
+                                     corpus_prompts, other_model)
 from latent.claims.evidence import Evidence, Finding, band, bootstrap_ci, clopper_pearson, paired_finding
 from latent.style import claim_style
 
@@ -104,7 +105,8 @@ def first_word(text: str) -> str:
     return w[0].strip(".,;:!?\"'()").lower() if w else ""
 
 
-def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, progress=None) -> ExperimentResult:
+def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, progress=None,
+        other=None) -> ExperimentResult:
     if not 10 <= int(n_prompts) <= 200:
         raise ExperimentError("n_prompts must be 10-200.")
     prompts = check_prompts(lm, prompts or corpus_prompts(int(n_prompts), max_chars=100))
@@ -131,9 +133,7 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
             progress(j + 2, steps)
     far_name = None
     if far:
-        from latent.claims.framework import other_model
-
-        other = other_model(lm)
+        other = (other or (lambda: other_model(lm)))()
         far_name = other.name
         _, text, _ = outputs(other, prompts)
         for i in range(n):
@@ -226,4 +226,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 EXPERIMENT = Experiment("cousins", "Quantised cousins", CLAIM, run, figure, (
         Param("n_prompts", "Prompts", "int", 50, lo=10, hi=200, step=10, help="a whole number"),
         Param("far", "Far reference (the other embedded model; loads it)", "int", 1, lo=0, hi=1, step=1,
-              help="0 or 1")), order=5, caption=CAPTION)
+              help="0 or 1")), order=5, caption=CAPTION, needs_other=True)

@@ -193,12 +193,12 @@ def _nearest_sense(Yr, labels, Q) -> np.ndarray:
     return np.array(hits, dtype=float)
 
 
-def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None) -> ExperimentResult:
+def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> ExperimentResult:
     from latent.core.hidden import hidden_states
 
     if not 20 <= int(n_texts) <= 200:
         raise ExperimentError("n_texts must be 20-200.")
-    recv = other_model(lm)
+    recv = (other or (lambda: other_model(lm)))()
     turns, sents, labels = texts()
     turns = turns[: int(n_texts)]
     both = turns + sents
@@ -395,4 +395,4 @@ def figure(r: ExperimentResult) -> go.Figure:
 EXPERIMENT = Experiment("talking", "LLMs talking in vectors", CLAIM, run, figure, (
         Param("n_texts", "Seed turns used for CKA and the map (30 ≈ 25 s; 'full': 110 ≈ 60 s)", "int", 30, lo=20,
               hi=200, step=10, help="a whole number"),),
-        order=0, caption=CAPTION)
+        order=0, caption=CAPTION, needs_other=True)
