@@ -8,8 +8,8 @@ import torch
 
 import latent.claims as claims
 from latent.claims import ExperimentError, get, registry, run
-from latent.claims.evidence import (ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Finding, bootstrap_ci,
-                                    clopper_pearson, judge, paired_finding)
+from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Finding, judge, paired_finding
+from latent.core.stats import bootstrap_ci, clopper_pearson
 from latent.claims.experiments.reuse import generate_cached, generate_nocache
 from latent.claims.experiments.sparse_messages import keep_topk, patched_logprobs, sparsify
 from latent.core.hidden import encode, hidden_states

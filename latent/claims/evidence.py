@@ -25,12 +25,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from latent.core.stats import bootstrap_ci, sign_flip_band, sign_flip_p
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 INCONCLUSIVE = "inconclusive (interval overlaps the null)"
 ARITHMETIC = "arithmetic (not a verdict)"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, ARITHMETIC)
-N_BOOT = 2000
 
 
 def judge(ci, band, side: str = "greater", target: float | None = None) -> tuple[str, str]:
@@ -128,50 +129,6 @@ def _round(v):
     return v
 
 
-# ------------------------------------------------------------------ intervals and nulls
-def rng(seed: int, *salt) -> np.random.Generator:
-    """A generator for one purpose within a run: the same seed and salt give the same numbers."""
-    import zlib
-
-    return np.random.default_rng([int(seed), *[s if isinstance(s, int) else zlib.crc32(str(s).encode()) for s in salt]])
-
-
-def bootstrap_ci(values, seed: int = 0, stat=np.mean, n_boot: int = N_BOOT) -> tuple[float, float]:
-    """Percentile 95 % interval of ``stat`` over items resampled with replacement.
-
-    >>> lo, hi = bootstrap_ci(np.arange(100.0), seed=1)
-    >>> 43 < lo < 49.5 < hi < 56
-    True
-    """
-    v = np.asarray(values, dtype=float)
-    if v.size == 0:
-        return (float("nan"), float("nan"))
-    idx = np.random.default_rng(seed).integers(0, len(v), size=(n_boot, len(v)))
-    s = np.array([stat(v[i]) for i in idx]) if stat is not np.mean else v[idx].mean(1)
-    return float(np.quantile(s, 0.025)), float(np.quantile(s, 0.975))
-
-
-def clopper_pearson(k: int, n: int) -> tuple[float, float]:
-    """Exact 95 % interval of a proportion k/n.
-
-    >>> [round(x, 3) for x in clopper_pearson(4, 8)]
-    [0.157, 0.843]
-    """
-    from scipy.stats import beta
-
-    if n == 0:
-        return (0.0, 1.0)
-    lo = 0.0 if k == 0 else float(beta.ppf(0.025, k, n - k + 1))
-    hi = 1.0 if k == n else float(beta.ppf(0.975, k + 1, n - k))
-    return lo, hi
-
-
-def sign_flip_band(diffs, seed: int = 0, n_perm: int = N_BOOT) -> tuple[float, float]:
-    """95 % band of the mean of paired differences under "no difference" (random sign flips)."""
-    m = _sign_flip_means(diffs, seed, n_perm)
-    return float(np.quantile(m, 0.025)), float(np.quantile(m, 0.975))
-
-
 def paired_finding(measure: str, diffs, seed: int = 0, control: str = "the control", side: str = "greater",
                    **kw) -> Finding:
     """A paired comparison: mean difference with a bootstrap interval, judged against no difference
@@ -189,24 +146,10 @@ def paired_finding(measure: str, diffs, seed: int = 0, control: str = "the contr
                    null_effect=0.0, spread=spread, p=p, **kw)
 
 
-def sign_flip_p(diffs, seed: int = 0, n_perm: int = N_BOOT, side: str = "greater") -> float:
-    """One-sided p-value of the mean paired difference under random sign flips."""
-    m = _sign_flip_means(diffs, seed, n_perm)
-    obs = np.asarray(diffs, dtype=float).mean()
-    hits = (m >= obs - 1e-12).sum() if side == "greater" else (m <= obs + 1e-12).sum()
-    return float((hits + 1) / (n_perm + 1))
 
 
-def _sign_flip_means(diffs, seed: int, n_perm: int) -> np.ndarray:
-    """Means of the paired differences under ``n_perm`` seeded random sign flips (the paired null)."""
-    d = np.asarray(diffs, dtype=float)
-    return (np.random.default_rng(seed).choice([-1.0, 1.0], size=(n_perm, len(d))) * d).mean(1)
 
 
-def band(values) -> tuple[float, float]:
-    """The central 95 % of a null distribution's draws."""
-    v = np.asarray(values, dtype=float)
-    return float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))
 
 
 @dataclass

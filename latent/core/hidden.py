@@ -114,35 +114,29 @@ def _chunks(lengths: list[int], budget: int) -> list[list[int]]:
     return groups
 
 
-def pad_batch(lm, id_lists: list[list[int]]):
-    """Right-padded ``(B, T)`` ids and attention mask on the model's device."""
+def _pad(lm, id_lists: list[list[int]], left: bool):
     import torch
 
     T = max(len(x) for x in id_lists)
-    pad = lm.tokenizer.pad_token_id or 0
-    ids = torch.full((len(id_lists), T), pad, dtype=torch.long)
+    ids = torch.full((len(id_lists), T), lm.tokenizer.pad_token_id or 0, dtype=torch.long)
     mask = torch.zeros((len(id_lists), T), dtype=torch.long)
     for r, x in enumerate(id_lists):
-        ids[r, : len(x)] = torch.tensor(x)
-        mask[r, : len(x)] = 1
+        cols = slice(T - len(x), T) if left else slice(0, len(x))
+        ids[r, cols] = torch.tensor(x)
+        mask[r, cols] = 1
     dev = lm.model.device
     return ids.to(dev), mask.to(dev)
+
+
+def pad_batch(lm, id_lists: list[list[int]]):
+    """Right-padded ``(B, T)`` ids and attention mask on the model's device."""
+    return _pad(lm, id_lists, left=False)
 
 
 def left_pad(lm, id_lists: list[list[int]]):
     """Left-padded ``(B, T)`` ids, mask and position ids on the model's device: every row's last token
     sits at column T-1 (what batched decoding and end-aligned scoring need)."""
-    import torch
-
-    T = max(len(x) for x in id_lists)
-    pad = lm.tokenizer.pad_token_id or 0
-    ids = torch.full((len(id_lists), T), pad, dtype=torch.long)
-    mask = torch.zeros((len(id_lists), T), dtype=torch.long)
-    for r, x in enumerate(id_lists):
-        ids[r, T - len(x):] = torch.tensor(x)
-        mask[r, T - len(x):] = 1
-    dev = lm.model.device
-    ids, mask = ids.to(dev), mask.to(dev)
+    ids, mask = _pad(lm, id_lists, left=True)
     return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 

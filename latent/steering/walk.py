@@ -23,6 +23,7 @@ from latent.core.generate import generate
 from latent.core.hooks import Plan, use
 from latent.core.models import embed
 from latent.core.requests import GenerateRequest
+from latent.core.stats import sd_band, slope, t_interval
 from latent.steering.steer import check_strengths, typical_norms
 
 
@@ -118,37 +119,12 @@ class Sweep:
                            for r, row, t in zip(self.summary.itertuples(), self.summary.to_dict("records"), self.texts)]}
 
 
-def t_interval(x: np.ndarray) -> tuple[float, float, float]:
-    """Mean and 95 % t-interval (NaN interval for a single value).
-
-    >>> [round(v, 3) for v in t_interval(np.array([1.0, 2.0, 3.0]))]
-    [2.0, -0.484, 4.484]
-    """
-    from scipy.stats import t as student
-
-    x = np.asarray(x, float)
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, float("nan"), float("nan")
-    h = float(student.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - h, m + h
 
 
 METERS = ("distinct2", "typicality", "kl")   # meters besides the concept effect, each with an interval and a band
 RANGES = {"distinct2": (0.0, 1.0), "typicality": (-np.inf, 0.0), "kl": (0.0, np.inf)}   # where each meter can lie
 
 
-def sd_band(x) -> tuple[float, float]:
-    """The null band of a control's values: mean ± 2 sd (a single value or none: that value, or 0).
-    (``claims.evidence.band`` is another band: the central 95 % of a null distribution's draws.)
-
-    >>> sd_band([1.0, 2.0, 3.0])
-    (0.0, 4.0)
-    """
-    x = np.asarray(x, float)
-    if len(x) > 1:
-        return float(x.mean() - 2 * x.std(ddof=1)), float(x.mean() + 2 * x.std(ddof=1))
-    return (float(x[0]), float(x[0])) if len(x) else (0.0, 0.0)
 
 
 def distinct2(token_ids: list[int]) -> float:
@@ -269,10 +245,10 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
         out.append(row)
     summary = pd.DataFrame(out)
     X = own["strength"].to_numpy(float)
-    slope, slope_ci = _slope(X, own["effect"].to_numpy(float))
-    random_slopes = np.array([_slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
+    fit, fit_ci = slope(X, own["effect"].to_numpy(float))
+    random_slopes = np.array([slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
                               for _, g in rnd.groupby("random_direction")])
-    unit_slopes = [_slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
+    unit_slopes = [slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
                    for _, g in own.groupby(["prompt", "seed"])]
     wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")
     bad = summary[(summary["strength"] != 0) & ((summary["distinct2"] < DEGENERATE) |
@@ -280,7 +256,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
     cliff = float(bad["strength"].abs().min()) if len(bad) and (summary["strength"] == 0).any() else None
     first = own[(own["prompt"] == prompts[0]) & (own["seed"] == seeds[0])].set_index("strength")["text"]
     texts = [first.get(s, "") for s in strengths]
-    return Sweep(prompts[0], direction.layer, strengths, texts, first.get(0.0, ""), table, summary, slope, slope_ci,
+    return Sweep(prompts[0], direction.layer, strengths, texts, first.get(0.0, ""), table, summary, fit, fit_ci,
                  random_slopes, wrong, len(unit_slopes), cliff, [s * norm for s in strengths], gen.seconds,
                  gen.tokens_per_second,
                  {"prompt": prompts[0] if len(prompts) == 1 else prompts, "strengths": strengths, "layer": direction.layer,
@@ -288,15 +264,6 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
                   "n_random": n_random, "direction": direction.to_dict()})
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> tuple[float, tuple[float, float]]:
-    """OLS slope of y on x with a 95 % t-interval."""
-    from scipy.stats import linregress, t as student
-
-    if len(np.unique(x)) < 2:
-        return float("nan"), (float("nan"), float("nan"))
-    r = linregress(x, y)
-    h = float(student.ppf(0.975, max(len(x) - 2, 1)) * r.stderr) if len(x) > 2 else float("nan")
-    return float(r.slope), (float(r.slope) - h, float(r.slope) + h)
 
 
 @dataclass

@@ -31,7 +31,8 @@ import plotly.graph_objects as go
 
 from latent.claims.framework import (Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts,
                                      corpus_prompts, other_model)
-from latent.claims.evidence import Evidence, Finding, band, bootstrap_ci, clopper_pearson, paired_finding
+from latent.claims.evidence import Evidence, Finding, paired_finding
+from latent.core.stats import band, bootstrap_ci, clopper_pearson
 from latent.style import claim_style
 
 CLAIM = Claim("004_092b597f547f7a3e.txt", "004", 0,

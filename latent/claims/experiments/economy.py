@@ -26,8 +26,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
-from latent.claims.evidence import (INCONCLUSIVE, Evidence, Finding, band, clopper_pearson, judge, paired_finding,
-                                    rng)
+from latent.claims.evidence import INCONCLUSIVE, Evidence, Finding, judge, paired_finding
+from latent.core.stats import band, clopper_pearson, rng
 from latent.core.hooks import Plan, run_plan, use
 from latent.style import claim_style
 

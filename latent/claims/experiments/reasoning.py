@@ -26,7 +26,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
-from latent.claims.evidence import Evidence, bootstrap_ci, clopper_pearson, paired_finding, rng
+from latent.claims.evidence import Evidence, paired_finding
+from latent.core.stats import bootstrap_ci, clopper_pearson, rng
 from latent.style import claim_style
 
 CLAIM = Claim("001_e3950b15718955f5.txt", "001", 1,

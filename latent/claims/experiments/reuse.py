@@ -28,7 +28,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
-from latent.claims.evidence import Evidence, arithmetic, bootstrap_ci
+from latent.claims.evidence import Evidence, arithmetic
+from latent.core.stats import bootstrap_ci
 from latent.style import claim_style
 
 CLAIM = Claim("002_d580e8d855806c36.txt", "002", 5,

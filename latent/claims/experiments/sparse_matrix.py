@@ -26,7 +26,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
-from latent.claims.evidence import Evidence, bootstrap_ci, paired_finding, rng
+from latent.claims.evidence import Evidence, paired_finding
+from latent.core.stats import bootstrap_ci, rng
 from latent.style import claim_style
 
 CLAIM = Claim("004_092b597f547f7a3e.txt", "004", 0,

@@ -19,7 +19,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts
-from latent.claims.evidence import Evidence, Finding, clopper_pearson
+from latent.claims.evidence import Evidence, Finding
+from latent.core.stats import keep_topk, clopper_pearson
 from latent.style import claim_style
 
 CLAIM = Claim("000_f1b4ac8593ff3a2f.txt", "000", 5,
@@ -37,14 +38,6 @@ def default_prompts(n: int = 50) -> list[str]:
     d = next(d for d in load_corpus() if d.id == "000")
     own = [t.text[:160].rsplit(" ", 1)[0] for t in d.turns if len(t.text) > 40]
     return (own + [p for p in corpus_prompts(3 * n, max_chars=160) if p not in own])[:n]
-
-
-def keep_topk(v: np.ndarray, k: int) -> np.ndarray:
-    """Zero all but the k largest-magnitude coordinates of v (last axis)."""
-    out = np.zeros_like(v)
-    idx = np.argsort(-np.abs(v), axis=-1)[..., :k]
-    np.put_along_axis(out, idx, np.take_along_axis(v, idx, -1), -1)
-    return out
 
 
 def basis(lm, layer: int):

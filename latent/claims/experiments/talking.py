@@ -30,7 +30,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
-from latent.claims.evidence import Evidence, Finding, band, clopper_pearson, paired_finding, rng
+from latent.claims.evidence import Evidence, Finding, paired_finding
+from latent.core.stats import keep_topk, band, clopper_pearson, rng
 from latent.style import claim_style
 
 CLAIM = Claim("000_f1b4ac8593ff3a2f.txt", "000", 5,
@@ -101,12 +102,7 @@ def fit_map(X: np.ndarray, Y: np.ndarray, ridge: float = 1e-2):
 def topk_dev(x: np.ndarray, mx: np.ndarray, k: int) -> np.ndarray:
     """Keep the k largest-magnitude coordinates of the deviation x − mx (the message), zero the rest."""
     d = x - mx
-    if k >= d.shape[-1]:
-        return d
-    out = np.zeros_like(d)
-    idx = np.argsort(-np.abs(d), axis=-1)[..., :k]
-    np.put_along_axis(out, idx, np.take_along_axis(d, idx, -1), -1)
-    return out
+    return d if k >= d.shape[-1] else keep_topk(d, k)
 
 
 def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.ndarray:
