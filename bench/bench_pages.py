@@ -6,10 +6,10 @@ import time
 import numpy as np
 from _common import save
 
-from latent.senses.study import QUEEN_STEPS, analyze
 from latent.claims import registry, run
 from latent.core.models import load_lm
 from latent.senses.sets import get_builtin
+from latent.senses.study import QUEEN_STEPS, analyze
 
 if __name__ == "__main__":
     import torch

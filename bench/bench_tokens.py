@@ -1,16 +1,14 @@
 """Hidden-state explorer speed, each against a baseline measured in the same run:
 hidden states for 32 prompts x 64 tokens (ours vs a plain HF forward with output_hidden_states),
 and a layer-slider change (figure rebuilt from the cached map vs recomputing the map)."""
-import json
 import time
 
+import numpy as np
 from _common import save
 
-import numpy as np
-
-from latent.tokens.figures import token_map_figure
 from latent.core.hidden import hidden_states
 from latent.core.models import load_lm
+from latent.tokens.figures import token_map_figure
 from latent.tokens.map import token_map
 
 

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+
 from latent.core.errors import LatentError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")

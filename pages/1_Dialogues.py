@@ -5,8 +5,8 @@ from latent.core import project
 from latent.core.corpus import MAX_USER_CHARS, CorpusError, load_corpus, parse_upload, parse_user_text
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER
-from latent.dialogues.map import MapSpec
 from latent.dialogues.figures import dialogue_map_figure
+from latent.dialogues.map import MapSpec
 from latent.recipes import make_recipe, map_title
 from pages.ui import models, serving
 from pages.ui.export import chart, export_buttons

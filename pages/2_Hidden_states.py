@@ -5,13 +5,13 @@ import pandas as pd
 import streamlit as st
 
 from latent.core.direction import DirectionError
-from latent.recipes import make_recipe
-from latent.tokens.figures import COLOR_BY, lens_heatmap, token_map_figure
 from latent.core.hidden import InputError
 from latent.core.lens import lens_topk
-from latent.tokens.presets import presets
 from latent.core.project import ProjectionError
+from latent.recipes import make_recipe
+from latent.tokens.figures import COLOR_BY, lens_heatmap, token_map_figure
 from latent.tokens.map import axis_view, nearest, parse_layers, place
+from latent.tokens.presets import presets
 from pages.ui import models, serving
 from pages.ui.export import chart, export_buttons
 

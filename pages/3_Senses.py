@@ -2,13 +2,19 @@
 import pandas as pd
 import streamlit as st
 
-from latent.senses.study import QUEEN_STEPS, sense_map
-from latent.recipes import make_recipe, sense_map_title
-from latent.core.models import EMBEDDED
-from latent.senses.figures import (dose_response_figure, next_tokens_table, probs_heatmap, reliability_figure,
-                                   sense_map_figure, separability_figure)
 from latent.core.hidden import InputError
+from latent.core.models import EMBEDDED
+from latent.recipes import make_recipe, sense_map_title
+from latent.senses.figures import (
+    dose_response_figure,
+    next_tokens_table,
+    probs_heatmap,
+    reliability_figure,
+    sense_map_figure,
+    separability_figure,
+)
 from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
+from latent.senses.study import QUEEN_STEPS, sense_map
 from pages.ui import models, serving
 from pages.ui.export import chart, export_buttons
 

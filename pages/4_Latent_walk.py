@@ -2,9 +2,9 @@
 import streamlit as st
 
 from latent.core.direction import Direction
+from latent.core.errors import LatentError
 from latent.recipes import make_recipe
 from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.core.errors import LatentError
 from latent.steering.presets import STRENGTH, load_presets, scaled_layer
 from latent.steering.steer import coefficient, parse_strengths
 from latent.steering.walk import interpolate, steered_map, sweep

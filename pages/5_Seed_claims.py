@@ -87,7 +87,8 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
                                 "is the null it is judged against; a star is the claim's own target size.")
             for g in r.evidence.more:
                 st.markdown(f"- {md_escape(g.measure)}: **{g.verdict}** — {md_escape(g.reason)}")
-            export_buttons(ev_fig, r.table, dict(recipe, params=dict(recipe["params"], figure="evidence")), key=f"cl_xe_{name}", stem=f"claim-{name}-evidence")
+            export_buttons(ev_fig, r.table, dict(recipe, params=dict(recipe["params"], figure="evidence")),
+                           key=f"cl_xe_{name}", stem=f"claim-{name}-evidence")
         with st.expander("Numbers (the CLI's JSON)"):
             st.caption(md_escape(r.method))
             st.json(j)

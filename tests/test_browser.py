@@ -1,6 +1,5 @@
 """Real-browser flows in Debian chromium. Screenshots land in artifacts/ for a human to look at."""
 import pytest
-
 from conftest import wait_idle
 
 pytestmark = pytest.mark.browser

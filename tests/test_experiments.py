@@ -5,16 +5,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_lm
 
 import latent.claims as claims
 from latent.claims import ExperimentError, get, registry, run
-from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Finding, judge, paired_finding
-from latent.core.stats import bootstrap_ci, clopper_pearson
+from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge, paired_finding
 from latent.claims.experiments.reuse import generate_cached, generate_nocache
 from latent.claims.experiments.sparse_messages import keep_topk, patched_logprobs, sparsify
 from latent.core.hidden import encode, hidden_states
 from latent.core.hooks import Plan, use
-from conftest import make_tiny_lm
+from latent.core.stats import bootstrap_ci, clopper_pearson
 
 CONTRACT = {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", "null", "n", "model", "dtype", "seed"}
 TINY_PARAMS = {"reuse": {"lengths": (16, 24), "questions": 2, "repeats": 2}, "cousins": {"n_prompts": 10, "far": 1},

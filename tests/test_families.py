@@ -8,8 +8,8 @@ sits on the MLP's hidden activation.
 import numpy as np
 import pytest
 import torch
-
 from conftest import FAMILIES, make_tiny_lm
+
 from latent.core import arch, hidden
 from latent.core.direction import Direction
 from latent.core.generate import generate

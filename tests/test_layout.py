@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, byte_tokenizer, tiny_config
 
 FEATURES = {p.name for p in (ROOT / "latent").iterdir() if p.is_dir() and (p / "__init__.py").exists()} - {"core"}

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from latent.lessons import LessonError, Lesson, Step, load_lessons
-from latent.site import PAGES, is_value_key, page
+from latent.lessons import Lesson, LessonError, Step, load_lessons
 from latent.lessons.facts import FACTS
+from latent.site import PAGES, is_value_key, page
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import ROOT
+
 from latent.recipes import KINDS, RecipeError, Resources, make_recipe, replay
 
 SENSES = {"bee": ["The queen laid eggs in the hive.", "The queen bee and her workers."],

@@ -3,10 +3,10 @@ cancelled work is dropped; identical requests compute once; the queue position i
 import numpy as np
 import pytest
 
+from latent.core.decode import rows_plan
 from latent.core.generate import generate
 from latent.core.hooks import use
 from latent.serving.scheduler import DecodeBatcher, EncodeRequest, GenerateRequest, InProcess, Scheduler, StatesRequest
-from latent.core.decode import rows_plan
 
 
 def solo(lm, req: GenerateRequest):
@@ -151,8 +151,8 @@ def test_pages_route_hidden_states_through_the_scheduler_only_for_served_models(
     import contextvars
 
     import torch
-
     from conftest import make_tiny_lm
+
     from latent.core.hidden import hidden_states
     from latent.core.hooks import Plan, use
     from latent.serving.scheduler import route_model_work, scheduler_for, serve
@@ -261,10 +261,11 @@ def test_a_session_whose_browser_went_away_drops_its_queued_passes():
     from concurrent.futures import CancelledError
 
     from conftest import make_tiny_lm
+
     from latent.core.hidden import hidden_states
     from latent.core.models import embed
-    from pages.ui.serving import gone_away
     from latent.serving.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
+    from pages.ui.serving import gone_away
 
     class Enc:
         def encode(self, texts, normalize_embeddings=True, **kw):

@@ -1,12 +1,22 @@
 """Sense sets, readouts and the probability/separability math (synthetic), plus the real model."""
-import json
 
 import numpy as np
 import pytest
 
+from latent.senses.sets import (
+    SenseError,
+    SenseSet,
+    builtin_sets,
+    centroids,
+    find_word,
+    get_builtin,
+    loo_accuracy,
+    readout_texts,
+    sense_probs,
+    silhouette,
+    word_states,
+)
 from latent.senses.study import QUEEN_STEPS, analyze, compare_readouts
-from latent.senses.sets import (SenseError, SenseSet, builtin_sets, centroids, find_word, get_builtin, loo_accuracy,
-                           readout_texts, sense_probs, silhouette, word_states)
 
 
 def planted(n=8, layers=3, d=16, sep=(0.0, 2.0, 6.0), seed=0):
@@ -169,7 +179,8 @@ def test_cli_senses_unknown_word():
 
 # ---------------------------------------------------------------- issue 11: calibration and controls
 from latent.senses import calibration as cal  # noqa: E402
-from latent.senses.study import analyze as _analyze, order_effects  # noqa: E402
+from latent.senses.study import analyze as _analyze  # noqa: E402
+from latent.senses.study import order_effects
 
 
 def test_loo_sims_equal_brute_force():

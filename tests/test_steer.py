@@ -255,7 +255,6 @@ def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
 def test_top_k_sampling_draws_only_among_the_k_best(tiny_lm):
     """top_k = 1 is greedy whatever the seed; with top_k = 3 every token is among the 3 most likely
     at its step (checked by re-scoring the row with the model)."""
-    import torch
 
     greedy = generate(tiny_lm, ["the queen"], max_new_tokens=8).token_ids[0]
     for sd in (0, 1, 2):

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
-from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, VERDICTS, Evidence, Finding
+
+from latent.claims.evidence import Evidence
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_LM, LM, shared_lm
 

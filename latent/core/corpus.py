@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
 from latent.core.assets import ASSETS
 from latent.core.errors import LatentError
 

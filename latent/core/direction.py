@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from latent.core.errors import LatentError, check_layer
 
 METHODS = ("mean", "pca")

@@ -20,6 +20,7 @@ import time
 import warnings
 
 import numpy as np
+
 from latent.core.errors import LatentError
 
 METHODS = ("umap", "pca")

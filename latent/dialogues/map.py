@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from latent.core.corpus import Dialogue, all_turns
-from latent.core.project import Projector
 from latent.core.assets import asset
+from latent.core.corpus import Dialogue, all_turns
 from latent.core.errors import InputError, check_layer
+from latent.core.project import Projector
 
 SOURCES = ("encoder", "lm")
 SHIPPED_VECTORS = asset("vectors")

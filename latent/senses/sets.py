@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latent.core.hidden import InputError, hidden_states
 from latent.core.assets import asset
 from latent.core.errors import LatentError
+from latent.core.hidden import hidden_states
 
 SENSES_JSON = asset("senses.json")
 READOUTS = ("echo", "word")

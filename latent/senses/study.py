@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from latent.core.direction import Direction
+from latent.core.errors import check_layer
 from latent.core.lens import lens_topk
 from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, silhouette, word_states
-from latent.core.errors import check_layer
 
 # the seed thread's order: bare "queen", then honey, worker, hive and beeswax added one at a time
 QUEEN_STEPS = ["queen", "honey queen", "honey worker queen", "honey worker hive queen",

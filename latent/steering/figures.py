@@ -9,7 +9,6 @@ from plotly.subplots import make_subplots
 
 from latent.style import base_layout, hover
 
-
 PANELS = (  # (row, col, meter column, its band's column prefix, colour); intervals are <meter>_lo/_hi
     (1, 1, "effect", "random", "#c2410c"),
     (1, 2, "distinct2", "distinct2_random", "#1f77b4"),

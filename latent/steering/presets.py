@@ -7,10 +7,9 @@ fluent when we tried it by hand). The strengths are **hand-set**: no committed p
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from latent.core.direction import Direction, DirectionError
 from latent.core.assets import asset
+from latent.core.direction import Direction, DirectionError
 
 PRESETS_JSON = asset("steer_presets.json")
 # hand-set on SmolLM2 (not measured by committed code; see the module docstring)
@@ -41,8 +40,8 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
         d.positive, d.negative = name.split(" − ")[0], (name.split(" − ")[1] if " − " in name else "neutral")
         return d
     if p["kind"] == "sense":
-        from latent.senses.study import analyze
         from latent.senses.sets import get_builtin
+        from latent.senses.study import analyze
 
         rep = analyze(lm, get_builtin(p["word"]), [p["word"]], layer=layer)
         d = rep.direction(p["toward"], p["away"], layer)

@@ -17,15 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from latent.core.direction import Direction
 from latent.core.decode import decode_rows
+from latent.core.direction import Direction
 from latent.core.generate import generate
 from latent.core.hooks import Plan, use
 from latent.core.models import embed
 from latent.core.requests import GenerateRequest
 from latent.core.stats import sd_band, slope, t_interval
 from latent.steering.steer import check_strengths, typical_norms
-
 
 N_RANDOM = 5          # random directions of the same norm, run in the same batch as the null band
 SEEDS = (0, 1, 2)     # samples per strength (greedy decoding makes them identical)
@@ -251,8 +250,9 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
     unit_slopes = [slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
                    for _, g in own.groupby(["prompt", "seed"])]
     wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")
+    base_typicality = summary.loc[summary["strength"] == 0, "typicality"].mean()
     bad = summary[(summary["strength"] != 0) & ((summary["distinct2"] < DEGENERATE) |
-                                                 (summary["typicality"] < summary.loc[summary["strength"] == 0, "typicality"].mean() - 1.0))]
+                                                 (summary["typicality"] < base_typicality - 1.0))]
     cliff = float(bad["strength"].abs().min()) if len(bad) and (summary["strength"] == 0).any() else None
     first = own[(own["prompt"] == prompts[0]) & (own["seed"] == seeds[0])].set_index("strength")["text"]
     texts = [first.get(s, "") for s in strengths]

@@ -21,7 +21,8 @@ from latent.dialogues.map import MapSpec, compute_map
 from latent.dialogues.tour import first_screen
 from latent.senses.sets import SenseSet
 from latent.senses.study import analyze
-from latent.serving.scheduler import route_model_work as route, scheduler_for
+from latent.serving.scheduler import route_model_work as route
+from latent.serving.scheduler import scheduler_for
 from latent.steering.presets import build
 from latent.tokens.map import token_map as compute_token_map
 from pages.ui import models

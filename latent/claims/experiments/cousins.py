@@ -29,9 +29,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import (Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts,
-                                     corpus_prompts, other_model)
 from latent.claims.evidence import Evidence, Finding, paired_finding
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts, other_model
 from latent.core.stats import band, bootstrap_ci, clopper_pearson
 from latent.style import claim_style
 
@@ -201,7 +200,9 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
     return ExperimentResult("cousins", CLAIM, ev, numbers, method, agg, {"n_prompts": n, "far": int(bool(far))})
 
 
-CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantised cousins, red: the other model); left y is the share of prompts whose 8-token continuation differs from fp32 (95 % exact interval; grey band: the floor's), right y the share whose first word agrees.")
+CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantised cousins, red: the other model); left y is the share"
+           " of prompts whose 8-token continuation differs from fp32 (95 % exact interval; grey band: the floor's), right y the share "
+           "whose first word agrees.")
 
 
 def figure(r: ExperimentResult) -> go.Figure:

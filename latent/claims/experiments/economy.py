@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.claims.evidence import INCONCLUSIVE, Evidence, Finding, judge, paired_finding
-from latent.core.stats import band, clopper_pearson, rng
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.core.hooks import Plan, run_plan, use
+from latent.core.stats import band, clopper_pearson, rng
 from latent.style import claim_style
 
 CLAIM = Claim("003_2c80f816de8fa259.txt", "003", 26, "Sparse activation is the economic signal.")
@@ -201,7 +201,9 @@ def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0
     return ExperimentResult("economy", CLAIM, ev, numbers, method, table, {"tau": tau, "n_prompts": len(prompts)})
 
 
-CAPTION = ("Left: a bar is one layer's share of MLP neurons above τ·RMS (dashed: a Gaussian vector). Middle: a point is one τ, y the Spearman r between density and next-token entropy (grey band: shuffled pairings). Right: a point is one k, y the share of probes whose top-1 survives keeping k neurons per block (green: the largest, grey: random ones).")
+CAPTION = ("Left: a bar is one layer's share of MLP neurons above τ·RMS (dashed: a Gaussian vector). Middle: a point is one τ, y the "
+           "Spearman r between density and next-token entropy (grey band: shuffled pairings). Right: a point is one k, y the share of "
+           "probes whose top-1 survives keeping k neurons per block (green: the largest, grey: random ones).")
 
 
 def figure(r: ExperimentResult) -> go.Figure:

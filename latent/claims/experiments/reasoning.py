@@ -11,7 +11,8 @@ filler. Scores are the full answer string's log-probability and whether a greedy
 it. The verdict is paired, a difference in differences: how much more the own reasoning (vs
 another question's) raises the correct answer than a wrong answer (another question's answer),
 with a bootstrap interval, judged against no difference (a random tiny model's "reasoning" raised
-every answer it wrote itself, so the plain comparison alone would count fluency as steering). (The old cosine-to-a-hint criterion is gone: another question's
+every answer it wrote itself, so the plain comparison alone would count fluency as steering). (The old cosine-to-a-hint criterion
+is gone: another question's
 reasoning moved it as much.)
 
 Example::
@@ -25,8 +26,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.claims.evidence import Evidence, paired_finding
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.core.stats import bootstrap_ci, clopper_pearson, rng
 from latent.style import claim_style
 
@@ -253,7 +254,8 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
     return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n})
 
 
-CAPTION = ("A bar is one condition (colour); left y is the mean log-probability of the correct answer (solid) and of another question's answer (hatched); right y is the share answered correctly. Error bars: 95 % intervals.")
+CAPTION = ("A bar is one condition (colour); left y is the mean log-probability of the correct answer (solid) and of another "
+           "question's answer (hatched); right y is the share answered correctly. Error bars: 95 % intervals.")
 
 
 def figure(r: ExperimentResult) -> go.Figure:

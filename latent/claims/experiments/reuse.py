@@ -27,8 +27,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.claims.evidence import Evidence, arithmetic
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.core.stats import bootstrap_ci
 from latent.style import claim_style
 
@@ -208,7 +208,8 @@ def run(lm, *, lengths=(32, 96, 192), questions: int = 4, new_tokens: int = 4, r
     return r
 
 
-CAPTION = ('A point is one history length (x, tokens) in one caching mode (colour); left y is the computed cost in multiply-adds (open markers: arithmetic, not measured), right y the measured median wall time on this CPU.')
+CAPTION = ('A point is one history length (x, tokens) in one caching mode (colour); left y is the computed cost in multiply-adds (open'
+           ' markers: arithmetic, not measured), right y the measured median wall time on this CPU.')
 
 
 def figure(r: ExperimentResult) -> go.Figure:

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.claims.evidence import Evidence, paired_finding
+from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.core.stats import bootstrap_ci, rng
 from latent.style import claim_style
 
@@ -164,7 +164,9 @@ def run(lm, *, prompts=None, seed: int = 0, progress=None) -> ExperimentResult:
     return ExperimentResult("sparse-matrix", CLAIM, ev, numbers, method, pd.DataFrame(rows), {"n_prompts": n})
 
 
-CAPTION = ('A point is one prompt (one row of the next-token matrix), grouped and coloured by kind; left y is the probability mass on its 100 likeliest tokens (dashed: a uniform row); right y is the next-token entropy for ordinary against unlikely concepts.')
+CAPTION = ('A point is one prompt (one row of the next-token matrix), grouped and coloured by kind; left y is the probability mass on '
+           'its 100 likeliest tokens (dashed: a uniform row); right y is the next-token entropy for ordinary against unlikely '
+           'concepts.')
 
 
 def figure(r: ExperimentResult) -> go.Figure:

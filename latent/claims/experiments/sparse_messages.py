@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts
 from latent.claims.evidence import Evidence, Finding
-from latent.core.stats import keep_topk, clopper_pearson
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts
+from latent.core.stats import clopper_pearson, keep_topk
 from latent.style import claim_style
 
 CLAIM = Claim("000_f1b4ac8593ff3a2f.txt", "000", 5,
@@ -146,7 +146,8 @@ def run(lm, *, prompts=None, layer: int | None = None, ks=None, handful: int = 1
     ev = Evidence(
         tested=(f"Whether the {handful} largest coordinates of one hidden state (layer {layer}, last token, standard "
                 f"basis: a literally sparse vector of {handful} of {d} values, {handful * BYTES_PER_VALUE} bytes) keep the "
-                f"model's next-token prediction (the same top-1 token in ≥ 90 % of prompts), and beat no message (the mean state patched in), over {n} prompts. "
+                f"model's next-token prediction (the same top-1 token in ≥ 90 % of prompts), and beat no message (the mean state "
+                f"patched in), over {n} prompts. "
                 "PCA and mean-deviation bases are shown too; the zero state is a second floor."),
         not_tested=("Whether a sparse vector alone carries a thought: only the last position's state is replaced, so "
                     "every earlier token of the prompt stays available to the model through attention (that is why the "
@@ -166,7 +167,9 @@ def run(lm, *, prompts=None, layer: int | None = None, ks=None, handful: int = 1
                             {"layer": layer, "ks": ks, "handful": handful, "n_prompts": n})
 
 
-CAPTION = ("A point is one message size (k coordinates of one basis; colour = basis); y is how often the receiver's top next token equals the full state's. Grey bands: the mean- and zero-state floors; dashed line: the text's own UTF-8 size; error bars: 95 % exact intervals.")
+CAPTION = ("A point is one message size (k coordinates of one basis; colour = basis); y is how often the receiver's top next token "
+           "equals the full state's. Grey bands: the mean- and zero-state floors; dashed line: the text's own UTF-8 size; error bars: "
+           "95 % exact intervals.")
 
 
 def figure(r: ExperimentResult) -> go.Figure:

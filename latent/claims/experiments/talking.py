@@ -15,7 +15,8 @@ placeholder token in the receiver's prompt "cat -> cat / 1135 -> 1135 / hello ->
 (a Patchscope). On held-out turns we ask whether the receiver then predicts the same next token as
 when its *own* state for that word is patched in, against a map fitted on shuffled pairs (the null).
 On the "queen" sentences (never used to fit the map) we ask whether the nearest receiver sense
-centroid recovers the sentence's sense (the state at its last word, 50 % depth, its own map). Bytes per message: k × 4 (2-byte index + fp16 value).
+centroid recovers the sentence's sense (the state at its last word, 50 % depth, its own map). Bytes per message: k × 4 (2-byte
+index + fp16 value).
 
 Example::
 
@@ -29,9 +30,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
 from latent.claims.evidence import Evidence, Finding, paired_finding
-from latent.core.stats import keep_topk, band, clopper_pearson, rng
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
+from latent.core.stats import band, clopper_pearson, keep_topk, rng
 from latent.style import claim_style
 
 CLAIM = Claim("000_f1b4ac8593ff3a2f.txt", "000", 5,
@@ -344,7 +345,10 @@ def _same_word(lm, token_id, word: str) -> bool:
     return bool(t) and (w.startswith(t) or t.startswith(w))
 
 
-CAPTION = ("Left: a point is one matched relative depth, y the linear CKA between the two models' states (red: trained sender, dashed: random-init sender, grey band: shuffled pairings). Middle: x is the message size in bytes, y how often the receiver's next word agrees with what its own state says (blue: fitted map, grey: shuffled-pairs map). Right: a bar is how often the queen sentence's sense survives the crossing (green: the receiver's own states). Error bars: 95 % intervals.")
+CAPTION = ("Left: a point is one matched relative depth, y the linear CKA between the two models' states (red: trained sender, dashed:"
+           " random-init sender, grey band: shuffled pairings). Middle: x is the message size in bytes, y how often the receiver's "
+           "next word agrees with what its own state says (blue: fitted map, grey: shuffled-pairs map). Right: a bar is how often the "
+           "queen sentence's sense survives the crossing (green: the receiver's own states). Error bars: 95 % intervals.")
 
 
 def figure(r: ExperimentResult) -> go.Figure:
