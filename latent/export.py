@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from latent.core.errors import LatentError
 
@@ -51,7 +52,7 @@ def _ensure_kaleido() -> None:
         raise ExportError("PNG/SVG/PDF export needs Chrome or Chromium (e.g. `apt-get install chromium`). "
                           "HTML, CSV and recipe export work without it.")
     os.environ.setdefault("BROWSER_PATH", browser)
-    import kaleido
+    import kaleido  # noqa: PLC0415 - heavy: kaleido starts a browser; loaded only for an image export
 
     kaleido.start_sync_server(mathjax=False, silence_warnings=True)
     _kaleido_started = True
@@ -63,7 +64,6 @@ def figure_bytes(fig, fmt: str, *, width: int = 1200, height: int = 800, scale: 
         return fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False).encode("utf-8")
     if fmt not in IMAGE_FORMATS:
         raise ExportError(f"Unknown figure format {fmt!r}. Must be one of: png, svg, pdf, html")
-    import plotly.graph_objects as go
 
     fig = go.Figure(fig)  # a still image has no use for the ▶ button and the layer slider
     fig.layout.updatemenus, fig.layout.sliders, fig.frames = (), (), ()

@@ -17,7 +17,23 @@ import importlib.metadata as md
 from dataclasses import dataclass, field
 from typing import Callable
 
+from latent.claims import get, run
+from latent.claims.figures import evidence_figure
+from latent.core.corpus import Dialogue, load_corpus
+from latent.core.direction import Direction
 from latent.core.errors import LatentError
+from latent.core.hidden import hidden_states
+from latent.core.lens import lens_table
+from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm
+from latent.dialogues.figures import dialogue_map_figure
+from latent.dialogues.map import MapSpec, compute_map
+from latent.senses import figures as F
+from latent.senses.sets import SenseSet
+from latent.senses.study import analyze, sense_map
+from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.steering.walk import interpolate, steered_map, sweep
+from latent.tokens.figures import lens_heatmap, token_map_figure
+from latent.tokens.map import axis_view, token_map
 
 _PACKAGES = ("torch", "transformers", "sentence-transformers", "umap-learn", "scikit-learn",
              "plotly", "kaleido", "numpy", "streamlit")
@@ -73,14 +89,12 @@ class Resources:
 
     def lm(self):
         if self._lm is None:
-            from latent.core.models import load_lm
 
             self._lm = load_lm(self.model)
         return self._lm
 
     def encoder(self):
         if self._enc is None:
-            from latent.core.models import load_encoder
 
             self._enc = load_encoder()
         return self._enc
@@ -110,9 +124,6 @@ def replay(recipe: dict, res: Resources | None = None):
 # ---------------------------------------------------------------------------- kinds
 @register("dialogue_map")
 def _dialogue_map(params: dict, res: Resources):
-    from latent.core.corpus import Dialogue, load_corpus
-    from latent.dialogues.figures import dialogue_map_figure
-    from latent.dialogues.map import MapSpec, compute_map
 
     p = {k: v for k, v in params.items() if k != "figure"}
     extra = [Dialogue.from_dict(d) for d in p.pop("extra_dialogues", [])]
@@ -128,7 +139,6 @@ def _dialogue_map(params: dict, res: Resources):
 
 
 def map_title(spec, lm=None) -> str:
-    from latent.core.models import DEFAULT_ENCODER
 
     src = f"sentence encoder ({DEFAULT_ENCODER})" if spec.source == "encoder" else \
         f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
@@ -137,9 +147,6 @@ def map_title(spec, lm=None) -> str:
 
 @register("token_map")
 def _token_map(params: dict, res: Resources):
-    from latent.core.direction import Direction
-    from latent.tokens.figures import token_map_figure
-    from latent.tokens.map import axis_view, token_map
 
     lm = res.lm()
     dims = params.get("dims", 2)
@@ -162,9 +169,6 @@ def _token_map(params: dict, res: Resources):
 
 @register("lens")
 def _lens(params: dict, res: Resources):
-    from latent.core.hidden import hidden_states
-    from latent.core.lens import lens_table
-    from latent.tokens.figures import lens_heatmap
 
     lm = res.lm()
     table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
@@ -173,9 +177,6 @@ def _lens(params: dict, res: Resources):
 
 @register("senses", ("dose_response", "separability", "probabilities", "sense_map", "reliability"))
 def _senses(params: dict, res: Resources):
-    from latent.senses import figures as F
-    from latent.senses.sets import SenseSet
-    from latent.senses.study import analyze, sense_map
 
     sset = SenseSet(params["word"], params["senses"]).validate()
     rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"),
@@ -200,9 +201,6 @@ def sense_map_title(rep) -> str:
 
 @register("steer", ("meters", "steered_map"))
 def _steer(params: dict, res: Resources):
-    from latent.core.direction import Direction
-    from latent.steering.figures import meters_figure, steered_map_figure
-    from latent.steering.walk import steered_map, sweep
 
     lm = res.lm()
     d = Direction.from_dict(params["direction"], d_model=lm.d_model, n_layers=lm.n_layers)
@@ -218,8 +216,6 @@ def _steer(params: dict, res: Resources):
 
 @register("interpolation")
 def _interpolation(params: dict, res: Resources):
-    from latent.steering.figures import interpolation_figure
-    from latent.steering.walk import interpolate
 
     it = interpolate(res.lm(), res.encoder(), params["a"], params["b"], params["layer"])
     return it.table, interpolation_figure(it.path, params["layer"]), it.finding
@@ -227,8 +223,6 @@ def _interpolation(params: dict, res: Resources):
 
 @register("claim", ("main", "evidence"))
 def _claim(params: dict, res: Resources):
-    from latent.claims import get, run
-    from latent.claims.figures import evidence_figure
 
     exp = get(params["name"])
     r = run(exp.name, res.lm(), seed=int(params.get("seed", 0)), **params.get("params", {}))

@@ -180,7 +180,7 @@ def test_cli_senses_unknown_word():
 # ---------------------------------------------------------------- issue 11: calibration and controls
 from latent.senses import calibration as cal  # noqa: E402
 from latent.senses.study import analyze as _analyze  # noqa: E402
-from latent.senses.study import order_effects
+from latent.senses.study import order_effects  # noqa: E402
 
 
 def test_loo_sims_equal_brute_force():

@@ -18,16 +18,22 @@ Example::
 """
 from __future__ import annotations
 
+import copy
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
+import torch
 
 from latent.claims.evidence import Evidence
+from latent.core.corpus import all_turns, load_corpus
 from latent.core.errors import LatentError
+from latent.core.errors import check_layer as check
+from latent.core.hidden import start_ids
 from latent.core.models import DEFAULT_LM, LM, shared_lm
+from latent.senses.sets import builtin_sets
 
 
 @dataclass
@@ -189,9 +195,6 @@ def fp32_cpu(lm):
         return lm
 
     def copy_():
-        import copy
-
-        import torch  # heavy: only an fp32 copy of a GPU or bf16 model needs it
 
         m = copy.deepcopy(lm.model).to(device="cpu", dtype=torch.float32)
         return LM(m, lm.tokenizer, lm.name, "cpu", "float32", 0.0, lm.source, lm.weights, lm.licence)
@@ -207,13 +210,11 @@ def other_model(lm, models=None):
 
 
 def check_layer(lm, layer: int) -> int:
-    from latent.core.errors import check_layer as check
 
     return check(layer, lm.n_layers, error=ExperimentError)
 
 
 def check_prompts(lm, prompts, max_prompts: int = 400) -> list[str]:
-    from latent.core.hidden import start_ids
 
     prompts = [p for p in (prompts or []) if isinstance(p, str) and p.strip()]
     if not prompts:
@@ -230,8 +231,6 @@ def check_prompts(lm, prompts, max_prompts: int = 400) -> list[str]:
 
 def corpus_prompts(n: int = 120, max_chars: int = 200) -> list[str]:
     """Short prompts from the seed dialogues and the sense sentences (for statistics over many prompts)."""
-    from latent.core.corpus import all_turns, load_corpus
-    from latent.senses.sets import builtin_sets
 
     out = [t.text[:max_chars].rsplit(" ", 1)[0] for _, t in all_turns(load_corpus()) if len(t.text) > 40]
     out += [s for ss in builtin_sets().values() for v in ss.senses.values() for s in v]

@@ -12,6 +12,7 @@ Example::
 """
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from latent.core.errors import LatentError, check_layer
+from latent.core.hidden import check_layers, pooled_states
 
 METHODS = ("mean", "pca")
 
@@ -132,7 +134,6 @@ class Direction:
 
     def to_npz_bytes(self) -> bytes:
         """The vector and its metadata in one ``.npz`` (metadata as a JSON string array)."""
-        import io
 
         buf = io.BytesIO()
         meta = {"layer": self.layer, "recipe": self.recipe, "positive": self.positive, "negative": self.negative}
@@ -142,7 +143,6 @@ class Direction:
     @classmethod
     def from_npz_bytes(cls, data: bytes, *, d_model: int | None = None, n_layers: int | None = None) -> "Direction":
         """Load an uploaded ``.npz`` (from :meth:`to_npz_bytes`, or one with just ``vector``)."""
-        import io
 
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
@@ -192,7 +192,6 @@ class Direction:
     def from_texts(cls, lm, positive: list[str] | str, negative: list[str] | str, layer: int, *,
                    method: str = "mean", pooling: str = "last") -> "Direction":
         """From texts: pooled states of each pole's texts at ``layer`` (via the LM)."""
-        from latent.core.hidden import check_layers, pooled_states
 
         pos = [positive] if isinstance(positive, str) else list(positive)
         neg = [negative] if isinstance(negative, str) else list(negative)

@@ -7,7 +7,7 @@ steered row and its baseline see the same random numbers. Greedy decoding ignore
 Example::
 
     >>> out = generate(lm, ["Paris is", "I love"], max_new_tokens=5)      # doctest: +SKIP
-    >>> out.texts
+    >>> out.texts  # doctest: +SKIP
     [' the capital of France', ' you so much.']
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from latent.core.hidden import MAX_TOKENS_PER_TEXT, InputError, encode, left_pad
 
@@ -56,7 +57,6 @@ def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: boo
 
     ``on_token(step, texts)`` is called after each new token with the texts so far (streaming).
     """
-    import torch
 
     ids = check_request(lm, prompts, max_new_tokens)
     B = len(ids)
@@ -111,7 +111,6 @@ def continuation_logprobs(lm, prompt_ids: list[list[int]], new_ids: list[list[in
     Left padding puts every continuation at the end, so the LM head runs only on the last
     ``max(len(new)) + 1`` columns instead of on every position (the vocabulary is large).
     """
-    import torch
 
     ids, mask, pos = left_pad(lm, [p + n for p, n in zip(prompt_ids, new_ids)])
     keep = max(len(n) for n in new_ids) + 1

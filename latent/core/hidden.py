@@ -9,7 +9,7 @@ final norm); the forward pass stops after the deepest layer asked for.
 Example::
 
     >>> ts = hidden_states(lm, ["The queen of the hive"])[0]      # doctest: +SKIP
-    >>> ts.tokens, ts.states.shape
+    >>> ts.tokens, ts.states.shape  # doctest: +SKIP
     (['The', ' queen', ' of', ' the', ' hive'], (31, 5, 576))
 """
 from __future__ import annotations
@@ -17,8 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from latent.core.errors import InputError, check_layer
+from latent.core.hooks import Plan, current, run_plan
+from latent.core.requests import StatesRequest, through_door
 
 MAX_TOKENS_PER_TEXT = 2048   # longer texts are refused, with a message
 MAX_TOTAL_TOKENS = 60_000    # per call; bounds memory (31 layers x 60k x 576 fp32 ~ 4 GB at most)
@@ -115,7 +118,6 @@ def _chunks(lengths: list[int], budget: int) -> list[list[int]]:
 
 
 def _pad(lm, id_lists: list[list[int]], left: bool):
-    import torch
 
     T = max(len(x) for x in id_lists)
     ids = torch.full((len(id_lists), T), lm.tokenizer.pad_token_id or 0, dtype=torch.long)
@@ -147,8 +149,6 @@ def forward_batch(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     app has set a door (:func:`core.requests.set_door`) and no plan is active, the pass goes through it
     (the app's scheduler packs passes from many sessions into one batch); otherwise it runs here.
     """
-    from latent.core.hooks import current
-    from latent.core.requests import StatesRequest, through_door
 
     if current() is not None:           # a plan (steering, recording) is this thread's own: compute here
         return direct_forward(lm, id_lists, layers)
@@ -169,9 +169,7 @@ def forward_requests(lm, requests) -> list[dict]:
 
 def direct_forward(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     """:func:`forward_batch` on this thread, always."""
-    import torch
 
-    from latent.core.hooks import Plan, run_plan
 
     ids, mask = pad_batch(lm, id_lists)
     plan = Plan(record=set(layers), stop_after=max(layers))

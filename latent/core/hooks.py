@@ -13,7 +13,7 @@ Example::
 
     >>> plan = Plan(record={3, 5}, stop_after=5)
     >>> run_plan(lambda: base_model(lm.model)(ids), plan)   # doctest: +SKIP
-    >>> plan.records[5].shape                 # (batch, tokens, d)
+    >>> plan.records[5].shape  # (batch, tokens, d)  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+from latent.core import arch
+from latent.core.arch import blocks
 
 Edit = Callable[[torch.Tensor], torch.Tensor]  # (batch, tokens, d) -> same shape
 
@@ -75,7 +78,6 @@ def use(plan: Plan):
 
 def decoder_layers(model) -> list:
     """The decoder blocks, from the family table (:mod:`latent.core.arch`)."""
-    from latent.core.arch import blocks
 
     return blocks(model)
 
@@ -115,7 +117,6 @@ def _mlp_pre(block: int, module, args):
 def install_hooks(model) -> None:
     """Install the permanent hooks once (idempotent): layer 0 on the family's residual-0 module,
     layer ``i`` on block ``i``, and a pre-hook on each block's MLP output projection."""
-    from latent.core import arch
 
     if getattr(model, "_latent_hooks", False):
         return

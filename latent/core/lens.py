@@ -8,27 +8,28 @@ prediction. Early-layer probabilities are not calibrated (no tuned lens exists f
 Example::
 
     >>> top = lens_topk(lm, ts.at(30)[-1:], k=3)[0]      # doctest: +SKIP
-    >>> [(t, round(p, 2)) for t, p in top]
+    >>> [(t, round(p, 2)) for t, p in top]  # doctest: +SKIP
     [(' Paris', 0.61), (' the', 0.05), (' a', 0.03)]
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
+
+from latent.core.arch import final_norm as fn
+from latent.core.arch import logit_softcap
 
 
 def final_norm(lm):
     """The family's final norm (:mod:`latent.core.arch`)."""
-    from latent.core.arch import final_norm as fn
 
     return fn(lm.model)
 
 
 def lens_logits(lm, states: np.ndarray):
     """``(n, d)`` states -> ``(n, vocab)`` logits (torch, float32)."""
-    import torch
 
-    from latent.core.arch import logit_softcap
 
     x = torch.as_tensor(np.asarray(states), dtype=lm.model.dtype, device=lm.model.device)
     with torch.inference_mode():
@@ -39,7 +40,6 @@ def lens_logits(lm, states: np.ndarray):
 
 def lens_probs(lm, states: np.ndarray) -> np.ndarray:
     """``(n, d)`` -> ``(n, vocab)`` next-token probabilities."""
-    import torch
 
     return torch.softmax(lens_logits(lm, states), dim=-1).cpu().numpy()
 
@@ -50,7 +50,6 @@ def decode_token(lm, tid: int) -> str:
 
 def lens_topk(lm, states: np.ndarray, k: int = 5) -> list[list[tuple[str, float]]]:
     """Top-k (token, probability) for each state row."""
-    import torch
 
     p = torch.softmax(lens_logits(lm, states), dim=-1)
     vals, idx = p.topk(k, dim=-1)
@@ -64,7 +63,6 @@ def lens_table(lm, ts, k: int = 3) -> pd.DataFrame:
     the rank, at this layer, of the token the last layer predicts at this position (0 = top). Ranks
     are an alternative to probabilities where early layers are uncalibrated.
     """
-    import torch
 
     final = lens_logits(lm, ts.states[-1]).argmax(-1)                  # (positions,) last kept layer's top-1
     rows = []

@@ -8,11 +8,12 @@ a few seconds. One :class:`LM` object serves every caller; nothing here mutates 
 Example::
 
     >>> lm = load_lm()                      # doctest: +SKIP
-    >>> lm.n_layers, lm.d_model
+    >>> lm.n_layers, lm.d_model  # doctest: +SKIP
     (30, 576)
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -23,7 +24,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
+from platformdirs import user_cache_dir
+
+from latent.core import hooks
+from latent.core.arch import family_of, n_layers
 from latent.core.errors import ModelError
+from latent.core.requests import EncodeRequest, through_door
 
 DEFAULT_LM = "SmolLM2-135M-Instruct"
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -92,7 +100,6 @@ def cache_dir() -> Path:
     if env:
         p = Path(env)
     else:
-        from platformdirs import user_cache_dir
 
         p = Path(user_cache_dir("latent-dialogue-explorer"))
     p.mkdir(parents=True, exist_ok=True)
@@ -134,13 +141,11 @@ class LM:
 
     @property
     def family(self):
-        from latent.core.arch import family_of
 
         return family_of(self.model)
 
     @property
     def n_layers(self) -> int:
-        from latent.core.arch import n_layers
 
         return n_layers(self.model)
 
@@ -167,9 +172,7 @@ class LM:
         """Name, dtype and a hash of the weights' first values: a disk-cache key that two models
         with one name but different weights (a retrained folder, a test model) never share."""
         def compute():
-            import hashlib
 
-            import torch
 
             h = hashlib.sha256(f"{self.name}|{self.dtype}|{self.n_params}".encode())
             for p in list(self.model.parameters())[:4]:
@@ -207,7 +210,6 @@ class LM:
 
 
 def pick_device(device: str = "auto") -> str:
-    import torch
 
     if device != "auto":
         if device not in ("cpu", "cuda", "mps"):
@@ -239,7 +241,7 @@ def _gguf_cache(gguf: Path) -> Path:
 
 def _build_cache(gguf: Path, target: Path) -> None:
     """Dequantize the GGUF once and write a safetensors copy atomically (temp dir, then rename)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy (transformers): imported when first needed
 
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
@@ -261,14 +263,14 @@ def _build_cache(gguf: Path, target: Path) -> None:
 def _quiet_transformers() -> None:
     """No progress bars or advisory warnings from transformers (the CLI prints one line per error)."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415 - heavy (transformers): imported when first needed
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
 
 
 def _from_pretrained(path_or_id: str, torch_dtype):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - heavy (transformers): imported when first needed
 
     tok = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False)
     model = AutoModelForCausalLM.from_pretrained(path_or_id, dtype=torch_dtype, trust_remote_code=False)
@@ -277,7 +279,6 @@ def _from_pretrained(path_or_id: str, torch_dtype):
 
 def _load_embedded(emb: Embedded):
     """Load an embedded model from its safetensors cache, building the cache from the GGUF first."""
-    import torch
 
     gguf_name = Path(emb.gguf)
     target = cache_dir() / f"{gguf_name.stem}-v{_CACHE_FORMAT}"
@@ -302,10 +303,7 @@ def load_lm(name: str | None = None, *, device: str = "auto", dtype: str = "auto
     ``device="auto"`` picks cuda, then mps, then cpu; ``dtype="auto"`` is fp32 on CPU, bf16 on CUDA.
     The permanent hooks are installed once, here.
     """
-    import torch
 
-    from latent.core import hooks
-    from latent.core.arch import family_of
 
     t0 = time.perf_counter()
     _quiet_transformers()
@@ -363,7 +361,7 @@ def load_encoder(name: str | None = None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     _quiet_transformers()
     with _enc_lock:
-        from sentence_transformers import SentenceTransformer
+        from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy (sentence-transformers): imported when first needed
 
         path = str(embedded_encoder_dir()) if name in (None, "", DEFAULT_ENCODER) else name
         try:
@@ -382,7 +380,6 @@ def embed(encoder, texts) -> "np.ndarray":
         >>> embed(load_encoder(), ["the queen bee", "a hive"]).shape      # doctest: +SKIP
         (2, 384)
     """
-    from latent.core.requests import EncodeRequest, through_door
 
     texts = list(texts)
     if not texts:
@@ -400,6 +397,5 @@ def embed_requests(encoder, requests) -> list:
 
 def direct_embed(encoder, texts) -> "np.ndarray":
     """:func:`embed` on this thread, always."""
-    import numpy as np
 
     return np.asarray(encoder.encode(list(texts), batch_size=32, normalize_embeddings=True))

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from latent.core.errors import LatentError
+from latent.core.models import cache_dir
 
 METHODS = ("umap", "pca")
 _warm = threading.Event()        # small maps ready
@@ -37,7 +38,6 @@ class ProjectionError(LatentError):
 def configure_numba() -> None:
     """Point numba's on-disk cache at our cache dir (must run before ``import umap``)."""
     if "NUMBA_CACHE_DIR" not in os.environ:
-        from latent.core.models import cache_dir
 
         d = cache_dir() / "numba"
         d.mkdir(parents=True, exist_ok=True)
@@ -52,7 +52,7 @@ def warm_up() -> float:
             return warm_seconds.get("total", 0.0)
         t0 = time.perf_counter()
         configure_numba()
-        import umap  # noqa: F401
+        import umap  # noqa: F401, PLC0415 - the warm-up: importing umap-learn compiles numba code off the request path
 
         warm_seconds["import"] = time.perf_counter() - t0
         rng = np.random.default_rng(0)
@@ -129,7 +129,7 @@ class Projector:
             self.note_ = (f"Only {len(X)} points, fewer than UMAP needs for n_neighbors="
                           f"{self.n_neighbors}: shown with PCA instead.")
         if method == "pca":
-            from sklearn.decomposition import PCA
+            from sklearn.decomposition import PCA  # noqa: PLC0415 - heavy (scikit-learn): imported when first needed
 
             k = min(self.n_components, X.shape[1], len(X))
             self.model_ = PCA(n_components=k, svd_solver="full", random_state=self.seed).fit(X)
@@ -143,11 +143,11 @@ class Projector:
         """UMAP on the (optionally PCA-reduced) points. With PCA first, the metric is euclidean
         on the PCA coordinates of the row-normalised input (cosine geometry, 5-20x faster)."""
         configure_numba()
-        import umap
+        import umap  # noqa: PLC0415 - heavy: umap-learn compiles numba code on import
 
         metric = self.metric
         if self.pca_dims and X.shape[1] > self.pca_dims and len(X) > self.pca_dims:
-            from sklearn.decomposition import PCA
+            from sklearn.decomposition import PCA  # noqa: PLC0415 - heavy (scikit-learn): imported when first needed
 
             if metric == "cosine":
                 X, metric = unit_rows(X), "euclidean"

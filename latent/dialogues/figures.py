@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -55,7 +56,6 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
 def tour_figure(tour) -> go.Figure:
     """The first screen's map: :func:`dialogue_map_figure` coloured by text, each of the tour's notes
     an arrow pointing at its turn from outside the cloud, and the closest cross-text pair joined."""
-    import numpy as np
 
     df = tour.table
     fig = dialogue_map_figure(df, color="dialogue", dims=2, method="pca",

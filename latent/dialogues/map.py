@@ -7,7 +7,7 @@ Example::
 
     >>> spec = MapSpec(source="lm", layer=12, pooling="mean", method="pca")
     >>> df = compute_map(spec, load_corpus(), lm=lm)             # doctest: +SKIP
-    >>> df[["dialogue", "turn", "speaker", "x", "y"]].head(2)   # one row per turn
+    >>> df[["dialogue", "turn", "speaker", "x", "y"]].head(2)  # one row per turn  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ import pandas as pd
 from latent.core.assets import asset
 from latent.core.corpus import Dialogue, all_turns
 from latent.core.errors import InputError, check_layer
+from latent.core.hidden import fit_text, pooled_states
+from latent.core.models import cache_dir, embed
 from latent.core.project import Projector
 
 SOURCES = ("encoder", "lm")
@@ -73,7 +75,6 @@ def cached_vectors(name: str, texts: list[str], compute) -> np.ndarray:
     """Vectors for ``texts`` from a file keyed by a hash of ``name`` and the texts: first the copy
     shipped in ``assets/vectors`` (the seed corpus with the embedded encoder), then the user cache
     dir; else ``compute()`` and store them in the cache dir."""
-    from latent.core.models import cache_dir
 
     fname = _vector_file(name, texts)
     for folder in (SHIPPED_VECTORS, cache_dir() / "vectors"):
@@ -104,12 +105,10 @@ def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, prog
     if spec.source == "encoder":
         if encoder is None:
             raise InputError("source='encoder' needs a sentence encoder.")
-        from latent.core.models import embed
 
         return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: embed(get(encoder), texts))
     if lm is None:
         raise InputError("source='lm' needs a language model.")
-    from latent.core.hidden import fit_text, pooled_states
 
     m = get(lm)
     return cached_vectors(f"lm:{m.fingerprint}:{spec.layer}:{spec.pooling}", texts,

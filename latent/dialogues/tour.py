@@ -4,7 +4,7 @@ chosen from the data (never a fixed position), so it stays true if the corpus or
 Example::
 
     >>> tour = first_screen(load_corpus(), encoder=load_encoder)          # doctest: +SKIP
-    >>> [n.label for n in tour.notes][:2]
+    >>> [n.label for n in tour.notes][:2]  # doctest: +SKIP
     ['Start: “Frank & GPT: computational eco…”', 'End: “Frank & GPT: computational eco…”']
 """
 from __future__ import annotations

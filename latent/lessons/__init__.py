@@ -32,7 +32,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latent.core.assets import asset
 from latent.core.errors import LatentError
+from latent.lessons.facts import FACTS
 from latent.site import TITLES
 
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
@@ -70,7 +72,6 @@ class Lesson:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "lesson") -> "Lesson":
-        from latent.lessons.facts import FACTS
 
         if not isinstance(d, dict):
             raise LessonError(f"{source}: a lesson is a JSON object.")
@@ -101,7 +102,6 @@ class Lesson:
 
 
 def lessons_dir() -> Path:
-    from latent.core.assets import asset
 
     return asset("lessons")
 
@@ -121,6 +121,5 @@ def load_lessons(folder: Path | None = None) -> dict[str, Lesson]:
 
 def compute_fact(lm, fact: dict, encoder=None) -> dict:
     """Run a step's fact on the model: ``{"answer": …, **values}``."""
-    from latent.lessons.facts import FACTS
 
     return FACTS[fact["name"]](lm, encoder=encoder, **fact.get("args", {}))

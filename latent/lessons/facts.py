@@ -13,6 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from latent.claims import run
+from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED, paired_finding
+from latent.core.corpus import load_corpus
+from latent.core.models import embed
+from latent.senses.sets import get_builtin
+from latent.senses.study import analyze
+from latent.steering.presets import STRENGTH, build, load_presets
+from latent.steering.walk import sweep
+
 
 def calibration_words(c) -> tuple[str, str]:
     """What to call the sense numbers, and the note that goes with them: "p" only where the held-out
@@ -34,8 +43,6 @@ def calibration_words(c) -> tuple[str, str]:
 
 def queen_sense(lm, context: str, encoder=None) -> dict:
     """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
-    from latent.senses.sets import get_builtin
-    from latent.senses.study import analyze
 
     rep = lm.derived(("lesson", "queen_sense", context), lambda: analyze(lm, get_builtin("queen"), [context]))
     li = rep.layers.index(rep.layer)
@@ -54,13 +61,10 @@ def queen_sense(lm, context: str, encoder=None) -> dict:
 def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
     """Are consecutive turns of a seed dialogue closer (sentence-encoder cosine) than the turn's other,
     non-adjacent turns? Paired per turn, with a bootstrap interval: "closer", "not closer" or "unclear"."""
-    from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED, paired_finding
-    from latent.core.corpus import load_corpus
 
     d = next((x for x in load_corpus() if x.id == dialogue), None)
     if d is None or encoder is None:
         raise ValueError("dialogue_path needs a seed dialogue id and the sentence encoder.")
-    from latent.core.models import embed
 
     E = embed(encoder, [t.text for t in d.turns])
     dist = 1 - E @ E.T
@@ -76,8 +80,6 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
 
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond 5 random directions of the same norm?"""
-    from latent.steering.presets import STRENGTH, build, load_presets
-    from latent.steering.walk import sweep
 
     p = load_presets()[preset]
     s = STRENGTH[preset]
@@ -92,7 +94,6 @@ def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
 
 def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:
     """A seed-claim experiment's verdict on the loaded model (fp32, seed 0)."""
-    from latent.claims import run
 
     r = lm.derived(("lesson", "claim", name, tuple(sorted(params.items()))), lambda: run(name, lm, **params))
     f = r.evidence.finding

@@ -6,6 +6,7 @@ import html
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from latent.style import PALETTE, base_layout, hover
 
@@ -15,7 +16,6 @@ def separability_figure(rep, compare=None) -> go.Figure:
 
     ``compare``: optional ``{model name: report}`` drawn by relative depth (0 = embeddings, 1 = last block).
     """
-    from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.08,
                         subplot_titles=("leave-one-out accuracy (nearest sense centroid)", "silhouette (cosine)"))
@@ -80,7 +80,6 @@ def probs_heatmap(rep, target: str) -> go.Figure:
 def dose_response_figure(rep) -> go.Figure:
     """Per context step at the report's layer: calibrated probabilities (left) and raw cosine to each
     sense (right), with the sense-free contexts' cosine as the "unclear" bar."""
-    from plotly.subplots import make_subplots
 
     li = rep.layers.index(rep.layer)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,

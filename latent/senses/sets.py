@@ -30,6 +30,7 @@ import numpy as np
 from latent.core.assets import asset
 from latent.core.errors import LatentError
 from latent.core.hidden import hidden_states
+from latent.senses.calibration import loo_accuracy as vectorised
 
 SENSES_JSON = asset("senses.json")
 READOUTS = ("echo", "word")
@@ -197,14 +198,13 @@ def sense_probs(Q: np.ndarray, mean: np.ndarray, C: np.ndarray, tau: float = TAU
 def loo_accuracy(X: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """Leave-one-out nearest-centroid accuracy per layer: ``(layers,)``. One implementation for the
     whole app: :func:`latent.senses.calibration.loo_accuracy` (vectorised)."""
-    from latent.senses.calibration import loo_accuracy as vectorised
 
     return vectorised(X, labels, n)
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Silhouette (cosine, after centring) per layer: ``(layers,)``."""
-    from sklearn.metrics import silhouette_score
+    from sklearn.metrics import silhouette_score  # noqa: PLC0415 - heavy (scikit-learn): imported when first needed
 
     return np.array([silhouette_score(X[:, li] - X[:, li].mean(0), labels, metric="cosine")
                      for li in range(X.shape[1])])

@@ -3,11 +3,12 @@
 Example::
 
     >>> rep = analyze(lm, get_builtin("queen"), QUEEN_STEPS)        # doctest: +SKIP
-    >>> rep.best_layer, rep.steps[-1].predicted_sense
+    >>> rep.best_layer, rep.steps[-1].predicted_sense  # doctest: +SKIP
     (9, 'bee')
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,11 @@ import pandas as pd
 
 from latent.core.direction import Direction
 from latent.core.errors import check_layer
+from latent.core.hidden import hidden_states
 from latent.core.lens import lens_topk
+from latent.core.models import embed
+from latent.core.project import Projector, unit_rows
+from latent.senses import calibration as cal
 from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, silhouette, word_states
 
 # the seed thread's order: bare "queen", then honey, worker, hive and beeswax added one at a time
@@ -199,7 +204,6 @@ def order_effects(P_fn, words: list[str], word: str, senses: list[str], *, max_o
     the full context lands on on average over those orders, so the order in which the user typed
     the words cannot change the answer.
     """
-    import itertools
 
     words = sorted(words)
     perms = list(itertools.permutations(range(len(words))))
@@ -248,8 +252,6 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
             n_perm: int = 200) -> SenseReport:
     """Separability per layer with its nulls and baselines, calibrated sense probabilities for each
     context step (or "unclear"), and which context word pulls, judged over word orders."""
-    from latent.core.hidden import hidden_states
-    from latent.senses import calibration as cal
 
     sset.validate()
     contexts = [c for c in contexts if c and c.strip()]
@@ -294,7 +296,6 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
         word_states(lm, [s for _, s in sents], sset.word, readout="echo", pooling=pooling, echo_word="weather"),
         labels, K)}
     if encoder is not None:
-        from latent.core.models import embed
 
         E = embed(encoder, [s for _, s in sents])[:, None, :]
         baselines["sentence encoder (MiniLM)"] = float(cal.loo_accuracy(E, labels, K)[0])
@@ -314,7 +315,6 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
 
 def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:
     """2-D PCA map at the report's layer: sentences (by sense) and steps (as a path)."""
-    from latent.core.project import Projector, unit_rows
 
     li = rep.layers.index(rep.layer)
     A = np.concatenate([rep.X[:, li], rep.Q[:, li]])
@@ -333,7 +333,6 @@ def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:
 
 def compare_readouts(lm, sset: SenseSet) -> dict[str, dict]:
     """Best-layer leave-one-out accuracy of each readout on the set's sentences."""
-    from latent.senses import calibration as cal
 
     names = sset.validate().names
     sents = [(n, s) for n in names for s in sset.senses[n]]

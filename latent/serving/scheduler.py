@@ -33,6 +33,7 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from latent.core.decode import decode_rows
 from latent.core.hidden import forward_requests
@@ -161,7 +162,6 @@ class Scheduler:
         self.state_batches: list[int] = []  # requests packed per hidden-state pass
         self.encode_batches: list[tuple[int, int]] = []  # (texts asked for, distinct texts encoded) per call
         if threads:
-            import torch  # heavy: only a scheduler that caps threads needs it
 
             torch.set_num_threads(int(threads))
         # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode

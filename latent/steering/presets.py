@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 
 from latent.core.assets import asset
+from latent.core.corpus import load_corpus
 from latent.core.direction import Direction, DirectionError
+from latent.senses.sets import get_builtin
+from latent.senses.study import analyze
 
 PRESETS_JSON = asset("steer_presets.json")
 # hand-set on SmolLM2 (not measured by committed code; see the module docstring)
@@ -40,14 +43,11 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
         d.positive, d.negative = name.split(" − ")[0], (name.split(" − ")[1] if " − " in name else "neutral")
         return d
     if p["kind"] == "sense":
-        from latent.senses.sets import get_builtin
-        from latent.senses.study import analyze
 
         rep = analyze(lm, get_builtin(p["word"]), [p["word"]], layer=layer)
         d = rep.direction(p["toward"], p["away"], layer)
         d.recipe = {**d.recipe, "positive": ["queen bee, honey, hive"], "negative": ["queen, monarch, crown, palace"]}
         return d
-    from latent.core.corpus import load_corpus
 
     dl = next(d for d in load_corpus() if d.id == p["dialogue"])
     pos = [t.text[:600] for t in dl.turns if t.speaker == p["toward"]]

@@ -11,17 +11,20 @@ works across layers and models; the absolute coefficient (``strength × typical_
 Example::
 
     >>> d = Direction.from_texts(lm, LOVE, HATE, layer=6)                  # doctest: +SKIP
-    >>> with steering(lm, d, 0.3):
-    ...     print(generate(lm, ["I think that you"]).texts[0])
+    >>> with steering(lm, d, 0.3):  # doctest: +SKIP
+    ...     print(generate(lm, ["I think that you"]).texts[0])  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import contextlib
 
 import numpy as np
+import torch
 
+from latent.core.corpus import all_turns, load_corpus
 from latent.core.decode import POSITIONS, add_plan, rows_plan
 from latent.core.direction import Direction, DirectionError
+from latent.core.hidden import hidden_states
 from latent.core.hooks import Plan, current, use
 
 MAX_STRENGTHS = 32
@@ -33,8 +36,6 @@ def typical_norms(lm) -> np.ndarray:
     """Median per-token residual norm at every layer ``(n_layers+1,)``, measured once per model
     on the seed dialogues' first turns (start token excluded)."""
     def measure():
-        from latent.core.corpus import all_turns, load_corpus
-        from latent.core.hidden import hidden_states
 
         chars = min(400, (lm.max_positions - 2) // 4)  # fits the context even at 4 tokens per character
         texts = [t.text[:chars] for _, t in all_turns(load_corpus())][:24]
@@ -50,7 +51,6 @@ def coefficient(lm, direction: Direction, strength: float) -> float:
 
 
 def _added(lm, direction: Direction, strengths) -> "torch.Tensor":
-    import torch
 
     direction.check(d_model=lm.d_model, n_layers=lm.n_layers)
     if direction.layer == 0:

@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 
 from latent.core.decode import decode_rows
-from latent.core.direction import Direction
+from latent.core.direction import Direction, DirectionError
 from latent.core.generate import generate
+from latent.core.hidden import hidden_states, pooled_states
 from latent.core.hooks import Plan, use
+from latent.core.lens import lens_topk
 from latent.core.models import embed
+from latent.core.project import Projector
 from latent.core.requests import GenerateRequest
 from latent.core.stats import sd_band, slope, t_interval
 from latent.steering.steer import check_strengths, typical_norms
@@ -278,18 +282,13 @@ def interpolate(lm, encoder, prompt_a: str, prompt_b: str, layer: int, ts=None, 
     """Walk from A's mean state to B's at ``layer``: generate from A with every position shifted by
     ``t·(mean_B − mean_A)`` (so at t = 1 the states' mean is B's); decode each mixed point with the
     logit lens; find where the text's meaning flips from A to B (sentence-encoder similarity)."""
-    from latent.core.hidden import hidden_states
-    from latent.core.lens import lens_topk
-    from latent.core.project import Projector
 
     ts = list(np.linspace(0, 1, 6) if ts is None else ts)
     ra, rb = hidden_states(lm, [prompt_a, prompt_b], layers=[layer])
     a, b = ra.at(layer).mean(0), rb.at(layer).mean(0)
     if np.linalg.norm(b - a) < 1e-6 * max(1.0, float(np.linalg.norm(a))):
-        from latent.core.direction import DirectionError
 
         raise DirectionError("The two prompts give the same state: nothing to walk between.")
-    import torch
 
     delta = torch.as_tensor(b - a, dtype=lm.model.dtype, device=lm.model.device)
     tt = torch.as_tensor(ts, dtype=lm.model.dtype, device=lm.model.device)
@@ -316,7 +315,6 @@ def interpolate(lm, encoder, prompt_a: str, prompt_b: str, layer: int, ts=None, 
 def steered_map(lm, sw: Sweep, direction: Direction, poles=None) -> pd.DataFrame:
     """Where the generations land: mean state of prompt+text at the steering layer (read unsteered).
     x = coordinate along the direction, y = the first principal component across the rest."""
-    from latent.core.hidden import pooled_states
 
     pos, neg = poles or pole_texts(direction)
     texts = [sw.prompt + sw.baseline] + [sw.prompt + t for t in sw.texts] + pos + neg

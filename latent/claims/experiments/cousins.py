@@ -28,9 +28,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
 
 from latent.claims.evidence import Evidence, Finding, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts, other_model
+from latent.core.generate import generate
+from latent.core.hooks import decoder_layers
+from latent.core.models import LM
 from latent.core.stats import band, bootstrap_ci, clopper_pearson
 from latent.style import claim_style
 
@@ -62,10 +67,7 @@ def int4_group(w, group: int = 64):
 
 def make_cousin(lm, kind: str):
     """A private copy of ``lm`` quantised as ``kind`` (the shared model is never touched)."""
-    import torch
 
-    from latent.core.hooks import decoder_layers
-    from latent.core.models import LM
 
     m = copy.deepcopy(lm.model).float()
     if kind == "bf16":
@@ -87,7 +89,6 @@ def make_cousin(lm, kind: str):
 
 def outputs(lm, prompts: list[str], chunk: int = 0, reverse: bool = False):
     """Greedy continuations (token ids, text) and next-token log-probs, optionally in another batch layout."""
-    from latent.core.generate import generate
 
     order = list(range(len(prompts)))[::-1] if reverse else list(range(len(prompts)))
     size = chunk or len(prompts)
@@ -206,7 +207,6 @@ CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantis
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-    from plotly.subplots import make_subplots
 
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=("continuation differs from fp32", "first word agrees with fp32"))

@@ -24,9 +24,13 @@ import copy
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+from scipy.stats import norm
 
 from latent.claims.evidence import INCONCLUSIVE, Evidence, Finding, judge, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.core.hidden import encode, pad_batch
 from latent.core.hooks import Plan, run_plan, use
 from latent.core.stats import band, clopper_pearson, rng
 from latent.style import claim_style
@@ -45,16 +49,13 @@ def density(act: np.ndarray, tau: float) -> np.ndarray:
 
 def gaussian_density(tau: float) -> float:
     """The active fraction of a Gaussian vector: P(|z| > τ) = 2·(1 − Φ(τ))."""
-    from scipy.stats import norm
 
     return float(2 * norm.sf(tau))
 
 
 def last_token_acts(lm, prompts: list[str], chunk: int = 16):
     """Per prompt: MLP activations at the last position ``(P, blocks, neurons)`` and next-token entropy."""
-    import torch
 
-    from latent.core.hidden import encode, pad_batch
 
     blocks = list(range(1, lm.n_layers + 1))
     acts, ents = [], []
@@ -95,9 +96,7 @@ def spearman_boot(x: np.ndarray, y: np.ndarray, seed: int, n: int = 2000):
 def ablation_agreement(lm, prompts: list[str], seed: int, grid=K_GRID) -> pd.DataFrame:
     """Per probe prompt and k: does the top-1 prediction survive when only the k largest-|a| (or k
     random) neurons of every block are kept at the predicting position? k = all keeps everything."""
-    import torch
 
-    from latent.core.hidden import encode
 
     n_neurons = lm.model.config.intermediate_size
     ks = [k for k in grid if k < n_neurons] + [n_neurons]
@@ -207,7 +206,6 @@ CAPTION = ("Left: a bar is one layer's share of MLP neurons above τ·RMS (dashe
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-    from plotly.subplots import make_subplots
 
     t = r.table
     pt = pd.DataFrame(r.numbers["r_by_tau"])

@@ -18,16 +18,22 @@ reasoning moved it as much.)
 Example::
 
     >>> derangement(4, seed=0).tolist()                     # no question keeps its own reasoning
-    [3, 2, 0, 1]
+    [3, 0, 1, 2]
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
 
 from latent.claims.evidence import Evidence, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
+from latent.core.generate import generate
+from latent.core.hidden import encode, left_pad
 from latent.core.stats import bootstrap_ci, clopper_pearson, rng
 from latent.style import claim_style
 
@@ -119,11 +125,8 @@ def score(lm, prompts: list[str], answers: list[str], *more: list[str]) -> tuple
     The prompts are left-padded so that every row ends at the last column; the answer tokens
     (right-padded) and the greedy steps both continue from a copy of the prefill's KV cache.
     """
-    import copy
 
-    import torch
 
-    from latent.core.hidden import encode, left_pad
 
     tok = lm.tokenizer
     p_ids = [encode(lm, p)[0] for p in prompts]
@@ -166,7 +169,6 @@ def correct(text: str, answer: str) -> bool:
 
 
 def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> ExperimentResult:
-    from latent.core.generate import generate
 
     if not 10 <= int(n_questions) <= len(QA):
         raise ExperimentError(f"n_questions must be 10-{len(QA)}.")
@@ -259,7 +261,6 @@ CAPTION = ("A bar is one condition (colour); left y is the mean log-probability 
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-    from plotly.subplots import make_subplots
 
     t = r.table
     colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22"]

@@ -25,10 +25,14 @@ import time
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from latent.claims.evidence import Evidence, arithmetic
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
+from latent.core.corpus import load_corpus
+from latent.core.hidden import start_ids
+from latent.core.hooks import decoder_layers
 from latent.core.stats import bootstrap_ci
 from latent.style import claim_style
 
@@ -44,9 +48,7 @@ MODES = ("no cache", "KV cache per question", "persistent history cache")
 
 def linear_macs(lm) -> int:
     """MACs of every Linear weight in the decoder blocks, per token."""
-    import torch
 
-    from latent.core.hooks import decoder_layers
 
     return sum(m.weight.numel() for blk in decoder_layers(lm.model) for m in blk.modules()
                if isinstance(m, torch.nn.Linear))
@@ -77,7 +79,6 @@ def saving_fraction(encode: float, per_question: float, questions: int) -> float
 
 
 def generate_nocache(lm, ids: list[int], new: int) -> list[int]:
-    import torch
 
     x = torch.tensor([ids], device=lm.model.device)
     out = []
@@ -90,7 +91,6 @@ def generate_nocache(lm, ids: list[int], new: int) -> list[int]:
 
 
 def generate_cached(lm, ids: list[int], new: int, prefix_cache=None, prefix_len: int = 0) -> list[int]:
-    import torch
 
     dev = lm.model.device
     cache = copy.deepcopy(prefix_cache) if prefix_cache is not None else None
@@ -108,8 +108,6 @@ def generate_cached(lm, ids: list[int], new: int, prefix_cache=None, prefix_len:
 
 
 def history_ids(lm, n_tokens: int) -> list[int]:
-    from latent.core.corpus import load_corpus
-    from latent.core.hidden import start_ids
 
     d = next(d for d in load_corpus() if d.id == "002")
     text = "\n".join(f"{t.speaker}: {t.text}" for t in d.turns)
@@ -118,7 +116,6 @@ def history_ids(lm, n_tokens: int) -> list[int]:
 
 
 def _answer_all(lm, mode: str, hist: list[int], qs: list[list[int]], new: int):
-    import torch
 
     if mode == "no cache":
         return [generate_nocache(lm, hist + q, new) for q in qs]

@@ -24,9 +24,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
 
 from latent.claims.evidence import Evidence, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
+from latent.core.generate import continuation_logprobs
+from latent.core.hidden import encode, pad_batch, start_ids
 from latent.core.stats import bootstrap_ci, rng
 from latent.style import claim_style
 
@@ -56,9 +60,7 @@ FRAMES = [
 
 def next_logprobs(lm, prompts: list[str]) -> np.ndarray:
     """``(P, vocab)`` next-token log-probs after each prompt (one right-padded batch)."""
-    import torch
 
-    from latent.core.hidden import encode, pad_batch
 
     ids = [encode(lm, p)[0] for p in prompts]
     x, mask = pad_batch(lm, ids)
@@ -70,8 +72,6 @@ def next_logprobs(lm, prompts: list[str]) -> np.ndarray:
 
 def text_logprob(lm, prompts: list[str]) -> np.ndarray:
     """Mean log-probability per token of each prompt's own tokens (after the start token)."""
-    from latent.core.generate import continuation_logprobs
-    from latent.core.hidden import encode, start_ids
 
     s = len(start_ids(lm.tokenizer))
     ids = [encode(lm, p)[0] for p in prompts]
@@ -170,7 +170,6 @@ CAPTION = ('A point is one prompt (one row of the next-token matrix), grouped an
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-    from plotly.subplots import make_subplots
 
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=(f"top-{K} mass of each row", "next-token entropy (nats)"))

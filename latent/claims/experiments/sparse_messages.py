@@ -17,9 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 
 from latent.claims.evidence import Evidence, Finding
-from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts
+from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts, corpus_prompts
+from latent.core.corpus import load_corpus
+from latent.core.hidden import encode, hidden_states
+from latent.core.hooks import Plan, use
 from latent.core.stats import clopper_pearson, keep_topk
 from latent.style import claim_style
 
@@ -32,8 +36,6 @@ TARGET = 0.9         # top-1 agreement that counts as the handful "containing" t
 
 def default_prompts(n: int = 50) -> list[str]:
     """The seed-000 turns first, then other seed turns and sense sentences: ``n`` prompts."""
-    from latent.claims.framework import corpus_prompts
-    from latent.core.corpus import load_corpus
 
     d = next(d for d in load_corpus() if d.id == "000")
     own = [t.text[:160].rsplit(" ", 1)[0] for t in d.turns if len(t.text) > 40]
@@ -43,8 +45,6 @@ def default_prompts(n: int = 50) -> list[str]:
 def basis(lm, layer: int):
     """Mean state and PCA components at ``layer``, fitted on corpus text (cached per model/layer)."""
     def fit():
-        from latent.claims.framework import corpus_prompts
-        from latent.core.hidden import hidden_states
 
         X = np.concatenate([r.at(layer) for r in hidden_states(lm, corpus_prompts(60), layers=[layer])])
         mu = X.mean(0)
@@ -69,10 +69,7 @@ def sparsify(h: np.ndarray, k: int, kind: str, mu: np.ndarray, vt: np.ndarray) -
 def patched_logprobs(lm, prompt: str, layer: int, variants: np.ndarray) -> np.ndarray:
     """Next-token log-probs after ``prompt`` with the last token's layer state replaced by each variant
     ``(V, d)``. The prefix runs once; its KV cache is shared by every variant."""
-    import torch
 
-    from latent.core.hidden import encode
-    from latent.core.hooks import Plan, use
 
     ids, _ = encode(lm, prompt)
     dev = lm.model.device
@@ -102,7 +99,6 @@ def run(lm, *, prompts=None, layer: int | None = None, ks=None, handful: int = 1
     ks = sorted({int(k) for k in (ks or [1, 4, 16, 64, 256, d])} | {int(handful)})
     if ks[0] < 1 or ks[-1] > d:
         raise ExperimentError(f"k must be between 1 and d = {d}; got {ks[0] if ks[0] < 1 else ks[-1]}.")
-    from latent.core.hidden import hidden_states
 
     mu, vt = basis(lm, layer)
     states = [r.at(layer)[-1] for r in hidden_states(lm, prompts, layers=[layer])]

@@ -26,13 +26,23 @@ Example::
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
 
 from latent.claims.evidence import Evidence, Finding, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
+from latent.core import hooks
+from latent.core.corpus import all_turns, load_corpus
+from latent.core.hidden import hidden_states, start_ids
+from latent.core.hooks import Plan, use
+from latent.core.models import LM
 from latent.core.stats import band, clopper_pearson, keep_topk, rng
+from latent.senses.sets import get_builtin
 from latent.style import claim_style
 
 CLAIM = Claim("000_f1b4ac8593ff3a2f.txt", "000", 5,
@@ -68,8 +78,6 @@ def _centred_gram(X: np.ndarray) -> np.ndarray:
 
 def texts(max_chars: int = 200) -> tuple[list[str], list[str], list[str]]:
     """Seed-dialogue turns (for the map and CKA) and the queen sentences with their sense labels."""
-    from latent.core.corpus import all_turns, load_corpus
-    from latent.senses.sets import get_builtin
 
     turns = [t.text[:max_chars].rsplit(" ", 1)[0] for _, t in all_turns(load_corpus()) if len(t.text) > 60]
     ss = get_builtin("queen")
@@ -109,12 +117,8 @@ def topk_dev(x: np.ndarray, mx: np.ndarray, k: int) -> np.ndarray:
 def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.ndarray:
     """The receiver's top-1 next token after ``PATCH_PROMPT + "? ->"`` with the "?" state at ``layer``
     replaced by each vector ``(V, d)``; the prefix runs once and its cache is shared."""
-    import copy
 
-    import torch
 
-    from latent.core.hidden import start_ids
-    from latent.core.hooks import Plan, use
 
     tok = lm.tokenizer
     pre_ids = start_ids(tok) + tok(PATCH_PROMPT, add_special_tokens=False).input_ids
@@ -142,11 +146,8 @@ def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.nd
 
 def random_init_copy(lm, seed: int):
     """The sender's architecture with random weights (seeded): the 'no training' control."""
-    import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # noqa: PLC0415 - heavy (transformers): imported when first needed
 
-    from latent.core import hooks
-    from latent.core.models import LM
 
     torch.manual_seed(seed)
     m = AutoModelForCausalLM.from_config(lm.model.config).float().eval()
@@ -191,7 +192,6 @@ def _nearest_sense(Yr, labels, Q) -> np.ndarray:
 
 
 def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> ExperimentResult:
-    from latent.core.hidden import hidden_states
 
     if not 20 <= int(n_texts) <= 200:
         raise ExperimentError("n_texts must be 20-200.")
@@ -352,7 +352,6 @@ CAPTION = ("Left: a point is one matched relative depth, y the linear CKA betwee
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-    from plotly.subplots import make_subplots
 
     cka = pd.DataFrame(r.numbers["cka"])
     msg = pd.DataFrame(r.numbers["message_agreement"])
