@@ -10,7 +10,7 @@ from latent.lessons import Lesson, LessonError, Step, load_lessons
 from latent.lessons.facts import FACTS
 from latent.site import PAGES, is_value_key, page
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def widget_keys(page_file: str) -> set[str]:

@@ -1,35 +1,14 @@
-"""Every recipe kind a page or the CLI exports replays, through `replay`, to the data it was made from."""
-import re
+"""The real-model half of tests/unit/test_recipes.py.
 
+Every recipe kind a page or the CLI exports replays, through `replay`, to the data it was made from."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
 
-from latent.recipes import KINDS, RecipeError, Resources, make_recipe, replay
+from latent.recipes import KINDS, Resources, make_recipe, replay
 
 SENSES = {"bee": ["The queen laid eggs in the hive.", "The queen bee and her workers."],
           "monarch": ["The queen wore her crown.", "The queen ruled the kingdom."]}
-
-
-def exported_kinds() -> set[str]:
-    """Every literal kind passed to make_recipe in pages/, app.py and latent/."""
-    found = set()
-    for f in [*ROOT.joinpath("pages").rglob("*.py"), ROOT / "app.py", *ROOT.joinpath("latent").rglob("*.py")]:
-        found |= set(re.findall(r'make_recipe\(\s*"([a-z_:-]+)"', f.read_text()))
-    return found
-
-
-def test_every_exported_kind_is_registered_and_every_registered_kind_is_used():
-    kinds = exported_kinds()
-    assert kinds == set(KINDS), (kinds, set(KINDS))
-
-
-def test_unknown_kind_and_figure_are_refused():
-    with pytest.raises(RecipeError, match="Must be one of"):
-        make_recipe("experiment:reuse", {})
-    with pytest.raises(RecipeError, match="Unknown figure"):
-        make_recipe("senses", {"figure": "pie"})
 
 
 def direct(kind, p, lm, enc):
@@ -93,6 +72,7 @@ def cases(lm):
                         "figure": fig}
 
 
+@pytest.mark.real_model
 def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder):
     seen = set()
     for kind, params in cases(tiny_lm):

@@ -132,38 +132,6 @@ def test_sampling_uses_a_seed_per_row(tiny_lm):
     assert a[0] == a[2] == b[0]
 
 
-# ------------------------------------------------------------------ real model
-@pytest.mark.real_model
-def test_love_hate_moves_the_concept_score(real_lm, encoder):
-    from latent.steering.presets import build
-    from latent.steering.walk import sweep
-
-    d = build(real_lm, "Love − Hate")
-    # one greedy sample per strength (the old meter): it moves, but a single sample is not evidence...
-    sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=30, do_sample=False,
-               n_random=0)
-    neg, zero, pos = sw.concept
-    assert sw.texts[1] == sw.baseline and sw.summary["effect"][1] == 0
-    assert pos > zero + 0.1 and neg < zero - 0.05, (neg, zero, pos)
-    assert sw.kl[1] == pytest.approx(0.0, abs=1e-6) and sw.kl[0] > 0 and sw.kl[2] > 0
-    # ...so the default sweep samples 3 seeds and runs 5 random directions of the same norm in the same batch
-    sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=20)
-    assert len(sw.rows) == 3 * 3 + 5 * 2 and list(sw.summary["n"]) == [3, 3, 3]
-    assert (sw.summary["concept_lo"] <= sw.summary["concept"]).all() and (sw.summary["random_lo"] <= sw.summary["random_hi"]).all()
-
-
-@pytest.mark.real_model
-def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
-    from latent.steering.walk import random_directions, sweep
-
-    d = Direction(random_directions(576, 1, seed=123)[0], 6, positive="Love", negative="Hate",
-                  recipe={"kind": "random", "positive": ["Love"], "negative": ["Hate"]})
-    sw = sweep(real_lm, encoder, "I think that you", d, [-0.4, 0.0, 0.4], max_new_tokens=20)
-    assert "beyond random" not in set(sw.summary["verdict"]), sw.summary   # a random direction never "steers"
-    rs = sw.random_slopes
-    assert rs.mean() - 2 * rs.std(ddof=1) <= sw.slope <= rs.mean() + 2 * rs.std(ddof=1)
-
-
 def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
     """Each baseline row equals the solo unsteered run with the same seed; steered rows differ."""
     from latent.steering.walk import distinct2, sweep
@@ -239,17 +207,6 @@ def test_a_direction_that_is_one_of_the_random_ones_lands_in_every_meters_band(t
         assert t.loc[s, "random_lo"] - 1e-9 <= t.loc[s, "effect"] <= t.loc[s, "random_hi"] + 1e-9
         for m in METERS:
             assert t.loc[s, f"{m}_random_lo"] - 1e-9 <= t.loc[s, m] <= t.loc[s, f"{m}_random_hi"] + 1e-9, (m, s)
-
-
-@pytest.mark.real_model
-def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
-    from latent.core.hooks import use
-
-    d = Direction(np.random.default_rng(0).normal(size=576), 9)
-    solo = generate(real_lm, ["The capital of France is"], max_new_tokens=20).token_ids[0]
-    with use(steering_plan(real_lm, d, [0.0, 0.3, -0.3, 0.5])):
-        batch = generate(real_lm, ["The capital of France is"] * 4, max_new_tokens=20).token_ids
-    assert batch[0] == solo
 
 
 def test_top_k_sampling_draws_only_among_the_k_best(tiny_lm):

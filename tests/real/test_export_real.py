@@ -5,7 +5,7 @@ import pytest
 
 from latent import export
 from latent.dialogues.map import MapSpec
-from latent.recipes import RecipeError, Resources, make_recipe, replay
+from latent.recipes import Resources, make_recipe, replay
 
 
 @pytest.fixture(scope="module")
@@ -58,33 +58,6 @@ def test_image_exports(encoder_map, fmt, magic):
     assert magic in data[:200]
 
 
-def test_hover_text_is_escaped():
-    import pandas as pd
-
-    from latent.dialogues.figures import dialogue_map_figure
-
-    df = pd.DataFrame({"dialogue": ["u"], "title": ["<i>t</i>"], "turn": [0], "speaker": ["<b>x</b>"],
-                       "text": ['<a href="http://evil">click</a><script>alert(1)</script>'],
-                       "x": [0.0], "y": [0.0]})
-    fig = dialogue_map_figure(df)
-    text = fig.data[-1].text[0]
-    assert "<script>" not in text and "<a href" not in text and "&lt;script&gt;" in text
-
-
-@pytest.mark.parametrize("recipe,msg", [
-    ({}, "must be a JSON object"), ({"kind": "nope", "params": {}}, "Unknown recipe kind 'nope'"),
-    ({"kind": "dialogue_map", "params": {"bogus": 1}}, "Bad dialogue_map params"),
-])
-def test_bad_recipes(recipe, msg):
-    with pytest.raises(RecipeError, match=msg):
-        replay(recipe)
-
-
-def test_unknown_format():
-    with pytest.raises(export.ExportError, match="Unknown format"):
-        export.export_bytes("gif", fig=None)
-
-
 @pytest.mark.real_model
 def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
     """assets/vectors holds the seed corpus embedded by all-MiniLM-L6-v2 (so the first map draws
@@ -96,35 +69,6 @@ def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
     shipped = np.load(SHIPPED_VECTORS / _vector_file("encoder:all-MiniLM-L6-v2", texts))
     live = encoder.encode(texts, batch_size=32, normalize_embeddings=True)
     np.testing.assert_allclose(shipped, live, atol=1e-4)
-
-
-def test_vector_cache_round_trip(tmp_path, monkeypatch):
-    from latent.dialogues.map import cached_vectors
-
-    monkeypatch.setenv("LATENT_CACHE_DIR", str(tmp_path))
-    calls = []
-    X = cached_vectors("test", ["a", "b"], lambda: calls.append(1) or np.eye(2, dtype=np.float32))
-    Y = cached_vectors("test", ["a", "b"], lambda: calls.append(1) or np.zeros((2, 2)))
-    np.testing.assert_array_equal(X, Y)
-    assert calls == [1]  # computed once, then read from disk
-    Z = cached_vectors("test", ["a", "c"], lambda: calls.append(1) or np.zeros((2, 2), np.float32))
-    assert calls == [1, 1] and not Z.any()  # other texts, other file
-
-
-def test_static_exports_drop_animation_controls_and_html_does_not_autoplay(monkeypatch):
-    import plotly.graph_objects as go
-
-    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), frames=[go.Frame(data=[go.Scatter(x=[1, 2], y=[1, 2])], name="1")])
-    fig.update_layout(sliders=[dict(active=0, steps=[dict(label="1", method="animate", args=[["1"]])])],
-                      updatemenus=[dict(type="buttons", buttons=[dict(label="▶", method="animate", args=[None])])])
-    seen = {}
-    monkeypatch.setattr(export, "_ensure_kaleido", lambda: None)
-    monkeypatch.setattr(go.Figure, "to_image", lambda self, **kw: seen.setdefault("fig", self) and b"img")
-    export.figure_bytes(fig, "png")
-    assert not seen["fig"].layout.sliders and not seen["fig"].layout.updatemenus and not seen["fig"].frames
-    assert fig.layout.sliders  # the on-screen figure is untouched
-    html = export.figure_bytes(fig, "html").decode()
-    assert "Plotly.animate(" not in html   # auto_play=True would call Plotly.animate( on load
 
 
 @pytest.mark.real_model

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.real_model
-APP = "../app.py"
+APP = "../../app.py"
 
 
 def chart(at, i=0) -> dict:

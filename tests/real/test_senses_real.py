@@ -1,0 +1,87 @@
+"""The real-model half of tests/unit/test_senses.py.
+
+Sense sets, readouts and the probability/separability math (synthetic), plus the real model."""
+import numpy as np
+import pytest
+
+from latent.senses.sets import (
+    SenseError,
+    SenseSet,
+    builtin_sets,
+    get_builtin,
+)
+from latent.senses.study import QUEEN_STEPS, analyze, compare_readouts
+from latent.senses.study import analyze as _analyze
+
+
+# ------------------------------------------------------------------ real model
+@pytest.fixture(scope="module")
+def queen(real_lm):
+    return analyze(real_lm, get_builtin("queen"), QUEEN_STEPS)
+
+
+@pytest.mark.real_model
+def test_queen_separates_and_context_pulls_toward_bee(queen):
+    li = queen.layers.index(queen.best_layer)
+    assert queen.accuracy[li] >= 0.9
+    bee = queen.senses.index("bee")
+    assert queen.steps[-1].probs[li, bee] > queen.steps[0].probs[li, bee]
+    assert queen.steps[-1].predicted_sense == "bee"
+    top = [t for t, _ in queen.steps[-1].next_tokens]
+    assert " bee" in top
+
+
+@pytest.mark.real_model
+def test_other_words_separate(real_lm):
+    sets = {w: s for w, s in builtin_sets().items() if w != "queen"}
+    good = [w for w, s in sets.items() if compare_readouts(real_lm, s)["echo"]["accuracy"] >= 0.85]
+    assert len(good) >= 8, good
+
+
+@pytest.mark.real_model
+def test_echo_beats_word_when_context_follows(real_lm):
+    s = SenseSet("queen", {
+        "bee": ["The queen laid eggs in the hive.", "The queen was fed royal jelly by worker bees.",
+                "The queen left the hive with a swarm of bees.", "The queen stayed in the honeycomb all summer.",
+                "The queen mated with drones in the air.", "The queen was marked by the beekeeper."],
+        "monarch": ["The queen ruled the kingdom for decades.", "The queen addressed parliament in London.",
+                    "The queen wore her crown at the coronation.", "The queen knighted the famous actor.",
+                    "The queen signed the treaty with the king of France.", "The queen greeted ambassadors at the palace."]})
+    r = compare_readouts(real_lm, s)
+    assert r["word"]["accuracy"] <= 0.6          # every sentence starts "The queen": the word sees no context
+    assert r["echo"]["accuracy"] >= r["word"]["accuracy"] + 0.25
+
+
+@pytest.mark.real_model
+def test_sense_direction_points_toward_bee(queen):
+    d = queen.direction("bee", "monarch")
+    li = queen.layers.index(queen.layer)
+    lab = queen.sentences["sense"].to_numpy()
+    assert d.project(queen.X[lab == "bee", li]).mean() > d.project(queen.X[lab == "monarch", li]).mean()
+    with pytest.raises(SenseError, match="Unknown sense"):
+        queen.direction("wasp", "bee")
+
+
+UNINFORMATIVE = ["xqzt blorf vrrp queen", "I saw the queen.", "It is the queen.", "foo bar baz queen", "Say queen."]
+
+
+INFORMATIVE = {"The queen wore her crown in the palace.": "monarch", "The queen bee laid eggs in the hive.": "bee"}
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
+def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request):
+    lm = request.getfixturevalue(model)
+    rep = _analyze(lm, get_builtin("queen"), UNINFORMATIVE + list(INFORMATIVE) + QUEEN_STEPS)
+    got = {s.context: s.predicted_sense for s in rep.steps}
+    assert all(got[c] == "unclear" for c in UNINFORMATIVE), got
+    assert all(got[c] == sense for c, sense in INFORMATIVE.items()), got
+    assert got[QUEEN_STEPS[-1]] == "bee"
+    # held-out calibration error within what a perfectly calibrated model shows at n = 48 (95th pct)
+    assert rep.calibration.ece <= rep.calibration.ece_null_p95 + 1e-9
+    # the best layer beats shuffled senses even when the layer is chosen out of sample
+    assert rep.nested_accuracy > rep.null_accuracy_p95
+    # reordering the context words cannot change what is reported
+    again = _analyze(lm, get_builtin("queen"), ["queen", "beeswax hive worker honey queen"])
+    assert again.orders.verdict == rep.orders.verdict
+    assert np.all(again.orders.share_mean <= 1) and np.all(again.orders.share_mean >= 0)
