@@ -95,28 +95,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
                                marker=dict(size=9, color=PALETTE[i % len(PALETTE)]), hoverinfo="skip"))
     animate = animate and layer is not None and len(layers) > 1 and len(t) <= MAX_ANIMATED
     if animate:
-        # every layer lists its points in the same (prompt, token) order, so a frame only needs
-        # new coordinates; labels and colours stay those of the first draw (fast to build and send)
-        def moved(L):
-            sub = t[t["layer"] == L]
-            out = []
-            for g, placed in ((sub[~sub["placed"]], False), (sub[sub["placed"]], True)):
-                # colours must travel with the frame (plotly resets a gl marker otherwise); labels
-                # are the same for every layer and stay those of the first draw
-                out.append(dict(type=kind, marker=marker(g, placed), customdata=g.index.to_numpy(),
-                                **{a: g[a].to_numpy() for a in axes}))
-            return out
-        fig.frames = [go.Frame(name=str(L), data=moved(L), traces=[1, 2]) for L in layers]
-        steps = [dict(method="animate", label=str(L),
-                      args=[[str(L)], dict(mode="immediate", frame=dict(duration=0, redraw=dims == 3),
-                                           transition=dict(duration=0))]) for L in layers]
-        fig.update_layout(
-            sliders=[dict(active=layers.index(layer), steps=steps, currentvalue=dict(prefix="layer "),
-                          pad=dict(t=30))],
-            updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.02, xanchor="right",
-                              buttons=[dict(label="▶ play", method="animate",
-                                            args=[None, dict(frame=dict(duration=600, redraw=dims == 3),
-                                                             fromcurrent=True, transition=dict(duration=250))])])])
+        _animate_layers(fig, t, layers, layer, kind, axes, dims, marker)
     # one fixed frame of reference for every layer
     for a in axes[:2] if dims == 2 else []:
         lo, hi = float(np.nanmin(t[a])), float(np.nanmax(t[a]))
@@ -132,6 +111,32 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
         fig.update_xaxes(title=html.escape(axis_titles[0], quote=False), showticklabels=True)
         fig.update_yaxes(title=html.escape(axis_titles[1], quote=False), showticklabels=True)
     return fig
+
+
+def _animate_layers(fig, t, layers, layer, kind, axes, dims, marker) -> None:
+    """Plotly's own layer slider and play button: one frame per layer."""
+    # every layer lists its points in the same (prompt, token) order, so a frame only needs
+    # new coordinates; labels and colours stay those of the first draw (fast to build and send)
+    def moved(L):
+        sub = t[t["layer"] == L]
+        out = []
+        for g, placed in ((sub[~sub["placed"]], False), (sub[sub["placed"]], True)):
+            # colours must travel with the frame (plotly resets a gl marker otherwise); labels
+            # are the same for every layer and stay those of the first draw
+            out.append(dict(type=kind, marker=marker(g, placed), customdata=g.index.to_numpy(),
+                            **{a: g[a].to_numpy() for a in axes}))
+        return out
+    fig.frames = [go.Frame(name=str(L), data=moved(L), traces=[1, 2]) for L in layers]
+    steps = [dict(method="animate", label=str(L),
+                  args=[[str(L)], dict(mode="immediate", frame=dict(duration=0, redraw=dims == 3),
+                                       transition=dict(duration=0))]) for L in layers]
+    fig.update_layout(
+        sliders=[dict(active=layers.index(layer), steps=steps, currentvalue=dict(prefix="layer "),
+                      pad=dict(t=30))],
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.02, xanchor="right",
+                          buttons=[dict(label="▶ play", method="animate",
+                                        args=[None, dict(frame=dict(duration=600, redraw=dims == 3),
+                                                         fromcurrent=True, transition=dict(duration=250))])])])
 
 
 def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens", value: str = "prob") -> go.Figure:

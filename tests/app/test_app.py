@@ -21,8 +21,10 @@ def xs(trace) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def at():
+    """A fresh app session per test, opened on Home (the models load once per process, so a new
+    session costs one script run): no test depends on another's order or state."""
     at = AppTest.from_file(APP, default_timeout=240)
     at.run()
     return at
@@ -260,7 +262,7 @@ def test_seed_claims_page(at):
     assert at.session_state["reader_choice"] == "001"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def at_gemma():
     at = AppTest.from_file(APP, default_timeout=300)
     at.session_state["model_name"] = "gemma-3-270m"

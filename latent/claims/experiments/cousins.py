@@ -106,16 +106,10 @@ def first_word(text: str) -> str:
     return w[0].strip(".,;:!?\"'()").lower() if w else ""
 
 
-def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, progress=None,
-        other=None) -> ExperimentResult:
-    if not 10 <= int(n_prompts) <= 200:
-        raise ExperimentError("n_prompts must be 10-200.")
-    prompts = check_prompts(lm, prompts or corpus_prompts(int(n_prompts), max_chars=100))
+def _outputs_table(lm, prompts, ref, far, other, progress, steps):
+    """One row per cousin (and the far reference) and prompt: does its output differ from fp32's?"""
+    ref_t, ref_text, ref_lp = ref
     n = len(prompts)
-    steps = len(COUSINS) + 1 + bool(far)
-    ref_t, ref_text, ref_lp = outputs(lm, prompts)
-    if progress:
-        progress(1, steps)
     rows = []
     for j, kind in enumerate(COUSINS):
         c = make_cousin(lm, kind)
@@ -143,7 +137,20 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
                          "first_word_agrees": float(first_word(text[i]) == first_word(ref_text[i]))})
         if progress:
             progress(steps, steps)
-    t = pd.DataFrame(rows)
+    return pd.DataFrame(rows), far_name
+
+
+def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, progress=None,
+        other=None) -> ExperimentResult:
+    if not 10 <= int(n_prompts) <= 200:
+        raise ExperimentError("n_prompts must be 10-200.")
+    prompts = check_prompts(lm, prompts or corpus_prompts(int(n_prompts), max_chars=100))
+    n = len(prompts)
+    steps = len(COUSINS) + 1 + bool(far)
+    ref_t, ref_text, ref_lp = outputs(lm, prompts)
+    if progress:
+        progress(1, steps)
+    t, far_name = _outputs_table(lm, prompts, (ref_t, ref_text, ref_lp), far, other, progress, steps)
 
     def stats(kind):
         g = t[t["cousin"] == kind]

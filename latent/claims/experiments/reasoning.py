@@ -202,17 +202,42 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
         return paired_finding(f"{what}: {a} minus {b}" + (" (log-probability of the full answer, nats)" if unit == "nats"
                                                           else " (share of greedy answers that are correct)"),
                               d, seed, control=b)
-    own, other = CONDITIONS[1], CONDITIONS[2]
-    did = (lp[own] - lp[other]) - (lpw[own] - lpw[other])
+    mine, other = CONDITIONS[1], CONDITIONS[2]
+    did = (lp[mine] - lp[other]) - (lpw[mine] - lpw[other])
     head = paired_finding("how much more the model's own reasoning (vs another question's) raises the correct answer "
                           "than a wrong answer (another question's answer): difference in differences of log-probability, "
                           "nats", did, seed, control="the same change for a wrong answer")
-    more = [paired(own, other, "correct-answer log-probability (includes any general effect of fitting reasoning)"),
+    more = [paired(mine, other, "correct-answer log-probability (includes any general effect of fitting reasoning)"),
             paired(CONDITIONS[1], CONDITIONS[0], "answer log-probability"),
             paired(CONDITIONS[1], CONDITIONS[3], "answer log-probability"),
             paired(CONDITIONS[2], CONDITIONS[0], "control: answer log-probability"),
             paired(CONDITIONS[1], CONDITIONS[2], "accuracy", unit="acc"),
             paired(CONDITIONS[1], CONDITIONS[0], "accuracy", unit="acc")]
+    ev = _evidence(n, head, more, acc, seed)
+    rows = []
+    for c in CONDITIONS:
+        k = int(acc[c].sum())
+        lo, hi = clopper_pearson(k, n)
+        blo, bhi = bootstrap_ci(lp[c], seed=seed)
+        wlo, whi = bootstrap_ci(lpw[c], seed=seed)
+        rows.append({"condition": c, "answer_logprob": float(lp[c].mean()), "logprob_lo": blo, "logprob_hi": bhi,
+                     "wrong_logprob": float(lpw[c].mean()), "wrong_lo": wlo, "wrong_hi": whi,
+                     "accuracy": k / n, "acc_lo": lo, "acc_hi": hi, "n": n})
+    table = pd.DataFrame(rows)
+    numbers = {"questions": n, "reasoning_tokens": REASONING_TOKENS,
+               "answer_logprob_mean": {c: round(float(lp[c].mean()), 4) for c in CONDITIONS},
+               "wrong_answer_logprob_mean": {c: round(float(lpw[c].mean()), 4) for c in CONDITIONS},
+               "accuracy": {c: round(float(acc[c].mean()), 4) for c in CONDITIONS},
+               "examples": [{"question": qs[i], "answer": ans[i], "own_reasoning": own[i].strip(),
+                             "answer_after_own": outs[CONDITIONS[1]][i].strip()} for i in range(min(3, n))]}
+    method = ("The model writes its own reasoning for each question (sampled, seeded); the correct answer is scored after "
+              "no reasoning, its own reasoning, another question's reasoning and same-length filler: full-answer "
+              "log-probability and greedy-answer accuracy, compared pair by pair (bootstrap intervals, sign-flip nulls).")
+    return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n})
+
+
+def _evidence(n, head, more, acc, seed) -> Evidence:
+    own = CONDITIONS[1]
     ev = Evidence(
         tested=(f"Whether the model's own sampled reasoning ({REASONING_TOKENS} tokens, seeded) steers it toward the "
                 f"correct answer, over {n} short factual questions, paired: compared with another question's reasoning, "
@@ -234,26 +259,7 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
     elif vs_none.ci[0] > 0:
         ev.caveat = (f"compared with no reasoning, its own reasoning also raised the correct answer's log-probability "
                      f"by {vs_none.effect:.2f} nats (95 % [{vs_none.ci[0]:.2f}, {vs_none.ci[1]:.2f}]).")
-    rows = []
-    for c in CONDITIONS:
-        k = int(acc[c].sum())
-        lo, hi = clopper_pearson(k, n)
-        blo, bhi = bootstrap_ci(lp[c], seed=seed)
-        wlo, whi = bootstrap_ci(lpw[c], seed=seed)
-        rows.append({"condition": c, "answer_logprob": float(lp[c].mean()), "logprob_lo": blo, "logprob_hi": bhi,
-                     "wrong_logprob": float(lpw[c].mean()), "wrong_lo": wlo, "wrong_hi": whi,
-                     "accuracy": k / n, "acc_lo": lo, "acc_hi": hi, "n": n})
-    table = pd.DataFrame(rows)
-    numbers = {"questions": n, "reasoning_tokens": REASONING_TOKENS,
-               "answer_logprob_mean": {c: round(float(lp[c].mean()), 4) for c in CONDITIONS},
-               "wrong_answer_logprob_mean": {c: round(float(lpw[c].mean()), 4) for c in CONDITIONS},
-               "accuracy": {c: round(float(acc[c].mean()), 4) for c in CONDITIONS},
-               "examples": [{"question": qs[i], "answer": ans[i], "own_reasoning": own[i].strip(),
-                             "answer_after_own": outs[CONDITIONS[1]][i].strip()} for i in range(min(3, n))]}
-    method = ("The model writes its own reasoning for each question (sampled, seeded); the correct answer is scored after "
-              "no reasoning, its own reasoning, another question's reasoning and same-length filler: full-answer "
-              "log-probability and greedy-answer accuracy, compared pair by pair (bootstrap intervals, sign-flip nulls).")
-    return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n})
+    return ev
 
 
 CAPTION = ("A bar is one condition (colour); left y is the mean log-probability of the correct answer (solid) and of another "

@@ -192,7 +192,6 @@ def _nearest_sense(Yr, labels, Q) -> np.ndarray:
 
 
 def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> ExperimentResult:
-
     if not 20 <= int(n_texts) <= 200:
         raise ExperimentError("n_texts must be 20-200.")
     recv = (other or (lambda: other_model(lm)))()
@@ -215,7 +214,43 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
     hs_0 = hidden_states(rnd, both, layers=sorted(set(ls.values())))
     del rnd
     tick(3)
-    # (a) CKA at matched depths, mean-pooled over each text
+    cka_rows, cka_find = _cka(lm, hs_s, hs_r, hs_0, ls, lr, seed)
+    order = rng(seed, "split").permutation(T)
+    train = set(order[: int(0.75 * T)].tolist())
+
+    def pairs(f, which):
+        """(sender state, receiver state, word) at every word end of the training or test turns, at depth f."""
+        out = []
+        for i in range(T):
+            if (i in train) != (which == "train"):
+                continue
+            a, b = word_ends(hs_s[i], ls[f]), word_ends(hs_r[i], lr[f])
+            out += [(a[c], b[c], both[i][:c].split()[-1]) for c in sorted(set(a) & set(b))]
+        return out
+    msg = _messages(lm, recv, pairs(MSG_DEPTH, "train"), pairs(MSG_DEPTH, "test"), lr[MSG_DEPTH], seed)
+    tick(4)
+    sense_rows, sense_find, n_sents = _senses(lm, pairs(SENSE_DEPTH, "train"), hs_s[T:], hs_r[T:], labels,
+                                              ls[SENSE_DEPTH], lr[SENSE_DEPTH], seed)
+    tick(5)
+    ev = _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find)
+    r4 = lambda row: {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}  # noqa: E731
+    numbers = {"sender": lm.name, "receiver": recv.name, "texts": n, "train_pairs": msg["train_pairs"],
+               "test_positions": msg["test_positions"], "message_layers": [ls[MSG_DEPTH], lr[MSG_DEPTH]],
+               "sense_layers": [ls[SENSE_DEPTH], lr[SENSE_DEPTH]],
+               "receiver_own_state_says_the_word": round(float(msg["own_says_word"]), 4),
+               "cka": [r4(r) for r in cka_rows], "message_agreement": [r4(r) for r in msg["rows"]],
+               "sense_recovery": [r4(r) for r in sense_rows], "chance_sense": round(1 / len(set(labels)), 4),
+               "mean_text_bytes": round(float(np.mean([len(t.encode()) for t in turns])), 1)}
+    method = ("(a) linear CKA of mean-pooled states at matched relative depths, against a random-init sender and shuffled "
+              "pairings; (b) ridge maps fitted on word-end states of training turns; the top-k deviation coordinates of a "
+              "held-out sender state go through the map into the receiver's placeholder (Patchscope) or its sense "
+              "centroids, against maps fitted on shuffled pairs.")
+    return ExperimentResult("talking", CLAIM, ev, numbers, method, pd.DataFrame(msg["rows"]), {"n_texts": int(n_texts)})
+
+
+def _cka(lm, hs_s, hs_r, hs_0, ls, lr, seed):
+    """(a) CKA at matched depths, mean-pooled over each text: rows for the figure and one finding per depth."""
+    n = len(hs_s)
     g = rng(seed, "cka")
     perms = [g.permutation(n) for _ in range(200)]
     cka_rows, cka_find = [], []
@@ -233,19 +268,12 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
         cka_find.append(Finding(f"linear CKA at {f:.0%} depth (layers {ls[f]} and {lr[f]}), mean-pooled states of {n} texts",
                                 c, (lo, hi), n, f"a randomly initialised {lm.name} (jackknife 95 %) and shuffled pairings",
                                 (min(lo0, sh[0]), max(hi0, sh[1])), null_effect=c0))
-    # (b) a message across models: a ridge map on word-end states of the training turns
-    order = rng(seed, "split").permutation(T)
-    train = set(order[: int(0.75 * T)].tolist())
+    return cka_rows, cka_find
 
-    def pairs(f, which):
-        out = []
-        for i in range(T):
-            if (i in train) != (which == "train"):
-                continue
-            a, b = word_ends(hs_s[i], ls[f]), word_ends(hs_r[i], lr[f])
-            out += [(a[c], b[c], both[i][:c].split()[-1]) for c in sorted(set(a) & set(b))]
-        return out
-    tr, te = pairs(MSG_DEPTH, "train"), pairs(MSG_DEPTH, "test")
+
+def _messages(lm, recv, tr, te, receiver_layer, seed) -> dict:
+    """(b) A message across models: a ridge map fitted on the training turns' word-end states; held-out
+    positions' top-k messages patched into the receiver, against a map fitted on shuffled pairs."""
     Xtr, Ytr = np.stack([p[0] for p in tr]), np.stack([p[1] for p in tr])
     mx, my, W = fit_map(Xtr, Ytr)
     _, my0, W0 = fit_map(Xtr, Ytr[rng(seed, "shuffled-map").permutation(len(Ytr))])
@@ -257,8 +285,7 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
     for k in ks:
         m = topk_dev(Xte, mx, k)
         vecs += [my + m @ W, my0 + m @ W0]
-    top = patched_next(recv, lr[MSG_DEPTH], np.concatenate(vecs)).reshape(len(vecs), len(Xte))
-    tick(4)
+    top = patched_next(recv, receiver_layer, np.concatenate(vecs)).reshape(len(vecs), len(Xte))
     ref = top[0]
     own_says_word = np.mean([_same_word(recv, t, te[i][2]) for t, i in zip(ref, pick)])
     rows, msg = [], {}
@@ -276,14 +303,18 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
     full = paired_finding(f"the same with the full state ({d} coordinates, {d * BYTES_PER_VALUE} bytes)",
                           msg[(d, "fitted map")] - msg[(d, "shuffled-pairs map (null)")], seed,
                           control="a map fitted on shuffled pairs")
-    # senses: the sentence's last word-end state at 50 % depth, mapped; nearest receiver centroid
-    str_, _ = pairs(SENSE_DEPTH, "train"), None
+    return {"rows": rows, "head": head, "full": full, "own_says_word": own_says_word, "train_pairs": int(len(Xtr)),
+            "test_positions": int(len(Xte))}
+
+
+def _senses(lm, str_, hs_s, hs_r, labels, sender_layer, receiver_layer, seed):
+    """Senses: each 'queen' sentence's last word-end state at 50 % depth, mapped; nearest receiver centroid."""
     sx, sy = np.stack([p[0] for p in str_]), np.stack([p[1] for p in str_])
     smx, smy, sW = fit_map(sx, sy)
     _, smy0, sW0 = fit_map(sx, sy[rng(seed, "shuffled-map-sense").permutation(len(sy))])
     Xs, Yr, lab = [], [], []
-    for i, s_ in enumerate(sents):
-        a, b = word_ends(hs_s[T + i], ls[SENSE_DEPTH]), word_ends(hs_r[T + i], lr[SENSE_DEPTH])
+    for i in range(len(hs_s)):
+        a, b = word_ends(hs_s[i], sender_layer), word_ends(hs_r[i], receiver_layer)
         common = sorted(set(a) & set(b))
         if common:
             Xs.append(a[common[-1]])
@@ -292,7 +323,7 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
     Xs, Yr, lab = np.stack(Xs), np.stack(Yr), np.array(lab)
     acc_own = _nearest_sense(Yr, lab, Yr)
     sense_rows = []
-    for k in (K_HEAD, d):
+    for k in (K_HEAD, lm.d_model):
         m = topk_dev(Xs, smx, k)
         got = {"fitted map": _nearest_sense(Yr, lab, smy + m @ sW),
                "shuffled-pairs map (null)": _nearest_sense(Yr, lab, smy0 + m @ sW0)}
@@ -307,36 +338,25 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
     lo, hi = clopper_pearson(int(acc_own.sum()), len(acc_own))
     sense_rows.append({"k": 0, "map": "receiver's own states (ceiling)", "accuracy": float(acc_own.mean()), "ci_lo": lo,
                        "ci_hi": hi, "n": len(acc_own)})
-    tick(5)
-    text_bytes = float(np.mean([len(t.encode()) for t in turns]))
-    ev = Evidence(
+    return sense_rows, sense_find, len(lab)
+
+
+def _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find) -> Evidence:
+    return Evidence(
         tested=(f"Between {lm.name} (sender) and {recv.name} (receiver): (b, the verdict) whether a {K_HEAD}-coordinate "
                 f"message ({K_HEAD * BYTES_PER_VALUE} bytes) from the sender's state at a word, through a linear map fitted "
-                f"on other texts, makes the receiver say what its own state for that word says ({len(Xte)} held-out word "
-                "positions, placeholder prompt with no context), and whether it recovers the sense of a 'queen' sentence "
-                f"({len(lab)} sentences never used for the map); each against a map fitted on shuffled pairs. (a) Whether "
-                f"the two models represent the same {n} texts alike (linear CKA at matched depths) beyond a randomly "
-                "initialised sender and shuffled pairings."),
+                f"on other texts, makes the receiver say what its own state for that word says ({msg['test_positions']} "
+                "held-out word positions, placeholder prompt with no context), and whether it recovers the sense of a "
+                f"'queen' sentence ({n_sents} sentences never used for the map); each against a map fitted on shuffled "
+                f"pairs. (a) Whether the two models represent the same {n} texts alike (linear CKA at matched depths) "
+                "beyond a randomly initialised sender and shuffled pairings."),
         not_tested=("Whether *every* LLM shares the space (two small models only, both dequantised GGUF weights); a "
                     "message without a fitted map (the map is part of the channel: the space is shared only up to it); "
                     "whole thoughts or multi-token messages (one word position at a time); agreement beyond the top-1 token. "
                     "At 1/6 depth a word's state mostly carries the word itself, so what crosses is largely the word's "
                     "identity, not its context; the sense test (50 % depth) asks for context, and is weak even on the "
                     "receiver's own states."),
-        finding=head, more=[full, sense_find] + cka_find)
-    r4 = lambda row: {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}  # noqa: E731
-    numbers = {"sender": lm.name, "receiver": recv.name, "texts": n, "train_pairs": int(len(Xtr)),
-               "test_positions": int(len(Xte)), "message_layers": [ls[MSG_DEPTH], lr[MSG_DEPTH]],
-               "sense_layers": [ls[SENSE_DEPTH], lr[SENSE_DEPTH]],
-               "receiver_own_state_says_the_word": round(float(own_says_word), 4),
-               "cka": [r4(r) for r in cka_rows], "message_agreement": [r4(r) for r in rows],
-               "sense_recovery": [r4(r) for r in sense_rows], "chance_sense": round(1 / len(set(labels)), 4),
-               "mean_text_bytes": round(text_bytes, 1)}
-    method = ("(a) linear CKA of mean-pooled states at matched relative depths, against a random-init sender and shuffled "
-              "pairings; (b) ridge maps fitted on word-end states of training turns; the top-k deviation coordinates of a "
-              "held-out sender state go through the map into the receiver's placeholder (Patchscope) or its sense "
-              "centroids, against maps fitted on shuffled pairs.")
-    return ExperimentResult("talking", CLAIM, ev, numbers, method, pd.DataFrame(rows), {"n_texts": int(n_texts)})
+        finding=msg["head"], more=[msg["full"], sense_find] + cka_find)
 
 
 def _same_word(lm, token_id, word: str) -> bool:
