@@ -250,15 +250,15 @@ def test_seed_claims_page(at):
     assert not any("provisional" in w.value for w in at.warning)
     at.multiselect(key="cl_reuse_lengths").set_value([16, 32]).run()
     at.number_input(key="cl_reuse_questions").set_value(1).run()
-    at.button(key="cl_run_reuse").click().run()
+    at.button(key="do_cl_run_reuse").click().run()
     assert not at.exception and not at.error
     assert any("arithmetic (not a verdict)" in i.value and "float32, seed 0" in i.value for i in at.info)
     md = " ".join(m.value for m in at.markdown)
     assert "**Tested:**" in md and "**Not tested:**" in md and "95 % interval" in md
     at.text_input(key="cl_sparse-messages_ks").input("0,4").run()
-    at.button(key="cl_run_sparse-messages").click().run()
+    at.button(key="do_cl_run_sparse-messages").click().run()
     assert not at.exception and any("k must be between 1 and d" in e.value for e in at.error)
-    at.button(key="cl_goto_reasoning").click().run()
+    at.button(key="do_cl_goto_reasoning").click().run()
     assert at.session_state["reader_choice"] == "001"
 
 
@@ -311,14 +311,14 @@ def test_lessons_page_and_link_builder(at):
 def test_link_notes_and_link_box_belong_to_their_own_session():
     """A session's note on unusable link settings, and its link box, never reach another session
     (they were once emitted inside a cached function, which Streamlit replays to later sessions)."""
-    first = AppTest.from_file(APP, default_timeout=240)
+    first = AppTest.from_file(APP, default_timeout=240).run()     # (st.navigation registers the pages on a run)
     first.query_params.update({"v": "1", "lesson": "nope", "zzz": "1"})
     first.switch_page("pages/6_Lessons.py").run()
     assert not first.exception
     note = " ".join(w.value for w in first.sidebar.warning)
     assert "lesson='nope' is not a lesson" in note and "'zzz' is not a setting" in note
     assert any("zzz=1" in c.value for c in first.sidebar.code)
-    second = AppTest.from_file(APP, default_timeout=240)
+    second = AppTest.from_file(APP, default_timeout=240).run()
     second.switch_page("pages/6_Lessons.py").run()
     assert not second.exception
     assert not second.sidebar.warning
@@ -329,7 +329,7 @@ def test_link_notes_and_link_box_belong_to_their_own_session():
 def test_a_hide_parameter_never_reaches_the_html_it_writes():
     """The one ``unsafe_allow_html`` (presenter CSS and hidden controls) only ever gets keys that match
     KEY: a link that tries to inject markup gets a note and the markup is dropped."""
-    at = AppTest.from_file(APP, default_timeout=240)
+    at = AppTest.from_file(APP, default_timeout=240).run()
     at.query_params.update({"v": "1", "hide": "do_sn_upload,x</style><script>alert(1)</script>"})
     at.switch_page("pages/3_Senses.py").run()
     assert not at.exception
