@@ -3,8 +3,8 @@ shares, run once here around ``pg.run()`` (Streamlit's multipage entry point).""
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
+from app_pages.ui import frame
 from latent.site import PAGES, page
-from pages.ui import frame
 
 pg = st.navigation([st.Page(p.file, title=p.title, icon=p.icon or None, url_path=p.path or None, default=p.home)
                     for p in PAGES])

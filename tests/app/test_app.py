@@ -57,7 +57,7 @@ def test_home_unknown_model_message(at):
 
 
 def test_dialogues_page_map_and_widgets(at):
-    at.switch_page("pages/1_Dialogues.py").run()
+    at.switch_page("app_pages/1_Dialogues.py").run()
     assert not at.exception
     fig = chart(at)
     n_points = sum(len(xs(t)) for t in fig["data"] if t.get("mode") == "markers")
@@ -70,7 +70,7 @@ def test_dialogues_page_map_and_widgets(at):
 
 
 def test_dialogues_lm_source(at):
-    at.switch_page("pages/1_Dialogues.py").run()
+    at.switch_page("app_pages/1_Dialogues.py").run()
     at.radio(key="map_method").set_value("pca").run()
     at.radio(key="map_source").set_value("lm").run()
     at.slider(key="map_layer").set_value(3).run()
@@ -83,11 +83,11 @@ def test_long_text_inputs_are_capped_in_the_widget(at):
     """A 1 MB paste once froze the tab before the server's check ran: every text box now has max_chars."""
     from latent.core.corpus import MAX_USER_CHARS
 
-    at.switch_page("pages/1_Dialogues.py").run()
+    at.switch_page("app_pages/1_Dialogues.py").run()
     assert at.text_area(key="paste").max_chars == MAX_USER_CHARS
-    at.switch_page("pages/2_Hidden_states.py").run()
+    at.switch_page("app_pages/2_Hidden_states.py").run()
     assert at.text_area(key="hs_prompts").max_chars == 50_000
-    at.switch_page("pages/4_Latent_walk.py").run()
+    at.switch_page("app_pages/4_Latent_walk.py").run()
     assert all(t.max_chars for t in at.text_input) and all(t.max_chars for t in at.text_area)
 
 
@@ -95,7 +95,7 @@ def test_long_text_inputs_are_capped_in_the_widget(at):
     ("", "empty"), ("no speaker on this line", "no speaker"),
 ])
 def test_dialogues_bad_paste(at, text, expect):
-    at.switch_page("pages/1_Dialogues.py").run()
+    at.switch_page("app_pages/1_Dialogues.py").run()
     at.text_area(key="paste").input(text).run()
     at.button(key="do_add_dialogue").click().run()
     assert not at.exception
@@ -103,7 +103,7 @@ def test_dialogues_bad_paste(at, text, expect):
 
 
 def test_dialogues_paste_joins_map_and_stays_text(at):
-    at.switch_page("pages/1_Dialogues.py").run()
+    at.switch_page("app_pages/1_Dialogues.py").run()
     at.radio(key="map_method").set_value("pca").run()
     at.text_area(key="paste").input("Ann: <script>alert('x')</script> bees\nBob: honey and hives").run()
     at.button(key="do_add_dialogue").click().run()
@@ -119,7 +119,7 @@ def test_dialogues_paste_joins_map_and_stays_text(at):
 
 
 def test_hidden_states_page(at):
-    at.switch_page("pages/2_Hidden_states.py").run()
+    at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
     before = chart(at, 0)
     # one layer control: the app's slider; the figure carries no second (plotly) slider or frames
@@ -145,7 +145,7 @@ def test_hidden_states_page(at):
 
 
 def test_hidden_states_custom_axis_and_presets(at):
-    at.switch_page("pages/2_Hidden_states.py").run()
+    at.switch_page("app_pages/2_Hidden_states.py").run()
     at.selectbox(key="hs_preset").set_value("GPS coordinates to a tree (Frank/DeepSeek)").run()
     assert "GPS" in at.text_area(key="hs_prompts").value
     at.toggle(key="ax_on").set_value(True).run()
@@ -161,7 +161,7 @@ def test_hidden_states_custom_axis_and_presets(at):
     ("x" * 20_000, "0-30", "token limit"), ("ok", "0-40", "out of range"),
 ])
 def test_hidden_states_bad_input(at, prompts, layers, msg):
-    at.switch_page("pages/2_Hidden_states.py").run()
+    at.switch_page("app_pages/2_Hidden_states.py").run()
     at.selectbox(key="hs_preset").set_value("(type your own)").run()
     at.text_area(key="hs_prompts").input(prompts).run()
     at.text_input(key="hs_layers").input(layers).run()
@@ -171,7 +171,7 @@ def test_hidden_states_bad_input(at, prompts, layers, msg):
 
 
 def test_senses_page(at):
-    at.switch_page("pages/3_Senses.py").run()
+    at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 5   # separability, reliability, dose-response, heatmap, sense map
     assert any("P(bee)" in i.value for i in at.info)
@@ -190,7 +190,7 @@ def test_senses_page(at):
 
 
 def test_senses_other_word_and_readout(at):
-    at.switch_page("pages/3_Senses.py").run()
+    at.switch_page("app_pages/3_Senses.py").run()
     at.selectbox(key="sn_word").set_value("bank").run()
     at.radio(key="sn_readout").set_value("word").run()
     assert not at.exception and "bank" in chart(at, 0)["layout"]["title"]["text"]
@@ -199,7 +199,7 @@ def test_senses_other_word_and_readout(at):
 
 
 def test_senses_empty_context(at):
-    at.switch_page("pages/3_Senses.py").run()
+    at.switch_page("app_pages/3_Senses.py").run()
     key = "sn_steps_queen"
     at.text_area(key=key).input("   ").run()
     assert not at.exception and any("Empty context" in e.value for e in at.error)
@@ -207,7 +207,7 @@ def test_senses_empty_context(at):
 
 
 def test_latent_walk_page(at):
-    at.switch_page("pages/4_Latent_walk.py").run()
+    at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
     if "walk_direction" in at.session_state:   # a direction sent from Senses opens the walk on it
         assert at.radio(key="wk_source").value == "from the Senses page"
@@ -227,7 +227,7 @@ def test_latent_walk_page(at):
 
 @pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 40), "too many"), ("a,b", "Cannot read strengths")])
 def test_latent_walk_bad_strengths(at, strengths, msg):
-    at.switch_page("pages/4_Latent_walk.py").run()
+    at.switch_page("app_pages/4_Latent_walk.py").run()
     at.radio(key="wk_source").set_value("preset").run()
     at.text_input(key="wk_strengths_preset").input(strengths).run()
     at.button(key="do_wk_run").click().run()
@@ -236,7 +236,7 @@ def test_latent_walk_bad_strengths(at, strengths, msg):
 
 
 def test_latent_walk_identical_poles(at):
-    at.switch_page("pages/4_Latent_walk.py").run()
+    at.switch_page("app_pages/4_Latent_walk.py").run()
     at.radio(key="wk_source").set_value("two sets of texts").run()
     at.text_area(key="wk_pos").input("same").run()
     at.text_area(key="wk_neg").input("same").run()
@@ -245,7 +245,7 @@ def test_latent_walk_identical_poles(at):
 
 
 def test_seed_claims_page(at):
-    at.switch_page("pages/5_Seed_claims.py").run()
+    at.switch_page("app_pages/5_Seed_claims.py").run()
     assert not at.exception
     assert not any("provisional" in w.value for w in at.warning)
     at.multiselect(key="cl_reuse_lengths").set_value([16, 32]).run()
@@ -276,29 +276,29 @@ def test_every_page_runs_on_gemma(at_gemma):
     at = at_gemma
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Layers"] == "18"
-    at.switch_page("pages/1_Dialogues.py").run()
+    at.switch_page("app_pages/1_Dialogues.py").run()
     at.radio(key="map_source").set_value("lm").run()
     assert not at.exception and at.slider(key="map_layer").max == 18
-    at.switch_page("pages/2_Hidden_states.py").run()
+    at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
     assert at.text_input(key="hs_layers").value == "0-18"
     assert at.select_slider(key="hs_layer").options[-1] == "18"           # the layer slider runs to Gemma's 18
     assert sum(len(xs(t)) for t in chart(at)["data"] if "x" in t) > 0      # and the map has points
-    at.switch_page("pages/3_Senses.py").run()
+    at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception and len(at.get("plotly_chart")) >= 3
-    at.switch_page("pages/4_Latent_walk.py").run()
+    at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
     at.button(key="do_wk_run").click().run()
     assert not at.exception and not at.error
     assert any("strength-0 row reproduces" in c.value for c in at.caption)
-    at.switch_page("pages/5_Seed_claims.py").run()
+    at.switch_page("app_pages/5_Seed_claims.py").run()
     assert not at.exception
     assert at.slider(key="cl_sparse-messages_layer").max == 18
     assert at.slider(key="cl_sparse-messages_layer").value == round(0.4 * 18)
 
 
 def test_lessons_page_and_link_builder(at):
-    at.switch_page("pages/6_Lessons.py").run()
+    at.switch_page("app_pages/6_Lessons.py").run()
     assert not at.exception
     assert len([b for b in at.button if b.key.startswith("do_lesson_start_")]) >= 4
     at.number_input(key="lb_step").set_value(2).run()
@@ -313,13 +313,13 @@ def test_link_notes_and_link_box_belong_to_their_own_session():
     (they were once emitted inside a cached function, which Streamlit replays to later sessions)."""
     first = AppTest.from_file(APP, default_timeout=240).run()     # (st.navigation registers the pages on a run)
     first.query_params.update({"v": "1", "lesson": "nope", "zzz": "1"})
-    first.switch_page("pages/6_Lessons.py").run()
+    first.switch_page("app_pages/6_Lessons.py").run()
     assert not first.exception
     note = " ".join(w.value for w in first.sidebar.warning)
     assert "lesson='nope' is not a lesson" in note and "'zzz' is not a setting" in note
     assert any("zzz=1" in c.value for c in first.sidebar.code)
     second = AppTest.from_file(APP, default_timeout=240).run()
-    second.switch_page("pages/6_Lessons.py").run()
+    second.switch_page("app_pages/6_Lessons.py").run()
     assert not second.exception
     assert not second.sidebar.warning
     links = [c.value for c in second.sidebar.code]
@@ -331,7 +331,7 @@ def test_a_hide_parameter_never_reaches_the_html_it_writes():
     KEY: a link that tries to inject markup gets a note and the markup is dropped."""
     at = AppTest.from_file(APP, default_timeout=240).run()
     at.query_params.update({"v": "1", "hide": "do_sn_upload,x</style><script>alert(1)</script>"})
-    at.switch_page("pages/3_Senses.py").run()
+    at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception
     note = " ".join(w.value for w in at.sidebar.warning)
     assert "is not a control key; ignored" in note and "alert(1)" in note

@@ -64,7 +64,7 @@ def cli(*args):
 
 
 def chart_calls_without_a_caption(source: str) -> list[int]:
-    """Lines of ``chart(...)`` calls (pages.ui.export) with no caption (neither the second argument nor
+    """Lines of ``chart(...)`` calls (app_pages.ui.export) with no caption (neither the second argument nor
     ``caption=``), or with an empty string for one, and of direct ``plotly_chart`` calls."""
     bad = []
     for node in ast.walk(ast.parse(source)):
@@ -81,17 +81,17 @@ def chart_calls_without_a_caption(source: str) -> list[int]:
 
 
 def test_every_chart_has_a_caption():
-    """Every chart on every page goes through pages.ui.export.chart with a caption (what a point, an axis and
+    """Every chart on every page goes through app_pages.ui.export.chart with a caption (what a point, an axis and
     a colour mean); every seed-claim experiment brings its chart's caption."""
     from latent.claims import registry
 
-    bad = {f.name: lines for f in (ROOT / "pages").glob("*.py") if (lines := chart_calls_without_a_caption(f.read_text()))}
+    bad = {f.name: lines for f in (ROOT / "app_pages").glob("*.py") if (lines := chart_calls_without_a_caption(f.read_text()))}
     assert not bad, bad
     assert all(len(e.caption) > 40 for e in registry().values()), [e.name for e in registry().values() if len(e.caption) <= 40]
     # the checker catches both faults
     assert chart_calls_without_a_caption("chart(fig, key='a')\nexport.chart(fig, caption='')\n"
                                          "st.plotly_chart(fig)\nchart(fig, 'ok')") == [1, 2, 3]
-    assert sum(src.count("chart(") for src in (f.read_text() for f in (ROOT / "pages").glob("*.py"))) >= 10
+    assert sum(src.count("chart(") for src in (f.read_text() for f in (ROOT / "app_pages").glob("*.py"))) >= 10
 
 
 ACTIONS = {"button", "download_button", "file_uploader", "data_editor"}
@@ -112,7 +112,7 @@ def action_keys_without_the_prefix(source: str) -> list[int]:
 
 
 def test_every_action_widget_key_has_the_action_prefix():
-    files = list((ROOT / "pages").glob("*.py")) + list((ROOT / "pages" / "ui").glob("*.py"))
+    files = list((ROOT / "app_pages").glob("*.py")) + list((ROOT / "app_pages" / "ui").glob("*.py"))
     bad = {f.name: lines for f in files if (lines := action_keys_without_the_prefix(f.read_text()))}
     assert not bad, bad
     assert action_keys_without_the_prefix("st.button('x', key='run')\nst.button('y', key=f'do_{k}')\n"

@@ -8,9 +8,9 @@ from latent.recipes import KINDS, RecipeError, make_recipe
 
 
 def exported_kinds() -> set[str]:
-    """Every literal kind passed to make_recipe in pages/, app.py and latent/."""
+    """Every literal kind passed to make_recipe in app_pages/, app.py and latent/."""
     found = set()
-    for f in [*ROOT.joinpath("pages").rglob("*.py"), ROOT / "app.py", *ROOT.joinpath("latent").rglob("*.py")]:
+    for f in [*ROOT.joinpath("app_pages").rglob("*.py"), ROOT / "app.py", *ROOT.joinpath("latent").rglob("*.py")]:
         found |= set(re.findall(r'make_recipe\(\s*"([a-z_:-]+)"', f.read_text()))
     return found
 

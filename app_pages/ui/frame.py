@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.ui import classroom, models, serving
 from latent.core.assets import asset
 from latent.site import PageSpec, is_value_key
-from pages.ui import classroom, models, serving
 
 LINK_VERSION = "1"
 APP_NAME = "Latent Dialogue Explorer"

@@ -1,9 +1,9 @@
 """Lessons: guided tours through the live pages, and a lesson-link builder for teachers."""
 import streamlit as st
 
+from app_pages.ui import classroom
 from latent.lessons import LessonError, load_lessons
 from latent.site import page as page_spec
-from pages.ui import classroom
 
 st.caption("A lesson walks through the real pages: each step sets the widgets, shows the live result and, where it "
            "asks you to predict, computes the answer on the loaded model before it says anything about it. "

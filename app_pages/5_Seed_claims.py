@@ -1,14 +1,14 @@
 """Seed claims: each claim from the dialogues, a live experiment, and a verdict from an interval against a null."""
 import streamlit as st
 
+from app_pages.ui import models, serving, widgets
+from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.text import md_escape
 from latent.claims import ARITHMETIC, ExperimentError, registry
 from latent.claims.figures import evidence_figure
 from latent.core.corpus import load_corpus
 from latent.core.errors import LatentError
 from latent.recipes import make_recipe
-from pages.ui import models, serving, widgets
-from pages.ui.export import chart, export_buttons
-from pages.ui.text import md_escape
 
 st.caption("Each claim is quoted from the dialogues and tested on the loaded model, in fp32 on the CPU with a seed, so "
            "the same seed gives the same numbers. Every verdict comes from a 95 % interval against a null or control "
@@ -34,7 +34,7 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
         q.markdown(f"> {md_escape(claim.quote)}")
         q.caption(f"{titles.get(claim.dialogue, 'seed text')} · turn {claim.turn}")
         if link.button("Read it in context", key=f"do_cl_goto_{name}", on_click=goto, args=(claim.dialogue, claim.turn)):
-            st.switch_page("pages/1_Dialogues.py")
+            st.switch_page("app_pages/1_Dialogues.py")
         try:
             params = widgets.params(exp.params, lm, key=f"cl_{name}")
         except ExperimentError as e:

@@ -13,6 +13,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import latent.claims as claims
+from app_pages.ui import models
 from latent.core.corpus import Dialogue, load_corpus
 from latent.core.direction import Direction
 from latent.core.hidden import hidden_states
@@ -25,7 +26,6 @@ from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
 from latent.steering.presets import build
 from latent.tokens.map import token_map as compute_token_map
-from pages.ui import models
 
 _memo: OrderedDict = OrderedDict()
 _memo_lock = threading.Lock()

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from app_pages.ui import models
 from latent.lessons import LessonError, compute_fact, load_lessons
 from latent.site import page
 from latent.style import PRESENT
-from pages.ui import models
 
 OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed"}
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")

@@ -2,6 +2,8 @@
 import pandas as pd
 import streamlit as st
 
+from app_pages.ui import models, serving
+from app_pages.ui.export import chart, export_buttons
 from latent.core.hidden import InputError
 from latent.core.models import EMBEDDED
 from latent.recipes import make_recipe, sense_map_title
@@ -15,8 +17,6 @@ from latent.senses.figures import (
 )
 from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
 from latent.senses.study import QUEEN_STEPS, sense_map
-from pages.ui import models, serving
-from pages.ui.export import chart, export_buttons
 
 st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")

@@ -1,6 +1,8 @@
 """Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
 import streamlit as st
 
+from app_pages.ui import models, serving
+from app_pages.ui.export import chart, export_buttons
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
 from latent.recipes import make_recipe
@@ -8,8 +10,6 @@ from latent.steering.figures import interpolation_figure, meters_figure, steered
 from latent.steering.presets import STRENGTH, load_presets, scaled_layer
 from latent.steering.steer import coefficient, parse_strengths
 from latent.steering.walk import interpolate, steered_map, sweep
-from pages.ui import models, serving
-from pages.ui.export import chart, export_buttons
 
 lm, enc = models.lm(), models.encoder()
 PRESETS = load_presets()

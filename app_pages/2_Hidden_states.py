@@ -4,6 +4,8 @@ import time
 import pandas as pd
 import streamlit as st
 
+from app_pages.ui import models, serving
+from app_pages.ui.export import chart, export_buttons
 from latent.core.direction import DirectionError
 from latent.core.hidden import InputError
 from latent.core.lens import lens_topk
@@ -12,8 +14,6 @@ from latent.recipes import make_recipe
 from latent.tokens.figures import COLOR_BY, lens_heatmap, token_map_figure
 from latent.tokens.map import axis_view, nearest, parse_layers, place
 from latent.tokens.presets import presets
-from pages.ui import models, serving
-from pages.ui.export import chart, export_buttons
 
 lm = models.lm()
 

@@ -1,6 +1,9 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
+from app_pages.ui import models, serving
+from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.text import md_escape
 from latent.core import project
 from latent.core.corpus import MAX_USER_CHARS, CorpusError, load_corpus, parse_upload, parse_user_text
 from latent.core.errors import LatentError
@@ -8,9 +11,6 @@ from latent.core.models import DEFAULT_ENCODER
 from latent.dialogues.figures import dialogue_map_figure
 from latent.dialogues.map import MapSpec
 from latent.recipes import make_recipe, map_title
-from pages.ui import models, serving
-from pages.ui.export import chart, export_buttons
-from pages.ui.text import md_escape
 
 corpus = load_corpus()
 extra = st.session_state.setdefault("user_dialogues", [])
