@@ -9,7 +9,7 @@ PORT    ?= 8501
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-models.txt
+$(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt
@@ -20,10 +20,12 @@ run: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address localhost
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q tests -m "not browser and not real_model"
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest tests/unit latent -m "not real_model"
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -1,6 +1,9 @@
 """Latent Dialogue Explorer: the library behind the app (never imports streamlit).
 
-Modules: models (loading), corpus (the seed dialogues), hidden (hidden states), project
-(UMAP/PCA), dialogue_map, figures, export, replay, steer, cli.
+Packages, from the ground up: ``core`` (the model-agnostic engine: models, the architecture table,
+hooks, hidden states, decoding, requests, statistics, lens, projection, directions, corpus),
+``serving`` (the scheduler), the features ``dialogues``, ``tokens``, ``senses``, ``steering``,
+``claims`` and ``lessons``; beside them ``site`` (the page registry), ``recipes``, ``export``,
+``style`` and ``cli`` (``python -m latent``).
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
