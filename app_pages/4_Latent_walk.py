@@ -95,7 +95,7 @@ if "walk_result" in st.session_state:
         with col.container(border=True):
             st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
             st.text(sw.prompt + text)
-            st.caption(f"{row.verdict}; repetition {row.distinct2:.2f} ({'seeds' if s == 0 else 'random directions'} "
+            st.caption(f"{row.verdict}; distinct-2 {row.distinct2:.2f} ({'seeds' if s == 0 else 'random directions'} "
                        f"{row.distinct2_random_lo:.2f}"
                        f"–{row.distinct2_random_hi:.2f})" + (" · degenerate" if row.degenerate else ""))
     tbl = sw.table()

@@ -29,13 +29,14 @@ from latent.steering.steer import parse_strengths
 from latent.steering.walk import sweep
 from latent.tokens.map import parse_layers
 
-COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments)
+COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
 
 
-def command(name: str, help: str, args):
-    """Register ``fn`` as ``python -m latent NAME``; ``args(parser)`` declares its options."""
+def command(name: str, help: str, args, aliases: tuple[str, ...] = ()):
+    """Register ``fn`` as ``python -m latent NAME`` (named after its feature folder; ``aliases`` are
+    the older names, still accepted); ``args(parser)`` declares its options."""
     def deco(fn):
-        COMMANDS[name] = (fn, help, args)
+        COMMANDS[name] = (fn, help, args, aliases)
         return fn
     return deco
 
@@ -135,7 +136,8 @@ def _project_args(p):
     g.add_argument("--json", action="store_true")
 
 
-@command("project", "token map of texts through layers (--json points or --out FILE)", _project_args)
+@command("tokens", "token map of texts through layers (--json points or --out FILE)", _project_args,
+         aliases=("project",))
 def cmd_project(args):
     lm = _lm(args)
     layers = parse_layers(f"0-{lm.n_layers}" if args.layers == "all" else args.layers, lm.n_layers)
@@ -253,7 +255,8 @@ def _experiment_args(p):
     p.add_argument("--json", action="store_true")
 
 
-@command("experiment", "run one seed-claim experiment (fp32, CPU) and print its finding and verdict", _experiment_args)
+@command("claims", "test one seed claim: run its experiment (fp32, CPU), print its finding and verdict",
+         _experiment_args, aliases=("experiment",))
 def cmd_experiment(args):
     args.param_pairs = []
     for kv in args.param:
@@ -291,8 +294,8 @@ def cmd_experiment(args):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m latent", description="Latent Dialogue Explorer CLI")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (fn, help_, add_args) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_)
+    for name, (fn, help_, add_args, aliases) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, aliases=list(aliases))
         add_args(p)
         p.set_defaults(func=fn)
     return parser

@@ -196,3 +196,9 @@ def wait_idle(page, timeout=180_000):
     page.wait_for_timeout(300)
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)
+
+
+def assert_clean(page):
+    """No Streamlit exception box anywhere on the page (a page that errors is not a pass)."""
+    boxes = page.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, boxes.first.inner_text()[:500]

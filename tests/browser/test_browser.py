@@ -1,6 +1,6 @@
 """Real-browser flows in Debian chromium. Screenshots land in artifacts/ for a human to look at."""
 import pytest
-from conftest import wait_idle
+from conftest import assert_clean, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,7 @@ def test_home_then_dialogue_map(page, artifacts):
     page.screenshot(path=str(artifacts / "dialogues-pca.png"))
     assert page.locator(".js-plotly-plot").count() == 1, page.locator(".js-plotly-plot").count()
     assert page.locator(PLOT).count() == n_traces
+    assert_clean(page)
 
 
 def _open(page, name):
@@ -65,6 +66,7 @@ def test_hidden_states_layer_slider_moves_points(page, artifacts):
     after = page.evaluate(js)
     assert after != before
     page.screenshot(path=str(artifacts / "hidden-states.png"))
+    assert_clean(page)
 
 
 def test_senses_add_context_word_updates_chart(page, artifacts):
@@ -79,7 +81,9 @@ def test_senses_add_context_word_updates_chart(page, artifacts):
     page.get_by_role("button", name="Add step").click()
     page.wait_for_function(f"() => ({js})() === {before + 1}")
     wait_idle(page)
+    assert page.evaluate(js) == before + 1                 # the chart has one more context step
     page.screenshot(path=str(artifacts / "senses.png"))
+    assert_clean(page)
 
 
 def test_latent_walk_sweep_shows_texts(page, artifacts):
@@ -95,6 +99,7 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
     assert cards.count() >= 1 and page.get_by_text("strength +0.2", exact=True).count() >= 1
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
     page.screenshot(path=str(artifacts / "latent-walk.png"))
+    assert_clean(page)
 
 
 def test_seed_claims_run_shows_verdict(page, artifacts):
@@ -106,7 +111,11 @@ def test_seed_claims_run_shows_verdict(page, artifacts):
     wait_idle(page)
     page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()
     page.wait_for_timeout(500)
+    verdicts = ("supported", "not supported", "inconclusive")
+    assert any(page.get_by_text(v, exact=False).count() for v in verdicts)       # a verdict badge is shown
+    assert page.get_by_text("Tested:").count() >= 1 and page.get_by_text("Not tested:").count() >= 1
     page.screenshot(path=str(artifacts / "seed-claims.png"))
+    assert_clean(page)
 
 
 def _nav(page, name):
@@ -125,6 +134,7 @@ def test_typed_prompt_survives_a_page_switch(page):
     _nav(page, "Hidden states")
     page.get_by_label("Prompts, one per line").wait_for()
     assert page.get_by_label("Prompts, one per line").input_value() == "The hive hums at dawn"
+    assert_clean(page)
 
 
 def _claims_tab(page, tab):
@@ -146,6 +156,7 @@ def test_sparse_messages_axis_stays_within_the_data(page):
           "return [p._fullLayout.xaxis.range, Math.min(...xs), Math.max(...xs)] }")
     (lo, hi), xmin, xmax = page.evaluate(js)
     assert 10 ** lo <= xmin and xmax <= 10 ** hi < 10 * xmax, (lo, hi, xmin, xmax)
+    assert_clean(page)
 
 
 def test_empty_reuse_list_shows_a_message_and_other_tabs_still_render(page):
@@ -161,6 +172,7 @@ def test_empty_reuse_list_shows_a_message_and_other_tabs_still_render(page):
     page.get_by_role("button", name="Run: Sparse messages").click()
     page.get_by_text("SmolLM2-135M-Instruct, float32, seed 0").first.wait_for()
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert_clean(page)
 
 
 def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
@@ -185,6 +197,7 @@ def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
     exported.wait_for_selector(".js-plotly-plot .main-svg")
     exported.wait_for_timeout(1500)   # an auto-playing export would have moved on by now
     assert exported.evaluate(state) == on_screen and on_screen[0].endswith("layer 17")
+    assert_clean(page)
 
 
 @pytest.mark.parametrize("name", ["Home", "Dialogues", "Hidden states", "Senses", "Latent walk", "Seed claims"])
@@ -200,6 +213,7 @@ def test_every_page_at_1024x768(browser, app_server, artifacts, name):
     pg.wait_for_timeout(1500)
     assert pg.locator('[data-testid="stException"]').count() == 0
     pg.screenshot(path=str(artifacts / f"{name.lower().replace(' ', '-')}-1024.png"))
+    assert_clean(pg)
     ctx.close()
 
 
@@ -227,6 +241,7 @@ def test_a_typed_prompt_survives_a_reload_and_the_link_opens_the_same_view(page,
     assert other.get_by_label("Prompts, one per line").input_value() == "Bees dance to share the way"
     other.wait_for_function("() => (document.querySelector('.js-plotly-plot .gtitle') || {}).textContent"
                             "?.includes('UMAP')")
+    assert_clean(page)
     ctx.close()
 
 
@@ -272,6 +287,7 @@ def test_a_lesson_end_to_end_with_the_keyboard(page, artifacts):
     else:
         assert "nearest the bee sense" not in text
     page.screenshot(path=str(artifacts / "lesson.png"))
+    assert_clean(page)
 
 
 def test_presenter_view_at_1280x720(browser, app_server, artifacts):
@@ -287,6 +303,7 @@ def test_presenter_view_at_1280x720(browser, app_server, artifacts):
     size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('[data-testid=\"stMarkdownContainer\"] p')).fontSize)")
     assert size >= 24, size
     page.screenshot(path=str(artifacts / "presenter.png"))
+    assert_clean(page)
     ctx.close()
 
 
@@ -308,4 +325,5 @@ def test_bad_link_parameters_fall_back_with_a_note(browser, app_server, page):
     wait_idle(clean)
     assert clean.get_by_text("Some link settings were not used").count() == 0
     assert "zzz" not in clean.locator('[data-testid="stSidebar"] [data-testid="stCode"]').inner_text()
+    assert_clean(page)
     ctx.close()

@@ -115,20 +115,19 @@ def test_gemma_hidden_states_and_lens_match_hf(gemma_lm):
 @pytest.mark.parametrize("model", ["SmolLM2-135M-Instruct", "gemma-3-270m"])
 @pytest.mark.parametrize("args", [
     ["lens", "--text", "The queen", "--k", "2", "--json"],
-    ["project", "--text", "The queen", "--text", "A bee", "--method", "pca", "--json"],
+    ["tokens", "--text", "The queen", "--text", "A bee", "--method", "pca", "--json"],
     ["senses", "--word", "queen", "--context", "queen", "--context", "honey hive queen"],
     ["steer", "--prompt", "I think", "--toward", "Love", "--away", "Hate", "--strengths=-0.2,0,0.2", "--tokens", "4"],
-    ["experiment", "reuse", "--param", "questions=1", "--param", "lengths=16,32", "--seed", "2", "--json"],
+    ["claims", "reuse", "--param", "questions=1", "--param", "lengths=16,32", "--seed", "2", "--json"],
     ["dialogues", "--out", "{tmp}/map.csv", "--method", "pca"],
 ])
 def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, capsys, real_lm, gemma_lm, encoder):
     """In-process (``main(argv)``) with the session's loaded models, so the matrix does not reload a model
     12 times; the fresh-process entry point is tested by the info and error tests around it."""
     import latent.cli as cli
-    import latent.core.models as models
 
     monkeypatch.setattr(cli, "_lm", lambda a: {"SmolLM2-135M-Instruct": real_lm, "gemma-3-270m": gemma_lm}[a.model])
-    monkeypatch.setattr(models, "load_encoder", lambda *a, **k: encoder)
+    monkeypatch.setattr(cli, "load_encoder", lambda *a, **k: encoder)
     rc = cli.main([*[a.replace("{tmp}", str(tmp_path)) for a in args], "--model", model])
     out_text, err = capsys.readouterr()
     assert rc == 0, err
@@ -137,7 +136,7 @@ def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, ca
         assert len(pd.read_csv(tmp_path / "map.csv")) == 112  # one row per turn
     else:
         out = json.loads(out_text.strip().splitlines()[-1])
-        if args[0] == "experiment":   # the CLI contract
+        if args[0] == "claims":       # the CLI contract
             assert {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", "null", "n", "model", "dtype",
                     "seed"} <= set(out)
             assert out["effect"] == 0 and out["seed"] == 2 and out["dtype"] == "float32" and out["model"] == model

@@ -147,3 +147,29 @@ def test_cli_unsupported_family_is_one_line(tmp_path):
     r = cli("info", "--model", str(tmp_path), "--json")
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "Unknown model family 'bert'. Must be one of:" in r.stderr
+
+
+def test_cli_commands_carry_their_feature_names_and_accept_the_old_ones():
+    from latent.cli import build_parser
+
+    p = build_parser()
+    for new, old in (("claims", "experiment"), ("tokens", "project")):
+        assert p.parse_args([new, "--list"] if new == "claims" else [new, "--text", "x", "--json"]).func is \
+            p.parse_args([old, "--list"] if old == "experiment" else [old, "--text", "x", "--json"]).func
+
+
+def test_a_bug_in_a_command_prints_its_traceback_and_a_bad_input_one_line(monkeypatch, capsys):
+    """A LatentError is the user's: one line, exit 2. Anything else is a bug: its traceback, exit 1."""
+    import latent.cli as cli
+    from latent.core.errors import LatentError
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    def refused(args):
+        raise LatentError("Give a prompt.\nsecond line")
+    for fn, rc, text in ((broken, 1, "Traceback"), (refused, 2, "error: Give a prompt.")):
+        monkeypatch.setitem(cli.COMMANDS, "info", (fn, "x", lambda p: None, ()))
+        assert cli.main(["info"]) == rc
+        err = capsys.readouterr().err
+        assert text in err and ("second line" not in err)
