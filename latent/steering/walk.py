@@ -30,9 +30,12 @@ from latent.core.requests import GenerateRequest
 from latent.core.stats import sd_band, slope, t_interval
 from latent.steering.steer import check_strengths, typical_norms
 
-N_RANDOM = 5          # random directions of the same norm, run in the same batch as the null band
+N_RANDOM = 8          # random directions of the same norm, each run on every prompt × seed × strength
 SEEDS = (0, 1, 2)     # samples per strength (greedy decoding makes them identical)
 DEGENERATE = 0.5      # distinct-2 below this (with >= 8 tokens) marks a degenerate, repetitive text
+RUN = 4               # ... as does one non-space character repeated this often in a row ("!!!!", "1111")
+SYMBOLS = 0.3         # ... or a text whose non-space characters are more than this share symbols
+UNDERPOWERED = 8      # an inconclusive verdict on fewer units than this says so
 
 
 @dataclass
@@ -78,49 +81,54 @@ class Sweep:
         return sd_band(self.random_slopes) if len(self.random_slopes) > 1 else (np.nan, np.nan)
 
     def band_verdict(self) -> str:
-        """"beyond" (the slope's interval clears the random band), "inside" it, or "inconclusive"."""
-        lo, hi = self.slope_ci
-        band = self.random_band()
-        if lo > band[1] or hi < band[0]:
-            return "beyond"
-        return "inside" if band[0] <= lo and hi <= band[1] else "inconclusive"
+        """The slope's interval against the random directions' slopes (each over the same units):
+        "beyond random", "within random band", or inconclusive (underpowered when n is small)."""
+        return verdict(*self.slope_ci, self.random_band(), self.n_units)
 
     def finding(self) -> str:
         lo, hi = self.slope_ci
         rs = self.random_slopes
         band = self.random_band()
-        beyond, inside = self.band_verdict() == "beyond", self.band_verdict() == "inside"
+        v = self.band_verdict()
         s = (f"Steerability: the concept score moves {self.slope:+.3f} per unit strength (95 % CI {lo:+.3f} to "
-             f"{hi:+.3f}); {len(rs)} random directions of the same norm give {band[0]:+.3f} to {band[1]:+.3f} "
-             f"(mean ± 2 sd). ")
-        s += ("Verdict: steers beyond random (the interval clears the band)." if beyond else
-              "Verdict: not distinguishable from a random direction (the interval lies inside the band)." if inside
-              else f"Verdict: inconclusive (the interval overlaps the random band at n = {self.n_units} units).")
-        s += (f" Wrong-way fraction: {self.wrong_way:.0%} of {self.n_units} prompt × seed units move the other way.")
+             f"{hi:+.3f}, n = {self.n_units} prompt × seed units); {len(rs)} random directions of the same norm, on "
+             f"the same prompts, seeds and strengths, give slopes of {band[0]:+.3f} to {band[1]:+.3f} (mean ± 2 sd). ")
+        s += ("Verdict: steers beyond random (the interval clears the band)." if v == "beyond random" else
+              "Verdict: not distinguishable from a random direction (the interval lies inside the band)."
+              if v == "within random band" else
+              f"Verdict: inconclusive: the interval overlaps the random band, and with n = {self.n_units} units this "
+              "sweep is underpowered (more prompts would narrow it)." if "underpowered" in v else
+              f"Verdict: inconclusive (the interval overlaps the random band at n = {self.n_units} units).")
+        s += f" Wrong-way fraction: {self.wrong_way:.0%} of {self.n_units} prompt × seed units move the other way."
         if self.cliff is not None:
-            s += f" From strength ±{self.cliff:g} on, texts degenerate into repetition."
+            s += f" From strength ±{self.cliff:g} on, most texts degenerate (repetition, character runs or symbols)."
         return s
 
     def to_json(self) -> dict:
-        """The CLI contract: the slope with its interval and the random directions' slopes, the
-        verdict, and per strength the text, the concept meter and every other meter with interval and band."""
+        """The CLI contract. Top level: ``slope``, ``slope_ci``, ``random_band`` (the random directions'
+        slopes, mean ± 2 sd), ``verdict``, ``n_units``, ``n_random``. Per strength: ``concept`` and
+        ``concept_ci``, the direction's mean effect against unsteered, ``random_mean`` and ``random_ci``
+        (the random directions' mean effect), ``difference`` and ``difference_ci`` (direction minus random,
+        paired over units) with ``difference_null`` (leave-one-out over random directions) and ``verdict``,
+        plus every other meter with its interval and the random directions' band."""
         r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
-        return {"layer": self.layer, "seeds": self.recipe["seeds"],
-               "baseline": self.baseline, "tokens_per_second": round(self.tokens_per_second, 1), "seconds": round(self.seconds, 2),
-               "slope": {"value": r4(self.slope), "ci": [r4(self.slope_ci[0]), r4(self.slope_ci[1])],
-                         "random_slopes": [r4(x) for x in self.random_slopes]},
-               "wrong_way_fraction": r4(self.wrong_way), "units": self.n_units, "degenerate_from": self.cliff,
-               "random_band": [{"strength": r.strength, "lower": r4(r.random_lo), "upper": r4(r.random_hi)}
-                               for r in self.summary.itertuples()],
-               "finding": self.finding(),
-               "results": [{"strength": r.strength, "text": t, "n": int(r.n), "concept": r4(r.concept),
-                            "concept_ci": [r4(r.concept_lo), r4(r.concept_hi)], "effect": r4(r.effect),
-                            "effect_ci": [r4(r.effect_lo), r4(r.effect_hi)], "verdict": r.verdict,
-                            **{m: {"value": r4(row[m]), "ci": [r4(row[f"{m}_lo"]), r4(row[f"{m}_hi"])],
-                                   "random_band": [r4(row[f"{m}_random_lo"]), r4(row[f"{m}_random_hi"])]}
-                               for m in METERS}}
-                           for r, row, t in zip(self.summary.itertuples(), self.summary.to_dict("records"), self.texts)]}
-
+        pair = lambda a, b: [r4(a), r4(b)]  # noqa: E731
+        return {"layer": self.layer, "seeds": self.recipe["seeds"], "baseline": self.baseline,
+                "tokens_per_second": round(self.tokens_per_second, 1), "seconds": round(self.seconds, 2),
+                "slope": r4(self.slope), "slope_ci": pair(*self.slope_ci), "random_band": pair(*self.random_band()),
+                "random_slopes": [r4(x) for x in self.random_slopes], "verdict": self.band_verdict(),
+                "n_units": self.n_units, "n_random": int(self.recipe.get("n_random", 0)),
+                "wrong_way_fraction": r4(self.wrong_way), "degenerate_from": self.cliff, "finding": self.finding(),
+                "results": [{"strength": r["strength"], "text": t, "n": int(r["n"]), "concept": r4(r["concept"]),
+                             "concept_ci": pair(r["concept_lo"], r["concept_hi"]), "effect": r4(r["effect"]),
+                             "effect_ci": pair(r["effect_lo"], r["effect_hi"]), "random_mean": r4(r["random_mean"]),
+                             "random_ci": pair(r["random_mean_lo"], r["random_mean_hi"]),
+                             "difference": r4(r["difference"]), "difference_ci": pair(r["difference_lo"], r["difference_hi"]),
+                             "difference_null": pair(r["difference_null_lo"], r["difference_null_hi"]),
+                             "verdict": r["verdict"], "degenerate": int(r["degenerate"]),
+                             **{m: {"value": r4(r[m]), "ci": pair(r[f"{m}_lo"], r[f"{m}_hi"]),
+                                    "random_band": pair(r[f"{m}_random_lo"], r[f"{m}_random_hi"])} for m in METERS}}
+                            for r, t in zip(self.summary.to_dict("records"), self.texts)]}
 
 
 
@@ -138,6 +146,23 @@ def distinct2(token_ids: list[int]) -> float:
     """
     pairs = list(zip(token_ids, token_ids[1:]))
     return len(set(pairs)) / len(pairs) if pairs else 1.0
+
+
+def degenerate(text: str, distinct_2: float, n_tokens: int) -> bool:
+    """A text that has stopped being language: repeated bigrams (distinct-2 below :data:`DEGENERATE`
+    over at least 8 tokens), one character run :data:`RUN` times or more ("!!!!", "1111"), or mostly
+    symbols.
+
+    >>> degenerate("#tamlyn!!!1111", 1.0, 6), degenerate("I think that you are kind.", 1.0, 7)
+    (True, False)
+    """
+    if distinct_2 < DEGENERATE and n_tokens >= 8:
+        return True
+    chars = [c for c in str(text) if not c.isspace()]
+    if any(len(set(chars[i:i + RUN])) == 1 for i in range(len(chars) - RUN + 1)):
+        return True
+    symbols = sum(not (c.isalnum() or c in ".,;:'\"?!-()") for c in chars)
+    return len(chars) >= 8 and symbols / len(chars) > SYMBOLS
 
 
 def random_directions(d: int, n: int, seed: int = 0) -> np.ndarray:
@@ -169,9 +194,10 @@ def kl_from(first_logprobs: np.ndarray, base: np.ndarray) -> np.ndarray:
 def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_tokens: int = 40,
           seeds=SEEDS, do_sample: bool = True, n_random: int = N_RANDOM, positions: str = "all", poles=None,
           on_token=None, seed: int | None = None, runner=None) -> Sweep:
-    """One batched decode of every row: baseline (strength 0) and the direction at each nonzero strength
-    for each prompt × seed, plus ``n_random`` random unit directions at each nonzero strength (one seed
-    each). With greedy decoding the seeds collapse to one. ``prompt`` may be a list of prompts.
+    """One batched decode of every row: for each prompt × seed, the baseline (strength 0), and at each
+    nonzero strength the direction and ``n_random`` random unit directions of the same norm (the matched
+    control: same prompts, seeds and strengths). With greedy decoding the seeds collapse to one.
+    ``prompt`` may be a list of prompts.
 
     ``runner(request) -> Generation`` decodes through a shared scheduler (the app passes one, so rows
     from many sessions share batches); without it the rows decode here, streaming to ``on_token``."""
@@ -184,12 +210,12 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     unit = direction.unit() if direction.norm > 1e-8 else np.zeros(lm.d_model, np.float32)
     rand = random_directions(lm.d_model, n_random, seed=direction.layer)
     rows = []  # (kind, prompt index, seed, strength, direction index, unit vector)
-    for pi in range(len(prompts)):
+    for pi in range(len(prompts)):          # every control runs on the same prompts, seeds and strengths
         for sd in seeds:
             rows.append(("baseline", pi, sd, 0.0, -1, np.zeros_like(unit)))
-            rows += [("direction", pi, sd, s, -1, unit) for s in nonzero]
-    for j in range(n_random):
-        rows += [("random", 0, seeds[j % len(seeds)], s, j, rand[j]) for s in nonzero]
+            for s in nonzero:
+                rows.append(("direction", pi, sd, s, -1, unit))
+                rows += [("random", pi, sd, s, j, rand[j]) for j in range(n_random)]
     norm = float(typical_norms(lm)[direction.layer])
     added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
     request = GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
@@ -213,9 +239,42 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     base_of = [base_idx[(r[1], r[2])] for r in rows]
     table["effect"] = concept - concept[base_of]
     table["kl"] = [float(kl_from(gen.first_logprobs[i:i + 1], gen.first_logprobs[b])[0]) for i, b in enumerate(base_of)]
-    table["degenerate"] = (table["distinct2"] < DEGENERATE) & (table["tokens"] >= 8)
+    table["degenerate"] = [degenerate(t, d2, n) for t, d2, n in zip(table["text"], table["distinct2"], table["tokens"])]
     return _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
                       positions, n_random)
+
+
+def verdict(lo: float, hi: float, band: tuple[float, float], n: int) -> str:
+    """An interval against a null band: beyond it, within it, or overlapping it (and then, on fewer than
+    :data:`UNDERPOWERED` units, said to be underpowered).
+
+    >>> verdict(0.3, 0.5, (-0.1, 0.1), 12), verdict(-0.05, 0.05, (-0.1, 0.1), 12), verdict(0.0, 0.4, (-0.1, 0.1), 3)
+    ('beyond random', 'within random band', 'inconclusive: underpowered (n = 3)')
+    """
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"n = {n}: no interval"
+    if lo > band[1] or hi < band[0]:
+        return "beyond random"
+    if band[0] <= lo and hi <= band[1]:
+        return "within random band"
+    return f"inconclusive: underpowered (n = {n})" if n < UNDERPOWERED else "overlaps random band: inconclusive"
+
+
+def _versus_random(g: pd.DataFrame, r: pd.DataFrame, col: str) -> dict:
+    """The direction's rows ``g`` against the random directions' rows ``r`` at one strength, on the same
+    (prompt, seed) units, mean against mean: the random directions' mean with its interval over the
+    directions, the paired difference with its interval over units, and the null band of that
+    difference: each random direction against the mean of the others (leave-one-out)."""
+    units = ["prompt", "seed"]
+    per_dir = r.groupby("random_direction")[col].mean()               # each random direction's mean effect
+    rm, rlo, rhi = t_interval(per_dir.to_numpy())
+    diff = (g.set_index(units)[col] - r.groupby(units)[col].mean()).dropna()
+    dm, dlo, dhi = t_interval(diff.to_numpy())
+    loo = [per_dir[k] - per_dir.drop(k).mean() for k in per_dir.index] if len(per_dir) > 2 else []
+    null = sd_band(loo) if loo else (np.nan, np.nan)
+    return {"random_mean": rm, "random_mean_lo": rlo, "random_mean_hi": rhi, "difference": dm, "difference_lo": dlo,
+            "difference_hi": dhi, "difference_null_lo": null[0], "difference_null_hi": null[1],
+            "band": sd_band(per_dir.to_numpy()), "n_units": len(diff)}
 
 
 def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample, positions,
@@ -225,37 +284,53 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
     out = []
     for s in strengths:
         g = own[own["strength"] == s]
-        # the control at this strength: the random directions' rows; at strength 0 every direction is
-        # the unsteered baseline, so the baseline rows are the control there
-        ctrl = g if s == 0 else rnd[rnd["strength"] == s]
         c, clo, chi = t_interval(g["concept"])
         e, elo, ehi = t_interval(g["effect"])
-        blo, bhi = sd_band(ctrl["effect"])
-        verdict = ("baseline" if s == 0 else "n = 1: no interval" if not np.isfinite(elo) else
-                   "beyond random" if (elo > bhi or ehi < blo) else
-                   "within random band" if (blo <= elo and ehi <= bhi) else "overlaps random band: inconclusive")
-        row = {"strength": s, "coefficient": s * norm, "n": len(g), "n_random": len(ctrl) if s != 0 else 0,
-               "concept": c, "concept_lo": clo, "concept_hi": chi, "effect": e, "effect_lo": elo, "effect_hi": ehi,
-               "random_lo": blo, "random_hi": bhi, "degenerate": int(g["degenerate"].sum()), "verdict": verdict}
-        for m in METERS:                      # the other meters: the same interval and the same control band
-            # the first token's distribution does not depend on the sampling seed: KL's n is the prompts
+        row = {"strength": s, "coefficient": s * norm, "n": len(g), "n_random": 0, "concept": c, "concept_lo": clo,
+               "concept_hi": chi, "effect": e, "effect_lo": elo, "effect_hi": ehi,
+               "degenerate": int(g["degenerate"].sum())}
+        if s == 0:       # every direction is the unsteered baseline here: the baseline rows are the control
+            row.update(random_mean=e, random_mean_lo=elo, random_mean_hi=ehi, difference=0.0, difference_lo=0.0,
+                       difference_hi=0.0, difference_null_lo=0.0, difference_null_hi=0.0, random_lo=0.0,
+                       random_hi=0.0, verdict="baseline")
+            ctrl_bands = {m: sd_band(g[m]) for m in METERS}
+        elif not (rnd["strength"] == s).any():           # no random directions asked for: no control
+            row.update(random_mean=np.nan, random_mean_lo=np.nan, random_mean_hi=np.nan, difference=np.nan,
+                       difference_lo=np.nan, difference_hi=np.nan, difference_null_lo=np.nan,
+                       difference_null_hi=np.nan, random_lo=np.nan, random_hi=np.nan, verdict="no random control")
+            ctrl_bands = {m: (np.nan, np.nan) for m in METERS}
+        else:
+            r = rnd[rnd["strength"] == s]
+            v = _versus_random(g, r, "effect")
+            null = (v["difference_null_lo"], v["difference_null_hi"])
+            row.update({k: v[k] for k in ("random_mean", "random_mean_lo", "random_mean_hi", "difference",
+                                          "difference_lo", "difference_hi", "difference_null_lo",
+                                          "difference_null_hi")})
+            row["random_lo"], row["random_hi"] = v["band"]     # where one random direction's mean effect lies
+            row["n_random"] = int(r["random_direction"].nunique())
+            row["verdict"] = verdict(v["difference_lo"], v["difference_hi"], null, v["n_units"])
+            ctrl_bands = {m: sd_band(r.groupby("random_direction")[m].mean().to_numpy()) for m in METERS}
+        for m in METERS:                      # the other meters: the same interval, and the random directions'
+            # band of means over the same units (mean against mean); KL's n is the prompts, since the
+            # first token's distribution does not depend on the sampling seed
             vals = g.groupby("prompt")[m].mean() if m == "kl" else g[m]
-            # intervals and bands are clipped to the meter's range (a KL below 0 or a repetition above 1 cannot be)
-            lo, hi = RANGES[m]
-            v, vlo, vhi = t_interval(vals)
-            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = v, *(float(np.clip(x, lo, hi)) for x in (vlo, vhi))
-            row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in sd_band(ctrl[m]))
+            lo, hi = RANGES[m]                # intervals and bands clipped to the meter's range
+            v_, vlo, vhi = t_interval(vals)
+            row[m], row[f"{m}_lo"], row[f"{m}_hi"] = v_, *(float(np.clip(x, lo, hi)) for x in (vlo, vhi))
+            row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in ctrl_bands[m])
         out.append(row)
     summary = pd.DataFrame(out)
     X = own["strength"].to_numpy(float)
     fit, fit_ci = slope(X, own["effect"].to_numpy(float))
-    random_slopes = np.array([slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
+    base = own[own["kind"] == "baseline"]
+    random_slopes = np.array([slope(np.r_[base["strength"].to_numpy(float), g["strength"].to_numpy(float)],
+                                    np.r_[base["effect"].to_numpy(float), g["effect"].to_numpy(float)])[0]
                               for _, g in rnd.groupby("random_direction")])
     unit_slopes = [slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
                    for _, g in own.groupby(["prompt", "seed"])]
     wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")
     base_typicality = summary.loc[summary["strength"] == 0, "typicality"].mean()
-    bad = summary[(summary["strength"] != 0) & ((summary["distinct2"] < DEGENERATE) |
+    bad = summary[(summary["strength"] != 0) & ((summary["degenerate"] > summary["n"] / 2) |
                                                  (summary["typicality"] < base_typicality - 1.0))]
     cliff = float(bad["strength"].abs().min()) if len(bad) and (summary["strength"] == 0).any() else None
     first = own[(own["prompt"] == prompts[0]) & (own["seed"] == seeds[0])].set_index("strength")["text"]
@@ -266,8 +341,6 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
                  {"prompt": prompts[0] if len(prompts) == 1 else prompts, "strengths": strengths, "layer": direction.layer,
                   "seeds": seeds, "max_new_tokens": max_new_tokens, "do_sample": do_sample, "positions": positions,
                   "n_random": n_random, "direction": direction.to_dict()})
-
-
 
 
 @dataclass

@@ -23,9 +23,11 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
     assert sw.texts[1] == sw.baseline and sw.summary["effect"][1] == 0
     assert pos > zero + 0.1 and neg < zero - 0.05, (neg, zero, pos)
     assert sw.kl[1] == pytest.approx(0.0, abs=1e-6) and sw.kl[0] > 0 and sw.kl[2] > 0
-    # ...so the default sweep samples 3 seeds and runs 5 random directions of the same norm in the same batch
+    assert (sw.summary["verdict"][[0, 2]] == "no random control").all()
+    # ...so the default sweep samples 3 seeds and runs 8 random directions of the same norm in the same batch,
+    # each on the same prompt, seeds and strengths as the direction
     sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=20)
-    assert len(sw.rows) == 3 * 3 + 5 * 2 and list(sw.summary["n"]) == [3, 3, 3]
+    assert len(sw.rows) == 3 * (1 + 2 * (1 + 8)) and list(sw.summary["n"]) == [3, 3, 3]
     assert (sw.summary["concept_lo"] <= sw.summary["concept"]).all() and (sw.summary["random_lo"] <= sw.summary["random_hi"]).all()
 
 

@@ -142,7 +142,8 @@ def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
         row = sw.rows[(sw.rows["kind"] == "baseline") & (sw.rows["seed"] == sd)]
         assert row["text"].item() == solo
     assert (sw.rows[sw.rows["kind"] == "baseline"]["kl"].abs() < 1e-6).all()
-    assert len(sw.rows) == 3 * 3 + 2 * 2
+    # every prompt × seed unit: its baseline, and at each of 2 strengths the direction and the 2 random ones
+    assert len(sw.rows) == 3 * (1 + 2 * (1 + 2))
     assert distinct2([5, 6, 5, 6, 5, 6, 5, 6]) < 0.5 <= distinct2(list(range(8)))
 
 
@@ -153,9 +154,9 @@ class _LengthEncoder:  # a stand-in encoder: the meters' arithmetic, not the enc
 
 
 def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_lm, dirs):
-    """Each meter (repetition, typicality, KL) carries a 95 % interval and the band of the random
-    directions measured in the same batch, equal to mean ± 2 sd of those rows; at strength 0 the
-    control is the unsteered rows (every direction is the baseline there), so KL's band is exactly 0."""
+    """Each meter (distinct-2, typicality, KL) carries a 95 % interval and the band of the random
+    directions measured on the same units: mean ± 2 sd of each random direction's mean (mean against
+    mean); at strength 0 the control is the unsteered rows, so KL's band is exactly 0."""
     from latent.steering.figures import meters_figure
     from latent.steering.walk import METERS, RANGES, sweep
 
@@ -164,11 +165,12 @@ def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_
     t, rows = sw.summary.set_index("strength"), sw.rows
     for m in METERS:
         for s in (-2.0, 2.0):
-            ctrl = rows[(rows["kind"] == "random") & (rows["strength"] == s)][m].to_numpy(float)
-            assert len(ctrl) == 4 and t.loc[s, "n_random"] == 4
-            sd, (lo, hi) = ctrl.std(ddof=1), RANGES[m]
-            assert t.loc[s, f"{m}_random_lo"] == pytest.approx(np.clip(ctrl.mean() - 2 * sd, lo, hi))
-            assert t.loc[s, f"{m}_random_hi"] == pytest.approx(np.clip(ctrl.mean() + 2 * sd, lo, hi))
+            r = rows[(rows["kind"] == "random") & (rows["strength"] == s)]
+            assert len(r) == 4 * 2 * 3 and t.loc[s, "n_random"] == 4      # 4 directions × 2 prompts × 3 seeds
+            means = r.groupby("random_direction")[m].mean().to_numpy()
+            sd, (lo, hi) = means.std(ddof=1), RANGES[m]
+            assert t.loc[s, f"{m}_random_lo"] == pytest.approx(np.clip(means.mean() - 2 * sd, lo, hi))
+            assert t.loc[s, f"{m}_random_hi"] == pytest.approx(np.clip(means.mean() + 2 * sd, lo, hi))
             assert lo <= t.loc[s, f"{m}_random_lo"] <= t.loc[s, f"{m}_random_hi"] <= hi
             own = rows[(rows["kind"] == "direction") & (rows["strength"] == s)][m].to_numpy(float)
             assert t.loc[s, m] == pytest.approx(own.mean())
@@ -188,6 +190,56 @@ def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_
     assert all(tr.mode == "lines" for tr in bands)   # a shaded area, no markers at its corners
     lines = [tr for tr in fig.data if tr.fill != "toself"]
     assert len(lines) == 4 and all(tr.error_y.array is not None for tr in lines)
+
+
+def test_the_direction_is_compared_with_random_directions_mean_against_mean(tiny_lm, dirs):
+    """Per strength: the random directions' mean effect over the same units with its interval over the
+    directions, the paired difference with its interval over units, and the difference's null from the
+    random directions themselves (each against the mean of the others); the verdict reads that pair."""
+    from latent.steering.walk import sweep, verdict
+
+    sw = sweep(tiny_lm, _LengthEncoder(), ["the queen", "a hive", "honey"], dirs[1], [-2.0, 0.0, 2.0],
+               max_new_tokens=6, n_random=5)
+    t, rows = sw.summary.set_index("strength"), sw.rows
+    for s in (-2.0, 2.0):
+        r = rows[(rows["kind"] == "random") & (rows["strength"] == s)]
+        g = rows[(rows["kind"] == "direction") & (rows["strength"] == s)]
+        per_dir = r.groupby("random_direction")["effect"].mean()
+        assert t.loc[s, "random_mean"] == pytest.approx(per_dir.mean())
+        assert t.loc[s, "random_mean_lo"] <= t.loc[s, "random_mean"] <= t.loc[s, "random_mean_hi"]
+        units = g.set_index(["prompt", "seed"])["effect"] - r.groupby(["prompt", "seed"])["effect"].mean()
+        assert len(units) == 9 and t.loc[s, "difference"] == pytest.approx(units.mean())
+        loo = np.array([per_dir[k] - per_dir.drop(k).mean() for k in per_dir.index])
+        assert t.loc[s, "difference_null_lo"] == pytest.approx(loo.mean() - 2 * loo.std(ddof=1))
+        assert t.loc[s, "verdict"] == verdict(t.loc[s, "difference_lo"], t.loc[s, "difference_hi"],
+                                              (t.loc[s, "difference_null_lo"], t.loc[s, "difference_null_hi"]), 9)
+    j = sw.to_json()
+    assert {"slope", "slope_ci", "random_band", "verdict", "n_units", "n_random"} <= set(j) and j["n_random"] == 5
+    assert {"concept", "concept_ci", "random_mean", "random_ci", "difference", "difference_ci", "verdict"} <= set(
+        j["results"][0])
+
+
+def test_a_random_direction_against_the_other_random_directions_lands_in_the_null(tiny_lm):
+    """The control behaves as a control: a direction that is itself a random direction of the same norm
+    (not one of the sweep's own) is not called 'beyond random' at any strength, nor by its slope."""
+    from latent.steering.walk import random_directions, sweep
+
+    layer = 2
+    d = Direction(random_directions(tiny_lm.d_model, 1, seed=99)[0], layer, recipe={"kind": "random"})
+    sw = sweep(tiny_lm, _LengthEncoder(), ["the queen", "a hive", "honey", "the crown"], d, [-2.0, 0.0, 2.0],
+               max_new_tokens=6, seeds=(0, 1), n_random=8)
+    assert "beyond" not in sw.band_verdict()
+    assert not any(v.startswith("beyond") for v in sw.summary["verdict"])
+
+
+def test_degenerate_text_is_flagged_by_runs_and_symbols_not_only_bigrams():
+    from latent.steering.walk import degenerate
+
+    assert degenerate("#tamlyn!!!1111", 1.0, 6)          # a character run
+    assert degenerate("@#$%^&*~@#$%^&*~", 1.0, 8)        # symbol spam
+    assert degenerate("love love love love love", 0.25, 10)
+    assert not degenerate("I think that you are kind, and honest.", 1.0, 9)
+    assert not degenerate("The queen bee lives in the hive...", 1.0, 9)
 
 
 def test_a_direction_that_is_one_of_the_random_ones_lands_in_every_meters_band(tiny_lm):
