@@ -89,13 +89,11 @@ class Resources:
 
     def lm(self):
         if self._lm is None:
-
             self._lm = load_lm(self.model)
         return self._lm
 
     def encoder(self):
         if self._enc is None:
-
             self._enc = load_encoder()
         return self._enc
 
@@ -124,7 +122,6 @@ def replay(recipe: dict, res: Resources | None = None):
 # ---------------------------------------------------------------------------- kinds
 @register("dialogue_map")
 def _dialogue_map(params: dict, res: Resources):
-
     p = {k: v for k, v in params.items() if k != "figure"}
     extra = [Dialogue.from_dict(d) for d in p.pop("extra_dialogues", [])]
     try:
@@ -139,7 +136,6 @@ def _dialogue_map(params: dict, res: Resources):
 
 
 def map_title(spec, lm=None) -> str:
-
     src = f"sentence encoder ({DEFAULT_ENCODER})" if spec.source == "encoder" else \
         f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
     return f"Dialogue map · {spec.method.upper()} · {src}"
@@ -147,7 +143,6 @@ def map_title(spec, lm=None) -> str:
 
 @register("token_map")
 def _token_map(params: dict, res: Resources):
-
     lm = res.lm()
     dims = params.get("dims", 2)
     tm = token_map(lm, params["prompts"], params["layers"], method=params.get("method", "pca"), dims=dims,
@@ -169,7 +164,6 @@ def _token_map(params: dict, res: Resources):
 
 @register("lens")
 def _lens(params: dict, res: Resources):
-
     lm = res.lm()
     table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
     return table, lens_heatmap(table, title=f"Logit lens · {lm.name}", value=params.get("value", "prob")), ""
@@ -177,7 +171,6 @@ def _lens(params: dict, res: Resources):
 
 @register("senses", ("dose_response", "separability", "probabilities", "sense_map", "reliability"))
 def _senses(params: dict, res: Resources):
-
     sset = SenseSet(params["word"], params["senses"]).validate()
     rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"),
                   encoder=res.encoder() if params.get("encoder_baseline") else None)
@@ -201,7 +194,6 @@ def sense_map_title(rep) -> str:
 
 @register("steer", ("meters", "steered_map"))
 def _steer(params: dict, res: Resources):
-
     lm = res.lm()
     d = Direction.from_dict(params["direction"], d_model=lm.d_model, n_layers=lm.n_layers)
     sw = sweep(lm, res.encoder(), params["prompt"], d, params["strengths"],
@@ -216,14 +208,12 @@ def _steer(params: dict, res: Resources):
 
 @register("interpolation")
 def _interpolation(params: dict, res: Resources):
-
     it = interpolate(res.lm(), res.encoder(), params["a"], params["b"], params["layer"])
     return it.table, interpolation_figure(it.path, params["layer"]), it.finding
 
 
 @register("claim", ("main", "evidence"))
 def _claim(params: dict, res: Resources):
-
     exp = get(params["name"])
     r = run(exp.name, res.lm(), seed=int(params.get("seed", 0)), **params.get("params", {}))
     fig = evidence_figure(r.evidence) if params.get("figure") == "evidence" else exp.figure(r)

@@ -195,7 +195,6 @@ def fp32_cpu(lm):
         return lm
 
     def copy_():
-
         m = copy.deepcopy(lm.model).to(device="cpu", dtype=torch.float32)
         return LM(m, lm.tokenizer, lm.name, "cpu", "float32", 0.0, lm.source, lm.weights, lm.licence)
     return lm.derived("fp32_cpu", copy_)
@@ -210,12 +209,10 @@ def other_model(lm, models=None):
 
 
 def check_layer(lm, layer: int) -> int:
-
     return check(layer, lm.n_layers, error=ExperimentError)
 
 
 def check_prompts(lm, prompts, max_prompts: int = 400) -> list[str]:
-
     prompts = [p for p in (prompts or []) if isinstance(p, str) and p.strip()]
     if not prompts:
         raise ExperimentError("The prompt set is empty: give at least one prompt.")

@@ -118,7 +118,6 @@ def _chunks(lengths: list[int], budget: int) -> list[list[int]]:
 
 
 def _pad(lm, id_lists: list[list[int]], left: bool):
-
     T = max(len(x) for x in id_lists)
     ids = torch.full((len(id_lists), T), lm.tokenizer.pad_token_id or 0, dtype=torch.long)
     mask = torch.zeros((len(id_lists), T), dtype=torch.long)
@@ -169,7 +168,6 @@ def forward_requests(lm, requests) -> list[dict]:
 
 def direct_forward(lm, id_lists: list[list[int]], layers: list[int]) -> dict:
     """:func:`forward_batch` on this thread, always."""
-
 
     ids, mask = pad_batch(lm, id_lists)
     plan = Plan(record=set(layers), stop_after=max(layers))

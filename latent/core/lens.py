@@ -30,7 +30,6 @@ def final_norm(lm):
 def lens_logits(lm, states: np.ndarray):
     """``(n, d)`` states -> ``(n, vocab)`` logits (torch, float32)."""
 
-
     x = torch.as_tensor(np.asarray(states), dtype=lm.model.dtype, device=lm.model.device)
     with torch.inference_mode():
         logits = lm.model.get_output_embeddings()(final_norm(lm)(x)).float()

@@ -100,7 +100,6 @@ def cache_dir() -> Path:
     if env:
         p = Path(env)
     else:
-
         p = Path(user_cache_dir("latent-dialogue-explorer"))
     p.mkdir(parents=True, exist_ok=True)
     return p
@@ -141,12 +140,10 @@ class LM:
 
     @property
     def family(self):
-
         return family_of(self.model)
 
     @property
     def n_layers(self) -> int:
-
         return n_layers(self.model)
 
     @property
@@ -172,8 +169,6 @@ class LM:
         """Name, dtype and a hash of the weights' first values: a disk-cache key that two models
         with one name but different weights (a retrained folder, a test model) never share."""
         def compute():
-
-
             h = hashlib.sha256(f"{self.name}|{self.dtype}|{self.n_params}".encode())
             for p in list(self.model.parameters())[:4]:
                 h.update(p.detach().flatten()[:4096].to(torch.float32).cpu().numpy().tobytes())
@@ -210,7 +205,6 @@ class LM:
 
 
 def pick_device(device: str = "auto") -> str:
-
     if device != "auto":
         if device not in ("cpu", "cuda", "mps"):
             raise ModelError(f"Unknown device {device!r}. Must be one of: auto, cpu, cuda, mps")
@@ -303,7 +297,6 @@ def load_lm(name: str | None = None, *, device: str = "auto", dtype: str = "auto
     ``device="auto"`` picks cuda, then mps, then cpu; ``dtype="auto"`` is fp32 on CPU, bf16 on CUDA.
     The permanent hooks are installed once, here.
     """
-
 
     t0 = time.perf_counter()
     _quiet_transformers()

@@ -38,7 +38,6 @@ class ProjectionError(LatentError):
 def configure_numba() -> None:
     """Point numba's on-disk cache at our cache dir (must run before ``import umap``)."""
     if "NUMBA_CACHE_DIR" not in os.environ:
-
         d = cache_dir() / "numba"
         d.mkdir(parents=True, exist_ok=True)
         os.environ["NUMBA_CACHE_DIR"] = str(d)

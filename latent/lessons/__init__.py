@@ -72,7 +72,6 @@ class Lesson:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "lesson") -> "Lesson":
-
         if not isinstance(d, dict):
             raise LessonError(f"{source}: a lesson is a JSON object.")
         for k in ("id", "title", "steps"):
@@ -102,7 +101,6 @@ class Lesson:
 
 
 def lessons_dir() -> Path:
-
     return asset("lessons")
 
 

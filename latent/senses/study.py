@@ -296,7 +296,6 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
         word_states(lm, [s for _, s in sents], sset.word, readout="echo", pooling=pooling, echo_word="weather"),
         labels, K)}
     if encoder is not None:
-
         E = embed(encoder, [s for _, s in sents])[:, None, :]
         baselines["sentence encoder (MiniLM)"] = float(cal.loo_accuracy(E, labels, K)[0])
     nested, _ = cal.nested_accuracy(X, labels, K)

@@ -162,7 +162,6 @@ class Scheduler:
         self.state_batches: list[int] = []  # requests packed per hidden-state pass
         self.encode_batches: list[tuple[int, int]] = []  # (texts asked for, distinct texts encoded) per call
         if threads:
-
             torch.set_num_threads(int(threads))
         # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode
         name = getattr(lm, "name", type(lm).__name__)

@@ -43,7 +43,6 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
         d.positive, d.negative = name.split(" − ")[0], (name.split(" − ")[1] if " − " in name else "neutral")
         return d
     if p["kind"] == "sense":
-
         rep = analyze(lm, get_builtin(p["word"]), [p["word"]], layer=layer)
         d = rep.direction(p["toward"], p["away"], layer)
         d.recipe = {**d.recipe, "positive": ["queen bee, honey, hive"], "negative": ["queen, monarch, crown, palace"]}

@@ -36,7 +36,6 @@ def typical_norms(lm) -> np.ndarray:
     """Median per-token residual norm at every layer ``(n_layers+1,)``, measured once per model
     on the seed dialogues' first turns (start token excluded)."""
     def measure():
-
         chars = min(400, (lm.max_positions - 2) // 4)  # fits the context even at 4 tokens per character
         texts = [t.text[:chars] for _, t in all_turns(load_corpus())][:24]
         res = hidden_states(lm, texts)
@@ -51,7 +50,6 @@ def coefficient(lm, direction: Direction, strength: float) -> float:
 
 
 def _added(lm, direction: Direction, strengths) -> "torch.Tensor":
-
     direction.check(d_model=lm.d_model, n_layers=lm.n_layers)
     if direction.layer == 0:
         raise DirectionError("Steer at layer 1 or deeper (layer 0 is the token embedding).")

@@ -360,7 +360,6 @@ def interpolate(lm, encoder, prompt_a: str, prompt_b: str, layer: int, ts=None, 
     ra, rb = hidden_states(lm, [prompt_a, prompt_b], layers=[layer])
     a, b = ra.at(layer).mean(0), rb.at(layer).mean(0)
     if np.linalg.norm(b - a) < 1e-6 * max(1.0, float(np.linalg.norm(a))):
-
         raise DirectionError("The two prompts give the same state: nothing to walk between.")
 
     delta = torch.as_tensor(b - a, dtype=lm.model.dtype, device=lm.model.device)

@@ -68,7 +68,6 @@ def int4_group(w, group: int = 64):
 def make_cousin(lm, kind: str):
     """A private copy of ``lm`` quantised as ``kind`` (the shared model is never touched)."""
 
-
     m = copy.deepcopy(lm.model).float()
     if kind == "bf16":
         m = m.to(torch.bfloat16)
@@ -214,7 +213,6 @@ CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantis
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=("continuation differs from fp32", "first word agrees with fp32"))
     by = r.numbers["by_cousin"]

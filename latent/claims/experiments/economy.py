@@ -56,7 +56,6 @@ def gaussian_density(tau: float) -> float:
 def last_token_acts(lm, prompts: list[str], chunk: int = 16):
     """Per prompt: MLP activations at the last position ``(P, blocks, neurons)`` and next-token entropy."""
 
-
     blocks = list(range(1, lm.n_layers + 1))
     acts, ents = [], []
     for s in range(0, len(prompts), chunk):
@@ -96,7 +95,6 @@ def spearman_boot(x: np.ndarray, y: np.ndarray, seed: int, n: int = 2000):
 def ablation_agreement(lm, prompts: list[str], seed: int, grid=K_GRID) -> pd.DataFrame:
     """Per probe prompt and k: does the top-1 prediction survive when only the k largest-|a| (or k
     random) neurons of every block are kept at the predicting position? k = all keeps everything."""
-
 
     n_neurons = lm.model.config.intermediate_size
     ks = [k for k in grid if k < n_neurons] + [n_neurons]
@@ -206,7 +204,6 @@ CAPTION = ("Left: a bar is one layer's share of MLP neurons above τ·RMS (dashe
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-
     t = r.table
     pt = pd.DataFrame(r.numbers["r_by_tau"])
     sv = pd.DataFrame(r.numbers["survival"])

@@ -126,8 +126,6 @@ def score(lm, prompts: list[str], answers: list[str], *more: list[str]) -> tuple
     (right-padded) and the greedy steps both continue from a copy of the prefill's KV cache.
     """
 
-
-
     tok = lm.tokenizer
     p_ids = [encode(lm, p)[0] for p in prompts]
     B = len(p_ids)
@@ -169,7 +167,6 @@ def correct(text: str, answer: str) -> bool:
 
 
 def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> ExperimentResult:
-
     if not 10 <= int(n_questions) <= len(QA):
         raise ExperimentError(f"n_questions must be 10-{len(QA)}.")
     qa = QA[: int(n_questions)]
@@ -267,7 +264,6 @@ CAPTION = ("A bar is one condition (colour); left y is the mean log-probability 
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-
     t = r.table
     colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22"]
     fig = make_subplots(1, 2, subplot_titles=("answer log-probability (nats): solid correct, hatched wrong",

@@ -49,7 +49,6 @@ MODES = ("no cache", "KV cache per question", "persistent history cache")
 def linear_macs(lm) -> int:
     """MACs of every Linear weight in the decoder blocks, per token."""
 
-
     return sum(m.weight.numel() for blk in decoder_layers(lm.model) for m in blk.modules()
                if isinstance(m, torch.nn.Linear))
 
@@ -79,7 +78,6 @@ def saving_fraction(encode: float, per_question: float, questions: int) -> float
 
 
 def generate_nocache(lm, ids: list[int], new: int) -> list[int]:
-
     x = torch.tensor([ids], device=lm.model.device)
     out = []
     with torch.inference_mode():
@@ -91,7 +89,6 @@ def generate_nocache(lm, ids: list[int], new: int) -> list[int]:
 
 
 def generate_cached(lm, ids: list[int], new: int, prefix_cache=None, prefix_len: int = 0) -> list[int]:
-
     dev = lm.model.device
     cache = copy.deepcopy(prefix_cache) if prefix_cache is not None else None
     x = torch.tensor([ids[prefix_len:]], device=dev)
@@ -108,7 +105,6 @@ def generate_cached(lm, ids: list[int], new: int, prefix_cache=None, prefix_len:
 
 
 def history_ids(lm, n_tokens: int) -> list[int]:
-
     d = next(d for d in load_corpus() if d.id == "002")
     text = "\n".join(f"{t.speaker}: {t.text}" for t in d.turns)
     ids = lm.tokenizer(text, add_special_tokens=False).input_ids
@@ -116,7 +112,6 @@ def history_ids(lm, n_tokens: int) -> list[int]:
 
 
 def _answer_all(lm, mode: str, hist: list[int], qs: list[list[int]], new: int):
-
     if mode == "no cache":
         return [generate_nocache(lm, hist + q, new) for q in qs]
     if mode == "KV cache per question":

@@ -61,7 +61,6 @@ FRAMES = [
 def next_logprobs(lm, prompts: list[str]) -> np.ndarray:
     """``(P, vocab)`` next-token log-probs after each prompt (one right-padded batch)."""
 
-
     ids = [encode(lm, p)[0] for p in prompts]
     x, mask = pad_batch(lm, ids)
     with torch.inference_mode():
@@ -170,7 +169,6 @@ CAPTION = ('A point is one prompt (one row of the next-token matrix), grouped an
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=(f"top-{K} mass of each row", "next-token entropy (nats)"))
     colors = {"real prompts": "#1f77b4", "same words shuffled": "#7f7f7f", "random-token gibberish": "#bcbd22",

@@ -45,7 +45,6 @@ def default_prompts(n: int = 50) -> list[str]:
 def basis(lm, layer: int):
     """Mean state and PCA components at ``layer``, fitted on corpus text (cached per model/layer)."""
     def fit():
-
         X = np.concatenate([r.at(layer) for r in hidden_states(lm, corpus_prompts(60), layers=[layer])])
         mu = X.mean(0)
         _, _, vt = np.linalg.svd(X - mu, full_matrices=False)
@@ -69,7 +68,6 @@ def sparsify(h: np.ndarray, k: int, kind: str, mu: np.ndarray, vt: np.ndarray) -
 def patched_logprobs(lm, prompt: str, layer: int, variants: np.ndarray) -> np.ndarray:
     """Next-token log-probs after ``prompt`` with the last token's layer state replaced by each variant
     ``(V, d)``. The prefix runs once; its KV cache is shared by every variant."""
-
 
     ids, _ = encode(lm, prompt)
     dev = lm.model.device

@@ -118,8 +118,6 @@ def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.nd
     """The receiver's top-1 next token after ``PATCH_PROMPT + "? ->"`` with the "?" state at ``layer``
     replaced by each vector ``(V, d)``; the prefix runs once and its cache is shared."""
 
-
-
     tok = lm.tokenizer
     pre_ids = start_ids(tok) + tok(PATCH_PROMPT, add_special_tokens=False).input_ids
     tail = [t for piece in PATCH_TAIL for t in tok(piece, add_special_tokens=False).input_ids]
@@ -147,7 +145,6 @@ def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.nd
 def random_init_copy(lm, seed: int):
     """The sender's architecture with random weights (seeded): the 'no training' control."""
     from transformers import AutoModelForCausalLM  # noqa: PLC0415 - heavy (transformers): imported when first needed
-
 
     torch.manual_seed(seed)
     m = AutoModelForCausalLM.from_config(lm.model.config).float().eval()
@@ -372,7 +369,6 @@ CAPTION = ("Left: a point is one matched relative depth, y the linear CKA betwee
 
 
 def figure(r: ExperimentResult) -> go.Figure:
-
     cka = pd.DataFrame(r.numbers["cka"])
     msg = pd.DataFrame(r.numbers["message_agreement"])
     sen = pd.DataFrame(r.numbers["sense_recovery"])
