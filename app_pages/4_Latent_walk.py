@@ -7,7 +7,7 @@ from latent.core.direction import Direction
 from latent.core.errors import LatentError
 from latent.recipes import make_recipe
 from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.steering.presets import STRENGTH, load_presets, scaled_layer
+from latent.steering.presets import DEFAULT_TOKENS, default_sweep, load_presets
 from latent.steering.steer import coefficient, parse_strengths
 from latent.steering.walk import interpolate, steered_map, sweep
 
@@ -29,21 +29,19 @@ if positions == "first":
 try:
     if source == "preset":
         name = st.selectbox("Preset", list(PRESETS), key="wk_preset", bind="query-params")
-        p = PRESETS[name]
-        layer = c[0].slider("Layer", 1, lm.n_layers, scaled_layer(p, lm.n_layers), key=f"wk_layer_{name}_{lm.n_layers}")
-        prompt_default, strengths_default = p["prompt"], f"-{STRENGTH[name]},0,{STRENGTH[name]}"
-        if p.get("paper"):
-            pp = p["paper"]
-            st.caption(f"Original ActAdd setting: {pp['model']}, layer {pp['layer']}, coefficient {pp['coefficient']}, "
-                       f"pair {pp['pair']}. Here: layer {layer} of {lm.n_layers}, strength {STRENGTH[name]} (hand-set, not measured), "
-                       f"≥ 8 contrast pairs, mean difference at every position.")
+        p, ds = PRESETS[name], default_sweep(lm, name)
+        layer = c[0].slider("Layer", 1, lm.n_layers, ds.layer, key=f"wk_layer_{name}_{lm.n_layers}")
+        prompt_default, strengths_default = "\n".join(ds.prompts), ",".join(f"{x:g}" for x in ds.strengths)
+        st.caption(ds.source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
+                                  f"coefficient {p['paper']['coefficient']}, pair {p['paper']['pair']}."
+                                  if p.get("paper") else ""))
         direction = serving.preset(name, layer, method, lm)
     elif source == "two sets of texts":
         layer = c[0].slider("Layer", 1, lm.n_layers, lm.depth(0.3), key=f"wk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
         pos = t1.text_area("Toward (one text per line)", "Love", key="wk_pos", height=100, max_chars=20_000)
         neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100, max_chars=20_000)
-        prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
+        prompt_default, strengths_default = "I think that you", "-0.4,0,0.4"
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
         direction = serving.direction(tuple(pl), tuple(nl), layer, method, lm)
     elif source == "direction file":
@@ -53,11 +51,11 @@ try:
             st.stop()
         direction = Direction.from_npz_bytes(up.getvalue(), d_model=lm.d_model, n_layers=lm.n_layers)
         layer = direction.layer
-        prompt_default, strengths_default = "I think that you", "-0.4,-0.2,0,0.2,0.4"
+        prompt_default, strengths_default = "I think that you", "-0.4,0,0.4"
     else:
         direction = st.session_state["walk_direction"]
         layer = direction.layer
-        prompt_default, strengths_default = "The queen", "-0.4,-0.2,0,0.2,0.4"
+        prompt_default, strengths_default = "The queen", "-0.4,0,0.4"
         st.caption(f"Sense direction {direction.label} at layer {layer}, from the Senses page.")
 except ERRORS as e:
     st.error(str(e))
@@ -65,20 +63,25 @@ except ERRORS as e:
 c[3].metric("Layer norm", f"{coefficient(lm, direction, 1.0):.1f}", help="median token norm at this layer: strength 1")
 c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="do_wk_save", help="save this direction")
 
-prompt = st.text_input("Prompt", prompt_default, key=f"wk_prompt_{source}", max_chars=2000)
+prompt_text = st.text_area("Prompts (one per line: each is one unit of the evidence)", prompt_default,
+                           key=f"wk_prompt_{source}", max_chars=4000, height=110)
+prompts = [x for x in prompt_text.splitlines() if x.strip()] or [prompt_default.splitlines()[0]]
 g = st.columns(4)
 strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}",
                                 max_chars=400)
-tokens = g[1].slider("New tokens", 5, 120, 40, key="wk_tokens", bind="query-params")
+tokens = g[1].slider("New tokens", 5, 120, DEFAULT_TOKENS, key="wk_tokens", bind="query-params")
 seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
-sample = g[3].toggle("Sample 3 seeds", value=True, key="wk_sample", help="Off: one greedy text per strength (no interval).")
-inputs = (prompt, strength_text, tokens, seed, sample, positions, direction.layer, direction.vector.tobytes())
+n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, 1, key="wk_seeds"))
+sample = g[3].toggle("Sample (off: greedy)", value=True, key="wk_sample", help="Greedy decoding makes the seeds one.")
+inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
+          direction.vector.tobytes())
 if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
     live = st.empty()
     try:
         strengths = parse_strengths(strength_text)
-        sw = sweep(lm, enc, prompt, direction, strengths, max_new_tokens=tokens, seeds=(seed, seed + 1, seed + 2),
-                   do_sample=sample, positions=positions, runner=serving.scheduled(lm, live))
+        sw = sweep(lm, enc, prompts, direction, strengths, max_new_tokens=tokens,
+                   seeds=tuple(range(seed, seed + n_seeds)), do_sample=sample, positions=positions,
+                   runner=serving.scheduled(lm, live))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
@@ -95,23 +98,26 @@ if "walk_result" in st.session_state:
         with col.container(border=True):
             st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
             st.text(sw.prompt + text)
-            st.caption(f"{row.verdict}; distinct-2 {row.distinct2:.2f} ({'seeds' if s == 0 else 'random directions'} "
-                       f"{row.distinct2_random_lo:.2f}"
-                       f"–{row.distinct2_random_hi:.2f})" + (" · degenerate" if row.degenerate else ""))
+            vs = ("" if s == 0 else f"; vs random directions: {row.difference:+.3f} "
+                  f"[{row.difference_lo:+.3f}, {row.difference_hi:+.3f}], their null {row.difference_null_lo:+.3f} to "
+                  f"{row.difference_null_hi:+.3f}")
+            st.caption(f"{row.verdict}{vs}; distinct-2 {row.distinct2:.2f}" +
+                       (f" · {row.degenerate} of {row.n} texts degenerate" if row.degenerate else ""))
     tbl = sw.table()
-    with st.expander("Numbers per strength (means, 95 % intervals, random band)"):
+    with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
         st.dataframe(tbl.round(4), hide_index=True)
-    st.caption(f"Cards: seed {sw.recipe['seeds'][0]} of {len(sw.recipe['seeds'])}. {len(sw.rows)} rows (direction × "
-               f"strength × seed, the unsteered baseline per seed, {sw.recipe['n_random']} random directions) in one "
-               f"batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 "
-               "row reproduces the solo unsteered run exactly.")
+    st.caption(f"Cards: the first prompt, seed {sw.recipe['seeds'][0]}. {len(sw.rows)} rows (per prompt × seed: the "
+               f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
+               f"of the same norm) in one batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
+               f"{lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
     chart(f1, key="wk_meters", theme=None,
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
-                        "band in every panel: random directions of the same norm, mean ± 2 sd (at 0: the unsteered "
-                        "rows); dashed red lines: where texts start to repeat. KL's n is the prompts: the first token "
-                        "does not depend on the seed.")
+                        "band in every panel: where one random direction's mean lies (mean ± 2 sd of the random "
+                        "directions' means over the same prompts, seeds and strengths; at 0: the unsteered rows); "
+                        "dashed red lines: where texts start to repeat. KL's n is the prompts: the first token does "
+                        "not depend on the seed.")
     export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
     f2 = steered_map_figure(smap, d.label)
     chart(f2, key="wk_map", theme=None,

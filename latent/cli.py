@@ -25,8 +25,9 @@ from latent.export import write
 from latent.recipes import RecipeError, Resources, make_recipe, replay
 from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import analyze
+from latent.steering.presets import build, default_sweep, load_presets
 from latent.steering.steer import parse_strengths
-from latent.steering.walk import sweep
+from latent.steering.walk import N_RANDOM, sweep
 from latent.tokens.map import parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
@@ -208,25 +209,33 @@ def cmd_senses(args):
 
 def _steer_args(p):
     _model_args(p)
-    p.add_argument("--prompt", required=True, action="append", help="repeat for several prompts")
+    p.add_argument("--preset", help="a preset; alone, it runs the page's default sweep (see --list-presets)")
+    p.add_argument("--list-presets", action="store_true", help="name every preset and its default sweep, and exit")
+    p.add_argument("--prompt", action="append", help="repeat for several prompts")
     p.add_argument("--toward", help="text(s), separated by |")
     p.add_argument("--away", help="text(s), separated by |")
     p.add_argument("--direction", help="a saved Direction (.npz + .json)")
     p.add_argument("--layer", type=int)
-    p.add_argument("--strengths", default="-0.4,-0.2,0,0.2,0.4")
-    p.add_argument("--tokens", type=int, default=40)
+    p.add_argument("--strengths", help="comma-separated (default -0.4,-0.2,0,0.2,0.4; a preset's: -s,0,s)")
+    p.add_argument("--tokens", type=int)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=3, help="samples per strength (default 3)")
+    p.add_argument("--seeds", type=int, help="samples per prompt and strength (default 3; a preset's: 1)")
     p.add_argument("--greedy", action="store_true", help="one greedy text per strength instead of sampling")
-    p.add_argument("--random", type=int, default=5, help="random directions of the same norm for the null band")
+    p.add_argument("--random", type=int, default=N_RANDOM,
+                   help=f"random directions of the same norm, each on every prompt, seed and strength ({N_RANDOM})")
     p.add_argument("--positions", choices=["all", "first"], default="all")
     p.add_argument("--json", action="store_true", help="(output is always JSON)")
 
 
 @command("steer", "generate along a direction at several strengths (one batched call) with meters", _steer_args)
 def cmd_steer(args):
-    strengths = parse_strengths(args.strengths)
+    if args.list_presets:
+        for name, p in load_presets().items():
+            print(f"{name}: {p['kind']}, {len(p['prompts'])} default prompts, {len(p['heldout'])} held out")
+        return
     lm = _lm(args)
+    ds = default_sweep(lm, args.preset) if args.preset else None
+    layer = args.layer if args.layer is not None else (ds.layer if ds else lm.depth(0.3))
     if args.direction:
         d = Direction.load(args.direction, d_model=lm.d_model, n_layers=lm.n_layers)
         if args.layer is not None and args.layer != d.layer:
@@ -234,14 +243,23 @@ def cmd_steer(args):
     elif args.toward and args.away:
         pos = [t for t in args.toward.split("|") if t.strip()]
         neg = [t for t in args.away.split("|") if t.strip()]
-        d = Direction.from_texts(lm, pos, neg, lm.depth(0.3) if args.layer is None else args.layer,
-                                 pooling="mean")
+        d = Direction.from_texts(lm, pos, neg, layer, pooling="mean")
+    elif ds:
+        d = build(lm, ds.preset, layer=layer)
     else:
-        raise DirectionError("Give --toward and --away, or --direction FILE.npz.")
-    sw = sweep(lm, load_encoder(), args.prompt, d, strengths, max_new_tokens=args.tokens,
-               seeds=tuple(range(args.seed, args.seed + args.seeds)), do_sample=not args.greedy,
+        raise DirectionError("Give --preset NAME, --toward and --away, or --direction FILE.npz.")
+    prompts = args.prompt or (list(ds.prompts) if ds else None)
+    if not prompts:
+        raise DirectionError("Give --prompt (repeat it for several prompts), or --preset NAME.")
+    strengths = parse_strengths(args.strengths) if args.strengths else (ds.strengths if ds else
+                                                                        [-0.4, -0.2, 0.0, 0.2, 0.4])
+    n_seeds = args.seeds or (len(ds.seeds) if ds else 3)
+    tokens = args.tokens or (ds.max_new_tokens if ds else 40)
+    sw = sweep(lm, load_encoder(), prompts, d, strengths, max_new_tokens=tokens,
+               seeds=tuple(range(args.seed, args.seed + n_seeds)), do_sample=not args.greedy,
                n_random=args.random, positions=args.positions)
-    _emit({"model": lm.name, "prompts": args.prompt, **sw.to_json()})
+    extra = {"preset": ds.preset, "source": ds.source()} if ds else {}
+    _emit({"model": lm.name, "prompts": prompts, **extra, **sw.to_json()})
 
 
 def _experiment_args(p):

@@ -18,9 +18,8 @@ from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED, paired_finding
 from latent.core.corpus import load_corpus
 from latent.core.models import embed
 from latent.senses.sets import get_builtin
-from latent.senses.study import analyze
-from latent.steering.presets import STRENGTH, build, load_presets
-from latent.steering.walk import sweep
+from latent.senses.study import NULL_LEVEL, analyze
+from latent.steering.presets import run_default
 
 
 def calibration_words(c) -> tuple[str, str]:
@@ -50,8 +49,8 @@ def queen_sense(lm, context: str, encoder=None) -> dict:
     nearest = rep.senses[int(probs.argmax())]
     answer = rep.steps[0].predicted_sense
     p_name, calibration = calibration_words(rep.calibration)
-    why = (f"no sense is closer than the {len(rep.null_contexts)} sense-free contexts, so the page says 'unclear' "
-           f"(nearest: {nearest}, {p_name} = {probs.max():.2f})" if answer == "unclear"
+    why = (f"its nearest sense ({nearest}) is no closer than {NULL_LEVEL:.0%} of {len(rep.null_contexts)} sense-free "
+           "contexts, so the page says 'unclear' and shows no probability" if answer == "unclear"
            else f"{p_name}({answer}) = {probs.max():.2f}")
     return {"answer": answer, "nearest": nearest, "p": float(probs.max()), "layer": rep.layer, "why": why,
             "p_bee": float(probs[rep.senses.index("bee")]), "p_monarch": float(probs[rep.senses.index("monarch")]),
@@ -79,17 +78,15 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
 
 
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
-    """Does a preset direction move the concept meter beyond 5 random directions of the same norm?"""
-
-    p = load_presets()[preset]
-    s = STRENGTH[preset]
-
-    def run():
-        d = build(lm, preset)
-        return sweep(lm, encoder, p["prompt"], d, [-s, 0.0, s], max_new_tokens=20)
-    sw = lm.derived(("lesson", "walk_band", preset), run)
-    return {"answer": sw.band_verdict(), "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
-            "wrong_way": sw.wrong_way, "preset": preset}
+    """Does a preset direction move the concept meter beyond random directions of the same norm, run on
+    the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
+    sw, ds = lm.derived(("lesson", "walk_band", preset), lambda: run_default(lm, encoder, preset))
+    v = sw.band_verdict()
+    answer = "beyond" if v.startswith("beyond") else "inside" if v.startswith("within") else "inconclusive"
+    return {"answer": answer, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
+            "band_lo": sw.random_band()[0], "band_hi": sw.random_band()[1], "n_units": sw.n_units,
+            "n_random": len(sw.random_slopes), "wrong_way": sw.wrong_way, "preset": preset, "layer": ds.layer,
+            "strength": ds.strength, "source": ds.source(), "verdict": v}
 
 
 def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:

@@ -1,20 +1,29 @@
-"""Steering presets (assets/steer_presets.json), each built into a :class:`Direction` on a model.
+"""Steering presets (assets/steer_presets.json), each built into a :class:`Direction` on a model,
+and the default sweep a page, a lesson and ``python -m latent steer --preset`` run with it.
 
-A preset's layer is the paper's layer scaled to this model's relative depth (``L / 48`` of GPT-2-XL's
-48 layers), clamped to 20-40 % of the depth (layers 6-12 of SmolLM2's 30, where steering stayed
-fluent when we tried it by hand). The strengths are **hand-set**: no committed procedure chose them.
+Each preset carries 8 default prompts and 8 held-out prompts. Its layer and strength are
+**measured** for a model where ``bench/bench_presets.py`` swept layers × strengths on the held-out
+prompts and wrote the chosen setting with its effect to ``assets/steer_settings.json``
+(:func:`default_sweep` says which). Otherwise they are **hand-set**: the paper's layer scaled to this
+model's relative depth (``L / 48`` of GPT-2-XL's 48 layers, clamped to 20-40 % of the depth) and a
+strength no committed procedure chose, and the page says so.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from latent.core.assets import asset
 from latent.core.corpus import load_corpus
 from latent.core.direction import Direction, DirectionError
 from latent.senses.sets import get_builtin
 from latent.senses.study import analyze
+from latent.steering.walk import sweep
 
 PRESETS_JSON = asset("steer_presets.json")
+SETTINGS_JSON = asset("steer_settings.json")
+DEFAULT_PRESET = "Love − Hate"
+DEFAULT_TOKENS = 24          # the default sweep's new tokens (the concept meter reads a sentence's worth)
 # hand-set on SmolLM2 (not measured by committed code; see the module docstring)
 STRENGTH = {"Love − Hate": 0.2, "Weddings": 0.4, "Anger − Calm": 0.3,
             "Queen: bee − monarch (sense direction)": 0.2, "Seeds: GPT's turns − Frank's turns": 0.4}
@@ -54,3 +63,60 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
     d = Direction.from_texts(lm, pos, neg, layer, method=method, pooling="mean")
     d.positive, d.negative = p["toward"], p["away"]
     return d
+
+
+@dataclass(frozen=True)
+class DefaultSweep:
+    """The sweep a preset runs by default on one model: its prompts, one sampling seed per prompt, the
+    strengths ±s, its layer; ``measured`` holds what the bench measured on the held-out prompts
+    (None: hand-set)."""
+
+    preset: str
+    layer: int
+    strength: float
+    prompts: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+    max_new_tokens: int = DEFAULT_TOKENS
+    measured: dict | None = None
+
+    @property
+    def strengths(self) -> list[float]:
+        return [-self.strength, 0.0, self.strength]
+
+    def source(self) -> str:
+        """Where the layer and strength came from, in a sentence for the page."""
+        if not self.measured:
+            return (f"Layer {self.layer} and strength {self.strength:g} are hand-set (no committed procedure chose them "
+                    "for this model).")
+        m = self.measured
+        return (f"Layer {self.layer} and strength {self.strength:g} were chosen by bench/bench_presets.py on "
+                f"{m['n_heldout']} held-out prompts (not these), where the slope was {m['slope']:+.3f} "
+                f"[{m['slope_ci'][0]:+.3f}, {m['slope_ci'][1]:+.3f}] against random directions' {m['random_band'][0]:+.3f} to "
+                f"{m['random_band'][1]:+.3f}: {m['verdict']}.")
+
+
+def measured_settings() -> dict:
+    """{model name: {preset: the chosen setting and what it measured}} as the bench wrote it."""
+    if not SETTINGS_JSON.exists():
+        return {}
+    return json.loads(SETTINGS_JSON.read_text(encoding="utf-8"))
+
+
+def default_sweep(lm, name: str = DEFAULT_PRESET) -> DefaultSweep:
+    presets = load_presets()
+    if name not in presets:
+        raise DirectionError(f"Unknown preset {name!r}. Must be one of: {', '.join(presets)}")
+    p = presets[name]
+    m = measured_settings().get(lm.name, {}).get(name)
+    if m:
+        return DefaultSweep(name, int(m["layer"]), float(m["strength"]), tuple(p["prompts"]), measured=m)
+    return DefaultSweep(name, scaled_layer(p, lm.n_layers), STRENGTH[name], tuple(p["prompts"]))
+
+
+def run_default(lm, encoder, name: str = DEFAULT_PRESET, *, runner=None, direction=None):
+    """The preset's default sweep (what the page shows first, the walking lesson asks about, and
+    ``python -m latent steer --preset NAME`` prints): ``(Sweep, DefaultSweep)``."""
+    ds = default_sweep(lm, name)
+    d = direction if direction is not None else build(lm, name, layer=ds.layer)
+    return sweep(lm, encoder, list(ds.prompts), d, ds.strengths, max_new_tokens=ds.max_new_tokens, seeds=ds.seeds,
+                 runner=runner), ds

@@ -20,7 +20,7 @@ import torch
 
 from latent.core.decode import decode_rows
 from latent.core.direction import Direction, DirectionError
-from latent.core.generate import generate
+from latent.core.generate import MAX_ROWS, generate
 from latent.core.hidden import hidden_states, pooled_states
 from latent.core.hooks import Plan, use
 from latent.core.lens import lens_topk
@@ -216,6 +216,10 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
             for s in nonzero:
                 rows.append(("direction", pi, sd, s, -1, unit))
                 rows += [("random", pi, sd, s, j, rand[j]) for j in range(n_random)]
+    if len(rows) > MAX_ROWS:
+        raise DirectionError(f"{len(rows)} rows ({len(prompts)} prompts × {len(seeds)} seeds × (1 + {len(nonzero)} "
+                             f"strengths × (1 + {n_random} random directions))) is over the {MAX_ROWS}-row limit of one "
+                             "batch: use fewer prompts, seeds, strengths or random directions.")
     norm = float(typical_norms(lm)[direction.layer])
     added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
     request = GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
