@@ -78,8 +78,8 @@ def probs_heatmap(rep, target: str) -> go.Figure:
 
 
 def dose_response_figure(rep) -> go.Figure:
-    """Per context step at the report's layer: calibrated probabilities (left) and raw cosine to each
-    sense (right), with the sense-free contexts' cosine as the "unclear" bar."""
+    """Per context step at the report's layer: probabilities for named steps (left; an 'unclear' step has
+    none) and raw cosine to each sense (right), with the sense-free contexts' range and the threshold."""
 
     li = rep.layers.index(rep.layer)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
@@ -87,19 +87,23 @@ def dose_response_figure(rep) -> go.Figure:
     x = [f"{i}: {html.escape(_short(s.context), quote=False)}" for i, s in enumerate(rep.steps)]
     for k, name in enumerate(rep.senses):
         color = PALETTE[k % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=x, y=[s.probs[li, k] for s in rep.steps], name=html.escape(name), legendgroup=name,
+        # an 'unclear' step has no probability: a gap, and its scores stay on the right
+        fig.add_trace(go.Scatter(x=x, y=[None if s.predicted_sense == "unclear" else s.probs[li, k] for s in rep.steps],
+                                 name=html.escape(name), legendgroup=name,
                                  mode="lines+markers", line=dict(color=color, width=3)), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=[s.sims[li, k] for s in rep.steps], name=html.escape(name), legendgroup=name,
                                  showlegend=False, mode="lines+markers", line=dict(color=color, width=2)), row=1, col=2)
     null = [p for _, p in rep.null_contexts]
     fig.add_hrect(y0=min(null), y1=max(null), row=1, col=2, fillcolor="grey", opacity=0.2, line_width=0,
                   annotation_text=f"{len(null)} sense-free contexts", annotation_position="top left")
+    fig.add_hline(y=rep.unclear_below, row=1, col=2, line_dash="dash", line_color="grey")
     for i, s in enumerate(rep.steps):
         if s.predicted_sense == "unclear":
             fig.add_annotation(x=x[i], y=1.0, text="unclear", showarrow=False, row=1, col=1, font=dict(color="grey"))
     fig.update_yaxes(range=[-0.02, 1.05], title="probability", row=1, col=1)
     fig.update_yaxes(title="cosine (centred)", row=1, col=2)
-    fig.update_layout(title=f"Context steps at layer {rep.layer}: a sense is named only above every sense-free context",
+    fig.update_layout(title=f"Context steps at layer {rep.layer}: a sense is named only above the dashed line "
+                            "(95 % of sense-free contexts)",
                       template="plotly_white", height=460, font=dict(size=15))
     return fig
 

@@ -20,6 +20,7 @@ from latent.core.hidden import hidden_states
 from latent.core.lens import lens_topk
 from latent.core.models import embed
 from latent.core.project import Projector, unit_rows
+from latent.core.stats import clopper_pearson, rng
 from latent.senses import calibration as cal
 from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, silhouette, word_states
 
@@ -75,8 +76,9 @@ class SenseReport:
     nested_accuracy: float = float("nan")                   # layer chosen on the other sentences
     baselines: dict = field(default_factory=dict)           # name -> (layers,) accuracy or scalar
     null_contexts: list = field(default_factory=list)       # [(context, cosine to its nearest sense at layer)]
-    unclear_below: float = 1.0                               # cosine needed to name a sense (max over null contexts)
+    unclear_below: float = 1.0                               # cosine needed to name a sense (see Abstention)
     orders: Orders | None = None
+    abstention: Abstention | None = None
 
     @property
     def null_accuracy_p95(self) -> float:
@@ -122,8 +124,9 @@ class SenseReport:
                 f"{c.layer}). On held-out sentences (n = {c.n}) the calibration error is {c.ece:.3f} (the fixed "
                 f"temperature 0.1 gave {c.ece_fixed:.3f}); a perfectly calibrated model shows up to "
                 f"{c.ece_null_p95:.3f} at this n, so this is {ok} sampling noise. Calibration holds for sentences "
-                f"like the sense set's; a step is named a sense only when it is closer (cosine {self.unclear_below:.2f}) "
-                f"to a sense than every one of {len(self.null_contexts)} sense-free contexts, otherwise it is 'unclear'.")
+                f"like the sense set's. A step is named a sense only when it is closer (cosine {self.unclear_below:.2f}) "
+                f"to a sense than {NULL_LEVEL:.0%} of {len(self.null_contexts)} sense-free contexts, otherwise it is "
+                "'unclear'. " + (self.abstention.summary() if self.abstention else ""))
 
     def target(self) -> str:
         """The sense the last step lands on (at the report's layer), by highest probability."""
@@ -144,21 +147,27 @@ class SenseReport:
     def to_json(self) -> dict:
         """The CLI contract: layers, separability with its null and controls, calibration, the
         abstention threshold, and per step the predicted sense, probabilities, cosines and next tokens."""
+        li = self.layers.index(self.layer)
+        r4 = lambda x: round(float(x), 4)  # noqa: E731
+
+        def step(s):
+            out = {"context": s.context, "predicted_sense": s.predicted_sense,
+                   "scores": {n: r4(s.sims[li, k]) for k, n in enumerate(self.senses)},
+                   "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
+            if s.predicted_sense != "unclear":      # an unclear step has scores, never probabilities
+                out["probabilities"] = {n: r4(s.probs[li, k]) for k, n in enumerate(self.senses)}
+                out["calibrated"] = bool(self.calibration and self.calibration.calibrated)
+            return out
         return {"word": self.word, "best_layer": self.best_layer, "senses": self.senses,
-                   "separability": {str(L): round(float(a), 4) for L, a in zip(self.layers, self.accuracy)},
-                   "nested_accuracy": round(self.nested_accuracy, 4), "null_accuracy_p95": round(self.null_accuracy_p95, 4),
-                   "controls": {k: (round(float(v), 4) if np.isscalar(v) else round(float(np.max(v)), 4))
-                                for k, v in self.baselines.items()},
-                   "calibration": self.calibration.to_json(),
-                   "unclear": {"cosine_threshold": round(self.unclear_below, 4), "null_contexts": len(self.null_contexts)},
-                   "steps": [{"context": s.context, "predicted_sense": s.predicted_sense,
-                              "probabilities": {str(L): {n: round(float(s.probs[li, k]), 4) for k, n in enumerate(self.senses)}
-                                                for li, L in enumerate(self.layers)},
-                              "cosine_at_layer": {n: round(float(s.sims[self.layer, k]), 4) for k, n in enumerate(self.senses)},
-                              "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
-                             for s in self.steps],
-                   "orders": self.orders.table().round(4).to_dict("records") if self.orders else None,
-                   "pull": self.pull(), "readout": self.readout, "layer": self.layer}
+                "separability": {str(L): r4(a) for L, a in zip(self.layers, self.accuracy)},
+                "nested_accuracy": r4(self.nested_accuracy), "null_accuracy_p95": r4(self.null_accuracy_p95),
+                "controls": {k: (r4(v) if np.isscalar(v) else r4(np.max(v))) for k, v in self.baselines.items()},
+                "calibration": {**self.calibration.to_json(),
+                                "domain": "held-out sentences of this sense set (not rows of context words)"},
+                "abstention": self.abstention.to_json() if self.abstention else None,
+                "steps": [step(s) for s in self.steps],
+                "orders": self.orders.table().round(4).to_dict("records") if self.orders else None,
+                "pull": self.pull(), "readout": self.readout, "layer": self.layer}
 
     def direction(self, toward: str, away: str, layer: int | None = None) -> Direction:
         """Sense direction (centroid of ``toward`` − centroid of ``away``) for steering or axes."""
@@ -174,16 +183,88 @@ class SenseReport:
                                      positive=f"{self.word}: {toward}", negative=f"{self.word}: {away}")
 
 
-def null_contexts(word: str, n_random: int = 8, seed: int = 0) -> list[str]:
-    """Sense-free contexts for ``word``: plain templates and random letter strings (seeded)."""
+NULL_LEVEL = 0.95        # a step is named when its nearest sense is closer than this share of sense-free contexts
+NEUTRAL_FRAMES = ("{w}", "The word {w}.", "Spell {w}.", "{w} is a word.", "Say '{w}' twice.", "The letters of {w}.",
+                  "A word: {w}.", "Type {w}.", "Repeat: {w} {w}.", "'{w}' has {n} letters.")
+
+
+def null_contexts(word: str, n_letters: int = 40, n_digits: int = 10, seed: int = 0) -> list[str]:
+    """Sense-free contexts for ``word``: frames that talk about the word as a string (none picks a
+    meaning, unlike "Look up {w} in a dictionary" or "The {w} is here", which read its default sense),
+    random letter strings and digit strings before it (seeded)."""
     rng = np.random.default_rng(seed)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    junk = [" ".join("".join(rng.choice(letters, rng.integers(3, 7))) for _ in range(3)) + f" {word}"
-            for _ in range(n_random)]
-    return [f"Tell me about the {word}.", f"What is a {word}?", f"The {word} is here.", f"Write the word {word}.",
-            f"This sentence mentions the {word}.", f"Here is the {word} again.", f"{word}", f"A {word}.",
-            f"Someone said {word}.", f"Look up {word} in a dictionary.", f"There was a {word}.",
-            f"We talked about the {word} yesterday."] + junk
+    junk = [" ".join("".join(rng.choice(letters, rng.integers(3, 7))) for _ in range(int(rng.integers(1, 4))))
+            + f" {word}" for _ in range(n_letters)]
+    digits = [" ".join(str(x) for x in rng.integers(0, 10, int(rng.integers(2, 6)))) + f" {word}" for _ in range(n_digits)]
+    return [f.format(w=word, n=len(word)) for f in NEUTRAL_FRAMES] + junk + digits
+
+
+@dataclass
+class Abstention:
+    """When a step is named a sense, and how well that rule does where it can be checked. A step is named
+    when the set separates its senses beyond shuffled labels and the step's nearest sense is closer than
+    :data:`NULL_LEVEL` of the sense-free contexts (so about 1 in 20 of those would be named). Coverage and
+    selective accuracy are measured on the sense set's own sentences, each held out of its centroid; the
+    sense-free rate is cross-fitted (the threshold from one half of the null contexts, the rate on the
+    other)."""
+
+    threshold: float
+    separable: bool
+    coverage: float
+    coverage_ci: tuple[float, float]
+    selective_accuracy: float
+    selective_ci: tuple[float, float]
+    null_named_rate: float
+    null_ci: tuple[float, float]
+    n: int
+    n_null: int
+
+    @property
+    def rule(self) -> str:
+        return (f"name a sense when the sense set separates beyond shuffled labels and the step's cosine to its nearest "
+                f"sense exceeds the {NULL_LEVEL:.0%} point of {self.n_null} sense-free contexts; otherwise 'unclear'")
+
+    def to_json(self) -> dict:
+        r = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
+        return {"rule": self.rule, "threshold": r(self.threshold), "separable": self.separable,
+                "coverage": r(self.coverage), "coverage_ci": [r(x) for x in self.coverage_ci],
+                "selective_accuracy": r(self.selective_accuracy), "selective_ci": [r(x) for x in self.selective_ci],
+                "null_named_rate": r(self.null_named_rate), "null_ci": [r(x) for x in self.null_ci], "n": self.n,
+                "n_null": self.n_null}
+
+    def summary(self) -> str:
+        if not self.separable:
+            return ("The senses do not separate beyond shuffled labels at this layer, so every step is 'unclear'.")
+        return (f"A sense is named on {self.coverage:.0%} of the sense set's held-out sentences (n = {self.n}, "
+                f"95 % [{self.coverage_ci[0]:.0%}, {self.coverage_ci[1]:.0%}]) and right on {self.selective_accuracy:.0%} "
+                f"of those (95 % [{self.selective_ci[0]:.0%}, {self.selective_ci[1]:.0%}]); {self.null_named_rate:.0%} of "
+                f"held-out sense-free contexts are named (n = {self.n_null}, 95 % [{self.null_ci[0]:.0%}, "
+                f"{self.null_ci[1]:.0%}]). Checked on sentences like the set's, not on rows of context words.")
+
+
+def abstention(S_loo_layer: np.ndarray, labels: np.ndarray, null_top: np.ndarray, separable: bool,
+               seed: int = 0) -> Abstention:
+    """The rule's threshold and its coverage, selective accuracy and sense-free rate (see :class:`Abstention`).
+
+    >>> a = abstention(np.array([[0.9, 0.1], [0.1, 0.8], [0.2, 0.3]]), np.array([0, 1, 0]),
+    ...                np.linspace(0.0, 0.5, 40), True)
+    >>> round(a.coverage, 2), a.selective_accuracy, a.n
+    (0.67, 1.0, 3)
+    """
+    threshold = float(np.quantile(null_top, NULL_LEVEL))
+    top = S_loo_layer.max(-1)
+    named = (top > threshold) if separable else np.zeros(len(top), bool)
+    right = S_loo_layer.argmax(-1) == labels
+    k_named, k_right = int(named.sum()), int((named & right).sum())
+    order = rng(seed, "null-halves").permutation(len(null_top))
+    a, b = order[: len(order) // 2], order[len(order) // 2:]
+    hits = sum(int((null_top[y] > np.quantile(null_top[x], NULL_LEVEL)).sum()) for x, y in ((a, b), (b, a)))
+    hits = hits if separable else 0
+    return Abstention(threshold, bool(separable), k_named / len(top), clopper_pearson(k_named, len(top)),
+                      k_right / k_named if k_named else float("nan"),
+                      clopper_pearson(k_right, k_named) if k_named else (float("nan"), float("nan")),
+                      hits / len(null_top), clopper_pearson(hits, len(null_top)), len(top), len(null_top))
 
 
 def context_words(steps: list[str], word: str) -> list[str] | None:
@@ -284,10 +365,12 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
     P, SIMS = probs_and_sims(QN)
     li = use
     null_top = SIMS[len(contexts):, li].max(-1)       # each sense-free context's cosine to its nearest sense
-    threshold = float(null_top.max())                 # name a sense only when closer than every one of them
+    shuffled = cal.shuffled_max_accuracy(X, labels, K, n_perm=n_perm)
+    rule = abstention(S_loo[:, li], labels, null_top, bool(acc[li] > np.quantile(shuffled, 0.95)))
+    threshold = rule.threshold
 
     def predict(i):
-        return names[int(P[i, li].argmax())] if SIMS[i, li].max() > threshold else "unclear"
+        return names[int(P[i, li].argmax())] if rule.separable and SIMS[i, li].max() > threshold else "unclear"
 
     last = [r.at(lm.n_layers)[-1] for r in hidden_states(lm, contexts, layers=[lm.n_layers])]
     nexts = lens_topk(lm, np.stack(last), k=k_next)
@@ -301,9 +384,8 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
     nested, _ = cal.nested_accuracy(X, labels, K)
     table = pd.DataFrame({"sense": [n for n, _ in sents], "sentence": [s for _, s in sents]})
     rep = SenseReport(sset.word, names, readout, layers, acc, sil, best, use, steps, table, X, Q, temps,
-                      cal.heldout_calibration(S_loo[:, li], labels, use),
-                      cal.shuffled_max_accuracy(X, labels, K, n_perm=n_perm), nested, baselines,
-                      [(c, float(p)) for c, p in zip(nulls, null_top)], threshold)
+                      cal.heldout_calibration(S_loo[:, li], labels, use), shuffled, nested, baselines,
+                      [(c, float(p)) for c, p in zip(nulls, null_top)], threshold, abstention=rule)
     words = context_words(contexts, sset.word) if orders else None
     if words:
         rep.orders = order_effects(

@@ -85,3 +85,31 @@ def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request
     again = _analyze(lm, get_builtin("queen"), ["queen", "beeswax hive worker honey queen"])
     assert again.orders.verdict == rep.orders.verdict
     assert np.all(again.orders.share_mean <= 1) and np.all(again.orders.share_mean >= 0)
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
+def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unclear(model, request):
+    """The rule's numbers are measured on held-out sentences and cross-fitted sense-free contexts; the
+    control behaves as a control: with the sentences shuffled across senses nothing is named."""
+    from latent.senses.study import NULL_LEVEL
+
+    lm = request.getfixturevalue(model)
+    sset = get_builtin("queen")
+    rep = _analyze(lm, sset, list(INFORMATIVE) + QUEEN_STEPS, orders=False)
+    a = rep.abstention
+    assert a.separable and a.n == len(rep.sentences) and a.n_null >= 50
+    assert a.coverage_ci[0] <= a.coverage <= a.coverage_ci[1] and a.null_ci[0] <= a.null_named_rate <= a.null_ci[1]
+    assert a.null_named_rate <= 1 - NULL_LEVEL + 0.1                      # about 1 in 20 sense-free contexts named
+    j = rep.to_json()
+    assert {"rule", "threshold", "coverage", "selective_accuracy", "null_named_rate", "n"} <= set(j["abstention"])
+    for step in j["steps"]:                                                # an unclear step has no probabilities
+        assert ("probabilities" in step) == (step["predicted_sense"] != "unclear") and "scores" in step
+    sents = [x for v in sset.senses.values() for x in v]
+    order = np.random.default_rng(0).permutation(len(sents))
+    sizes = np.cumsum([0] + [len(v) for v in sset.senses.values()])
+    shuffled = SenseSet(sset.word, {n: [sents[i] for i in order[a_:b_]]
+                                    for n, a_, b_ in zip(sset.senses, sizes[:-1], sizes[1:])})
+    rep0 = _analyze(lm, shuffled, list(INFORMATIVE) + QUEEN_STEPS, orders=False)
+    assert not rep0.abstention.separable
+    assert all(s.predicted_sense == "unclear" for s in rep0.steps)
