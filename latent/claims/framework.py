@@ -57,6 +57,7 @@ class ExperimentResult:
     dtype: str = "float32"
     seed: int = 0
     timing: dict = field(default_factory=dict)   # wall-clock seconds: measured, so not reproducible
+    contract: dict = field(default_factory=dict)  # experiment-specific fields of the CLI contract (top level)
 
     @property
     def verdict(self) -> str:
@@ -73,7 +74,7 @@ class ExperimentResult:
                 "null": {"name": f.null_name, "band": j["null_band"], "value": j["null_effect"], "side": f.side},
                 "n": f.n, "rule": f.rule, "caveat": self.evidence.caveat, "model": self.model, "dtype": self.dtype, "seed": self.seed,
                 "findings": [g.to_json() for g in self.evidence.more], "numbers": self.numbers,
-                "method": self.method, "timing_seconds": self.timing}
+                "method": self.method, "timing_seconds": self.timing, **self.contract}
 
 
 class ExperimentError(LatentError):

@@ -50,3 +50,9 @@ def test_two_models_talking(real_lm, gemma_lm):
     cka0 = r.numbers["cka"][0]
     assert cka0["random_init_cka"] > 0.5                               # the random-init control catches bag-of-tokens
     assert r.numbers["receiver"] == "gemma-3-270m" and CONTRACT <= set(r.to_json())
+    j = r.to_json()
+    b = j["baselines"]
+    assert {"word_as_text", "layer0_map", "mean_state"} <= set(b) and all({"effect", "ci", "n", "bytes"} <= set(v)
+                                                                          for v in b.values())
+    assert b["word_as_text"]["ci"][0] > b["mean_state"]["ci"][1]          # the text baseline beats the floor
+    assert j["seen_words"]["n"] + j["unseen_words"]["n"] == b["word_as_text"]["n"]

@@ -38,7 +38,7 @@ from latent.claims.evidence import Evidence, Finding, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
 from latent.core import hooks
 from latent.core.corpus import all_turns, load_corpus
-from latent.core.hidden import hidden_states, start_ids
+from latent.core.hidden import hidden_states, left_pad, start_ids
 from latent.core.hooks import Plan, use
 from latent.core.models import LM
 from latent.core.stats import band, clopper_pearson, keep_topk, rng
@@ -215,34 +215,45 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
     order = rng(seed, "split").permutation(T)
     train = set(order[: int(0.75 * T)].tolist())
 
-    def pairs(f, which):
-        """(sender state, receiver state, word) at every word end of the training or test turns, at depth f."""
+    def pairs(f, which, g=None):
+        """(sender state at depth f (or g), receiver state at depth f, word) at every word end of the
+        training or test turns."""
         out = []
         for i in range(T):
             if (i in train) != (which == "train"):
                 continue
-            a, b = word_ends(hs_s[i], ls[f]), word_ends(hs_r[i], lr[f])
+            a, b = word_ends(hs_s[i], ls[f if g is None else g]), word_ends(hs_r[i], lr[f])
             out += [(a[c], b[c], both[i][:c].split()[-1]) for c in sorted(set(a) & set(b))]
         return out
-    msg = _messages(lm, recv, pairs(MSG_DEPTH, "train"), pairs(MSG_DEPTH, "test"), lr[MSG_DEPTH], seed)
+    msg = _messages(lm, recv, pairs(MSG_DEPTH, "train"), pairs(MSG_DEPTH, "test"),
+                    pairs(MSG_DEPTH, "train", 0.0), pairs(MSG_DEPTH, "test", 0.0), lr[MSG_DEPTH], seed)
     tick(4)
     sense_rows, sense_find, n_sents = _senses(lm, pairs(SENSE_DEPTH, "train"), hs_s[T:], hs_r[T:], labels,
                                               ls[SENSE_DEPTH], lr[SENSE_DEPTH], seed)
     tick(5)
     ev = _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find)
-    r4 = lambda row: {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}  # noqa: E731
+    def r4(row):
+        return {k: (round(float(v), 4) if isinstance(v, (float, np.floating)) else
+                    [round(float(x), 4) for x in v] if isinstance(v, list) else v) for k, v in row.items()}
     numbers = {"sender": lm.name, "receiver": recv.name, "texts": n, "train_pairs": msg["train_pairs"],
                "test_positions": msg["test_positions"], "message_layers": [ls[MSG_DEPTH], lr[MSG_DEPTH]],
                "sense_layers": [ls[SENSE_DEPTH], lr[SENSE_DEPTH]],
                "receiver_own_state_says_the_word": round(float(msg["own_says_word"]), 4),
                "cka": [r4(r) for r in cka_rows], "message_agreement": [r4(r) for r in msg["rows"]],
                "sense_recovery": [r4(r) for r in sense_rows], "chance_sense": round(1 / len(set(labels)), 4),
-               "mean_text_bytes": round(float(np.mean([len(t.encode()) for t in turns])), 1)}
+               "mean_text_bytes": round(float(np.mean([len(t.encode()) for t in turns])), 1),
+               "vector_message": r4(msg["vector"]), "seen_share": round(msg["seen_share"], 4)}
+    contract = {"baselines": {k: r4(v) for k, v in msg["baselines"].items()},
+                "seen_words": r4(msg["seen_words"]) if msg["seen_words"] else None,
+                "unseen_words": r4(msg["unseen_words"]) if msg["unseen_words"] else None}
+    numbers.update(contract)
     method = ("(a) linear CKA of mean-pooled states at matched relative depths, against a random-init sender and shuffled "
               "pairings; (b) ridge maps fitted on word-end states of training turns; the top-k deviation coordinates of a "
               "held-out sender state go through the map into the receiver's placeholder (Patchscope) or its sense "
-              "centroids, against maps fitted on shuffled pairs.")
-    return ExperimentResult("talking", CLAIM, ev, numbers, method, pd.DataFrame(msg["rows"]), {"n_texts": int(n_texts)})
+              "centroids, against the strongest baseline at no more bytes (the word as text, a layer-0 map, the mean "
+              "state, a shuffled-pairs map), paired over the same positions.")
+    return ExperimentResult("talking", CLAIM, ev, numbers, method, pd.DataFrame(msg["rows"]), {"n_texts": int(n_texts)},
+                            contract=contract)
 
 
 def _cka(lm, hs_s, hs_r, hs_0, ls, lr, seed):
@@ -268,23 +279,40 @@ def _cka(lm, hs_s, hs_r, hs_0, ls, lr, seed):
     return cka_rows, cka_find
 
 
-def _messages(lm, recv, tr, te, receiver_layer, seed) -> dict:
+def _clean(word: str) -> str:
+    return word.strip(".,;:!?\"'()*[]").lower()
+
+
+def _rate(a: np.ndarray, bytes_: float | None = None) -> dict:
+    lo, hi = clopper_pearson(int(a.sum()), len(a))
+    out = {"effect": float(a.mean()), "ci": [lo, hi], "n": int(len(a))}
+    return out if bytes_ is None else {**out, "bytes": round(float(bytes_), 1)}
+
+
+def _messages(lm, recv, tr, te, tr0, te0, receiver_layer, seed) -> dict:
     """(b) A message across models: a ridge map fitted on the training turns' word-end states; held-out
-    positions' top-k messages patched into the receiver, against a map fitted on shuffled pairs."""
+    positions' top-k messages patched into the receiver, each compared with what the receiver says from
+    its own state there. Beside it, in the same run: a map fitted on shuffled pairs, the word itself sent
+    as text, a map from the sender's context-free layer-0 embedding, and the receiver's mean state."""
     Xtr, Ytr = np.stack([p[0] for p in tr]), np.stack([p[1] for p in tr])
     mx, my, W = fit_map(Xtr, Ytr)
     _, my0, W0 = fit_map(Xtr, Ytr[rng(seed, "shuffled-map").permutation(len(Ytr))])
+    ex, ey, E0 = fit_map(np.stack([p[0] for p in tr0]), Ytr)            # layer 0: which token it is, no context
     pick = rng(seed, "test-sample").permutation(len(te))[:N_TEST]
     Xte, Yte = np.stack([te[i][0] for i in pick]), np.stack([te[i][1] for i in pick])
+    X0te = np.stack([te0[i][0] for i in pick])
+    words = [te[i][2] for i in pick]
     d = lm.d_model
     ks = list(KS) + [d]
     vecs = [Yte]
     for k in ks:
         m = topk_dev(Xte, mx, k)
         vecs += [my + m @ W, my0 + m @ W0]
+    vecs += [ey + topk_dev(X0te, ex, k) @ E0 for k in (K_HEAD, d)] + [np.repeat(my[None], len(Xte), 0)]
     top = patched_next(recv, receiver_layer, np.concatenate(vecs)).reshape(len(vecs), len(Xte))
     ref = top[0]
-    own_says_word = np.mean([_same_word(recv, t, te[i][2]) for t, i in zip(ref, pick)])
+    as_text = text_next(recv, words)
+    own_says_word = np.mean([_same_word(recv, t, w) for t, w in zip(ref, words)])
     rows, msg = [], {}
     for j, k in enumerate(ks):
         for name, a in (("fitted map", top[1 + 2 * j] == ref), ("shuffled-pairs map (null)", top[2 + 2 * j] == ref)):
@@ -293,15 +321,43 @@ def _messages(lm, recv, tr, te, receiver_layer, seed) -> dict:
             lo, hi = clopper_pearson(int(a.sum()), len(a))
             rows.append({"k": k, "bytes": k * BYTES_PER_VALUE, "map": name, "agreement": float(a.mean()), "ci_lo": lo,
                          "ci_hi": hi, "n": len(a)})
-    head = paired_finding(f"receiver's next token with the {K_HEAD}-coordinate message ({K_HEAD * BYTES_PER_VALUE} bytes) "
-                          "equals its next token with its own state: fitted map minus shuffled-pairs map",
-                          msg[(K_HEAD, "fitted map")] - msg[(K_HEAD, "shuffled-pairs map (null)")], seed,
+    b0 = 1 + 2 * len(ks)
+    word_bytes = np.array([len(w.encode()) for w in words], float)
+    base = {"word_as_text": ((as_text == ref).astype(float), float(word_bytes.mean())),
+            "layer0_map": ((top[b0] == ref).astype(float), K_HEAD * BYTES_PER_VALUE),
+            "layer0_map_full": ((top[b0 + 1] == ref).astype(float), d * BYTES_PER_VALUE),
+            "mean_state": ((top[b0 + 2] == ref).astype(float), 0.0),
+            "shuffled_map": (msg[(K_HEAD, "shuffled-pairs map (null)")], K_HEAD * BYTES_PER_VALUE)}
+    vector = msg[(K_HEAD, "fitted map")]
+    fair = {n: v for n, v in base.items() if v[1] <= K_HEAD * BYTES_PER_VALUE}     # equal or fewer bytes
+    strongest = max(fair, key=lambda n: fair[n][0].mean())
+    head = paired_finding(f"receiver's next token with the {K_HEAD}-coordinate vector message ({K_HEAD * BYTES_PER_VALUE} "
+                          f"bytes) equals its next token from its own state, minus the same with the strongest "
+                          f"baseline at no more bytes ({strongest.replace('_', ' ')}, {fair[strongest][1]:.0f} bytes)",
+                          vector - fair[strongest][0], seed, control=strongest.replace("_", " "))
+    vs_null = paired_finding(f"the same {K_HEAD}-coordinate message: fitted map minus shuffled-pairs map",
+                             vector - msg[(K_HEAD, "shuffled-pairs map (null)")], seed,
+                             control="a map fitted on shuffled pairs")
+    full = paired_finding(f"the full state ({d} coordinates, {d * BYTES_PER_VALUE} bytes): fitted map minus "
+                          "shuffled-pairs map", msg[(d, "fitted map")] - msg[(d, "shuffled-pairs map (null)")], seed,
                           control="a map fitted on shuffled pairs")
-    full = paired_finding(f"the same with the full state ({d} coordinates, {d * BYTES_PER_VALUE} bytes)",
-                          msg[(d, "fitted map")] - msg[(d, "shuffled-pairs map (null)")], seed,
-                          control="a map fitted on shuffled pairs")
-    return {"rows": rows, "head": head, "full": full, "own_says_word": own_says_word, "train_pairs": int(len(Xtr)),
-            "test_positions": int(len(Xte))}
+    seen = np.array([_clean(w) in {_clean(p[2]) for p in tr} for w in words])
+    return {"rows": rows, "head": head, "more": [vs_null, full], "own_says_word": own_says_word,
+            "train_pairs": int(len(Xtr)), "test_positions": int(len(Xte)), "strongest": strongest,
+            "baselines": {n: _rate(a, b) for n, (a, b) in base.items()},
+            "vector": _rate(vector, K_HEAD * BYTES_PER_VALUE),
+            "seen_words": _rate(vector[seen]) if seen.any() else None,
+            "unseen_words": _rate(vector[~seen]) if (~seen).any() else None, "seen_share": float(seen.mean())}
+
+
+def text_next(lm, words: list[str]) -> np.ndarray:
+    """The receiver's top-1 next token when the word itself is sent as text: ``PATCH_PROMPT + word + " ->"``."""
+    tok = lm.tokenizer
+    ids = [start_ids(tok) + tok(PATCH_PROMPT + w + PATCH_TAIL[1], add_special_tokens=False).input_ids for w in words]
+    inp, mask, pos = left_pad(lm, ids)
+    with torch.inference_mode():
+        logits = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits[:, -1]
+    return logits.argmax(-1).numpy()
 
 
 def _senses(lm, str_, hs_s, hs_r, labels, sender_layer, receiver_layer, seed):
@@ -339,21 +395,27 @@ def _senses(lm, str_, hs_s, hs_r, labels, sender_layer, receiver_layer, seed):
 
 
 def _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find) -> Evidence:
+    b = msg["baselines"]
+    crosses = ("the token's identity: a map from the sender's context-free layer-0 embedding does about as well"
+               if b["layer0_map"]["effect"] >= 0.8 * msg["vector"]["effect"] else
+               "more than the token's identity: the layer-0 map, which knows only which token it is, does clearly worse")
     return Evidence(
         tested=(f"Between {lm.name} (sender) and {recv.name} (receiver): (b, the verdict) whether a {K_HEAD}-coordinate "
-                f"message ({K_HEAD * BYTES_PER_VALUE} bytes) from the sender's state at a word, through a linear map fitted "
-                f"on other texts, makes the receiver say what its own state for that word says ({msg['test_positions']} "
-                "held-out word positions, placeholder prompt with no context), and whether it recovers the sense of a "
-                f"'queen' sentence ({n_sents} sentences never used for the map); each against a map fitted on shuffled "
-                f"pairs. (a) Whether the two models represent the same {n} texts alike (linear CKA at matched depths) "
-                "beyond a randomly initialised sender and shuffled pairings."),
-        not_tested=("Whether *every* LLM shares the space (two small models only, both dequantised GGUF weights); a "
-                    "message without a fitted map (the map is part of the channel: the space is shared only up to it); "
-                    "whole thoughts or multi-token messages (one word position at a time); agreement beyond the top-1 token. "
-                    "At 1/6 depth a word's state mostly carries the word itself, so what crosses is largely the word's "
-                    "identity, not its context; the sense test (50 % depth) asks for context, and is weak even on the "
-                    "receiver's own states."),
-        finding=msg["head"], more=[msg["full"], sense_find] + cka_find)
+                f"message ({K_HEAD * BYTES_PER_VALUE} bytes) from the sender's state at a word, through a linear map "
+                f"fitted on other texts, makes the receiver say what its own state for that word says "
+                f"({msg['test_positions']} held-out word positions, placeholder prompt with no context) better than the "
+                f"strongest baseline at no more bytes ({msg['strongest'].replace('_', ' ')}); beside it the word sent as "
+                "text, a map from the sender's context-free layer-0 embedding, the receiver's mean state and a map "
+                f"fitted on shuffled pairs, and the words seen in the fitting turns apart from unseen ones. Whether the "
+                f"map recovers the sense of a 'queen' sentence ({n_sents} sentences never used for the map). (a) Whether "
+                f"the two models represent the same {n} texts alike (linear CKA at matched depths) beyond a randomly "
+                "initialised sender and shuffled pairings."),
+        not_tested=(f"What crosses here is {crosses}. Whether *every* LLM shares the space (two small models only, both "
+                    "dequantised GGUF weights); a message without a fitted map (the map is part of the channel: the "
+                    "space is shared only up to it); whole thoughts or multi-token messages (one word position at a "
+                    "time); agreement beyond the top-1 token. The sense test (50 % depth) asks for context, and is weak "
+                    "even on the receiver's own states."),
+        finding=msg["head"], more=msg["more"] + [sense_find] + cka_find)
 
 
 def _same_word(lm, token_id, word: str) -> bool:
@@ -364,7 +426,8 @@ def _same_word(lm, token_id, word: str) -> bool:
 
 CAPTION = ("Left: a point is one matched relative depth, y the linear CKA between the two models' states (red: trained sender, dashed:"
            " random-init sender, grey band: shuffled pairings). Middle: x is the message size in bytes, y how often the receiver's "
-           "next word agrees with what its own state says (blue: fitted map, grey: shuffled-pairs map). Right: a bar is how often the "
+           "next word agrees with what its own state says (blue: fitted map, grey: shuffled-pairs map; single markers: the word "
+           "sent as text at its bytes, a layer-0 map, the mean state at 1 byte). Right: a bar is how often the "
            "queen sentence's sense survives the crossing (green: the receiver's own states). Error bars: 95 % intervals.")
 
 
@@ -373,7 +436,7 @@ def figure(r: ExperimentResult) -> go.Figure:
     msg = pd.DataFrame(r.numbers["message_agreement"])
     sen = pd.DataFrame(r.numbers["sense_recovery"])
     fig = make_subplots(1, 3, subplot_titles=("(a) CKA by depth", "(b) receiver agrees with itself",
-                                              "(b) queen sense recovered"))
+                                              "(c) queen sense recovered"))
     fig.add_trace(go.Scatter(x=list(cka["depth"]) + list(cka["depth"])[::-1],
                              y=list(cka["shuffled_hi"]) + list(cka["shuffled_lo"])[::-1], fill="toself", mode="lines",
                              fillcolor="rgba(127,127,127,0.25)", line=dict(width=0), name="shuffled pairings (95 %)"), 1, 1)
@@ -396,6 +459,15 @@ def figure(r: ExperimentResult) -> go.Figure:
     own = sen[sen["k"] == 0].iloc[0]
     fig.add_trace(go.Bar(x=["receiver's own"], y=[own["accuracy"]], name="receiver's own states (ceiling)",
                          marker_color="#2ca02c"), 1, 3)
+    marks = {"word_as_text": ("the word as text", "diamond", "#2ca02c"), "layer0_map": ("layer-0 map (no context)",
+             "square", "#9467bd"), "mean_state": ("receiver's mean state (floor)", "x", "black")}
+    for name, (label, symbol, color) in marks.items():
+        b = (r.numbers.get("baselines") or {}).get(name)
+        if b:
+            fig.add_trace(go.Scatter(x=[max(b["bytes"], 1.0)], y=[b["effect"]], mode="markers", name=label,
+                                     marker=dict(symbol=symbol, size=13, color=color),
+                                     error_y=dict(type="data", array=[b["ci"][1] - b["effect"]],
+                                                  arrayminus=[b["effect"] - b["ci"][0]])), 1, 2)
     tb = r.numbers["mean_text_bytes"]
     fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1], mode="lines", name="UTF-8 bytes of a turn",
                              line=dict(dash="dot", color="black")), 1, 2)
