@@ -4,16 +4,14 @@ more than reasoning-shaped text that belongs to another question?
 Claim (001, suprjami): "'reasoning' … is just trying to steer the conversation in a more relevant
 direction in vector space, hopefully to generate more relevant output tokens."
 
-Method: for each of 60 short questions the model first writes its own reasoning (sampled, one
-seed per question). We then score the correct answer four ways: after no reasoning, after its own
-reasoning, after another question's reasoning (a seeded derangement), and after same-length
-filler. Scores are the full answer string's log-probability and whether a greedy answer contains
-it. The verdict is paired, a difference in differences: how much more the own reasoning (vs
-another question's) raises the correct answer than a wrong answer (another question's answer),
-with a bootstrap interval, judged against no difference (a random tiny model's "reasoning" raised
-every answer it wrote itself, so the plain comparison alone would count fluency as steering). (The old cosine-to-a-hint criterion
-is gone: another question's
-reasoning moved it as much.)
+Method: for each short question the model first writes its own reasoning (sampled, one seed per
+question). The correct answer is then scored after no reasoning, after its own reasoning, after the
+same reasoning with the answer masked, after another question's reasoning (a seeded derangement),
+after that with the answer appended, after the answer word alone, and after same-length filler. Scores
+are the full answer string's log-probability and whether a greedy answer contains it. The headline is
+paired: does its own reasoning beat the same on-topic text with the answer masked? A reasoning that
+merely names the answer would pass the old control (another question's reasoning, which is off-topic)
+without steering in any other sense; the other controls are drawn beside it.
 
 Example::
 
@@ -23,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -75,7 +74,9 @@ QA = [
 REASONING_TOKENS = 24
 ANSWER_TOKENS = 4
 FILLER = " Let me think about this."
-CONDITIONS = ("no reasoning", "own reasoning", "another question's reasoning", "same-length filler")
+CONDITIONS = ("no reasoning", "own reasoning", "another question's reasoning", "same-length filler",
+              "own reasoning, answer masked", "another's reasoning + the answer", "the answer alone")
+MASK = "…"
 
 
 def derangement(n: int, seed: int) -> np.ndarray:
@@ -107,6 +108,15 @@ def prompt(lm, q: str, reasoning: str | None) -> str:
     """The prompt after which the answer is scored: the question, then (maybe) reasoning, then "The answer is"."""
     body = (reasoning.strip() + "\n" if reasoning is not None else "") + "The answer is"
     return chat(lm, q + ASK, body)
+
+
+def mask_answer(text: str, answer: str) -> str:
+    """The text with every occurrence of the answer (whole words, any case) replaced by :data:`MASK`.
+
+    >>> mask_answer(" Bees make honey, so the bee is it.", "bee")
+    ' Bees make honey, so the … is it.'
+    """
+    return re.sub(rf"(?<!\w){re.escape(answer)}(?!\w)", MASK, text, flags=re.IGNORECASE)
 
 
 def filler_like(lm, text: str) -> str:
@@ -177,18 +187,22 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
                  temperature=0.7, seeds=seeds)
     own = [" " + t.strip().replace("\n", " ") for t in g.texts]
     if progress:
-        progress(1, 5)
+        progress(1, 1 + len(CONDITIONS))
     perm = derangement(n, seed)
     texts = {CONDITIONS[0]: [prompt(lm, q, None) for q in qs],
              CONDITIONS[1]: [prompt(lm, q, r) for q, r in zip(qs, own)],
              CONDITIONS[2]: [prompt(lm, q, own[j]) for q, j in zip(qs, perm)],
-             CONDITIONS[3]: [prompt(lm, q, filler_like(lm, r)) for q, r in zip(qs, own)]}
+             CONDITIONS[3]: [prompt(lm, q, filler_like(lm, r)) for q, r in zip(qs, own)],
+             CONDITIONS[4]: [prompt(lm, q, mask_answer(r, a)) for q, r, a in zip(qs, own, ans)],
+             CONDITIONS[5]: [prompt(lm, q, f"{own[j]} {a}.") for q, j, a in zip(qs, perm, ans)],
+             CONDITIONS[6]: [prompt(lm, q, f" {a}.") for q, a in zip(qs, ans)]}
+    contains = np.array([mask_answer(r, a) != r for r, a in zip(own, ans)])
     wrong = [ans[j] for j in derangement(n, seed + 1)]        # another question's answer: as fluent, not correct
     scored = {}
     for j, (c, p) in enumerate(texts.items()):
         scored[c] = score(lm, p, ans, wrong)
         if progress:
-            progress(2 + j, 5)
+            progress(2 + j, 1 + len(texts))
     lp = {c: v[0][0] for c, v in scored.items()}
     lpw = {c: v[0][1] for c, v in scored.items()}
     outs = {c: v[1] for c, v in scored.items()}
@@ -199,18 +213,23 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
         return paired_finding(f"{what}: {a} minus {b}" + (" (log-probability of the full answer, nats)" if unit == "nats"
                                                           else " (share of greedy answers that are correct)"),
                               d, seed, control=b)
-    mine, other = CONDITIONS[1], CONDITIONS[2]
+    mine, other, masked = CONDITIONS[1], CONDITIONS[2], CONDITIONS[4]
+    head = paired(mine, masked, "does the model's own reasoning beat the same reasoning with the answer masked (an "
+                                "on-topic control that does not contain the answer)? correct-answer log-probability")
     did = (lp[mine] - lp[other]) - (lpw[mine] - lpw[other])
-    head = paired_finding("how much more the model's own reasoning (vs another question's) raises the correct answer "
-                          "than a wrong answer (another question's answer): difference in differences of log-probability, "
-                          "nats", did, seed, control="the same change for a wrong answer")
-    more = [paired(mine, other, "correct-answer log-probability (includes any general effect of fitting reasoning)"),
+    more = [paired_finding("how much more the model's own reasoning (vs another question's) raises the correct answer "
+                           "than a wrong answer: difference in differences of log-probability, nats", did, seed,
+                           control="the same change for a wrong answer"),
+            paired(masked, CONDITIONS[0], "on-topic reasoning without the answer vs none: answer log-probability"),
+            paired(CONDITIONS[5], CONDITIONS[0], "another question's reasoning with the answer appended vs none"),
+            paired(CONDITIONS[6], CONDITIONS[0], "the answer word alone vs no reasoning"),
+            paired(mine, other, "correct-answer log-probability (includes any general effect of fitting reasoning)"),
             paired(CONDITIONS[1], CONDITIONS[0], "answer log-probability"),
             paired(CONDITIONS[1], CONDITIONS[3], "answer log-probability"),
             paired(CONDITIONS[2], CONDITIONS[0], "control: answer log-probability"),
             paired(CONDITIONS[1], CONDITIONS[2], "accuracy", unit="acc"),
             paired(CONDITIONS[1], CONDITIONS[0], "accuracy", unit="acc")]
-    ev = _evidence(n, head, more, acc, seed)
+    ev = _evidence(n, head, more, acc, seed, contains)
     rows = []
     for c in CONDITIONS:
         k = int(acc[c].sum())
@@ -225,28 +244,36 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
                "answer_logprob_mean": {c: round(float(lp[c].mean()), 4) for c in CONDITIONS},
                "wrong_answer_logprob_mean": {c: round(float(lpw[c].mean()), 4) for c in CONDITIONS},
                "accuracy": {c: round(float(acc[c].mean()), 4) for c in CONDITIONS},
+               "reasonings_containing_the_answer": int(contains.sum()),
                "examples": [{"question": qs[i], "answer": ans[i], "own_reasoning": own[i].strip(),
                              "answer_after_own": outs[CONDITIONS[1]][i].strip()} for i in range(min(3, n))]}
+    controls = {"on_topic_masked": CONDITIONS[4], "other_plus_answer": CONDITIONS[5], "answer_only": CONDITIONS[6]}
+    contract = {"controls": {k: {"condition": c, "answer_logprob": round(float(lp[c].mean()), 4),
+                                 "vs_no_reasoning": (lambda f: {"effect": round(f.effect, 4),
+                                                               "ci": [round(x, 4) for x in f.ci], "n": f.n})(
+                                     paired(c, CONDITIONS[0], "control"))} for k, c in controls.items()}}
     method = ("The model writes its own reasoning for each question (sampled, seeded); the correct answer is scored after "
-              "no reasoning, its own reasoning, another question's reasoning and same-length filler: full-answer "
-              "log-probability and greedy-answer accuracy, compared pair by pair (bootstrap intervals, sign-flip nulls).")
-    return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n})
+              "no reasoning, its own reasoning, the same with the answer masked, another question's reasoning (with "
+              "and without the answer appended), the answer alone and same-length filler: full-answer log-probability "
+              "and greedy-answer accuracy, compared pair by pair (bootstrap intervals, sign-flip nulls).")
+    return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n}, contract=contract)
 
 
-def _evidence(n, head, more, acc, seed) -> Evidence:
+def _evidence(n, head, more, acc, seed, contains) -> Evidence:
     own = CONDITIONS[1]
     ev = Evidence(
         tested=(f"Whether the model's own sampled reasoning ({REASONING_TOKENS} tokens, seeded) steers it toward the "
-                f"correct answer, over {n} short factual questions, paired: compared with another question's reasoning, "
-                "does it raise the correct answer's log-probability more than a wrong answer's (so that reasoning which "
-                "merely fits the prompt better is not counted as steering toward the answer)? No reasoning, same-length "
-                "filler and greedy-answer accuracy are shown beside it."),
+                f"correct answer, over {n} short factual questions, paired: does it raise the correct answer's "
+                "log-probability more than the same reasoning with the answer masked (on-topic, without the answer)? "
+                f"{int(contains.sum())} of {n} reasonings contain the answer. Beside it: another question's reasoning "
+                "(with and without the answer appended), the answer word alone, no reasoning, same-length filler, a "
+                "difference in differences against a wrong answer, and greedy-answer accuracy."),
         not_tested=("The geometry ('a direction in vector space') is not measured: the old cosine-to-a-hint measure did "
                     "no better than another question's reasoning and was dropped. Long or multi-step problems, chat-"
                     "formatted reasoning, and larger models that reason well are not tested; a 135M model's reasoning "
                     "is often wrong, which this test includes rather than hides."),
         finding=head, more=more)
-    vs_none = more[1]
+    vs_none = more[5]
     if vs_none.ci[1] < 0:
         ev.caveat = (f"compared with no reasoning at all, the model's own reasoning lowered the correct answer's "
                      f"log-probability by {-vs_none.effect:.2f} nats (95 % [{-vs_none.ci[1]:.2f}, {-vs_none.ci[0]:.2f}]) "
@@ -265,7 +292,7 @@ CAPTION = ("A bar is one condition (colour); left y is the mean log-probability 
 
 def figure(r: ExperimentResult) -> go.Figure:
     t = r.table
-    colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22"]
+    colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22", "#ff9896", "#17becf", "#9467bd"][: len(t)]
     fig = make_subplots(1, 2, subplot_titles=("answer log-probability (nats): solid correct, hatched wrong",
                                               "greedy answer correct (share)"))
     fig.add_trace(go.Bar(x=t["condition"], y=t["answer_logprob"], marker_color=colors, name="the correct answer",
@@ -280,7 +307,8 @@ def figure(r: ExperimentResult) -> go.Figure:
                   1, 2)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(tickangle=20)
-    return claim_style(fig, f"Does the model's own reasoning help more than another question's? · n = {r.numbers['questions']}")
+    return claim_style(fig, f"Does the model's own reasoning help beyond on-topic text without the answer? · "
+                            f"n = {r.numbers['questions']}")
 
 
 EXPERIMENT = Experiment("reasoning", "Reasoning as steering", CLAIM, run, figure, (
