@@ -211,8 +211,11 @@ def test_latent_walk_page(at):
     assert not at.exception
     if "walk_direction" in at.session_state:   # a direction sent from Senses opens the walk on it
         assert at.radio(key="wk_source").value == "from the Senses page"
-        assert at.text_input(key="wk_prompt_from the Senses page").value == "The queen"
+        assert at.text_area(key="wk_prompt_from the Senses page").value == "The queen"
     at.radio(key="wk_source").set_value("preset").run()
+    assert len(at.text_area(key="wk_prompt_preset").value.splitlines()) == 8      # the preset's 8 default prompts
+    assert any("Layer" in c.value and ("hand-set" in c.value or "held-out" in c.value) for c in at.caption)
+    at.text_area(key="wk_prompt_preset").input("I think that you\nMy neighbour is").run()
     at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
     at.slider(key="wk_tokens").set_value(10).run()
     at.button(key="do_wk_run").click().run()
@@ -220,7 +223,9 @@ def test_latent_walk_page(at):
     table = at.dataframe[0].value
     assert list(table["strength"]) == [-0.2, 0.0, 0.2]
     assert table.loc[1, "kl"] == pytest.approx(0.0, abs=1e-6)
-    assert list(table["n"]) == [3, 3, 3] and {"random_lo", "random_hi", "effect_lo"} <= set(table.columns)
+    assert list(table["n"]) == [2, 2, 2]                                  # 2 prompts × 1 seed
+    assert {"random_mean", "difference", "difference_lo", "difference_null_lo", "effect_lo"} <= set(table.columns)
+    assert list(table["n_random"]) == [0, 8, 8]
     assert any("Steerability" in i.value and "random directions" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 2
 
@@ -288,6 +293,8 @@ def test_every_page_runs_on_gemma(at_gemma):
     assert not at.exception and len(at.get("plotly_chart")) >= 3
     at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
+    at.text_area(key="wk_prompt_preset").input("I think that you").run()    # one prompt: a quick sweep
+    at.slider(key="wk_tokens").set_value(6).run()
     at.button(key="do_wk_run").click().run()
     assert not at.exception and not at.error
     assert any("strength-0 row reproduces" in c.value for c in at.caption)

@@ -96,7 +96,7 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
     page.get_by_text("Steerability:").wait_for()
     wait_idle(page)
     cards = page.get_by_text("unsteered", exact=True)
-    assert cards.count() >= 1 and page.get_by_text("strength +0.2", exact=True).count() >= 1
+    assert cards.count() >= 1 and page.get_by_text("strength +", exact=False).count() >= 1
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")
     page.screenshot(path=str(artifacts / "latent-walk.png"))
     assert_clean(page)

@@ -52,3 +52,21 @@ def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     with use(steering_plan(real_lm, d, [0.0, 0.3, -0.3, 0.5])):
         batch = generate(real_lm, ["The capital of France is"] * 4, max_new_tokens=20).token_ids
     assert batch[0] == solo
+
+
+@pytest.mark.real_model
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
+def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
+    """The page's and the walking lesson's default (the preset's 8 prompts, its measured layer and strength)
+    can show the effect it is about: its slope clears the matched random directions' band. Where a model's
+    setting is not measured, the page says hand-set and this test does not apply."""
+    from latent.steering.presets import default_sweep, run_default
+
+    lm = request.getfixturevalue(model)
+    ds = default_sweep(lm)
+    if not ds.measured:
+        pytest.skip(f"no measured default for {lm.name} (the page says hand-set)")
+    sw, _ = run_default(lm, encoder)
+    assert sw.n_units == 8 and len(sw.random_slopes) == 8
+    assert sw.band_verdict() == "beyond random", sw.finding()

@@ -177,7 +177,8 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
         more.append(paired_finding(f"'cousins, not strangers': first-word agreement with fp32, int4 cousin minus {far_name}",
                                    d, seed, control=f"{far_name}, a different model"))
     ev = Evidence(
-        tested=(f"Whether quantised copies of {lm.name} produce different outputs from the fp32 original on {n} prompts: "
+        tested=(f"Whether quantised copies of {lm.name} produce different outputs from the fp32 'original' on {n} prompts "
+                "(that original is itself the embedded GGUF dequantised to fp32, not the training checkpoint): "
                 f"greedy {NEW_TOKENS}-token continuations and next-token distributions, for bf16, per-channel int8, "
                 "group-wise int4 and dynamic int8 cousins, each against an fp32-vs-fp32 floor measured in the same run. "
                 f"The verdict uses the int4 cousin (group 64, the usual deployment setting)."),
