@@ -225,7 +225,7 @@ def test_latent_walk_page(at):
     assert table.loc[1, "kl"] == pytest.approx(0.0, abs=1e-6)
     assert list(table["n"]) == [2, 2, 2]                                  # 2 prompts × 1 seed
     assert {"random_mean", "difference", "difference_lo", "difference_null_lo", "effect_lo"} <= set(table.columns)
-    assert list(table["n_random"]) == [0, 8, 8]
+    assert list(table["n_random"]) == [8, 0, 8]                           # none at strength 0
     assert any("Steerability" in i.value and "random directions" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 2
 
