@@ -27,8 +27,8 @@ class PageSpec:
     heading: str        # the page's own heading
     blurb: str          # Home's one line about it
     prefix: str = ""    # this page's value-widget keys start with it
-    icon: str = ""
     controls: tuple[tuple[str, str], ...] = ()   # (widget key, its label on the page) a teacher may hide
+    icon: str = ""      # a sidebar icon (none by default: Debian's chromium draws emoji as empty boxes)
 
     @property
     def home(self) -> bool:
@@ -37,28 +37,28 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("Home", "app_pages/home.py", "", "Latent Dialogue Explorer", "what the app is, and the model card",
-             "home_", "🧭"),
+             "home_"),
     PageSpec("Dialogues", "app_pages/1_Dialogues.py", "Dialogues", "Dialogues",
-             "read the five seed texts and map every turn", "map_", "💬",
+             "read the five seed texts and map every turn", "map_",
              (("map_source", "Turn vectors from"), ("map_pooling", "Pooling"), ("map_method", "Projection"),
               ("map_dims", "Dimensions"), ("map_color", "Colour by"), ("map_seed", "Seed"))),
     PageSpec("Hidden states", "app_pages/2_Hidden_states.py", "Hidden_states", "Hidden states",
-             "every token through every layer, logit lens, custom axes", "hs_", "🔬",
+             "every token through every layer, logit lens, custom axes", "hs_",
              (("hs_layers", "Layers"), ("hs_method", "Projection"))),
     PageSpec("Senses", "app_pages/3_Senses.py", "Senses", "Senses: which meaning does the context pick?",
-             "the 'queen' example: context pulls a word's meaning", "sn_", "👑",
+             "the 'queen' example: context pulls a word's meaning", "sn_",
              (("sn_word", "Word"), ("do_sn_upload", "…or load a senses JSON"), ("sn_readout", "Readout"),
               ("sn_add_word", "Add a context word"), ("do_sn_add", "Add step"),
               ("sn_pick", "Choose the layer (default: best)"), ("sn_compare", "Compare models (by relative depth)"))),
     PageSpec("Latent walk", "app_pages/4_Latent_walk.py", "Latent_walk", "Latent walk: steer the model along a direction",
-             "steer generation along a direction", "wk_", "🚶",
+             "steer generation along a direction", "wk_",
              (("wk_source", "Direction from"), ("wk_method", "Vector"), ("wk_positions", "Add at"),
               ("wk_preset", "Preset"), ("wk_tokens", "New tokens"), ("wk_seed", "First seed"),
-              ("wk_sample", "Sample 3 seeds"))),
+              ("wk_seeds", "Seeds per prompt"), ("wk_sample", "Sample (off: greedy)"))),
     PageSpec("Seed claims", "app_pages/5_Seed_claims.py", "Seed_claims", "The seeds' claims, tested live",
-             "the dialogues' claims tested on the real model", "cl_", "🧪", (("cl_seed", "Seed (sampling, shuffles, bootstraps)"),)),
+             "the dialogues' claims tested on the real model", "cl_", (("cl_seed", "Seed (sampling, shuffles, bootstraps)"),)),
     PageSpec("Lessons", "app_pages/6_Lessons.py", "Lessons", "Lessons", "guided tours for a class, and lesson links",
-             "lb_", "🎓"),
+             "lb_"),
 )
 TITLES = tuple(p.title for p in PAGES)
 

@@ -19,7 +19,7 @@ APP_NAME = "Latent Dialogue Explorer"
 
 
 def setup(spec: PageSpec) -> None:
-    st.set_page_config(page_title=APP_NAME if spec.home else f"{spec.title} · {APP_NAME}", page_icon=spec.icon or None,
+    st.set_page_config(page_title=APP_NAME if spec.home else f"{spec.title} · {APP_NAME}", page_icon="🧭",
                        layout="wide")
     keep_inputs()
     serving.route_model_work()
