@@ -21,7 +21,7 @@ from latent.core.direction import DirectionError
 from latent.core.generate import Generation, continuation_logprobs, generate
 from latent.core.hidden import start_ids
 from latent.core.hooks import Plan, use
-from latent.core.requests import GenerateRequest, through_door
+from latent.core.requests import GenerateRequest
 
 POSITIONS = ("all", "first")
 SCORE_BATCH = 32               # rows per unsteered re-scoring batch
@@ -59,11 +59,6 @@ def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan
     """A hook plan adding its own absolute vector to each batch row: ``added (rows, d)`` at ``layer``."""
     vec = torch.as_tensor(np.asarray(added, np.float32), dtype=lm.model.dtype, device=lm.model.device)
     return add_plan(lm, layer, vec, positions)
-
-
-def decode(lm, request: GenerateRequest) -> Generation:
-    """One request's rows: through this thread's door (the app's scheduler) when it has one, else here."""
-    return through_door(lm, request, decode_rows)
 
 
 def decode_rows(lm, requests: list[GenerateRequest], on_token=None) -> list[Generation]:

@@ -22,14 +22,12 @@ import numpy as np
 import torch
 
 from latent.core.corpus import all_turns, load_corpus
-from latent.core.decode import POSITIONS, add_plan, rows_plan
+from latent.core.decode import add_plan
 from latent.core.direction import Direction, DirectionError
 from latent.core.hidden import hidden_states
 from latent.core.hooks import Plan, current, use
 
 MAX_STRENGTHS = 32
-__all__ = ["POSITIONS", "rows_plan", "steering", "steering_plan", "typical_norms", "coefficient", "check_strengths",
-           "parse_strengths"]
 
 
 def typical_norms(lm) -> np.ndarray:
