@@ -179,6 +179,11 @@ class LM:
         """The layer at a relative depth (0 = embeddings, 1 = last block): 0.3 is layer 9 of 30, 5 of 18."""
         return max(0, min(self.n_layers, round(float(fraction) * self.n_layers)))
 
+    def peek(self, key, default=None):
+        """What :meth:`derived` has kept under ``key``, without computing it."""
+        with self._lock:
+            return self._derived.get(key, default)
+
     def derived(self, key, fn):
         """``fn()`` computed once per model and key, kept on this object (all sessions share it).
 

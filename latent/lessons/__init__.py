@@ -5,17 +5,29 @@ A lesson file::
 
     {"id": "queen-hive", "title": "The queen and her hive", "summary": "…",
      "steps": [
-       {"page": "Senses", "text": "Markdown shown to the class.", "set": {"sn_word": "queen"}},
+       {"page": "Senses", "text": "Markdown shown to the class.", "set": {"sn_word": "queen"},
+        "chart": "sn_dose", "minutes": 2, "notes": "What the teacher says.",
+        "expect": {"SmolLM2": "what usually happens on this model"}},
        {"page": "Senses", "text": "…", "ask": "Which sense will the model put it near?",
-        "options": ["monarch", "bee", "band"],
+        "options": ["monarch", "bee", "unclear"], "labels": {"unclear": "no clear answer"},
         "fact": {"name": "queen_sense", "args": {"context": "honey worker hive queen"}},
-        "reveal": {"bee": "The model puts it nearest the bee sense (p = {p:.2f}).",
-                   "*": "The model puts it nearest {answer}, not the bee: {why}"}}]}
+        "plain": {"bee": "The model reads this queen as the bee.", "*": "The model reads it as {answer}."},
+        "reveal": {"bee": "p(bee) = {p:.2f} …", "*": "…"},
+        "say": {"bee": "…", "monarch": "…", "unclear": "…"}}]}
 
-``set`` writes widget values (by widget key) before the page draws. ``fact`` names a function in
-:mod:`latent.lessons.facts` that computes the answer on the loaded model; ``reveal`` picks the
-text written for that answer, or the ``"*"`` text, so a lesson never asserts an outcome the model
-did not produce. ``{…}`` fields are filled from the fact's values.
+``set`` writes widget values (by widget key) before the page draws. ``chart`` names the key of the
+chart the step is about (the page gives that chart the key; a test checks it exists). ``fact``
+names a function in :mod:`latent.lessons.facts` that computes the answer on the loaded model;
+``plain`` is one sentence a teacher can read aloud and ``reveal`` the numbers behind it, each
+picked for the computed answer (else the ``"*"`` text), so a lesson never asserts an outcome the
+model did not produce. ``{…}`` fields are filled from the fact's values. ``say`` (the teacher's
+words for each possible answer), ``notes``, ``expect`` and ``minutes`` make the teacher's script
+and the handout.
+
+Translations: ``assets/lessons/i18n/<lang>/<same file name>`` holds the same lesson's words
+(title, summary, and per step the fields in :data:`TRANSLATED`); anything missing falls back to
+English. Options stay the same values (they are the model's answers); their on-screen words are
+``labels``.
 
 Example::
 
@@ -38,10 +50,21 @@ from latent.lessons.facts import FACTS
 from latent.site import TITLES
 
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
+LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
+FIELDS = {"page", "text", "set", "ask", "options", "labels", "fact", "plain", "reveal", "chart", "notes", "expect",
+          "minutes", "say"}
+TRANSLATED = ("text", "ask", "labels", "plain", "reveal", "notes", "expect", "say")   # the words of a step
 
 
 class LessonError(LatentError):
     """A lesson file that cannot be used; the message names the file and the field."""
+
+
+def _fill(template: str, values: dict) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, ValueError, IndexError) as e:
+        raise LessonError(f"The reveal text needs a value the fact does not give: {e}") from None
 
 
 @dataclass
@@ -53,14 +76,32 @@ class Step:
     options: list = field(default_factory=list)
     fact: dict = field(default_factory=dict)
     reveal: dict = field(default_factory=dict)
+    plain: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+    chart: str = ""
+    notes: str = ""
+    expect: dict = field(default_factory=dict)
+    minutes: float = 0
+    say: dict = field(default_factory=dict)
+
+    def _pick(self, texts: dict, values: dict, default: str) -> str:
+        template = texts.get(str(values.get("answer")), texts.get("*", default))
+        return _fill(template, {**values, "answer": self.label(values.get("answer"))})
 
     def reveal_text(self, values: dict) -> str:
-        """The reveal written for the computed answer (else the ``"*"`` text), filled with the values."""
-        template = self.reveal.get(str(values.get("answer")), self.reveal.get("*", "The model's answer: {answer}."))
-        try:
-            return template.format(**values)
-        except (KeyError, ValueError, IndexError) as e:
-            raise LessonError(f"The reveal text needs a value the fact does not give: {e}") from None
+        """The numbers written for the computed answer (else the ``"*"`` text), filled with the values."""
+        return self._pick(self.reveal, values, "The model's answer: {answer}.")
+
+    def plain_text(self, values: dict) -> str:
+        """One sentence to read aloud, for the computed answer (else the ``"*"`` text; "" if none)."""
+        return self._pick(self.plain, values, "")
+
+    def label(self, option) -> str:
+        """An option's words on screen (the option itself unless the lesson gives a label)."""
+        return str(self.labels.get(str(option), option))
+
+    def say_text(self, answer) -> str:
+        return str(self.say.get(str(answer), self.say.get("*", "")))
 
 
 @dataclass
@@ -69,9 +110,15 @@ class Lesson:
     title: str
     summary: str
     steps: list[Step]
+    lang: str = "en"
+    file: str = ""
+
+    @property
+    def minutes(self) -> float:
+        return float(sum(s.minutes for s in self.steps))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "lesson") -> "Lesson":
+    def from_dict(cls, d: dict, source: str = "lesson", lang: str = "en") -> "Lesson":
         if not isinstance(d, dict):
             raise LessonError(f"{source}: a lesson is a JSON object.")
         for k in ("id", "title", "steps"):
@@ -79,40 +126,103 @@ class Lesson:
                 raise LessonError(f"{source}: missing field {k!r}.")
         if not KEY.match(str(d["id"])):
             raise LessonError(f"{source}: the id may use letters, digits, - and _ only.")
-        steps = []
-        for i, s in enumerate(d["steps"], start=1):
-            if not isinstance(s, dict) or "text" not in s or "page" not in s:
-                raise LessonError(f"{source}, step {i}: each step needs 'page' and 'text'.")
-            if s["page"] not in TITLES:
-                raise LessonError(f"{source}, step {i}: unknown page {s['page']!r}. Must be one of: {', '.join(TITLES)}")
-            unknown = set(s) - {"page", "text", "set", "ask", "options", "fact", "reveal"}
-            if unknown:
-                raise LessonError(f"{source}, step {i}: unknown field {sorted(unknown)[0]!r}.")
-            fact = s.get("fact") or {}
-            if fact and fact.get("name") not in FACTS:
-                raise LessonError(f"{source}, step {i}: unknown fact {fact.get('name')!r}. Must be one of: {', '.join(FACTS)}")
-            if any(not KEY.match(str(k)) for k in s.get("set", {})):
-                raise LessonError(f"{source}, step {i}: widget keys may use letters, digits, - and _ only.")
-            steps.append(Step(s["page"], str(s["text"]), dict(s.get("set", {})), str(s.get("ask", "")),
-                              list(s.get("options", [])), dict(fact), dict(s.get("reveal", {}))))
+        if not isinstance(d["steps"], list):
+            raise LessonError(f"{source}: 'steps' is a list of steps.")
+        steps = [_step(s, f"{source}, step {i}") for i, s in enumerate(d["steps"], start=1)]
         if not steps:
             raise LessonError(f"{source}: a lesson needs at least one step.")
-        return cls(str(d["id"]), str(d["title"]), str(d.get("summary", "")), steps)
+        return cls(str(d["id"]), str(d["title"]), str(d.get("summary", "")), steps, lang, source)
+
+
+def _step(s, where: str) -> Step:
+    if not isinstance(s, dict) or "text" not in s or "page" not in s:
+        raise LessonError(f"{where}: each step needs 'page' and 'text'.")
+    if s["page"] not in TITLES:
+        raise LessonError(f"{where}: unknown page {s['page']!r}. Must be one of: {', '.join(TITLES)}")
+    unknown = set(s) - FIELDS
+    if unknown:
+        raise LessonError(f"{where}: unknown field {sorted(unknown)[0]!r}.")
+    for k in ("set", "fact", "reveal", "plain", "labels", "expect", "say"):
+        if not isinstance(s.get(k, {}), dict):
+            raise LessonError(f"{where}: {k!r} is an object of names and values.")
+    fact = s.get("fact") or {}
+    if fact and fact.get("name") not in FACTS:
+        raise LessonError(f"{where}: unknown fact {fact.get('name')!r}. Must be one of: {', '.join(FACTS)}")
+    if any(not KEY.match(str(k)) for k in s.get("set", {})):
+        raise LessonError(f"{where}: widget keys may use letters, digits, - and _ only.")
+    if s.get("chart") is not None and not KEY.match(str(s.get("chart", "x"))):
+        raise LessonError(f"{where}: 'chart' is a chart key (letters, digits, - and _).")
+    options = [str(o) for o in s.get("options", [])]
+    if s.get("ask"):
+        if not options or not fact:
+            raise LessonError(f"{where}: a step that asks needs 'options' and a 'fact' that computes the answer.")
+        missing = [o for o in options if o not in s.get("say", {})]
+        if "say" in s and missing:
+            raise LessonError(f"{where}: 'say' has no words for the answer {missing[0]!r}.")
+    try:
+        minutes = float(s.get("minutes", 0))
+    except (TypeError, ValueError):
+        raise LessonError(f"{where}: 'minutes' is a number.") from None
+    return Step(s["page"], str(s["text"]), dict(s.get("set", {})), str(s.get("ask", "")), options, dict(fact),
+                {str(k): str(v) for k, v in s.get("reveal", {}).items()},
+                {str(k): str(v) for k, v in s.get("plain", {}).items()},
+                {str(k): str(v) for k, v in s.get("labels", {}).items()}, str(s.get("chart", "")),
+                str(s.get("notes", "")), {str(k): str(v) for k, v in s.get("expect", {}).items()}, minutes,
+                {str(k): str(v) for k, v in s.get("say", {}).items()})
 
 
 def lessons_dir() -> Path:
     return asset("lessons")
 
 
-def load_lessons(folder: Path | None = None) -> dict[str, Lesson]:
-    """Every lesson in ``assets/lessons`` (sorted by file name), by id."""
+def translate(d: dict, tr: dict) -> dict:
+    """The English lesson ``d`` with the words of translation ``tr`` put over it (per field; dict fields
+    per key), falling back to English for anything the translation lacks. Pages, widget values, facts
+    and options never change in a translation."""
+    out = {**d, "steps": [dict(s) for s in d.get("steps", [])]}
+    for k in ("title", "summary"):
+        if isinstance(tr.get(k), str) and tr[k].strip():
+            out[k] = tr[k]
+    for s, t in zip(out["steps"], tr.get("steps", []) or []):
+        if not isinstance(t, dict):
+            continue
+        for k in TRANSLATED:
+            if k not in t:
+                continue
+            if isinstance(s.get(k), dict) and isinstance(t[k], dict):
+                s[k] = {**s[k], **{kk: v for kk, v in t[k].items() if isinstance(v, str) and v.strip()}}
+            elif isinstance(t[k], str) and t[k].strip():
+                s[k] = t[k]
+    return out
+
+
+def _read(p: Path) -> dict:
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise LessonError(f"{p.name}: not valid JSON ({e.msg}, line {e.lineno}).") from None
+
+
+def check_lang(lang) -> str:
+    """A language code this app has words for, else English.
+
+    >>> check_lang("de"), check_lang("xx"), check_lang(None)
+    ('de', 'en', 'en')
+    """
+    return lang if lang in LANGUAGES else "en"
+
+
+def load_lessons(folder: Path | None = None, lang: str = "en") -> dict[str, Lesson]:
+    """Every lesson in ``assets/lessons`` (sorted by file name), by id, in ``lang`` where translated."""
+    folder = folder or lessons_dir()
+    lang = check_lang(lang)
     out = {}
-    for p in sorted((folder or lessons_dir()).glob("*.json")):
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise LessonError(f"{p.name}: not valid JSON ({e.msg}, line {e.lineno}).") from None
-        lesson = Lesson.from_dict(d, p.name)
+    for p in sorted(folder.glob("*.json")):
+        d = _read(p)
+        tp = folder / "i18n" / lang / p.name
+        if lang != "en" and tp.exists() and isinstance(d, dict):
+            d = translate(d, _read(tp))
+        lesson = Lesson.from_dict(d, p.name, lang)
         out[lesson.id] = lesson
     return out
 

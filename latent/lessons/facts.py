@@ -49,8 +49,9 @@ def queen_sense(lm, context: str, encoder=None) -> dict:
     nearest = rep.senses[int(probs.argmax())]
     answer = rep.steps[0].predicted_sense
     p_name, calibration = calibration_words(rep.calibration)
-    why = (f"its nearest sense ({nearest}) is no closer than {NULL_LEVEL:.0%} of {len(rep.null_contexts)} sense-free "
-           "contexts, so the page says 'unclear' and shows no probability" if answer == "unclear"
+    why = (f"its closest sense ({nearest}) is no closer than the model gets for sentences with no sense of the word at "
+           f"all ({len(rep.null_contexts)} such contexts measured, cut-off at their {NULL_LEVEL * 100:.0f}th percentile), "
+           "so the page says 'unclear' and shows no number for it" if answer == "unclear"
            else f"{p_name}({answer}) = {probs.max():.2f}")
     return {"answer": answer, "nearest": nearest, "p": float(probs.max()), "layer": rep.layer, "why": why,
             "p_bee": float(probs[rep.senses.index("bee")]), "p_monarch": float(probs[rep.senses.index("monarch")]),
@@ -73,8 +74,8 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
         if far:
             diffs.append(float(np.mean(far) - dist[i, i - 1]))
     f = paired_finding("other turns' distance minus the previous turn's", diffs)
-    answer = {SUPPORTED: "closer", NOT_SUPPORTED: "not closer"}.get(f.verdict, "unclear")
-    return {"answer": answer, "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "title": d.title}
+    return {"answer": YES_NO.get(f.verdict, "unclear"), "verdict": f.verdict,
+            "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "title": d.title}
 
 
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
@@ -82,19 +83,28 @@ def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
     sw, ds = lm.derived(("lesson", "walk_band", preset), lambda: run_default(lm, encoder, preset))
     v = sw.band_verdict()
-    answer = "beyond" if v.startswith("beyond") else "inside" if v.startswith("within") else "inconclusive"
+    answer = "yes" if v.startswith("beyond") else "no" if v.startswith("within") else "unclear"
     return {"answer": answer, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
             "band_lo": sw.random_band()[0], "band_hi": sw.random_band()[1], "n_units": sw.n_units,
             "n_random": len(sw.random_slopes), "wrong_way": sw.wrong_way, "preset": preset, "layer": ds.layer,
             "strength": ds.strength, "source": ds.source(), "verdict": v}
 
 
+YES_NO = {SUPPORTED: "yes", NOT_SUPPORTED: "no"}      # a yes/no question's answer; anything else is "unclear"
+
+
+def claim_key(name: str, params: dict | None = None) -> tuple:
+    """Where a lesson's experiment result is kept on the model (the Seed claims page reads it there)."""
+    return ("lesson", "claim", name, tuple(sorted((params or {}).items())))
+
+
 def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:
     """A seed-claim experiment's verdict on the loaded model (fp32, seed 0)."""
 
-    r = lm.derived(("lesson", "claim", name, tuple(sorted(params.items()))), lambda: run(name, lm, **params))
+    r = lm.derived(claim_key(name, params), lambda: run(name, lm, **params))
     f = r.evidence.finding
-    return {"answer": f.verdict, "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "measure": f.measure,
+    return {"answer": YES_NO.get(f.verdict, "unclear"), "verdict": f.verdict,
+            "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "measure": f.measure,
             "caveat": r.evidence.caveat}
 
 
