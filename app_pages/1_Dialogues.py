@@ -1,7 +1,7 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
-from app_pages.ui import models, serving
+from app_pages.ui import models, serving, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
 from latent.core import project
@@ -17,15 +17,15 @@ extra = st.session_state.setdefault("user_dialogues", [])
 
 with st.sidebar:
     st.header("Map settings")
-    source = st.radio("Turn vectors from", ["encoder", "lm"], key="map_source", bind="query-params", horizontal=True,
-                      format_func={"encoder": "sentence encoder", "lm": "language model"}.get)
+    source = widgets.choice(st, "radio", "Turn vectors from", ["encoder", "lm"], key="map_source", horizontal=True,
+                            format_func={"encoder": "sentence encoder", "lm": "language model"}.get)
     layer, pooling = 12, "mean"
     if source == "lm":
         n = models.lm().n_layers
         layer = st.slider("Layer", 0, n, round(0.4 * n), key="map_layer", bind="query-params")
         pooling = st.radio("Pooling", ["mean", "last"], key="map_pooling", bind="query-params", horizontal=True)
-    method = st.radio("Projection", ["umap", "pca"], key="map_method", bind="query-params", horizontal=True,
-                      format_func=str.upper)
+    method = widgets.choice(st, "radio", "Projection", ["umap", "pca"], key="map_method", horizontal=True,
+                            format_func=str.upper)
     dims = st.radio("Dimensions", [2, 3], key="map_dims", bind="query-params", horizontal=True)
     color = st.radio("Colour by", ["speaker", "dialogue"], key="map_color", bind="query-params", horizontal=True)
     seed = st.number_input("Seed", 0, 10_000, 0, key="map_seed", bind="query-params")

@@ -4,7 +4,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import models, serving
+from app_pages.ui import models, serving, widgets
 from app_pages.ui.export import chart, export_buttons
 from latent.core.direction import DirectionError
 from latent.core.hidden import InputError
@@ -28,7 +28,7 @@ text = st.text_area("Prompts, one per line", key="hs_prompts", bind="query-param
 c = st.columns([2, 2, 1, 2, 1])
 layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", bind="query-params", max_chars=200,
                              help=f"e.g. 0-{lm.n_layers}, 0,6,12 or 0-{lm.n_layers}:3")
-method = c[1].radio("Projection", ["pca", "umap"], key="hs_method", bind="query-params", horizontal=True, format_func=str.upper)
+method = widgets.choice(c[1], "radio", "Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)
 dims = c[2].radio("Dimensions", [2, 3], key="hs_dims", bind="query-params", horizontal=True)
 color = c[3].selectbox("Colour by", COLOR_BY, key="hs_color", bind="query-params")
 seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="hs_seed", bind="query-params"))
@@ -36,6 +36,10 @@ seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="hs_seed", bind="query-pa
 prompts = [p for p in text.splitlines() if p.strip()]
 try:
     layers = parse_layers(layer_spec, lm.n_layers)
+except InputError as e:          # a bad layer list (typed or from a link): say so, and draw the default layers
+    st.warning(f"{e} Showing layers 0-{lm.n_layers} instead.")
+    layers = parse_layers(f"0-{lm.n_layers}", lm.n_layers)
+try:
     bar = st.progress(0.0, text="Hidden states…")
     tm = serving.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm,
                          progress=lambda i, n: bar.progress(i / n, text=f"Hidden states: chunk {i}/{n}"))

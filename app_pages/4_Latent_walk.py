@@ -1,7 +1,7 @@
 """Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
 import streamlit as st
 
-from app_pages.ui import models, serving
+from app_pages.ui import models, serving, widgets
 from app_pages.ui.export import chart, export_buttons
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
@@ -63,8 +63,12 @@ except ERRORS as e:
 c[3].metric("Layer norm", f"{coefficient(lm, direction, 1.0):.1f}", help="median token norm at this layer: strength 1")
 c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="do_wk_save", help="save this direction")
 
-prompt_text = st.text_area("Prompts (one per line: each is one unit of the evidence)", prompt_default,
-                           key=f"wk_prompt_{source}", max_chars=4000, height=110)
+linked = widgets.from_link("wk_prompt")       # the typed prompts travel in the link
+if linked is not None:
+    st.session_state[f"wk_prompt_{source}"] = linked[:4000]
+prompt_text = st.text_area("Prompts (one per line: each is one unit of the evidence)",
+                           None if linked is not None else prompt_default, key=f"wk_prompt_{source}", max_chars=4000, height=110)
+widgets.to_link("wk_prompt", prompt_text, prompt_default)
 prompts = [x for x in prompt_text.splitlines() if x.strip()] or [prompt_default.splitlines()[0]]
 g = st.columns(4)
 strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}",

@@ -8,6 +8,7 @@ from latent.claims import ARITHMETIC, ExperimentError, registry
 from latent.claims.figures import evidence_figure
 from latent.core.corpus import load_corpus
 from latent.core.errors import LatentError
+from latent.lessons.facts import claim_key
 from latent.recipes import make_recipe
 
 st.caption("Each claim is quoted from the dialogues and tested on the loaded model, in fp32 on the CPU with a seed, so "
@@ -42,9 +43,9 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             continue
         key = (tuple(sorted(params.items())), seed)
         if st.button(f"Run: {exp.title}", key=f"do_cl_run_{name}", type="primary"):
-            bar = st.progress(0.0, text="Running on the model (fp32, CPU)…")
+            bar = widgets.dock().progress(0.0, text=f"{exp.title}: running on the model (fp32, CPU)…")
             try:
-                serving.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"Running… {i}/{n}"))
+                serving.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"{exp.title}: {i}/{n}"))
                 st.session_state[f"cl_done_{name}"] = key
             except LatentError as e:
                 st.error(str(e))
@@ -52,12 +53,17 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
                 st.error(f"This experiment failed: {type(e).__name__}: {str(e)[:200]}")
             bar.empty()
         done = st.session_state.get(f"cl_done_{name}")
-        if done is None:
+        quoted = lm.peek(claim_key(name)) if done is None else None     # the result a lesson's reveal quoted
+        if done is None and quoted is None:
             st.caption("Press Run to test this claim on the model (≈ 10-30 s on a laptop CPU).")
             continue
-        if done != key:
+        if quoted is not None:
+            st.caption("The result the lesson quoted: this experiment's default settings, seed 0. Press Run for the "
+                       "settings above.")
+            done = ((), 0)
+        elif done != key:
             st.caption("The settings changed since this result: press Run to update it.")
-        r = serving.experiment(name, done, lm)
+        r = quoted if quoted is not None else serving.experiment(name, done, lm)
         j = r.to_json()
         f = r.evidence.finding
         BADGE.get(f.verdict, st.warning)(f"**{f.verdict}** · {lm.name}, {j['dtype']}, seed {j['seed']}")

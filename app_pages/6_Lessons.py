@@ -1,33 +1,84 @@
-"""Lessons: guided tours through the live pages, and a lesson-link builder for teachers."""
+"""Lessons: guided tours through the live pages; a class (code, links, QR) for a lesson; the teacher's
+handout; and a lesson-link builder."""
 import streamlit as st
 
-from app_pages.ui import classroom
-from latent.lessons import LessonError, load_lessons
+from app_pages.ui import classroom, live_class
+from latent.lessons import LANGUAGES, LessonError, load_lessons
+from latent.lessons.handout import handout_html, handout_pdf
 from latent.site import page as page_spec
 
 st.caption("A lesson walks through the real pages: each step sets the widgets, shows the live result and, where it "
            "asks you to predict, computes the answer on the loaded model before it says anything about it. "
            "Space or → goes to the next step, ← back.")
+langs = list(LANGUAGES)
+st.session_state.setdefault("lb_lang", classroom.lang())
+
+
+def _set_lang():
+    st.session_state["_lang"] = st.session_state["lb_lang"]
+
+
+lang = st.radio("Language of the lessons", langs, key="lb_lang", horizontal=True, format_func=LANGUAGES.get,
+                on_change=_set_lang, help="The lesson texts, the lesson panel and the glossary; the model's own "
+                "text stays as it is. In a link: lang=de.")
 try:
-    lessons = load_lessons()
+    lessons = load_lessons(lang=lang)
 except LessonError as e:
     st.error(str(e))
     st.stop()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _pdf(lid: str, lg: str) -> bytes:
+    return handout_pdf(load_lessons(lang=lg)[lid])
+
+
 for lid, lesson in lessons.items():
     with st.container(border=True):
         st.markdown(f"**{lesson.title}** — {lesson.summary}")
         pages = ", ".join(dict.fromkeys(s.page for s in lesson.steps))
-        st.caption(f"{len(lesson.steps)} steps · {sum(bool(s.ask) for s in lesson.steps)} to predict · on {pages}")
-        st.button("Start this lesson", key=f"do_lesson_start_{lid}", on_click=classroom.start, args=(lid,))
+        st.caption(f"{len(lesson.steps)} steps · {sum(bool(s.ask) for s in lesson.steps)} to predict · on {pages} · "
+                   f"about {lesson.minutes:g} minutes")
+        b = st.columns([1, 1, 1, 1])
+        b[0].button("Start this lesson", key=f"do_lesson_start_{lid}", on_click=classroom.start, args=(lid,))
+        b[1].button("Start a class", key=f"do_class_start_{lid}", on_click=live_class.create, args=(lid,),
+                    help="A class code and two links: the projector's and the students'. Students' predictions are "
+                         "tallied live on the projector and their step follows yours.")
+        b[2].download_button("Handout (PDF)", lambda lid=lid: _pdf(lid, lang), f"handout-{lid}-{lang}.pdf",
+                             mime="application/pdf", key=f"do_handout_pdf_{lid}", on_click="ignore")
+        b[3].download_button("Handout (HTML)", lambda lesson=lesson: handout_html(lesson), f"handout-{lid}-{lang}.html",
+                             mime="text/html", key=f"do_handout_html_{lid}", on_click="ignore")
+
+code = live_class.code()
+if live_class.teaching() and st.session_state.get("_class_lesson") in lessons:
+    lid = st.session_state["_class_lesson"]
+    first = page_spec(lessons[lid].steps[0].page).path
+    projector, student = live_class.links(lid, first)
+    with st.container(border=True, key="class_links"):
+        st.subheader(f"Class {code}: {lessons[lid].title}")
+        st.markdown("**1.** Open the projector link on the classroom screen (it is your screen: it moves the class).")
+        st.code(projector, language=None, wrap_lines=True)
+        st.markdown("**2.** Students open this link (or scan the QR code the projector shows on step 1). Names are "
+                    "optional.")
+        st.code(student, language=None, wrap_lines=True)
+        if live_class.local_only():
+            st.warning("This server listens only on this computer, so students' devices cannot open these links. "
+                       "Stop it and start it with `make class`, which listens on the local network (or set "
+                       "`LATENT_PUBLIC_URL` to the address students use).")
+        st.caption("Keep the projector link to yourself: whoever opens it can move and reset the class. "
+                   "Class state is kept on this server's disk, so a restart loses nothing.")
 
 st.subheader("Lesson-link builder")
-st.caption("Choose a lesson, where it starts, and which controls your students see; then copy the link.")
+st.caption("Choose a lesson, where it starts, and which controls your students see; then copy a link.")
 lid = st.selectbox("Lesson", list(lessons), format_func=lambda k: lessons[k].title, key="lb_lesson")
 step = int(st.number_input("Start at step", 1, len(lessons[lid].steps), 1, key="lb_step"))
-present = st.toggle("Presenter view (large type, thick lines, no sidebar)", key="lb_present")
 page = lessons[lid].steps[step - 1].page
 labels = dict(page_spec(page).controls)
 hide = st.multiselect(f"Hide these controls on {page}", list(labels), key="lb_hide", format_func=labels.get)
-root = str(st.context.url or "").split("?")[0].rsplit("/", 1)[0] + "/"
-st.code(root + classroom.lesson_link(lid, step, present, hide), language=None, wrap_lines=True)
+root = live_class.public_root()
+c1, c2 = st.columns(2)
+c1.markdown("**For students**")
+c1.code(root + classroom.lesson_link(lid, step, False, hide, lang), language=None, wrap_lines=True)
+c2.markdown("**For the projector** (presenter view: large type, no sidebar)")
+c2.code(root + classroom.lesson_link(lid, step, True, hide, lang), language=None, wrap_lines=True)
 st.caption("Presenter view can also be switched on for any page by adding `present=1` to its link.")

@@ -22,6 +22,8 @@ from latent.core.lens import lens_table
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
 from latent.dialogues.map import MapSpec
 from latent.export import write
+from latent.lessons import LANGUAGES, LessonError, load_lessons
+from latent.lessons.handout import write_handout
 from latent.recipes import RecipeError, Resources, make_recipe, replay
 from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import analyze
@@ -307,6 +309,30 @@ def cmd_experiment(args):
     print(f"  rule: {j['rule']}")
     for f in j["findings"]:
         print(f"  - {f['measure']}: {f['effect']:.4g} [{f['ci'][0]:.4g}, {f['ci'][1]:.4g}] n = {f['n']} -> {f['verdict']}")
+
+
+def _handout_args(p):
+    p.add_argument("lesson", help="a lesson id (see --list)", nargs="?")
+    p.add_argument("--out", help="the file to write: F.html or F.pdf")
+    p.add_argument("--lang", default="en", help=f"the language: {', '.join(LANGUAGES)}")
+    p.add_argument("--list", action="store_true", help="list the lessons")
+
+
+@command("handout", "a printable handout for a lesson (students' pages, then the teacher's notes)", _handout_args)
+def cmd_handout(args):
+    if args.lang not in LANGUAGES:
+        raise LessonError(f"--lang {args.lang!r}: choose one of {', '.join(LANGUAGES)}.")
+    lessons = load_lessons(lang=args.lang)
+    if args.list or not args.lesson:
+        for lid, lesson in lessons.items():
+            print(f"{lid:20} {lesson.title}")
+        return
+    if args.lesson not in lessons:
+        raise LessonError(f"{args.lesson!r} is not a lesson. Must be one of: {', '.join(lessons)}")
+    if not args.out:
+        raise LessonError("Give the file to write with --out F.html or --out F.pdf.")
+    write_handout(lessons[args.lesson], args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

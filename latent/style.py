@@ -41,6 +41,8 @@ def present(fig: go.Figure) -> go.Figure:
         fig.update_traces(selector=dict(type="scatter"), line_width=5, marker_size=14)
         fig.update_traces(selector=dict(type="scattergl"), marker_size=10)
         fig.update_annotations(font_size=20)
+        # a projector's first screen (1280×720) holds the whole chart
+        fig.update_layout(height=min(fig.layout.height or 560, 560))
     return fig
 
 

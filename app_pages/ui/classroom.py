@@ -1,51 +1,90 @@
-"""Classroom: the lesson panel, keyboard pacing, presenter view, control hiding, the link to this
-view, and a visible note for link settings that could not be used. The frame calls
-:func:`preamble` before every page's widgets and :func:`finish` after them.
+"""Classroom: the lesson panel, keyboard pacing, presenter view, control hiding, the language, the
+model in links, the link to this view, and a visible note for link settings that could not be used.
+The frame calls :func:`preamble` before every page's widgets and :func:`finish` after them. The live
+class (code, tally, follow-the-teacher) is :mod:`app_pages.ui.live_class`.
 
-URL parameters read here: ``lesson`` (an id) and ``step`` (1-based), ``present=1``, and ``hide``
-(comma-separated widget keys). Anything else must be a widget key of the page.
+URL parameters read here: ``lesson`` (an id) and ``step`` (1-based), ``present=1``, ``hide``
+(comma-separated widget keys), ``lang`` (en, de, es), ``model`` (an embedded model) and the class's
+(``class``, ``teach``, ``me``). Anything else must be a widget key of the page.
 """
 from __future__ import annotations
 
+import json
 import re
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from app_pages.ui import models
-from latent.lessons import LessonError, compute_fact, load_lessons
+from app_pages.ui import live_class, models
+from latent.core.models import DEFAULT_LM, EMBEDDED
+from latent.lessons import LANGUAGES, LessonError, compute_fact, load_lessons
+from latent.lessons.words import t
 from latent.site import page
 from latent.style import PRESENT
 
-OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed"}
+OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed", "lang", "model", "class", "teach", "me"}
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 PRESENT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, .st-key-lesson_jump { display: none !important; }
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px !important; }
-h1 { font-size: 2.6rem !important; } h2, h3 { font-size: 2rem !important; }
-p, li, label, button, [data-testid="stMarkdownContainer"] { font-size: 1.25rem !important; }
-.block-container { max-width: 100% !important; padding: 1rem 2rem !important; }
+html, body, [data-testid="stAppViewContainer"] { font-size: 20px !important; }
+h1 { font-size: 2.2rem !important; } h2, h3 { font-size: 1.7rem !important; }
+p, li, label, button, [data-testid="stMarkdownContainer"] { font-size: 1.15rem !important; }
+.block-container { max-width: 100% !important; padding: 0.6rem 1.2rem !important; }
+</style>"""
+# during a lesson, in presenter view or on a wide screen, the panel sits at the right, beside the charts
+SIDE_CSS = """<style>
+%(media)s {
+  .st-key-lesson_panel { position: fixed; top: 0.5rem; right: 0.5rem; width: 31vw; max-height: calc(100vh - 1rem);
+    overflow-y: auto; z-index: 999990; background: var(--background-color, #fff); box-shadow: 0 2px 12px rgba(0,0,0,.18);
+    padding: 0.6rem 0.8rem; }
+  .st-key-lesson_panel p, .st-key-lesson_panel li, .st-key-lesson_panel label, .st-key-lesson_panel button,
+  .st-key-lesson_panel [data-testid="stMarkdownContainer"] { font-size: 0.95rem !important; }
+  [data-testid="stMainBlockContainer"], .block-container { padding-right: calc(31vw + 1.5rem) !important; }
+}
 </style>"""
 KEYS_JS = """<script>
-// installed in the page itself (parent realm), so it keeps working when Streamlit replaces this iframe
+// installed in the page itself (parent realm), so it keeps working when Streamlit replaces this iframe.
+// Capture phase on the window: the keys change the step wherever focus is (a radio option included)
+// and never change a widget's value; only text fields keep their keys.
 window.parent.eval(`
-if (!document.__lessonKeys) {
-  document.__lessonKeys = true;
-  document.addEventListener('keydown', (e) => {
+if (!window.__lessonKeys) {
+  window.__lessonKeys = true; document.__lessonKeys = true;
+  window.addEventListener('keydown', (e) => {
     const t = e.target, tag = (t && t.tagName) || '';
-    if (['INPUT', 'TEXTAREA', 'SELECT'].includes(tag) || (t && t.isContentEditable)) return;
-    const want = (e.key === 'ArrowRight' || e.key === ' ') ? 'Next step' : (e.key === 'ArrowLeft' ? 'Previous step' : null);
-    if (!want) return;
-    const b = Array.from(document.querySelectorAll('button')).find((x) => x.innerText.includes(want) && !x.disabled);
-    if (b) { e.preventDefault(); b.click(); }
-  });
-}`);
+    const typing = (tag === 'TEXTAREA' || (t && t.isContentEditable) ||
+      (tag === 'INPUT' && !['radio', 'checkbox', 'button', 'range'].includes((t.type || '').toLowerCase())) ||
+      (t && t.getAttribute && t.getAttribute('role') === 'combobox'));
+    if (typing || e.altKey || e.ctrlKey || e.metaKey) return;
+    const which = (e.key === 'ArrowRight' || e.key === ' ') ? 'next' : (e.key === 'ArrowLeft' ? 'back' : null);
+    if (!which) return;
+    const b = document.querySelector('.st-key-do_lesson_' + which + ' button');
+    if (!b) return;
+    e.preventDefault(); e.stopPropagation();
+    if (!b.disabled) b.click();
+  }, true);
+}
+// bring the step's chart into view once per step (on wide screens: on a phone the question stays on top)
+window.__lessonChart = %(chart)s;
+if (!window.__lessonScroll) {
+  window.__lessonScroll = true;
+  window.setInterval(() => {
+    const w = window, want = w.__lessonChart;
+    if (!want || w.__lessonScrolled === want.id || w.innerWidth < 900) return;
+    const el = w.document.querySelector('.st-key-chart_' + want.key);
+    if (el && el.getBoundingClientRect().height > 50) { el.scrollIntoView({block: 'start'}); w.__lessonScrolled = want.id; }
+  }, 400);
+}
+`);
 </script>"""
+
+
+def lang() -> str:
+    return live_class.lang()
 
 
 def _lessons():
     try:
-        return load_lessons()
+        return load_lessons(lang=lang())
     except LessonError as e:
         st.sidebar.error(f"Lessons could not be read: {e}")
         return {}
@@ -56,38 +95,61 @@ def _notes() -> list[str]:
 
 
 def _read_url(tab: str) -> None:
-    """Lesson, step, presenter and hidden controls from the URL, each checked, once per page visit."""
+    """Language, model, class, lesson, step, presenter and hidden controls from the URL, each checked,
+    once per page visit."""
     q = st.query_params
+    lg = q.get("lang")
+    if lg is not None:
+        if lg in LANGUAGES:
+            st.session_state["_lang"] = st.session_state["lb_lang"] = lg
+        else:
+            _notes().append(f"lang={lg[:20]!r} is not a language of this app (choose one of: {', '.join(LANGUAGES)}); "
+                            "English is shown.")
+            del q["lang"]
+    m = q.get("model")
+    if m is not None:
+        name = next((n for n, e in EMBEDDED.items() if m == n or m in e.aliases), None)
+        if name:
+            st.session_state["model_name"] = name
+        else:
+            _notes().append(f"model={m[:60]!r} is not an embedded model (links may name: {', '.join(EMBEDDED)}); "
+                            f"using {models.model_name()}.")
+            del q["model"]
+    class_step = live_class.read_url(_notes())
     lessons = _lessons()
-    lid = q.get("lesson")
+    lid = q.get("lesson") or (st.session_state.get("_class_lesson") if live_class.code() else None)
     if lid is not None and lid != st.session_state.get("lesson_id"):
         if lid in lessons:
-            start(lid, _int(q.get("step"), 1, len(lessons[lid].steps)) - 1)
+            step = class_step if class_step is not None else _int(q.get("step"), 1, len(lessons[lid].steps)) - 1
+            start(lid, step)
         else:
-            _notes().append(f"lesson={lid!r} is not a lesson (choose one of: {', '.join(lessons)}); no lesson started.")
+            _notes().append(f"lesson={lid[:60]!r} is not a lesson (choose one of: {', '.join(lessons)}); no lesson started.")
             del q["lesson"]
     present = q.get("present")              # kept for the session (a page switch clears the URL): 0 turns it off
     if present in ("0", "1"):
         st.session_state["_present"] = present == "1"
     elif present is not None:
-        _notes().append(f"present={present!r}: use 1 or 0; presenter view is unchanged.")
+        _notes().append(f"present={present[:20]!r}: use 1 or 0; presenter view is unchanged.")
         del q["present"]
     if "hide" in q:
         hide = [k for k in q.get("hide").split(",") if k]
         bad = [k for k in hide if not KEY.match(k)]
         if bad:
-            _notes().append(f"hide: {', '.join(map(repr, bad))} is not a control key; ignored.")
+            _notes().append(f"hide: {', '.join(repr(k[:40]) for k in bad)} is not a control key; ignored.")
         st.session_state["_hide"] = [k for k in hide if KEY.match(k)]
     st.session_state["_url_at_start"] = {k: q.get(k) for k in q.keys()}
 
 
 def _int(text, lo: int, hi: int) -> int:
     try:
-        return min(max(int(text), lo), hi)
+        n = int(text)
     except (TypeError, ValueError):
         if text is not None:
-            _notes().append(f"step={text!r} is not a step number; starting at step {lo}.")
+            _notes().append(f"step={str(text)[:20]!r} is not a step number; starting at step {lo}.")
         return lo
+    if not lo <= n <= hi:
+        _notes().append(f"step={n}: this lesson has steps {lo} to {hi}; starting at step {min(max(n, lo), hi)}.")
+    return min(max(n, lo), hi)
 
 
 def start(lesson_id: str, step: int = 0) -> None:
@@ -103,14 +165,18 @@ def stop() -> None:
             del st.query_params[k]
 
 
-def _move(delta: int) -> None:
-    st.session_state["lesson_step"] = st.session_state.get("lesson_step", 0) + delta
+def _go(step: int) -> None:
+    st.session_state["lesson_step"] = step
     st.session_state.pop("lesson_applied", None)
+    live_class.moved(step)
+
+
+def _move(delta: int) -> None:
+    _go(st.session_state.get("lesson_step", 0) + delta)
 
 
 def _jump() -> None:
-    st.session_state["lesson_step"] = int(st.session_state["lesson_jump"]) - 1
-    st.session_state.pop("lesson_applied", None)
+    _go(int(st.session_state["lesson_jump"]) - 1)
 
 
 def presenting() -> bool:
@@ -123,6 +189,23 @@ def _leave_presenter() -> None:
         del st.query_params["present"]
 
 
+def _keep_url() -> None:
+    """Write the session's own settings into this page's URL (a page switch clears it)."""
+    q = st.query_params
+    if presenting():
+        q["present"] = "1"
+    hide = st.session_state.get("_hide", [])
+    if hide:
+        q["hide"] = ",".join(hide)
+    if lang() != "en":
+        q["lang"] = lang()
+    if models.model_name() != DEFAULT_LM and models.model_name() in EMBEDDED:
+        q["model"] = models.model_name()
+    elif "model" in q:
+        del q["model"]
+    live_class.keep_url()
+
+
 def preamble(tab: str) -> None:
     """Before the page's widgets: URL checks, presenter CSS, hidden controls, the active lesson's step
     (its page and widget values), and the lesson panel."""
@@ -130,17 +213,16 @@ def preamble(tab: str) -> None:
         st.session_state["_url_tab"] = tab
         _read_url(tab)
     PRESENT.set(presenting())
+    _keep_url()
     css = PRESENT_CSS if presenting() else ""
-    if presenting():
-        st.query_params["present"] = "1"
     hide = st.session_state.get("_hide", [])
-    if hide:
-        st.query_params["hide"] = ",".join(hide)
     css += "".join(f"<style>.st-key-{k} {{ display: none !important; }}</style>" for k in hide)
-    if css:
-        st.markdown(css, unsafe_allow_html=True)       # fixed CSS; hidden keys are checked against KEY
     lessons = _lessons()
     lid = st.session_state.get("lesson_id")
+    if lid in lessons:
+        css += SIDE_CSS % {"media": "@media (min-width: 0px)" if presenting() else "@media (min-width: 1400px)"}
+    if css:
+        st.markdown(css, unsafe_allow_html=True)       # fixed CSS; hidden keys are checked against KEY
     if lid not in lessons:
         return
     lesson = lessons[lid]
@@ -158,72 +240,144 @@ def preamble(tab: str) -> None:
 
 
 def _panel(lesson, i: int, step) -> None:
-    n = len(lesson.steps)
+    n, lg = len(lesson.steps), lang()
     with st.container(border=True, key="lesson_panel"):
-        st.markdown(f"**Lesson: {lesson.title}** · step {i + 1} of {n}")
+        st.markdown(f"**{t('lesson', lg)}: {lesson.title}** · {t('step_of', lg, i=i + 1, n=n)}")
         st.markdown(step.text)                          # lesson text is ours (assets/lessons), not user input
         if step.ask:
             _predict(lesson, i, step)
-        c = st.columns([1, 1, 2, 1])
-        c[0].button("← Previous step", key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0)
-        c[1].button("Next step →", key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
-                    type="primary")
-        c[2].selectbox("Jump to step", list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
-                       format_func=lambda s: f"{s}. {lesson.steps[s - 1].text[:50]}…", label_visibility="collapsed")
-        c[3].button("End lesson", key="do_lesson_end", on_click=stop)
-        st.caption("Space or → for the next step, ← to go back.")
-    st.iframe(KEYS_JS, height=1)
+        c = st.columns([1, 1, 1])
+        c[0].button(t("back", lg), key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0, width="stretch")
+        c[1].button(t("next", lg), key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
+                    type="primary", width="stretch")
+        c[2].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
+        st.selectbox(t("jump", lg), list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
+                     format_func=lambda s: f"{s}. {lesson.steps[s - 1].text[:60]}…", label_visibility="collapsed")
+        st.caption(t("keys", lg))
+        if live_class.teaching():
+            _presenter_class(lesson, i, step)
+        elif live_class.code():
+            live_class.follow(i)
+        if presenting() and (step.notes or step.say):
+            with st.expander(t("teacher_says", lg)):
+                st.markdown(step.notes)
+                for o in step.options:
+                    st.markdown(f"- **{step.label(o)}**: {step.say_text(o)}")
+    chart = {"id": f"{lesson.id}/{i}", "key": step.chart} if step.chart else None
+    st.iframe(KEYS_JS % {"chart": json.dumps(chart)}, height=1)
+
+
+def _presenter_class(lesson, i: int, step) -> None:
+    if i == 0 or st.session_state.get("_show_join"):
+        live_class.join_box(lesson.id, page(lesson.steps[0].page).path)
+    if step.ask:
+        live_class.tally(i, step.options, step.label)
+    a, b = st.columns(2)
+    a.toggle(t("scan", lang()), key="_show_join")
+    b.button(t("reset", lang()), key="do_class_reset", on_click=live_class.reset)
+    if st.session_state.pop("_class_reset", False):
+        st.success(t("reset_done", lang()))
 
 
 def _predict(lesson, i: int, step) -> None:
+    lg = lang()
     guess_key, fact_key = f"lesson_guess_{lesson.id}_{i}", f"lesson_fact_{lesson.id}_{i}"
-    guess = st.radio(f"Predict first: {step.ask}", step.options, index=None, key=guess_key, horizontal=True)
-    if st.button("Reveal the model's answer", key=f"do_lesson_reveal_{lesson.id}_{i}", disabled=guess is None):
-        with st.spinner("Computing the answer on the model…"):
-            try:
-                st.session_state[fact_key] = compute_fact(models.lm(), step.fact, encoder=models.encoder())
-            except Exception as e:  # noqa: BLE001 - a lesson step fails alone, with its reason
-                st.error(f"This step could not be computed: {type(e).__name__}: {str(e)[:200]}")
+    saved = st.session_state.setdefault("_guesses", {})
+    if guess_key not in st.session_state and guess_key in saved:      # back to a step: its prediction is kept
+        st.session_state[guess_key] = saved[guess_key]
+
+    def keep():
+        saved[guess_key] = st.session_state.get(guess_key)
+        live_class.predicted(i, saved[guess_key])
+
+    guess = st.radio(t("predict", lg, ask=step.ask), step.options, index=None, key=guess_key, horizontal=True,
+                     format_func=step.label, on_change=keep)
+    if live_class.code() and not live_class.teaching() and guess is not None:
+        st.caption(t("sent", lg))
     fact = st.session_state.get(fact_key)
+    if fact is None and st.button(t("reveal", lg), key=f"do_lesson_reveal_{lesson.id}_{i}",
+                                  disabled=guess is None and not live_class.teaching()):
+        with st.spinner(t("computing", lg)):
+            try:
+                fact = st.session_state[fact_key] = compute_fact(models.lm(), step.fact, encoder=models.encoder())
+                live_class.revealed(i, fact["answer"])
+            except Exception as e:  # noqa: BLE001 - a lesson step fails alone, with its reason
+                st.error(f"{t('failed', lg)}: {type(e).__name__}: {str(e)[:200]}")
     if fact is None:
-        if guess is None:
-            st.caption("Choose an answer to unlock the reveal.")
+        if guess is None and not live_class.teaching():
+            st.caption(t("unlock", lg))
         return
-    mark = "as you predicted" if str(guess) == str(fact["answer"]) else f"you predicted {guess}"
-    st.success(f"Model's answer: **{fact['answer']}** ({mark}). {step.reveal_text(fact)}")
+    mark = ""
+    if guess is not None:
+        mark = t("as_predicted", lg) if str(guess) == str(fact["answer"]) else t("you_predicted", lg, guess=step.label(guess))
+        mark = f" ({mark})"
+    st.success(f"{t('answer', lg)}: **{step.label(fact['answer'])}**{mark}. {step.plain_text(fact)}")
+    details = step.reveal_text(fact)
+    if presenting():
+        with st.expander(t("details", lg)):
+            st.markdown(details)
+    else:
+        st.markdown(details)
 
 
 def link_box() -> None:
-    """The current view as a link (st.code has a copy button), in the sidebar."""
-    base = str(st.context.url or "").split("?")[0]
-    query = {k: st.query_params.get(k) for k in st.query_params.keys()}
+    """The current view as a link (st.code has a copy button), in the sidebar. Built from the page
+    registry's path, so a mistyped address never ends up in the box."""
+    url = urlsplit(str(st.context.url or ""))
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    spec_path = page(st.session_state.get("_url_tab", "Home")).path
+    root = f"{url.scheme or 'http'}://{url.netloc or 'localhost'}/" + (f"{base}/" if base else "")
+    query = {k: st.query_params.get(k) for k in st.query_params.keys() if k not in ("teach", "me")}
     st.sidebar.caption("Copy link to this view")
-    st.sidebar.code(f"{base}?{urlencode(query)}" if query else base, language=None, wrap_lines=True)
+    st.sidebar.code(root + spec_path + (f"?{urlencode(query)}" if query else ""), language=None, wrap_lines=True)
+
+
+def _same(url_value, value) -> bool:
+    """Whether a link's text gave this widget value (numbers and booleans compared as values)."""
+    if isinstance(value, bool):
+        return str(url_value).lower() == str(value).lower()
+    if isinstance(value, (int, float)):
+        try:
+            return float(url_value) == float(value)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(value, (list, tuple)):
+        return True            # several values: Streamlit checks each one
+    return str(url_value) == str(value)
 
 
 def finish() -> None:
-    """After the page's widgets: the link, and a note for link settings that were cleared or unknown."""
+    """After the page's widgets: the link, and a note for link settings that were cleared, changed or unknown."""
     start = st.session_state.pop("_url_at_start", None)
     if start:
-        gone = [k for k, v in start.items() if k not in OWN_PARAMS and st.query_params.get(k) != v]
-        unknown = [k for k in start if k not in OWN_PARAMS and k not in st.session_state and k not in gone]
+        handled = st.session_state.pop("_url_handled", set())
+        own = OWN_PARAMS | handled
+        gone = [k for k, v in start.items() if k not in own and (st.query_params.get(k) != v or (
+            k in st.session_state and not _same(v, st.session_state[k])))]
+        unknown = [k for k in start if k not in own and k not in st.session_state and k not in gone]
         notes = _notes()
-        notes += [f"{k}={start[k]!r} could not be used (out of range or not an option); the default is shown." for k in gone]
-        notes += [f"{k!r} is not a setting of this page; ignored." for k in unknown]
+        notes += [f"{k}={str(start[k])[:60]!r} could not be used (out of range or not an option); the default is shown."
+                  for k in gone]
+        notes += [f"{k[:40]!r} is not a setting of this page; ignored." for k in unknown]
     notes = st.session_state.pop("_url_notes", [])
     if notes:
         st.sidebar.warning("Some link settings were not used:\n\n" + "\n\n".join(f"- {n}" for n in notes))
+        if presenting():
+            st.warning("Some link settings were not used:\n\n" + "\n\n".join(f"- {n}" for n in notes))
     if presenting():
         st.button("Leave presenter view", key="do_present_exit", on_click=_leave_presenter)
     else:
         link_box()
 
 
-def lesson_link(lesson_id: str, step: int = 1, present: bool = False, hide: list[str] | None = None) -> str:
+def lesson_link(lesson_id: str, step: int = 1, present: bool = False, hide: list[str] | None = None,
+                lang: str = "en") -> str:
     """The query string that starts a lesson at a step (optionally presenting, with controls hidden)."""
     q = {"v": "1", "lesson": lesson_id, "step": str(step)}
     if present:
         q["present"] = "1"
     if hide:
         q["hide"] = ",".join(k for k in hide if KEY.match(k))
+    if lang != "en":
+        q["lang"] = lang
     return "?" + urlencode(q)

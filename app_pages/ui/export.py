@@ -30,10 +30,12 @@ def export_buttons(fig, table, recipe: dict, *, key: str, stem: str) -> None:
                             mime=export.MIME[fmt], key=f"do_export_{key}-{fmt}", on_click="ignore")
 
 
-def chart(fig, caption: str, where=st, **kw):
+def chart(fig, caption: str, where=st, key: str = "", **kw):
     """``st.plotly_chart`` for every page, with its one-line caption under it (what a point, an axis
     and a colour mean: a test checks every chart has one). In presenter view, big type, thick lines
-    and big markers. ``where``: a column or container to draw in."""
-    event = where.plotly_chart(present(fig), **kw)
-    where.caption(caption)
+    and big markers. ``where``: a column or container to draw in. ``key`` names the chart: it sits in
+    a container keyed ``chart_<key>``, which a lesson step can name to bring it into view."""
+    box = where.container(key=f"chart_{key}") if key else where
+    event = box.plotly_chart(present(fig), key=key or None, **kw)
+    box.caption(caption)
     return event

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.ui import classroom, models, serving
-from latent.core.assets import asset
+from latent.lessons.words import glossary_file, t
 from latent.site import PageSpec, is_value_key
 
 LINK_VERSION = "1"
@@ -24,10 +24,10 @@ def setup(spec: PageSpec) -> None:
     keep_inputs()
     serving.route_model_work()
     link_version()
-    if not classroom.presenting():
-        glossary()
     st.title(spec.heading)
     classroom.preamble(spec.title)
+    if not classroom.presenting():
+        glossary()
 
 
 def teardown(spec: PageSpec) -> None:
@@ -58,5 +58,6 @@ def link_version() -> None:
 
 def glossary() -> None:
     """The plain-words glossary (assets/glossary.md), in the sidebar of every page."""
-    with st.sidebar.expander("Glossary: the words in plain English"):
-        st.markdown(asset("glossary.md").read_text(encoding="utf-8"))
+    lang = st.session_state.get("_lang", "en")
+    with st.sidebar.expander(t("glossary", lang)):
+        st.markdown(glossary_file(lang).read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
-"""Widgets drawn from the library's parameter specs (:class:`latent.claims.Param`)."""
+"""Widgets drawn from the library's parameter specs (:class:`latent.claims.Param`), and widgets whose
+value travels in the page's link as the option's value (its label stays on the screen)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -25,3 +26,54 @@ def params(specs, lm, *, key: str) -> dict:
             text = st.text_area(p.label, "", key=k, max_chars=20_000)
             out[p.name] = tuple(t for t in text.splitlines() if t.strip()) or None
     return out
+
+
+def from_link(name: str):
+    """The value the page's link gave ``name`` on this visit (else None); the frame's link check then
+    leaves ``name`` to the caller."""
+    start = st.session_state.get("_url_at_start") or {}
+    if name not in start:
+        return None
+    st.session_state.setdefault("_url_handled", set()).add(name)
+    return start[name]
+
+
+def to_link(name: str, value, default) -> None:
+    """Write ``value`` into the page's link under ``name`` (nothing when it is the default)."""
+    if value != default and value is not None:
+        st.query_params[name] = str(value)
+    elif name in st.query_params:
+        del st.query_params[name]
+
+
+def choice(where, kind: str, label: str, options: list, *, key: str, format_func=str, **kw):
+    """``where.radio`` or ``where.selectbox`` whose link carries the option's value (``map_source=lm``);
+    a link with the on-screen label (the old form) still works, and anything else gets a note."""
+    given = from_link(key)
+    if given is not None:
+        match = next((o for o in options if str(o) == given), None)
+        if match is None:
+            match = next((o for o in options if str(format_func(o)) == given), None)
+        if match is None:
+            st.session_state.setdefault("_url_notes", []).append(
+                f"{key}={given[:60]!r} is not an option (choose one of: {', '.join(map(str, options))}); the default is shown.")
+        else:
+            st.session_state[key] = match
+    value = getattr(where, kind)(label, options, key=key, format_func=format_func, **kw)
+    to_link(key, value, options[0])
+    return value
+
+
+DOCK_CSS = """<style>
+.st-key-progress_dock:has([data-testid="stProgress"]) { position: fixed; bottom: 1rem; left: 50%;
+  transform: translateX(-50%); width: min(640px, 92vw); z-index: 999995; background: var(--background-color, #fff);
+  box-shadow: 0 2px 14px rgba(0,0,0,.25); border-radius: 8px; padding: 0.7rem 1rem; }
+</style>"""
+
+
+def dock():
+    """A container pinned to the bottom of the window while it holds a progress bar: a long run's
+    progress stays in view wherever the page is scrolled (at 1024×768 a bar under a button is often
+    below the fold)."""
+    st.markdown(DOCK_CSS, unsafe_allow_html=True)        # fixed CSS, no user text
+    return st.container(key="progress_dock")

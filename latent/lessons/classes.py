@@ -83,8 +83,11 @@ def data_dir() -> Path:
 
 
 def valid_code(code) -> bool:
-    """>>> valid_code("ABC234"), valid_code("abc"), valid_code("<b>")
-    (True, False, False)"""
+    """A well-formed class code.
+
+    >>> valid_code("ABC234"), valid_code("abc"), valid_code("<b>")
+    (True, False, False)
+    """
     return isinstance(code, str) and len(code) == CODE_LEN and all(ch in CODE_ALPHABET for ch in code)
 
 

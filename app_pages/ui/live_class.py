@@ -1,0 +1,235 @@
+"""A class run live: the presenter starts it (a short code, a projector link and a students' link with
+a QR code), students join by the link, their predictions are tallied on the projector, and their
+lesson step follows the presenter's. State lives in SQLite (:mod:`latent.lessons.classes`), so a
+server restart loses nothing.
+
+URL parameters: ``class`` (the code), ``teach`` (the presenter's secret: only in the projector
+link), ``me`` (a student's member id, written after joining so a reload or a restart keeps it).
+"""
+from __future__ import annotations
+
+import io
+import os
+import socket
+from urllib.parse import urlencode, urlsplit
+
+import segno
+import streamlit as st
+
+from latent.lessons.classes import ClassError, class_db, valid_code
+from latent.lessons.words import t
+
+FOLLOW_SECONDS = 2
+
+
+def lang() -> str:
+    return st.session_state.get("_lang", "en")
+
+
+def code() -> str | None:
+    return st.session_state.get("_class")
+
+
+def teaching() -> bool:
+    return bool(code() and st.session_state.get("_teach"))
+
+
+def member() -> str | None:
+    return st.session_state.get("_member")
+
+
+def read_url(notes: list[str]) -> int | None:
+    """Join or resume the class named in the link; returns the class's current step (0-based) for a
+    student, else None."""
+    q = st.query_params
+    c = q.get("class")
+    if c is None:
+        return None
+    if not valid_code(c):
+        notes.append(f"class={c[:20]!r} is not a class code (6 letters and digits); not joined.")
+        _leave()
+        return None
+    try:
+        info = class_db().get(c)
+    except ClassError as e:
+        notes.append(str(e))
+        _leave()
+        return None
+    st.session_state["_class"], st.session_state["_class_lesson"] = c, info.lesson
+    teach = q.get("teach")
+    if teach is not None:
+        if teach == info.teacher:
+            st.session_state["_teach"] = teach
+            return None
+        notes.append("teach=…: this is not the presenter's key for this class; joined as a student.")
+        del q["teach"]
+    me = q.get("me") or member()
+    if not me or not class_db().is_member(c, me):
+        me = class_db().join(c)
+    st.session_state["_member"] = me
+    q["me"] = me
+    return info.step - 1
+
+
+def _leave() -> None:
+    for k in ("_class", "_teach", "_member", "_class_lesson"):
+        st.session_state.pop(k, None)
+    for k in ("class", "teach", "me"):
+        if k in st.query_params:
+            del st.query_params[k]
+
+
+def keep_url() -> None:
+    """Write the class into this page's URL (a page switch clears it)."""
+    if code():
+        st.query_params["class"] = code()
+        if teaching():
+            st.query_params["teach"] = st.session_state["_teach"]
+        elif member():
+            st.query_params["me"] = member()
+
+
+def create(lesson_id: str) -> None:
+    """Start a class for a lesson: this session becomes its presenter."""
+    info = class_db().create(lesson_id, lang())
+    st.session_state["_class"], st.session_state["_teach"] = info.code, info.teacher
+    st.session_state["_class_lesson"] = lesson_id
+    st.session_state.pop("_member", None)
+
+
+def moved(step: int) -> None:
+    """The presenter moved to ``step`` (0-based): the class follows."""
+    if teaching():
+        try:
+            class_db().set_step(code(), st.session_state["_teach"], step + 1)
+        except ClassError:
+            pass
+
+
+def predicted(step: int, option) -> None:
+    if code() and member() and option is not None:
+        try:
+            class_db().predict(code(), member(), step + 1, str(option))
+        except ClassError:
+            pass
+
+
+def revealed(step: int, answer) -> None:
+    if teaching():
+        class_db().reveal(code(), step + 1, str(answer))
+
+
+def reset() -> None:
+    if teaching():
+        class_db().reset(code(), st.session_state["_teach"])
+        st.session_state["_class_reset"] = True
+
+
+# ----------------------------------------------------------------------------- addresses and links
+def public_root() -> str:
+    """The address students' devices use: ``$LATENT_PUBLIC_URL``, else this server's network address
+    (its LAN IP when it listens on all interfaces), else the address in the browser."""
+    env = os.environ.get("LATENT_PUBLIC_URL", "").strip()
+    if env:
+        return env.rstrip("/") + "/"
+    url = urlsplit(str(st.context.url or "http://localhost:8501/"))
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    host = url.hostname or "localhost"
+    if host in ("localhost", "127.0.0.1", "::1") and not local_only():
+        host = lan_ip() or host
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme or 'http'}://{host}{port}/" + (f"{base}/" if base else "")
+
+
+def local_only() -> bool:
+    """Whether this server listens only on this computer (students' devices cannot reach it)."""
+    return str(st.get_option("server.address") or "") in ("localhost", "127.0.0.1", "::1")
+
+
+def lan_ip() -> str | None:
+    """This machine's address on the local network (no packet is sent: a UDP socket is only pointed)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))
+            ip = s.getsockname()[0]
+        return None if ip.startswith("127.") else ip
+    except OSError:
+        return None
+
+
+def links(lesson_id: str, page_path: str = "") -> tuple[str, str]:
+    """(projector link, students' link) for this session's class."""
+    root = public_root()
+    q = {"v": "1", "lesson": lesson_id, "class": code()}
+    if lang() != "en":
+        q["lang"] = lang()
+    student = root + page_path + "?" + urlencode(q)
+    projector = root + page_path + "?" + urlencode({**q, "teach": st.session_state.get("_teach", ""), "present": "1"})
+    return projector, student
+
+
+def qr_png(text: str) -> bytes:
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=6, border=2)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- on the lesson panel
+def join_box(lesson_id: str, page_path: str) -> None:
+    """For the presenter: the class code, the students' link and its QR code."""
+    _, student = links(lesson_id, page_path)
+    with st.container(key="class_join"):
+        a, b = st.columns([1, 2])
+        a.image(qr_png(student), caption=t("scan", lang()), width=170)
+        b.markdown(f"### {t('class', lang(), code=code())}")
+        b.code(student, language=None, wrap_lines=True)
+        if local_only():
+            b.warning("This server listens only on this computer, so students' devices cannot open the link. "
+                      "Start it with `make class` (or set `LATENT_PUBLIC_URL`).")
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def tally(step: int, options: list, label) -> None:
+    """The class's predictions for this step, live: counts per option, then the model's answer."""
+    if not code():
+        return
+    try:
+        info = class_db().get(code())
+        counts = class_db().tally(code(), step + 1)
+        answer = class_db().answer(code(), step + 1)
+    except ClassError:
+        st.caption(t("class_gone", lang()))
+        return
+    with st.container(border=True, key="class_tally"):
+        total = sum(counts.values())
+        st.markdown(f"**{t('tally', lang())}** · {t('class', lang(), code=code())} · {t('joined', lang(), n=info.members)}")
+        if not total:
+            st.caption(t("no_predictions", lang()))
+        for o in options:
+            n = counts.get(str(o), 0)
+            mark = " ◀ " + t("model_said", lang()) if answer is not None and str(o) == answer else ""
+            st.progress(n / total if total else 0.0, text=f"{label(o)}: {n}{mark}")
+        if answer is None:
+            st.caption(f"{t('model_said', lang())}: {t('not_revealed', lang())}")
+
+
+@st.fragment(run_every=FOLLOW_SECONDS)
+def follow(step: int) -> None:
+    """For a student: move to the presenter's step when it changes (the student's inputs are kept)."""
+    if not code() or teaching():
+        return
+    on = st.toggle(t("follow", lang()), value=True, key="lesson_follow")
+    if not on:
+        return
+    try:
+        target = class_db().get(code()).step - 1
+    except ClassError:
+        st.caption(t("class_gone", lang()))
+        return
+    if target != step and target != st.session_state.get("_followed"):
+        st.session_state["_followed"] = target
+        st.session_state["lesson_step"] = target
+        st.session_state.pop("lesson_applied", None)
+        st.rerun(scope="app")
+    st.session_state["_followed"] = target
+    st.caption(t("following", lang(), i=target + 1))
