@@ -165,7 +165,20 @@ def stop() -> None:
             del st.query_params[k]
 
 
+def sync_guess(lesson_id: str, i: int) -> None:
+    """Keep this step's prediction (for going back) and send it to the class. Called on every run that
+    draws the step, before a step change, and by the class's timers: a widget change that Streamlit
+    folds into a timer's fragment run never reaches the page script otherwise."""
+    key = f"lesson_guess_{lesson_id}_{i}"
+    value, saved = st.session_state.get(key), st.session_state.setdefault("_guesses", {})
+    if value is not None and saved.get(key) != value:
+        saved[key] = value
+        live_class.predicted(i, value)
+
+
 def _go(step: int) -> None:
+    if st.session_state.get("lesson_id"):
+        sync_guess(st.session_state["lesson_id"], st.session_state.get("lesson_step", 0))
     st.session_state["lesson_step"] = step
     st.session_state.pop("lesson_applied", None)
     live_class.moved(step)
@@ -220,7 +233,7 @@ def preamble(tab: str) -> None:
     lessons = _lessons()
     lid = st.session_state.get("lesson_id")
     if lid in lessons:
-        css += SIDE_CSS % {"media": "@media (min-width: 0px)" if presenting() else "@media (min-width: 1400px)"}
+        css += SIDE_CSS % {"media": "@media (min-width: 0px)" if presenting() else "@media (min-width: 1600px)"}
     if css:
         st.markdown(css, unsafe_allow_html=True)       # fixed CSS; hidden keys are checked against KEY
     if lid not in lessons:
@@ -239,30 +252,36 @@ def preamble(tab: str) -> None:
     _panel(lesson, i, step)
 
 
+def _short(text: str, n: int = 60) -> str:
+    """A step's text for the jump list: plain (no markdown marks), cut to ``n`` characters."""
+    plain = re.sub(r"[*_`]", "", text)
+    return plain if len(plain) <= n else plain[: n - 1] + "…"
+
+
 def _panel(lesson, i: int, step) -> None:
     n, lg = len(lesson.steps), lang()
     with st.container(border=True, key="lesson_panel"):
         st.markdown(f"**{t('lesson', lg)}: {lesson.title}** · {t('step_of', lg, i=i + 1, n=n)}")
-        st.markdown(step.text)                          # lesson text is ours (assets/lessons), not user input
-        if step.ask:
-            _predict(lesson, i, step)
         c = st.columns([1, 1, 1])
         c[0].button(t("back", lg), key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0, width="stretch")
         c[1].button(t("next", lg), key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
                     type="primary", width="stretch")
         c[2].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
-        st.selectbox(t("jump", lg), list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
-                     format_func=lambda s: f"{s}. {lesson.steps[s - 1].text[:60]}…", label_visibility="collapsed")
-        st.caption(t("keys", lg))
+        st.markdown(step.text)                          # lesson text is ours (assets/lessons), not user input
+        if step.ask:
+            _predict(lesson, i, step)
         if live_class.teaching():
             _presenter_class(lesson, i, step)
         elif live_class.code():
-            live_class.follow(i)
+            live_class.follow(i, lambda: sync_guess(lesson.id, i))
         if presenting() and (step.notes or step.say):
             with st.expander(t("teacher_says", lg)):
                 st.markdown(step.notes)
                 for o in step.options:
                     st.markdown(f"- **{step.label(o)}**: {step.say_text(o)}")
+        st.selectbox(t("jump", lg), list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
+                     format_func=lambda s: f"{s}. {_short(lesson.steps[s - 1].text)}", label_visibility="collapsed")
+        st.caption(t("keys", lg))
     chart = {"id": f"{lesson.id}/{i}", "key": step.chart} if step.chart else None
     st.iframe(KEYS_JS % {"chart": json.dumps(chart)}, height=1)
 
@@ -270,8 +289,6 @@ def _panel(lesson, i: int, step) -> None:
 def _presenter_class(lesson, i: int, step) -> None:
     if i == 0 or st.session_state.get("_show_join"):
         live_class.join_box(lesson.id, page(lesson.steps[0].page).path)
-    if step.ask:
-        live_class.tally(i, step.options, step.label)
     a, b = st.columns(2)
     a.toggle(t("scan", lang()), key="_show_join")
     b.button(t("reset", lang()), key="do_class_reset", on_click=live_class.reset)
@@ -286,14 +303,13 @@ def _predict(lesson, i: int, step) -> None:
     if guess_key not in st.session_state and guess_key in saved:      # back to a step: its prediction is kept
         st.session_state[guess_key] = saved[guess_key]
 
-    def keep():
-        saved[guess_key] = st.session_state.get(guess_key)
-        live_class.predicted(i, saved[guess_key])
-
     guess = st.radio(t("predict", lg, ask=step.ask), step.options, index=None, key=guess_key, horizontal=True,
-                     format_func=step.label, on_change=keep)
+                     format_func=step.label)
+    sync_guess(lesson.id, i)
     if live_class.code() and not live_class.teaching() and guess is not None:
         st.caption(t("sent", lg))
+    if live_class.teaching():
+        live_class.tally(i, step.options, step.label, lambda: sync_guess(lesson.id, i))
     fact = st.session_state.get(fact_key)
     if fact is None and st.button(t("reveal", lg), key=f"do_lesson_reveal_{lesson.id}_{i}",
                                   disabled=guess is None and not live_class.teaching()):
@@ -301,6 +317,7 @@ def _predict(lesson, i: int, step) -> None:
             try:
                 fact = st.session_state[fact_key] = compute_fact(models.lm(), step.fact, encoder=models.encoder())
                 live_class.revealed(i, fact["answer"])
+                st.rerun()            # redraw the panel: the answer, and the tally with it
             except Exception as e:  # noqa: BLE001 - a lesson step fails alone, with its reason
                 st.error(f"{t('failed', lg)}: {type(e).__name__}: {str(e)[:200]}")
     if fact is None:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import segno
 import streamlit as st
 
-from latent.lessons.classes import ClassError, class_db, valid_code
+from latent.lessons.classes import ClassError, class_db, tally_text, valid_code
 from latent.lessons.words import t
 
 FOLLOW_SECONDS = 2
@@ -179,18 +179,19 @@ def join_box(lesson_id: str, page_path: str) -> None:
     """For the presenter: the class code, the students' link and its QR code."""
     _, student = links(lesson_id, page_path)
     with st.container(key="class_join"):
-        a, b = st.columns([1, 2])
-        a.image(qr_png(student), caption=t("scan", lang()), width=170)
-        b.markdown(f"### {t('class', lang(), code=code())}")
-        b.code(student, language=None, wrap_lines=True)
+        st.markdown(f"### {t('class', lang(), code=code())}")
+        st.image(qr_png(student), caption=t("scan", lang()), width=200)
+        st.code(student, language=None, wrap_lines=True)
         if local_only():
-            b.warning("This server listens only on this computer, so students' devices cannot open the link. "
+            st.warning("This server listens only on this computer, so students' devices cannot open the link. "
                       "Start it with `make class` (or set `LATENT_PUBLIC_URL`).")
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
-def tally(step: int, options: list, label) -> None:
+def tally(step: int, options: list, label, tick=None) -> None:
     """The class's predictions for this step, live: counts per option, then the model's answer."""
+    if tick is not None:
+        tick()
     if not code():
         return
     try:
@@ -201,21 +202,15 @@ def tally(step: int, options: list, label) -> None:
         st.caption(t("class_gone", lang()))
         return
     with st.container(border=True, key="class_tally"):
-        total = sum(counts.values())
         st.markdown(f"**{t('tally', lang())}** · {t('class', lang(), code=code())} · {t('joined', lang(), n=info.members)}")
-        if not total:
-            st.caption(t("no_predictions", lang()))
-        for o in options:
-            n = counts.get(str(o), 0)
-            mark = " ◀ " + t("model_said", lang()) if answer is not None and str(o) == answer else ""
-            st.progress(n / total if total else 0.0, text=f"{label(o)}: {n}{mark}")
-        if answer is None:
-            st.caption(f"{t('model_said', lang())}: {t('not_revealed', lang())}")
+        st.text(tally_text(options, counts, answer, label, lang()))
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
-def follow(step: int) -> None:
+def follow(step: int, tick=None) -> None:
     """For a student: move to the presenter's step when it changes (the student's inputs are kept)."""
+    if tick is not None:
+        tick()
     if not code() or teaching():
         return
     on = st.toggle(t("follow", lang()), value=True, key="lesson_follow")

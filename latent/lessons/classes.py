@@ -35,6 +35,7 @@ from pathlib import Path
 from platformdirs import user_data_dir
 
 from latent.core.errors import LatentError
+from latent.lessons.words import t
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no 0/O, 1/I: read aloud and typed on phones
 CODE_LEN = 6
@@ -227,3 +228,24 @@ def class_db() -> ClassDB:
         if path not in _DB:
             _DB[path] = ClassDB(path)
         return _DB[path]
+
+
+def tally_text(options, counts: dict, answer, label, lg: str = "en") -> str:
+    """The tally as plain text bars (no HTML), one line per option, the model's answer marked.
+
+    >>> print(tally_text(["bee", "band"], {"bee": 2}, "bee", str))
+    bee   ████████████████████ 2  ◀ The model said
+    band                       0
+    """
+    top = max([*counts.values(), 1])
+    width = max(len(str(label(o))) for o in options)
+    lines = []
+    for o in options:
+        n = counts.get(str(o), 0)
+        mark = f"  ◀ {t('model_said', lg)}" if answer is not None and str(o) == answer else ""
+        lines.append(f"{str(label(o)).ljust(width)}  {'█' * round(20 * n / top):<20} {n}{mark}".rstrip())
+    if not sum(counts.values()):
+        lines.append(t("no_predictions", lg))
+    if answer is None:
+        lines.append(f"{t('model_said', lg)}: {t('not_revealed', lg)}")
+    return "\n".join(lines)
