@@ -1,0 +1,266 @@
+"""The class database (members, steps, predictions, answers, reset, migrations), the translations, the
+handout, and the charts lessons name."""
+import ast
+import re
+import sqlite3
+import string
+import threading
+from pathlib import Path
+
+import pytest
+
+from latent.lessons import LANGUAGES, TRANSLATED, Lesson, LessonError, load_lessons, translate
+from latent.lessons.classes import MIGRATIONS, ClassDB, ClassError, tally_text, valid_code
+from latent.lessons.handout import handout_html, handout_pdf, write_handout
+from latent.lessons.words import WORDS, glossary_file, t
+from latent.site import page
+
+ROOT = Path(__file__).resolve().parents[2]
+LESSONS = load_lessons()
+
+
+@pytest.fixture
+def db(tmp_path):
+    return ClassDB(tmp_path / "classes.sqlite3")
+
+
+def test_a_class_counts_its_members_predictions_and_answers(db):
+    c = db.create("queen-hive")
+    assert valid_code(c.code) and c.step == 1 and c.members == 0
+    a, b = db.join(c.code, "Ada"), db.join(c.code)                # names are optional
+    db.predict(c.code, a, 2, "bee")
+    db.predict(c.code, b, 2, "band")
+    db.predict(c.code, b, 2, "bee")                               # a later prediction replaces the earlier one
+    db.predict(c.code, a, 3, "monarch")
+    assert db.tally(c.code, 2) == {"bee": 2} and db.tally(c.code, 3) == {"monarch": 1}
+    assert db.get(c.code).members == 2
+    assert db.answer(c.code, 2) is None
+    db.reveal(c.code, 2, "unclear")
+    assert db.answer(c.code, 2) == "unclear"
+
+
+def test_only_the_presenter_moves_and_resets_the_class(db):
+    c = db.create("queen-hive")
+    with pytest.raises(ClassError, match="presenter"):
+        db.set_step(c.code, "not-the-key", 3)
+    db.set_step(c.code, c.teacher, 3)
+    assert db.get(c.code).step == 3
+    m = db.join(c.code)
+    db.predict(c.code, m, 3, "bee")
+    with pytest.raises(ClassError, match="presenter"):
+        db.reset(c.code, "nope")
+    db.reset(c.code, c.teacher)
+    info = db.get(c.code)
+    assert info.members == 0 and info.step == 1 and db.tally(c.code, 3) == {}
+    with pytest.raises(ClassError, match="Not a member"):          # the old members are gone with it
+        db.predict(c.code, m, 3, "bee")
+
+
+def test_state_survives_a_new_connection_and_two_databases_never_mix(tmp_path):
+    one, two = ClassDB(tmp_path / "a.db"), ClassDB(tmp_path / "b.db")
+    c = one.create("queen-hive")
+    one.predict(c.code, one.join(c.code), 2, "bee")
+    again = ClassDB(tmp_path / "a.db")                             # a restarted server opens the same file
+    assert again.tally(c.code, 2) == {"bee": 1}
+    with pytest.raises(ClassError, match="no class"):
+        two.get(c.code)
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "ABCDE0", "<b>hi", "ABCDEFG", None, 12])
+def test_bad_codes_are_refused_with_a_message(db, bad):
+    with pytest.raises(ClassError, match="not a class code"):
+        db.get(bad)
+
+
+def test_names_are_cut_and_stripped_of_control_characters(db):
+    c = db.create("queen-hive")
+    m = db.join(c.code, "A\x00da" + "x" * 100)
+    with sqlite3.connect(db.path) as con:
+        name = con.execute("SELECT name FROM members WHERE id = ?", (m,)).fetchone()[0]
+    assert name.startswith("Ada") and len(name) == 40
+
+
+def test_migrations_run_once_in_order_from_an_older_schema(tmp_path):
+    path = tmp_path / "old.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    for stmt in filter(str.strip, MIGRATIONS[0].split(";")):
+        con.execute(stmt)
+    con.execute("PRAGMA user_version = 1")
+    con.execute("INSERT INTO classes (code, lesson, step, teacher, created, updated) VALUES ('ABCDEF', 'x', 2, 't', 0, 0)")
+    con.close()
+    db = ClassDB(path)                                            # version 1 -> the latest, data kept
+    assert db.get("ABCDEF").lang == "en" and db.get("ABCDEF").step == 2
+    with sqlite3.connect(path) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    ClassDB(path)                                                 # and again: nothing to do, no error
+
+
+def test_concurrent_predictions_are_all_counted(db):
+    c = db.create("queen-hive")
+    members = [db.join(c.code) for _ in range(16)]
+    threads = [threading.Thread(target=db.predict, args=(c.code, m, 2, "bee" if i % 2 else "band"))
+               for i, m in enumerate(members)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert db.tally(c.code, 2) == {"band": 8, "bee": 8}
+
+
+def test_the_tally_text_marks_the_answer_and_scales_bars():
+    text = tally_text(["bee", "band", "unclear"], {"bee": 4, "band": 2}, "band", str)
+    lines = text.splitlines()
+    assert lines[0].count("█") == 20 and lines[1].count("█") == 10 and lines[2].count("█") == 0
+    assert "◀" in lines[1] and "◀" not in lines[0]
+    assert "not revealed" in tally_text(["bee"], {}, None, str)
+
+
+# ------------------------------------------------------------------ translations
+def _texts(obj):
+    """Every text of a translated field, with its path."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from ((f"{k}.{p}", x) for p, x in _texts(v))
+    elif isinstance(obj, str):
+        yield "", obj
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+@pytest.mark.parametrize("lang", [x for x in LANGUAGES if x != "en"])
+def test_every_translation_has_text_for_every_key(lang):
+    """Every lesson field, panel word and the glossary exist in each language, with the same {fields}."""
+    import json
+
+    for p in sorted((ROOT / "assets/lessons").glob("*.json")):
+        en = json.loads(p.read_text(encoding="utf-8"))
+        tr = json.loads((ROOT / "assets/lessons/i18n" / lang / p.name).read_text(encoding="utf-8"))
+        assert tr["title"].strip() and tr["title"] != en["title"] and tr["summary"].strip()
+        assert len(tr["steps"]) == len(en["steps"]), p.name
+        for i, (s_en, s_tr) in enumerate(zip(en["steps"], tr["steps"]), start=1):
+            for k in TRANSLATED:
+                if k == "labels" or k not in s_en:
+                    continue
+                for path, text in _texts(s_en[k]):
+                    got = s_tr[k] if not path else s_tr[k]
+                    for part in filter(None, path.split(".")):
+                        got = got[part]
+                    assert isinstance(got, str) and got.strip(), (p.name, i, k, path)
+                    assert _fields(got) == _fields(text), (p.name, i, k, path)
+            for o in s_en.get("options", []):
+                assert s_tr["labels"][o].strip(), (p.name, i, o)     # every option has words on screen
+    assert set(WORDS[lang]) == set(WORDS["en"]) and all(v.strip() for v in WORDS[lang].values())
+    for k, v in WORDS["en"].items():
+        assert _fields(WORDS[lang][k]) == _fields(v), k
+    g_en, g_tr = glossary_file("en").read_text(encoding="utf-8"), glossary_file(lang).read_text(encoding="utf-8")
+    assert glossary_file(lang).name == f"glossary.{lang}.md" and g_tr.count("\n- **") == g_en.count("\n- **")
+
+
+def test_a_translated_lesson_keeps_pages_facts_and_options_and_falls_back_to_english():
+    de = load_lessons(lang="de")["queen-hive"]
+    en = LESSONS["queen-hive"]
+    assert de.title != en.title and de.lang == "de"
+    for a, b in zip(de.steps, en.steps):
+        assert (a.page, a.set, a.fact, a.options, a.chart, a.minutes) == (b.page, b.set, b.fact, b.options, b.chart, b.minutes)
+    d = {"id": "x", "title": "T", "steps": [{"page": "Senses", "text": "one", "notes": "n"}]}
+    out = translate(d, {"title": "Ü", "steps": [{"text": "", "notes": "N"}]})
+    assert out["title"] == "Ü" and out["steps"][0]["text"] == "one" and out["steps"][0]["notes"] == "N"
+    assert load_lessons(lang="xx")["queen-hive"].title == en.title          # unknown: English
+
+
+def test_panel_words_fall_back_to_english():
+    assert t("reveal", "de") != t("reveal", "en") and t("reveal", "zz") == t("reveal", "en")
+
+
+# ------------------------------------------------------------------ lesson content
+def test_every_asking_step_has_plain_words_and_what_to_say_for_every_answer():
+    for lesson in LESSONS.values():
+        assert lesson.minutes > 0
+        for i, s in enumerate(lesson.steps, start=1):
+            assert s.notes and s.minutes > 0 and s.expect, (lesson.id, i)
+            if s.ask:
+                assert set(s.options) <= set(s.say), (lesson.id, i)
+                assert "unclear" in s.options, (lesson.id, i)             # "unclear" is always a possible answer
+                assert all(o in s.plain for o in s.options) or "*" in s.plain, (lesson.id, i)
+                yes_no = re.match(r"^(Is|Are|Will|Does|Do)\b", s.ask)
+                if yes_no:
+                    assert s.options[:2] == ["yes", "no"], (lesson.id, i, s.options)
+
+
+def test_unclear_never_sits_next_to_a_percentage():
+    """The plain sentence for "unclear" names no number, in any language."""
+    for lang in LANGUAGES:
+        for lesson in load_lessons(lang=lang).values():
+            for s in lesson.steps:
+                if "unclear" in s.plain:
+                    assert not re.search(r"\d|%|\{p", s.plain["unclear"]), (lang, lesson.id, s.plain["unclear"])
+
+
+def test_a_step_with_too_few_words_for_its_answers_is_refused():
+    step = {"page": "Senses", "text": "t", "ask": "?", "options": ["a", "b"], "fact": {"name": "queen_sense"},
+            "say": {"a": "x"}}
+    with pytest.raises(LessonError, match="no words for the answer 'b'"):
+        Lesson.from_dict({"id": "x", "title": "t", "steps": [step]})
+    with pytest.raises(LessonError, match="needs 'options' and a 'fact'"):
+        Lesson.from_dict({"id": "x", "title": "t", "steps": [{"page": "Senses", "text": "t", "ask": "?"}]})
+    with pytest.raises(LessonError, match="minutes"):
+        Lesson.from_dict({"id": "x", "title": "t", "steps": [{"page": "Senses", "text": "t", "minutes": "ten"}]})
+
+
+def _chart_keys(page_file: str) -> set[str]:
+    """The keys a page gives its charts: every ``chart(..., key=...)`` call (an f-string key such as
+    ``cl_fig_{name}`` is expanded over the names the page loops over: here, the experiments)."""
+    from latent.claims import registry
+
+    keys = set()
+    for node in ast.walk(ast.parse((ROOT / page_file).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "chart":
+            for kw in node.keywords:
+                if kw.arg == "key" and isinstance(kw.value, ast.Constant):
+                    keys.add(kw.value.value)
+                elif kw.arg == "key" and isinstance(kw.value, ast.JoinedStr):
+                    head = "".join(v.value for v in kw.value.values if isinstance(v, ast.Constant))
+                    keys |= {head + name for name in registry()}
+    return keys
+
+
+def test_every_named_chart_exists_on_its_page():
+    named = 0
+    for lesson in LESSONS.values():
+        for i, s in enumerate(lesson.steps, start=1):
+            if s.chart:
+                named += 1
+                assert s.chart in _chart_keys(page(s.page).file), (lesson.id, i, s.chart)
+    assert named >= 8
+
+
+# ------------------------------------------------------------------ handout
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+@pytest.mark.parametrize("lesson_id", list(LESSONS))
+def test_the_handout_renders_for_each_lesson(lesson_id, lang, tmp_path):
+    lesson = load_lessons(lang=lang)[lesson_id]
+    html_ = handout_html(lesson)
+    assert html_.count("class='box'") == 2 * sum(bool(s.ask) for s in lesson.steps)      # space to write
+    assert "class='teacher'" in html_ and "page-break-before" in html_                     # notes on their own pages
+    for s in lesson.steps:
+        if s.ask:
+            import html as h
+
+            assert h.escape(s.ask) in html_ and all(h.escape(s.label(o)) in html_ for o in s.options)
+            assert h.escape(s.say_text(s.options[0])) in html_
+    pdf = handout_pdf(lesson)
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") + \
+        pdf.count(b"/Type/Page") >= 2
+    out = write_handout(lesson, tmp_path / "h.html")
+    assert out.read_text(encoding="utf-8") == html_
+    with pytest.raises(LessonError, match=".html or .pdf"):
+        write_handout(lesson, tmp_path / "h.docx")
+
+
+def test_the_handout_shows_lesson_text_as_text_not_markup():
+    lesson = Lesson.from_dict({"id": "x", "title": "<script>alert(1)</script>", "steps": [
+        {"page": "Senses", "text": "<img src=x onerror=alert(1)>", "notes": "<b>n</b>"}]})
+    html_ = handout_html(lesson)
+    assert "<script>" not in html_ and "<img" not in html_ and "&lt;script&gt;" in html_
