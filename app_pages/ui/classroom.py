@@ -300,7 +300,7 @@ def _predict(lesson, i: int, step) -> None:
     lg = lang()
     guess_key, fact_key = f"lesson_guess_{lesson.id}_{i}", f"lesson_fact_{lesson.id}_{i}"
     saved = st.session_state.setdefault("_guesses", {})
-    if guess_key not in st.session_state and guess_key in saved:      # back to a step: its prediction is kept
+    if st.session_state.get(guess_key) is None and saved.get(guess_key) is not None:   # back to a step: kept
         st.session_state[guess_key] = saved[guess_key]
 
     guess = st.radio(t("predict", lg, ask=step.ask), step.options, index=None, key=guess_key, horizontal=True,

@@ -74,7 +74,7 @@ def _tally(page) -> str:
 
 
 def test_a_lesson_run_as_a_class(server, artifacts):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     timings = {}
     with sync_playwright() as p:
@@ -156,9 +156,8 @@ def test_a_lesson_run_as_a_class(server, artifacts):
         _step(pres, 2)
         wait_idle(pres)
         panel = pres.locator(".st-key-lesson_panel")
-        assert panel.get_by_text("Model's answer:").count() == 1
-        pres.screenshot(path=str(artifacts / "class-back.png"))
-        assert panel.get_by_role("radio", name="monarch").is_checked()
+        expect(panel.get_by_text("Model's answer:")).to_have_count(1, timeout=15_000)
+        expect(panel.get_by_role("radio", name="monarch")).to_be_checked(timeout=15_000)
         pres.keyboard.press("ArrowRight")
         _step(pres, 3)
         wait_idle(pres)
