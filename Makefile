@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 
-.PHONY: run test test-fast bench assets clean setup
+.PHONY: run class test test-fast bench assets clean setup
 
 setup: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address localhost
+
+# a class: listen on the local network so students' devices can open the students' link
+class: $(STAMP)
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address 0.0.0.0
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -43,9 +43,17 @@ cols = st.columns(4)
 cols[0].metric("Parameters", f"{card['parameters'] / 1e6:.1f} M")
 cols[1].metric("Layers", card["n_layers"])
 cols[2].metric("Hidden size", card["d_model"])
-cols[3].metric("Load time", f"{card['load_seconds']:.1f} s")
+wall = models.load_wall_seconds()
+cols[3].metric("Load time", f"{wall if wall is not None else card['load_seconds']:.1f} s",
+               help="Wall time from the request (your click, or the app's start for the default model) until the "
+                    f"model was usable, waits included; reading the weights alone took {card['load_seconds']:.1f} s.")
 st.text(f"Model: {card['model']}   family: {card['family']}   device: {card['device']}   dtype: {card['dtype']}\n"
-        f"Weights: {card['weights']}   licence: {card['licence']}")
+        f"Weights: {card['weights']}")
+emb = EMBEDDED.get(card["model"])
+if emb is not None and emb.licence_url:
+    st.markdown(f"Licence: [{emb.licence}]({emb.licence_url})")
+else:
+    st.text(f"Licence: {card['licence']}")
 st.caption("On a CPU every number is computed in fp32, so results do not depend on the machine; on a GPU "
            "dtype 'auto' picks bf16 for speed. Every text gets the model's start token prepended; it is dropped "
            "from all maps and statistics because position 0 acts as an attention sink.")

@@ -13,6 +13,9 @@ import plotly.graph_objects as go
 
 # presenter view (large type, thick lines, big markers): set per browser session by the page preamble
 PRESENT: ContextVar[bool] = ContextVar("latent_present", default=False)
+# a phone's screen (from the browser's user agent): one column, legend below, short titles
+NARROW: ContextVar[bool] = ContextVar("latent_narrow", default=False)
+PHONE_PANEL_HEIGHT = 300
 
 # 20 distinct colours (Tableau 10 + a darker/lighter second row), so 11 speakers never share one
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -34,8 +37,57 @@ def hover(text: str, width: int = 60, max_chars: int = 400) -> str:
     return "<br>".join(html.escape(ln, quote=False) for ln in lines)
 
 
+def _cells(fig: go.Figure) -> list[tuple[str, str, tuple, tuple]]:
+    """(x axis name, y axis name, x domain, y domain) of each 2-D panel, top-left first."""
+    out = []
+    for name in fig.layout:
+        if name.startswith("xaxis"):
+            x = fig.layout[name]
+            y_name = "yaxis" + name[5:]
+            if y_name in fig.layout and x.domain is not None and fig.layout[y_name].domain is not None:
+                out.append((name, y_name, tuple(x.domain), tuple(fig.layout[y_name].domain)))
+    return sorted(out, key=lambda c: (-round(c[3][1], 3), round(c[2][0], 3)))
+
+
+def narrow(fig: go.Figure) -> go.Figure:
+    """For a phone (390 px): panels side by side are stacked in one column, each with its title above
+    it; the legend goes below; titles wrap; tick labels stay horizontal and few.
+
+    >>> from plotly.subplots import make_subplots
+    >>> f = make_subplots(1, 2, subplot_titles=("a", "b"))
+    >>> g = narrow(f)
+    >>> [tuple(round(v, 2) for v in g.layout[a].domain) for a in ("xaxis", "xaxis2")]
+    [(0.0, 1.0), (0.0, 1.0)]
+    >>> g.layout.yaxis.domain[0] > g.layout.yaxis2.domain[1]
+    True
+    """
+    cells = _cells(fig)
+    titles = [a for a in fig.layout.annotations if a.xref == "paper" and a.yref == "paper" and a.yanchor == "bottom"]
+    n = len(cells)
+    if n > 1 and len({c[2] for c in cells}) > 1:                  # panels side by side: stack them
+        gap = 0.18 / n
+        for k, (xa, ya, xd, yd) in enumerate(cells):
+            top, bottom = 1 - k / n, 1 - (k + 1) / n + gap
+            for a in titles:                                     # the panel's title moves with it
+                if xd[0] - 0.01 <= (a.x or 0) <= xd[1] + 0.01 and abs((a.y or 0) - yd[1]) < 0.02:
+                    a.update(x=0.5, y=top)
+            fig.layout[xa].domain, fig.layout[ya].domain = (0.0, 1.0), (bottom, top)
+        fig.update_layout(height=PHONE_PANEL_HEIGHT * n + 160)
+    title = fig.layout.title.text or ""
+    if len(title) > 40:
+        fig.update_layout(title_text="<br>".join(textwrap.wrap(title, 40)[:3]))
+    fig.update_layout(title_font_size=14, font_size=12, margin=dict(l=8, r=8, t=80, b=8),
+                      legend=dict(orientation="h", yanchor="top", y=-0.06, x=0, font_size=11))
+    fig.update_xaxes(tickangle=0, nticks=5, automargin=True)
+    fig.update_annotations(font_size=12)
+    return fig
+
+
 def present(fig: go.Figure) -> go.Figure:
-    """For a projector: big type, thick lines and big markers (only in presenter view)."""
+    """For a projector: big type, thick lines and big markers (only in presenter view). On a phone:
+    :func:`narrow`."""
+    if NARROW.get() and not PRESENT.get():
+        return narrow(fig)
     if PRESENT.get():
         fig.update_layout(font=dict(size=22), title_font_size=26, legend_font_size=20)
         fig.update_traces(selector=dict(type="scatter"), line_width=5, marker_size=14)

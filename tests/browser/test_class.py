@@ -58,8 +58,13 @@ def server(tmp_path):
     s.stop()
 
 
+PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/17.0 Mobile/15E148 Safari/604.1")
+
+
 def _context(browser, w, h):
-    ctx = browser.new_context(viewport={"width": w, "height": h})
+    ctx = browser.new_context(viewport={"width": w, "height": h}, user_agent=PHONE_UA if w < 500 else None,
+                              is_mobile=w < 500, has_touch=w < 500)
     page = ctx.new_page()
     page.set_default_timeout(180_000)
     return ctx, page
@@ -150,6 +155,12 @@ def test_a_lesson_run_as_a_class(server, artifacts):
         pres.keyboard.press("ArrowRight")
         _step(pres, 3)
         _step(s1, 3, timeout=30_000)
+        _step(s2, 3, timeout=30_000)
+        wait_idle(s2)
+        dose = s2.locator(".st-key-chart_sn_dose")
+        dose.scroll_into_view_if_needed()
+        dose.screenshot(path=str(artifacts / "class-phone-chart.png"))        # one column, legend below
+        assert dose.bounding_box()["width"] <= 390
         wait_idle(pres)
         # going back keeps the prediction and the revealed answer
         pres.keyboard.press("ArrowLeft")

@@ -410,7 +410,7 @@ def _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find) -> Evidence:
                 f"map recovers the sense of a 'queen' sentence ({n_sents} sentences never used for the map). (a) Whether "
                 f"the two models represent the same {n} texts alike (linear CKA at matched depths) beyond a randomly "
                 "initialised sender and shuffled pairings."),
-        not_tested=(f"What crosses here is {crosses}. Whether *every* LLM shares the space (two small models only, both "
+        not_tested=(f"What crosses here is {crosses}. Whether every LLM shares the space (two small models only, both "
                     "dequantised GGUF weights); a message without a fitted map (the map is part of the channel: the "
                     "space is shared only up to it); whole thoughts or multi-token messages (one word position at a "
                     "time); agreement beyond the top-1 token. The sense test (50 % depth) asks for context, and is weak "
@@ -476,7 +476,7 @@ def figure(r: ExperimentResult) -> go.Figure:
     fig.update_xaxes(title="relative depth", row=1, col=1)
     fig.update_xaxes(title="message bytes (k × 4)", type="log", row=1, col=2)
     fig.update_yaxes(range=[0, 1.02])
-    return claim_style(fig, f"{r.numbers['sender']} → {r.numbers['receiver']} · dotted line in (b): chance {ch:.2f}")
+    return claim_style(fig, f"{r.numbers['sender']} → {r.numbers['receiver']} · dotted line in (c): chance {ch:.2f}")
 
 
 EXPERIMENT = Experiment("talking", "LLMs talking in vectors", CLAIM, run, figure, (
