@@ -25,7 +25,7 @@ st.session_state["hs_last_preset"] = preset
 st.session_state.setdefault("hs_prompts", "\n".join(PRESETS["queen (seed thread)"][2:]))
 text = st.text_area("Prompts, one per line", key="hs_prompts", bind="query-params", height=130, max_chars=50_000)
 
-c = st.columns([2, 2, 1, 2, 1])
+c = st.columns([2, 2, 1.5, 2, 1.2])
 layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", bind="query-params", max_chars=200,
                              help=f"e.g. 0-{lm.n_layers}, 0,6,12 or 0-{lm.n_layers}:3")
 method = widgets.choice(c[1], "radio", "Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app_pages.ui import models, serving, widgets
 from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.text import md_escape
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
 from latent.recipes import make_recipe
@@ -76,7 +77,7 @@ strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, 
 tokens = g[1].slider("New tokens", 5, 120, DEFAULT_TOKENS, key="wk_tokens", bind="query-params")
 seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
 n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, 1, key="wk_seeds"))
-sample = g[3].toggle("Sample (off: greedy)", value=True, key="wk_sample", help="Greedy decoding makes the seeds one.")
+sample = g[3].toggle("Sample", value=True, key="wk_sample", help="Off: greedy decoding, which makes the seeds one.")
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
           direction.vector.tobytes())
 if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
@@ -101,7 +102,7 @@ if "walk_result" in st.session_state:
     for col, s, text, row in zip(cards, sw.strengths, sw.texts, sw.summary.itertuples()):
         with col.container(border=True):
             st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
-            st.text(sw.prompt + text)
+            st.markdown(md_escape(sw.prompt + text))      # the largest text in the card; escaped, never HTML
             vs = ("" if s == 0 else f"; vs random directions: {row.difference:+.3f} "
                   f"[{row.difference_lo:+.3f}, {row.difference_hi:+.3f}], their null {row.difference_null_lo:+.3f} to "
                   f"{row.difference_null_hi:+.3f}")

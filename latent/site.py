@@ -54,7 +54,7 @@ PAGES: tuple[PageSpec, ...] = (
              "steer generation along a direction", "wk_",
              (("wk_source", "Direction from"), ("wk_method", "Vector"), ("wk_positions", "Add at"),
               ("wk_preset", "Preset"), ("wk_tokens", "New tokens"), ("wk_seed", "First seed"),
-              ("wk_seeds", "Seeds per prompt"), ("wk_sample", "Sample (off: greedy)"))),
+              ("wk_seeds", "Seeds per prompt"), ("wk_sample", "Sample"))),
     PageSpec("Seed claims", "app_pages/5_Seed_claims.py", "Seed_claims", "The seeds' claims, tested live",
              "the dialogues' claims tested on the real model", "cl_", (("cl_seed", "Seed (sampling, shuffles, bootstraps)"),)),
     PageSpec("Lessons", "app_pages/6_Lessons.py", "Lessons", "Lessons", "guided tours for a class, and lesson links",

@@ -262,11 +262,10 @@ def _panel(lesson, i: int, step) -> None:
     n, lg = len(lesson.steps), lang()
     with st.container(border=True, key="lesson_panel"):
         st.markdown(f"**{t('lesson', lg)}: {lesson.title}** · {t('step_of', lg, i=i + 1, n=n)}")
-        c = st.columns([1, 1, 1])
+        c = st.columns(2)
         c[0].button(t("back", lg), key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0, width="stretch")
         c[1].button(t("next", lg), key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
                     type="primary", width="stretch")
-        c[2].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
         st.markdown(step.text)                          # lesson text is ours (assets/lessons), not user input
         if step.ask:
             _predict(lesson, i, step)
@@ -279,8 +278,10 @@ def _panel(lesson, i: int, step) -> None:
                 st.markdown(step.notes)
                 for o in step.options:
                     st.markdown(f"- **{step.label(o)}**: {step.say_text(o)}")
-        st.selectbox(t("jump", lg), list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
-                     format_func=lambda s: f"{s}. {_short(lesson.steps[s - 1].text)}", label_visibility="collapsed")
+        j = st.columns([3, 2], vertical_alignment="center")
+        j[0].selectbox(t("jump", lg), list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
+                       format_func=lambda s: f"{s}. {_short(lesson.steps[s - 1].text)}", label_visibility="collapsed")
+        j[1].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
         st.caption(t("keys", lg))
     chart = {"id": f"{lesson.id}/{i}", "key": step.chart} if step.chart else None
     st.iframe(KEYS_JS % {"chart": json.dumps(chart)}, height=1)

@@ -104,7 +104,9 @@ def dose_response_figure(rep) -> go.Figure:
     fig.update_yaxes(title="cosine (centred)", row=1, col=2)
     fig.update_layout(title=f"Context steps at layer {rep.layer}: a sense is named only above the dashed line "
                             "(95 % of sense-free contexts)",
-                      template="plotly_white", height=460, font=dict(size=15))
+                      template="plotly_white", height=500, font=dict(size=15),
+                      # below the panels: at the right, a projector's large type cut it after four senses
+                      legend=dict(orientation="h", yanchor="top", y=-0.16, x=0))
     return fig
 
 

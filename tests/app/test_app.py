@@ -166,7 +166,7 @@ def test_hidden_states_bad_input(at, prompts, layers, msg):
     at.text_area(key="hs_prompts").input(prompts).run()
     at.text_input(key="hs_layers").input(layers).run()
     assert not at.exception
-    assert any(msg in e.value for e in at.error)
+    assert any(msg in e.value for e in [*at.error, *at.warning])     # a bad layer list warns and draws every layer
     at.text_input(key="hs_layers").input("0-30").run()
 
 
@@ -309,10 +309,67 @@ def test_lessons_page_and_link_builder(at):
     assert not at.exception
     assert len([b for b in at.button if b.key.startswith("do_lesson_start_")]) >= 4
     at.number_input(key="lb_step").set_value(2).run()
-    at.toggle(key="lb_present").set_value(True).run()
     at.multiselect(key="lb_hide").set_value(["do_sn_upload"]).run()
-    link = next(c.value for c in at.code if "lesson=" in c.value)
-    assert "lesson=queen-hive" in link and "step=2" in link and "present=1" in link and "hide=do_sn_upload" in link
+    students, projector = [c.value for c in at.code if "lesson=" in c.value][:2]
+    assert "lesson=queen-hive" in projector and "step=2" in projector and "present=1" in projector
+    assert "hide=do_sn_upload" in projector and "hide=do_sn_upload" in students and "present" not in students
+    # the controls are listed by the labels on the page, not by their keys
+    assert at.multiselect(key="lb_hide").format_func("do_sn_upload") == "…or load a senses JSON"
+
+
+def test_starting_a_class_gives_a_code_and_two_links(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.switch_page("app_pages/6_Lessons.py").run()
+    at.button(key="do_class_start_queen-hive").click().run()
+    assert not at.exception
+    links = [c.value for c in at.code if "class=" in c.value]
+    projector, students = links[0], links[1]
+    assert "teach=" in projector and "present=1" in projector and "teach=" not in students
+    code = students.split("class=")[1][:6]
+    from latent.lessons.classes import ClassDB
+
+    info = ClassDB(tmp_path / "classes.sqlite3").get(code)
+    assert info.lesson == "queen-hive" and f"teach={info.teacher}" in projector
+    assert any("listens only on this computer" in w.value for w in at.warning)     # AppTest is not on the network
+
+
+def test_lesson_language_from_the_link():
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.query_params.update({"v": "1", "lesson": "conversation-path", "step": "2", "lang": "de"})
+    at.switch_page("app_pages/1_Dialogues.py").run()
+    assert not at.exception
+    assert any("Lektion: Ein Gespräch ist ein Pfad" in m.value for m in at.markdown)
+    radio = next(r for r in at.radio if r.key.startswith("lesson_guess_"))
+    assert radio.options == ["ja", "nein", "lässt sich nicht sagen"]
+    assert "de" in str(at.query_params.get("lang"))          # the language stays in the link
+
+
+def test_links_carry_option_values_and_still_read_old_labels():
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.query_params.update({"v": "1", "map_source": "lm", "map_layer": "5"})
+    at.switch_page("app_pages/1_Dialogues.py").run()
+    assert not at.exception and at.radio(key="map_source").value == "lm" and at.slider(key="map_layer").value == 5
+    assert not at.sidebar.warning                        # map_layer is a setting once the source is the LM
+    old = AppTest.from_file(APP, default_timeout=240).run()
+    old.query_params.update({"v": "1", "map_source": "language model", "map_method": "PCA"})
+    old.switch_page("app_pages/1_Dialogues.py").run()
+    assert old.radio(key="map_source").value == "lm" and old.radio(key="map_method").value == "pca"
+
+
+def test_every_unusable_link_value_gets_a_note_and_the_page_still_renders():
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.query_params.update({"v": "1", "hs_seed": "-1", "hs_layers": "zz", "model": "evil/model"})
+    at.switch_page("app_pages/2_Hidden_states.py").run()
+    assert not at.exception
+    note = " ".join(w.value for w in at.sidebar.warning)
+    assert "hs_seed='-1'" in note and "model='evil/model' is not an embedded model" in note
+    assert any("Cannot read layers 'zz'" in w.value for w in at.warning)       # the page draws every layer instead
+    assert at.get("plotly_chart") and any("Hidden_states" in c.value for c in at.sidebar.code)
+    step = AppTest.from_file(APP, default_timeout=240).run()
+    step.query_params.update({"v": "1", "lesson": "queen-hive", "step": "99"})
+    step.switch_page("app_pages/6_Lessons.py").run()
+    assert "step=99: this lesson has steps 1 to 4" in " ".join(w.value for w in step.sidebar.warning)
 
 
 def test_link_notes_and_link_box_belong_to_their_own_session():
