@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# the result store stays off in tests (a stored result would skip the code a test runs); its own tests turn it on
+os.environ.setdefault("LATENT_STORE", "off")
 ARTIFACTS = ROOT / "artifacts"
 
 

@@ -18,6 +18,7 @@ from latent.core.corpus import Dialogue, load_corpus
 from latent.core.direction import Direction
 from latent.core.hidden import hidden_states
 from latent.core.lens import lens_table as compute_lens
+from latent.core.store import store
 from latent.dialogues.map import MapSpec, compute_map
 from latent.dialogues.tour import first_screen
 from latent.senses.sets import SenseSet
@@ -79,17 +80,19 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
 
 def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
     """Cached per input (the whole set, the steps, readout, layer and whether the encoder control runs)."""
+    params = {"set": sset_json, "contexts": list(contexts), "readout": readout, "layer": layer, "encoder": enc is not None}
     return memo("senses", (sset_json, contexts, readout, layer, lm.key, enc is not None),
-                lambda: analyze(lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer,
-                                encoder=enc))
+                lambda: store().cached("senses.analyze", params, lm, lambda: analyze(
+                    lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer, encoder=enc)))
 
 
 def experiment(name: str, key: tuple, lm, progress=None):
     """Cached per experiment, (parameters, seed) and model. A second model (the cross-model and
     cousins experiments) comes from the shared loader, never a second copy."""
     params, seed = key
-    return memo("experiment", (name, key, lm.key),
-                lambda: claims.run(name, lm, progress=progress, seed=seed, models=models.lm_named, **dict(params)))
+    return memo("experiment", (name, key, lm.key), lambda: store().cached(
+        "claims.run", {"name": name, "params": dict(params), "seed": seed}, lm,
+        lambda: claims.run(name, lm, progress=progress, seed=seed, models=models.lm_named, **dict(params))))
 
 
 def scheduled(lm, slot):

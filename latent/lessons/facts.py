@@ -17,6 +17,7 @@ from latent.claims import run
 from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED, paired_finding
 from latent.core.corpus import load_corpus
 from latent.core.models import embed
+from latent.core.store import store
 from latent.senses.sets import get_builtin
 from latent.senses.study import NULL_LEVEL, analyze
 from latent.steering.presets import run_default
@@ -43,7 +44,8 @@ def calibration_words(c) -> tuple[str, str]:
 def queen_sense(lm, context: str, encoder=None) -> dict:
     """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
 
-    rep = lm.derived(("lesson", "queen_sense", context), lambda: analyze(lm, get_builtin("queen"), [context]))
+    rep = lm.derived(("lesson", "queen_sense", context), lambda: store().cached(
+        "lesson.queen_sense", {"context": context}, lm, lambda: analyze(lm, get_builtin("queen"), [context])))
     li = rep.layers.index(rep.layer)
     probs = rep.steps[0].probs[li]
     nearest = rep.senses[int(probs.argmax())]
@@ -81,7 +83,8 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
     the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
-    sw, ds = lm.derived(("lesson", "walk_band", preset), lambda: run_default(lm, encoder, preset))
+    sw, ds = lm.derived(("lesson", "walk_band", preset), lambda: store().cached(
+        "lesson.walk_band", {"preset": preset}, lm, lambda: run_default(lm, encoder, preset)))
     v = sw.band_verdict()
     answer = "yes" if v.startswith("beyond") else "no" if v.startswith("within") else "unclear"
     return {"answer": answer, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
@@ -101,7 +104,8 @@ def claim_key(name: str, params: dict | None = None) -> tuple:
 def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:
     """A seed-claim experiment's verdict on the loaded model (fp32, seed 0)."""
 
-    r = lm.derived(claim_key(name, params), lambda: run(name, lm, **params))
+    r = lm.derived(claim_key(name, params), lambda: store().cached(
+        "lesson.claim", {"name": name, "params": params}, lm, lambda: run(name, lm, **params)))
     f = r.evidence.finding
     return {"answer": YES_NO.get(f.verdict, "unclear"), "verdict": f.verdict,
             "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "measure": f.measure,
