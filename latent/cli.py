@@ -20,6 +20,7 @@ from latent.core.errors import LatentError
 from latent.core.hidden import hidden_states
 from latent.core.lens import lens_table
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
+from latent.core.store import store
 from latent.dialogues.map import MapSpec
 from latent.export import write
 from latent.lessons import LANGUAGES, LessonError, load_lessons
@@ -298,7 +299,9 @@ def cmd_experiment(args):
     if unknown:
         raise ExperimentError(f"Unknown parameter {unknown[0]!r} for {exp.name}. Must be one of: {', '.join(specs)}")
     lm = _lm(args)
-    r = run(exp.name, lm, seed=args.seed, models=shared_lm, **{k: specs[k].parse(v, lm) for k, v in raw.items()})
+    params = {k: specs[k].parse(v, lm) for k, v in raw.items()}
+    r = store().cached("claims.cli", {"name": exp.name, "params": params, "seed": args.seed}, lm,
+                       lambda: run(exp.name, lm, seed=args.seed, models=shared_lm, **params))
     if args.json:
         _emit(r.to_json())
         return

@@ -155,6 +155,7 @@ def _int(text, lo: int, hi: int) -> int:
 def start(lesson_id: str, step: int = 0) -> None:
     st.session_state["lesson_id"], st.session_state["lesson_step"] = lesson_id, step
     st.session_state.pop("lesson_applied", None)
+    models.warm_lesson(lesson_id)          # its answers compute in the background, in step order
 
 
 def stop() -> None:

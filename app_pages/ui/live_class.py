@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import segno
 import streamlit as st
 
+from app_pages.ui import models
 from latent.lessons.classes import ClassError, class_db, tally_text, valid_code
 from latent.lessons.words import t
 
@@ -92,6 +93,7 @@ def keep_url() -> None:
 def create(lesson_id: str) -> None:
     """Start a class for a lesson: this session becomes its presenter."""
     info = class_db().create(lesson_id, lang())
+    models.warm_lesson(lesson_id)          # the class's answers compute in the background, in step order
     st.session_state["_class"], st.session_state["_teach"] = info.code, info.teacher
     st.session_state["_class_lesson"] = lesson_id
     st.session_state.pop("_member", None)

@@ -2,13 +2,16 @@
 loaded in a background thread so the UI answers while it loads, served through its scheduler."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import streamlit as st
 
 from latent.core import models, project
-from latent.serving.scheduler import serve, serve_encoder
+from latent.core.requests import GenerateRequest, StatesRequest
+from latent.lessons import compute_fact, load_lessons
+from latent.serving.scheduler import scheduler_for, serve, serve_encoder
 
 DEFAULT = models.DEFAULT_LM
 
@@ -114,6 +117,46 @@ def load_wall_seconds(name: str | None = None) -> float | None:
     including the wait behind the encoder and the imports: what a user waited, not the bare load."""
     loader = _lm_loader(name or model_name())
     return None if loader.finished is None else loader.finished - loader.started
+
+
+_warming: set = set()
+_warming_lock = threading.Lock()
+
+
+def warm_lesson(lesson_id: str) -> bool:
+    """Compute a lesson's answers in the background, in step order, once per model and lesson: each is
+    kept on the model and in the result store, so a reveal later reads it. Before each answer it waits
+    while interactive model work is queued (a lesson warming never holds a student up for long).
+    Returns False when this lesson was already warming or warm."""
+    name = model_name()
+    if os.environ.get("LATENT_WARM", "").lower() in ("off", "0", "no"):
+        return False
+    with _warming_lock:
+        if (name, lesson_id) in _warming:
+            return False
+        _warming.add((name, lesson_id))
+    lm_loader, enc_loader = _lm_loader(name), _encoder_loader()
+
+    def run():
+        lm_loader.wait()
+        enc_loader.wait()
+        if lm_loader.error or enc_loader.error:
+            return
+        lm, enc = lm_loader.result, enc_loader.result
+        lesson = load_lessons().get(lesson_id)
+        sched = scheduler_for(lm)
+        for step in (lesson.steps if lesson else []):
+            if not step.fact:
+                continue
+            while sched.queued(GenerateRequest) or sched.queued(StatesRequest):
+                time.sleep(0.5)
+            try:
+                compute_fact(lm, step.fact, encoder=enc)
+            except Exception:  # noqa: BLE001 - the reveal computes it again and shows its error
+                pass
+
+    threading.Thread(target=run, daemon=True, name=f"lesson-warm-{lesson_id}").start()
+    return True
 
 
 def lm_named(name: str):

@@ -402,3 +402,20 @@ def test_a_hide_parameter_never_reaches_the_html_it_writes():
     html = [m.value for m in at.markdown if "<style>" in m.value]
     assert html and all("<script" not in h and "alert" not in h for h in html)
     assert any(".st-key-do_sn_upload" in h for h in html)
+
+
+def test_starting_a_lesson_computes_its_answers_in_the_background(monkeypatch):
+    """The queen lesson's first answer is kept on the model before anyone presses Reveal."""
+    monkeypatch.setenv("LATENT_WARM", "on")
+    import time
+
+    from app_pages.ui import models
+
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.button(key="do_home_lesson").click().run()
+    assert not at.exception
+    lm = models._lm_loader(models.DEFAULT).result       # the app's one shared model object
+    t0 = time.time()
+    while lm.peek(("lesson", "queen_sense", "queen")) is None and time.time() - t0 < 120:
+        time.sleep(0.5)
+    assert lm.peek(("lesson", "queen_sense", "queen")) is not None
