@@ -6,6 +6,7 @@ All hover text is HTML-escaped (:func:`hover`), because plotly renders ``<b>``, 
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from contextvars import ContextVar
 
@@ -79,6 +80,11 @@ def narrow(fig: go.Figure) -> go.Figure:
     fig.update_layout(title_font_size=14, font_size=12, margin=dict(l=8, r=8, t=80, b=8),
                       legend=dict(orientation="h", yanchor="top", y=-0.06, x=0, font_size=11))
     fig.update_xaxes(tickangle=0, nticks=5, automargin=True)
+    for axis in {tr.xaxis or "x" for tr in fig.data if getattr(tr, "x", None) is not None}:
+        xs = [v for tr in fig.data if (tr.xaxis or "x") == axis and tr.x is not None for v in tr.x]
+        if xs and all(isinstance(v, str) and re.match(r"^\d+: ", v) for v in xs):    # "3: honey worker hive queen"
+            vals = list(dict.fromkeys(xs))
+            fig.layout["xaxis" + axis[1:]].update(tickvals=vals, ticktext=[v.split(":")[0] for v in vals])
     fig.update_annotations(font_size=12)
     return fig
 

@@ -308,8 +308,9 @@ def _predict(lesson, i: int, step) -> None:
     guess = st.radio(t("predict", lg, ask=step.ask), step.options, index=None, key=guess_key, horizontal=True,
                      format_func=step.label)
     sync_guess(lesson.id, i)
-    if live_class.code() and not live_class.teaching() and guess is not None:
-        st.caption(t("sent", lg))
+    if guess is not None:                 # drawn by the server: the prediction has arrived and is kept
+        st.caption(t("sent", lg) if live_class.code() and not live_class.teaching()
+                   else t("your_prediction", lg, guess=step.label(guess)))
     if live_class.teaching():
         live_class.tally(i, step.options, step.label, lambda: sync_guess(lesson.id, i))
     fact = st.session_state.get(fact_key)

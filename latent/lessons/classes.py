@@ -230,20 +230,20 @@ def class_db() -> ClassDB:
         return _DB[path]
 
 
-def tally_text(options, counts: dict, answer, label, lg: str = "en") -> str:
-    """The tally as plain text bars (no HTML), one line per option, the model's answer marked.
+def tally_text(options, counts: dict, answer, label, lg: str = "en", width: int = 10) -> str:
+    """The tally as plain text bars (no HTML), one line per option: the count, a bar, the option (last,
+    so a narrow panel wraps only the words), and the model's answer marked.
 
     >>> print(tally_text(["bee", "band"], {"bee": 2}, "bee", str))
-    bee   ████████████████████ 2  ◀ The model said
-    band                       0
+      2 ██████████ bee  ◀ The model said
+      0            band
     """
     top = max([*counts.values(), 1])
-    width = max(len(str(label(o))) for o in options)
     lines = []
     for o in options:
         n = counts.get(str(o), 0)
         mark = f"  ◀ {t('model_said', lg)}" if answer is not None and str(o) == answer else ""
-        lines.append(f"{str(label(o)).ljust(width)}  {'█' * round(20 * n / top):<20} {n}{mark}".rstrip())
+        lines.append(f"{n:>3} {'█' * round(width * n / top):<{width}} {label(o)}{mark}")
     if not sum(counts.values()):
         lines.append(t("no_predictions", lg))
     if answer is None:

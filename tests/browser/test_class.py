@@ -130,7 +130,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     s2.locator(".st-key-lesson_panel").get_by_text("band", exact=True).click()
     wait_idle(s1)
     wait_idle(s2)
-    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.match(/band +█+ 2/)",
+    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.match(/2 █+ +band/)",
                            timeout=30_000)
     s1.screenshot(path=str(artifacts / "class-student-1024.png"))
     s2.screenshot(path=str(artifacts / "class-student-phone.png"), full_page=False)
@@ -146,7 +146,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
 
     # a radio option has focus: → still changes the step (and not the option), and the students follow
     pres.locator(".st-key-lesson_panel").get_by_role("radiogroup").get_by_text("monarch", exact=True).click()
-    pres.wait_for_timeout(1000)          # a person's pause: the click's run starts before the key press
+    pres.locator(".st-key-lesson_panel").get_by_text("Your prediction: monarch").wait_for(timeout=30_000)
     wait_idle(pres)
     checked = pres.locator(".st-key-lesson_panel input[type=radio]:checked")
     assert checked.count() == 1
@@ -192,7 +192,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     pres.wait_for_function("() => window.__lessonKeys === true")
     pres.keyboard.press("ArrowLeft")
     _step(pres, 2)
-    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.match(/band +█+ 2/)",
+    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.match(/2 █+ +band/)",
                            timeout=60_000)
     assert "2 joined" in _tally(pres)
 

@@ -110,7 +110,7 @@ def test_concurrent_predictions_are_all_counted(db):
 def test_the_tally_text_marks_the_answer_and_scales_bars():
     text = tally_text(["bee", "band", "unclear"], {"bee": 4, "band": 2}, "band", str)
     lines = text.splitlines()
-    assert lines[0].count("█") == 20 and lines[1].count("█") == 10 and lines[2].count("█") == 0
+    assert lines[0].count("█") == 10 and lines[1].count("█") == 5 and lines[2].count("█") == 0
     assert "◀" in lines[1] and "◀" not in lines[0]
     assert "not revealed" in tally_text(["bee"], {}, None, str)
 
