@@ -166,20 +166,27 @@ def stop() -> None:
             del st.query_params[k]
 
 
+def _guess_key(lesson_id: str, i: int) -> str:
+    """The prediction radio's key for this visit of the step: a new key on every step change, so a step
+    that comes back draws a new radio from the saved prediction (a reused radio could keep showing the
+    browser's stale empty state)."""
+    return f"lesson_guess_{lesson_id}_{i}_{st.session_state.get('_visit', 0)}"
+
+
 def sync_guess(lesson_id: str, i: int) -> None:
     """Keep this step's prediction (for going back) and send it to the class. Called on every run that
     draws the step, before a step change, and by the class's timers: a widget change that Streamlit
     folds into a timer's fragment run never reaches the page script otherwise."""
-    key = f"lesson_guess_{lesson_id}_{i}"
-    value, saved = st.session_state.get(key), st.session_state.setdefault("_guesses", {})
-    if value is not None and saved.get(key) != value:
-        saved[key] = value
+    value, saved = st.session_state.get(_guess_key(lesson_id, i)), st.session_state.setdefault("_guesses", {})
+    if value is not None and saved.get((lesson_id, i)) != value:
+        saved[(lesson_id, i)] = value
         live_class.predicted(i, value)
 
 
 def _go(step: int) -> None:
     if st.session_state.get("lesson_id"):
         sync_guess(st.session_state["lesson_id"], st.session_state.get("lesson_step", 0))
+    st.session_state["_visit"] = st.session_state.get("_visit", 0) + 1
     st.session_state["lesson_step"] = step
     st.session_state.pop("lesson_applied", None)
     live_class.moved(step)
@@ -300,13 +307,10 @@ def _presenter_class(lesson, i: int, step) -> None:
 
 def _predict(lesson, i: int, step) -> None:
     lg = lang()
-    guess_key, fact_key = f"lesson_guess_{lesson.id}_{i}", f"lesson_fact_{lesson.id}_{i}"
-    saved = st.session_state.setdefault("_guesses", {})
-    if st.session_state.get(guess_key) is None and saved.get(guess_key) is not None:   # back to a step: kept
-        st.session_state[guess_key] = saved[guess_key]
-
-    guess = st.radio(t("predict", lg, ask=step.ask), step.options, index=None, key=guess_key, horizontal=True,
-                     format_func=step.label)
+    guess_key, fact_key = _guess_key(lesson.id, i), f"lesson_fact_{lesson.id}_{i}"
+    kept = st.session_state.setdefault("_guesses", {}).get((lesson.id, i))     # back to a step: its prediction
+    guess = st.radio(t("predict", lg, ask=step.ask), step.options, key=guess_key, horizontal=True,
+                     index=step.options.index(kept) if kept in step.options else None, format_func=step.label)
     sync_guess(lesson.id, i)
     if guess is not None:                 # drawn by the server: the prediction has arrived and is kept
         st.caption(t("sent", lg) if live_class.code() and not live_class.teaching()

@@ -226,6 +226,7 @@ def follow(step: int, tick=None) -> None:
     if target != step and target != st.session_state.get("_followed"):
         st.session_state["_followed"] = target
         st.session_state["lesson_step"] = target
+        st.session_state["_visit"] = st.session_state.get("_visit", 0) + 1       # a new prediction radio
         st.session_state.pop("lesson_applied", None)
         st.rerun(scope="app")
     st.session_state["_followed"] = target
