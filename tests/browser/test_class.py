@@ -85,7 +85,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     tctx, teacher = _context(browser, 1280, 720)
     teacher.goto(server.url + "/Lessons")
     teacher.locator(".st-key-do_class_start_queen-hive").get_by_role("button", name="Start a class").first.click()
-    links = teacher.locator(".st-key-class_links code")
+    links = teacher.locator('.st-key-class_links [data-testid="stCode"] code')     # the two link boxes, not inline code
     links.nth(1).wait_for()
     projector, students = links.nth(0).inner_text().strip(), links.nth(1).inner_text().strip()
     assert "class=" in students and "teach=" not in students and "present=1" in projector and "teach=" in projector
