@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from app_pages.ui import live_class, models
-from latent.core.models import DEFAULT_LM, EMBEDDED
+from latent.core.models import DEFAULT_LM, EMBEDDED, embedded
 from latent.lessons import LANGUAGES, LessonError, compute_fact, load_lessons
 from latent.lessons.words import t
 from latent.site import page
@@ -108,9 +108,9 @@ def _read_url(tab: str) -> None:
             del q["lang"]
     m = q.get("model")
     if m is not None:
-        name = next((n for n, e in EMBEDDED.items() if m == n or m in e.aliases), None)
-        if name:
-            st.session_state["model_name"] = name
+        emb = embedded(m)
+        if emb is not None:
+            st.session_state["model_name"] = emb.name
         else:
             _notes().append(f"model={m[:60]!r} is not an embedded model (links may name: {', '.join(EMBEDDED)}); "
                             f"using {models.model_name()}.")
