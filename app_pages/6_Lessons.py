@@ -61,10 +61,7 @@ if live_class.teaching() and st.session_state.get("_class_lesson") in lessons:
         st.markdown("**2.** Students open this link (or scan the QR code the projector shows on step 1). Names are "
                     "optional.")
         st.code(student, language=None, wrap_lines=True)
-        if live_class.local_only():
-            st.warning("This server listens only on this computer, so students' devices cannot open these links. "
-                       "Stop it and start it with `make class`, which listens on the local network (or set "
-                       "`LATENT_PUBLIC_URL` to the address students use).")
+        live_class.unreachable_note()
         st.caption("Keep the projector link to yourself: whoever opens it can move and reset the class. "
                    "Class state is kept on this server's disk, so a restart loses nothing.")
 

@@ -184,9 +184,15 @@ def join_box(lesson_id: str, page_path: str) -> None:
         st.markdown(f"### {t('class', lang(), code=code())}")
         st.image(qr_png(student), caption=t("scan", lang()), width=200)
         st.code(student, language=None, wrap_lines=True)
-        if local_only():
-            st.warning("This server listens only on this computer, so students' devices cannot open the link. "
-                      "Start it with `make class` (or set `LATENT_PUBLIC_URL`).")
+        unreachable_note()
+
+
+def unreachable_note() -> None:
+    """Say so when students' devices cannot open the class's links (the server listens on localhost)."""
+    if local_only():
+        st.warning("This server listens only on this computer, so students' devices cannot open these links. "
+                   "Stop it and start it with `make class`, which listens on the local network (or set "
+                   "`LATENT_PUBLIC_URL` to the address students use).")
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)
