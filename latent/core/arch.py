@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transformers import masking_utils
+
 from latent.core.errors import ModelError
 
 
@@ -35,11 +37,13 @@ class Family:
     final_norm: str                # from base_model
     resid0: str                    # from base_model: the module whose output is layer 0
     mlp_in: str                    # from a block: the module whose input is the MLP activation
+    typed_layers: bool = False     # blocks take their mask and rotary table by config.layer_types
 
 
 FAMILIES: dict[str, Family] = {
     "llama": Family("llama", ("llama",), "layers", "norm", "embed_tokens", "mlp.down_proj"),
-    "gemma3": Family("gemma3", ("gemma3_text",), "layers", "norm", "embed_tokens", "mlp.down_proj"),
+    "gemma3": Family("gemma3", ("gemma3_text",), "layers", "norm", "embed_tokens", "mlp.down_proj",
+                     typed_layers=True),
     "gpt2": Family("gpt2", ("gpt2",), "h", "ln_f", "drop", "mlp.c_proj"),
     "gpt_neox": Family("gpt_neox", ("gpt_neox",), "layers", "final_layer_norm", "emb_dropout",
                        "mlp.dense_4h_to_h"),
@@ -82,6 +86,30 @@ def resid0_module(model):
 def mlp_input_module(model, block):
     """The module whose forward input is this block's MLP hidden activation."""
     return _get(block, family_of(model).mlp_in)
+
+
+def block_inputs(model, args: tuple, kwargs: dict, hidden, mask, pos) -> list[tuple[tuple, dict]]:
+    """Every block's call inputs for one sequence batch, from the inputs the model gave block 1.
+
+    Most families give every block the same mask and rotary table. Gemma 3 gives each block those of
+    its ``config.layer_types`` entry (sliding-window or full attention, each with its own rotary
+    base); the other type's are built here the way the model builds them (``mask``: the (B, T)
+    padding mask, ``pos``: the position ids, ``hidden``: any (B, T, d) tensor of the batch)."""
+    n = n_layers(model)
+    if not family_of(model).typed_layers:
+        return [(args, kwargs)] * n
+    base, cfg = base_model(model), model.config
+    if getattr(cfg, "use_bidirectional_attention", False):
+        raise ModelError("Bidirectional Gemma 3 layers cannot be run from a middle layer.")
+    make = {"full_attention": masking_utils.create_causal_mask,
+            "sliding_attention": masking_utils.create_sliding_window_causal_mask}
+    typed = {}
+    for kind in set(cfg.layer_types):
+        m = make[kind](config=cfg, inputs_embeds=hidden, attention_mask=mask, past_key_values=None,
+                       position_ids=pos)
+        typed[kind] = (args, {**kwargs, "attention_mask": m,
+                              "position_embeddings": base.rotary_emb(hidden, pos, kind)})
+    return [typed[cfg.layer_types[i]] for i in range(n)]
 
 
 def n_layers(model) -> int:

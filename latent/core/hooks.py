@@ -41,6 +41,10 @@ class Plan:
     mlp_record: set[int] = field(default_factory=set)
     records: dict[int, torch.Tensor] = field(default_factory=dict)
     mlp_records: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+    keep_raw: set[int] = field(default_factory=set)     # resid layers whose raw output (before this
+    raw: dict[int, list[torch.Tensor]] = field(default_factory=dict)  # plan's edits) is kept, one chunk per call
+    inputs_of: int | None = None                      # block (1-based): keep its call's inputs, then stop
+    inputs: tuple | None = None                       # (args, kwargs) of that block's call
 
     def merged(self, other: "Plan | None") -> "Plan":
         """This plan plus ``other``'s edits (records and stop stay this plan's)."""
@@ -52,7 +56,8 @@ class Plan:
         mlp = {k: list(v) for k, v in other.mlp_edits.items()}
         for k, v in self.mlp_edits.items():
             mlp.setdefault(k, []).extend(v)
-        return Plan(edits, set(self.record), self.stop_after, mlp, set(self.mlp_record))
+        return Plan(edits, set(self.record), self.stop_after, mlp, set(self.mlp_record),
+                    keep_raw=set(self.keep_raw), inputs_of=self.inputs_of)
 
 
 class StopForward(Exception):
@@ -87,6 +92,8 @@ def _apply(layer: int, out):
     if plan is None:
         return None
     hs = out[0] if isinstance(out, tuple) else out
+    if layer in plan.keep_raw:          # what an unsteered model computes at this layer (see decode)
+        plan.raw.setdefault(layer, []).append(hs.detach())
     edits = plan.edits.get(layer)
     if edits:
         for fn in edits:
@@ -114,15 +121,25 @@ def _mlp_pre(block: int, module, args):
     return (act,) + tuple(args[1:]) if edits else None
 
 
+def _block_pre(block: int, args, kwargs):
+    plan = _PLAN.get()
+    if plan is None or plan.inputs_of != block:
+        return None
+    plan.inputs = (args, kwargs)
+    raise StopForward()
+
+
 def install_hooks(model) -> None:
     """Install the permanent hooks once (idempotent): layer 0 on the family's residual-0 module,
-    layer ``i`` on block ``i``, and a pre-hook on each block's MLP output projection."""
+    layer ``i`` on block ``i``, a pre-hook on each block's MLP output projection, and a pre-hook on
+    each block that keeps the block's call inputs when a plan asks (:mod:`latent.core.upper`)."""
 
     if getattr(model, "_latent_hooks", False):
         return
     arch.resid0_module(model).register_forward_hook(lambda m, a, out: _apply(0, out))
     for i, block in enumerate(arch.blocks(model), start=1):
         block.register_forward_hook(lambda m, a, out, i=i: _apply(i, out))
+        block.register_forward_pre_hook(lambda m, a, kw, i=i: _block_pre(i, a, kw), with_kwargs=True)
         arch.mlp_input_module(model, block).register_forward_pre_hook(lambda m, a, i=i: _mlp_pre(i, m, a))
     model._latent_hooks = True
 
@@ -139,4 +156,5 @@ def run_plan(fn: Callable[[], object], plan: Plan):
         except StopForward:
             pass
     plan.records, plan.mlp_records = full.records, full.mlp_records
+    plan.raw, plan.inputs = full.raw, full.inputs
     return plan

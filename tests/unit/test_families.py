@@ -126,3 +126,44 @@ def test_lens_rank_of_the_final_prediction(lm):
     assert (t["final_rank"] >= 0).all() and (t["final_rank"] < lm.model.config.vocab_size).all()
     top = last[last["rank"] == 0]
     assert np.allclose(top.groupby("position")["prob"].max(), top["prob"])
+
+
+def test_partial_rescoring_equals_full_rescoring(lm):
+    """Typicality re-scored from the steering layer up (the layers below kept from the decode) equals
+    re-running the whole unsteered model: rows of different lengths, steered at two layers, unsteered,
+    sampled, and cut to two lengths."""
+    from latent.core.decode import decode_rows
+    from latent.core.requests import GenerateRequest
+
+    d = lm.d_model
+    rng = np.random.default_rng(0)
+    reqs = [
+        GenerateRequest.make([TEXT, "a bee", "hums"], [0, 1, 2], layer=1,
+                             added=rng.normal(0, 3, (3, d)).astype(np.float32), max_new_tokens=6,
+                             do_sample=True, typicality=True),
+        GenerateRequest.make(["a bee", TEXT], [3, 4], layer=2,
+                             added=rng.normal(0, 3, (2, d)).astype(np.float32), max_new_tokens=6,
+                             do_sample=True, typicality=True),
+        GenerateRequest.make([TEXT, "a bee"], [5, 6], max_new_tokens=3, do_sample=True, typicality=True),
+    ]
+    part = decode_rows(lm, reqs, partial=True)
+    full = decode_rows(lm, reqs, partial=False)
+    for p, f in zip(part, full):
+        assert p.token_ids == f.token_ids
+        assert np.isfinite(p.extra["typicality"]).all()
+        np.testing.assert_allclose(p.extra["typicality"], f.extra["typicality"], atol=1e-4, rtol=1e-5)
+    # the check can fail: starting every row at the deepest kept layer (above layer 1, where the first
+    # request's vectors were added) scores those rows under a partly steered model, and differs
+    import latent.core.decode as dec
+    right = dec._score_from_layers
+
+    def too_high(lm_, g, want, raw, layer_of):
+        return right(lm_, g, want, raw, {i: max(raw) for i in layer_of})
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(dec, "_score_from_layers", too_high)
+    try:
+        wrong = decode_rows(lm, reqs, partial=True)
+    finally:
+        monkeypatch.undo()
+    assert not np.allclose(wrong[0].extra["typicality"], full[0].extra["typicality"], atol=1e-4)
+    np.testing.assert_allclose(wrong[1].extra["typicality"], full[1].extra["typicality"], atol=1e-4)
