@@ -28,6 +28,8 @@ from latent.lessons.handout import write_handout
 from latent.recipes import RecipeError, Resources, make_recipe, replay
 from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import analyze
+from latent.serving.backends import InProcess, current_backend, make_backend, set_backend
+from latent.serving.scheduler import Scheduler
 from latent.steering.presets import build, default_sweep, load_presets
 from latent.steering.steer import parse_strengths
 from latent.steering.walk import N_RANDOM, sweep
@@ -50,10 +52,23 @@ def _model_args(p: argparse.ArgumentParser) -> None:
                    help="an embedded model (SmolLM2-135M-Instruct, gemma-3-270m), an HF id in the cache, or a folder")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default="auto")
+    p.add_argument("--backend", default=None,
+                   help="where model work runs: inprocess, ray-local:N or ray://HOST:PORT (default $LATENT_BACKEND, "
+                        "else inprocess); given here, a backend that cannot start is an error")
 
 
 def _lm(args):
+    if getattr(args, "backend", None):
+        set_backend(make_backend(args.backend))       # explicit: an unreachable cluster fails here, one line
     return load_lm(args.model, device=args.device, dtype=args.dtype)
+
+
+def _runner(lm):
+    """Sweeps decode through a scheduler when the backend is not this process (a Ray pool)."""
+    backend = current_backend()
+    if isinstance(backend, InProcess):
+        return None
+    return Scheduler(lm, backend=backend, window_s=0.0).run
 
 
 def _emit(obj) -> None:
@@ -76,11 +91,15 @@ def cmd_info(args):
     lm = _lm(args)
     card = lm.card()
     if args.json:
-        _emit({k: card[k] for k in ("model", "family", "n_layers", "d_model", "device", "dtype", "weights",
-                                    "licence", "load_seconds")})
+        b = current_backend().describe(lm)          # backend: its name; workers: how many; per worker its facts
+        _emit({**{k: card[k] for k in ("model", "family", "n_layers", "d_model", "device", "dtype", "weights",
+                                       "licence", "load_seconds")},
+               "backend": b["name"], "workers": b["workers"], "per_worker": b["per_worker"]})
     else:
         for k, v in card.items():
             print(f"{k:>13}: {v}")
+        b = current_backend().describe(lm)
+        print(f"{'backend':>13}: {b['name']}, {b['workers']} worker(s)")
 
 
 def _dialogues_args(p):
@@ -260,7 +279,7 @@ def cmd_steer(args):
     tokens = args.tokens or (ds.max_new_tokens if ds else 40)
     sw = sweep(lm, load_encoder(), prompts, d, strengths, max_new_tokens=tokens,
                seeds=tuple(range(args.seed, args.seed + n_seeds)), do_sample=not args.greedy,
-               n_random=args.random, positions=args.positions)
+               n_random=args.random, positions=args.positions, runner=_runner(lm))
     extra = {"preset": ds.preset, "source": ds.source()} if ds else {}
     _emit({"model": lm.name, "prompts": prompts, **extra, **sw.to_json()})
 

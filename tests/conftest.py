@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the result store stays off in tests (a stored result would skip the code a test runs); its own tests turn it on
 os.environ.setdefault("LATENT_STORE", "off")
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a test's Ray stays on 127.0.0.1 (RECIPES)
 os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answers: on in their own test
 ARTIFACTS = ROOT / "artifacts"
 

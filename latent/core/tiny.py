@@ -67,4 +67,6 @@ def make_tiny_lm(seed: int = 0, n_layers: int = 3, family: str = "llama"):
     model = AutoModelForCausalLM.from_config(tiny_config(family, len(tok), n_layers)).eval()
     model.requires_grad_(False)
     hooks.install_hooks(model)
-    return LM(model, tok, f"tiny-{family}", "cpu", "float32", 0.0, "config")
+    lm = LM(model, tok, f"tiny-{family}", "cpu", "float32", 0.0, "config")
+    lm._derived["load_spec"] = {"kind": "tiny", "family": family, "seed": seed, "n_layers": n_layers}
+    return lm

@@ -3,7 +3,8 @@
 Requests are the plain values of :mod:`latent.core.requests`. The scheduler keeps one queue and one
 worker per kind of request; a :class:`Batcher` per kind says how many requests one batch may hold
 and which function of the engine computes them, and a backend (:class:`InProcess`, the default)
-runs the batch. Three kinds today:
+runs the batch (:mod:`latent.serving.backends`: in-process by default, a Ray pool when configured).
+Three kinds today:
 
 * :class:`DecodeBatcher` for :class:`GenerateRequest` (a session's steering sweep): waits a moment
   for a class's requests to join, then one :func:`latent.core.decode.decode_rows` call (rows equal
@@ -39,6 +40,7 @@ from latent.core.decode import decode_rows
 from latent.core.hidden import forward_requests
 from latent.core.models import embed_requests
 from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest, set_door
+from latent.serving.backends import InProcess, current_backend
 
 MAX_ROWS = 160
 MAX_STATE_TOKENS = 8192      # padded tokens per shared hidden-state pass (each request is at most 4096)
@@ -54,6 +56,7 @@ class Ticket:
     submitted: float = field(default_factory=time.perf_counter)
     progress: tuple[int, int] = (0, 0)      # (tokens decoded, tokens wanted) once its batch runs
     shared: int = 1                         # sessions waiting on this computation
+    notes: list = field(default_factory=list)   # what the backend has to tell its sessions (a lost worker)
 
     def result(self, timeout: float | None = None):
         return self.future.result(timeout)
@@ -82,6 +85,9 @@ class Batcher:
     def compute(self, model, requests: list, tickets: list) -> list:
         raise NotImplementedError
 
+    def note(self, requests: list, results: list) -> None:
+        """Count what one batch computed (for tests and the benchmarks); every backend calls it."""
+
 
 class DecodeBatcher(Batcher):
     request_type = GenerateRequest
@@ -101,9 +107,12 @@ class DecodeBatcher(Batcher):
             for t in tickets:
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
         out = decode_rows(model, requests, on_token=tick)
-        self.s.batches.append(out[0].extra["batch_rows"])
-        self.s.requested.append(sum(r.rows for r in requests))
+        self.note(requests, out)
         return out
+
+    def note(self, requests, results):
+        self.s.batches.append(results[0].extra["batch_rows"])
+        self.s.requested.append(sum(r.rows for r in requests))
 
 
 class StatesBatcher(Batcher):
@@ -115,8 +124,12 @@ class StatesBatcher(Batcher):
         return not batch or rows * width <= self.s.max_tokens
 
     def compute(self, model, requests, tickets):
+        out = forward_requests(model, requests)
+        self.note(requests, out)
+        return out
+
+    def note(self, requests, results):
         self.s.state_batches.append(len(requests))
-        return forward_requests(model, requests)
 
 
 class EncodeBatcher(Batcher):
@@ -126,22 +139,16 @@ class EncodeBatcher(Batcher):
         return not batch or sum(t.request.rows for t in batch) + request.rows <= MAX_TEXTS
 
     def compute(self, model, requests, tickets):
-        self.s.encode_batches.append((sum(r.rows for r in requests),
-                                      len({t for r in requests for t in r.texts})))
-        return embed_requests(model, requests)
+        out = embed_requests(model, requests)
+        self.note(requests, out)
+        return out
+
+    def note(self, requests, results):
+        self.s.encode_batches.append((sum(r.rows for r in requests), len({t for r in requests for t in r.texts})))
 
 
 LM_BATCHERS = (DecodeBatcher, StatesBatcher)
 ENCODER_BATCHERS = (EncodeBatcher,)
-
-
-class InProcess:
-    """The default backend: a batch is computed in the scheduler's worker thread, on the shared model."""
-
-    name = "inprocess"
-
-    def run(self, batcher: Batcher, model, requests: list, tickets: list) -> list:
-        return batcher.compute(model, requests, tickets)
 
 
 class Scheduler:
@@ -150,7 +157,7 @@ class Scheduler:
     def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25,
                  max_tokens: int = MAX_STATE_TOKENS, batchers=LM_BATCHERS, backend=None):
         self.lm, self.max_rows, self.window_s, self.max_tokens = lm, int(max_rows), float(window_s), int(max_tokens)
-        self.backend = backend or InProcess()
+        self.backend = backend or current_backend()
         self._batchers = {b.request_type: b(self) for b in batchers}
         self._queues: dict[type, list[Ticket]] = {k: [] for k in self._batchers}
         self._running: dict[type, list[Ticket]] = {k: [] for k in self._batchers}  # the batch each worker computes
