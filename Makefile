@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 
-.PHONY: run class test test-fast bench assets clean setup
+.PHONY: run class cluster test test-fast bench assets clean setup
 
 setup: $(STAMP)
 
@@ -18,6 +18,14 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address localhost
+
+# the optional cluster extra (Ray): then LATENT_BACKEND=ray-local:2 make run, or ray://HEAD:6379 (README)
+CLUSTER := $(VENV)/.cluster
+cluster: $(CLUSTER)
+
+$(CLUSTER): $(STAMP) requirements-cluster.txt
+	$(BIN)/python -m pip install -r requirements-cluster.txt
+	touch $(CLUSTER)
 
 # a class: listen on the local network so students' devices can open the students' link
 class: $(STAMP)

@@ -58,3 +58,7 @@ st.caption("On a CPU every number is computed in fp32, so results do not depend 
            "dtype 'auto' picks bf16 for speed. Every text gets the model's start token prepended; it is dropped "
            "from all maps and statistics because position 0 acts as an attention sink.")
 st.caption(md_escape(f"Model files: {card['source']}"))
+where, fell_back = serving.backend_status(lm)
+if fell_back:
+    st.warning(md_escape(fell_back))
+st.caption(md_escape(where))

@@ -23,6 +23,7 @@ from latent.dialogues.map import MapSpec, compute_map
 from latent.dialogues.tour import first_screen
 from latent.senses.sets import SenseSet
 from latent.senses.study import analyze
+from latent.serving.backends import InProcess, backend_note, current_backend
 from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
 from latent.steering.presets import build
@@ -105,7 +106,23 @@ def scheduled(lm, slot):
     def wait(t):
         check(t)
         slot.caption(queue_note(sched, t))
-    return lambda request: sched.run(request, wait=wait)
+
+    def run(request):
+        g = sched.run(request, wait=wait)
+        for note in g.extra.get("notes", []):      # a cluster worker lost mid-batch: its rows were redone
+            st.info(note)
+        return g
+    return run
+
+
+def backend_status(lm) -> tuple[str, str | None]:
+    """Where the model work runs, in one line, and why that is not the configured backend (or None)."""
+    b = current_backend()
+    if isinstance(b, InProcess):
+        return "Model work runs in this process.", backend_note()
+    info = b.describe(lm)
+    devices = ", ".join(sorted({w["device"] for w in info["per_worker"]}))
+    return f"Model work runs on the Ray cluster {info['name']}: {info['workers']} workers ({devices}).", backend_note()
 
 
 def queue_note(sched, t) -> str:

@@ -40,6 +40,22 @@ def test_home_shows_model_card_and_links(at):
     assert any(c.value.startswith("A point is one turn") for c in at.caption)
 
 
+def test_home_says_where_model_work_runs_and_why_an_unreachable_cluster_was_not_used(monkeypatch):
+    from latent.serving import backends
+
+    monkeypatch.setenv("LATENT_BACKEND", "ray://127.0.0.1:9")        # nothing listens there
+    monkeypatch.setattr(backends, "_BACKEND", None)
+    monkeypatch.setattr(backends, "_NOTE", None)
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert not at.exception
+    plain = [w.value.replace("\\", "") for w in at.warning]          # the page escapes markdown
+    assert any("Cannot reach the Ray cluster at 127.0.0.1:9" in w and "in this process" in w for w in plain), plain
+    assert "Model work runs in this process." in [c.value.replace("\\", "") for c in at.caption]
+    monkeypatch.setattr(backends, "_BACKEND", None)                  # the next test reads its own setting
+    monkeypatch.setattr(backends, "_NOTE", None)
+
+
 def test_home_offers_both_embedded_models(at):
     assert at.radio(key="model_choice").options[:2] == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
     assert any("Q4_1 GGUF dequantised to fp32" in t.value for t in at.text)
