@@ -86,7 +86,7 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
         strengths = parse_strengths(strength_text)
         sw = sweep(lm, enc, prompts, direction, strengths, max_new_tokens=tokens,
                    seeds=tuple(range(seed, seed + n_seeds)), do_sample=sample, positions=positions,
-                   runner=serving.scheduled(lm, live))
+                   runner=serving.scheduled(lm, live), on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:

@@ -103,11 +103,16 @@ def scheduled(lm, slot):
     sched = scheduler_for(lm, threads=os.cpu_count())
     check = gone_away(session_alive(), stop=st.stop)     # a closed tab: drop the rows now, not when its session expires
 
-    def wait(t):
-        check(t)
-        slot.caption(queue_note(sched, t))
+    def run(request, on_texts=None):
+        shown = [None]
 
-    def run(request):
+        def wait(t):
+            check(t)
+            if on_texts is not None and t.partial is not None and t.progress != shown[0]:
+                shown[0] = t.progress
+                on_texts(t.progress[0], t.partial)       # the cards fill in as the batch decodes
+                return
+            slot.caption(queue_note(sched, t))
         g = sched.run(request, wait=wait)
         for note in g.extra.get("notes", []):      # a cluster worker lost mid-batch: its rows were redone
             st.info(note)

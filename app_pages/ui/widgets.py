@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.ui.text import md_escape
+
 
 def params(specs, lm, *, key: str) -> dict:
     """One widget per spec, defaults from the loaded model; returns the checked values."""
@@ -77,3 +79,22 @@ def dock():
     below the fold)."""
     st.markdown(DOCK_CSS, unsafe_allow_html=True)        # fixed CSS, no user text
     return st.container(key="progress_dock")
+
+
+def stream_cards(slot, prompt: str, strengths, tokens: int):
+    """An ``on_token`` for a sweep: the first prompt's cards (unsteered, and the direction at each
+    nonzero strength), drawn in ``slot`` as their texts decode, in the final cards' order."""
+    nonzero = [s for s in strengths if s != 0]
+    order = ([0.0] if 0 not in strengths else []) + list(strengths)
+
+    def show(step, texts):
+        by = {0.0: texts[0], **{s: texts[1 + i] for i, s in enumerate(nonzero) if 1 + i < len(texts)}}
+        with slot.container():
+            st.caption(f"Decoding… token {min(step + 1, tokens)} of {tokens}. The meters and their controls follow "
+                       "when every row of the batch is done.")
+            cols = st.columns(len(order))
+            for col, s in zip(cols, order):
+                with col.container(border=True):
+                    st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
+                    st.markdown(md_escape(prompt + by.get(s, "")))
+    return show

@@ -65,10 +65,12 @@ def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan
     return add_plan(lm, layer, vec, positions)
 
 
-def decode_rows(lm, requests: list[GenerateRequest], on_token=None, partial: bool = True) -> list[Generation]:
+def decode_rows(lm, requests: list[GenerateRequest], on_token=None, partial: bool = True,
+                on_rows=None) -> list[Generation]:
     """One batched decode of the requests' distinct rows; one :class:`Generation` per request.
 
-    ``on_token(step, texts)`` is called after each new token with the distinct rows' texts so far;
+    ``on_token(step, texts)`` is called after each new token with the distinct rows' texts so far, and
+    ``on_rows(step, per_request)`` with each request's own rows' texts so far (a list per request);
     ``extra`` of each result holds ``batch_rows`` (distinct rows decoded) and, where asked,
     ``typicality`` (per row). With ``partial`` (the default) typicality is re-scored from the steering
     layer up (:func:`_score_from_layers`); ``partial=False`` re-runs the whole unsteered model (the
@@ -92,11 +94,22 @@ def decode_rows(lm, requests: list[GenerateRequest], on_token=None, partial: boo
         added = np.stack([vecs[k] if k[2] == layer else np.zeros(d, np.float32) for k in distinct])
         plan = plan.merged(rows_plan(lm, layer, added, requests[0].positions))
     first = requests[0]
+    offsets = np.cumsum([0] + [r.rows for r in requests])
+
+    last: list = [None] * len(requests)        # a request's rows stop growing at its own length
+
+    def tick(step, texts):
+        if on_token is not None:
+            on_token(step, texts)
+        if on_rows is not None:
+            for i, (r, o) in enumerate(zip(requests, offsets)):
+                if step < r.max_new_tokens or last[i] is None:
+                    last[i] = [texts[index[j]] for j in range(o, o + r.rows)]
+            on_rows(step, list(last))
     with use(plan):
         g = generate(lm, [k[0] for k in distinct], max_new_tokens=max(r.max_new_tokens for r in requests),
                      do_sample=first.do_sample, temperature=first.temperature, top_k=first.top_k,
-                     seeds=[k[1] for k in distinct], on_token=on_token)
-    offsets = np.cumsum([0] + [r.rows for r in requests])
+                     seeds=[k[1] for k in distinct], on_token=tick if (on_token or on_rows) else None)
     toks = []                              # per requested row, cut to its request's length
     for r, o in zip(requests, offsets):
         toks += [g.token_ids[index[j]][: r.max_new_tokens] for j in range(o, o + r.rows)]

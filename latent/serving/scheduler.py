@@ -57,6 +57,7 @@ class Ticket:
     progress: tuple[int, int] = (0, 0)      # (tokens decoded, tokens wanted) once its batch runs
     shared: int = 1                         # sessions waiting on this computation
     notes: list = field(default_factory=list)   # what the backend has to tell its sessions (a lost worker)
+    partial: list | None = None             # a decode's texts so far, one per row (in-process backend)
 
     def result(self, timeout: float | None = None):
         return self.future.result(timeout)
@@ -103,10 +104,11 @@ class DecodeBatcher(Batcher):
         return sum(t.request.rows for t in queue) >= self.s.max_rows
 
     def compute(self, model, requests, tickets):
-        def tick(step, _texts):
-            for t in tickets:
+        def tick(step, per_request):
+            for t, texts in zip(tickets, per_request):
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
-        out = decode_rows(model, requests, on_token=tick)
+                t.partial = texts
+        out = decode_rows(model, requests, on_rows=tick)
         self.note(requests, out)
         return out
 

@@ -200,7 +200,10 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     ``prompt`` may be a list of prompts.
 
     ``runner(request) -> Generation`` decodes through a shared scheduler (the app passes one, so rows
-    from many sessions share batches); without it the rows decode here, streaming to ``on_token``."""
+    from many sessions share batches); without it the rows decode here. Either way ``on_token(step,
+    texts)`` streams the first prompt's (first seed's) texts so far: the unsteered row, then the direction
+    at each nonzero strength in order (a runner is then called as ``runner(request, on_texts)``, with
+    ``on_texts(step, texts of every row of the request)``)."""
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     strengths = check_strengths(strengths)
     seeds = [int(seed)] if seed is not None else list(seeds)
@@ -225,12 +228,12 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     request = GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
                                    added=added, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                    positions=positions, typicality=True)
+    first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0
+                 and r[2] == seeds[0]]
+    stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
     if runner is not None:
-        gen = runner(request)
+        gen = runner(request, stream) if stream else runner(request)
     else:
-        first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0
-                     and r[2] == seeds[0]]
-        stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
         gen = decode_rows(lm, [request], on_token=stream)[0]
     pos, neg = poles or pole_texts(direction)
     concept = concept_scores(encoder, gen.texts, pos, neg)

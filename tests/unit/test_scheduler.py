@@ -354,3 +354,42 @@ def test_the_apps_gone_away_check_stops_the_script_run_quietly():
     with pytest.raises(CancelledError, match="went away"):
         gone_away(lambda: False, stop=lambda: calls.append("stop"))(None)
     assert calls == ["stop"]
+
+
+def test_a_batch_streams_each_requests_own_rows_up_to_its_own_length(tiny_lm):
+    """What the Latent walk's cards show while a shared batch decodes: each request's rows, in its order,
+    growing token by token, ending at exactly the texts the request gets back (a shorter request stops
+    growing at its own length while the batch goes on)."""
+    from latent.core.decode import decode_rows
+
+    reqs = requests(tiny_lm)                                      # 12, 7 and 9 new tokens in one batch
+    seen = []
+    out = decode_rows(tiny_lm, reqs, on_rows=lambda step, per: seen.append((step, per)))
+    assert len(seen) >= max(len(t) for g in out for t in g.token_ids)
+    for i, (r, g) in enumerate(zip(reqs, out)):
+        assert [len(per[i]) for _, per in seen] == [r.rows] * len(seen)
+        assert seen[-1][1][i] == g.texts                          # the last frame is the answer
+        assert seen[0][1][i] != g.texts or all(len(t) <= 1 for t in g.token_ids)   # and it grew
+
+
+def test_the_sweep_streams_its_first_prompts_cards_through_the_scheduler(tiny_lm, sched):
+    from latent.core.direction import Direction
+    from latent.steering.walk import sweep
+
+    class Enc:
+        def encode(self, texts, normalize_embeddings=True, **kw):
+            v = np.array([[len(t) + 1, t.count("e") + 1, 1.0] for t in texts], float)
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+    d = Direction(np.random.default_rng(2).normal(size=tiny_lm.d_model), layer=2, positive="a", negative="b")
+    frames = []
+
+    def runner(request, on_texts=None):                           # the app's runner, with the ticket's frames
+        t = sched.submit(request)
+        g = t.result(timeout=60)
+        on_texts(t.progress[0], t.partial)
+        return g
+    sw = sweep(tiny_lm, Enc(), ["the queen", "a hive"], d, [-1.0, 0.0, 1.0], max_new_tokens=6, seeds=(0, 1),
+               n_random=2, runner=runner, on_token=lambda step, texts: frames.append(texts))
+    assert frames and len(frames[-1]) == 3                        # unsteered, then −1 and +1
+    first = sw.rows[(sw.rows.prompt == "the queen") & (sw.rows.seed == 0) & (sw.rows.kind != "random")]
+    assert frames[-1] == [first[first.strength == s].text.iloc[0] for s in (0.0, -1.0, 1.0)]
