@@ -28,7 +28,7 @@ from latent.lessons.handout import write_handout
 from latent.recipes import RecipeError, Resources, make_recipe, replay
 from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import analyze
-from latent.serving.backends import InProcess, current_backend, make_backend, set_backend
+from latent.serving.backends import InProcess, backend_note, current_backend, make_backend, set_backend
 from latent.serving.scheduler import Scheduler
 from latent.steering.presets import build, default_sweep, load_presets
 from latent.steering.steer import parse_strengths
@@ -60,6 +60,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 def _lm(args):
     if getattr(args, "backend", None):
         set_backend(make_backend(args.backend))       # explicit: an unreachable cluster fails here, one line
+    elif current_backend() and backend_note():        # from $LATENT_BACKEND: fell back, say so
+        print(f"note: {backend_note()}", file=sys.stderr)
     return load_lm(args.model, device=args.device, dtype=args.dtype)
 
 

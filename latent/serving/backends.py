@@ -246,6 +246,18 @@ class ModelWorker:
         return os.getpid()
 
 
+def _before_ray(kind: str, arg) -> None:
+    """What must be settled before Ray is first imported (it reads these then)."""
+    if kind == "ray-local":           # stay on loopback
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        return
+    if not _reachable(arg):
+        raise BackendError(f"Cannot reach the Ray cluster at {arg}.")
+    # Ray 2.60 clusters use token auth; a driver joining by address must say so (the token itself comes
+    # from RAY_AUTH_TOKEN, or ~/.ray/auth_token on the head)
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def _get(ray, ref, timeout=None):
     """``ray.get``, with an error raised on a worker re-raised as itself (an app error keeps its one
     clear line; Ray's wrapper would add the worker's traceback)."""
@@ -272,10 +284,7 @@ class RayBackend:
 
     def __init__(self, spec: str, init: bool = True):
         kind, arg = parse(spec)
-        if kind == "ray-local":       # stay on loopback (read when Ray is imported: set before)
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        elif not _reachable(arg):
-            raise BackendError(f"Cannot reach the Ray cluster at {arg}.")
+        _before_ray(kind, arg)
         import ray  # noqa: PLC0415 - the optional cluster extra
 
         self.ray, self.spec = ray, spec
@@ -419,11 +428,10 @@ _LOCK = threading.Lock()
 
 def make_backend(spec: str | None):
     """A backend for ``spec`` (see :func:`parse`); Ray errors become :class:`BackendError`."""
-    kind, _ = parse(spec)
+    kind, arg = parse(spec)
     if kind == "inprocess":
         return InProcess()
-    if kind == "ray-local":
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # loopback; read when Ray is imported
+    _before_ray(kind, arg)
     try:
         import ray  # noqa: F401,PLC0415 - the optional cluster extra
     except ImportError:
