@@ -16,7 +16,7 @@ from latent.senses.figures import (
     separability_figure,
 )
 from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
-from latent.senses.study import QUEEN_STEPS, sense_map
+from latent.senses.study import QUEEN_STEPS, context_words, sense_map
 
 st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
@@ -66,8 +66,8 @@ layer = st.slider("Layer", 0, lm.n_layers, lm.depth(0.3), key=f"sn_layer_{lm.n_l
 try:
     sset = SenseSet.from_rows(word, rows.to_dict("records")).validate()
     with st.spinner(f"Reading '{word}' in {sum(map(len, sset.senses.values()))} sentences at every layer…"):
-        rep = serving.sense_report(sset.to_json(), tuple(s for s in steps_text.splitlines() if s.strip()),
-                                 readout, layer, lm, models.encoder())
+        contexts = tuple(s for s in steps_text.splitlines() if s.strip())
+        rep = serving.sense_report(sset.to_json(), contexts, readout, layer, lm, models.encoder(), orders=False)
 except (SenseError, InputError) as e:
     st.error(str(e))
     st.stop()
@@ -82,7 +82,8 @@ others = {}
 if compare:
     for name in EMBEDDED:
         m = lm if name == lm.name else models.lm_named(name)
-        others[name] = serving.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m)
+        others[name] = serving.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m,
+                                            orders=False)
 f1 = separability_figure(rep, others or None)
 chart(f1, key="sn_sep", theme=None,
             caption="A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's "
@@ -98,9 +99,11 @@ chart(f5, key="sn_rel", theme=None,
 export_buttons(f5, rep.reliability_table(), recipe("reliability"), key="sn_x5", stem=f"reliability-{word}")
 
 st.subheader("2 · Context pulls the meaning")
-st.info(rep.pull())
-if rep.orders is not None:
-    st.dataframe(rep.orders.table(), hide_index=True)
+pull_slot, orders_slot = st.empty(), st.empty()     # the word-order control fills in after the rest is drawn
+rep_orders_pending = context_words(list(contexts), sset.word) is not None
+pull_slot.info(rep.pull(pending=rep_orders_pending))
+if rep_orders_pending:
+    orders_slot.caption("Controls still computing: which word pulls, over the orders the words can come in…")
 f2 = dose_response_figure(rep)
 chart(f2, key="sn_dose", theme=None,
             caption="A point is one context step (x, in the order added) read at the chosen layer; colour is the "
@@ -140,3 +143,15 @@ if d3.button("Use on the Latent walk page", key="do_sn_send"):
         d3.error(str(e))
 if len(rep.senses) >= MAX_SENSES:
     st.caption(f"At most {MAX_SENSES} senses per word.")
+
+if rep_orders_pending:                   # the word-order control, now that everything else is on screen
+    try:
+        rep.orders = serving.sense_orders(sset.to_json(), contexts, readout, layer, lm, models.encoder())
+    except (SenseError, InputError) as e:
+        orders_slot.error(str(e))
+    else:
+        pull_slot.info(rep.pull())
+        if rep.orders is not None:
+            orders_slot.dataframe(rep.orders.table(), hide_index=True)
+else:
+    pull_slot.info(rep.pull())

@@ -80,7 +80,9 @@ n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, 1, key="wk_seeds"))
 sample = g[3].toggle("Sample", value=True, key="wk_sample", help="Off: greedy decoding, which makes the seeds one.")
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
           direction.vector.tobytes())
+widgets.stopped_note("walk")
 if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
+    cancel = widgets.cancel_button(widgets.dock(), "walk", "the sweep")
     live = st.empty()
     try:
         strengths = parse_strengths(strength_text)
@@ -91,6 +93,7 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
         st.error(str(e))
+    widgets.finished("walk", cancel)
     live.empty()
 
 if "walk_result" in st.session_state:

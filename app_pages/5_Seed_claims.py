@@ -42,8 +42,11 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             st.error(str(e))
             continue
         key = (tuple(sorted(params.items())), seed)
+        widgets.stopped_note(f"claim_{name}")
         if st.button(f"Run: {exp.title}", key=f"do_cl_run_{name}", type="primary"):
-            bar = widgets.dock().progress(0.0, text=f"{exp.title}: running on the model (fp32, CPU)…")
+            box = widgets.dock()
+            bar = box.progress(0.0, text=f"{exp.title}: running on the model (fp32, CPU)…")
+            cancel = widgets.cancel_button(box, f"claim_{name}", f"the experiment '{exp.title}'")
             try:
                 serving.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"{exp.title}: {i}/{n}"))
                 st.session_state[f"cl_done_{name}"] = key
@@ -51,6 +54,7 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
                 st.error(str(e))
             except Exception as e:  # noqa: BLE001 - one tab fails alone, the others still render
                 st.error(f"This experiment failed: {type(e).__name__}: {str(e)[:200]}")
+            widgets.finished(f"claim_{name}", cancel)
             bar.empty()
         done = st.session_state.get(f"cl_done_{name}")
         quoted = lm.peek(claim_key(name)) if done is None else None     # the result a lesson's reveal quoted

@@ -8,6 +8,9 @@ Actions (each session's work differs from every other session's):
 * **distinct sweep, one lesson prompt**: every session walks its *own* direction (built from its own
   word pair, e.g. love − hate, hot − cold) on the lesson's prompt, at the lesson's layer and strength.
   The unsteered baselines and the random-direction null rows are the same computation for everyone.
+* **lesson answers**: every session is a student of one class on the queen-and-hive lesson, and asks
+  for every step's answer at once, cold (nothing kept yet): the K students share one computation per
+  answer, so the p95 at K = 8 should stay within 2× one student's.
 * **Senses page**: session i analyses "queen" in its own three context steps (the Senses page's
   work: hidden states of the 24 sense sentences, the steps and the sense-free nulls, calibration, the
   next-token change, the word-order check, the encoder control).
@@ -92,8 +95,30 @@ def senses_load(lm, enc, i, runner):
     return time.perf_counter() - t
 
 
+def lesson_answers(lm, enc, i, runner):
+    """Session i: a student on the queen-and-hive lesson at the moment the class reveals: every step's
+    answer, in step order (what the reveals compute). Cold: the answers kept on the model are dropped
+    before each K (``reset``), and the result store is off, so K students ask for answers nobody has."""
+    from latent.lessons import load_lessons
+    from latent.lessons.facts import compute_fact
+
+    t = time.perf_counter()
+    for step in load_lessons()["queen-hive"].steps:
+        if step.fact:
+            compute_fact(lm, step.fact, encoder=enc)
+    return time.perf_counter() - t
+
+
+def _forget_lesson_answers(lm):
+    with lm._lock:
+        for k in [k for k in lm._derived if isinstance(k, tuple) and k and k[0] == "lesson"]:
+            del lm._derived[k]
+
+
+lesson_answers.reset = _forget_lesson_answers
+
 ACTIONS = {"distinct sweep, distinct prompts": preset_sweep, "distinct sweep, one lesson prompt": lesson_sweep,
-           "Senses page load": senses_load}
+           "Senses page load": senses_load, "lesson answers, one lesson (cold)": lesson_answers}
 
 
 def session_times(lm, enc, k, action, routed, sched):
@@ -151,6 +176,9 @@ def pct(xs, q):
 
 
 if __name__ == "__main__":
+    import os
+
+    os.environ["LATENT_STORE"] = "off"               # every figure is computed, none read back
     from latent.core.models import load_encoder, load_lm
     from latent.serving.scheduler import encoder_scheduler, scheduler_for, serve, serve_encoder
 
@@ -163,13 +191,19 @@ if __name__ == "__main__":
         if i < 5:
             preset_sweep(lm, enc, i, None)
     senses_load(lm, enc, 0, None)
-    ks = [int(x) for x in sys.argv[1:]] or [1, 4, 8]
+    args = [a for a in sys.argv[1:] if not a.startswith("--only=")]
+    only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--only=")]
+    ks = [int(x) for x in args] or [1, 4, 8]
     rows = []
     for action_name, action in ACTIONS.items():
+        if only and not any(o in action_name for o in only):
+            continue
         for mode, routed in (("before: each session computes alone", False), ("after: one scheduler", True)):
             base = None
             n_batches, n_states, n_enc = len(sched.batches), len(sched.state_batches), len(esched.encode_batches)
             for k in ks:
+                if hasattr(action, "reset"):
+                    action.reset(lm)
                 times = session_times(lm, enc, k, action, routed, sched)
                 p50, p95 = pct(times, 50), pct(times, 95)
                 base = base or p95
@@ -181,7 +215,7 @@ if __name__ == "__main__":
                       "requested rows:", sched.requested[n_batches:],
                       "hidden-state passes (requests packed):", sched.state_batches[n_states:],
                       "encoder calls (texts asked, distinct):", esched.encode_batches[n_enc:], flush=True)
-            if routed and action is not senses_load:
+            if routed and action in (preset_sweep, lesson_sweep):
                 base = None
                 for k in ks:
                     f = floor_time(lm, enc, k, action, sched)

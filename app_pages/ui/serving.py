@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import CancelledError
 
+import numpy as np
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -22,7 +23,7 @@ from latent.core.store import store
 from latent.dialogues.map import MapSpec, compute_map
 from latent.dialogues.tour import first_screen
 from latent.senses.sets import SenseSet
-from latent.senses.study import analyze
+from latent.senses.study import fit_senses, report, score_steps, word_orders
 from latent.serving.backends import InProcess, backend_note, current_backend
 from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
@@ -79,12 +80,47 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
                 lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
 
 
-def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
-    """Cached per input (the whole set, the steps, readout, layer and whether the encoder control runs)."""
-    params = {"set": sset_json, "contexts": list(contexts), "readout": readout, "layer": layer, "encoder": enc is not None}
-    return memo("senses", (sset_json, contexts, readout, layer, lm.key, enc is not None),
-                lambda: store().cached("senses.analyze", params, lm, lambda: analyze(
-                    lm, SenseSet.from_json(sset_json), list(contexts), readout=readout, layer=layer, encoder=enc)))
+def sense_fit(sset_json: str, readout: str, layer, lm, enc=None):
+    """The per-set half of a sense report (nulls, shuffles, layer choice, calibration, abstention), kept
+    per process and in the result store: the same set is computed once for every session and step."""
+    params = {"set": sset_json, "readout": readout, "layer": layer, "encoder": enc is not None}
+    return memo("senses_fit", (sset_json, readout, layer, lm.key, enc is not None),
+                lambda: store().cached("senses.fit", params, lm, lambda: fit_senses(
+                    lm, SenseSet.from_json(sset_json), readout=readout, layer=layer, encoder=enc)))
+
+
+_steps: OrderedDict = OrderedDict()          # (fit, context) -> (Step, its states): a step is scored once
+
+
+def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None, orders: bool = True):
+    """A sense report from the stored fit and the steps, scoring only steps not seen before with this
+    fit (adding a context word costs that word's step); with ``orders`` the word-order control too
+    (:func:`sense_orders`, which a page may instead fill in after drawing the rest)."""
+    f = sense_fit(sset_json, readout, layer, lm, enc)
+    contexts = [c for c in contexts if c and c.strip()]
+    with _memo_lock:
+        missing = [c for c in dict.fromkeys(contexts) if (id(f), c) not in _steps]
+    if missing or not contexts:
+        new, Q = score_steps(lm, f, missing)
+        with _memo_lock:
+            for s, q in zip(new, Q):
+                _steps[(id(f), s.context)] = (s, q, f)         # f kept: its id is never reused while cached
+            while len(_steps) > 512:
+                _steps.popitem(last=False)
+    with _memo_lock:
+        got = [_steps[(id(f), c)] for c in contexts]
+    rep = report(f, [g[0] for g in got], np.stack([g[1] for g in got]))
+    if orders:
+        rep.orders = sense_orders(sset_json, tuple(contexts), readout, layer, lm, enc)
+    return rep
+
+
+def sense_orders(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
+    """The word-order control of a report (see :func:`latent.senses.study.word_orders`), kept."""
+    f = sense_fit(sset_json, readout, layer, lm, enc)
+    params = {"set": sset_json, "readout": readout, "layer": layer, "contexts": list(contexts)}
+    return memo("senses_orders", (sset_json, contexts, readout, layer, lm.key),
+                lambda: store().cached("senses.orders", params, lm, lambda: word_orders(lm, f, list(contexts))))
 
 
 def experiment(name: str, key: tuple, lm, progress=None):

@@ -81,6 +81,32 @@ def dock():
     return st.container(key="progress_dock")
 
 
+def cancel_button(where, key: str, what: str):
+    """A Cancel button for a long run drawn in ``where`` (the dock keeps it in view). A click makes
+    Streamlit rerun the page, which stops this run at its next screen update: queued model rows are
+    dropped and a decode nobody else waits on stops (``Scheduler.cancel``); nothing half-done is kept.
+    :func:`stopped_note` on the next run says so. Returns the button's slot: call :func:`finished` with
+    it when the run completes."""
+    st.session_state[f"_running_{key}"] = what
+    slot = where.empty()
+    slot.button("Cancel", key=f"do_cancel_{key}", help="Stop this run; nothing half-done is kept.")
+    return slot
+
+
+def finished(key: str, slot=None) -> None:
+    st.session_state.pop(f"_running_{key}", None)
+    if slot is not None:
+        slot.empty()
+
+
+def stopped_note(key: str) -> None:
+    """After a run was stopped before it finished (Cancel, or another click while it ran): say so once."""
+    what = st.session_state.pop(f"_running_{key}", None)
+    if what:
+        st.info(f"Stopped: {what} did not finish (Cancel, or another click while it ran), and nothing of it was "
+                "kept. Start it again when you are ready.")
+
+
 def stream_cards(slot, prompt: str, strengths, tokens: int):
     """An ``on_token`` for a sweep: the first prompt's cards (unsteered, and the direction at each
     nonzero strength), drawn in ``slot`` as their texts decode, in the final cards' order."""

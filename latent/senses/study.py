@@ -133,13 +133,16 @@ class SenseReport:
         li = self.layers.index(self.layer)
         return self.senses[int(self.steps[-1].probs[li].argmax())]
 
-    def pull(self, target: str | None = None) -> str:
-        """What the context does to P(target), judged over word orders, not one order."""
+    def pull(self, target: str | None = None, pending: bool = False) -> str:
+        """What the context does to P(target), judged over word orders, not one order (``pending``: the
+        word-order control is still computing)."""
         li = self.layers.index(self.layer)
         target = target if target in self.senses else (self.orders.target if self.orders else self.target())
         k = self.senses.index(target)
         p = [s.probs[li, k] for s in self.steps]
         head = f"At layer {self.layer}, P({target}) goes {p[0]:.2f} → {p[-1]:.2f} over the steps. "
+        if self.orders is None and pending:
+            return head + "Which word pulls is still computing (over the orders the words can come in)."
         if self.orders is None:
             return head + "Add context words in front of the word (as in the queen steps) to see which word pulls."
         return head + self.orders.verdict
@@ -328,18 +331,63 @@ def order_effects(P_fn, words: list[str], word: str, senses: list[str], *, max_o
     return Orders(words, senses[k], mean, sd, frac, len(perms), verdict)
 
 
-def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,
-            pooling: str = "last", k_next: int = 5, encoder=None, orders: bool = True,
-            n_perm: int = 200) -> SenseReport:
-    """Separability per layer with its nulls and baselines, calibrated sense probabilities for each
-    context step (or "unclear"), and which context word pulls, judged over word orders."""
+@dataclass
+class SenseFit:
+    """Everything a report needs that depends on the sense set (and readout, pooling, layer choice and
+    the encoder control), not on the context steps: the sentences' states, separability per layer with
+    its shuffled null, nested layer choice and baselines, the fitted temperatures, the centroids, the
+    sense-free contexts and the abstention rule. Computed once per set (the result store keeps it), so
+    adding a context step costs only that step."""
 
-    sset.validate()
-    contexts = [c for c in contexts if c and c.strip()]
+    word: str
+    names: list[str]
+    readout: str
+    pooling: str
+    layers: list[int]
+    labels: np.ndarray
+    X: np.ndarray
+    accuracy: np.ndarray
+    silhouette: np.ndarray
+    best: int
+    use: int
+    temps: np.ndarray
+    mean: np.ndarray
+    C: np.ndarray
+    null_top: np.ndarray
+    nulls: list[str]
+    shuffled: np.ndarray
+    rule: Abstention
+    baselines: dict
+    nested: float
+    calibration: object
+    table: pd.DataFrame
+
+    def probs_and_sims(self, Qx: np.ndarray):
+        sims = np.einsum("qld,lkd->qlk", _center_unit(Qx, self.mean), self.C)
+        return cal.softmax(sims / self.temps[None, :, None]), sims
+
+    def predict(self, probs: np.ndarray, sims: np.ndarray) -> str:
+        li = self.use
+        if self.rule.separable and sims[li].max() > self.rule.threshold:
+            return self.names[int(probs[li].argmax())]
+        return "unclear"
+
+
+def _check(lm, contexts: list[str] | None, layer: int | None) -> list[str]:
+    contexts = [c for c in (contexts or []) if c and c.strip()]
     if not contexts:
         raise SenseError("Empty context: give at least one context step.")
     if len(contexts) > MAX_STEPS:
         raise SenseError(f"{len(contexts)} context steps is too many; the limit is {MAX_STEPS}.")
+    if layer is not None:
+        check_layer(layer, lm.n_layers, error=SenseError)
+    return contexts
+
+
+def fit_senses(lm, sset: SenseSet, *, readout: str = "echo", layer: int | None = None, pooling: str = "last",
+               encoder=None, n_perm: int = 200) -> SenseFit:
+    """The per-set half of :func:`analyze` (see :class:`SenseFit`)."""
+    sset.validate()
     if layer is not None:
         check_layer(layer, lm.n_layers, error=SenseError)
     names, K = sset.names, len(sset.names)
@@ -348,8 +396,7 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
     layers = list(range(lm.n_layers + 1))
     nulls = null_contexts(sset.word)
     X = word_states(lm, [s for _, s in sents], sset.word, readout, pooling)     # (sentences, layers, d)
-    QN = word_states(lm, contexts + nulls, sset.word, readout, pooling)          # (steps + nulls, layers, d)
-    Q = QN[: len(contexts)]
+    N = word_states(lm, nulls, sset.word, readout, pooling)                      # (nulls, layers, d)
     S_loo = cal.loo_sims(X, labels, K)                                          # (sentences, layers, K)
     acc = (S_loo.argmax(-1) == labels[:, None]).mean(0)
     sil = silhouette(X, labels)
@@ -357,24 +404,10 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
     use = best if layer is None else layer
     temps = np.array([cal.fit_temperature(S_loo[:, li], labels) for li in range(len(layers))])
     mean, C = centroids(X, labels, K)
-
-    def probs_and_sims(Qx):
-        sims = np.einsum("qld,lkd->qlk", _center_unit(Qx, mean), C)
-        return cal.softmax(sims / temps[None, :, None]), sims
-
-    P, SIMS = probs_and_sims(QN)
-    li = use
-    null_top = SIMS[len(contexts):, li].max(-1)       # each sense-free context's cosine to its nearest sense
+    sims_n = np.einsum("qld,lkd->qlk", _center_unit(N, mean), C)
+    null_top = sims_n[:, use].max(-1)         # each sense-free context's cosine to its nearest sense
     shuffled = cal.shuffled_max_accuracy(X, labels, K, n_perm=n_perm)
-    rule = abstention(S_loo[:, li], labels, null_top, bool(acc[li] > np.quantile(shuffled, 0.95)))
-    threshold = rule.threshold
-
-    def predict(i):
-        return names[int(P[i, li].argmax())] if rule.separable and SIMS[i, li].max() > threshold else "unclear"
-
-    last = [r.at(lm.n_layers)[-1] for r in hidden_states(lm, contexts, layers=[lm.n_layers])]
-    nexts = lens_topk(lm, np.stack(last), k=k_next)
-    steps = [Step(c, P[i], nexts[i], predict(i), SIMS[i]) for i, c in enumerate(contexts)]
+    rule = abstention(S_loo[:, use], labels, null_top, bool(acc[use] > np.quantile(shuffled, 0.95)))
     baselines = {"appended unrelated word (The weather)": cal.loo_accuracy(
         word_states(lm, [s for _, s in sents], sset.word, readout="echo", pooling=pooling, echo_word="weather"),
         labels, K)}
@@ -383,15 +416,52 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
         baselines["sentence encoder (MiniLM)"] = float(cal.loo_accuracy(E, labels, K)[0])
     nested, _ = cal.nested_accuracy(X, labels, K)
     table = pd.DataFrame({"sense": [n for n, _ in sents], "sentence": [s for _, s in sents]})
-    rep = SenseReport(sset.word, names, readout, layers, acc, sil, best, use, steps, table, X, Q, temps,
-                      cal.heldout_calibration(S_loo[:, li], labels, use), shuffled, nested, baselines,
-                      [(c, float(p)) for c, p in zip(nulls, null_top)], threshold, abstention=rule)
-    words = context_words(contexts, sset.word) if orders else None
-    if words:
-        rep.orders = order_effects(
-            lambda cs: probs_and_sims(word_states(lm, cs, sset.word, readout, pooling, layers=layers))[0][:, li],
-            words, sset.word, names)
-    return rep
+    return SenseFit(sset.word, names, readout, pooling, layers, labels, X, acc, sil, best, use, temps, mean, C,
+                    null_top, nulls, shuffled, rule, baselines, nested,
+                    cal.heldout_calibration(S_loo[:, use], labels, use), table)
+
+
+def score_steps(lm, f: SenseFit, contexts: list[str], *, k_next: int = 5) -> tuple[list[Step], np.ndarray]:
+    """The per-step half: each context's probabilities and cosines per layer, its sense or "unclear",
+    and the model's next tokens after it. Returns the steps and their states (steps, layers, d)."""
+    contexts = _check(lm, contexts, None)
+    Q = word_states(lm, contexts, f.word, f.readout, f.pooling)
+    P, SIMS = f.probs_and_sims(Q)
+    last = [r.at(lm.n_layers)[-1] for r in hidden_states(lm, contexts, layers=[lm.n_layers])]
+    nexts = lens_topk(lm, np.stack(last), k=k_next)
+    return [Step(c, P[i], nexts[i], f.predict(P[i], SIMS[i]), SIMS[i]) for i, c in enumerate(contexts)], Q
+
+
+def word_orders(lm, f: SenseFit, contexts: list[str]) -> Orders | None:
+    """The word-order control: which added context word pulls, over the orders the words can come in
+    (None when the steps are not one word added at a time)."""
+    words = context_words(contexts, f.word)
+    if not words:
+        return None
+    return order_effects(
+        lambda cs: f.probs_and_sims(word_states(lm, cs, f.word, f.readout, f.pooling, layers=f.layers))[0][:, f.use],
+        words, f.word, f.names)
+
+
+def report(f: SenseFit, steps: list[Step], Q: np.ndarray, orders: Orders | None = None) -> SenseReport:
+    """A :class:`SenseReport` from the two halves (and the word-order control, when computed)."""
+    return SenseReport(f.word, f.names, f.readout, f.layers, f.accuracy, f.silhouette, f.best, f.use, steps, f.table,
+                       f.X, Q, f.temps, f.calibration, f.shuffled, f.nested, f.baselines,
+                       [(c, float(p)) for c, p in zip(f.nulls, f.null_top)], f.rule.threshold, abstention=f.rule,
+                       orders=orders)
+
+
+def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,
+            pooling: str = "last", k_next: int = 5, encoder=None, orders: bool = True,
+            n_perm: int = 200) -> SenseReport:
+    """Separability per layer with its nulls and baselines, calibrated sense probabilities for each
+    context step (or "unclear"), and which context word pulls, judged over word orders: the per-set fit
+    (:func:`fit_senses`), the steps (:func:`score_steps`) and the word-order control (:func:`word_orders`)."""
+    sset.validate()
+    contexts = _check(lm, contexts, layer)
+    f = fit_senses(lm, sset, readout=readout, layer=layer, pooling=pooling, encoder=encoder, n_perm=n_perm)
+    steps, Q = score_steps(lm, f, contexts, k_next=k_next)
+    return report(f, steps, Q, word_orders(lm, f, contexts) if orders else None)
 
 
 def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:

@@ -58,6 +58,7 @@ class Ticket:
     shared: int = 1                         # sessions waiting on this computation
     notes: list = field(default_factory=list)   # what the backend has to tell its sessions (a lost worker)
     partial: list | None = None             # a decode's texts so far, one per row (in-process backend)
+    abandoned: bool = False                 # every session waiting on it went away while it ran
 
     def result(self, timeout: float | None = None):
         return self.future.result(timeout)
@@ -105,6 +106,8 @@ class DecodeBatcher(Batcher):
 
     def compute(self, model, requests, tickets):
         def tick(step, per_request):
+            if tickets and all(t.abandoned for t in tickets):
+                raise CancelledError("Every session of this batch went away: the decode stopped.")
             for t, texts in zip(tickets, per_request):
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
                 t.partial = texts
@@ -201,10 +204,13 @@ class Scheduler:
             return t
 
     def cancel(self, ticket: Ticket) -> bool:
-        """Drop a queued ticket (a closed tab); a shared one stays while others wait on it."""
+        """Drop a queued ticket (a closed tab, a Cancel click); a shared one stays while others wait on it.
+        A running decode stops at its next token once every ticket of its batch is abandoned."""
         with self._cv:
             ticket.shared -= 1
             queue = self._queues[type(ticket.request)]
+            if ticket.shared <= 0 and ticket in self._running[type(ticket.request)]:
+                ticket.abandoned = True       # running: a decode whose sessions all left stops at its next token
             if ticket.shared > 0 or ticket not in queue:
                 return False
             queue.remove(ticket)

@@ -201,6 +201,9 @@ def test_senses_page(at):
     at.button(key="do_sn_add").click().run()
     assert not at.exception
     assert len(chart(at, 2)["data"][0]["x"]) == n_steps + 1
+    # the word-order control was filled in at the end of the run: its table, and the pull's verdict
+    assert any("share_mean" in df.value.columns for df in at.dataframe)
+    assert not any("still computing" in i.value for i in at.info)
     at.button(key="do_sn_send").click().run()
     assert "walk_direction" in at.session_state and not at.exception
 
@@ -435,3 +438,24 @@ def test_starting_a_lesson_computes_its_answers_in_the_background(monkeypatch):
     while lm.peek(("lesson", "queen_sense", "queen")) is None and time.time() - t0 < 120:
         time.sleep(0.5)
     assert lm.peek(("lesson", "queen_sense", "queen")) is not None
+
+
+def test_adding_a_context_word_scores_only_that_step_and_reuses_the_sets_fit(tiny_lm, monkeypatch):
+    """The Senses page's data path (no page run): the per-set fit is computed once, each step once; the
+    word-order control is computed on its own (the page draws it last)."""
+    from app_pages.ui import serving
+    from latent.senses.sets import get_builtin
+    from latent.senses.study import QUEEN_STEPS, fit_senses, score_steps
+
+    fits, scored = [], []
+    monkeypatch.setattr(serving, "fit_senses", lambda *a, **k: fits.append(1) or fit_senses(*a, **{**k, "n_perm": 20}))
+    monkeypatch.setattr(serving, "score_steps", lambda lm, f, cs, **k: scored.append(list(cs)) or score_steps(lm, f, cs, **k))
+    sset = get_builtin("queen").to_json()
+    first = serving.sense_report(sset, tuple(QUEEN_STEPS[:3]), "echo", None, tiny_lm, orders=False)
+    more = serving.sense_report(sset, tuple(QUEEN_STEPS[:4]), "echo", None, tiny_lm, orders=False)
+    assert fits == [1] and scored == [QUEEN_STEPS[:3], QUEEN_STEPS[3:4]]
+    assert more.orders is None and [s.context for s in more.steps] == QUEEN_STEPS[:4]
+    np.testing.assert_allclose(more.steps[2].probs, first.steps[2].probs)
+    orders = serving.sense_orders(sset, tuple(QUEEN_STEPS[:4]), "echo", None, tiny_lm)
+    assert orders is not None and sorted(orders.words) == ["hive", "honey", "worker"]
+    assert fits == [1]

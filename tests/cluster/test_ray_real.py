@@ -53,3 +53,39 @@ def test_info_names_the_backend_and_each_workers_weights():
     assert len(info["per_worker"]) == 2
     assert {w["fingerprint"] for w in info["per_worker"]} == {cli("info", "--json")["per_worker"][0]["fingerprint"]}
     assert {w["device"] for w in info["per_worker"]} == {"cpu"}
+
+
+APP_ON_RAY = r"""
+import json, os, sys
+sys.path.insert(0, os.getcwd())
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=400)
+at.run()
+where = [c.value.replace("\\", "") for c in at.caption if "Model work runs" in c.value]
+at.switch_page("app_pages/4_Latent_walk.py").run()
+at.radio(key="wk_source").set_value("preset").run()
+at.text_area(key="wk_prompt_preset").input("I think that you\nMy neighbour is").run()
+at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
+at.slider(key="wk_tokens").set_value(8).run()
+at.button(key="do_wk_run").click().run()
+from app_pages.ui import models
+from latent.serving.scheduler import scheduler_for
+sched = scheduler_for(models.lm())
+print(json.dumps({"where": where, "exception": [str(e.value) for e in at.exception], "errors": [e.value for e in at.error],
+                  "strengths": list(at.dataframe[0].value["strength"]) if len(at.dataframe) else None,
+                  "backend": sched.backend.name, "history": [[list(x) for x in h] for h in sched.backend.history()]}))
+"""
+
+
+def test_the_app_serves_its_pages_with_model_work_on_two_ray_workers():
+    """The app itself on ``LATENT_BACKEND=ray-local:2`` (a fresh process, as ``make run`` would start it):
+    Home says where model work runs, and a Latent walk sweep is decoded by the two workers."""
+    r = subprocess.run([sys.executable, "-c", APP_ON_RAY], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "LATENT_BACKEND": "ray-local:2", "LATENT_STORE": "off", "LATENT_WARM": "off"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["exception"] == [] and out["errors"] == []
+    assert out["where"] == ["Model work runs on the Ray cluster ray-local:2: 2 workers (cpu)."]
+    assert out["backend"] == "ray-local:2" and out["strengths"] == [-0.2, 0.0, 0.2]
+    decoded = [sum(n for k, n in h if k == "decode") for h in out["history"]]
+    assert all(n > 0 for n in decoded) and abs(decoded[0] - decoded[1]) <= 1     # the rows split evenly

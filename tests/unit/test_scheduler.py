@@ -393,3 +393,25 @@ def test_the_sweep_streams_its_first_prompts_cards_through_the_scheduler(tiny_lm
     assert frames and len(frames[-1]) == 3                        # unsteered, then −1 and +1
     first = sw.rows[(sw.rows.prompt == "the queen") & (sw.rows.seed == 0) & (sw.rows.kind != "random")]
     assert frames[-1] == [first[first.strength == s].text.iloc[0] for s in (0.0, -1.0, 1.0)]
+
+
+def test_a_running_decode_whose_sessions_all_left_stops_early(tiny_lm, sched):
+    """A Cancel click (or a closed tab) while the batch runs: with nobody else waiting, the decode stops
+    at its next token instead of running to the end; a batch someone still waits on runs on."""
+    import time
+    from concurrent.futures import CancelledError
+
+    r = GenerateRequest.make(["bee"] * 8, list(range(8)), max_new_tokens=200, do_sample=True)
+    t = sched.submit(r)
+    deadline = time.time() + 30
+    while t.progress[0] < 2 and time.time() < deadline:
+        time.sleep(0.005)
+    sched.cancel(t)
+    with pytest.raises(CancelledError):
+        t.result(timeout=30)
+    assert t.abandoned and t.progress[0] < 200
+    other = GenerateRequest.make(["hive"] * 2, [1, 2], max_new_tokens=30, do_sample=True)
+    a, b = sched.submit(other), sched.submit(other)            # two sessions share it; one leaves
+    assert a is b
+    sched.cancel(a)
+    assert len(a.result(timeout=30).texts) == 2 and not a.abandoned

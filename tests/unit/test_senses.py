@@ -186,3 +186,23 @@ def test_order_shares_stay_in_range_and_ignore_input_order():
     assert "barely move" in flat.verdict and np.all(flat.share_mean == 0)
 
 
+
+
+def test_a_step_scored_alone_equals_the_step_scored_with_the_others(tiny_lm):
+    """What adding one context word relies on: the per-set fit is reused, and a step scored on its own
+    gets the probabilities, cosines, sense and next tokens it gets among all the steps."""
+    from latent.senses.sets import get_builtin
+    from latent.senses.study import QUEEN_STEPS, analyze, fit_senses, score_steps
+
+    sset = get_builtin("queen")
+    f = fit_senses(tiny_lm, sset, n_perm=20)
+    together, Q = score_steps(tiny_lm, f, QUEEN_STEPS)
+    alone, q = score_steps(tiny_lm, f, QUEEN_STEPS[-1:])
+    np.testing.assert_allclose(alone[0].probs, together[-1].probs, atol=1e-5)
+    np.testing.assert_allclose(alone[0].sims, together[-1].sims, atol=1e-5)
+    np.testing.assert_allclose(q[0], Q[-1], atol=1e-5)
+    assert alone[0].predicted_sense == together[-1].predicted_sense
+    assert [t for t, _ in alone[0].next_tokens] == [t for t, _ in together[-1].next_tokens]
+    whole = analyze(tiny_lm, sset, QUEEN_STEPS, n_perm=20)        # the one-call path gives the same report
+    np.testing.assert_allclose(whole.steps[-1].probs, together[-1].probs, atol=1e-5)
+    assert whole.best_layer == f.best and whole.unclear_below == f.rule.threshold
