@@ -438,12 +438,36 @@ def make_backend(spec: str | None):
         raise BackendError(f"Backend {spec!r} needs Ray: run `make cluster` (installs requirements-cluster.txt).") \
             from None
     try:
-        return RayBackend(spec)
+        return _owned(lambda: RayBackend(spec))
     except BackendError:
         raise
     except Exception as e:  # noqa: BLE001 - Ray's many start-up errors: one line
         why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise BackendError(f"Cannot start backend {spec!r}: {why}") from None
+
+
+def _owned(fn):
+    """Run ``fn`` (which starts or joins Ray) in a thread that lives as long as the process. Ray's local
+    processes (GCS, raylet) are started with a parent-death signal tied to the *thread* that started
+    them; a Streamlit script thread ends after each run, and would take the local cluster with it."""
+    if threading.current_thread() is threading.main_thread():
+        return fn()
+    out: dict = {}
+    ready = threading.Event()
+
+    def owner():
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            out["error"] = e
+        ready.set()
+        threading.Event().wait()          # stay alive: the cluster's processes live as long as this thread
+
+    threading.Thread(target=owner, daemon=True, name="ray-owner").start()
+    ready.wait()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def current_backend():
