@@ -77,7 +77,9 @@ def test_cli_info_json():
     info = json.loads(r.stdout)
     assert info["model"] == "SmolLM2-135M-Instruct" and info["n_layers"] == 30 and info["d_model"] == 576
     assert set(info) == {"model", "family", "n_layers", "d_model", "device", "dtype", "weights", "licence",
-                         "load_seconds"}
+                         "load_seconds", "backend", "workers", "per_worker"}
+    assert info["backend"] == "inprocess" and info["workers"] == 1          # the default: no cluster
+    assert info["per_worker"][0]["device"] == "cpu" and len(info["per_worker"][0]["fingerprint"]) == 16
 
 
 def test_cli_info_gemma_json():
