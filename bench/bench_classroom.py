@@ -99,8 +99,7 @@ def lesson_answers(lm, enc, i, runner):
     """Session i: a student on the queen-and-hive lesson at the moment the class reveals: every step's
     answer, in step order (what the reveals compute). Cold: the answers kept on the model are dropped
     before each K (``reset``), and the result store is off, so K students ask for answers nobody has."""
-    from latent.lessons import load_lessons
-    from latent.lessons.facts import compute_fact
+    from latent.lessons import compute_fact, load_lessons
 
     t = time.perf_counter()
     for step in load_lessons()["queen-hive"].steps:
