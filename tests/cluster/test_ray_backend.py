@@ -182,3 +182,16 @@ def test_a_workers_error_reaches_the_session_as_the_apps_own_error(tiny_lm, ray_
 
 def test_the_local_cluster_stays_on_loopback(ray_backend):
     assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+
+
+def test_a_remote_decode_reports_its_tokens_while_it_runs(tiny_lm, ray_backend):
+    """What the waiting page shows for a decode on the cluster: the tokens decoded so far."""
+    s = Scheduler(tiny_lm, backend=ray_backend)
+    ray_backend.prepare(tiny_lm)
+    t = s.submit(GenerateRequest.make(["bee"] * 48, list(range(48)), max_new_tokens=200, do_sample=True))
+    seen = set()
+    while not t.done():
+        seen.add(t.progress)
+        time.sleep(0.05)
+    assert any(0 < step < 200 and n == 200 for step, n in seen), seen
+    assert len(t.result().texts) == 48
