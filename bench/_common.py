@@ -25,6 +25,16 @@ def fresh(code: str, env: dict | None = None, timeout: int = 600) -> dict:
     return out
 
 
+def best(fn, n: int = 3) -> float:
+    """The fastest of ``n`` calls of ``fn()``, in seconds."""
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
 def save(name: str, data: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=1))

@@ -7,22 +7,12 @@ Run: ``PYTHONPATH=. .venv/bin/python bench/bench_senses_add.py [--model M]``
 """
 import argparse
 import sys
-import time
 
-from _common import save
+from _common import best, save
 
 from latent.core.models import load_encoder, load_lm
 from latent.senses.sets import get_builtin
 from latent.senses.study import QUEEN_STEPS, analyze, fit_senses, score_steps, word_orders
-
-
-def best(fn, n=2):
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return round(min(times), 2)
 
 
 def main(argv=None):
@@ -33,11 +23,11 @@ def main(argv=None):
     sset = get_builtin("queen")
     steps = QUEEN_STEPS + ["nectar " + QUEEN_STEPS[-1]]
     analyze(lm, sset, QUEEN_STEPS[:2], encoder=enc)                       # warm-up
-    before = best(lambda: analyze(lm, sset, steps, encoder=enc))          # what every change cost before
-    fit_s = best(lambda: fit_senses(lm, sset, encoder=enc))                # once per set (then from the store)
+    before = round(best(lambda: analyze(lm, sset, steps, encoder=enc), 2), 2)          # what every change cost before
+    fit_s = round(best(lambda: fit_senses(lm, sset, encoder=enc), 2), 2)                # once per set (then from the store)
     f = fit_senses(lm, sset, encoder=enc)
-    step_s = best(lambda: score_steps(lm, f, steps[-1:]))                 # the new word's step: the meter
-    orders_s = best(lambda: word_orders(lm, f, steps))                     # then the word-order control
+    step_s = round(best(lambda: score_steps(lm, f, steps[-1:]), 2), 2)                 # the new word's step: the meter
+    orders_s = round(best(lambda: word_orders(lm, f, steps), 2), 2)                     # then the word-order control
     save(f"senses_add_{lm.name}", {"model": lm.name, "steps": len(steps), "before_whole_analysis_s": before,
                                    "fit_once_per_set_s": fit_s, "new_step_s": step_s,
                                    "word_order_control_s": orders_s,

@@ -4,22 +4,12 @@ and a layer-slider change (figure rebuilt from the cached map vs recomputing the
 import time
 
 import numpy as np
-from _common import save
+from _common import best, save
 
 from latent.core.hidden import hidden_states
 from latent.core.models import load_lm
 from latent.tokens.figures import token_map_figure
 from latent.tokens.map import token_map
-
-
-def best(fn, n=3):
-    ts = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return min(ts)
-
 
 if __name__ == "__main__":
     import torch

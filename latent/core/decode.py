@@ -65,6 +65,18 @@ def rows_plan(lm, layer: int, added: np.ndarray, positions: str = "all") -> Plan
     return add_plan(lm, layer, vec, positions)
 
 
+def row_keys(requests: list[GenerateRequest], d: int) -> list[tuple[tuple, np.ndarray]]:
+    """Per requested row (requests in order): its distinct-row key and its vector. Rows equal in prompt,
+    seed, steering layer and vector share a key and decode once (an unsteered row, or a zero vector,
+    has layer 0 and no vector)."""
+    out = []
+    for r in requests:
+        for p, sd, v in zip(r.prompts, r.seeds, r.vectors(d)):
+            steered = r.layer > 0 and bool(v.any())
+            out.append(((p, sd, r.layer if steered else 0, v.tobytes() if steered else b""), v))
+    return out
+
+
 def decode_rows(lm, requests: list[GenerateRequest], on_token=None, partial: bool = True,
                 on_rows=None) -> list[Generation]:
     """One batched decode of the requests' distinct rows; one :class:`Generation` per request.
@@ -77,12 +89,9 @@ def decode_rows(lm, requests: list[GenerateRequest], on_token=None, partial: boo
     benchmark's baseline, and the test that both agree)."""
     d = lm.d_model
     rows, vecs = [], {}                    # per requested row: its distinct row; distinct row -> vector
-    for r in requests:
-        for p, sd, v in zip(r.prompts, r.seeds, r.vectors(d)):
-            steered = r.layer > 0 and bool(v.any())
-            key = (p, sd, r.layer if steered else 0, v.tobytes() if steered else b"")
-            vecs.setdefault(key, v)
-            rows.append(key)
+    for key, v in row_keys(requests, d):
+        vecs.setdefault(key, v)
+        rows.append(key)
     distinct = list(vecs)
     where = {k: i for i, k in enumerate(distinct)}
     index = [where[k] for k in rows]      # requested row -> distinct row

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latent.core.decode import decode_rows
+from latent.core.decode import decode_rows, row_keys
 from latent.core.errors import LatentError
 from latent.core.generate import Generation
 from latent.core.hidden import forward_requests
@@ -145,18 +145,11 @@ def split_rows(requests: list[GenerateRequest], n: int, d: int) -> list[list[tup
     """For each of ``n`` workers, its share: ``[(request index, [row indices]), …]``. Distinct rows (equal
     prompt, seed, steering layer and vector, as :func:`decode_rows` counts them) are split evenly in
     order of first appearance; every row equal to one goes to that one's worker, so it decodes once."""
-    keys, owner = [], {}
-    per_req = []
-    for ri, r in enumerate(requests):
-        ks = []
-        for p, sd, v in zip(r.prompts, r.seeds, r.vectors(d)):
-            steered = r.layer > 0 and bool(v.any())
-            k = (p, sd, r.layer if steered else 0, v.tobytes() if steered else b"")
-            if k not in owner:
-                owner[k] = None
-                keys.append(k)
-            ks.append(k)
-        per_req.append(ks)
+    flat = [k for k, _ in row_keys(requests, d)]
+    keys = list(dict.fromkeys(flat))            # distinct rows, in order of first appearance
+    owner: dict = {}
+    offsets = np.cumsum([0] + [r.rows for r in requests])
+    per_req = [flat[o:o + r.rows] for r, o in zip(requests, offsets)]
     sizes = [len(keys) // n + (1 if i < len(keys) % n else 0) for i in range(n)]
     o = 0
     for w, size in enumerate(sizes):
