@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -278,24 +279,43 @@ def _from_pretrained(path_or_id: str, torch_dtype):
     return model, tok
 
 
+@contextmanager
+def _build_lock(target: Path):
+    """Hold an exclusive lock while a cache is checked and built, so that two processes starting at once on a
+    fresh machine (two app servers, two test workers) build it once and never read a half-replaced folder."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{target.name}.lock", "w") as fh:
+        try:
+            import fcntl  # noqa: PLC0415 - POSIX only; elsewhere the atomic rename alone guards the cache
+        except ImportError:
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _load_embedded(emb: Embedded):
     """Load an embedded model from its safetensors cache, building the cache from the GGUF first."""
 
     gguf_name = Path(emb.gguf)
     target = cache_dir() / f"{gguf_name.stem}-v{_CACHE_FORMAT}"
     for attempt in range(2):
-        if not (target / "latent-complete.json").is_file():
-            gguf = emb.gguf_path()
-            _build_cache(gguf, target)
-            if emb.assembled:  # the assembled GGUF is only an intermediate: keep the cache, not both
-                gguf.unlink(missing_ok=True)
-        try:
-            model, tok = _from_pretrained(str(target), torch.float32)
-            return model, tok, target
-        except Exception:  # a corrupt cache: rebuild once
-            shutil.rmtree(target, ignore_errors=True)
-            if attempt:
-                raise
+        with _build_lock(target):
+            if not (target / "latent-complete.json").is_file():
+                gguf = emb.gguf_path()
+                _build_cache(gguf, target)
+                if emb.assembled:  # the assembled GGUF is only an intermediate: keep the cache, not both
+                    gguf.unlink(missing_ok=True)
+            try:
+                model, tok = _from_pretrained(str(target), torch.float32)
+                return model, tok, target
+            except Exception:  # a corrupt cache: rebuild once
+                shutil.rmtree(target, ignore_errors=True)
+                if attempt:
+                    raise
 
 
 def load_lm(name: str | None = None, *, device: str = "auto", dtype: str = "auto") -> LM:
