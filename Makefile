@@ -31,9 +31,11 @@ $(CLUSTER): $(STAMP) requirements-cluster.txt
 class: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address 0.0.0.0
 
+# JOBS test processes (pytest-xdist), one torch thread each; Ray tests share one process (tests/conftest.py)
+JOBS    ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 test-fast: $(STAMP)
 	$(BIN)/ruff check .

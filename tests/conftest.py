@@ -16,6 +16,23 @@ os.environ.setdefault("LATENT_STORE", "off")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a test's Ray stays on 127.0.0.1 (RECIPES)
 os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answers: on in their own test
 ARTIFACTS = ROOT / "artifacts"
+# `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
+# thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
+# test that started them waits). All browser tests run in one process, one after another, on one app
+# server; so do the Ray tests (see pytest_collection_modifyitems).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under xdist: every Ray test in one process (two local clusters started at once would compete for the
+    same cores and session folders), and every browser test in one process (one app server and one
+    chromium for all of them, instead of one per process)."""
+    for item in items:
+        path = item.nodeid.replace("\\", "/")
+        if "tests/cluster/" in path:
+            item.add_marker(pytest.mark.xdist_group("ray"))
+        elif "tests/browser/" in path:
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def pytest_configure(config):
@@ -25,6 +42,11 @@ def pytest_configure(config):
 
 
 from latent.core.tiny import FAMILIES, byte_tokenizer, make_tiny_lm, tiny_config  # noqa: E402,F401 - the tests' names
+
+if WORKER:
+    import torch  # noqa: E402
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +116,7 @@ def app_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit.log", "w")
+    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / f"streamlit{WORKER and '-' + WORKER}.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
