@@ -107,6 +107,13 @@ def _apply(layer: int, out):
     return None
 
 
+def at_layer(layer: int, hidden: torch.Tensor) -> torch.Tensor:
+    """What the layer-``layer`` hook does to ``hidden`` under the active plan (keep its raw copy, apply
+    its edits, record it), for code that runs the blocks above a layer itself (a shared prefill)."""
+    out = _apply(layer, hidden)
+    return hidden if out is None else out
+
+
 def _mlp_pre(block: int, module, args):
     plan = _PLAN.get()
     if plan is None:

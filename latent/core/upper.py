@@ -31,25 +31,47 @@ def run_from(lm, layer: int, hidden: torch.Tensor, mask: torch.Tensor, pos: torc
         raise ValueError(f"Layer {layer} is out of range 0-{n}.")
     dev = model.device
     hidden, mask, pos = hidden.to(dev), mask.to(dev), pos.to(dev)
-    blocks = arch.blocks(model)
     with torch.inference_mode():
         h = hidden.to(model.dtype)
         if layer < n:
-            plan = Plan(inputs_of=1)           # block 1's inputs; the token ids do not enter them
-            ids = torch.zeros(mask.shape, dtype=torch.long, device=dev)
-            with use(plan):
-                try:
-                    arch.base_model(model)(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
-                except StopForward:
-                    pass
-            args, kwargs = plan.inputs
-            per_block = arch.block_inputs(model, args, kwargs, h, mask, pos)
+            per_block = block_call_inputs(lm, h, mask, pos)
             with use(Plan()):                  # no edits, whatever the caller's context holds
-                for i in range(layer, n):
-                    a, kw = per_block[i]
-                    out = blocks[i](h, *a[1:], **kw)
-                    h = out[0] if isinstance(out, tuple) else out
-        h = arch.final_norm(model)(h[:, -keep:])
-        logits = model.get_output_embeddings()(h).float()
+                h = run_blocks(lm, layer, h, per_block)
+        return head(lm, h[:, -keep:])
+
+
+def block_call_inputs(lm, hidden: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor,
+                      cache=None) -> list[tuple[tuple, dict]]:
+    """Every block's call inputs (masks, rotary tables, and ``cache`` to fill, if given) for a batch of
+    ``mask``/``pos`` (B, T) with nothing cached yet, taken from the model itself: a forward on zero token
+    ids that stops before block 1 runs (the token ids do not enter these inputs)."""
+    model = lm.model
+    plan = Plan(inputs_of=1)
+    ids = torch.zeros(mask.shape, dtype=torch.long, device=mask.device)
+    with use(plan):
+        try:
+            arch.base_model(model)(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                   past_key_values=cache, use_cache=cache is not None)
+        except StopForward:
+            pass
+    args, kwargs = plan.inputs
+    return arch.block_inputs(model, args, kwargs, hidden, mask, pos)
+
+
+def run_blocks(lm, layer: int, hidden: torch.Tensor, per_block: list[tuple[tuple, dict]]) -> torch.Tensor:
+    """Blocks ``layer+1 … N`` on the layer-``layer`` residual, under whatever hook plan is active."""
+    blocks = arch.blocks(lm.model)
+    h = hidden
+    for i in range(layer, len(blocks)):
+        a, kw = per_block[i]
+        out = blocks[i](h, *a[1:], **kw)
+        h = out[0] if isinstance(out, tuple) else out
+    return h
+
+
+def head(lm, hidden: torch.Tensor) -> torch.Tensor:
+    """The model's output: final norm, LM head and (where the family has it) logit soft-capping, float32."""
+    model = lm.model
+    logits = model.get_output_embeddings()(arch.final_norm(model)(hidden)).float()
     cap = arch.logit_softcap(model)
     return cap * torch.tanh(logits / cap) if cap else logits
