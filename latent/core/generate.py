@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from latent.core import arch, hooks
 from latent.core.hidden import MAX_TOKENS_PER_TEXT, InputError, encode, left_pad
+from latent.core.upper import block_call_inputs, head, run_blocks
 
 MAX_NEW_TOKENS = 256
 MAX_ROWS = 160
@@ -70,8 +72,7 @@ def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: boo
     first = None
     t0 = time.perf_counter()
     with torch.inference_mode():
-        res = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True)
-        cache, logits = res.past_key_values, res.logits[:, -1].float()
+        cache, logits = prefill(lm, inp, mask, pos)
         for step in range(int(max_new_tokens)):
             if first is None:
                 first = torch.log_softmax(logits, -1).cpu().numpy()
@@ -102,6 +103,61 @@ def generate(lm, prompts: list[str], *, max_new_tokens: int = 40, do_sample: boo
     secs = time.perf_counter() - t0
     texts = [lm.tokenizer.decode([t for t in o if t != eos], skip_special_tokens=True) for o in out]
     return Generation(texts, out, ids, first, secs, sum(len(o) for o in out))
+
+
+def shared_below(lm, plan: hooks.Plan | None) -> int | None:
+    """The deepest layer up to which rows with one prompt are identical under ``plan``, before its edits
+    there: the lowest layer it edits (an MLP edit in block ``b`` changes layer ``b`` and up, so ``b - 1``),
+    or the last layer when it edits nothing. ``None`` when the plan records or stops somewhere, or keeps
+    a raw residual below that layer (then every row runs whole)."""
+    n = arch.n_layers(lm.model)
+    if plan is None:
+        return n
+    if plan.record or plan.mlp_record or plan.stop_after is not None or plan.inputs_of is not None:
+        return None
+    edited = [k for k, v in plan.edits.items() if v] + [b - 1 for b, v in plan.mlp_edits.items() if v]
+    L = min(edited, default=n)
+    if L < 1 or any(k < L for k in plan.keep_raw):
+        return None
+    return L
+
+
+def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared: bool = True):
+    """The prompt pass of a batched decode: ``(cache, last-column logits (B, vocab) float32)``.
+
+    Rows with the same prompt (a sweep has one per strength, seed and direction) compute the same
+    layers below the lowest steering layer, so with ``shared`` those layers run once per distinct
+    prompt; their cache is copied to the rows and the blocks above run on every row, under the active
+    plan (edits, kept raw residuals) as in a whole pass. Only the last column reaches the LM head.
+    ``shared=False`` runs every row whole (the benchmark's baseline; the test that both agree)."""
+    model = lm.model
+    plan = hooks.current()
+    L = shared_below(lm, plan) if shared else None
+    first: dict[tuple, int] = {}          # a distinct prompt row -> the first row that has it
+    for r, k in enumerate(map(tuple, inp.tolist())):
+        first.setdefault(k, r)
+    if L is None or len(first) == len(inp):
+        res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        return res.past_key_values, res.logits[:, -1].float()
+    from transformers import DynamicCache  # noqa: PLC0415 - heavy (transformers): imported when first needed
+
+    order = {k: j for j, k in enumerate(first)}
+    uniq = torch.tensor(list(first.values()), device=inp.device)                          # (P,)
+    idx = torch.tensor([order[k] for k in map(tuple, inp.tolist())], device=inp.device)   # (B,): its prompt
+    cache = DynamicCache(config=model.config)
+    embed = torch.zeros((*inp.shape, lm.d_model), dtype=model.dtype, device=inp.device)
+    per_block = block_call_inputs(lm, embed, mask, pos, cache)       # the whole batch's, cache still empty
+    lower = hooks.Plan(record={L}, stop_after=L)     # layers 1 … L on each distinct prompt, unedited
+    with hooks.use(lower):
+        try:
+            arch.base_model(model)(input_ids=inp[uniq], attention_mask=mask[uniq], position_ids=pos[uniq],
+                                   past_key_values=cache, use_cache=True)
+        except hooks.StopForward:
+            pass
+    cache.batch_select_indices(idx)          # layers 1 … L's keys and values, one copy per row
+    h = hooks.at_layer(L, lower.records[L][idx])     # the active plan's edits (and kept raw copy) at layer L
+    h = run_blocks(lm, L, h, per_block)      # blocks L+1 … N on every row, filling the rest of the cache
+    return cache, head(lm, h[:, -1])
 
 
 def continuation_logprobs(lm, prompt_ids: list[list[int]], new_ids: list[list[int]]) -> list[float]:

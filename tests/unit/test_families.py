@@ -167,3 +167,88 @@ def test_partial_rescoring_equals_full_rescoring(lm):
         monkeypatch.undo()
     assert not np.allclose(wrong[0].extra["typicality"], full[0].extra["typicality"], atol=1e-4)
     np.testing.assert_allclose(wrong[1].extra["typicality"], full[1].extra["typicality"], atol=1e-4)
+
+
+def _sweep_plan(lm, B):
+    """Rows as a sweep has them: two prompts, each steered with several vectors at layers 1 and 2, one
+    row unsteered, the steering layer's raw residual kept (as typicality re-scoring asks)."""
+    from latent.core.decode import rows_plan
+
+    rng = np.random.default_rng(1)
+    a1 = rng.normal(0, 3, (B, lm.d_model)).astype(np.float32)
+    a1[-1] = 0                                   # the last row: unsteered
+    a2 = np.zeros_like(a1)
+    a2[1] = rng.normal(0, 3, lm.d_model)         # one row steered at layer 2 as well
+    plan = Plan(keep_raw={1, 2}).merged(rows_plan(lm, 1, a1)).merged(rows_plan(lm, 2, a2))
+    plan.keep_raw = {1, 2}
+    return plan
+
+
+def _prefill_both(lm, prompts, plan_of):
+    from latent.core import generate as gen
+
+    ids = [hidden.encode(lm, p)[0] for p in prompts]
+    inp, mask, pos = hidden.left_pad(lm, ids)
+    seen = []
+    h = arch.blocks(lm.model)[0].register_forward_pre_hook(lambda m, a, kw: seen.append(a[0].shape[0] if a else
+                                                           kw["hidden_states"].shape[0]), with_kwargs=True)
+    out = {}
+    try:
+        for shared in (True, False):
+            seen.clear()
+            with torch.inference_mode(), use(plan_of()) as plan:
+                cache, logits = gen.prefill(lm, inp, mask, pos, shared=shared)
+            out[shared] = (cache, logits, {k: torch.cat(v, 1) for k, v in plan.raw.items()}, list(seen))
+    finally:
+        h.remove()
+    return out
+
+
+def test_shared_prompt_prefill_equals_whole_prefill(lm):
+    """A sweep's prompt pass run once per distinct prompt below the steering layer, then per row above it,
+    gives the whole pass's logits, cache (every layer, Gemma's sliding ones too) and kept raw residuals;
+    and the decode continued from it gives the same tokens."""
+    from latent.core import generate as gen
+
+    prompts = [TEXT, TEXT, "a bee", TEXT, "a bee", TEXT]
+    out = _prefill_both(lm, prompts, lambda: _sweep_plan(lm, len(prompts)))
+    (c1, l1, r1, seen1), (c0, l0, r0, seen0) = out[True], out[False]
+    assert seen1 == [2] and seen0 == [len(prompts)]     # block 1 ran once per distinct prompt
+    torch.testing.assert_close(l1, l0, atol=1e-5, rtol=1e-5)
+    for a, b in zip(c1.layers, c0.layers):
+        torch.testing.assert_close(a.keys, b.keys, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a.values, b.values, atol=1e-5, rtol=1e-5)
+    assert set(r1) == set(r0) == {1, 2}
+    for k in r0:
+        torch.testing.assert_close(r1[k], r0[k], atol=1e-5, rtol=1e-5)
+    # the whole decode: sampled rows with their own seeds, steered, continued from either prefill
+    whole = []
+    real = gen.prefill
+    for fn in (real, lambda *a, **kw: real(*a, shared=False)):
+        mp = pytest.MonkeyPatch()
+        mp.setattr(gen, "prefill", fn)
+        try:
+            with use(_sweep_plan(lm, len(prompts))):
+                whole.append(generate(lm, prompts, max_new_tokens=5, do_sample=True, seeds=list(range(6))))
+        finally:
+            mp.undo()
+    assert whole[0].token_ids == whole[1].token_ids
+    np.testing.assert_allclose(whole[0].first_logprobs, whole[1].first_logprobs, atol=1e-4)
+
+
+def test_shared_prefill_with_nothing_edited_and_the_check_can_fail(lm):
+    """Unsteered rows of one prompt (sampled baselines, one seed each) share the whole pass; and sharing
+    one layer too high (above where the vectors are added) gives other logits, so the check above bites."""
+    from latent.core import generate as gen
+
+    prompts = [TEXT, TEXT, "a bee", TEXT]
+    out = _prefill_both(lm, prompts, lambda: Plan())
+    assert out[True][3] == [2] and out[False][3] == [4]     # the distinct prompts ran once each
+    torch.testing.assert_close(out[True][1], out[False][1], atol=1e-5, rtol=1e-5)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(gen, "shared_below", lambda lm_, plan: 2)     # the vectors are added at layer 1
+    try:
+        wrong = _prefill_both(lm, prompts, lambda: _sweep_plan(lm, len(prompts)))
+    finally:
+        mp.undo()
+    assert not torch.allclose(wrong[True][1], wrong[False][1], atol=1e-3)
