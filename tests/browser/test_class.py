@@ -2,7 +2,8 @@
 and a 390×844 phone) joined by the students' link on the class's code. Students predict and the
 projector's tally counts them; the presenter steps with the keyboard after clicking a radio option and
 the students follow; the step's chart is in the presenter's first viewport; a server restart keeps the
-tally; reset empties the class. The server is this test's own (it restarts it), bound to 127.0.0.1."""
+tally (and, with the result store on as in a real class, the step's results); reset empties the class.
+The server is this test's own (it restarts it), bound to 127.0.0.1."""
 import os
 import socket
 import subprocess
@@ -21,7 +22,10 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir)}
+        # the result store on, as in a real class (tests keep it off elsewhere): a step computed before the
+        # restart comes back from it after, as it would for the teacher's class
+        self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on",
+                    "LATENT_STORE_DIR": str(data_dir / "store")}
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
 
