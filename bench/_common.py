@@ -25,6 +25,21 @@ def fresh(code: str, env: dict | None = None, timeout: int = 600) -> dict:
     return out
 
 
+def worktree(commit: str) -> Path:
+    """``commit`` checked out in a temporary git worktree (the baseline a benchmark measures in the same
+    run); remove it with :func:`drop_worktree`."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="bench-before-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), commit], cwd=ROOT, check=True,
+                   capture_output=True)
+    return path
+
+
+def drop_worktree(path: Path) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, capture_output=True)
+
+
 def best(fn, n: int = 3) -> float:
     """The fastest of ``n`` calls of ``fn()``, in seconds."""
     ts = []

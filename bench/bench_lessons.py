@@ -13,11 +13,9 @@ A reveal in the app is this computation plus the page's redraw. Figures are rati
 Usage: ``python bench/bench_lessons.py [--models SmolLM2-135M-Instruct,gemma-3-270m] [--before COMMIT]``
 """
 import argparse
-import subprocess
 import tempfile
-from pathlib import Path
 
-from _common import ROOT, fresh, save
+from _common import drop_worktree, fresh, save, worktree
 
 SNIPPET = """
 import json, time
@@ -33,13 +31,6 @@ for lid, lesson in load_lessons().items():
             out[f"{{lid}} {{i}}"] = {{"s": round(time.perf_counter() - t, 3), "answer": str(f["answer"])}}
 print(json.dumps(out))
 """
-
-
-def worktree(commit: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix="bench-before-")) / "tree"
-    subprocess.run(["git", "worktree", "add", "--detach", str(path), commit], cwd=ROOT, check=True,
-                   capture_output=True)
-    return path
 
 
 def main():
@@ -63,7 +54,7 @@ def main():
                 rows[f"{model} · {step}"] = {"before_s": old.get(step, {}).get("s"), "cold_s": cold[step]["s"],
                                             "warm_s": warm[step]["s"], "answer": cold[step]["answer"]}
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
+        drop_worktree(before)
     print(f"{'step':55} {'before':>8} {'cold':>8} {'warm':>8}  answer")
     for k, r in rows.items():
         print(f"{k:55} {r['before_s'] or float('nan'):8.2f} {r['cold_s']:8.2f} {r['warm_s']:8.2f}  {r['answer']}")
