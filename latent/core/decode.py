@@ -7,7 +7,9 @@ once, across requests. With ``typicality`` set, each row's text is scored under 
 (the mean log-prob of its tokens), in batches, always in the same way: from the steering layer up, on
 the raw residual the decode kept there, since nothing below that layer changes with the vector
 (:mod:`latent.core.upper`; on the default sweep this cuts the re-scoring by a third, and agrees with
-a whole-model re-scoring to 2.4e-6, ``bench/bench_rescoring.py``).
+a whole-model re-scoring to 2.4e-6, ``bench/bench_rescoring.py``). The prompt pass is shared the
+same way: rows with one prompt run the layers below the steering layer once
+(:func:`latent.core.generate.prefill`).
 
 Example::
 
