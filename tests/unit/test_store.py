@@ -90,3 +90,21 @@ def test_the_store_can_be_turned_off(monkeypatch):
     s.cached("f", {}, None, lambda: calls.append(1))
     s.cached("f", {}, None, lambda: calls.append(1))
     assert calls == [1, 1]
+
+
+def test_the_layer_norms_every_steering_page_needs_are_stored(tmp_path, monkeypatch):
+    """typical_norms (4 s per new process on SmolLM2) is kept in the store: a new process's model object
+    reads it instead of measuring, and what it reads equals a fresh measurement."""
+    from latent.core.tiny import make_tiny_lm
+    from latent.steering import steer
+
+    monkeypatch.setenv("LATENT_STORE", "on")
+    monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
+    fresh = steer.typical_norms(make_tiny_lm())           # measured, and stored
+    s = store_mod.store()
+    hits = s.hits
+    again = steer.typical_norms(make_tiny_lm())           # another model object, as in a new process
+    assert s.hits == hits + 1
+    np.testing.assert_array_equal(again, fresh)
+    monkeypatch.setenv("LATENT_STORE", "off")             # the control: without the store it is measured
+    np.testing.assert_allclose(steer.typical_norms(make_tiny_lm()), fresh, rtol=1e-6)
