@@ -1,0 +1,98 @@
+"""Each page's first result, cold and after a warm start, in a real browser (Debian chromium).
+
+One run, two server starts on the same data:
+
+* **cold**: a new server on an empty result store (models already in the disk cache, as after the
+  first launch): each page opened in turn, Home first (it pays the model load);
+* **warm**: the server restarted on the store the cold pass filled (any later start of the app):
+  the same pages again.
+
+Per page: from ``goto`` to the first chart drawn (where the page draws one on arrival) and to the
+page's script finishing (everything on it drawn). Server bound to 127.0.0.1; one viewport 1400×1000.
+
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_pages_warm.py``
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from _common import ROOT, save
+
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+PAGES = ["", "Dialogues", "Hidden_states", "Senses", "Latent_walk", "Seed_claims", "Lessons"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def serve(store: str):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "LATENT_STORE_DIR": store, "LATENT_STORE": "on"}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the server did not start")
+
+
+def visit(browser, url: str) -> dict:
+    out = {}
+    for path in PAGES:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.set_default_timeout(600_000)
+        t0 = time.perf_counter()
+        page.goto(f"{url}/{path}")
+        page.wait_for_timeout(300)                 # the script run starts
+        chart = done = None
+        while done is None and time.perf_counter() - t0 < 600:
+            if chart is None and page.locator(".js-plotly-plot .main-svg").count():
+                chart = round(time.perf_counter() - t0, 2)
+            if page.locator(IDLE).count() and not page.locator('[data-testid="stStatusWidget"]').count():
+                done = round(time.perf_counter() - t0, 2)
+            else:
+                page.wait_for_timeout(100)
+        out[path or "Home"] = {"first_chart_s": chart, "done_s": done}
+        ctx.close()
+    return out
+
+
+def main():
+    from playwright.sync_api import sync_playwright
+
+    store = tempfile.mkdtemp(prefix="bench-pages-store-")
+    res = {}
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for side in ("cold", "warm"):
+            proc, url = serve(store)
+            try:
+                res[side] = visit(b, url)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        b.close()
+    print(f"{'page':15} {'cold chart':>10} {'cold done':>10} {'warm chart':>10} {'warm done':>10}")
+    for k in res["cold"]:
+        c, w = res["cold"][k], res["warm"][k]
+        print(f"{k:15} {c['first_chart_s'] or float('nan'):10.2f} {c['done_s']:10.2f} "
+              f"{w['first_chart_s'] or float('nan'):10.2f} {w['done_s']:10.2f}")
+    save("pages_warm", res)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
