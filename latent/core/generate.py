@@ -133,8 +133,9 @@ def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared
     model = lm.model
     plan = hooks.current()
     L = shared_below(lm, plan) if shared else None
+    keys = list(map(tuple, inp.tolist()))
     first: dict[tuple, int] = {}          # a distinct prompt row -> the first row that has it
-    for r, k in enumerate(map(tuple, inp.tolist())):
+    for r, k in enumerate(keys):
         first.setdefault(k, r)
     if L is None or len(first) == len(inp):
         res = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
@@ -143,7 +144,7 @@ def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared
 
     order = {k: j for j, k in enumerate(first)}
     uniq = torch.tensor(list(first.values()), device=inp.device)                          # (P,)
-    idx = torch.tensor([order[k] for k in map(tuple, inp.tolist())], device=inp.device)   # (B,): its prompt
+    idx = torch.tensor([order[k] for k in keys], device=inp.device)                       # (B,): its prompt
     cache = DynamicCache(config=model.config)
     embed = torch.zeros((*inp.shape, lm.d_model), dtype=model.dtype, device=inp.device)
     per_block = block_call_inputs(lm, embed, mask, pos, cache)       # the whole batch's, cache still empty
