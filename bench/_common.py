@@ -25,6 +25,29 @@ def fresh(code: str, env: dict | None = None, timeout: int = 600) -> dict:
     return out
 
 
+def serve(env: dict | None = None, args: tuple = ()) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free port of 127.0.0.1 (``env`` added to this process's); returns the
+    process and its URL once ``/_stcore/health`` answers (at most 60 s)."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true", *args], cwd=ROOT,
+                            env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError("the server did not answer /_stcore/health within 60 s")
+
+
 def worktree(commit: str) -> Path:
     """``commit`` checked out in a temporary git worktree (the baseline a benchmark measures in the same
     run); remove it with :func:`drop_worktree`."""

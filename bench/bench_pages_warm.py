@@ -12,15 +12,11 @@ page's script finishing (everything on it drawn). Server bound to 127.0.0.1; one
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_pages_warm.py``
 """
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-from _common import ROOT, save
+from _common import ROOT, save, serve
 
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -28,26 +24,6 @@ from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 PAGES = ["", "Dialogues", "Hidden_states", "Senses", "Latent_walk", "Seed_claims", "Lessons"]
 CHARTS = {"Home", "Dialogues", "Hidden_states", "Senses"}
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def serve(store: str):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "LATENT_STORE_DIR": store, "LATENT_STORE": "on"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--server.fileWatcherType", "none"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("the server did not start")
 
 
 def visit(browser, url: str) -> dict:
@@ -79,7 +55,8 @@ def main():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for side in ("cold", "warm"):
-            proc, url = serve(store)
+            proc, url = serve({"LATENT_STORE_DIR": store, "LATENT_STORE": "on"},
+                              ("--server.fileWatcherType", "none"))
             try:
                 res[side] = visit(b, url)
             finally:
