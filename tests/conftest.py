@@ -19,20 +19,37 @@ ARTIFACTS = ROOT / "artifacts"
 # `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
 # thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
 # test that started them waits). All browser tests run in one process, one after another, on one app
-# server; so do the Ray tests (see pytest_collection_modifyitems).
+# server; so do the Ray tests (see pytest_xdist_make_scheduler).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under xdist: every Ray test in one process (two local clusters started at once would compete for the
-    same cores and session folders), and every browser test in one process (one app server and one
+def _group(nodeid: str) -> str | None:
+    """The tests that must share one process under xdist: every Ray test (two local clusters started at once
+    would compete for the same cores and session folders), and every browser test (one app server and one
     chromium for all of them, instead of one per process)."""
-    for item in items:
-        path = item.nodeid.replace("\\", "/")
-        if "tests/cluster/" in path:
-            item.add_marker(pytest.mark.xdist_group("ray"))
-        elif "tests/browser/" in path:
-            item.add_marker(pytest.mark.xdist_group("browser"))
+    path = nodeid.replace("\\", "/")
+    if "tests/cluster/" in path:
+        return "ray"
+    if "tests/browser/" in path:
+        return "browser"
+    return None
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` (``-n 2 --dist loadgroup``): xdist's own loadgroup reads ``xdist_group`` markers by
+    rewriting the node id, which pytest 9.2 no longer lets it do (both groups were split over both
+    processes). So the groups are made here, from the path: a scope per group, every other test its own
+    scope; the biggest scopes go out first (the browser and Ray groups start at once, on different
+    processes) and the single tests fill in behind them."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 - only under xdist
+
+    class Groups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid) or nodeid
+
+    return Groups(config, log)
 
 
 def pytest_configure(config):
