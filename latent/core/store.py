@@ -27,6 +27,7 @@ import logging
 import os
 import pickle
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -136,3 +137,52 @@ def store():
         if path not in _STORES:
             _STORES[path] = ResultStore(path, float(os.environ.get("LATENT_STORE_MB", DEFAULT_MB)))
         return _STORES[path]
+
+
+class Memo:
+    """Results kept in this process, shared by every session: one least-recently-used table per name,
+    each with its own cap, and one computation per key at a time (a second caller asking for a key
+    being computed waits for it instead of computing it again). For results with a progress bar, which
+    the disk store's callers wrap, or too cheap to write to disk.
+
+    >>> m, calls = Memo(), []
+    >>> [m("square", 3, lambda: calls.append(1) or 9) for _ in range(2)], len(calls)
+    ([9, 9], 1)
+    """
+
+    def __init__(self):
+        self._tables: dict[str, OrderedDict] = {}
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, name, key, missing):
+        table = self._tables.setdefault(name, OrderedDict())
+        if key in table:
+            table.move_to_end(key)
+            return table[key]
+        return missing
+
+    def __call__(self, name: str, key, fn, max_entries: int = 24):
+        missing = object()
+        with self._lock:
+            value = self._get(name, key, missing)
+            if value is not missing:
+                return value
+            lock = self._locks.setdefault((name, key), threading.Lock())
+        with lock:
+            with self._lock:
+                value = self._get(name, key, missing)
+            if value is not missing:
+                return value
+            value = fn()
+            with self._lock:
+                table = self._tables.setdefault(name, OrderedDict())
+                table[key] = value
+                while len(table) > max_entries:
+                    table.popitem(last=False)
+                self._locks.pop((name, key), None)
+            return value
+
+
+memo = Memo()
+"""The process's memo (see :class:`Memo`)."""

@@ -108,3 +108,29 @@ def test_the_layer_norms_every_steering_page_needs_are_stored(tmp_path, monkeypa
     np.testing.assert_array_equal(again, fresh)
     monkeypatch.setenv("LATENT_STORE", "off")             # the control: without the store it is measured
     np.testing.assert_allclose(steer.typical_norms(make_tiny_lm()), fresh, rtol=1e-6)
+
+
+def test_the_memo_computes_a_key_once_across_threads_and_keeps_a_cap_per_name():
+    """Two sessions asking at once for one result compute it once; one name's small cap never evicts
+    another name's results (a token map's cap of 8 used to trim every kind of result)."""
+    import time
+
+    from latent.core.store import Memo
+
+    m, calls, out = Memo(), [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return 7
+
+    threads = [threading.Thread(target=lambda: out.append(m("fit", "queen", slow))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1] and out == [7, 7, 7, 7]
+    for i in range(5):
+        m("map", i, lambda i=i: i, max_entries=2)
+    assert m("fit", "queen", lambda: "recomputed") == 7
+    assert m("map", 4, lambda: "recomputed") == 4 and m("map", 0, lambda: "recomputed") == "recomputed"
