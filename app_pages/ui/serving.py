@@ -19,35 +19,18 @@ from latent.core.corpus import Dialogue, load_corpus
 from latent.core.direction import Direction
 from latent.core.hidden import hidden_states
 from latent.core.lens import lens_table as compute_lens
-from latent.core.store import store
+from latent.core.store import memo, store
 from latent.dialogues.map import MapSpec, compute_map
 from latent.dialogues.tour import first_screen
 from latent.senses.sets import SenseSet
-from latent.senses.study import fit_senses, report, score_steps, word_orders
+from latent.senses.study import kept_fit, report, score_steps, word_orders
 from latent.serving.backends import InProcess, backend_note, current_backend
 from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
 from latent.steering.presets import build
 from latent.tokens.map import token_map as compute_token_map
 
-_memo: OrderedDict = OrderedDict()
 _memo_lock = threading.Lock()
-
-
-def memo(name: str, key: tuple, fn, max_entries: int = 24):
-    """Process-wide LRU for results computed with a progress bar (``st.cache_*`` cannot replay
-    updates to a bar made outside the cached function). Keys must be hashable inputs."""
-    k = (name, key)
-    with _memo_lock:
-        if k in _memo:
-            _memo.move_to_end(k)
-            return _memo[k]
-    value = fn()
-    with _memo_lock:
-        _memo[k] = value
-        while len(_memo) > max_entries:
-            _memo.popitem(last=False)
-    return value
 
 
 def dialogue_map(spec: dict, extra: list, lm, enc, progress=None):
@@ -81,12 +64,9 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
 
 
 def sense_fit(sset_json: str, readout: str, layer, lm, enc=None):
-    """The per-set half of a sense report (nulls, shuffles, layer choice, calibration, abstention), kept
-    per process and in the result store: the same set is computed once for every session and step."""
-    params = {"set": sset_json, "readout": readout, "layer": layer, "encoder": enc is not None}
-    return memo("senses_fit", (sset_json, readout, layer, lm.key, enc is not None),
-                lambda: store().cached("senses.fit", params, lm, lambda: fit_senses(
-                    lm, SenseSet.from_json(sset_json), readout=readout, layer=layer, encoder=enc)))
+    """The per-set half of a sense report (see :func:`latent.senses.study.kept_fit`): the same set is
+    computed once for every session, step and lesson."""
+    return kept_fit(lm, SenseSet.from_json(sset_json), readout=readout, layer=layer, encoder=enc)
 
 
 _steps: OrderedDict = OrderedDict()          # (fit, context) -> (Step, its states): a step is scored once

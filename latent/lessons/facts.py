@@ -19,7 +19,7 @@ from latent.core.corpus import load_corpus
 from latent.core.models import embed
 from latent.core.store import store
 from latent.senses.sets import get_builtin
-from latent.senses.study import NULL_LEVEL, analyze
+from latent.senses.study import NULL_LEVEL, kept_fit, report, score_steps
 from latent.steering.presets import run_default
 
 
@@ -44,8 +44,12 @@ def calibration_words(c) -> tuple[str, str]:
 def queen_sense(lm, context: str, encoder=None) -> dict:
     """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
 
-    rep = lm.derived(("lesson", "queen_sense", context), lambda: store().cached(
-        "lesson.queen_sense", {"context": context}, lm, lambda: analyze(lm, get_builtin("queen"), [context])))
+    def compute():
+        f = kept_fit(lm, get_builtin("queen"), encoder=encoder)     # the Senses page's own fit of the set
+        steps, Q = score_steps(lm, f, [context])
+        return report(f, steps, Q)
+
+    rep = lm.derived(("lesson", "queen_sense", context), compute)     # the answer does not use the encoder
     li = rep.layers.index(rep.layer)
     probs = rep.steps[0].probs[li]
     nearest = rep.senses[int(probs.argmax())]

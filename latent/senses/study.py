@@ -21,6 +21,7 @@ from latent.core.lens import lens_topk
 from latent.core.models import embed
 from latent.core.project import Projector, unit_rows
 from latent.core.stats import clopper_pearson, rng
+from latent.core.store import memo, store
 from latent.senses import calibration as cal
 from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, silhouette, word_states
 
@@ -419,6 +420,17 @@ def fit_senses(lm, sset: SenseSet, *, readout: str = "echo", layer: int | None =
     return SenseFit(sset.word, names, readout, pooling, layers, labels, X, acc, sil, best, use, temps, mean, C,
                     null_top, nulls, shuffled, rule, baselines, nested,
                     cal.heldout_calibration(S_loo[:, use], labels, use), table)
+
+
+def kept_fit(lm, sset: SenseSet, *, readout: str = "echo", layer: int | None = None, encoder=None) -> SenseFit:
+    """:func:`fit_senses` computed once per model and set for the whole process (every session, the Senses
+    page and a lesson's "queen" answer alike; a second caller waits for the first) and kept in the result
+    store across processes and restarts."""
+    sj = sset.to_json()
+    params = {"set": sj, "readout": readout, "layer": layer, "encoder": encoder is not None}
+    return memo("senses_fit", (sj, readout, layer, lm.key, encoder is not None),
+                lambda: store().cached("senses.fit", params, lm, lambda: fit_senses(
+                    lm, sset, readout=readout, layer=layer, encoder=encoder)))
 
 
 def score_steps(lm, f: SenseFit, contexts: list[str], *, k_next: int = 5) -> tuple[list[Step], np.ndarray]:

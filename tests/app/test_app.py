@@ -444,11 +444,15 @@ def test_adding_a_context_word_scores_only_that_step_and_reuses_the_sets_fit(tin
     """The Senses page's data path (no page run): the per-set fit is computed once, each step once; the
     word-order control is computed on its own (the page draws it last)."""
     from app_pages.ui import serving
+    from latent.core.store import Memo
+    from latent.senses import study
     from latent.senses.sets import get_builtin
     from latent.senses.study import QUEEN_STEPS, fit_senses, score_steps
 
     fits, scored = [], []
-    monkeypatch.setattr(serving, "fit_senses", lambda *a, **k: fits.append(1) or fit_senses(*a, **{**k, "n_perm": 20}))
+    monkeypatch.setattr(study, "memo", Memo())               # this process's memo starts empty for this test
+    monkeypatch.setattr(serving, "memo", Memo())
+    monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit_senses(*a, **{**k, "n_perm": 20}))
     monkeypatch.setattr(serving, "score_steps", lambda lm, f, cs, **k: scored.append(list(cs)) or score_steps(lm, f, cs, **k))
     sset = get_builtin("queen").to_json()
     first = serving.sense_report(sset, tuple(QUEEN_STEPS[:3]), "echo", None, tiny_lm, orders=False)
@@ -459,3 +463,29 @@ def test_adding_a_context_word_scores_only_that_step_and_reuses_the_sets_fit(tin
     orders = serving.sense_orders(sset, tuple(QUEEN_STEPS[:4]), "echo", None, tiny_lm)
     assert orders is not None and sorted(orders.words) == ["hive", "honey", "worker"]
     assert fits == [1]
+
+
+def test_a_lessons_queen_answer_reuses_the_senses_pages_fit(tiny_lm, monkeypatch):
+    """The queen lesson's answer and the Senses page compute the queen set's fit once between them (a class
+    on that step asks for both at once), and the answer equals one from a whole analysis computed afresh."""
+    import dataclasses
+
+    from app_pages.ui import serving
+    from latent.core.store import Memo
+    from latent.lessons.facts import queen_sense
+    from latent.senses import study
+    from latent.senses.sets import get_builtin
+
+    fits = []
+    fit = study.fit_senses
+    monkeypatch.setattr(study, "memo", Memo())
+    monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit(*a, **{**k, "n_perm": 20}))
+    serving.sense_report(get_builtin("queen").to_json(), ("queen", "honey queen"), "echo", None, tiny_lm, orders=False)
+    context = "honey worker hive queen"
+    fact = queen_sense(dataclasses.replace(tiny_lm, _derived={}, _key_locks={}), context)   # no answer kept yet
+    assert fits == [1]                                                   # the page's fit, not a second one
+    fresh = study.analyze(tiny_lm, get_builtin("queen"), [context], n_perm=20, orders=False)
+    assert len(fits) == 2                                                # the control: analyze fits afresh
+    li = fresh.layers.index(fresh.layer)
+    assert fact["answer"] == fresh.steps[0].predicted_sense and fact["layer"] == fresh.layer
+    np.testing.assert_allclose(fact["p"], fresh.steps[0].probs[li].max(), rtol=1e-6)
