@@ -206,3 +206,17 @@ def test_a_step_scored_alone_equals_the_step_scored_with_the_others(tiny_lm):
     whole = analyze(tiny_lm, sset, QUEEN_STEPS, n_perm=20)        # the one-call path gives the same report
     np.testing.assert_allclose(whole.steps[-1].probs, together[-1].probs, atol=1e-5)
     assert whole.best_layer == f.best and whole.unclear_below == f.rule.threshold
+
+
+def test_the_shuffled_null_equals_leave_one_out_accuracy_run_once_per_shuffle():
+    """The shuffled-label null is computed for all shuffles at once from one Gram matrix; it equals
+    :func:`loo_accuracy` run on each shuffle in turn (same seed, same draws), and a changed seed does not."""
+    r = np.random.default_rng(1)
+    X = r.normal(size=(30, 6, 16))
+    X[:15] += 0.4
+    labels = np.arange(30) % 3
+    fast = cal.shuffled_max_accuracy(X, labels, 3, n_perm=120)
+    draws = np.random.default_rng(0)
+    slow = np.array([cal.loo_accuracy(X, draws.permutation(labels), 3).max() for _ in range(120)])
+    assert np.array_equal(fast, slow)
+    assert not np.array_equal(cal.shuffled_max_accuracy(X, labels, 3, n_perm=120, seed=1), slow)
