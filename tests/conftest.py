@@ -121,40 +121,70 @@ def _need_browser():
         pytest.skip(missing)
 
 
-@pytest.fixture(scope="session")
-def app_server():
-    """Start `streamlit run app.py` on a free port; yield its URL; stop it at the end."""
-    import socket
-    import subprocess
-    import time
-    import urllib.request
+class Server:
+    """`streamlit run app.py` on a free port of 127.0.0.1, with its own data folder (class state) and the
+    result store on in ``store`` (on, as the app runs for its users; off in the other tests). Browser tests
+    share one store folder per test session: a result one test computed (the queen set's fit, the default
+    sweep) is read back by the next test's server, as it would be for the next student."""
 
-    _need_browser()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / f"streamlit{WORKER and '-' + WORKER}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.time()
-    while time.time() - t0 < 60:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
+    def __init__(self, data_dir: Path, store: Path, log_name: str):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on", "LATENT_STORE_DIR": str(store)}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_name = log_name
+        self.proc = None
+
+    def start(self):
+        import subprocess
+        import time
+        import urllib.request
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log = open(ARTIFACTS / self.log_name, "a")
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                      "--server.address", "127.0.0.1", "--server.port", str(self.port),
+                                      "--server.fileWatcherType", "none"], cwd=ROOT, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        t0 = time.time()
+        while time.time() - t0 < 60:
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).status == 200:
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
         pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+
+    def stop(self):
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_store(tmp_path_factory):
+    """The result store folder every browser test's app server shares in one test session."""
+    return tmp_path_factory.mktemp("browser-store")
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, browser_store):
+    """Start the app (see :class:`Server`); yield its URL; stop it at the end."""
+    _need_browser()
+    server = Server(tmp_path_factory.mktemp("app-data"), browser_store, f"streamlit{WORKER and '-' + WORKER}.log")
+    (ARTIFACTS / server.log_name).unlink(missing_ok=True)
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")

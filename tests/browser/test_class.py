@@ -3,60 +3,20 @@ and a 390×844 phone) joined by the students' link on the class's code. Students
 projector's tally counts them; the presenter steps with the keyboard after clicking a radio option and
 the students follow; the step's chart is in the presenter's first viewport; a server restart keeps the
 tally (and, with the result store on as in a real class, the step's results); reset empties the class.
-The server is this test's own (it restarts it), bound to 127.0.0.1."""
-import os
-import socket
-import subprocess
-import sys
+The server is this test's own (it restarts it), bound to 127.0.0.1, on the browser tests' result store."""
 import time
-import urllib.request
 
 import pytest
-from conftest import ARTIFACTS, ROOT, _need_browser, assert_clean, wait_idle
+from conftest import Server, _need_browser, assert_clean, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
 
-class Server:
-    def __init__(self, data_dir):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        # the result store on, as in a real class (tests keep it off elsewhere): a step computed before the
-        # restart comes back from it after, as it would for the teacher's class
-        self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on",
-                    "LATENT_STORE_DIR": str(data_dir / "store")}
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        log = open(ARTIFACTS / f"class-server-{time.time():.0f}.log", "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                      "--server.address", "127.0.0.1", "--server.port", str(self.port),
-                                      "--server.fileWatcherType", "none"], cwd=ROOT, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
-        t0 = time.time()
-        while time.time() - t0 < 60:
-            try:
-                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=2).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.3)
-        raise AssertionError("streamlit did not answer /_stcore/health within 60 s")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, browser_store):
+    """This test's own server (it restarts it), on the browser tests' shared result store."""
     _need_browser()
-    ARTIFACTS.mkdir(exist_ok=True)
-    s = Server(tmp_path / "data")
+    s = Server(tmp_path / "data", browser_store, f"class-server-{time.time():.0f}.log")
     s.start()
     yield s
     s.stop()
