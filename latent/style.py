@@ -17,6 +17,7 @@ PRESENT: ContextVar[bool] = ContextVar("latent_present", default=False)
 # a phone's screen (from the browser's user agent): one column, legend below, short titles
 NARROW: ContextVar[bool] = ContextVar("latent_narrow", default=False)
 PHONE_PANEL_HEIGHT = 300
+PRESENT_TITLE = 36          # characters per title line in presenter view
 
 # 20 distinct colours (Tableau 10 + a darker/lighter second row), so 11 speakers never share one
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -90,8 +91,15 @@ def narrow(fig: go.Figure) -> go.Figure:
 
 
 def present(fig: go.Figure) -> go.Figure:
-    """For a projector: big type, thick lines and big markers (only in presenter view). On a phone:
-    :func:`narrow`."""
+    """For a projector: big type, thick lines and big markers, long titles on two lines (only in presenter
+    view). On a phone: :func:`narrow`.
+
+    >>> tok = PRESENT.set(True)
+    >>> f = present(base_layout(go.Figure(), "Sense map at layer 9 (PCA) · ★ = context steps"))
+    >>> PRESENT.reset(tok)
+    >>> f.layout.title.text, f.layout.margin.t
+    ('Sense map at layer 9 (PCA) · ★ =<br>context steps', 108)
+    """
     if NARROW.get() and not PRESENT.get():
         return narrow(fig)
     if PRESENT.get():
@@ -101,6 +109,10 @@ def present(fig: go.Figure) -> go.Figure:
         fig.update_annotations(font_size=20)
         # a projector's first screen (1280×720) holds the whole chart
         fig.update_layout(height=min(fig.layout.height or 560, 560))
+        title = fig.layout.title.text or ""
+        if len(title) > PRESENT_TITLE and "<br>" not in title:     # at 26 px a chart beside the lesson panel
+            lines = textwrap.wrap(title, PRESENT_TITLE)[:3]           # is ~600 px: one long line was cut off
+            fig.update_layout(title_text="<br>".join(lines), margin_t=max(fig.layout.margin.t or 60, 40 + 34 * len(lines)))
     return fig
 
 
