@@ -155,10 +155,46 @@ def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared
                                    past_key_values=cache, use_cache=True)
         except hooks.StopForward:
             pass
-    cache.batch_select_indices(idx)          # layers 1 … L's keys and values, one copy per row
     h = hooks.at_layer(L, lower.records[L][idx])     # the active plan's edits (and kept raw copy) at layer L
-    h = run_blocks(lm, L, h, per_block)      # blocks L+1 … N on every row, filling the rest of the cache
-    return cache, head(lm, h[:, -1])
+    u, inv = _distinct_rows(h, idx, plan, L)
+    if u is None:
+        cache.batch_select_indices(idx)      # layers 1 … L's keys and values, one copy per row
+        h = run_blocks(lm, L, h, per_block)  # blocks L+1 … N on every row, filling the rest of the cache
+        return cache, head(lm, h[:, -1])
+    # rows equal at layer L after their edits (a sweep's seeds of one prompt, direction and strength: they
+    # differ only from the first sampled token on) compute the same blocks above: run them once, then copy
+    cache.batch_select_indices(idx[u])
+    empty = DynamicCache(config=model.config)
+    per_u = _with_cache(block_call_inputs(lm, embed[u], mask[u], pos[u], empty), empty, cache)
+    hu = run_blocks(lm, L, h[u], per_u)
+    cache.batch_select_indices(inv)
+    return cache, head(lm, hu[:, -1])[inv]
+
+
+def _distinct_rows(h: torch.Tensor, prompt: torch.Tensor, plan, L: int):
+    """``(u, inv)``: one row per group of rows with one prompt and bit-for-bit equal layer-``L`` residuals
+    (``h[u][inv]`` is ``h``), when the plan does nothing above layer ``L`` that is row by row (edits, MLP
+    edits, kept raw residuals) and some rows repeat; else ``(None, None)``."""
+    if plan is not None and (any(k != L for k, v in plan.edits.items() if v) or any(plan.mlp_edits.values())
+                             or any(k > L for k in plan.keep_raw)):
+        return None, None
+    key = torch.cat([prompt[:, None].to(h.dtype), h.reshape(len(h), -1)], 1)
+    _, inv = torch.unique(key, dim=0, return_inverse=True)
+    if int(inv.max()) + 1 == len(h):
+        return None, None
+    first = torch.full((int(inv.max()) + 1,), len(h), dtype=torch.long, device=h.device)
+    first = first.scatter_reduce(0, inv, torch.arange(len(h), device=h.device), reduce="amin")
+    order = torch.argsort(first)                 # groups in the order of their first row
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(len(order), device=h.device)
+    return first[order], rank[inv]
+
+
+def _with_cache(per_block, old, new):
+    """The blocks' call inputs with the cache object ``old`` replaced by ``new`` (masks and rotary tables
+    made for an empty cache, then written into the cache the lower layers filled)."""
+    swap = lambda x: new if x is old else x    # noqa: E731
+    return [(tuple(swap(x) for x in a), {k: swap(v) for k, v in kw.items()}) for a, kw in per_block]
 
 
 def continuation_logprobs(lm, prompt_ids: list[list[int]], new_ids: list[list[int]]) -> list[float]:

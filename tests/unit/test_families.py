@@ -184,13 +184,15 @@ def _sweep_plan(lm, B):
     return plan
 
 
-def _prefill_both(lm, prompts, plan_of):
+def _prefill_both(lm, prompts, plan_of, block: int = 0):
+    """Both prompt passes under ``plan_of()``: (cache, logits, kept raw residuals, the batch sizes that
+    block ``block + 1`` saw)."""
     from latent.core import generate as gen
 
     ids = [hidden.encode(lm, p)[0] for p in prompts]
     inp, mask, pos = hidden.left_pad(lm, ids)
     seen = []
-    h = arch.blocks(lm.model)[0].register_forward_pre_hook(lambda m, a, kw: seen.append(a[0].shape[0] if a else
+    h = arch.blocks(lm.model)[block].register_forward_pre_hook(lambda m, a, kw: seen.append(a[0].shape[0] if a else
                                                            kw["hidden_states"].shape[0]), with_kwargs=True)
     out = {}
     try:
@@ -234,6 +236,49 @@ def test_shared_prompt_prefill_equals_whole_prefill(lm):
             mp.undo()
     assert whole[0].token_ids == whole[1].token_ids
     np.testing.assert_allclose(whole[0].first_logprobs, whole[1].first_logprobs, atol=1e-4)
+
+
+def _seeds_plan(lm):
+    """A sweep's rows at one layer: each (prompt, vector) twice, as with two seeds (a zero vector too)."""
+    from latent.core.decode import rows_plan
+
+    v = np.random.default_rng(2).normal(0, 3, (2, lm.d_model)).astype(np.float32)
+    zero = np.zeros(lm.d_model, np.float32)
+    plan = rows_plan(lm, 1, np.stack([v[0], v[0], v[1], zero, v[1], zero]))
+    plan.keep_raw = {1}
+    return plan
+
+
+def test_rows_equal_after_their_edits_run_the_upper_blocks_once(lm):
+    """Rows with one prompt and one vector (a sweep's seeds) are equal above the steering layer too: the
+    blocks above it run once per such group, and the logits, every layer's cache, the kept raw residual
+    and the sampled decode equal the whole pass's."""
+    from latent.core import generate as gen
+
+    prompts = [TEXT, TEXT, "a bee", TEXT, "a bee", TEXT]
+    out = _prefill_both(lm, prompts, lambda: _seeds_plan(lm), block=1)
+    (c1, l1, r1, seen1), (c0, l0, r0, seen0) = out[True], out[False]
+    assert seen1 == [3] and seen0 == [6]          # block 2 ran once per (prompt, vector)
+    torch.testing.assert_close(l1, l0, atol=1e-5, rtol=1e-5)
+    for a, b in zip(c1.layers, c0.layers):
+        torch.testing.assert_close(a.keys, b.keys, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(a.values, b.values, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(r1[1], r0[1], atol=1e-5, rtol=1e-5)
+    whole = []
+    real = gen.prefill
+    for fn in (real, lambda *a, **kw: real(*a, shared=False)):
+        mp = pytest.MonkeyPatch()
+        mp.setattr(gen, "prefill", fn)
+        try:
+            with use(_seeds_plan(lm)):
+                whole.append(generate(lm, prompts, max_new_tokens=5, do_sample=True, seeds=list(range(6))))
+        finally:
+            mp.undo()
+    assert whole[0].token_ids == whole[1].token_ids
+    np.testing.assert_allclose(whole[0].first_logprobs, whole[1].first_logprobs, atol=1e-4)
+    # the control: every row its own vector (and a second steered layer), so block 2 sees every row
+    other = _prefill_both(lm, prompts, lambda: _sweep_plan(lm, len(prompts)), block=1)
+    assert other[True][3] == [6]
 
 
 def test_shared_prefill_with_nothing_edited_and_the_check_can_fail(lm):
