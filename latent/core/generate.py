@@ -146,8 +146,6 @@ def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared
     uniq = torch.tensor(list(first.values()), device=inp.device)                          # (P,)
     idx = torch.tensor([order[k] for k in keys], device=inp.device)                       # (B,): its prompt
     cache = DynamicCache(config=model.config)
-    embed = torch.zeros((*inp.shape, lm.d_model), dtype=model.dtype, device=inp.device)
-    per_block = block_call_inputs(lm, embed, mask, pos, cache)       # the whole batch's, cache still empty
     lower = hooks.Plan(record={L}, stop_after=L)     # layers 1 … L on each distinct prompt, unedited
     with hooks.use(lower):
         try:
@@ -156,19 +154,20 @@ def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared
         except hooks.StopForward:
             pass
     h = hooks.at_layer(L, lower.records[L][idx])     # the active plan's edits (and kept raw copy) at layer L
-    u, inv = _distinct_rows(h, idx, plan, L)
-    if u is None:
-        cache.batch_select_indices(idx)      # layers 1 … L's keys and values, one copy per row
-        h = run_blocks(lm, L, h, per_block)  # blocks L+1 … N on every row, filling the rest of the cache
-        return cache, head(lm, h[:, -1])
     # rows equal at layer L after their edits (a sweep's seeds of one prompt, direction and strength: they
-    # differ only from the first sampled token on) compute the same blocks above: run them once, then copy
-    cache.batch_select_indices(idx[u])
-    empty = DynamicCache(config=model.config)
-    per_u = _with_cache(block_call_inputs(lm, embed[u], mask[u], pos[u], empty), empty, cache)
-    hu = run_blocks(lm, L, h[u], per_u)
-    cache.batch_select_indices(inv)
-    return cache, head(lm, hu[:, -1])[inv]
+    # differ only from the first sampled token on) compute the same blocks above: those run once per group
+    u, inv = _distinct_rows(h, idx, plan, L)
+    rows = slice(None) if u is None else u
+    cache.batch_select_indices(idx[rows])    # layers 1 … L's keys and values, one copy per row run above
+    h = h[rows]
+    empty = DynamicCache(config=model.config)    # the blocks' masks and rotary tables, made for no cache
+    per_block = _with_cache(block_call_inputs(lm, h, mask[rows], pos[rows], empty), empty, cache)
+    h = run_blocks(lm, L, h, per_block)          # blocks L+1 … N, filling the rest of the cache
+    logits = head(lm, h[:, -1])
+    if u is None:
+        return cache, logits
+    cache.batch_select_indices(inv)          # each row its group's copy
+    return cache, logits[inv]
 
 
 def _distinct_rows(h: torch.Tensor, prompt: torch.Tensor, plan, L: int):
