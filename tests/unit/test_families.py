@@ -206,11 +206,29 @@ def _prefill_both(lm, prompts, plan_of, block: int = 0):
     return out
 
 
+def _assert_same_decode(lm, prompts, plan_of):
+    """The whole decode (sampled rows with their own seeds, steered under ``plan_of()``) continued from the
+    shared prompt pass gives the whole pass's tokens and first log-probs."""
+    from latent.core import generate as gen
+
+    whole = []
+    real = gen.prefill
+    for fn in (real, lambda *a, **kw: real(*a, shared=False)):
+        mp = pytest.MonkeyPatch()
+        mp.setattr(gen, "prefill", fn)
+        try:
+            with use(plan_of()):
+                whole.append(generate(lm, prompts, max_new_tokens=5, do_sample=True, seeds=list(range(len(prompts)))))
+        finally:
+            mp.undo()
+    assert whole[0].token_ids == whole[1].token_ids
+    np.testing.assert_allclose(whole[0].first_logprobs, whole[1].first_logprobs, atol=1e-4)
+
+
 def test_shared_prompt_prefill_equals_whole_prefill(lm):
     """A sweep's prompt pass run once per distinct prompt below the steering layer, then per row above it,
     gives the whole pass's logits, cache (every layer, Gemma's sliding ones too) and kept raw residuals;
     and the decode continued from it gives the same tokens."""
-    from latent.core import generate as gen
 
     prompts = [TEXT, TEXT, "a bee", TEXT, "a bee", TEXT]
     out = _prefill_both(lm, prompts, lambda: _sweep_plan(lm, len(prompts)))
@@ -224,18 +242,7 @@ def test_shared_prompt_prefill_equals_whole_prefill(lm):
     for k in r0:
         torch.testing.assert_close(r1[k], r0[k], atol=1e-5, rtol=1e-5)
     # the whole decode: sampled rows with their own seeds, steered, continued from either prefill
-    whole = []
-    real = gen.prefill
-    for fn in (real, lambda *a, **kw: real(*a, shared=False)):
-        mp = pytest.MonkeyPatch()
-        mp.setattr(gen, "prefill", fn)
-        try:
-            with use(_sweep_plan(lm, len(prompts))):
-                whole.append(generate(lm, prompts, max_new_tokens=5, do_sample=True, seeds=list(range(6))))
-        finally:
-            mp.undo()
-    assert whole[0].token_ids == whole[1].token_ids
-    np.testing.assert_allclose(whole[0].first_logprobs, whole[1].first_logprobs, atol=1e-4)
+    _assert_same_decode(lm, prompts, lambda: _sweep_plan(lm, len(prompts)))
 
 
 def _seeds_plan(lm):
@@ -253,7 +260,6 @@ def test_rows_equal_after_their_edits_run_the_upper_blocks_once(lm):
     """Rows with one prompt and one vector (a sweep's seeds) are equal above the steering layer too: the
     blocks above it run once per such group, and the logits, every layer's cache, the kept raw residual
     and the sampled decode equal the whole pass's."""
-    from latent.core import generate as gen
 
     prompts = [TEXT, TEXT, "a bee", TEXT, "a bee", TEXT]
     out = _prefill_both(lm, prompts, lambda: _seeds_plan(lm), block=1)
@@ -264,18 +270,7 @@ def test_rows_equal_after_their_edits_run_the_upper_blocks_once(lm):
         torch.testing.assert_close(a.keys, b.keys, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(a.values, b.values, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(r1[1], r0[1], atol=1e-5, rtol=1e-5)
-    whole = []
-    real = gen.prefill
-    for fn in (real, lambda *a, **kw: real(*a, shared=False)):
-        mp = pytest.MonkeyPatch()
-        mp.setattr(gen, "prefill", fn)
-        try:
-            with use(_seeds_plan(lm)):
-                whole.append(generate(lm, prompts, max_new_tokens=5, do_sample=True, seeds=list(range(6))))
-        finally:
-            mp.undo()
-    assert whole[0].token_ids == whole[1].token_ids
-    np.testing.assert_allclose(whole[0].first_logprobs, whole[1].first_logprobs, atol=1e-4)
+    _assert_same_decode(lm, prompts, lambda: _seeds_plan(lm))
     # the control: every row its own vector (and a second steered layer), so block 2 sees every row
     other = _prefill_both(lm, prompts, lambda: _sweep_plan(lm, len(prompts)), block=1)
     assert other[True][3] == [6]
