@@ -25,6 +25,13 @@ def fresh(code: str, env: dict | None = None, timeout: int = 600) -> dict:
     return out
 
 
+def fresh_at(tree: Path, code: str, env: dict | None = None, timeout: int = 600) -> dict:
+    """:func:`fresh` on the code checked out at ``tree`` (a :func:`worktree`): its folder comes first on the
+    new interpreter's path, so ``latent`` is imported from there."""
+    return fresh(f"import sys; sys.path.insert(0, {str(tree)!r})\n" + code,
+                 env={**(env or {}), "PYTHONPATH": str(tree)}, timeout=timeout)
+
+
 def serve(env: dict | None = None, args: tuple = ()) -> tuple[subprocess.Popen, str]:
     """``streamlit run app.py`` on a free port of 127.0.0.1 (``env`` added to this process's); returns the
     process and its URL once ``/_stcore/health`` answers (at most 60 s)."""

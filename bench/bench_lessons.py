@@ -15,7 +15,7 @@ Usage: ``python bench/bench_lessons.py [--models SmolLM2-135M-Instruct,gemma-3-2
 import argparse
 import tempfile
 
-from _common import drop_worktree, fresh, save, worktree
+from _common import drop_worktree, fresh, fresh_at, save, worktree
 
 SNIPPET = """
 import json, time
@@ -44,8 +44,7 @@ def main():
     try:
         for model in args.models.split(","):
             code = SNIPPET.format(model=model)
-            old = fresh(f"import sys; sys.path.insert(0, {str(before)!r})\n" + code, timeout=1800,
-                        env={"LATENT_STORE": "off", "PYTHONPATH": str(before)})
+            old = fresh_at(before, code, env={"LATENT_STORE": "off"}, timeout=1800)
             cold = fresh(code, env={"LATENT_STORE_DIR": store}, timeout=1800)
             warm = fresh(code, env={"LATENT_STORE_DIR": store}, timeout=1800)
             for step in cold:

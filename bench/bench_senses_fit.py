@@ -10,7 +10,7 @@ Usage: ``python bench/bench_senses_fit.py [--models SmolLM2-135M-Instruct,gemma-
 import argparse
 
 import numpy as np
-from _common import drop_worktree, fresh, save, worktree
+from _common import drop_worktree, fresh, fresh_at, save, worktree
 
 SNIPPET = """
 import json, time
@@ -39,8 +39,7 @@ def main():
     try:
         for model in args.models.split(","):
             code = SNIPPET.format(model=model)
-            old = fresh(f"import sys; sys.path.insert(0, {str(before)!r})\n" + code, timeout=1800,
-                        env={"LATENT_STORE": "off", "PYTHONPATH": str(before)})
+            old = fresh_at(before, code, env={"LATENT_STORE": "off"}, timeout=1800)
             new = fresh(code, env={"LATENT_STORE": "off"}, timeout=1800)
             same = all(np.allclose(old[k], new[k], rtol=1e-9, atol=1e-12)
                        for k in ("accuracy", "shuffled", "temps", "nested", "threshold"))
