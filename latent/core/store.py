@@ -174,14 +174,17 @@ class Memo:
                 value = self._get(name, key, missing)
             if value is not missing:
                 return value
-            value = fn()
-            with self._lock:
-                table = self._tables.setdefault(name, OrderedDict())
-                table[key] = value
-                while len(table) > max_entries:
-                    table.popitem(last=False)
-                self._locks.pop((name, key), None)
-            return value
+            try:
+                value = fn()
+                with self._lock:
+                    table = self._tables.setdefault(name, OrderedDict())
+                    table[key] = value
+                    while len(table) > max_entries:
+                        table.popitem(last=False)
+                return value
+            finally:                            # a failed computation (a bad input) leaves no lock behind
+                with self._lock:
+                    self._locks.pop((name, key), None)
 
 
 memo = Memo()
