@@ -204,23 +204,29 @@ class ModelWorker:
         self.models: dict[str, object] = {}
         self.step = (0, 0)
         self.computed: list[tuple[str, int]] = []      # (kind, distinct rows or requests) per call
+        self._loading = threading.Lock()
+
+    def model(self, spec: dict):
+        """The model of ``spec``, loaded once. The actor runs up to 4 calls at once (progress is asked for
+        while a batch runs), and two sessions' first calls both ask for the model: one load at a time, or
+        two threads building a test model would interleave their draws from torch's one seeded generator
+        and get other weights than the app's (seen as a refused fingerprint on a busy machine)."""
+        key = repr(sorted(spec.items()))
+        with self._loading:
+            if key not in self.models:
+                self.models[key] = load_spec(spec, self.device)
+            return self.models[key]
 
     def load(self, spec: dict) -> dict:
-        key = repr(sorted(spec.items()))
-        if key not in self.models:
-            self.models[key] = load_spec(spec, self.device)
+        m = self.model(spec)
         import ray  # noqa: PLC0415 - inside a worker, Ray is there
 
-        m = self.models[key]
         return {"fingerprint": fingerprint(m), "device": self.device, "cpus": self.cpus,
                 "threads": torch.get_num_threads(), "node": ray.get_runtime_context().get_node_id(),
                 "pid": os.getpid()}
 
     def run(self, spec: dict, kind: str, requests: list) -> list:
-        key = repr(sorted(spec.items()))
-        if key not in self.models:
-            self.load(spec)
-        m = self.models[key]
+        m = self.model(spec)
         self.step = (0, max((getattr(r, "max_new_tokens", 0) for r in requests), default=0))
 
         def tick(step, _texts):

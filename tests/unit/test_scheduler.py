@@ -415,3 +415,41 @@ def test_a_running_decode_whose_sessions_all_left_stops_early(tiny_lm, sched):
     assert a is b
     sched.cancel(a)
     assert len(a.result(timeout=30).texts) == 2 and not a.abandoned
+
+
+def test_a_ray_workers_concurrent_first_calls_load_its_model_once(monkeypatch):
+    """A Ray worker runs up to 4 calls at once; two sessions' first calls both ask it for the model. It is
+    loaded once, one load at a time (two threads building a seeded test model at once drew other weights
+    than the app's, and the worker was refused). No Ray here: the worker class itself."""
+    import threading
+    import time
+
+    import torch
+
+    from latent.serving import backends
+
+    inside, most, calls, lock = [0], [0], [], threading.Lock()
+
+    def slow_load(spec, device):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.2)
+        calls.append(spec)
+        with lock:
+            inside[0] -= 1
+        return object()
+
+    monkeypatch.setattr(backends, "load_spec", slow_load)
+    threads_before = torch.get_num_threads()
+    try:
+        worker = backends.ModelWorker(1)
+    finally:
+        torch.set_num_threads(threads_before)       # the worker sets its process's threads; this is ours
+    got = []
+    ts = [threading.Thread(target=lambda: got.append(worker.model({"kind": "tiny", "seed": 0}))) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert most[0] == 1 and len(calls) == 1 and len(got) == 4 and all(g is got[0] for g in got)
