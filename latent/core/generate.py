@@ -127,8 +127,9 @@ def prefill(lm, inp: torch.Tensor, mask: torch.Tensor, pos: torch.Tensor, shared
 
     Rows with the same prompt (a sweep has one per strength, seed and direction) compute the same
     layers below the lowest steering layer, so with ``shared`` those layers run once per distinct
-    prompt; their cache is copied to the rows and the blocks above run on every row, under the active
-    plan (edits, kept raw residuals) as in a whole pass. Only the last column reaches the LM head.
+    prompt; their cache is copied to the rows and the blocks above run under the active plan (edits,
+    kept raw residuals) as in a whole pass, once per group of rows that are equal after the edits (a
+    sweep's seeds of one prompt and vector), else on every row. Only the last column reaches the LM head.
     ``shared=False`` runs every row whole (the benchmark's baseline; the test that both agree)."""
     model = lm.model
     plan = hooks.current()
