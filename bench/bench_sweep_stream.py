@@ -15,11 +15,10 @@ Run: ``PYTHONPATH=. .venv/bin/python bench/bench_sweep_stream.py [--model M] [--
 import argparse
 import sys
 
-from _common import ROOT, drop_worktree, fresh, save, worktree
+from _common import drop_worktree, fresh, fresh_at, save, worktree
 
 SNIPPET = """
-import json, sys, time
-sys.path.insert(0, {root!r})
+import json, time
 from latent.core.models import load_encoder, load_lm
 from latent.serving.scheduler import Scheduler
 from latent.steering.presets import build, default_sweep
@@ -59,9 +58,9 @@ def main(argv=None):
     tree = worktree(args.before)
     try:
         out = {}
-        for side, root in (("before", tree), ("after", ROOT)):
-            out[side] = fresh(SNIPPET.format(root=str(root), model=args.model), timeout=1800,
-                              env={"PYTHONPATH": str(root), "LATENT_STORE": "off"})["runs"]
+        code, env = SNIPPET.format(model=args.model), {"LATENT_STORE": "off"}
+        out["before"] = fresh_at(tree, code, env=env, timeout=1800)["runs"]
+        out["after"] = fresh(code, env=env, timeout=1800)["runs"]
     finally:
         drop_worktree(tree)
     res = {}
