@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformers import masking_utils
-
 from latent.core.errors import ModelError
 
 
@@ -101,6 +99,8 @@ def block_inputs(model, args: tuple, kwargs: dict, hidden, mask, pos) -> list[tu
     base, cfg = base_model(model), model.config
     if getattr(cfg, "use_bidirectional_attention", False):
         raise ModelError("Bidirectional Gemma 3 layers cannot be run from a middle layer.")
+    from transformers import masking_utils  # noqa: PLC0415 - it imports torch._dynamo (1 s): only for Gemma 3's masks
+
     make = {"full_attention": masking_utils.create_causal_mask,
             "sliding_attention": masking_utils.create_sliding_window_causal_mask}
     typed = {}

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from platformdirs import user_cache_dir
 
-from latent.core import hooks
 from latent.core.arch import family_of, n_layers
 from latent.core.errors import ModelError
 from latent.core.requests import EncodeRequest, through_door
@@ -172,6 +170,8 @@ class LM:
         """Name, dtype and a hash of the weights' first values: a disk-cache key that two models
         with one name but different weights (a retrained folder, a test model) never share."""
         def compute():
+            import torch  # noqa: PLC0415 - torch is imported by what uses it: Home draws its map before it loads
+
             h = hashlib.sha256(f"{self.name}|{self.dtype}|{self.n_params}".encode())
             for p in list(self.model.parameters())[:4]:
                 h.update(p.detach().flatten()[:4096].to(torch.float32).cpu().numpy().tobytes())
@@ -217,6 +217,8 @@ def pick_device(device: str = "auto") -> str:
         if device not in ("cpu", "cuda", "mps"):
             raise ModelError(f"Unknown device {device!r}. Must be one of: auto, cpu, cuda, mps")
         return device
+    import torch  # noqa: PLC0415 - see LM.fingerprint
+
     if torch.cuda.is_available():
         return "cuda"
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -300,6 +302,8 @@ def _build_lock(target: Path):
 def _load_embedded(emb: Embedded):
     """Load an embedded model from its safetensors cache, building the cache from the GGUF first."""
 
+    import torch  # noqa: PLC0415 - see LM.fingerprint
+
     gguf_name = Path(emb.gguf)
     target = cache_dir() / f"{gguf_name.stem}-v{_CACHE_FORMAT}"
     for attempt in range(2):
@@ -324,6 +328,10 @@ def load_lm(name: str | None = None, *, device: str = "auto", dtype: str = "auto
     ``device="auto"`` picks cuda, then mps, then cpu; ``dtype="auto"`` is fp32 on CPU, bf16 on CUDA.
     The permanent hooks are installed once, here.
     """
+
+    import torch  # noqa: PLC0415 - see LM.fingerprint
+
+    from latent.core import hooks  # noqa: PLC0415 - it imports torch
 
     t0 = time.perf_counter()
     _quiet_transformers()

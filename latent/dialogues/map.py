@@ -20,7 +20,6 @@ import pandas as pd
 from latent.core.assets import asset
 from latent.core.corpus import Dialogue, all_turns
 from latent.core.errors import InputError, check_layer
-from latent.core.hidden import fit_text, pooled_states
 from latent.core.models import cache_dir, embed
 from latent.core.project import Projector
 
@@ -109,6 +108,8 @@ def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, prog
         return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: embed(get(encoder), texts))
     if lm is None:
         raise InputError("source='lm' needs a language model.")
+
+    from latent.core.hidden import fit_text, pooled_states  # noqa: PLC0415 - torch: only for an LM's map (Home's is the encoder's)
 
     m = get(lm)
     return cached_vectors(f"lm:{m.fingerprint}:{spec.layer}:{spec.pooling}", texts,
