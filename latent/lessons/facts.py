@@ -8,19 +8,17 @@ Example::
 
     >>> sorted(FACTS)
     ['claim_verdict', 'dialogue_path', 'queen_sense', 'walk_band']
+
+Every page reads the lessons (and so this table) before it draws anything, so each fact imports the
+model code it runs when it runs (torch, scipy): Home draws its map without them.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from latent.claims import run
-from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED, paired_finding
 from latent.core.corpus import load_corpus
 from latent.core.models import embed
 from latent.core.store import store
-from latent.senses.sets import get_builtin
-from latent.senses.study import NULL_LEVEL, kept_fit, report, score_steps
-from latent.steering.presets import run_default
 
 
 def calibration_words(c) -> tuple[str, str]:
@@ -43,6 +41,9 @@ def calibration_words(c) -> tuple[str, str]:
 
 def queen_sense(lm, context: str, encoder=None) -> dict:
     """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
+
+    from latent.senses.sets import get_builtin  # noqa: PLC0415 - see the module docstring
+    from latent.senses.study import NULL_LEVEL, kept_fit, report, score_steps  # noqa: PLC0415
 
     def compute():
         f = kept_fit(lm, get_builtin("queen"), encoder=encoder)     # the Senses page's own fit of the set
@@ -68,6 +69,8 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
     """Are consecutive turns of a seed dialogue closer (sentence-encoder cosine) than the turn's other,
     non-adjacent turns? Paired per turn, with a bootstrap interval: "closer", "not closer" or "unclear"."""
 
+    from latent.claims.evidence import paired_finding  # noqa: PLC0415 - see the module docstring
+
     d = next((x for x in load_corpus() if x.id == dialogue), None)
     if d is None or encoder is None:
         raise ValueError("dialogue_path needs a seed dialogue id and the sentence encoder.")
@@ -80,13 +83,15 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
         if far:
             diffs.append(float(np.mean(far) - dist[i, i - 1]))
     f = paired_finding("other turns' distance minus the previous turn's", diffs)
-    return {"answer": YES_NO.get(f.verdict, "unclear"), "verdict": f.verdict,
+    return {"answer": yes_no(f.verdict), "verdict": f.verdict,
             "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "title": d.title}
 
 
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
     the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
+    from latent.steering.presets import run_default  # noqa: PLC0415 - see the module docstring
+
     sw, ds = lm.derived(("lesson", "walk_band", preset), lambda: store().cached(
         "lesson.walk_band", {"preset": preset}, lm, lambda: run_default(lm, encoder, preset)))
     v = sw.band_verdict()
@@ -97,7 +102,11 @@ def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
             "strength": ds.strength, "source": ds.source(), "verdict": v}
 
 
-YES_NO = {SUPPORTED: "yes", NOT_SUPPORTED: "no"}      # a yes/no question's answer; anything else is "unclear"
+def yes_no(verdict: str) -> str:
+    """A yes/no question's answer from a finding's verdict; anything but supported / not supported is "unclear"."""
+    from latent.claims.evidence import NOT_SUPPORTED, SUPPORTED  # noqa: PLC0415 - see the module docstring
+
+    return {SUPPORTED: "yes", NOT_SUPPORTED: "no"}.get(verdict, "unclear")
 
 
 def claim_key(name: str, params: dict | None = None) -> tuple:
@@ -107,11 +116,12 @@ def claim_key(name: str, params: dict | None = None) -> tuple:
 
 def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:
     """A seed-claim experiment's verdict on the loaded model (fp32, seed 0)."""
+    from latent.claims import run  # noqa: PLC0415 - see the module docstring
 
     r = lm.derived(claim_key(name, params), lambda: store().cached(
         "lesson.claim", {"name": name, "params": params}, lm, lambda: run(name, lm, **params)))
     f = r.evidence.finding
-    return {"answer": YES_NO.get(f.verdict, "unclear"), "verdict": f.verdict,
+    return {"answer": yes_no(f.verdict), "verdict": f.verdict,
             "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "measure": f.measure,
             "caveat": r.evidence.caveat}
 

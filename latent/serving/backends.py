@@ -26,6 +26,9 @@ that ran ``ray start --address HOST:PORT``). A cluster that cannot be reached at
 in-process with a note (:func:`backend_note`), unless the choice was explicit (the CLI's flag), which
 fails with one line.
 
+torch and the engine's model code are imported where a batch runs, not with this module: the
+scheduler imports it on every page, before Home draws its first map.
+
 Example::
 
     >>> b = make_backend("ray-local:2")                                   # doctest: +SKIP
@@ -40,16 +43,16 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from latent.core.decode import decode_rows, row_keys
 from latent.core.errors import LatentError
-from latent.core.generate import Generation
-from latent.core.hidden import forward_requests
 from latent.core.models import embed_requests, load_encoder, load_lm
 from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest
+
+if TYPE_CHECKING:
+    from latent.core.generate import Generation
 
 ENV = "LATENT_BACKEND"
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +103,8 @@ def fingerprint(model) -> str:
     """The LM's weight fingerprint; for the encoder, a hash of its first weights."""
     if hasattr(model, "fingerprint"):
         return model.fingerprint
+    import torch  # noqa: PLC0415 - torch: see the module docstring
+
     h = hashlib.sha256()
     for p in list(model.parameters())[:4]:
         h.update(p.detach().flatten()[:4096].to(torch.float32).cpu().numpy().tobytes())
@@ -119,6 +124,9 @@ def kind_of(requests: list) -> str:
 
 def compute(model, kind: str, requests: list, on_token=None) -> list:
     """The in-process functions, by kind: what a worker runs (and what :class:`InProcess` would)."""
+    from latent.core.decode import decode_rows  # noqa: PLC0415 - torch: see the module docstring
+    from latent.core.hidden import forward_requests  # noqa: PLC0415
+
     if kind == "decode":
         return decode_rows(model, requests, on_token=on_token)
     if kind == "states":
@@ -135,6 +143,8 @@ class InProcess:
         return batcher.compute(model, requests, tickets)
 
     def describe(self, model=None) -> dict:
+        import torch  # noqa: PLC0415 - torch: see the module docstring
+
         w = [{"device": str(getattr(model, "device", "cpu")), "fingerprint": fingerprint(model) if model else None,
               "cpus": torch.get_num_threads()}]
         return {"name": self.name, "workers": 1, "per_worker": w}
@@ -145,6 +155,8 @@ def split_rows(requests: list[GenerateRequest], n: int, d: int) -> list[list[tup
     """For each of ``n`` workers, its share: ``[(request index, [row indices]), …]``. Distinct rows (equal
     prompt, seed, steering layer and vector, as :func:`decode_rows` counts them) are split evenly in
     order of first appearance; every row equal to one goes to that one's worker, so it decodes once."""
+    from latent.core.decode import row_keys  # noqa: PLC0415 - torch: see the module docstring
+
     flat = [k for k, _ in row_keys(requests, d)]
     keys = list(dict.fromkeys(flat))            # distinct rows, in order of first appearance
     owner: dict = {}
@@ -173,6 +185,8 @@ def sub_request(r: GenerateRequest, rows: list[int], d: int) -> GenerateRequest:
 
 def join_rows(requests: list[GenerateRequest], shares, outs: list[list[Generation]]) -> list[Generation]:
     """Put each request's rows back in order from the workers' results (see :func:`split_rows`)."""
+    from latent.core.generate import Generation  # noqa: PLC0415 - torch: see the module docstring
+
     where = {}                                  # (request, row) -> (generation, index)
     for share, out in zip(shares, outs):
         for (ri, rows), g in zip(share, out):
@@ -199,6 +213,8 @@ class ModelWorker:
     with torch's threads set to the CPUs Ray gave it, and computes batches with the in-process code."""
 
     def __init__(self, cpus: int, device: str = "cpu"):
+        import torch  # noqa: PLC0415 - torch: see the module docstring
+
         torch.set_num_threads(max(1, int(cpus)))
         self.cpus, self.device = int(cpus), device
         self.models: dict[str, object] = {}
@@ -220,6 +236,7 @@ class ModelWorker:
     def load(self, spec: dict) -> dict:
         m = self.model(spec)
         import ray  # noqa: PLC0415 - inside a worker, Ray is there
+        import torch  # noqa: PLC0415 - torch: see the module docstring
 
         return {"fingerprint": fingerprint(m), "device": self.device, "cpus": self.cpus,
                 "threads": torch.get_num_threads(), "node": ray.get_runtime_context().get_node_id(),

@@ -16,7 +16,8 @@ Three kinds today:
 A new kind of scheduled work is a request type in core plus one batcher class here. Identical
 requests share one computation; a cancelled ticket (a closed tab: see ``wait`` in
 :meth:`Scheduler.run` and :func:`route_model_work`) is dropped before it runs; torch's threads are
-capped once.
+capped once. The engine's model code (torch) is imported by the batch that runs it, not with this
+module: every page's frame routes its work here before Home draws its first map.
 
 Example::
 
@@ -34,10 +35,7 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from latent.core.decode import decode_rows
-from latent.core.hidden import forward_requests
 from latent.core.models import embed_requests
 from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest, set_door
 from latent.serving.backends import InProcess, current_backend
@@ -111,6 +109,8 @@ class DecodeBatcher(Batcher):
             for t, texts in zip(tickets, per_request):
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
                 t.partial = texts
+        from latent.core.decode import decode_rows  # noqa: PLC0415 - torch: see the module docstring
+
         out = decode_rows(model, requests, on_rows=tick)
         self.note(requests, out)
         return out
@@ -129,6 +129,8 @@ class StatesBatcher(Batcher):
         return not batch or rows * width <= self.s.max_tokens
 
     def compute(self, model, requests, tickets):
+        from latent.core.hidden import forward_requests  # noqa: PLC0415 - torch: see the module docstring
+
         out = forward_requests(model, requests)
         self.note(requests, out)
         return out
@@ -174,6 +176,8 @@ class Scheduler:
         self.state_batches: list[int] = []  # requests packed per hidden-state pass
         self.encode_batches: list[tuple[int, int]] = []  # (texts asked for, distinct texts encoded) per call
         if threads:
+            import torch  # noqa: PLC0415 - see the module docstring
+
             torch.set_num_threads(int(threads))
         # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode
         name = getattr(lm, "name", type(lm).__name__)
