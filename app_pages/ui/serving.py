@@ -1,5 +1,9 @@
 """Results computed once per process (a small LRU, shared by every session) and the glue between a
-session and the shared models' scheduler: its queue place, its progress, and a closed tab's cancel."""
+session and the shared models' scheduler: its queue place, its progress, and a closed tab's cancel.
+
+Every page's frame imports this module, so each result imports the model code it needs (torch,
+transformers: 5 s on two cores) when it is first asked for: Home draws its map before they load.
+"""
 from __future__ import annotations
 
 import json
@@ -13,22 +17,14 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-import latent.claims as claims
 from app_pages.ui import models
 from latent.core.corpus import Dialogue, load_corpus
-from latent.core.direction import Direction
-from latent.core.hidden import hidden_states
-from latent.core.lens import lens_table as compute_lens
 from latent.core.store import memo, store
 from latent.dialogues.map import MapSpec, compute_map
 from latent.dialogues.tour import first_screen
-from latent.senses.sets import SenseSet
-from latent.senses.study import kept_fit, report, score_steps, word_orders
 from latent.serving.backends import InProcess, backend_note, current_backend
 from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
-from latent.steering.presets import build
-from latent.tokens.map import token_map as compute_token_map
 
 _memo_lock = threading.Lock()
 
@@ -49,16 +45,23 @@ def tour():
 
 def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):
     """Cached per input: moving the layer slider recomputes nothing."""
+    from latent.tokens.map import token_map as compute_token_map  # noqa: PLC0415 - see the module docstring
+
     return memo("token_map", (prompts, layers, method, dims, seed, lm.key),
                 lambda: compute_token_map(lm, list(prompts), list(layers), method=method, dims=dims, seed=seed,
                                 progress=progress), max_entries=8)
 
 
 def lens_table(text: str, lm):
+    from latent.core.hidden import hidden_states  # noqa: PLC0415 - see the module docstring
+    from latent.core.lens import lens_table as compute_lens  # noqa: PLC0415 - see the module docstring
+
     return memo("lens", (text, lm.key), lambda: compute_lens(lm, hidden_states(lm, [text])[0], k=3))
 
 
 def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
+    from latent.core.direction import Direction  # noqa: PLC0415 - see the module docstring
+
     return memo("direction", (positive, negative, layer, method, lm.key),
                 lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
 
@@ -66,6 +69,9 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
 def sense_fit(sset_json: str, readout: str, layer, lm, enc=None):
     """The per-set half of a sense report (see :func:`latent.senses.study.kept_fit`): the same set is
     computed once for every session, step and lesson."""
+    from latent.senses.sets import SenseSet  # noqa: PLC0415 - see the module docstring
+    from latent.senses.study import kept_fit  # noqa: PLC0415 - see the module docstring
+
     return kept_fit(lm, SenseSet.from_json(sset_json), readout=readout, layer=layer, encoder=enc)
 
 
@@ -76,6 +82,8 @@ def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=N
     """A sense report from the stored fit and the steps, scoring only steps not seen before with this
     fit (adding a context word costs that word's step); with ``orders`` the word-order control too
     (:func:`sense_orders`, which a page may instead fill in after drawing the rest)."""
+    from latent.senses.study import report, score_steps  # noqa: PLC0415 - see the module docstring
+
     f = sense_fit(sset_json, readout, layer, lm, enc)
     contexts = [c for c in contexts if c and c.strip()]
     with _memo_lock:
@@ -97,6 +105,8 @@ def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=N
 
 def sense_orders(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
     """The word-order control of a report (see :func:`latent.senses.study.word_orders`), kept."""
+    from latent.senses.study import word_orders  # noqa: PLC0415 - see the module docstring
+
     f = sense_fit(sset_json, readout, layer, lm, enc)
     params = {"set": sset_json, "readout": readout, "layer": layer, "contexts": list(contexts)}
     return memo("senses_orders", (sset_json, contexts, readout, layer, lm.key),
@@ -106,6 +116,8 @@ def sense_orders(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=N
 def experiment(name: str, key: tuple, lm, progress=None):
     """Cached per experiment, (parameters, seed) and model. A second model (the cross-model and
     cousins experiments) comes from the shared loader, never a second copy."""
+    import latent.claims as claims  # noqa: PLC0415 - see the module docstring
+
     params, seed = key
     return memo("experiment", (name, key, lm.key), lambda: store().cached(
         "claims.run", {"name": name, "params": dict(params), "seed": seed}, lm,
@@ -163,6 +175,8 @@ def queue_note(sched, t) -> str:
 
 
 def preset(name: str, layer: int, method: str, lm):
+    from latent.steering.presets import build  # noqa: PLC0415 - see the module docstring
+
     return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
 
 

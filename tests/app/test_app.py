@@ -453,7 +453,7 @@ def test_adding_a_context_word_scores_only_that_step_and_reuses_the_sets_fit(tin
     monkeypatch.setattr(study, "memo", Memo())               # this process's memo starts empty for this test
     monkeypatch.setattr(serving, "memo", Memo())
     monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit_senses(*a, **{**k, "n_perm": 20}))
-    monkeypatch.setattr(serving, "score_steps", lambda lm, f, cs, **k: scored.append(list(cs)) or score_steps(lm, f, cs, **k))
+    monkeypatch.setattr(study, "score_steps", lambda lm, f, cs, **k: scored.append(list(cs)) or score_steps(lm, f, cs, **k))
     sset = get_builtin("queen").to_json()
     first = serving.sense_report(sset, tuple(QUEEN_STEPS[:3]), "echo", None, tiny_lm, orders=False)
     more = serving.sense_report(sset, tuple(QUEEN_STEPS[:4]), "echo", None, tiny_lm, orders=False)

@@ -173,3 +173,34 @@ def test_a_bug_in_a_command_prints_its_traceback_and_a_bad_input_one_line(monkey
         assert cli.main(["info"]) == rc
         err = capsys.readouterr().err
         assert text in err and ("second line" not in err)
+
+
+FIRST_MAP = """
+import ast, json, sys
+from pathlib import Path
+
+heavy = ("torch", "transformers", "sentence_transformers", "umap")
+for f in ("app.py", "app_pages/home.py"):       # the frame's and Home's own import statements, as written
+    tree = ast.parse(Path(f).read_text())
+    exec(compile(ast.Module([n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], []), f, "exec"))
+from app_pages.ui import serving
+from latent.dialogues.figures import tour_figure
+
+fig = tour_figure(serving.tour())              # what Home draws first
+before = [m for m in heavy if m in sys.modules]
+import latent.core.hidden                      # the control: model code does bring torch in
+print(json.dumps({"traces": len(fig.data), "before": before, "after": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_home_draws_its_first_map_before_torch_is_imported():
+    """App start to the first map: Home's and the frame's imports and the map itself need neither torch nor
+    transformers (about 5 s to import on two cores): every page's script imports the frame first, so one
+    top-level import of model code in it (or in what it imports) would hold the first screen back."""
+    r = subprocess.run([sys.executable, "-c", FIRST_MAP], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["traces"] > 0
+    assert out["before"] == [], f"imported before Home's map: {out['before']}"
+    assert "torch" in out["after"]
