@@ -32,9 +32,10 @@ def fresh_at(tree: Path, code: str, env: dict | None = None, timeout: int = 600)
                  env={**(env or {}), "PYTHONPATH": str(tree)}, timeout=timeout)
 
 
-def serve(env: dict | None = None, args: tuple = ()) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free port of 127.0.0.1 (``env`` added to this process's); returns the
-    process and its URL once ``/_stcore/health`` answers (at most 60 s)."""
+def serve(env: dict | None = None, args: tuple = (), root: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """``streamlit run app.py`` on a free port of 127.0.0.1 (``env`` added to this process's), from the
+    checkout at ``root`` (this one, or a :func:`worktree`); returns the process and its URL once
+    ``/_stcore/health`` answers (at most 60 s)."""
     import socket
     import urllib.request
 
@@ -42,8 +43,9 @@ def serve(env: dict | None = None, args: tuple = ()) -> tuple[subprocess.Popen, 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true", *args], cwd=ROOT,
-                            env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--server.address", "127.0.0.1", "--server.headless", "true", *args], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root), **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

@@ -1,33 +1,78 @@
-"""App cold start until the dialogue map is drawn (Playwright, Debian chromium): first and second start."""
+"""App start until the first map is drawn, today's code against an older commit in the same run.
+
+Each start: a new ``streamlit run`` on 127.0.0.1 (models already in the disk cache, an empty result
+store), then Debian chromium opens Home: seconds from launching the server to Home's dialogue map drawn
+(the first screen), and to Home's script finishing (its model card needs the loaded model). Then the
+Dialogues page in a new tab: seconds from opening it to its map drawn. Starts alternate between the two
+checkouts; the best of ``--starts`` per side is kept.
+
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_app_start.py [--before COMMIT] [--starts 2]``
+"""
+import argparse
 import sys
+import tempfile
 import time
 
-from _common import ROOT, save, serve
+from _common import ROOT, drop_worktree, save, serve, worktree
 
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
+MAP = ".js-plotly-plot .scatterlayer .trace"
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
-def one_start() -> dict:
+
+def one_start(browser, root) -> dict:
     t0 = time.perf_counter()
-    proc, url = serve()
+    proc, url = serve({"LATENT_STORE_DIR": tempfile.mkdtemp(prefix="bench-start-store-"), "LATENT_STORE": "on"},
+                      ("--server.fileWatcherType", "none"), root=root)
     try:
         health = time.perf_counter() - t0
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = b.new_page(viewport={"width": 1400, "height": 1400})
-            page.goto(f"{url}/Dialogues")
-            page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=300_000)
-            drawn = time.perf_counter() - t0
-            b.close()
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        page.set_default_timeout(300_000)
+        page.goto(url)
+        page.wait_for_selector(MAP)
+        home_map = time.perf_counter() - t0
+        page.wait_for_timeout(300)
+        page.wait_for_selector(IDLE)
+        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+        home_done = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        page2 = ctx.new_page()
+        page2.goto(f"{url}/Dialogues")
+        page2.wait_for_selector(MAP)
+        dialogues = time.perf_counter() - t1
+        ctx.close()
     finally:
         proc.terminate()
         proc.wait(10)
-    return {"server_health_s": round(health, 2), "map_drawn_s": round(drawn, 2)}
+    return {"server_health_s": round(health, 2), "home_map_s": round(home_map, 2),
+            "home_done_s": round(home_done, 2), "dialogues_map_s": round(dialogues, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", default="3f1898a", help="the baseline commit (default: before the lazy imports)")
+    ap.add_argument("--starts", type=int, default=2)
+    a = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    tree = worktree(a.before)
+    runs = {"before": [], "after": []}
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for _ in range(a.starts):
+                for side, root in (("before", tree), ("after", ROOT)):
+                    runs[side].append(one_start(b, root))
+                    print(side, runs[side][-1], flush=True)
+            b.close()
+    finally:
+        drop_worktree(tree)
+    best = {side: {k: min(r[k] for r in rs) for k in rs[0]} for side, rs in runs.items()}
+    save("app_start", {"before_commit": a.before, "starts": runs, "best": best})
 
 
 if __name__ == "__main__":
-    first, second = one_start(), one_start()
-    save("app_start", {"first_start": first, "second_start": second})
+    main()
