@@ -21,7 +21,7 @@ from app_pages.ui import models
 from latent.core.corpus import Dialogue, load_corpus
 from latent.core.store import memo, store
 from latent.dialogues.map import MapSpec, compute_map
-from latent.dialogues.tour import first_screen
+from latent.dialogues.tour import kept_first_screen
 from latent.serving.backends import InProcess, backend_note, current_backend
 from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
@@ -40,7 +40,7 @@ def dialogue_map(spec: dict, extra: list, lm, enc, progress=None):
 
 def tour():
     """The first screen's annotated map of the seed texts (shipped encoder vectors: no model wait)."""
-    return memo("tour", (), lambda: first_screen(load_corpus(), encoder=models.encoder))
+    return memo("tour", (), lambda: kept_first_screen(load_corpus(), encoder=models.encoder))
 
 
 def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):

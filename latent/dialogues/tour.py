@@ -9,13 +9,16 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from latent.core.corpus import Dialogue
+from latent.core.corpus import Dialogue, all_turns
+from latent.core.models import DEFAULT_ENCODER
+from latent.core.store import store
 from latent.dialogues.map import MapSpec, compute_map, turn_vectors
 
 SPEC = MapSpec(source="encoder", method="pca", dims=2, seed=0, color="dialogue")
@@ -82,6 +85,16 @@ def first_screen(dialogues: list[Dialogue], encoder=None) -> Tour:
     rank = int((dist2 < dist2[k]).sum()) + 1
     pair = ((d[a], int(df["turn"].iloc[a])), (d[b], int(df["turn"].iloc[b])))
     return Tour(df, notes, pair, explained, float(cos[a, b]), rank, int(keep.sum()))
+
+
+def kept_first_screen(dialogues: list[Dialogue], encoder=None) -> Tour:
+    """:func:`first_screen` from the result store, keyed by every turn (text, speaker, place) and the encoder:
+    a start with a filled store draws Home's map without fitting it (scikit-learn's import alone is ~1 s)."""
+    h = hashlib.sha256()
+    for d, t in all_turns(dialogues):
+        h.update(repr((d.id, d.title, t.index, t.speaker, t.section, t.text)).encode("utf-8") + b"\x00")
+    return store().cached("dialogues.first_screen", {"turns": h.hexdigest(), "encoder": DEFAULT_ENCODER, **SPEC.to_dict()},
+                          None, lambda: first_screen(dialogues, encoder=encoder))
 
 
 def _short(text: str, n: int = 34) -> str:

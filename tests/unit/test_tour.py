@@ -62,3 +62,34 @@ def test_tour_figure_draws_every_note_and_caption_states_the_numbers(tour):
     assert any("“queen”" in t for t in texts) and any(f"{tour.nearest_cos:.2f}" in t for t in texts)
     cap = tour.caption()
     assert f"{tour.explained:.0%}" in cap and f"pair {tour.nearest_rank} of {tour.n_pairs}" in cap
+
+
+def test_the_kept_first_screen_equals_a_fresh_one_and_a_changed_turn_misses(tour, tmp_path, monkeypatch):
+    """Home's map comes from the result store after the first start: what is read back equals the map fitted
+    afresh, and a corpus with one turn changed is fitted again (not served the old map)."""
+    import dataclasses
+
+    import pandas as pd
+
+    from latent.core.store import store
+    from latent.dialogues.tour import kept_first_screen
+
+    monkeypatch.setenv("LATENT_STORE", "on")
+    monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
+    corpus = load_corpus()
+    s = store()
+    first = kept_first_screen(corpus, encoder=no_encoder)
+    again = kept_first_screen(corpus, encoder=no_encoder)
+    assert (s.misses, s.hits) == (1, 1)
+    for t in (first, again):
+        pd.testing.assert_frame_equal(t.table, tour.table)
+        assert (t.notes, t.pair, t.nearest_rank, t.n_pairs) == (tour.notes, tour.pair, tour.nearest_rank, tour.n_pairs)
+        assert t.explained == pytest.approx(tour.explained) and t.nearest_cos == pytest.approx(tour.nearest_cos)
+    d0 = corpus[0]
+    turns = [dataclasses.replace(d0.turns[0], text=d0.turns[0].text + " (edited)"), *d0.turns[1:]]
+    changed = [dataclasses.replace(d0, turns=turns), *corpus[1:]]
+    monkeypatch.setattr("latent.dialogues.map.cached_vectors", lambda name, texts, compute: np.random.default_rng(0)
+                        .normal(size=(len(texts), 384)).astype(np.float32))   # no encoder here: any vectors will do
+    other = kept_first_screen(changed, encoder=no_encoder)
+    assert (s.misses, s.hits) == (2, 1)
+    assert other.table["text"].iloc[0].endswith("(edited)")
