@@ -44,19 +44,22 @@ def tour():
 
 
 def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):
-    """Cached per input: moving the layer slider recomputes nothing."""
+    """Cached per input (moving the layer slider recomputes nothing) and kept in the result store."""
     from latent.tokens.map import token_map as compute_token_map  # noqa: PLC0415 - see the module docstring
 
-    return memo("token_map", (prompts, layers, method, dims, seed, lm.key),
-                lambda: compute_token_map(lm, list(prompts), list(layers), method=method, dims=dims, seed=seed,
-                                progress=progress), max_entries=8)
+    params = {"prompts": list(prompts), "layers": list(layers), "method": method, "dims": dims, "seed": seed}
+    return memo("token_map", (prompts, layers, method, dims, seed, lm.key), lambda: store().cached(
+        "tokens.map", params, lm, lambda: compute_token_map(lm, list(prompts), list(layers), method=method, dims=dims,
+                                                            seed=seed, progress=progress)), max_entries=8)
 
 
 def lens_table(text: str, lm):
+    """One text's logit lens (the LM head on every layer: ~1 s on SmolLM2 for a sentence), kept in the store."""
     from latent.core.hidden import hidden_states  # noqa: PLC0415 - see the module docstring
     from latent.core.lens import lens_table as compute_lens  # noqa: PLC0415 - see the module docstring
 
-    return memo("lens", (text, lm.key), lambda: compute_lens(lm, hidden_states(lm, [text])[0], k=3))
+    return memo("lens", (text, lm.key), lambda: store().cached(
+        "tokens.lens", {"text": text, "k": 3}, lm, lambda: compute_lens(lm, hidden_states(lm, [text])[0], k=3)))
 
 
 def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):

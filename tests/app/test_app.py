@@ -489,3 +489,33 @@ def test_a_lessons_queen_answer_reuses_the_senses_pages_fit(tiny_lm, monkeypatch
     li = fresh.layers.index(fresh.layer)
     assert fact["answer"] == fresh.steps[0].predicted_sense and fact["layer"] == fresh.layer
     np.testing.assert_allclose(fact["p"], fresh.steps[0].probs[li].max(), rtol=1e-6)
+
+
+def test_the_hidden_states_pages_results_are_kept_and_equal_fresh_ones(tiny_lm, tmp_path, monkeypatch):
+    """The Hidden states page's token map and logit lens come from the result store after their first
+    computation (a new process reads them back): equal to computing afresh; another seed is computed."""
+    import pandas as pd
+
+    from app_pages.ui import serving
+    from latent.core.hidden import hidden_states
+    from latent.core.lens import lens_table
+    from latent.core.store import Memo, store
+    from latent.tokens.map import token_map
+
+    monkeypatch.setenv("LATENT_STORE", "on")
+    monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
+    prompts, layers = ("the queen bee", "a hive of bees"), (0, 1, 2)
+    got = []
+    for _ in range(2):                                   # two processes: each starts with an empty memo
+        monkeypatch.setattr(serving, "memo", Memo())
+        got.append((serving.token_map(prompts, layers, "pca", 2, 0, tiny_lm), serving.lens_table("the queen bee", tiny_lm)))
+    s = store()
+    assert (s.misses, s.hits) == (2, 2)
+    fresh_map = token_map(tiny_lm, list(prompts), list(layers), method="pca", dims=2, seed=0)
+    fresh_lens = lens_table(tiny_lm, hidden_states(tiny_lm, ["the queen bee"])[0], k=3)
+    for tm, lens in got:
+        pd.testing.assert_frame_equal(tm.table, fresh_map.table)
+        np.testing.assert_array_equal(tm.vectors, fresh_map.vectors)
+        pd.testing.assert_frame_equal(lens, fresh_lens)
+    serving.token_map(prompts, layers, "pca", 2, 1, tiny_lm)              # another seed: not the stored map
+    assert (s.misses, s.hits) == (3, 2)
