@@ -59,6 +59,12 @@ def test_corrupt_cache_is_rebuilt(tmp_path, monkeypatch):
     assert lm.n_layers == 30
     assert (dst / "model.safetensors").stat().st_size > 100_000_000
     assert not list(tmp_path.glob(".tmp-*"))  # no half-written temp dir left behind
+    # the rebuild (one GGUF parse shared by the tokenizer, config and weights) equals the cache it replaced
+    from safetensors.numpy import load_file
+
+    old, new = load_file(src / "model.safetensors"), load_file(dst / "model.safetensors")
+    assert sorted(old) == sorted(new) and all(np.array_equal(old[k], new[k]) for k in old)
+    assert (src / "tokenizer.json").read_bytes() == (dst / "tokenizer.json").read_bytes()
 
 
 def test_encoder_embeds(encoder):

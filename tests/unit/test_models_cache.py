@@ -3,6 +3,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from latent.core import models
 
 
@@ -62,3 +64,32 @@ def test_without_the_lock_both_loaders_would_build(tmp_path, monkeypatch):
     for t in threads:
         t.join(10)
     assert len(builds) == 2
+
+
+def test_a_cache_build_parses_each_gguf_once_and_puts_the_reader_back(tmp_path, monkeypatch):
+    """transformers asks ``gguf.GGUFReader`` for the same file three times during a build (tokenizer, config,
+    weights); inside ``_one_gguf_parse`` the file is parsed once, another file gets its own reader, and the
+    library's own class is back afterwards, also after an error. The control: outside it, every call parses."""
+    import gguf
+
+    parsed = []
+
+    class Reader:
+        def __init__(self, path, mode="r"):
+            parsed.append(str(path))
+
+    monkeypatch.setattr(gguf, "GGUFReader", Reader)
+    a, b = tmp_path / "a.gguf", tmp_path / "b.gguf"
+    with models._one_gguf_parse():
+        first = [gguf.GGUFReader(str(a)) for _ in range(3)]
+        other = gguf.GGUFReader(str(b))
+    assert parsed == [str(a), str(b)] and first[0] is first[1] is first[2] and other is not first[0]
+    assert gguf.GGUFReader is Reader
+    with pytest.raises(RuntimeError):
+        with models._one_gguf_parse():
+            raise RuntimeError("a failed build")
+    assert gguf.GGUFReader is Reader
+    parsed.clear()
+    for _ in range(3):
+        gguf.GGUFReader(str(a))
+    assert parsed == [str(a)] * 3
