@@ -46,7 +46,7 @@ cols[2].metric("Hidden size", card["d_model"])
 wall = models.load_wall_seconds()
 cols[3].metric("Load time", f"{wall if wall is not None else card['load_seconds']:.1f} s",
                help="Wall time from the request (your click, or the app's start for the default model) until the "
-                    f"model was usable, waits included; the load itself (its code, weights and tokenizer) took {card['load_seconds']:.1f} s.")
+                    f"model was usable, waits included; the load itself (code, weights, tokenizer) took {card['load_seconds']:.1f} s.")
 st.text(f"Model: {card['model']}   family: {card['family']}   device: {card['device']}   dtype: {card['dtype']}\n"
         f"Weights: {card['weights']}")
 emb = EMBEDDED.get(card["model"])

@@ -9,14 +9,17 @@ One run, two server starts on the same data:
 
 Per page: from ``goto`` to the first chart drawn (where the page draws one on arrival) and to the
 page's script finishing (everything on it drawn). Server bound to 127.0.0.1; one viewport 1400×1000.
+Today's code and an older commit (``--before``, checked out in a worktree) each run both passes, on
+their own stores, in the same run.
 
-Run: ``PYTHONPATH=. .venv/bin/python bench/bench_pages_warm.py``
+Run: ``PYTHONPATH=. .venv/bin/python bench/bench_pages_warm.py [--before COMMIT]``
 """
+import argparse
 import sys
 import tempfile
 import time
 
-from _common import ROOT, save, serve
+from _common import ROOT, drop_worktree, save, serve, worktree
 
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
@@ -48,27 +51,35 @@ def visit(browser, url: str) -> dict:
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", default="3f1898a", help="the baseline commit (default: before the lazy imports)")
+    a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    store = tempfile.mkdtemp(prefix="bench-pages-store-")
+    tree = worktree(a.before)
     res = {}
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for side in ("cold", "warm"):
-            proc, url = serve({"LATENT_STORE_DIR": store, "LATENT_STORE": "on"},
-                              ("--server.fileWatcherType", "none"))
-            try:
-                res[side] = visit(b, url)
-            finally:
-                proc.terminate()
-                proc.wait(10)
-        b.close()
-    print(f"{'page':15} {'cold chart':>10} {'cold done':>10} {'warm chart':>10} {'warm done':>10}")
-    for k in res["cold"]:
-        c, w = res["cold"][k], res["warm"][k]
-        print(f"{k:15} {c['first_chart_s'] or float('nan'):10.2f} {c['done_s']:10.2f} "
-              f"{w['first_chart_s'] or float('nan'):10.2f} {w['done_s']:10.2f}")
-    save("pages_warm", res)
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for code, root in (("before", tree), ("after", ROOT)):
+                store = tempfile.mkdtemp(prefix=f"bench-pages-store-{code}-")
+                for side in ("cold", "warm"):
+                    proc, url = serve({"LATENT_STORE_DIR": store, "LATENT_STORE": "on"},
+                                      ("--server.fileWatcherType", "none"), root=root)
+                    try:
+                        res[f"{code} {side}"] = visit(b, url)
+                    finally:
+                        proc.terminate()
+                        proc.wait(10)
+            b.close()
+    finally:
+        drop_worktree(tree)
+    cols = list(res)
+    print(f"{'page (chart / done, s)':24}" + "".join(f"{c:>16}" for c in cols))
+    nan = float("nan")
+    for k in res[cols[0]]:
+        print(f"{k:24}" + "".join(f"{res[c][k]['first_chart_s'] or nan:8.2f}{res[c][k]['done_s']:8.2f}" for c in cols))
+    save("pages_warm", {"before_commit": a.before, **res})
 
 
 if __name__ == "__main__":
