@@ -13,6 +13,7 @@ from latent.dialogues.map import MapSpec
 from latent.recipes import make_recipe, map_title
 
 corpus = load_corpus()
+models.warm_umap()          # this page offers UMAP: its code compiles in the background from now on
 extra = st.session_state.setdefault("user_dialogues", [])
 
 with st.sidebar:

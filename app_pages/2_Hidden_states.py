@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages.ui import models, serving, widgets
 from app_pages.ui.export import chart, export_buttons
+from latent.core import project
 from latent.core.direction import DirectionError
 from latent.core.hidden import InputError
 from latent.core.lens import lens_topk
@@ -16,6 +17,7 @@ from latent.tokens.map import axis_view, nearest, parse_layers, place
 from latent.tokens.presets import presets
 
 lm = models.lm()
+models.warm_umap()          # this page offers UMAP: its code compiles in the background from now on
 
 PRESETS = presets()
 preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="hs_preset", bind="query-params")
@@ -39,6 +41,9 @@ try:
 except InputError as e:          # a bad layer list (typed or from a link): say so, and draw the default layers
     st.warning(f"{e} Showing layers 0-{lm.n_layers} instead.")
     layers = parse_layers(f"0-{lm.n_layers}", lm.n_layers)
+if method == "umap" and not project.is_warm():
+    st.info("UMAP's code is still compiling in the background (once per start, up to a minute on two cores): "
+            "this map waits for it. PCA draws at once.")
 try:
     bar = st.progress(0.0, text="Hidden states…")
     tm = serving.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm,

@@ -60,10 +60,19 @@ def _lm_loader(name: str) -> Loader:
 
 @st.cache_resource(show_spinner=False)
 def background_loads() -> bool:
-    """In the background and in this order: the sentence encoder (the default dialogue map), the
-    default LM, then UMAP's numba warm-up. The UI answers throughout."""
-    Loader(project.warm_up, after=_lm_loader(DEFAULT))
+    """In the background and in this order: the sentence encoder (the default dialogue map), then the
+    default LM. The UI answers throughout."""
+    _lm_loader(DEFAULT)
     return True
+
+
+@st.cache_resource(show_spinner=False)
+def warm_umap() -> Loader:
+    """UMAP's numba code, compiled once per process in the background (after the default LM), started by
+    the pages that offer UMAP, not at every start: it is ~40 s of one of the two cores per process
+    (pynndescent's code cannot be kept in numba's disk cache), which every start used to pay while the
+    first pages were computing, whether or not anyone chose UMAP."""
+    return Loader(project.warm_up, after=_lm_loader(DEFAULT))
 
 
 def model_name() -> str:
