@@ -519,3 +519,26 @@ def test_the_hidden_states_pages_results_are_kept_and_equal_fresh_ones(tiny_lm, 
         pd.testing.assert_frame_equal(lens, fresh_lens)
     serving.token_map(prompts, layers, "pca", 2, 1, tiny_lm)              # another seed: not the stored map
     assert (s.misses, s.hits) == (3, 2)
+
+
+def test_umaps_code_compiles_when_a_page_offers_umap_not_at_every_start(monkeypatch):
+    """Home (and any page without UMAP) leaves UMAP's ~40 s compile alone; Dialogues starts it in the background
+    (once per process), and its map says UMAP is still compiling and shows PCA meanwhile."""
+    import threading
+
+    from app_pages.ui import models
+    from latent.core import project
+
+    started = threading.Event()
+    monkeypatch.setattr(project, "warm_up", lambda: started.set() or 0.0)    # recorded, not compiled
+    monkeypatch.setattr(project, "_warm", threading.Event())               # not warm in this test
+    models.warm_umap.clear()                                              # this process's loader: started afresh
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    at.switch_page("app_pages/6_Lessons.py").run()
+    assert not at.exception and not started.wait(3)
+    at.switch_page("app_pages/1_Dialogues.py").run()
+    assert not at.exception and started.wait(30)
+    assert any("UMAP is still compiling" in i.value for i in at.info)
+    assert "PCA" in chart(at)["layout"]["title"]["text"]
+    models.warm_umap.clear()                                              # later tests start their own
