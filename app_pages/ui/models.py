@@ -48,21 +48,20 @@ class Loader:
 
 @st.cache_resource(show_spinner=False)
 def _encoder_loader() -> Loader:
-    return Loader(models.load_encoder)
+    # after the default LM: Home's model card waits for the LM; the seed texts' map ships its encoder vectors
+    return Loader(models.load_encoder, after=_lm_loader(DEFAULT))
 
 
 @st.cache_resource(show_spinner=False)
 def _lm_loader(name: str) -> Loader:
-    # the default model loads after the encoder at start-up; a model the user picks loads at once
-    return Loader(models.load_lm, None if name == DEFAULT else name,
-                  after=_encoder_loader() if name == DEFAULT else None)
+    return Loader(models.load_lm, None if name == DEFAULT else name)
 
 
 @st.cache_resource(show_spinner=False)
 def background_loads() -> bool:
-    """In the background and in this order: the sentence encoder (the default dialogue map), then the
-    default LM. The UI answers throughout."""
-    _lm_loader(DEFAULT)
+    """In the background and in this order: the default LM (Home's model card), then the sentence
+    encoder (the meters, the Senses baseline, pasted dialogues). The UI answers throughout."""
+    _encoder_loader()
     return True
 
 
@@ -123,7 +122,7 @@ def encoder():
 
 def load_wall_seconds(name: str | None = None) -> float | None:
     """Wall time from the request (a click, or the app's start for the default model) to a usable model,
-    including the wait behind the encoder and the imports: what a user waited, not the bare load."""
+    including the imports and any wait for the CPU: what a user waited, not the bare load."""
     loader = _lm_loader(name or model_name())
     return None if loader.finished is None else loader.finished - loader.started
 
