@@ -15,6 +15,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("LATENT_STORE", "off")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a test's Ray stays on 127.0.0.1 (RECIPES)
 os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answers: on in their own test
+os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: on in the app servers and its own test
 ARTIFACTS = ROOT / "artifacts"
 # `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
 # thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
@@ -122,8 +123,9 @@ def _need_browser():
 
 
 class Server:
-    """`streamlit run app.py` on a free port of 127.0.0.1, with its own data folder (class state) and the
-    result store on in ``store`` (on, as the app runs for its users; off in the other tests). Browser tests
+    """`streamlit run app.py` on a free port of 127.0.0.1, with its own data folder (class state), the
+    result store on in ``store`` and UMAP's background compile on (as the app runs for its users; off in
+    the other tests). Browser tests
     share one store folder per test session: a result one test computed (the queen set's fit, the default
     sweep) is read back by the next test's server, as it would be for the next student."""
 
@@ -133,7 +135,8 @@ class Server:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on", "LATENT_STORE_DIR": str(store)}
+        self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on", "LATENT_STORE_DIR": str(store),
+                    "LATENT_UMAP_WARM": "on"}
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_name = log_name
         self.proc = None

@@ -66,11 +66,14 @@ def background_loads() -> bool:
 
 
 @st.cache_resource(show_spinner=False)
-def warm_umap() -> Loader:
+def warm_umap() -> Loader | None:
     """UMAP's numba code, compiled once per process in the background (after the default LM), started by
     the pages that offer UMAP, not at every start: it is ~40 s of one of the two cores per process
     (pynndescent's code cannot be kept in numba's disk cache), which every start used to pay while the
-    first pages were computing, whether or not anyone chose UMAP."""
+    first pages were computing, whether or not anyone chose UMAP. ``LATENT_UMAP_WARM=off`` leaves it to
+    the first UMAP map (the tests' own processes: a map then compiles when it is drawn)."""
+    if os.environ.get("LATENT_UMAP_WARM", "").lower() in ("off", "0", "no"):
+        return None
     return Loader(project.warm_up, after=_lm_loader(DEFAULT))
 
 

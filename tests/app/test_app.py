@@ -529,6 +529,7 @@ def test_umaps_code_compiles_when_a_page_offers_umap_not_at_every_start(monkeypa
     from app_pages.ui import models
     from latent.core import project
 
+    monkeypatch.setenv("LATENT_UMAP_WARM", "on")                          # as the app runs (off in tests)
     started = threading.Event()
     monkeypatch.setattr(project, "warm_up", lambda: started.set() or 0.0)    # recorded, not compiled
     monkeypatch.setattr(project, "_warm", threading.Event())               # not warm in this test
