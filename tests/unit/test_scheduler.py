@@ -453,3 +453,35 @@ def test_a_ray_workers_concurrent_first_calls_load_its_model_once(monkeypatch):
     for t in ts:
         t.join()
     assert most[0] == 1 and len(calls) == 1 and len(got) == 4 and all(g is got[0] for g in got)
+
+
+def test_the_row_cap_counts_the_rows_a_batch_decodes_not_the_rows_asked_for(tiny_lm):
+    """Three students' sweeps on one prompt share a baseline and two random directions (5 rows asked for
+    each, 3 shared + 3 × 2 own = 9 to decode): under a cap of 9 rows they are one batch (two requests
+    already ask for 10), every row its solo result. The control: three sweeps that share nothing (15
+    distinct rows) are still split by the same cap."""
+    d = tiny_lm.d_model
+    g = np.random.default_rng(2)
+    shared = [np.zeros(d), g.normal(size=d) * 3, g.normal(size=d) * 3]
+
+    def sweep(prompt, own):
+        return GenerateRequest.make([prompt] * 5, [1] * 5, layer=2, added=np.stack(shared + [own, -own]),
+                                    max_new_tokens=5, do_sample=True)
+
+    def run(reqs):
+        s = Scheduler(tiny_lm, max_rows=9)
+        with s.hold():
+            tickets = [s.submit(r) for r in reqs]
+        return s, [t.result(timeout=60) for t in tickets]
+
+    shared_reqs = []
+    for _ in range(3):
+        own = g.normal(size=d) * 3
+        shared_reqs.append(sweep("the queen", own))
+    s, got = run(shared_reqs)
+    assert s.requested == [15] and s.batches == [3 + 3 * 2]
+    for r, res in zip(shared_reqs, got):
+        ref = solo(tiny_lm, r)
+        assert res.token_ids == ref.token_ids and res.texts == ref.texts
+    apart, _ = run([sweep(p, g.normal(size=d) * 3) for p in ("the queen", "a hive of", "honey")])
+    assert apart.batches == [5, 5, 5]
