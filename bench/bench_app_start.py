@@ -17,10 +17,9 @@ import time
 from _common import ROOT, drop_worktree, save, serve, worktree
 
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle  # noqa: E402
 
 MAP = ".js-plotly-plot .scatterlayer .trace"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def one_start(browser, root, store: str) -> dict:
@@ -35,9 +34,7 @@ def one_start(browser, root, store: str) -> dict:
         page.goto(url)
         page.wait_for_selector(MAP)
         home_map = time.perf_counter() - t0
-        page.wait_for_timeout(300)
-        page.wait_for_selector(IDLE)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+        wait_idle(page, timeout=300_000)      # the script run is over (tests/conftest.py)
         home_done = time.perf_counter() - t0
         t1 = time.perf_counter()
         page2 = ctx.new_page()

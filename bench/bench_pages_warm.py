@@ -22,11 +22,10 @@ import time
 from _common import ROOT, drop_worktree, save, serve, worktree
 
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle  # noqa: E402
 
 PAGES = ["", "Dialogues", "Hidden_states", "Senses", "Latent_walk", "Seed_claims", "Lessons"]
 CHARTS = {"Home", "Dialogues", "Hidden_states", "Senses"}
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def visit(browser, url: str) -> dict:
@@ -41,9 +40,7 @@ def visit(browser, url: str) -> dict:
         if (path or "Home") in CHARTS:             # a page that draws a chart on arrival (maybe on a rerun)
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=300_000)
             chart = round(time.perf_counter() - t0, 2)
-        page.wait_for_timeout(300)                 # the script run starts
-        page.wait_for_selector(IDLE)
-        page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached")
+        wait_idle(page, timeout=600_000)      # the script run is over (tests/conftest.py)
         done = round(time.perf_counter() - t0, 2)
         out[path or "Home"] = {"first_chart_s": chart, "done_s": done}
         ctx.close()
