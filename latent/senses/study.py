@@ -494,14 +494,15 @@ def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-def compare_readouts(lm, sset: SenseSet) -> dict[str, dict]:
-    """Best-layer leave-one-out accuracy of each readout on the set's sentences."""
+def compare_readouts(lm, sset: SenseSet, readouts: tuple[str, ...] = ("word", "echo")) -> dict[str, dict]:
+    """Best-layer leave-one-out accuracy of each readout on the set's sentences (each readout is its own
+    forward pass over them)."""
 
     names = sset.validate().names
     sents = [(n, s) for n in names for s in sset.senses[n]]
     labels = np.array([names.index(n) for n, _ in sents])
     out = {}
-    for r in ("word", "echo"):
+    for r in readouts:
         acc = cal.loo_accuracy(word_states(lm, [s for _, s in sents], sset.word, r), labels, len(names))
         out[r] = {"best_layer": int(acc.argmax()), "accuracy": float(acc.max())}
     return out

@@ -34,7 +34,7 @@ def test_queen_separates_and_context_pulls_toward_bee(queen):
 @pytest.mark.real_model
 def test_other_words_separate(real_lm):
     sets = {w: s for w, s in builtin_sets().items() if w != "queen"}
-    good = [w for w, s in sets.items() if compare_readouts(real_lm, s)["echo"]["accuracy"] >= 0.85]
+    good = [w for w, s in sets.items() if compare_readouts(real_lm, s, ("echo",))["echo"]["accuracy"] >= 0.85]
     assert len(good) >= 8, good
 
 
