@@ -1,5 +1,7 @@
 """The real SmolLM2 on a local 2-worker Ray cluster: ``python -m latent steer … --backend ray-local:2 --json``
-gives the same texts and meters as ``--backend inprocess`` (the whole JSON but its timings), and ``info --json`` names the workers."""
+gives the same texts and meters as the CLI in this process (the whole JSON but its timings), and ``info --json``
+names the workers. The in-process side is ``main(argv)`` with the session's loaded model, as in
+tests/real/test_real_model.py: a second fresh process would only load the same weights again."""
 import json
 import os
 import subprocess
@@ -39,19 +41,33 @@ def same(a, b, path=""):
         assert a == b, path
 
 
-def test_the_cli_sweep_on_two_ray_workers_equals_in_process():
-    here = cli(*STEER, "--backend", "inprocess")
+def in_process(lm, monkeypatch, capsys, *args):
+    """``python -m latent ARGS`` in this process (no ``--backend``: this process), on the session's model."""
+    import latent.cli as latent_cli
+    from latent.serving import backends
+
+    monkeypatch.setattr(backends, "_BACKEND", backends.InProcess())   # whatever an earlier test left
+    monkeypatch.setattr(latent_cli, "_lm", lambda a: lm)
+    assert latent_cli.main(list(args)) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_the_cli_sweep_on_two_ray_workers_equals_in_process(real_lm, monkeypatch, capsys):
+    here = in_process(real_lm, monkeypatch, capsys, *STEER)
+    assert here["model"] == "SmolLM2-135M-Instruct"
     there = cli(*STEER, "--backend", "ray-local:2")
     assert [r["text"] for r in here["results"]] == [r["text"] for r in there["results"]]
     assert here["n_units"] == 4 and here["n_random"] == 2
     same(here, there)          # texts, meters, slopes, bands, verdict and finding
 
 
-def test_info_names_the_backend_and_each_workers_weights():
+def test_info_names_the_backend_and_each_workers_weights(real_lm, monkeypatch, capsys):
     info = cli("info", "--json", "--backend", "ray-local:2")
     assert info["backend"] == "ray-local:2" and info["workers"] == 2
     assert len(info["per_worker"]) == 2
-    assert {w["fingerprint"] for w in info["per_worker"]} == {cli("info", "--json")["per_worker"][0]["fingerprint"]}
+    here = in_process(real_lm, monkeypatch, capsys, "info", "--json")
+    assert here["backend"] == "inprocess" and len(here["per_worker"]) == 1
+    assert {w["fingerprint"] for w in info["per_worker"]} == {here["per_worker"][0]["fingerprint"]}
     assert {w["device"] for w in info["per_worker"]} == {"cpu"}
 
 
