@@ -22,7 +22,7 @@ from latent.core.lens import lens_table
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
 from latent.core.store import store
 from latent.dialogues.map import MapSpec
-from latent.export import write
+from latent.export import output_format, write
 from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.handout import write_handout
 from latent.recipes import RecipeError, Resources, make_recipe, replay
@@ -119,6 +119,7 @@ def _dialogues_args(p):
 
 @command("dialogues", "write the dialogue map (.png .svg .pdf .html .csv .json)", _dialogues_args)
 def cmd_dialogues(args):
+    output_format(args.out)                  # a wrong suffix is said before a model loads
     source = args.source or ("lm" if args.layer is not None or args.model else "encoder")
     res = Resources(args.model)
     lm = res._lm = _lm(args) if source == "lm" else None
@@ -142,6 +143,7 @@ def _replay_args(p):
 
 @command("replay", "rebuild a figure from its JSON recipe and write it", _replay_args)
 def cmd_replay(args):
+    output_format(args.out)
     try:
         recipe = json.loads(Path(args.recipe).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -164,6 +166,8 @@ def _project_args(p):
 @command("tokens", "token map of texts through layers (--json points or --out FILE)", _project_args,
          aliases=("project",))
 def cmd_project(args):
+    if args.out:
+        output_format(args.out)
     lm = _lm(args)
     layers = parse_layers(f"0-{lm.n_layers}" if args.layers == "all" else args.layers, lm.n_layers)
     recipe = make_recipe("token_map", {"prompts": args.text, "layers": layers, "method": args.method,

@@ -98,12 +98,19 @@ def export_bytes(fmt: str, *, fig=None, table: pd.DataFrame | None = None, recip
     return figure_bytes(fig, fmt)
 
 
+def output_format(path: str | Path) -> str:
+    """The format a path's suffix asks for (.png .svg .pdf .html .csv .json), or an :class:`ExportError`:
+    the CLI asks before it loads a model or computes anything."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ExportError(f"Unknown output type .{fmt}. Must be one of: {', '.join('.' + f for f in FORMATS)}")
+    return fmt
+
+
 def write(path: str | Path, *, fig=None, table=None, recipe=None) -> Path:
     """Write by the file's suffix (.png .svg .pdf .html .csv .json)."""
     path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise ExportError(f"Unknown output type .{fmt}. Must be one of: {', '.join('.' + f for f in FORMATS)}")
+    fmt = output_format(path)
     data = export_bytes(fmt, fig=fig, table=table, recipe=recipe)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

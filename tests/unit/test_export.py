@@ -62,3 +62,18 @@ def test_static_exports_drop_animation_controls_and_html_does_not_autoplay(monke
     assert "Plotly.animate(" not in html   # auto_play=True would call Plotly.animate( on load
 
 
+
+
+def test_a_wrong_output_suffix_is_said_before_a_model_loads(monkeypatch, capsys):
+    """The CLI checks --out's suffix first: a typo costs no model load (the loader here would fail the test)."""
+    import latent.cli as cli
+    from latent.export import output_format
+
+    monkeypatch.setattr(cli, "_lm", lambda a: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(cli, "load_encoder", lambda *a, **k: pytest.fail("a model was loaded"))
+    for argv in (["dialogues", "--out", "x.xyz"], ["dialogues", "--out", "x.txt", "--layer", "3"],
+                 ["tokens", "--text", "a", "--out", "m.docx"], ["replay", "r.json", "--out", "x.gif"]):
+        assert cli.main(argv) == 2                 # a bad input: one line, exit 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: Unknown output type .") and "Must be one of" in err, err
+    assert output_format("map.PNG") == "png" and output_format("t.csv") == "csv"   # the control: good names pass
