@@ -25,7 +25,8 @@ def cli(*args):
 
 
 def same(a, b, path=""):
-    """Equal JSON, numbers to 1e-4 (typicality is summed in another order on a 1-thread worker)."""
+    """Equal JSON, numbers to 2e-4 or 1e-5 of their size: the JSON rounds to 4 decimals, and typicality and
+    KL are summed in another order on another thread count (a KL of 35.6908 here read 35.6907 there)."""
     if isinstance(a, dict):
         assert sorted(a) == sorted(b), path
         for k in a:
@@ -36,7 +37,7 @@ def same(a, b, path=""):
         for i, (x, y) in enumerate(zip(a, b)):
             same(x, y, f"{path}[{i}]")
     elif isinstance(a, float):
-        assert b == pytest.approx(a, abs=1e-4), path
+        assert b == pytest.approx(a, abs=2e-4, rel=1e-5), path
     else:
         assert a == b, path
 
