@@ -27,12 +27,15 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 def _group(nodeid: str) -> str | None:
     """The tests that must share one process under xdist: every Ray test (two local clusters started at once
     would compete for the same cores and session folders), and every browser test (one app server and one
-    chromium for all of them, instead of one per process)."""
+    chromium for all of them, instead of one per process). The tests that fit UMAP in the test process
+    share one too, so one process pays its compile."""
     path = nodeid.replace("\\", "/")
     if "tests/cluster/" in path:
         return "ray"
     if "tests/browser/" in path:
         return "browser"
+    if "tests/unit/test_project.py" in path or "[umap]" in path:
+        return "umap"           # UMAP's numba code costs ~20 s of a core in each process that first fits one
     return None
 
 
