@@ -1,6 +1,6 @@
 """The real SmolLM2 on a local 2-worker Ray cluster: ``python -m latent steer … --backend ray-local:2 --json``
 gives the same texts and meters as the CLI in this process (the whole JSON but its timings), and ``info --json``
-names the workers. The in-process side is ``main(argv)`` with the session's loaded model, as in
+names the workers (in the app's process, on its cluster). The in-process side is ``main(argv)`` with the session's loaded model, as in
 tests/real/test_real_model.py: a second fresh process would only load the same weights again."""
 import json
 import os
@@ -62,16 +62,6 @@ def test_the_cli_sweep_on_two_ray_workers_equals_in_process(real_lm, monkeypatch
     same(here, there)          # texts, meters, slopes, bands, verdict and finding
 
 
-def test_info_names_the_backend_and_each_workers_weights(real_lm, monkeypatch, capsys):
-    info = cli("info", "--json", "--backend", "ray-local:2")
-    assert info["backend"] == "ray-local:2" and info["workers"] == 2
-    assert len(info["per_worker"]) == 2
-    here = in_process(real_lm, monkeypatch, capsys, "info", "--json")
-    assert here["backend"] == "inprocess" and len(here["per_worker"]) == 1
-    assert {w["fingerprint"] for w in info["per_worker"]} == {here["per_worker"][0]["fingerprint"]}
-    assert {w["device"] for w in info["per_worker"]} == {"cpu"}
-
-
 APP_ON_RAY = r"""
 import json, os, sys
 sys.path.insert(0, os.getcwd())
@@ -88,15 +78,24 @@ at.button(key="do_wk_run").click().run()
 from app_pages.ui import models
 from latent.serving.scheduler import scheduler_for
 sched = scheduler_for(models.lm())
-print(json.dumps({"where": where, "exception": [str(e.value) for e in at.exception], "errors": [e.value for e in at.error],
+import contextlib, io
+from latent import cli
+out = io.StringIO()
+with contextlib.redirect_stdout(out):         # `python -m latent info --json` on the same cluster ($LATENT_BACKEND)
+    rc = cli.main(["info", "--json"])
+print(json.dumps({"info_rc": rc, "info": json.loads(out.getvalue().strip().splitlines()[-1]),
+                  "where": where, "exception": [str(e.value) for e in at.exception], "errors": [e.value for e in at.error],
                   "strengths": list(at.dataframe[0].value["strength"]) if len(at.dataframe) else None,
                   "backend": sched.backend.name, "history": [[list(x) for x in h] for h in sched.backend.history()]}))
 """
 
 
-def test_the_app_serves_its_pages_with_model_work_on_two_ray_workers():
+def test_the_app_serves_its_pages_with_model_work_on_two_ray_workers(real_lm):
     """The app itself on ``LATENT_BACKEND=ray-local:2`` (a fresh process, as ``make run`` would start it):
-    Home says where model work runs, and a Latent walk sweep is decoded by the two workers."""
+    Home says where model work runs, and a Latent walk sweep is decoded by the two workers. Then, in that
+    process and on that cluster, ``info --json`` names the backend and each worker's weights, which are
+    this process's (one cluster start for both, not one each)."""
+    from latent.serving.backends import InProcess
     r = subprocess.run([sys.executable, "-c", APP_ON_RAY], cwd=ROOT, capture_output=True, text=True, timeout=900,
                        env={**os.environ, "LATENT_BACKEND": "ray-local:2", "LATENT_STORE": "off", "LATENT_WARM": "off"})
     assert r.returncode == 0, r.stderr[-3000:]
@@ -106,3 +105,8 @@ def test_the_app_serves_its_pages_with_model_work_on_two_ray_workers():
     assert out["backend"] == "ray-local:2" and out["strengths"] == [-0.2, 0.0, 0.2]
     decoded = [sum(n for k, n in h if k == "decode") for h in out["history"]]
     assert all(n > 0 for n in decoded) and abs(decoded[0] - decoded[1]) <= 1     # the rows split evenly
+    info = out["info"]
+    assert out["info_rc"] == 0 and info["backend"] == "ray-local:2" and info["workers"] == 2
+    assert len(info["per_worker"]) == 2 and {w["device"] for w in info["per_worker"]} == {"cpu"}
+    here = InProcess().describe(real_lm)["per_worker"][0]["fingerprint"]
+    assert {w["fingerprint"] for w in info["per_worker"]} == {here}
