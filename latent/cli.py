@@ -27,7 +27,7 @@ from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.handout import write_handout
 from latent.recipes import RecipeError, Resources, make_recipe, replay
 from latent.senses.sets import SenseError, SenseSet, get_builtin
-from latent.senses.study import analyze
+from latent.senses.study import kept_analysis
 from latent.serving.backends import InProcess, backend_note, current_backend, make_backend, set_backend
 from latent.serving.scheduler import Scheduler
 from latent.steering.presets import build, default_sweep, load_presets
@@ -231,7 +231,7 @@ def cmd_senses(args):
     if sset.word.lower() != args.word.lower():
         raise SenseError(f"The senses file is for '{sset.word}', not '{args.word}'.")
     lm = _lm(args)
-    rep = analyze(lm, sset, args.context, readout=args.readout, layer=args.layer)
+    rep = kept_analysis(lm, sset, args.context, readout=args.readout, layer=args.layer)   # the fit: once, kept
     _emit({**rep.to_json(), "model": lm.name})
 
 

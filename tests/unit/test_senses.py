@@ -220,3 +220,28 @@ def test_the_shuffled_null_equals_leave_one_out_accuracy_run_once_per_shuffle():
     slow = np.array([cal.loo_accuracy(X, draws.permutation(labels), 3).max() for _ in range(120)])
     assert np.array_equal(fast, slow)
     assert not np.array_equal(cal.shuffled_max_accuracy(X, labels, 3, n_perm=120, seed=1), slow)
+
+
+def test_the_cli_fits_a_sense_set_once_and_keeps_it(tiny_lm, monkeypatch, capsys, tmp_path):
+    """``latent senses`` takes the set's fit from the result store (``kept_fit``), as the app does: a second
+    run on the set with another context scores only its steps, and reports what a fresh analyze() reports."""
+    import json
+
+    import latent.cli as cli
+    from latent.core.store import Memo
+    from latent.senses import study
+    from latent.senses.sets import get_builtin
+
+    monkeypatch.setenv("LATENT_STORE", "on")
+    monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path))
+    monkeypatch.setattr(study, "memo", Memo())                      # nothing an earlier test kept
+    fits, fit = [], study.fit_senses
+    monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit(*a, **{**k, "n_perm": 20}))
+    monkeypatch.setattr(cli, "_lm", lambda a: tiny_lm)
+    outs = []
+    for context in ("queen", "honey hive queen"):
+        assert cli.main(["senses", "--word", "queen", "--context", context]) == 0
+        outs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert len(fits) == 1                                            # the second run read the kept fit
+    fresh = json.loads(json.dumps(study.analyze(tiny_lm, get_builtin("queen"), ["honey hive queen"]).to_json()))
+    assert outs[1]["steps"] == fresh["steps"] and outs[1]["best_layer"] == fresh["best_layer"]
