@@ -10,20 +10,11 @@ from latent.senses.sets import (
     builtin_sets,
     get_builtin,
 )
-from latent.senses.study import QUEEN_STEPS, compare_readouts, kept_fit, report, score_steps, word_orders
+from latent.senses.study import QUEEN_STEPS, compare_readouts, kept_analysis
 
-
-def analyze(lm, sset, contexts, *, orders=True):
-    """:func:`latent.senses.study.analyze` at its defaults, with the per-set fit kept for the process as the
-    app keeps it (``kept_fit``): the queen set is fitted once per model for all the tests below, not once
-    in each. ``kept_fit`` is ``fit_senses`` behind the process memo and the result store (off in tests); that
-the two halves give the one-call report is tests/unit/test_senses.py's."""
-    f = kept_fit(lm, sset)
-    steps, Q = score_steps(lm, f, contexts)
-    return report(f, steps, Q, word_orders(lm, f, contexts) if orders else None)
-
-
-_analyze = analyze
+# analyze() with the per-set fit kept for the process, as the app and the CLI keep it: the queen set is
+# fitted once per model for all the tests below, not once in each
+analyze = _analyze = kept_analysis
 
 
 # ------------------------------------------------------------------ real model
