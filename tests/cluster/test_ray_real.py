@@ -1,7 +1,11 @@
-"""The real SmolLM2 on a local 2-worker Ray cluster: ``python -m latent steer … --backend ray-local:2 --json``
-gives the same texts and meters as the CLI in this process (the whole JSON but its timings), and ``info --json``
-names the workers (in the app's process, on its cluster). The in-process side is ``main(argv)`` with the session's loaded model, as in
-tests/real/test_real_model.py: a second fresh process would only load the same weights again."""
+"""The real SmolLM2 on a local 2-worker Ray cluster, in one fresh process started as ``make run`` would
+start the app (``LATENT_BACKEND=ray-local:2``): the app serves its pages with the model work on the two
+workers; then, in that process and on that cluster, ``python -m latent info --json`` names the workers
+and ``steer … --json`` gives the same texts and meters as the CLI in this test's process (the whole JSON
+but its timings). One cluster and one set of worker model loads for all three, not one each. The
+in-process side is ``main(argv)`` with the session's loaded model, as in tests/real/test_real_model.py.
+The ``--backend`` flag's own path (an unreachable cluster is one error line) is
+tests/cluster/test_ray_backend.py's."""
 import json
 import os
 import subprocess
@@ -15,13 +19,6 @@ pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEER = ["steer", "--prompt", "I think that", "--prompt", "My day was", "--toward", "love|joy", "--away", "hate|anger",
          "--layer", "9", "--strengths=-6,0,6", "--seeds", "2", "--random", "2", "--tokens", "10", "--json"]
-
-
-def cli(*args):
-    r = subprocess.run([sys.executable, "-m", "latent", *args], cwd=ROOT, capture_output=True, text=True,
-                       timeout=600, env={**os.environ, "LATENT_STORE": "off"})
-    assert r.returncode == 0, r.stderr[-2000:]
-    return json.loads(r.stdout)
 
 
 def same(a, b, path=""):
@@ -53,17 +50,8 @@ def in_process(lm, monkeypatch, capsys, *args):
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def test_the_cli_sweep_on_two_ray_workers_equals_in_process(real_lm, monkeypatch, capsys):
-    here = in_process(real_lm, monkeypatch, capsys, *STEER)
-    assert here["model"] == "SmolLM2-135M-Instruct"
-    there = cli(*STEER, "--backend", "ray-local:2")
-    assert [r["text"] for r in here["results"]] == [r["text"] for r in there["results"]]
-    assert here["n_units"] == 4 and here["n_random"] == 2
-    same(here, there)          # texts, meters, slopes, bands, verdict and finding
-
-
-APP_ON_RAY = r"""
-import json, os, sys
+APP_AND_CLI_ON_RAY = r"""
+import contextlib, io, json, os, sys
 sys.path.insert(0, os.getcwd())
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file("app.py", default_timeout=400)
@@ -78,35 +66,43 @@ at.button(key="do_wk_run").click().run()
 from app_pages.ui import models
 from latent.serving.scheduler import scheduler_for
 sched = scheduler_for(models.lm())
-import contextlib, io
+out = {"where": where, "exception": [str(e.value) for e in at.exception], "errors": [e.value for e in at.error],
+       "strengths": list(at.dataframe[0].value["strength"]) if len(at.dataframe) else None,
+       "backend": sched.backend.name, "history": [[list(x) for x in h] for h in sched.backend.history()]}
 from latent import cli
-out = io.StringIO()
-with contextlib.redirect_stdout(out):         # `python -m latent info --json` on the same cluster ($LATENT_BACKEND)
-    rc = cli.main(["info", "--json"])
-print(json.dumps({"info_rc": rc, "info": json.loads(out.getvalue().strip().splitlines()[-1]),
-                  "where": where, "exception": [str(e.value) for e in at.exception], "errors": [e.value for e in at.error],
-                  "strengths": list(at.dataframe[0].value["strength"]) if len(at.dataframe) else None,
-                  "backend": sched.backend.name, "history": [[list(x) for x in h] for h in sched.backend.history()]}))
+from latent.core.models import shared_lm
+cli._lm = lambda a: shared_lm()               # the CLI's own loader, one load for both commands
+for name, argv in (("info", ["info", "--json"]), ("steer", json.loads(sys.argv[1]))):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):     # `python -m latent ARGV` on this cluster ($LATENT_BACKEND)
+        out[name + "_rc"] = cli.main(argv)
+    out[name] = json.loads(buf.getvalue().strip().splitlines()[-1])
+print(json.dumps(out))
 """
 
 
-def test_the_app_serves_its_pages_with_model_work_on_two_ray_workers(real_lm):
-    """The app itself on ``LATENT_BACKEND=ray-local:2`` (a fresh process, as ``make run`` would start it):
-    Home says where model work runs, and a Latent walk sweep is decoded by the two workers. Then, in that
-    process and on that cluster, ``info --json`` names the backend and each worker's weights, which are
-    this process's (one cluster start for both, not one each)."""
+def test_the_app_and_the_cli_on_two_ray_workers(real_lm, monkeypatch, capsys):
     from latent.serving.backends import InProcess
-    r = subprocess.run([sys.executable, "-c", APP_ON_RAY], cwd=ROOT, capture_output=True, text=True, timeout=900,
+
+    r = subprocess.run([sys.executable, "-c", APP_AND_CLI_ON_RAY, json.dumps(STEER)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=900,
                        env={**os.environ, "LATENT_BACKEND": "ray-local:2", "LATENT_STORE": "off", "LATENT_WARM": "off"})
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
+    # the app: Home says where model work runs, and a Latent walk sweep is decoded by the two workers
     assert out["exception"] == [] and out["errors"] == []
     assert out["where"] == ["Model work runs on the Ray cluster ray-local:2: 2 workers (cpu)."]
     assert out["backend"] == "ray-local:2" and out["strengths"] == [-0.2, 0.0, 0.2]
     decoded = [sum(n for k, n in h if k == "decode") for h in out["history"]]
     assert all(n > 0 for n in decoded) and abs(decoded[0] - decoded[1]) <= 1     # the rows split evenly
+    # info --json names the backend and each worker's weights, which are this process's
     info = out["info"]
     assert out["info_rc"] == 0 and info["backend"] == "ray-local:2" and info["workers"] == 2
     assert len(info["per_worker"]) == 2 and {w["device"] for w in info["per_worker"]} == {"cpu"}
-    here = InProcess().describe(real_lm)["per_worker"][0]["fingerprint"]
-    assert {w["fingerprint"] for w in info["per_worker"]} == {here}
+    assert {w["fingerprint"] for w in info["per_worker"]} == {InProcess().describe(real_lm)["per_worker"][0]["fingerprint"]}
+    # the CLI sweep on the workers equals the CLI sweep in this process
+    here, there = in_process(real_lm, monkeypatch, capsys, *STEER), out["steer"]
+    assert out["steer_rc"] == 0 and here["model"] == "SmolLM2-135M-Instruct"
+    assert [r["text"] for r in here["results"]] == [r["text"] for r in there["results"]]
+    assert here["n_units"] == 4 and here["n_random"] == 2
+    same(here, there)          # texts, meters, slopes, bands, verdict and finding
