@@ -472,6 +472,11 @@ def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", l
     sset.validate()
     contexts = _check(lm, contexts, layer)
     f = fit_senses(lm, sset, readout=readout, layer=layer, pooling=pooling, encoder=encoder, n_perm=n_perm)
+    return _scored(lm, f, contexts, k_next, orders)
+
+
+def _scored(lm, f: SenseFit, contexts: list[str], k_next: int, orders: bool) -> SenseReport:
+    """A fit's report on checked contexts: the steps, and the word-order control when asked."""
     steps, Q = score_steps(lm, f, contexts, k_next=k_next)
     return report(f, steps, Q, word_orders(lm, f, contexts) if orders else None)
 
@@ -482,9 +487,8 @@ def kept_analysis(lm, sset: SenseSet, contexts: list[str], *, readout: str = "ec
     set for the process and kept in the result store, so the CLI's second run on a set (and a test after
     another on the same set) scores only its steps."""
     sset.validate()
-    f = kept_fit(lm, sset, readout=readout, layer=layer, encoder=encoder)
-    steps, Q = score_steps(lm, f, contexts)
-    return report(f, steps, Q, word_orders(lm, f, contexts) if orders else None)
+    contexts = _check(lm, contexts, layer)            # a bad context is said before the fit, as in analyze
+    return _scored(lm, kept_fit(lm, sset, readout=readout, layer=layer, encoder=encoder), contexts, 5, orders)
 
 
 def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:

@@ -238,6 +238,8 @@ def test_the_cli_fits_a_sense_set_once_and_keeps_it(tiny_lm, monkeypatch, capsys
     fits, fit = [], study.fit_senses
     monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit(*a, **{**k, "n_perm": 20}))
     monkeypatch.setattr(cli, "_lm", lambda a: tiny_lm)
+    assert cli.main(["senses", "--word", "queen", "--context", " "]) == 2     # a bad context: said before any fit
+    assert "Empty context" in capsys.readouterr().err and fits == []
     outs = []
     for context in ("queen", "honey hive queen"):
         assert cli.main(["senses", "--word", "queen", "--context", context]) == 0
