@@ -39,6 +39,7 @@ def _group(nodeid: str) -> str | None:
     return None
 
 
+@pytest.hookimpl(optionalhook=True)      # `pytest -p no:xdist` still runs (xdist's hook is then unknown)
 def pytest_xdist_make_scheduler(config, log):
     """`make test` (``-n 2 --dist loadgroup``): xdist's own loadgroup reads ``xdist_group`` markers by
     rewriting the node id, which pytest 9.2 no longer lets it do (both groups were split over both
