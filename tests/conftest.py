@@ -184,14 +184,21 @@ def browser_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory, browser_store):
-    """Start the app (see :class:`Server`); yield its URL; stop it at the end."""
+def shared_server(tmp_path_factory, browser_store):
+    """Start the app (see :class:`Server`) once for the browser tests; stop it at the end. The class test
+    restarts this server in place (same port, data folder and store), as a teacher's machine would be."""
     _need_browser()
     server = Server(tmp_path_factory.mktemp("app-data"), browser_store, f"streamlit{WORKER and '-' + WORKER}.log")
     (ARTIFACTS / server.log_name).unlink(missing_ok=True)
     server.start()
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(shared_server):
+    """The shared app server's URL."""
+    return shared_server.url
 
 
 @pytest.fixture(scope="session")

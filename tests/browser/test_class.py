@@ -3,23 +3,22 @@ and a 390×844 phone) joined by the students' link on the class's code. Students
 projector's tally counts them; the presenter steps with the keyboard after clicking a radio option and
 the students follow; the step's chart is in the presenter's first viewport; a server restart keeps the
 tally (and, with the result store on as in a real class, the step's results); reset empties the class.
-The server is this test's own (it restarts it), bound to 127.0.0.1, on the browser tests' result store."""
+The server is the browser tests' shared one, bound to 127.0.0.1; this test restarts it in place."""
 import time
 
 import pytest
-from conftest import Server, _need_browser, assert_clean, wait_idle
+from conftest import assert_clean, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.real_model]
 
 
 @pytest.fixture
-def server(tmp_path, browser_store):
-    """This test's own server (it restarts it), on the browser tests' shared result store."""
-    _need_browser()
-    s = Server(tmp_path / "data", browser_store, f"class-server-{time.time():.0f}.log")
-    s.start()
-    yield s
-    s.stop()
+def server(shared_server):
+    """The browser tests' app server (one start fewer: its imports, model load and UMAP compile): this test
+    restarts it in place, and it is running again when the test ends."""
+    yield shared_server
+    if shared_server.proc.poll() is not None:       # the test stopped in the middle of its restart
+        shared_server.start()
 
 
 PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
