@@ -18,11 +18,9 @@ os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answe
 os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: on in the app servers and its own test
 ARTIFACTS = ROOT / "artifacts"
 # `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
-# thread, and so does the browser tests' app server (it computes while the browser test that started it
-# waits, beside the other test process: one thread each fills the 2 cores; two threads in the server made
-# three, and torch's spinning threads slow every process). The CLIs a test starts keep the default. All
-# browser tests run in one process, one after another, on one app server; so do the Ray tests (see
-# pytest_xdist_make_scheduler).
+# thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
+# test that started them waits). All browser tests run in one process, one after another, on one app
+# server; so do the Ray tests (see pytest_xdist_make_scheduler).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
@@ -131,7 +129,7 @@ def _need_browser():
 class Server:
     """`streamlit run app.py` on a free port of 127.0.0.1, with its own data folder (class state), the
     result store on in ``store`` and UMAP's background compile on (as the app runs for its users; off in
-    the other tests), and one torch thread (see the note at the top). Browser tests
+    the other tests). Browser tests
     share one store folder per test session: a result one test computed (the queen set's fit, the default
     sweep) is read back by the next test's server, as it would be for the next student."""
 
@@ -142,7 +140,7 @@ class Server:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on", "LATENT_STORE_DIR": str(store),
-                    "LATENT_UMAP_WARM": "on", "OMP_NUM_THREADS": "1"}
+                    "LATENT_UMAP_WARM": "on"}
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_name = log_name
         self.proc = None
