@@ -93,3 +93,79 @@ def test_a_cache_build_parses_each_gguf_once_and_puts_the_reader_back(tmp_path, 
     for _ in range(3):
         gguf.GGUFReader(str(a))
     assert parsed == [str(a)] * 3
+
+
+def _write_gguf(path):
+    """A small GGUF with every kind of metadata value transformers reads: strings, arrays of strings,
+    integers, floats and booleans, scalars and arrays, and one tensor."""
+    import gguf
+    import numpy as np
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_string("test.string", "héllo ▁wörld")
+    w.add_array("test.strings", ["a", "", "▁bee", "<0x0A>", "日本"])
+    w.add_uint32("test.uint32", 7)
+    w.add_int32("test.int32", -3)
+    w.add_uint64("test.uint64", 2**40)
+    w.add_float32("test.float32", 0.25)
+    w.add_bool("test.bool", True)
+    w.add_array("test.ints", [1, -2, 3])
+    w.add_array("test.floats", [0.5, -1.5])
+    w.add_array("test.bools", [True, False])
+    w.add_tensor("t", np.arange(4, dtype=np.float32).reshape(2, 2))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def _parsed(reader, parse):
+    return {k: [parse(f.parts[i], f.types) for i in f.data] for k, f in reader.fields.items()}
+
+
+def test_the_fast_gguf_parse_reads_every_value_as_transformers_does(tmp_path):
+    """Inside ``_one_gguf_parse`` the reader maps the file as a plain array and transformers' value parser
+    is a faster one: every field parses to the same value (and type) as with the library's own reader
+    and parser, the tensor reads the same, and the library's functions are back afterwards. The control:
+    the comparison sees a changed value."""
+    import gguf
+    import numpy as np
+    import transformers.modeling_gguf_pytorch_utils as mgu
+
+    path = tmp_path / "t.gguf"
+    _write_gguf(path)
+    stock_reader, stock_parse, stock_load = gguf.GGUFReader, mgu._gguf_parse_value, mgu.load_gguf_checkpoint
+    stock_names = gguf.get_tensor_name_map
+    want = _parsed(stock_reader(str(path)), stock_parse)
+    with models._one_gguf_parse():
+        r = gguf.GGUFReader(str(path))
+        got = _parsed(r, mgu._gguf_parse_value)
+        assert mgu._gguf_parse_value is not stock_parse and type(r.data) is np.ndarray
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 2)
+    assert got == want and [type(v) for vs in got.values() for v in vs] == [type(v) for vs in want.values() for v in vs]
+    stock = stock_reader(str(path))
+    for k, f in stock.fields.items():       # the same fields: parts (bytes and dtype), data indices, types
+        g = r.fields[k]
+        assert (g.offset, g.name, g.data, g.types) == (f.offset, f.name, f.data, f.types), k
+        assert [(p.tobytes(), p.dtype.str) for p in g.parts] == [(p.tobytes(), p.dtype.str) for p in f.parts], k
+    assert got["test.strings"] == ["a", "", "▁bee", "<0x0A>", "日本"] and got["test.uint64"] == [2**40]
+    assert np.array_equal(r.tensors[0].data, stock_reader(str(path)).tensors[0].data)
+    assert (gguf.GGUFReader, mgu._gguf_parse_value, mgu.load_gguf_checkpoint, gguf.get_tensor_name_map) == \
+        (stock_reader, stock_parse, stock_load, stock_names)
+    got["test.int32"] = [3]
+    assert got != want
+
+
+@pytest.mark.real_model
+def test_the_fast_gguf_parse_gives_transformers_the_same_metadata(tmp_path):
+    """On SmolLM2's GGUF: transformers' metadata read (config and tokenizer) inside ``_one_gguf_parse`` equals
+    the stock read, and a second read inside it is a copy (a caller that changes it changes nothing else)."""
+    import transformers.modeling_gguf_pytorch_utils as mgu
+
+    path = str(models.embedded_gguf())
+    want = mgu.load_gguf_checkpoint(path, return_tensors=False)
+    with models._one_gguf_parse():
+        first = mgu.load_gguf_checkpoint(path, return_tensors=False)
+        first["tokenizer"]["tokens"].append("changed")
+        second = mgu.load_gguf_checkpoint(path, return_tensors=False)
+    assert second == want and first != want
