@@ -136,13 +136,28 @@ def _block_pre(block: int, args, kwargs):
     raise StopForward()
 
 
+def _contiguous(module, args):
+    """The LM head's input as a contiguous tensor. transformers' ``logits_to_keep`` hands the head a view
+    of the last columns (``h[:, -k:, :]``), and torch's CPU ``linear`` on a 3-D strided view runs 3-12×
+    slower than on a copy (Gemma 3's 262k-row head, 1 thread: 18.8 s against 1.5 s for 256 rows' last
+    column); the copy costs ``rows × k × d`` floats."""
+    x = args[0] if args else None
+    if isinstance(x, torch.Tensor) and x.dim() == 3 and not x.is_contiguous():
+        return (x.contiguous(), *args[1:])
+    return None
+
+
 def install_hooks(model) -> None:
     """Install the permanent hooks once (idempotent): layer 0 on the family's residual-0 module,
     layer ``i`` on block ``i``, a pre-hook on each block's MLP output projection, and a pre-hook on
-    each block that keeps the block's call inputs when a plan asks (:mod:`latent.core.upper`)."""
+    each block that keeps the block's call inputs when a plan asks (:mod:`latent.core.upper`), and one on
+    the LM head that hands it contiguous hidden states (:func:`_contiguous`)."""
 
     if getattr(model, "_latent_hooks", False):
         return
+    out = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if out is not None:
+        out.register_forward_pre_hook(_contiguous)
     arch.resid0_module(model).register_forward_hook(lambda m, a, out: _apply(0, out))
     for i, block in enumerate(arch.blocks(model), start=1):
         block.register_forward_hook(lambda m, a, out, i=i: _apply(i, out))

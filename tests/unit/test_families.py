@@ -292,3 +292,28 @@ def test_shared_prefill_with_nothing_edited_and_the_check_can_fail(lm):
     finally:
         mp.undo()
     assert not torch.allclose(wrong[True][1], wrong[False][1], atol=1e-3)
+
+
+def test_the_lm_head_gets_contiguous_states_and_the_same_last_logits(lm):
+    """transformers' ``logits_to_keep`` hands the LM head a strided view of the last columns, which torch's
+    CPU matmul runs several times slower; the permanent hooks hand it a contiguous copy, and the last
+    column's logits equal the whole pass's. The control: a model without the hooks gets the view."""
+    ids = torch.tensor([hidden.encode(lm, TEXT)[0]] * 2)
+    seen = []
+    h = lm.model.get_output_embeddings().register_forward_pre_hook(lambda m, a: seen.append(a[0].is_contiguous()))
+    try:
+        with torch.no_grad():
+            full = lm.model(ids).logits[:, -1]
+            last = lm.model(ids, logits_to_keep=1).logits[:, -1]
+    finally:
+        h.remove()
+    assert seen == [True, True] and torch.allclose(full, last, atol=1e-5)
+    bare = make_tiny_lm(family=lm.name.removeprefix("tiny-"))
+    head = bare.model.get_output_embeddings()
+    head._forward_pre_hooks.clear()              # our contiguity hook gone: the view reaches the head
+    seen.clear()
+    head.register_forward_pre_hook(lambda m, a: seen.append(a[0].is_contiguous()))
+    with torch.no_grad():
+        bare.model(ids, logits_to_keep=1)
+    assert seen == [False]
+
