@@ -317,3 +317,20 @@ def test_the_lm_head_gets_contiguous_states_and_the_same_last_logits(lm):
         bare.model(ids, logits_to_keep=1)
     assert seen == [False]
 
+
+def test_the_word_as_text_shares_its_prompt_and_equals_whole_passes(lm):
+    """Two models talking: the 'word as text' baseline runs the shared prompt once and each word's own
+    tokens after it, one batch per length; its answers equal one whole left-padded pass per row."""
+    from latent.claims.experiments.talking import PATCH_PROMPT, PATCH_TAIL, text_next
+    from latent.core.hidden import left_pad, start_ids
+
+    words = ["queen", "bee", "a", "hive", "monarchy", "x"]
+    got = text_next(lm, words)
+    ids = [start_ids(lm.tokenizer) + lm.tokenizer(PATCH_PROMPT + w + PATCH_TAIL[1], add_special_tokens=False).input_ids
+           for w in words]
+    want = []
+    for x in ids:
+        inp, mask, pos = left_pad(lm, [x])
+        with torch.no_grad():
+            want.append(int(lm.model(input_ids=inp, attention_mask=mask, position_ids=pos).logits[0, -1].argmax()))
+    assert got.tolist() == want and len({len(w) for w in words}) > 1

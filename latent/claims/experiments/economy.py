@@ -107,7 +107,7 @@ def ablation_agreement(lm, prompts: list[str], seed: int, grid=K_GRID) -> pd.Dat
         ids = encode(lm, p)[0]
         g = torch.Generator().manual_seed(int(rng(seed, "ablate", i).integers(2 ** 31)))
         with torch.inference_mode():
-            pre = lm.model(input_ids=torch.tensor([ids[:-1]], device=dev), use_cache=True)
+            pre = lm.model.base_model(input_ids=torch.tensor([ids[:-1]], device=dev), use_cache=True)   # the cache only
             ref = lm.model(input_ids=torch.tensor([ids[-1:]], device=dev), past_key_values=copy.deepcopy(pre.past_key_values),
                            position_ids=torch.tensor([[len(ids) - 1]], device=dev)).logits[0, -1].argmax()
             rand_rank = {b: torch.rand((1, 1, n_neurons), generator=g).argsort(-1).argsort(-1) for b in range(1, lm.n_layers + 1)}

@@ -73,7 +73,7 @@ def patched_logprobs(lm, prompt: str, layer: int, variants: np.ndarray) -> np.nd
     dev = lm.model.device
     V = len(variants)
     with torch.inference_mode():
-        pre = lm.model(input_ids=torch.tensor([ids[:-1]], device=dev), use_cache=True)
+        pre = lm.model.base_model(input_ids=torch.tensor([ids[:-1]], device=dev), use_cache=True)   # the cache only: no LM head
         cache = pre.past_key_values
         cache.batch_repeat_interleave(V)
         vec = torch.as_tensor(variants, dtype=lm.model.dtype, device=dev)[:, None, :]

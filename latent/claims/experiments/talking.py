@@ -124,7 +124,7 @@ def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.nd
     n_q = len(tok(PATCH_TAIL[0], add_special_tokens=False).input_ids)
     out = []
     with torch.inference_mode():
-        pre = lm.model(input_ids=torch.tensor([pre_ids]), use_cache=True).past_key_values
+        pre = lm.model.base_model(input_ids=torch.tensor([pre_ids]), use_cache=True).past_key_values   # no LM head
         for s in range(0, len(vectors), chunk):
             v = torch.as_tensor(vectors[s:s + chunk], dtype=torch.float32)
             B = len(v)
@@ -137,7 +137,8 @@ def patched_next(lm, layer: int, vectors: np.ndarray, chunk: int = 256) -> np.nd
             cache.batch_repeat_interleave(B)
             pos = torch.arange(len(pre_ids), len(pre_ids) + len(tail))[None].repeat(B, 1)
             with use(Plan(edits={layer: [put]})):
-                lg = lm.model(input_ids=torch.tensor([tail] * B), past_key_values=cache, position_ids=pos).logits[:, -1]
+                lg = lm.model(input_ids=torch.tensor([tail] * B), past_key_values=cache, position_ids=pos,
+                              logits_to_keep=1).logits[:, -1]      # the LM head on the last column only
             out.append(lg.argmax(-1).numpy())
     return np.concatenate(out)
 
@@ -351,13 +352,37 @@ def _messages(lm, recv, tr, te, tr0, te0, receiver_layer, seed) -> dict:
 
 
 def text_next(lm, words: list[str]) -> np.ndarray:
-    """The receiver's top-1 next token when the word itself is sent as text: ``PATCH_PROMPT + word + " ->"``."""
+    """The receiver's top-1 next token when the word itself is sent as text: ``PATCH_PROMPT + word + " ->"``.
+
+    The prompt's tokens are the same in every row, so they run once and their cache is shared: each row
+    runs only its own tokens (the word and the arrow), in one batch per length (no padding). A row whose
+    tokens do not begin with the prompt's own (a tokenizer that merges across the line break) runs whole."""
     tok = lm.tokenizer
+    pre = start_ids(tok) + tok(PATCH_PROMPT, add_special_tokens=False).input_ids
     ids = [start_ids(tok) + tok(PATCH_PROMPT + w + PATCH_TAIL[1], add_special_tokens=False).input_ids for w in words]
-    inp, mask, pos = left_pad(lm, ids)
+    P = len(pre)
+    by_len: dict[int, list[int]] = {}
+    rest = []
+    for i, x in enumerate(ids):
+        if x[:P] == pre and len(x) > P:
+            by_len.setdefault(len(x) - P, []).append(i)
+        else:
+            rest.append(i)
+    out = np.zeros(len(ids), dtype=np.int64)
     with torch.inference_mode():
-        logits = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits[:, -1]
-    return logits.argmax(-1).numpy()
+        prefix = lm.model.base_model(input_ids=torch.tensor([pre]), use_cache=True).past_key_values if by_len else None
+        for S, rows in by_len.items():
+            cache = copy.deepcopy(prefix)
+            cache.batch_repeat_interleave(len(rows))
+            pos = torch.arange(P, P + S)[None].repeat(len(rows), 1)
+            logits = lm.model(input_ids=torch.tensor([ids[i][P:] for i in rows]), past_key_values=cache,
+                              position_ids=pos, logits_to_keep=1).logits[:, -1]
+            out[rows] = logits.argmax(-1).numpy()
+        if rest:
+            inp, mask, pos = left_pad(lm, [ids[i] for i in rest])
+            logits = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits[:, -1]
+            out[rest] = logits.argmax(-1).numpy()
+    return out
 
 
 def _senses(lm, str_, hs_s, hs_r, labels, sender_layer, receiver_layer, seed):
