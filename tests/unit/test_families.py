@@ -334,3 +334,17 @@ def test_the_word_as_text_shares_its_prompt_and_equals_whole_passes(lm):
         with torch.no_grad():
             want.append(int(lm.model(input_ids=inp, attention_mask=mask, position_ids=pos).logits[0, -1].argmax()))
     assert got.tolist() == want and len({len(w) for w in words}) > 1
+
+
+def test_next_token_logprobs_of_a_left_padded_batch_equal_each_prompt_alone(lm):
+    """The sparse next-token matrix reads each prompt's next-token distribution from one left-padded batch
+    that sends only the last column to the LM head: equal to each prompt run alone, whatever its length."""
+    from latent.claims.experiments.sparse_matrix import next_logprobs
+
+    prompts = ["the queen", "a bee in the hive hums", "x"]
+    got = next_logprobs(lm, prompts)
+    for p, row in zip(prompts, got):
+        ids = torch.tensor([hidden.encode(lm, p)[0]])
+        with torch.no_grad():
+            want = torch.log_softmax(lm.model(ids).logits[0, -1].float(), -1).numpy()
+        assert abs(row - want).max() < 1e-4, p

@@ -30,7 +30,7 @@ from plotly.subplots import make_subplots
 from latent.claims.evidence import Evidence, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.core.generate import continuation_logprobs
-from latent.core.hidden import encode, pad_batch, start_ids
+from latent.core.hidden import encode, left_pad, start_ids
 from latent.core.stats import bootstrap_ci, rng
 from latent.style import claim_style
 
@@ -59,14 +59,14 @@ FRAMES = [
 
 
 def next_logprobs(lm, prompts: list[str]) -> np.ndarray:
-    """``(P, vocab)`` next-token log-probs after each prompt (one right-padded batch)."""
+    """``(P, vocab)`` next-token log-probs after each prompt (one left-padded batch: every prompt's last
+    token in the last column, the only one that reaches the LM head)."""
 
     ids = [encode(lm, p)[0] for p in prompts]
-    x, mask = pad_batch(lm, ids)
+    x, mask, pos = left_pad(lm, ids)
     with torch.inference_mode():
-        logits = lm.model(input_ids=x, attention_mask=mask).logits
-    last = torch.tensor([len(i) - 1 for i in ids])
-    return torch.log_softmax(logits[torch.arange(len(ids)), last].float(), -1).cpu().numpy()
+        logits = lm.model(input_ids=x, attention_mask=mask, position_ids=pos, logits_to_keep=1).logits[:, -1]
+    return torch.log_softmax(logits.float(), -1).cpu().numpy()
 
 
 def text_logprob(lm, prompts: list[str]) -> np.ndarray:
