@@ -348,3 +348,15 @@ def test_next_token_logprobs_of_a_left_padded_batch_equal_each_prompt_alone(lm):
         with torch.no_grad():
             want = torch.log_softmax(lm.model(ids).logits[0, -1].float(), -1).numpy()
         assert abs(row - want).max() < 1e-4, p
+
+
+def test_last_token_activations_of_a_left_padded_batch_equal_each_prompt_alone(lm):
+    """Computational economy reads each prompt's last-position MLP activations and next-token entropy from
+    one left-padded batch with only the last column at the LM head: equal to each prompt run alone."""
+    from latent.claims.experiments.economy import last_token_acts
+
+    prompts = ["the queen", "a bee in the hive hums", "x"]
+    acts, ents = last_token_acts(lm, prompts)
+    for i, p in enumerate(prompts):
+        a1, e1 = last_token_acts(lm, [p])
+        assert abs(acts[i] - a1[0]).max() < 1e-4 and abs(ents[i] - e1[0]) < 1e-4, p

@@ -30,7 +30,7 @@ from scipy.stats import norm
 
 from latent.claims.evidence import INCONCLUSIVE, Evidence, Finding, judge, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
-from latent.core.hidden import encode, pad_batch
+from latent.core.hidden import encode, left_pad
 from latent.core.hooks import Plan, run_plan, use
 from latent.core.stats import band, clopper_pearson, rng
 from latent.style import claim_style
@@ -60,15 +60,14 @@ def last_token_acts(lm, prompts: list[str], chunk: int = 16):
     acts, ents = [], []
     for s in range(0, len(prompts), chunk):
         ids = [encode(lm, p)[0] for p in prompts[s:s + chunk]]
-        x, mask = pad_batch(lm, ids)
-        last = torch.tensor([len(i) - 1 for i in ids])
+        x, mask, pos = left_pad(lm, ids)          # every prompt's last token in the last column
         plan = Plan(mlp_record=set(blocks))
         out = {}
         with torch.inference_mode():
-            run_plan(lambda: out.setdefault("r", lm.model(input_ids=x, attention_mask=mask)), plan)
-        rows = torch.arange(len(ids))
-        acts.append(np.stack([plan.mlp_records[b][0][rows, last].float().cpu().numpy() for b in blocks], 1))
-        lp = torch.log_softmax(out["r"].logits[rows, last].float(), -1)
+            run_plan(lambda: out.setdefault("r", lm.model(input_ids=x, attention_mask=mask, position_ids=pos,
+                                                          logits_to_keep=1)), plan)     # the LM head on it only
+        acts.append(np.stack([plan.mlp_records[b][0][:, -1].float().cpu().numpy() for b in blocks], 1))
+        lp = torch.log_softmax(out["r"].logits[:, -1].float(), -1)
         ents.append((-(lp.exp() * lp).sum(-1)).cpu().numpy())
     return np.concatenate(acts), np.concatenate(ents)
 
