@@ -360,3 +360,21 @@ def test_last_token_activations_of_a_left_padded_batch_equal_each_prompt_alone(l
     for i, p in enumerate(prompts):
         a1, e1 = last_token_acts(lm, [p])
         assert abs(acts[i] - a1[0]).max() < 1e-4 and abs(ents[i] - e1[0]) < 1e-4, p
+
+
+def test_reasoning_scores_from_the_questions_shared_heads_equal_whole_prompts(lm):
+    """Reasoning as steering runs each question's beginning once for all seven conditions and continues
+    each condition's text from its cache: the answers' log-probabilities and the greedy answers equal
+    one whole left-padded prefill (where a sliding window is shorter than the prompts, the whole path)."""
+    from latent.claims.experiments import reasoning as R
+
+    qs = ["Which insect makes honey?", "What is the capital of France?", "Who rules a hive?"]
+    bodies = [None, " It makes honey in a hive, so", " Paris."]
+    prompts = [R.prompt(lm, q, b) for q, b in zip(qs, bodies)]
+    heads = R.Heads(lm, [R.chat(lm, q + R.ASK, "") for q in qs])
+    shared = heads.prefill(lm, [hidden.encode(lm, p)[0] for p in prompts])
+    window = getattr(lm.model.config, "sliding_window", None)
+    assert (shared is None) == bool(window and window < 40)
+    (lp, lpw), outs = R.score(lm, prompts, ["bee", "Paris", "queen"], ["ant", "Rome", "king"], heads=heads)
+    (lp0, lpw0), outs0 = R.score(lm, prompts, ["bee", "Paris", "queen"], ["ant", "Rome", "king"])
+    assert abs(lp - lp0).max() < 1e-4 and abs(lpw - lpw0).max() < 1e-4 and outs == outs0

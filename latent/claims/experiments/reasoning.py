@@ -126,23 +126,64 @@ def filler_like(lm, text: str) -> str:
     return lm.tokenizer.decode(ids)
 
 
-def score(lm, prompts: list[str], answers: list[str], *more: list[str]) -> tuple[np.ndarray, list[str]]:
+class Heads:
+    """Each question's prompt up to the assistant's text (system line, question, assistant header), run
+    once for every condition: one left-padded batch and its KV cache, which :func:`score` continues with
+    each condition's own text."""
+
+    def __init__(self, lm, heads: list[str]):
+        self.ids = [encode(lm, h)[0] for h in heads]
+        inp, self.mask, self.pos = left_pad(lm, self.ids)
+        with torch.inference_mode():
+            self.cache = lm.model.base_model(input_ids=inp, attention_mask=self.mask, position_ids=self.pos,
+                                             use_cache=True).past_key_values
+
+    def prefill(self, lm, p_ids: list[list[int]]):
+        """``(output, mask, pos)`` of the prompts ``p_ids`` (one per question, in order) as one left-padded
+        prefill would give them, computed as the heads' cache plus each row's own tokens (left-padded
+        after the heads, so every row still ends at the last column). ``None`` when a prompt's tokens
+        do not begin with its head's (a tokenizer that merges across the boundary), or when the padding
+        inside a row would fall in a sliding attention window: run it whole."""
+        if len(p_ids) != len(self.ids) or any(len(p) <= len(h) or p[:len(h)] != h for p, h in zip(p_ids, self.ids)):
+            return None
+        bodies = [p[len(h):] for p, h in zip(p_ids, self.ids)]
+        S = max(map(len, bodies))
+        window = getattr(lm.model.config, "sliding_window", None)
+        if window and self.mask.shape[1] + S > window:   # a sliding window would count the padding between
+            return None
+        inp = torch.tensor([[0] * (S - len(b)) + b for b in bodies])
+        own = torch.tensor([[0] * (S - len(b)) + [1] * len(b) for b in bodies], dtype=self.mask.dtype)
+        mask = torch.cat([self.mask, own], 1)
+        pos = torch.cat([self.pos, self.pos[:, -1:] + own.cumsum(-1).clamp(min=1)], 1)
+        out = lm.model(input_ids=inp, attention_mask=mask, position_ids=pos[:, -S:], use_cache=True, logits_to_keep=1,
+                       past_key_values=copy.deepcopy(self.cache))
+        return out, mask, pos
+
+
+def score(lm, prompts: list[str], answers: list[str], *more: list[str], heads: Heads | None = None
+          ) -> tuple[np.ndarray, list[str]]:
     """For each prompt: the log-probability of the whole answer string `` answer`` (sum over its
     tokens) and the greedy answer (``ANSWER_TOKENS`` tokens), from one shared prefill. Further
     answer lists (``more``) are scored from the same prefill: then the first result is
     ``(1 + len(more), prompts)``.
 
     The prompts are left-padded so that every row ends at the last column; the answer tokens
-    (right-padded) and the greedy steps both continue from a copy of the prefill's KV cache.
+    (right-padded) and the greedy steps both continue from a copy of the prefill's KV cache. With
+    ``heads`` (the questions' shared beginnings, :class:`Heads`), the prefill runs only each prompt's
+    own tokens after them.
     """
 
     tok = lm.tokenizer
     p_ids = [encode(lm, p)[0] for p in prompts]
     B = len(p_ids)
     pad = tok.pad_token_id or 0
-    ids, mask, pos = left_pad(lm, p_ids)
     with torch.inference_mode():
-        pre = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        shared = heads.prefill(lm, p_ids) if heads is not None else None
+        if shared is not None:
+            pre, mask, pos = shared
+        else:
+            ids, mask, pos = left_pad(lm, p_ids)
+            pre = lm.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
         first = torch.log_softmax(pre.logits[:, -1].float(), -1)                   # predicts answer token 1
         lps = []
         for answer_set in (answers, *more):
@@ -199,8 +240,9 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
     contains = np.array([mask_answer(r, a) != r for r, a in zip(own, ans)])
     wrong = [ans[j] for j in derangement(n, seed + 1)]        # another question's answer: as fluent, not correct
     scored = {}
+    heads = Heads(lm, [chat(lm, q + ASK, "") for q in qs])      # every condition's prompt begins with its head
     for j, (c, p) in enumerate(texts.items()):
-        scored[c] = score(lm, p, ans, wrong)
+        scored[c] = score(lm, p, ans, wrong, heads=heads)
         if progress:
             progress(2 + j, 1 + len(texts))
     lp = {c: v[0][0] for c, v in scored.items()}
