@@ -276,14 +276,14 @@ def _one_gguf_parse():
     file). Here, one build at a time:
 
     - ``gguf.GGUFReader`` gives one reader per file (read-only, a memory map), which reads arrays of
-      strings in one pass (:func:`_fast_reader`) over a plain array (:class:`_PlainMemmap`);
+      strings and numbers in one pass (:func:`_fast_reader`) over a plain array (:class:`_PlainNumpy`);
     - transformers' metadata read without weights runs once per file (the tokenizer and the config both
       ask), each caller getting its own copy;
     - its value parser is :func:`_parse_value` (the same values), and ``gguf.get_tensor_name_map`` is
       asked once per architecture and depth instead of once per module.
 
-    The cache built is bit for bit the one the library's own path builds (checked on Gemma 3; the tests
-    compare every field and the metadata). The originals are put back after, also after an error."""
+    The cache built is byte for byte the one the library's own path builds (both embedded models, every
+    file compared by hand; the tests compare every field and the metadata). The originals are put back after, also after an error."""
     import copy  # noqa: PLC0415
     import functools  # noqa: PLC0415
 
@@ -298,7 +298,7 @@ def _one_gguf_parse():
         def reader(path, mode="r"):
             key = (os.path.realpath(path), mode)
             if key not in readers:
-                gguf_reader.np = _PlainMemmap       # fields as plain arrays: numpy's memmap views cost 2x
+                gguf_reader.np = _PLAIN_NUMPY       # fields as plain arrays: numpy's memmap views cost 2x
                 try:
                     readers[key] = _fast_reader(original)(path, mode)
                 finally:
@@ -325,7 +325,7 @@ def _one_gguf_parse():
             gguf.get_tensor_name_map = names
 
 
-class _PlainMemmap:
+class _PlainNumpy:
     """``numpy`` as ``gguf.gguf_reader`` sees it while it parses: ``memmap`` gives a plain ndarray view of
     the mapped file (the map stays open as its base), so each of the vocabulary's half a million field
     slices is a cheap ndarray view instead of a memmap subclass view."""
@@ -342,7 +342,7 @@ class _PlainMemmap:
         return getattr(np, name)
 
 
-_PlainMemmap = _PlainMemmap()
+_PLAIN_NUMPY = _PlainNumpy()
 
 
 def _fast_reader(base):
