@@ -89,7 +89,7 @@ def _wait(loader: Loader, label: str):
             "the very first start dequantises the model"
         with slot.status(f"Loading {label}… ({first})") as s:
             bar = st.progress(0.0)
-            typical = 60.0 if "gemma" in label.lower() else 25.0      # measured first loads on two cores, for the bar
+            typical = 25.0 if "gemma" in label.lower() else 12.0      # first starts on two cores (bench_model_start: 22 s, 10 s)
             while not loader.wait(0.5):
                 spent = time.perf_counter() - loader.started
                 s.update(label=f"Loading {label}… {spent:.0f} s ({first})")
