@@ -83,17 +83,19 @@ inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, position
 widgets.stopped_note("walk")
 if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
     cancel = widgets.cancel_button(widgets.dock(), "walk", "the sweep")
-    live = st.empty()
+    progress, live = st.empty(), st.empty()
     try:
         strengths = parse_strengths(strength_text)
         sw = sweep(lm, enc, prompts, direction, strengths, max_new_tokens=tokens,
                    seeds=tuple(range(seed, seed + n_seeds)), do_sample=sample, positions=positions,
-                   runner=serving.scheduled(lm, live), on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
+                   runner=serving.scheduled(lm, progress),
+                   on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
         st.error(str(e))
     widgets.finished("walk", cancel)
+    progress.empty()
     live.empty()
 
 if "walk_result" in st.session_state:
@@ -114,9 +116,12 @@ if "walk_result" in st.session_state:
     tbl = sw.table()
     with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
         st.dataframe(tbl.round(4), hide_index=True)
+    lead = 1 + sum(s != 0 for s in sw.strengths)           # the cards' rows, decoded first when there are others
+    batches = ("in two batches (the cards' rows first, so they show at once)" if len(sw.rows) > lead else
+               "in one batch")
     st.caption(f"Cards: the first prompt, seed {sw.recipe['seeds'][0]}. {len(sw.rows)} rows (per prompt × seed: the "
                f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
-               f"of the same norm) in one batched call: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
+               f"of the same norm), decoded {batches}: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
                f"{lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)

@@ -129,7 +129,8 @@ def experiment(name: str, key: tuple, lm, progress=None):
 
 def scheduled(lm, slot):
     """A runner for :func:`latent.steering.walk.sweep` through the model's one scheduler: rows from every
-    session share batches; while waiting, ``slot`` shows the queue and progress; a session that goes
+    session share batches; while waiting, ``slot`` shows the queue and progress (the streamed cards go to
+    their own slot); a session that goes
     away (a closed tab, or Streamlit stopping its script) cancels its queued rows."""
     sched = scheduler_for(lm, threads=os.cpu_count())
     check = gone_away(session_alive(), stop=st.stop)     # a closed tab: drop the rows now, not when its session expires
@@ -142,7 +143,6 @@ def scheduled(lm, slot):
             if on_texts is not None and t.partial is not None and t.progress != shown[0]:
                 shown[0] = t.progress
                 on_texts(t.progress[0], t.partial)       # the cards fill in as the batch decodes
-                return
             slot.caption(queue_note(sched, t))
         g = sched.run(request, wait=wait)
         for note in g.extra.get("notes", []):      # a cluster worker lost mid-batch: its rows were redone

@@ -116,8 +116,9 @@ def stream_cards(slot, prompt: str, strengths, tokens: int):
     def show(step, texts):
         by = {0.0: texts[0], **{s: texts[1 + i] for i, s in enumerate(nonzero) if 1 + i < len(texts)}}
         with slot.container():
-            st.caption(f"Decoding… token {min(step + 1, tokens)} of {tokens}. The meters and their controls follow "
-                       "when every row of the batch is done.")
+            st.caption(f"Decoding these cards… token {min(step + 1, tokens)} of {tokens}." if step < tokens else
+                       "These cards are done. The meters and their controls follow when the other rows are decoded "
+                       "(the other prompts and seeds, and the random directions at every strength).")
             cols = st.columns(len(order))
             for col, s in zip(cols, order):
                 with col.container(border=True):

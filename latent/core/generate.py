@@ -40,6 +40,28 @@ class Generation:
     def tokens_per_second(self) -> float:
         return self.new_tokens / self.seconds if self.seconds else 0.0
 
+    @classmethod
+    def gather(cls, parts: list[Generation], positions: list[list[int]]) -> Generation:
+        """One generation from several decoded one after another: ``positions[k][i]`` is where row ``i``
+        of ``parts[k]`` goes in the whole. The seconds and decoded rows add up (the parts ran in turn)."""
+        n = sum(map(len, positions))
+        where: list = [None] * n
+        for g, pos in zip(parts, positions):
+            for i, j in enumerate(pos):
+                where[j] = (g, i)
+        if any(w is None for w in where):
+            raise ValueError("the parts' positions do not cover every row once")
+        toks = [g.token_ids[i] for g, i in where]
+        extra = {"batch_rows": sum(g.extra.get("batch_rows", len(g.texts)) for g in parts)}
+        if all("typicality" in g.extra for g in parts):
+            extra["typicality"] = np.array([g.extra["typicality"][i] for g, i in where], dtype=float)
+        notes = [x for g in parts for x in g.extra.get("notes", [])]
+        if notes:
+            extra["notes"] = list(dict.fromkeys(notes))
+        return cls([g.texts[i] for g, i in where], toks, [g.prompt_ids[i] for g, i in where],
+                   np.stack([g.first_logprobs[i] for g, i in where]), sum(g.seconds for g in parts),
+                   sum(map(len, toks)), extra)
+
 
 def check_request(lm, prompts: list[str], max_new_tokens: int) -> list[list[int]]:
     if not prompts:

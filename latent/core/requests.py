@@ -22,6 +22,7 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -52,6 +53,16 @@ class GenerateRequest:
     @property
     def rows(self) -> int:
         return len(self.prompts)
+
+    def take(self, rows) -> GenerateRequest:
+        """The request for some of its rows, in the order given (their vectors with them)."""
+        rows = [int(j) for j in rows]
+        added = b""
+        if self.added:
+            v = np.frombuffer(self.added, dtype=np.float32).reshape(self.rows, -1)
+            added = np.ascontiguousarray(v[rows]).tobytes()
+        return dataclasses.replace(self, prompts=tuple(self.prompts[j] for j in rows),
+                                   seeds=tuple(self.seeds[j] for j in rows), added=added)
 
     def vectors(self, d: int) -> np.ndarray:
         if not self.added:

@@ -36,7 +36,6 @@ Example::
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import socket
@@ -175,12 +174,6 @@ def split_rows(requests: list[GenerateRequest], n: int, d: int) -> list[list[tup
             if rows:
                 shares[w].append((ri, rows))
     return shares
-
-
-def sub_request(r: GenerateRequest, rows: list[int], d: int) -> GenerateRequest:
-    added = r.vectors(d)[rows].tobytes() if r.added else b""
-    return dataclasses.replace(r, prompts=tuple(r.prompts[j] for j in rows),
-                               seeds=tuple(r.seeds[j] for j in rows), added=added)
 
 
 def join_rows(requests: list[GenerateRequest], shares, outs: list[list[Generation]]) -> list[Generation]:
@@ -370,7 +363,7 @@ class RayBackend:
         d = model.d_model
         shares = split_rows(requests, len(self.workers), d)
         jobs = [(w, share) for w, share in enumerate(shares) if share]
-        subs = {w: [sub_request(requests[ri], rows, d) for ri, rows in share] for w, share in jobs}
+        subs = {w: [requests[ri].take(rows) for ri, rows in share] for w, share in jobs}
         refs = {w: self.workers[w].run.remote(spec, kind, subs[w]) for w, _ in jobs}
         outs: dict[int, list] = {}
         while refs:

@@ -20,7 +20,7 @@ import torch
 
 from latent.core.decode import decode_rows
 from latent.core.direction import Direction, DirectionError
-from latent.core.generate import MAX_ROWS, generate
+from latent.core.generate import MAX_ROWS, Generation, generate
 from latent.core.hidden import hidden_states, pooled_states
 from latent.core.hooks import Plan, use
 from latent.core.lens import lens_topk
@@ -203,7 +203,9 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     from many sessions share batches); without it the rows decode here. Either way ``on_token(step,
     texts)`` streams the first prompt's (first seed's) texts so far: the unsteered row, then the direction
     at each nonzero strength in order (a runner is then called as ``runner(request, on_texts)``, with
-    ``on_texts(step, texts of every row of the request)``)."""
+    ``on_texts(step, texts of every row of the request)``). With ``on_token`` those rows (the cards)
+    decode first, in a request of their own, then the rest in a second one (called without
+    ``on_texts``); ``on_token(max_new_tokens, texts)`` says the cards are done in between."""
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     strengths = check_strengths(strengths)
     seeds = [int(seed)] if seed is not None else list(seeds)
@@ -230,11 +232,17 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
                                    positions=positions, typicality=True)
     first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0
                  and r[2] == seeds[0]]
-    stream = (lambda i, t: on_token(i, [t[k] for k in first_dir])) if on_token else None
-    if runner is not None:
-        gen = runner(request, stream) if stream else runner(request)
+    if on_token is None or len(first_dir) == len(rows):
+        gen = _decode(lm, request, runner, on_token)
     else:
-        gen = decode_rows(lm, [request], on_token=stream)[0]
+        # streamed: the cards' rows decode first, as a batch of their own, so the cards fill in at once
+        # instead of after the prompt pass over every row; then every other row. Rows do not depend on
+        # the batch they decode in (each has its own seed), so the result is the one-batch result.
+        lead = _decode(lm, request.take(first_dir), runner, on_token)
+        on_token(max_new_tokens, lead.texts)          # the cards are done; the other rows follow
+        lead_rows = set(first_dir)
+        others = [i for i in range(len(rows)) if i not in lead_rows]
+        gen = Generation.gather([lead, _decode(lm, request.take(others), runner, None)], [first_dir, others])
     pos, neg = poles or pole_texts(direction)
     concept = concept_scores(encoder, gen.texts, pos, neg)
     table = pd.DataFrame({"kind": [r[0] for r in rows], "prompt": [prompts[r[1]] for r in rows],
@@ -249,6 +257,15 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     table["degenerate"] = [degenerate(t, d2, n) for t, d2, n in zip(table["text"], table["distinct2"], table["tokens"])]
     return _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
                       positions, n_random)
+
+
+def _decode(lm, request: GenerateRequest, runner, on_token):
+    """Decode one request, through ``runner`` where given (see :func:`sweep`), streaming its rows' texts to
+    ``on_token(step, texts)``."""
+    if runner is not None:
+        return runner(request, on_token) if on_token else runner(request)
+    on_rows = (lambda step, per: on_token(step, per[0])) if on_token else None
+    return decode_rows(lm, [request], on_rows=on_rows)[0]
 
 
 def verdict(lo: float, hi: float, band: tuple[float, float], n: int) -> str:

@@ -93,8 +93,14 @@ def test_latent_walk_sweep_shows_texts(page, artifacts):
     wait_idle(page)
     page.get_by_label("New tokens").focus()
     page.get_by_role("button", name="Walk: generate the sweep").click()
+    # the cards' rows decode first: their texts are done while the other rows (the controls) still decode
+    page.get_by_text("These cards are done.", exact=False).wait_for(timeout=120_000)
+    assert page.get_by_text("Steerability:").count() == 0
+    assert page.get_by_text("unsteered", exact=True).count() == 1
+    page.screenshot(path=str(artifacts / "latent-walk-streaming.png"))
     page.get_by_text("Steerability:").wait_for()
     wait_idle(page)
+    assert page.get_by_text("These cards are done.", exact=False).count() == 0
     cards = page.get_by_text("unsteered", exact=True)
     assert cards.count() >= 1 and page.get_by_text("strength +", exact=False).count() >= 1
     page.wait_for_selector(".js-plotly-plot .scatterlayer .trace")

@@ -147,6 +147,59 @@ def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
     assert distinct2([5, 6, 5, 6, 5, 6, 5, 6]) < 0.5 <= distinct2(list(range(8)))
 
 
+@pytest.mark.parametrize("family", ["llama", "gemma3"])
+def test_a_streamed_sweep_decodes_its_cards_first_and_equals_the_one_batch_sweep(family):
+    """With ``on_token`` the cards' rows (first prompt, first seed: unsteered, then the direction at each
+    nonzero strength) go out first as a request of their own, the rest after, without streaming; every
+    row, meter and summary number equals the sweep decoded in one batch. Two prompts of different
+    lengths, so the one batch is left-padded and the cards' batch is not."""
+    from conftest import make_tiny_lm
+
+    from latent.steering.walk import sweep
+
+    lm = make_tiny_lm(family=family)
+    d = Direction(np.random.default_rng(3).normal(size=lm.d_model), layer=2, positive="a", negative="b")
+    args = (lm, _LengthEncoder(), ["the queen of the hive", "a bee"], d, [-2.0, 0.0, 2.0])
+    kw = dict(max_new_tokens=6, seeds=(0, 1), n_random=2)
+    whole = sweep(*args, **kw)
+    sent, frames = [], []
+
+    def runner(request, on_texts=None):
+        from latent.core.decode import decode_rows
+        sent.append((request.rows, on_texts is not None))
+        on_rows = (lambda step, per: on_texts(step, per[0])) if on_texts else None
+        return decode_rows(lm, [request], on_rows=on_rows)[0]
+    for run in (runner, None):                    # through a runner (the app) and without one
+        sent.clear()
+        frames.clear()
+        streamed = sweep(*args, **kw, runner=run, on_token=lambda step, texts: frames.append((step, texts)))
+        if run is not None:
+            assert sent == [(3, True), (len(whole.rows) - 3, False)]
+        cards = streamed.rows[(streamed.rows.prompt == "the queen of the hive") & (streamed.rows.seed == 0)
+                              & (streamed.rows.kind != "random")]
+        assert frames[-1] == (6, [cards[cards.strength == s].text.item() for s in (0.0, -2.0, 2.0)])
+        assert len(frames) > 2 and frames[0][1] != frames[-1][1]          # they grew token by token
+        assert streamed.rows["text"].tolist() == whole.rows["text"].tolist()
+        for col in ("typicality", "kl", "concept", "effect"):
+            np.testing.assert_allclose(streamed.rows[col], whole.rows[col], atol=1e-5, err_msg=col)
+        np.testing.assert_allclose(streamed.summary.select_dtypes("number"), whole.summary.select_dtypes("number"),
+                                   atol=1e-5)
+        assert streamed.band_verdict() == whole.band_verdict()
+
+
+def test_generations_gather_back_into_one_order(tiny_lm):
+    from latent.core.generate import Generation
+
+    a = generate(tiny_lm, ["the", "a bee"], max_new_tokens=3)
+    b = generate(tiny_lm, ["hive"], max_new_tokens=3)
+    g = Generation.gather([a, b], [[2, 0], [1]])
+    assert g.texts == [a.texts[1], b.texts[0], a.texts[0]]
+    np.testing.assert_array_equal(g.first_logprobs[1], b.first_logprobs[0])
+    assert g.new_tokens == a.new_tokens + b.new_tokens
+    with pytest.raises(ValueError, match="every row once"):
+        Generation.gather([a, b], [[0, 0], [1]])
+
+
 class _LengthEncoder:  # a stand-in encoder: the meters' arithmetic, not the encoder, is under test
     def encode(self, texts, normalize_embeddings=True, **kw):
         v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
