@@ -8,7 +8,9 @@ Each side runs in a fresh process (model loaded and warmed up first, not counted
 * **after**: today's code.
 
 Since the prompt pass is shared (each distinct prompt's layers below the steering layer run once per
-batch, and only the last column reaches the LM head), the first card waits for less arithmetic.
+batch, and only the last column reaches the LM head), the first card waits for less arithmetic; since
+the cards' rows decode first, in a request of their own, it waits only for theirs (the last meter
+then pays for that small decode).
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/bench_sweep_stream.py [--model M] [--before COMMIT]``
 """
