@@ -116,13 +116,10 @@ if "walk_result" in st.session_state:
     tbl = sw.table()
     with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
         st.dataframe(tbl.round(4), hide_index=True)
-    lead = 1 + sum(s != 0 for s in sw.strengths)           # the cards' rows, decoded first when there are others
-    batches = ("in two batches (the cards' rows first, so they show at once)" if len(sw.rows) > lead else
-               "in one batch")
     st.caption(f"Cards: the first prompt, seed {sw.recipe['seeds'][0]}. {len(sw.rows)} rows (per prompt × seed: the "
                f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
-               f"of the same norm), decoded {batches}: {sw.seconds:.1f} s, {sw.tokens_per_second:.0f} tokens/s on "
-               f"{lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
+               f"of the same norm), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
+               f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw)
     chart(f1, key="wk_meters", theme=None,
