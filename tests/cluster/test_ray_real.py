@@ -23,7 +23,10 @@ STEER = ["steer", "--prompt", "I think that", "--prompt", "My day was", "--towar
 
 def same(a, b, path=""):
     """Equal JSON, numbers to 2e-4 or 1e-5 of their size: the JSON rounds to 4 decimals, and typicality and
-    KL are summed in another order on another thread count (a KL of 35.6908 here read 35.6907 there)."""
+    KL are summed in another order on another thread count (a KL of 35.6908 here read 35.6907 there).
+    An interval's bound or a band is 20 times looser in relative terms: at n = 2 (KL's n is the prompts)
+    a bound moves by up to 1 + t(0.975, 1) ≈ 14 times its values' difference (one machine: a KL bound
+    of 35.6904 there against 35.6900 here, in every commit of that day)."""
     if isinstance(a, dict):
         assert sorted(a) == sorted(b), path
         for k in a:
@@ -34,7 +37,8 @@ def same(a, b, path=""):
         for i, (x, y) in enumerate(zip(a, b)):
             same(x, y, f"{path}[{i}]")
     elif isinstance(a, float):
-        assert b == pytest.approx(a, abs=2e-4, rel=1e-5), path
+        derived = ".ci[" in path or "_ci[" in path or "band[" in path
+        assert b == pytest.approx(a, abs=2e-4, rel=2e-4 if derived else 1e-5), path
     else:
         assert a == b, path
 
