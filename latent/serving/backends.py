@@ -177,26 +177,22 @@ def split_rows(requests: list[GenerateRequest], n: int, d: int) -> list[list[tup
 
 
 def join_rows(requests: list[GenerateRequest], shares, outs: list[list[Generation]]) -> list[Generation]:
-    """Put each request's rows back in order from the workers' results (see :func:`split_rows`)."""
+    """Put each request's rows back in order from the workers' results (see :func:`split_rows`): the
+    workers ran at once, so the seconds are the slowest worker's, and the decoded rows are every worker's."""
     from latent.core.generate import Generation  # noqa: PLC0415 - torch: see the module docstring
 
-    where = {}                                  # (request, row) -> (generation, index)
+    parts: list[tuple[list, list]] = [([], []) for _ in requests]     # per request: its generations, their rows
     for share, out in zip(shares, outs):
         for (ri, rows), g in zip(share, out):
-            for i, j in enumerate(rows):
-                where[(ri, j)] = (g, i)
+            parts[ri][0].append(g)
+            parts[ri][1].append(rows)
     batch_rows = sum(out[0].extra["batch_rows"] for out in outs if out)
     seconds = max((out[0].seconds for out in outs if out), default=0.0)
     result = []
-    for ri, r in enumerate(requests):
-        parts = [where[(ri, j)] for j in range(r.rows)]
-        extra = {"batch_rows": batch_rows}
-        if r.typicality:
-            extra["typicality"] = np.array([g.extra["typicality"][i] for g, i in parts], dtype=float)
-        toks = [g.token_ids[i] for g, i in parts]
-        result.append(Generation([g.texts[i] for g, i in parts], toks, [g.prompt_ids[i] for g, i in parts],
-                                 np.stack([g.first_logprobs[i] for g, i in parts]), seconds,
-                                 sum(map(len, toks)), extra))
+    for gens, rows in parts:
+        g = Generation.gather(gens, rows)
+        g.seconds, g.extra["batch_rows"] = seconds, batch_rows
+        result.append(g)
     return result
 
 
