@@ -8,6 +8,10 @@ app's scheduler (which packs many sessions' requests into one batch) or by a rem
 * :class:`StatesRequest`: a hidden-state pass (:func:`latent.core.hidden.forward_requests`);
 * :class:`EncodeRequest`: sentence-encoder texts (:func:`latent.core.models.embed_requests`).
 
+A new kind of scheduled work is a request type here (``make``, ``rows``, ``key``, ``group``) and the
+engine function that computes a list of them; the serving layer's table of kinds
+(``latent.serving.scheduler.KINDS``) names both in one row.
+
 **The door.** :func:`through_door` computes a request here unless this thread has a door
 (:func:`set_door`): a function ``door(model, request)`` that returns where to send it (a callable
 taking the request) or ``None``. The app sets one per session, so its work joins the scheduler.
@@ -127,8 +131,6 @@ class EncodeRequest:
     def group(self) -> tuple:
         return ()
 
-
-Request = GenerateRequest | StatesRequest | EncodeRequest
 
 # door(model, request) -> a callable that computes the request elsewhere (the app's scheduler), or None
 _DOOR: ContextVar = ContextVar("latent_model_door", default=None)

@@ -9,7 +9,9 @@ cancelled tickets, and hands each batch to its backend's ``run(batcher, model, r
   and set torch's threads to exactly the CPUs Ray gave it. A decode batch's distinct rows (equal prompt,
   seed, layer and vector) are split evenly over the workers by row count, each distinct row on exactly
   one worker, and decoded there by :func:`latent.core.decode.decode_rows`, the in-process code path;
-  a hidden-state pass or an encoder call goes whole to one worker, in turn.
+  a hidden-state pass or an encoder call goes whole to one worker, in turn. A worker is sent the batch's
+  kind and looks its engine function up in the scheduler's one table of kinds
+  (:data:`latent.serving.scheduler.KINDS`), as :class:`InProcess` computes it.
 
 Why Ray Core actors, not Ray Serve: Serve's router balances *requests*, not rows (8 sessions went 6/2
 and 7/1 over 2 replicas); the scheduler already batches and splits rows itself, and needs a handle on
@@ -47,8 +49,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latent.core.errors import LatentError
-from latent.core.models import embed_requests, load_encoder, load_lm
-from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest
+from latent.core.models import load_encoder, load_lm
+from latent.core.requests import GenerateRequest
 
 if TYPE_CHECKING:
     from latent.core.generate import Generation
@@ -110,27 +112,13 @@ def fingerprint(model) -> str:
     return h.hexdigest()[:16]
 
 
-def kind_of(requests: list) -> str:
-    r = requests[0]
-    if isinstance(r, GenerateRequest):
-        return "decode"
-    if isinstance(r, StatesRequest):
-        return "states"
-    if isinstance(r, EncodeRequest):
-        return "encode"
-    raise BackendError(f"No worker computes {type(r).__name__}.")
+def row_of(kind: str):
+    """The row of the scheduler's table of kinds (:data:`latent.serving.scheduler.KINDS`) a worker computes."""
+    from latent.serving.scheduler import KINDS  # noqa: PLC0415 - the scheduler imports this module
 
-
-def compute(model, kind: str, requests: list, on_token=None) -> list:
-    """The in-process functions, by kind: what a worker runs (and what :class:`InProcess` would)."""
-    from latent.core.decode import decode_rows  # noqa: PLC0415 - torch: see the module docstring
-    from latent.core.hidden import forward_requests  # noqa: PLC0415
-
-    if kind == "decode":
-        return decode_rows(model, requests, on_token=on_token)
-    if kind == "states":
-        return forward_requests(model, requests)
-    return embed_requests(model, requests)
+    if kind not in KINDS:
+        raise BackendError(f"No worker computes {kind!r}. Must be one of: {', '.join(KINDS)}")
+    return KINDS[kind]
 
 
 class InProcess:
@@ -237,8 +225,9 @@ class ModelWorker:
 
         def tick(step, _texts):
             self.step = (step + 1, self.step[1])
-        out = compute(m, kind, requests, on_token=tick)
-        self.computed.append((kind, out[0].extra["batch_rows"] if kind == "decode" else len(requests)))
+        row = row_of(kind)
+        out = row.remote(m, requests, tick)
+        self.computed.append((kind, row.size(requests, out)))
         return out
 
     def progress(self) -> tuple[int, int]:
@@ -351,8 +340,8 @@ class RayBackend:
     def run(self, batcher, model, requests: list, tickets: list) -> list:
         spec = spec_of(model)
         self.prepare(model)
-        kind = kind_of(requests)
-        if kind != "decode":
+        kind = batcher.kind
+        if not batcher.split:
             out = self._call(spec, kind, requests, self._next(), tickets)
             batcher.note(requests, out)
             return out

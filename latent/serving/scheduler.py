@@ -1,10 +1,12 @@
 """One door to the shared models' work, batched across browser sessions.
 
 Requests are the plain values of :mod:`latent.core.requests`. The scheduler keeps one queue and one
-worker per kind of request; a :class:`Batcher` per kind says how many requests one batch may hold
-and which function of the engine computes them, and a backend (:class:`InProcess`, the default)
-runs the batch (:mod:`latent.serving.backends`: in-process by default, a Ray pool when configured).
-Three kinds today:
+worker per kind of request. :data:`KINDS` is the one table of scheduled kinds: a :class:`Batcher`
+class per kind carries its request type, its kind's name, the engine function that computes a list of
+such requests, which model's scheduler serves it and how many requests one batch may hold. The
+scheduler's door (:func:`route_model_work`) and the Ray workers (:mod:`latent.serving.backends`) look
+the kind up there; a backend (:class:`InProcess`, the default, or a Ray pool when configured) runs
+the batch. Three kinds today:
 
 * :class:`DecodeBatcher` for :class:`GenerateRequest` (a session's steering sweep): waits a moment
   for a class's requests to join, then one :func:`latent.core.decode.decode_rows` call (rows equal
@@ -13,11 +15,12 @@ Three kinds today:
   padded forward (:func:`latent.core.hidden.forward_requests`), bounded by padded tokens;
 * :class:`EncodeBatcher` for :class:`EncodeRequest`: one encoder call, each distinct text once.
 
-A new kind of scheduled work is a request type in core plus one batcher class here. Identical
-requests share one computation; a cancelled ticket (a closed tab: see ``wait`` in
-:meth:`Scheduler.run` and :func:`route_model_work`) is dropped before it runs; torch's threads are
-capped once. The engine's model code (torch) is imported by the batch that runs it, not with this
-module: every page's frame routes its work here before Home draws its first map.
+A new kind of scheduled work is a request type and its compute function in core plus one row here
+(a ``@register``-ed :class:`Batcher` subclass naming them). Identical requests share one computation;
+a cancelled ticket (a closed tab: see ``wait`` in :meth:`Scheduler.run` and :func:`route_model_work`)
+is dropped before it runs; torch's threads are capped once. The engine's model code (torch) is
+imported by the batch that runs it, not with this module: every page's frame routes its work here
+before Home draws its first map.
 
 Example::
 
@@ -29,6 +32,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 import time
 from concurrent.futures import CancelledError, Future
@@ -36,7 +40,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latent.core.models import embed_requests
 from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest, set_door
 from latent.serving.backends import InProcess, current_backend
 
@@ -49,7 +52,7 @@ MAX_TEXTS = 1024             # texts per shared encoder call
 class Ticket:
     """A submitted request: its future, its place in the queue and the decode's progress."""
 
-    request: GenerateRequest
+    request: object
     future: Future = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
     progress: tuple[int, int] = (0, 0)      # (tokens decoded, tokens wanted) once its batch runs
@@ -66,15 +69,50 @@ class Ticket:
 
 
 class Batcher:
-    """How one kind of request is batched and computed. ``fits(batch, request)`` says whether
-    ``request`` may join the requests already taken; ``compute(model, requests, tickets)`` returns
-    one result per request (a backend calls it)."""
+    """One kind of scheduled work: a row of :data:`KINDS`. The class names its ``request_type``, its
+    ``kind`` (the name a Ray worker looks the row up by) and ``core``, the engine function that computes
+    a list of such requests (``"module:function"``, imported when a batch runs, or the function itself);
+    ``pool`` says which model's scheduler serves it (``"lm"``: a language model's, ``"encoder"``: the
+    sentence encoder's) and ``door`` whether a page's requests of this kind go through it when the model
+    is served (:func:`route_model_work`). ``fits(batch, request)`` says whether ``request`` may join the
+    requests already taken; ``compute(model, requests, tickets)`` returns one result per request (a
+    backend calls it)."""
 
     request_type: type = object
+    kind: str = ""
+    core: object = ""                      # "module:function" or a function(model, requests, **hooks) -> list
+    pool: str = "lm"
+    door: bool = True
+    split: bool = False                    # a Ray backend splits the batch's rows over its workers (decode)
+    step_hook: str | None = None           # the core function's per-step callback a worker counts progress with
     window_s: float = 0.0                  # wait this long after the oldest request for others to join
 
     def __init__(self, scheduler: "Scheduler"):
         self.s = scheduler
+
+    @classmethod
+    def function(cls):
+        """The engine function of this kind (imported on first use: torch stays out of this module)."""
+        core = cls.core
+        if isinstance(core, str):
+            module, _, name = core.partition(":")
+            return getattr(importlib.import_module(module), name)
+        return core
+
+    @classmethod
+    def remote(cls, model, requests: list, tick=None) -> list:
+        """What a worker runs: the engine function, with ``tick(step, texts)`` as its per-step callback."""
+        hooks = {cls.step_hook: tick} if cls.step_hook and tick is not None else {}
+        return cls.function()(model, requests, **hooks)
+
+    @classmethod
+    def size(cls, requests: list, results: list) -> int:
+        """What one call computed, as a worker's history counts it (requests; decode: distinct rows)."""
+        return len(requests)
+
+    def cap(self) -> int | None:
+        """The most rows one request may ask for (``None``: any)."""
+        return None
 
     def fits(self, batch: list, request) -> bool:
         return True
@@ -82,19 +120,59 @@ class Batcher:
     def full(self, queue: list) -> bool:
         return False
 
+    def hooks(self, tickets: list) -> dict:
+        """Keyword arguments for the engine function in this process (decode: progress and cancelling)."""
+        return {}
+
     def compute(self, model, requests: list, tickets: list) -> list:
-        raise NotImplementedError
+        out = self.function()(model, requests, **self.hooks(tickets))
+        self.note(requests, out)
+        return out
 
     def note(self, requests: list, results: list) -> None:
         """Count what one batch computed (for tests and the benchmarks); every backend calls it."""
 
 
+KINDS: dict[str, type[Batcher]] = {}     # kind -> its Batcher class: the one table of scheduled kinds
+
+
+def register(batcher: type[Batcher]) -> type[Batcher]:
+    """Add a row to :data:`KINDS` (a class decorator). A kind's name and request type are its own.
+    Schedulers made from now on serve it (:func:`scheduler_for` keeps the one it made first)."""
+    taken = {b.request_type: k for k, b in KINDS.items()}
+    if not batcher.kind or batcher.kind in KINDS or batcher.request_type in taken:
+        raise ValueError(f"Kind {batcher.kind!r} of {batcher.request_type.__name__}: its name and request type "
+                         f"must be new (taken: {', '.join(KINDS)}).")
+    KINDS[batcher.kind] = batcher
+    return batcher
+
+
+def row_for(request_type: type) -> type[Batcher] | None:
+    """The row of :data:`KINDS` for this request type, or ``None``."""
+    return next((b for b in KINDS.values() if b.request_type is request_type), None)
+
+
+def kinds(pool: str) -> tuple[type[Batcher], ...]:
+    """The rows one model's scheduler serves (``"lm"`` or ``"encoder"``)."""
+    return tuple(b for b in KINDS.values() if b.pool == pool)
+
+
+@register
 class DecodeBatcher(Batcher):
-    request_type = GenerateRequest
+    request_type, kind, core = GenerateRequest, "decode", "latent.core.decode:decode_rows"
+    door = False                           # sweeps pass their runner explicitly (it shows the queue)
+    split, step_hook = True, "on_token"
 
     def __init__(self, scheduler):
         super().__init__(scheduler)
         self.window_s = scheduler.window_s   # a class presses Run within moments of each other
+
+    @classmethod
+    def size(cls, requests, results):
+        return results[0].extra["batch_rows"]
+
+    def cap(self):
+        return self.s.max_rows
 
     def distinct_rows(self, requests) -> int:
         """Rows the batch decodes (equal rows once). A class's sweeps on one lesson prompt share their
@@ -110,70 +188,53 @@ class DecodeBatcher(Batcher):
     def full(self, queue):
         return self.distinct_rows(t.request for t in queue) >= self.s.max_rows
 
-    def compute(self, model, requests, tickets):
+    def hooks(self, tickets):
         def tick(step, per_request):
             if tickets and all(t.abandoned for t in tickets):
                 raise CancelledError("Every session of this batch went away: the decode stopped.")
             for t, texts in zip(tickets, per_request):
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
                 t.partial = texts
-        from latent.core.decode import decode_rows  # noqa: PLC0415 - torch: see the module docstring
-
-        out = decode_rows(model, requests, on_rows=tick)
-        self.note(requests, out)
-        return out
+        return {"on_rows": tick}
 
     def note(self, requests, results):
         self.s.batches.append(results[0].extra["batch_rows"])
         self.s.requested.append(sum(r.rows for r in requests))
 
 
+@register
 class StatesBatcher(Batcher):
-    request_type = StatesRequest
+    request_type, kind, core = StatesRequest, "states", "latent.core.hidden:forward_requests"
 
     def fits(self, batch, request):          # bounded by padded tokens
         rows = sum(t.request.rows for t in batch) + request.rows
         width = max([t.request.width for t in batch] + [request.width])
         return not batch or rows * width <= self.s.max_tokens
 
-    def compute(self, model, requests, tickets):
-        from latent.core.hidden import forward_requests  # noqa: PLC0415 - torch: see the module docstring
-
-        out = forward_requests(model, requests)
-        self.note(requests, out)
-        return out
-
     def note(self, requests, results):
         self.s.state_batches.append(len(requests))
 
 
+@register
 class EncodeBatcher(Batcher):
-    request_type = EncodeRequest
+    request_type, kind, core = EncodeRequest, "encode", "latent.core.models:embed_requests"
+    pool = "encoder"
 
     def fits(self, batch, request):
         return not batch or sum(t.request.rows for t in batch) + request.rows <= MAX_TEXTS
 
-    def compute(self, model, requests, tickets):
-        out = embed_requests(model, requests)
-        self.note(requests, out)
-        return out
-
     def note(self, requests, results):
         self.s.encode_batches.append((sum(r.rows for r in requests), len({t for r in requests for t in r.texts})))
-
-
-LM_BATCHERS = (DecodeBatcher, StatesBatcher)
-ENCODER_BATCHERS = (EncodeBatcher,)
 
 
 class Scheduler:
     """The queues and workers (one per kind of request) for one model (see the module docstring)."""
 
     def __init__(self, lm, max_rows: int = MAX_ROWS, threads: int | None = None, window_s: float = 0.25,
-                 max_tokens: int = MAX_STATE_TOKENS, batchers=LM_BATCHERS, backend=None):
+                 max_tokens: int = MAX_STATE_TOKENS, batchers=None, backend=None):
         self.lm, self.max_rows, self.window_s, self.max_tokens = lm, int(max_rows), float(window_s), int(max_tokens)
         self.backend = backend or current_backend()
-        self._batchers = {b.request_type: b(self) for b in batchers}
+        self._batchers = {b.request_type: b(self) for b in (kinds("lm") if batchers is None else batchers)}
         self._queues: dict[type, list[Ticket]] = {k: [] for k in self._batchers}
         self._running: dict[type, list[Ticket]] = {k: [] for k in self._batchers}  # the batch each worker computes
         self._by_key: dict[str, Ticket] = {}
@@ -202,7 +263,8 @@ class Scheduler:
         if kind not in self._queues:
             raise ValueError(f"Unknown request type {kind.__name__}. Must be one of: "
                              f"{', '.join(k.__name__ for k in self._queues)}")
-        if request.rows == 0 or (kind is GenerateRequest and request.rows > self.max_rows):
+        cap = self._batchers[kind].cap()
+        if request.rows == 0 or (cap is not None and request.rows > cap):
             raise ValueError(f"{request.rows} rows: a request needs 1-{self.max_rows}.")
         with self._cv:
             same = self._by_key.get(request.key())
@@ -351,7 +413,7 @@ def encoder_scheduler(encoder) -> Scheduler:
     """The one scheduler of a sentence encoder (made on first use)."""
     with _encoders_lock:
         if id(encoder) not in _encoders:
-            _encoders[id(encoder)] = Scheduler(encoder, batchers=ENCODER_BATCHERS)
+            _encoders[id(encoder)] = Scheduler(encoder, batchers=kinds("encoder"))
         return _encoders[id(encoder)]
 
 
@@ -371,13 +433,15 @@ def serve_encoder(encoder) -> None:
 
 
 def _door(model, request, wait=None):
-    """What :func:`latent.core.requests.door_for` asks: the scheduler's entry for this request, or None
-    (compute in the caller's thread) for a model the app does not serve."""
-    if isinstance(request, GenerateRequest):
-        return None                    # sweeps pass their runner explicitly (it shows the queue)
-    if isinstance(request, StatesRequest) and getattr(model, "_derived", {}).get("served", False):
+    """What :func:`latent.core.requests.door_for` asks: the scheduler's entry for this request (its kind's
+    row in :data:`KINDS` says whether pages' requests of it go through the door, and which model's
+    scheduler serves it), or None (compute in the caller's thread) for a model the app does not serve."""
+    row = row_for(type(request))
+    if row is None or not row.door:
+        return None
+    if row.pool == "lm" and getattr(model, "_derived", {}).get("served", False):
         return functools.partial(scheduler_for(model).run, wait=wait)
-    if isinstance(request, EncodeRequest) and id(model) in _served_encoders:
+    if row.pool == "encoder" and id(model) in _served_encoders:
         return functools.partial(encoder_scheduler(model).run, wait=wait)
     return None
 
@@ -391,5 +455,6 @@ def route_model_work(wait=None) -> None:
 
 
 __all__ = ["CancelledError", "EncodeRequest", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket",
-           "Batcher", "DecodeBatcher", "StatesBatcher", "EncodeBatcher", "InProcess", "route_model_work",
+           "Batcher", "DecodeBatcher", "StatesBatcher", "EncodeBatcher", "KINDS", "register", "row_for", "kinds",
+           "InProcess", "route_model_work",
            "encoder_scheduler", "scheduler_for", "serve", "serve_encoder"]
