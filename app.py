@@ -1,10 +1,10 @@
-"""The frame: one page registry (:mod:`latent.site`), and the set-up and tear-down that every page
+"""The frame: one page registry (:mod:`app_pages.site`), and the set-up and tear-down that every page
 shares, run once here around ``pg.run()`` (Streamlit's multipage entry point)."""
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
+from app_pages.site import PAGES, page
 from app_pages.ui import frame
-from latent.site import PAGES, page
 
 pg = st.navigation([st.Page(p.file, title=p.title, icon=p.icon or None, url_path=p.path or None, default=p.home)
                     for p in PAGES])

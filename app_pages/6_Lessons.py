@@ -2,10 +2,11 @@
 handout; and a lesson-link builder."""
 import streamlit as st
 
+from app_pages.site import TITLES
+from app_pages.site import page as page_spec
 from app_pages.ui import classroom, live_class
 from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.handout import handout_html, handout_pdf
-from latent.site import page as page_spec
 
 st.caption("A lesson walks through the real pages: each step sets the widgets, shows the live result and, where it "
            "asks you to predict, computes the answer on the loaded model before it says anything about it. "
@@ -22,7 +23,7 @@ lang = st.radio("Language of the lessons", langs, key="lb_lang", horizontal=True
                 on_change=_set_lang, help="The lesson texts, the lesson panel and the glossary; the model's own "
                 "text stays as it is. In a link: lang=de.")
 try:
-    lessons = load_lessons(lang=lang)
+    lessons = load_lessons(lang=lang, pages=TITLES)
 except LessonError as e:
     st.error(str(e))
     st.stop()
@@ -30,7 +31,7 @@ except LessonError as e:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _pdf(lid: str, lg: str) -> bytes:
-    return handout_pdf(load_lessons(lang=lg)[lid])
+    return handout_pdf(load_lessons(lang=lg, pages=TITLES)[lid])
 
 
 for lid, lesson in lessons.items():

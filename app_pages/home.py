@@ -1,12 +1,12 @@
 """Home: what the app is, the annotated map, a link to every page (from the registry), the model card."""
 import streamlit as st
 
+from app_pages.site import PAGES
 from app_pages.ui import classroom, models, serving
 from app_pages.ui.export import chart
 from app_pages.ui.text import md_escape
 from latent.core.models import EMBEDDED
 from latent.dialogues.figures import tour_figure
-from latent.site import PAGES
 
 st.markdown(
     "See and steer the latent geometry of a language model. Every dialogue turn and every token "

@@ -350,7 +350,7 @@ def _handout_args(p):
 def cmd_handout(args):
     if args.lang not in LANGUAGES:
         raise LessonError(f"--lang {args.lang!r}: choose one of {', '.join(LANGUAGES)}.")
-    lessons = load_lessons(lang=args.lang)
+    lessons = load_lessons(lang=args.lang)      # no pages=: the handout prints no page (the app checks them)
     if args.list or not args.lesson:
         for lid, lesson in lessons.items():
             print(f"{lid:20} {lesson.title}")

@@ -15,11 +15,11 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from app_pages.site import TITLES, page
 from app_pages.ui import live_class, models
 from latent.core.models import DEFAULT_LM, EMBEDDED, embedded
 from latent.lessons import LANGUAGES, LessonError, compute_fact, load_lessons
 from latent.lessons.words import t
-from latent.site import page
 from latent.style import PRESENT
 
 OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed", "lang", "model", "class", "teach", "me"}
@@ -84,7 +84,7 @@ def lang() -> str:
 
 def _lessons():
     try:
-        return load_lessons(lang=lang())
+        return load_lessons(lang=lang(), pages=TITLES)
     except LessonError as e:
         st.sidebar.error(f"Lessons could not be read: {e}")
         return {}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.site import PageSpec, is_value_key
 from app_pages.ui import classroom, models, serving
 from latent.lessons.words import glossary_file, t
-from latent.site import PageSpec, is_value_key
 from latent.style import NARROW
 
 LINK_VERSION = "1"
@@ -52,7 +52,7 @@ def keep_inputs() -> None:
     """Streamlit forgets a widget's value when its page is not shown; re-assigning every value widget's
     state at the top of each page keeps typed prompts and settings across page switches. Action
     widgets (buttons, uploads, downloads, editors) cannot be set: their keys start with
-    :data:`latent.site.ACTION` and are skipped (a test checks every page's action widgets do)."""
+    :data:`app_pages.site.ACTION` and are skipped (a test checks every page's action widgets do)."""
     for k in list(st.session_state.keys()):
         v = st.session_state[k]
         plain = isinstance(v, (str, int, float, bool, list, tuple)) or v is None and k.endswith("_layer")

@@ -8,6 +8,7 @@ import time
 
 import streamlit as st
 
+from app_pages.site import TITLES
 from latent.core import models, project
 from latent.core.requests import GenerateRequest, StatesRequest
 from latent.lessons import compute_fact, load_lessons
@@ -154,7 +155,7 @@ def warm_lesson(lesson_id: str) -> bool:
         if lm_loader.error or enc_loader.error:
             return
         lm, enc = lm_loader.result, enc_loader.result
-        lesson = load_lessons().get(lesson_id)
+        lesson = load_lessons(pages=TITLES).get(lesson_id)
         sched = scheduler_for(lm)
         for step in (lesson.steps if lesson else []):
             if not step.fact:

@@ -29,6 +29,11 @@ Translations: ``assets/lessons/i18n/<lang>/<same file name>`` holds the same les
 English. Options stay the same values (they are the model's answers); their on-screen words are
 ``labels``.
 
+Pages: a step names its page by the app's title, and the library does not know the app's pages. The
+caller that draws the steps (the app) passes its titles, ``load_lessons(pages=TITLES)``, and a step
+naming any other page is a :class:`LessonError`; without ``pages`` page names are not checked (the
+handout, which prints no page, is written from them unchecked).
+
 Example::
 
     >>> step = Step(page="Senses", text="t", reveal={"bee": "bee, p = {p:.2f}", "*": "not bee: {answer}"})
@@ -41,13 +46,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from latent.core.assets import asset
 from latent.core.errors import LatentError
 from latent.lessons.facts import FACTS
-from latent.site import TITLES
 
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
@@ -118,7 +123,9 @@ class Lesson:
         return float(sum(s.minutes for s in self.steps))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "lesson", lang: str = "en") -> "Lesson":
+    def from_dict(cls, d: dict, source: str = "lesson", lang: str = "en", pages: Iterable[str] | None = None) -> "Lesson":
+        """The lesson in ``d``, checked field by field; ``pages``: the page titles a step may name
+        (``None``: page names are not checked)."""
         if not isinstance(d, dict):
             raise LessonError(f"{source}: a lesson is a JSON object.")
         for k in ("id", "title", "steps"):
@@ -128,17 +135,18 @@ class Lesson:
             raise LessonError(f"{source}: the id may use letters, digits, - and _ only.")
         if not isinstance(d["steps"], list):
             raise LessonError(f"{source}: 'steps' is a list of steps.")
-        steps = [_step(s, f"{source}, step {i}") for i, s in enumerate(d["steps"], start=1)]
+        pages = None if pages is None else tuple(pages)
+        steps = [_step(s, f"{source}, step {i}", pages) for i, s in enumerate(d["steps"], start=1)]
         if not steps:
             raise LessonError(f"{source}: a lesson needs at least one step.")
         return cls(str(d["id"]), str(d["title"]), str(d.get("summary", "")), steps, lang, source)
 
 
-def _step(s, where: str) -> Step:
+def _step(s, where: str, pages: tuple[str, ...] | None) -> Step:
     if not isinstance(s, dict) or "text" not in s or "page" not in s:
         raise LessonError(f"{where}: each step needs 'page' and 'text'.")
-    if s["page"] not in TITLES:
-        raise LessonError(f"{where}: unknown page {s['page']!r}. Must be one of: {', '.join(TITLES)}")
+    if pages is not None and s["page"] not in pages:
+        raise LessonError(f"{where}: unknown page {s['page']!r}. Must be one of: {', '.join(pages)}")
     unknown = set(s) - FIELDS
     if unknown:
         raise LessonError(f"{where}: unknown field {sorted(unknown)[0]!r}.")
@@ -212,17 +220,19 @@ def check_lang(lang) -> str:
     return lang if lang in LANGUAGES else "en"
 
 
-def load_lessons(folder: Path | None = None, lang: str = "en") -> dict[str, Lesson]:
-    """Every lesson in ``assets/lessons`` (sorted by file name), by id, in ``lang`` where translated."""
+def load_lessons(folder: Path | None = None, lang: str = "en", pages: Iterable[str] | None = None) -> dict[str, Lesson]:
+    """Every lesson in ``assets/lessons`` (sorted by file name), by id, in ``lang`` where translated;
+    with ``pages`` (the app's page titles), a step naming another page is a :class:`LessonError`."""
     folder = folder or lessons_dir()
     lang = check_lang(lang)
+    pages = None if pages is None else tuple(pages)
     out = {}
     for p in sorted(folder.glob("*.json")):
         d = _read(p)
         tp = folder / "i18n" / lang / p.name
         if lang != "en" and tp.exists() and isinstance(d, dict):
             d = translate(d, _read(tp))
-        lesson = Lesson.from_dict(d, p.name, lang)
+        lesson = Lesson.from_dict(d, p.name, lang, pages)
         out[lesson.id] = lesson
     return out
 

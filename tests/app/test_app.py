@@ -56,6 +56,24 @@ def test_home_says_where_model_work_runs_and_why_an_unreachable_cluster_was_not_
     monkeypatch.setattr(backends, "_NOTE", None)
 
 
+
+def test_a_lesson_naming_a_page_that_does_not_exist_is_a_visible_note(monkeypatch, tmp_path):
+    """The library does not know the app's pages; the app passes its titles when it reads lessons, so a lesson
+    file naming another page is a note on every page (the sidebar) and on the Lessons page, not a crash."""
+    import latent.lessons
+
+    (tmp_path / "bad.json").write_text(json.dumps({"id": "bad", "title": "B", "steps": [{"page": "Nowhere", "text": "t"}]}))
+    monkeypatch.setattr(latent.lessons, "lessons_dir", lambda: tmp_path)
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert not at.exception
+    note = "bad.json, step 1: unknown page 'Nowhere'. Must be one of: Home, Dialogues"
+    assert any(note in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+    at.switch_page("app_pages/6_Lessons.py").run()
+    assert not at.exception
+    assert any(note in e.value for e in at.main.error), [e.value for e in at.main.error]
+
+
 def test_home_offers_both_embedded_models(at):
     assert at.radio(key="model_choice").options[:2] == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
     assert any("Q4_1 GGUF dequantised to fp32" in t.value for t in at.text)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from app_pages.site import TITLES, page
 from latent.lessons import LANGUAGES, TRANSLATED, Lesson, LessonError, load_lessons, translate
 from latent.lessons.classes import MIGRATIONS, ClassDB, ClassError, tally_text, valid_code
 from latent.lessons.handout import handout_html, handout_pdf, write_handout
 from latent.lessons.words import WORDS, glossary_file, t
-from latent.site import page
 
 ROOT = Path(__file__).resolve().parents[2]
-LESSONS = load_lessons()
+LESSONS = load_lessons(pages=TITLES)
 
 
 @pytest.fixture

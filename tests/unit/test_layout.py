@@ -1,4 +1,4 @@
-"""The one layout rule, and the CLI on a local folder holding a GPT-2-family model."""
+"""The layout rules, and the CLI on a local folder holding a GPT-2-family model."""
 import ast
 import json
 import subprocess
@@ -39,10 +39,34 @@ def test_library_never_imports_streamlit():
     assert not bad, bad
 
 
+def test_library_never_imports_the_app():
+    """``latent/`` is the library; the app (``app.py``, ``app_pages/``: the page registry included) sits on it."""
+    bad = [f"{f.relative_to(ROOT)} imports {m}" for f in (ROOT / "latent").rglob("*.py")
+           for m in imports_of(f) if m.split(".")[0] in ("app_pages", "app")]
+    assert not bad, bad
+
+
+def load_lessons_calls_without_pages(source: str) -> list[int]:
+    """Lines of ``load_lessons(...)`` calls that pass no ``pages=`` (the app's titles)."""
+    return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+            and (node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)) == "load_lessons"
+            and not any(k.arg == "pages" for k in node.keywords)]
+
+
+def test_the_app_loads_lessons_with_its_page_titles():
+    """The library does not know the app's pages, so every place the app reads lessons passes them: a lesson
+    naming a page that does not exist is then a LessonError, which the app shows as a visible note."""
+    files = [ROOT / "app.py", *(ROOT / "app_pages").rglob("*.py")]
+    calls = sum(f.read_text().count("load_lessons(") for f in files)
+    bad = {str(f.relative_to(ROOT)): lines for f in files if (lines := load_lessons_calls_without_pages(f.read_text()))}
+    assert calls >= 3 and not bad, (calls, bad)
+    assert load_lessons_calls_without_pages("load_lessons(lang=x)\nlessons.load_lessons(pages=T)\nm.load_lessons()") == [1, 3]
+
+
 def test_the_rule_checker_catches_a_violation(tmp_path):
     f = tmp_path / "x.py"
-    f.write_text("from latent.senses.sets import SenseSet\nimport streamlit as st\n")
-    assert {"latent.senses.sets", "streamlit"} <= imports_of(f)
+    f.write_text("from latent.senses.sets import SenseSet\nimport streamlit as st\nfrom app_pages.site import page\n")
+    assert {"latent.senses.sets", "streamlit", "app_pages.site"} <= imports_of(f)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from latent.lessons import Lesson, LessonError, Step, load_lessons
+from app_pages.site import PAGES, TITLES, is_value_key, page
+from latent.lessons import LANGUAGES, Lesson, LessonError, Step, load_lessons
 from latent.lessons.facts import FACTS
-from latent.site import PAGES, is_value_key, page
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,12 +19,12 @@ def widget_keys(page_file: str) -> set[str]:
 
 
 def test_four_lessons_ship_and_load():
-    lessons = load_lessons()
+    lessons = load_lessons(pages=TITLES)
     assert {"queen-hive", "conversation-path", "walking-direction", "seed-claims"} <= set(lessons)
     assert all(any(s.ask for s in lesson.steps) for lesson in lessons.values())   # each one asks to predict
 
 
-@pytest.mark.parametrize("lesson", list(load_lessons().values()), ids=lambda x: x.id)
+@pytest.mark.parametrize("lesson", list(load_lessons(pages=TITLES).values()), ids=lambda x: x.id)
 def test_lessons_set_real_widgets_and_use_real_facts(lesson):
     for s in lesson.steps:
         keys = widget_keys(page(s.page).file)
@@ -81,7 +81,30 @@ def test_a_sense_number_is_called_a_probability_only_where_calibration_held():
 ])
 def test_bad_lessons_get_one_clear_line(doc, msg):
     with pytest.raises(LessonError, match=msg):
-        Lesson.from_dict(doc, "bad.json")
+        Lesson.from_dict(doc, "bad.json", pages=TITLES)
+
+
+def test_every_shipped_lesson_names_only_the_apps_pages_in_every_language():
+    """The library does not know the app's pages: the app passes its titles, and every shipped lesson (and
+    translation) loads with them, so a step naming a page that does not exist fails here."""
+    for lang in LANGUAGES:
+        lessons = load_lessons(lang=lang, pages=TITLES)
+        assert lessons and all(s.page in TITLES for lesson in lessons.values() for s in lesson.steps), lang
+
+
+def test_page_names_are_checked_only_against_the_titles_given(tmp_path):
+    """Without ``pages`` a page name is not checked (the handout prints no page); with the app's titles an
+    unknown page is refused, naming the file, the step and the titles, from a file as from a dict."""
+    doc = {"id": "a", "title": "A", "steps": [{"page": "Home", "text": "hi"}, {"page": "Nowhere", "text": "x"}]}
+    assert Lesson.from_dict(doc, "a.json").steps[1].page == "Nowhere"
+    with pytest.raises(LessonError, match="a.json, step 2: unknown page 'Nowhere'. Must be one of: Home, Dialogues"):
+        Lesson.from_dict(doc, "a.json", pages=TITLES)
+    (tmp_path / "a.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert load_lessons(tmp_path)["a"].steps[1].page == "Nowhere"
+    with pytest.raises(LessonError, match="a.json, step 2: unknown page 'Nowhere'"):
+        load_lessons(tmp_path, pages=TITLES)
+    with pytest.raises(LessonError, match="unknown page 'Home'. Must be one of: Senses$"):
+        load_lessons(tmp_path, pages=iter(["Senses"]))                 # any iterable of titles
 
 
 def test_a_broken_file_is_named(tmp_path):
@@ -89,7 +112,7 @@ def test_a_broken_file_is_named(tmp_path):
     with pytest.raises(LessonError, match="a.json: not valid JSON"):
         load_lessons(tmp_path)
     (tmp_path / "a.json").write_text(json.dumps({"id": "a", "title": "A", "steps": [{"page": "Home", "text": "hi"}]}))
-    assert load_lessons(tmp_path)["a"].steps[0].text == "hi"
+    assert load_lessons(tmp_path, pages=TITLES)["a"].steps[0].text == "hi"
 
 
 def test_reveal_with_a_missing_value_is_an_error_not_a_guess():

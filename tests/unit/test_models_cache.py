@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from latent.core import models
+from latent.core import gguf_patch, models
 
 
 def test_two_loaders_at_once_build_the_cache_once(tmp_path, monkeypatch):
@@ -68,7 +68,7 @@ def test_without_the_lock_both_loaders_would_build(tmp_path, monkeypatch):
 
 def test_a_cache_build_parses_each_gguf_once_and_puts_the_reader_back(tmp_path, monkeypatch):
     """transformers asks ``gguf.GGUFReader`` for the same file three times during a build (tokenizer, config,
-    weights); inside ``_one_gguf_parse`` the file is parsed once, another file gets its own reader, and the
+    weights); inside ``one_gguf_parse`` the file is parsed once, another file gets its own reader, and the
     library's own class is back afterwards, also after an error. The control: outside it, every call parses."""
     import gguf
 
@@ -80,19 +80,41 @@ def test_a_cache_build_parses_each_gguf_once_and_puts_the_reader_back(tmp_path, 
 
     monkeypatch.setattr(gguf, "GGUFReader", Reader)
     a, b = tmp_path / "a.gguf", tmp_path / "b.gguf"
-    with models._one_gguf_parse():
+    with gguf_patch.one_gguf_parse():
         first = [gguf.GGUFReader(str(a)) for _ in range(3)]
         other = gguf.GGUFReader(str(b))
     assert parsed == [str(a), str(b)] and first[0] is first[1] is first[2] and other is not first[0]
     assert gguf.GGUFReader is Reader
     with pytest.raises(RuntimeError):
-        with models._one_gguf_parse():
+        with gguf_patch.one_gguf_parse():
             raise RuntimeError("a failed build")
     assert gguf.GGUFReader is Reader
     parsed.clear()
     for _ in range(3):
         gguf.GGUFReader(str(a))
     assert parsed == [str(a)] * 3
+
+
+
+def test_the_cache_build_reads_the_gguf_inside_the_fast_parse(tmp_path, monkeypatch):
+    """models builds the cache inside gguf_patch.one_gguf_parse: while transformers reads the GGUF, the
+    reader is the patched one; after the build (here stopped at its first read) the stock one is back."""
+    import gguf
+    import transformers
+
+    stock, seen = gguf.GGUFReader, []
+
+    class Stop(Exception):
+        pass
+
+    def from_pretrained(*args, **kwargs):
+        seen.append(gguf.GGUFReader is not stock)
+        raise Stop
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", from_pretrained)
+    with pytest.raises(Stop):
+        models._build_cache(tmp_path / "x.gguf", tmp_path / "cache")
+    assert seen == [True] and gguf.GGUFReader is stock
 
 
 def _write_gguf(path):
@@ -124,7 +146,7 @@ def _parsed(reader, parse):
 
 
 def test_the_fast_gguf_parse_reads_every_value_as_transformers_does(tmp_path):
-    """Inside ``_one_gguf_parse`` the reader maps the file as a plain array and transformers' value parser
+    """Inside ``one_gguf_parse`` the reader maps the file as a plain array and transformers' value parser
     is a faster one: every field parses to the same value (and type) as with the library's own reader
     and parser, the tensor reads the same, and the library's functions are back afterwards. The control:
     the comparison sees a changed value."""
@@ -137,7 +159,7 @@ def test_the_fast_gguf_parse_reads_every_value_as_transformers_does(tmp_path):
     stock_reader, stock_parse, stock_load = gguf.GGUFReader, mgu._gguf_parse_value, mgu.load_gguf_checkpoint
     stock_names = gguf.get_tensor_name_map
     want = _parsed(stock_reader(str(path)), stock_parse)
-    with models._one_gguf_parse():
+    with gguf_patch.one_gguf_parse():
         r = gguf.GGUFReader(str(path))
         got = _parsed(r, mgu._gguf_parse_value)
         assert mgu._gguf_parse_value is not stock_parse and type(r.data) is np.ndarray
@@ -158,13 +180,13 @@ def test_the_fast_gguf_parse_reads_every_value_as_transformers_does(tmp_path):
 
 @pytest.mark.real_model
 def test_the_fast_gguf_parse_gives_transformers_the_same_metadata(tmp_path):
-    """On SmolLM2's GGUF: transformers' metadata read (config and tokenizer) inside ``_one_gguf_parse`` equals
+    """On SmolLM2's GGUF: transformers' metadata read (config and tokenizer) inside ``one_gguf_parse`` equals
     the stock read, and a second read inside it is a copy (a caller that changes it changes nothing else)."""
     import transformers.modeling_gguf_pytorch_utils as mgu
 
     path = str(models.embedded_gguf())
     want = mgu.load_gguf_checkpoint(path, return_tensors=False)
-    with models._one_gguf_parse():
+    with gguf_patch.one_gguf_parse():
         first = mgu.load_gguf_checkpoint(path, return_tensors=False)
         first["tokenizer"]["tokens"].append("changed")
         second = mgu.load_gguf_checkpoint(path, return_tensors=False)

@@ -1,5 +1,7 @@
 """The one page registry: every page of the app, as plain data that the frame (``app.py``), Home,
-the lessons and the links all read. Adding a page is its file plus one line here.
+the lessons (the app passes :data:`TITLES`: ``load_lessons(pages=TITLES)``) and the links all read.
+Adding a page is its file plus one line here. It is the app's, not the library's: ``latent/`` never
+imports it.
 
 Widget keys: a page's value widgets start with its ``prefix`` (they are kept across page switches
 and may be written by lessons and links); action widgets (buttons, uploads, downloads, editors),
