@@ -8,9 +8,10 @@ from latent.core.direction import Direction
 from latent.core.errors import LatentError
 from latent.recipes import make_recipe
 from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.steering.presets import DEFAULT_TOKENS, default_sweep, load_presets
+from latent.steering.presets import load_presets
+from latent.steering.spec import METHODS, POSITIONS, SweepSpec
 from latent.steering.steer import coefficient, parse_strengths
-from latent.steering.walk import interpolate, steered_map, sweep
+from latent.steering.walk import interpolate, steered_map
 
 lm, enc = models.lm(), models.encoder()
 PRESETS = load_presets()
@@ -20,9 +21,9 @@ sources = ["preset", "two sets of texts", "direction file"] + (
     ["from the Senses page"] if "walk_direction" in st.session_state else [])
 source = st.radio("Direction from", sources, key="wk_source", bind="query-params", horizontal=True)
 c = st.columns(4)
-method = c[1].radio("Vector", ["mean", "pca"], key="wk_method", horizontal=True,
+method = c[1].radio("Vector", list(METHODS), index=METHODS.index(SweepSpec.method), key="wk_method", horizontal=True,
                     help="mean difference of the two sets, or the first principal component of paired differences (repeng)")
-positions = c[2].radio("Add at", ["all", "first"], key="wk_positions", horizontal=True,
+positions = c[2].radio("Add at", list(POSITIONS), index=POSITIONS.index(SweepSpec.positions), key="wk_positions", horizontal=True,
                        format_func={"all": "every position", "first": "first position (ActAdd)"}.get)
 if positions == "first":
     c[2].warning("Single-position ActAdd (the paper's recipe) did nothing measurable on SmolLM2-135M; "
@@ -30,21 +31,25 @@ if positions == "first":
 try:
     if source == "preset":
         name = st.selectbox("Preset", list(PRESETS), key="wk_preset", bind="query-params")
-        p, ds = PRESETS[name], default_sweep(lm, name)
-        layer = c[0].slider("Layer", 1, lm.n_layers, ds.layer, key=f"wk_layer_{name}_{lm.n_layers}")
-        prompt_default, strengths_default = "\n".join(ds.prompts), ",".join(f"{x:g}" for x in ds.strengths)
-        st.caption(ds.source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
+        p, spec = PRESETS[name], SweepSpec.default(lm, name)         # every default below comes from the spec
+        layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"wk_layer_{name}_{lm.n_layers}")
+        st.caption(spec.setting(lm).source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
                                   f"coefficient {p['paper']['coefficient']}, pair {p['paper']['pair']}."
                                   if p.get("paper") else ""))
         direction = serving.preset(name, layer, method, lm)
     elif source == "two sets of texts":
-        layer = c[0].slider("Layer", 1, lm.n_layers, lm.depth(0.3), key=f"wk_layer_texts_{lm.n_layers}")
+        spec = SweepSpec.default(lm, None, source="texts")
+        layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"wk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
-        pos = t1.text_area("Toward (one text per line)", "Love", key="wk_pos", height=100, max_chars=20_000)
-        neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100, max_chars=20_000)
-        prompt_default, strengths_default = "I think that you", "-0.4,0,0.4"
+        pos = t1.text_area("Toward (one text per line)", "\n".join(spec.positive), key="wk_pos", height=100,
+                           max_chars=20_000)
+        neg = t2.text_area("Away from (one text per line)", "\n".join(spec.negative), key="wk_neg", height=100,
+                           max_chars=20_000)
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
         direction = serving.direction(tuple(pl), tuple(nl), layer, method, lm)
+        # serving.direction pools each text's last token (Direction.from_texts' default), where the CLI's
+        # texts and the presets pool by the mean: recorded, not changed
+        spec = spec.replace(positive=tuple(pl), negative=tuple(nl), pooling="last")
     elif source == "direction file":
         up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="do_wk_file")
         if up is None:
@@ -52,11 +57,11 @@ try:
             st.stop()
         direction = Direction.from_npz_bytes(up.getvalue(), d_model=lm.d_model, n_layers=lm.n_layers)
         layer = direction.layer
-        prompt_default, strengths_default = "I think that you", "-0.4,0,0.4"
+        spec = SweepSpec.default(lm, None, source="direction")
     else:
         direction = st.session_state["walk_direction"]
         layer = direction.layer
-        prompt_default, strengths_default = "The queen", "-0.4,0,0.4"
+        spec = SweepSpec.default(lm, None, source="direction").replace(prompts=("The queen",))   # the Senses page's word
         st.caption(f"Sense direction {direction.label} at layer {layer}, from the Senses page.")
 except ERRORS as e:
     st.error(str(e))
@@ -64,6 +69,7 @@ except ERRORS as e:
 c[3].metric("Layer norm", f"{coefficient(lm, direction, 1.0):.1f}", help="median token norm at this layer: strength 1")
 c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="do_wk_save", help="save this direction")
 
+prompt_default, strengths_default = "\n".join(spec.prompts), ",".join(f"{x:g}" for x in spec.strengths)
 linked = widgets.from_link("wk_prompt")       # the typed prompts travel in the link
 if linked is not None:
     st.session_state[f"wk_prompt_{source}"] = linked[:4000]
@@ -74,10 +80,10 @@ prompts = [x for x in prompt_text.splitlines() if x.strip()] or [prompt_default.
 g = st.columns(4)
 strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}",
                                 max_chars=400)
-tokens = g[1].slider("New tokens", 5, 120, DEFAULT_TOKENS, key="wk_tokens", bind="query-params")
-seed = int(g[2].number_input("First seed", 0, 10_000, 0, key="wk_seed"))
-n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, 1, key="wk_seeds"))
-sample = g[3].toggle("Sample", value=True, key="wk_sample", help="Off: greedy decoding, which makes the seeds one.")
+tokens = g[1].slider("New tokens", 5, 120, spec.max_new_tokens, key="wk_tokens", bind="query-params")
+seed = int(g[2].number_input("First seed", 0, 10_000, spec.seeds[0], key="wk_seed"))
+n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, len(spec.seeds), key="wk_seeds"))
+sample = g[3].toggle("Sample", value=spec.do_sample, key="wk_sample", help="Off: greedy decoding, which makes the seeds one.")
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
           direction.vector.tobytes())
 widgets.stopped_note("walk")
@@ -86,10 +92,11 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
     progress, live = st.empty(), st.empty()
     try:
         strengths = parse_strengths(strength_text)
-        sw = sweep(lm, enc, prompts, direction, strengths, max_new_tokens=tokens,
-                   seeds=tuple(range(seed, seed + n_seeds)), do_sample=sample, positions=positions,
-                   runner=serving.scheduled(lm, progress),
-                   on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
+        run = spec.replace(layer=direction.layer, method=method, prompts=tuple(prompts), strengths=tuple(strengths),
+                           seeds=tuple(range(seed, seed + n_seeds)), max_new_tokens=tokens, positions=positions,
+                           do_sample=sample)
+        sw = run.run(lm, enc, direction=direction, runner=serving.scheduled(lm, progress),
+                     on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
@@ -104,15 +111,15 @@ if "walk_result" in st.session_state:
         st.warning("Out of date: these results are for earlier settings. Press Walk to run the current ones.")
     st.info(sw.finding())
     cards = st.columns(len(sw.strengths))
-    for col, s, text, row in zip(cards, sw.strengths, sw.texts, sw.summary.itertuples()):
+    for col, r in zip(cards, sw.per_strength()):
         with col.container(border=True):
-            st.markdown(f"**{'unsteered' if s == 0 else f'strength {s:+g}'}**")
-            st.markdown(md_escape(sw.prompt + text))      # the largest text in the card; escaped, never HTML
-            vs = ("" if s == 0 else f"; vs random directions: {row.difference:+.3f} "
-                  f"[{row.difference_lo:+.3f}, {row.difference_hi:+.3f}], their null {row.difference_null_lo:+.3f} to "
-                  f"{row.difference_null_hi:+.3f}")
-            st.caption(f"{row.verdict}{vs}; distinct-2 {row.distinct2:.2f}" +
-                       (f" · {row.degenerate} of {row.n} texts degenerate" if row.degenerate else ""))
+            st.markdown(f"**{'unsteered' if r.baseline else f'strength {r.strength:+g}'}**")
+            st.markdown(md_escape(sw.prompt + r.text))      # the largest text in the card; escaped, never HTML
+            vs = ("" if r.baseline else f"; vs random directions: {r.difference:+.3f} "
+                  f"[{r.difference_ci[0]:+.3f}, {r.difference_ci[1]:+.3f}], their null {r.difference_null[0]:+.3f} to "
+                  f"{r.difference_null[1]:+.3f}")
+            st.caption(f"{r.verdict}{vs}; distinct-2 {r.distinct2:.2f}" +
+                       (f" · {r.degenerate} of {r.n} texts degenerate" if r.degenerate else ""))
     tbl = sw.table()
     with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
         st.dataframe(tbl.round(4), hide_index=True)

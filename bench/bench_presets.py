@@ -20,7 +20,8 @@ import time
 from _common import ROOT, save
 
 from latent.core.models import load_encoder, load_lm
-from latent.steering.presets import DEFAULT_PRESET, DEFAULT_TOKENS, SETTINGS_JSON, build, load_presets
+from latent.steering.presets import DEFAULT_PRESET, SETTINGS_JSON, build, load_presets
+from latent.steering.spec import DEFAULT_TOKENS
 from latent.steering.walk import sweep
 
 DEPTHS = (0.2, 0.3, 0.4)

@@ -16,7 +16,7 @@ from _common import save
 
 from latent.core import generate as gen
 from latent.core.models import load_encoder, load_lm
-from latent.steering.presets import build, default_sweep
+from latent.steering.spec import SweepSpec
 from latent.steering.walk import sweep
 
 
@@ -25,8 +25,8 @@ def main(argv=None):
     ap.add_argument("--model", default="SmolLM2-135M-Instruct")
     args = ap.parse_args(argv)
     lm, enc = load_lm(args.model), load_encoder()
-    ds = default_sweep(lm)
-    d = build(lm, ds.preset, layer=ds.layer)
+    ds = SweepSpec.default(lm)
+    d = ds.direction(lm)
     real_prefill, real_rows = gen.prefill, gen._distinct_rows
     seen = {}
 

@@ -17,7 +17,7 @@ from _common import save
 import latent.steering.walk as walk
 from latent.core.decode import decode_rows
 from latent.core.models import load_encoder, load_lm
-from latent.steering.presets import run_default
+from latent.steering.spec import SweepSpec
 
 
 def main(argv=None):
@@ -34,7 +34,7 @@ def main(argv=None):
         return decode_rows(lm_, requests, on_token=on_token, partial=partial)
     walk.decode_rows = recording
     try:
-        run_default(lm, enc)
+        SweepSpec.default(lm).run(lm, enc)
     finally:
         walk.decode_rows = decode_rows
     reqs = [r for r in seen if r.typicality]

@@ -33,14 +33,14 @@ NEW = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from latent.core.models import load_encoder, load_lm
-from latent.steering.presets import default_sweep, build, run_default
+from latent.steering.spec import SweepSpec
 lm, enc = load_lm({model!r}), load_encoder()
-ds = default_sweep(lm)
-d = build(lm, ds.preset, layer=ds.layer)
+ds = SweepSpec.default(lm)
+d = ds.direction(lm)
 from latent.steering.walk import sweep
 sweep(lm, enc, ds.prompts[0], d, ds.strengths, max_new_tokens=4)        # warm-up (norms, encoder)
 t = time.perf_counter()
-sw, _ = run_default(lm, enc, direction=d)                                 # the page's default now
+sw = ds.run(lm, enc, direction=d)                                         # the page's default now
 print(json.dumps({{"rows": len(sw.rows), "decode_s": round(sw.seconds, 2), "sweep_s": round(time.perf_counter() - t, 2),
                   "units": sw.n_units, "random_directions": int(sw.recipe["n_random"]), "verdict": sw.band_verdict()}}))
 """

@@ -23,11 +23,11 @@ SNIPPET = """
 import json, time
 from latent.core.models import load_encoder, load_lm
 from latent.serving.scheduler import Scheduler
-from latent.steering.presets import build, default_sweep
+from latent.steering.spec import SweepSpec
 from latent.steering.walk import sweep
 lm, enc = load_lm({model!r}), load_encoder()
-ds = default_sweep(lm)
-d = build(lm, ds.preset, layer=ds.layer)
+ds = SweepSpec.default(lm)
+d = ds.direction(lm)
 sched = Scheduler(lm, threads=2)
 sweep(lm, enc, ds.prompts[0], d, ds.strengths, max_new_tokens=4, seeds=(0,), n_random=1)      # warm-up
 runs = []
@@ -44,8 +44,7 @@ for _ in range(2):
     def on_token(step, texts):
         if not first and any(x.strip() for x in texts):
             first.append(time.perf_counter() - t0)
-    sw = sweep(lm, enc, list(ds.prompts), d, ds.strengths, max_new_tokens=ds.max_new_tokens, seeds=ds.seeds,
-               runner=runner, on_token=on_token)
+    sw = ds.run(lm, enc, direction=d, runner=runner, on_token=on_token)
     runs.append([round(first[0], 2) if first else None, round(time.perf_counter() - t0, 2), len(sw.rows),
                  list(sw.rows["text"])])
 print(json.dumps({{"runs": runs}}))

@@ -30,9 +30,9 @@ from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import kept_analysis
 from latent.serving.backends import InProcess, backend_note, current_backend, make_backend, set_backend
 from latent.serving.scheduler import Scheduler
-from latent.steering.presets import build, default_sweep, load_presets
+from latent.steering.presets import load_presets
+from latent.steering.spec import POSITIONS, SweepSpec
 from latent.steering.steer import parse_strengths
-from latent.steering.walk import N_RANDOM, sweep
 from latent.tokens.map import parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
@@ -236,6 +236,7 @@ def cmd_senses(args):
 
 
 def _steer_args(p):
+    free = SweepSpec()          # a free sweep's defaults (a preset's come from SweepSpec.default)
     _model_args(p)
     p.add_argument("--preset", help="a preset; alone, it runs the page's default sweep (see --list-presets)")
     p.add_argument("--list-presets", action="store_true", help="name every preset and its default sweep, and exit")
@@ -244,14 +245,15 @@ def _steer_args(p):
     p.add_argument("--away", help="text(s), separated by |")
     p.add_argument("--direction", help="a saved Direction (.npz + .json)")
     p.add_argument("--layer", type=int)
-    p.add_argument("--strengths", help="comma-separated (default -0.4,-0.2,0,0.2,0.4; a preset's: -s,0,s)")
-    p.add_argument("--tokens", type=int)
+    p.add_argument("--strengths", help=f"comma-separated (default {','.join(f'{x:g}' for x in free.strengths)}; "
+                                       "a preset's: -s,0,s)")
+    p.add_argument("--tokens", type=int, help=f"new tokens per text (default {free.max_new_tokens})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, help="samples per prompt and strength (default 3; a preset's: 1)")
+    p.add_argument("--seeds", type=int, help=f"samples per prompt and strength (default {len(free.seeds)})")
     p.add_argument("--greedy", action="store_true", help="one greedy text per strength instead of sampling")
-    p.add_argument("--random", type=int, default=N_RANDOM,
-                   help=f"random directions of the same norm, each on every prompt, seed and strength ({N_RANDOM})")
-    p.add_argument("--positions", choices=["all", "first"], default="all")
+    p.add_argument("--random", type=int,
+                   help=f"random directions of the same norm, each on every prompt, seed and strength ({free.n_random})")
+    p.add_argument("--positions", choices=list(POSITIONS))
     p.add_argument("--json", action="store_true", help="(output is always JSON)")
 
 
@@ -262,32 +264,32 @@ def cmd_steer(args):
             print(f"{name}: {p['kind']}, {len(p['prompts'])} default prompts, {len(p['heldout'])} held out")
         return
     lm = _lm(args)
-    ds = default_sweep(lm, args.preset) if args.preset else None
-    layer = args.layer if args.layer is not None else (ds.layer if ds else lm.depth(0.3))
+    # the sweep's defaults are the page's (SweepSpec.default); the flags only change what they name
+    base = SweepSpec.default(lm, args.preset) if args.preset else SweepSpec.default(lm, None)
+    d = None
     if args.direction:
         d = Direction.load(args.direction, d_model=lm.d_model, n_layers=lm.n_layers)
-        if args.layer is not None and args.layer != d.layer:
-            raise DirectionError(f"The direction file is for layer {d.layer}, not {args.layer}.")
+        spec = base.replace(source="direction", preset=None, positive=(), negative=(), layer=args.layer)
     elif args.toward and args.away:
-        pos = [t for t in args.toward.split("|") if t.strip()]
-        neg = [t for t in args.away.split("|") if t.strip()]
-        d = Direction.from_texts(lm, pos, neg, layer, pooling="mean")
-    elif ds:
-        d = build(lm, ds.preset, layer=layer)
+        spec = base.replace(source="texts", preset=None, positive=tuple(args.toward.split("|")),
+                            negative=tuple(args.away.split("|")))
+    elif args.preset:
+        spec = base
     else:
         raise DirectionError("Give --preset NAME, --toward and --away, or --direction FILE.npz.")
-    prompts = args.prompt or (list(ds.prompts) if ds else None)
-    if not prompts:
+    if not (args.prompt or args.preset):
         raise DirectionError("Give --prompt (repeat it for several prompts), or --preset NAME.")
-    strengths = parse_strengths(args.strengths) if args.strengths else (ds.strengths if ds else
-                                                                        [-0.4, -0.2, 0.0, 0.2, 0.4])
-    n_seeds = args.seeds or (len(ds.seeds) if ds else 3)
-    tokens = args.tokens or (ds.max_new_tokens if ds else 40)
-    sw = sweep(lm, load_encoder(), prompts, d, strengths, max_new_tokens=tokens,
-               seeds=tuple(range(args.seed, args.seed + n_seeds)), do_sample=not args.greedy,
-               n_random=args.random, positions=args.positions, runner=_runner(lm))
-    extra = {"preset": ds.preset, "source": ds.source()} if ds else {}
-    _emit({"model": lm.name, "prompts": prompts, **extra, **sw.to_json()})
+    spec = spec.replace(
+        **({"layer": args.layer} if args.layer is not None else {}),
+        prompts=tuple(args.prompt or spec.prompts),
+        strengths=tuple(parse_strengths(args.strengths)) if args.strengths else spec.strengths,
+        seeds=tuple(range(args.seed, args.seed + (args.seeds or len(spec.seeds)))),
+        max_new_tokens=args.tokens or spec.max_new_tokens, do_sample=not args.greedy,
+        n_random=spec.n_random if args.random is None else args.random, positions=args.positions or spec.positions)
+    sw = spec.run(lm, load_encoder(), direction=d, runner=_runner(lm))
+    s = base.setting(lm)            # a preset named: where its setting came from (even when --toward or --direction walks)
+    extra = {"preset": s.preset, "source": s.source()} if s else {}
+    _emit({"model": lm.name, "prompts": list(spec.prompts), **extra, **sw.to_json()})
 
 
 def _experiment_args(p):

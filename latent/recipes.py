@@ -31,7 +31,8 @@ from latent.senses import figures as F
 from latent.senses.sets import SenseSet
 from latent.senses.study import analyze, sense_map
 from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.steering.walk import interpolate, steered_map, sweep
+from latent.steering.spec import SweepSpec
+from latent.steering.walk import interpolate, steered_map
 from latent.tokens.figures import lens_heatmap, token_map_figure
 from latent.tokens.map import axis_view, token_map
 
@@ -196,10 +197,11 @@ def sense_map_title(rep) -> str:
 def _steer(params: dict, res: Resources):
     lm = res.lm()
     d = Direction.from_dict(params["direction"], d_model=lm.d_model, n_layers=lm.n_layers)
-    sw = sweep(lm, res.encoder(), params["prompt"], d, params["strengths"],
-               max_new_tokens=params.get("max_new_tokens", 40), seeds=params.get("seeds", (0, 1, 2)),
-               do_sample=params.get("do_sample", True), positions=params.get("positions", "all"),
-               n_random=params.get("n_random", 5))
+    try:        # a field the recipe lacks takes the page's default (n_random: 8; see SweepSpec.from_dict)
+        spec = SweepSpec.from_dict({k: v for k, v in params.items() if k not in ("direction", "figure")})
+    except LatentError as e:
+        raise RecipeError(f"Bad steer params: {e}") from None
+    sw = spec.run(lm, res.encoder(), direction=d)
     if params["figure"] == "steered_map":
         smap = steered_map(lm, sw, d)
         return smap, steered_map_figure(smap, d.label), ""

@@ -90,16 +90,18 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
     the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
-    from latent.steering.presets import run_default  # noqa: PLC0415 - see the module docstring
+    from latent.steering.spec import SweepSpec  # noqa: PLC0415 - see the module docstring
 
-    sw, ds = lm.derived(("lesson", "walk_band", preset), lambda: store().cached(
-        "lesson.walk_band", {"preset": preset}, lm, lambda: run_default(lm, encoder, preset)))
+    spec = SweepSpec.default(lm, preset)
+    sw = lm.derived(("lesson", "walk_band", preset), lambda: store().cached(
+        "lesson.walk_band", {"spec": spec.to_dict()}, lm, lambda: spec.run(lm, encoder)))
     v = sw.band_verdict()
+    setting = spec.setting(lm)
     answer = "yes" if v.startswith("beyond") else "no" if v.startswith("within") else "unclear"
     return {"answer": answer, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
             "band_lo": sw.random_band()[0], "band_hi": sw.random_band()[1], "n_units": sw.n_units,
-            "n_random": len(sw.random_slopes), "wrong_way": sw.wrong_way, "preset": preset, "layer": ds.layer,
-            "strength": ds.strength, "source": ds.source(), "verdict": v}
+            "n_random": len(sw.random_slopes), "wrong_way": sw.wrong_way, "preset": preset, "layer": spec.layer,
+            "strength": setting.strength, "source": setting.source(), "verdict": v}
 
 
 def yes_no(verdict: str) -> str:

@@ -27,7 +27,7 @@ def meters_figure(sw) -> go.Figure:
         "concept change vs unsteered (↑ toward +pole)", "distinct-2: share of distinct bigrams (1 = no repeats)",
         "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered"))
     x = list(t["strength"])
-    n_rand = sw.recipe.get("n_random", 5)
+    n_rand = sw.recipe["n_random"]          # every sweep records its count
     for i, (r, c, col, band, color) in enumerate(PANELS):
         fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t[f"{band}_hi"]) + list(t[f"{band}_lo"][::-1]), fill="toself",
                                  mode="lines", fillcolor="rgba(150,150,150,0.3)", line=dict(width=0), legendgroup="band",

@@ -1,10 +1,12 @@
 """Steering presets (assets/steer_presets.json), each built into a :class:`Direction` on a model,
-and the default sweep a page, a lesson and ``python -m latent steer --preset`` run with it.
+and each preset's setting on a model (:func:`preset_setting`: its layer, strength and prompts), from
+which :meth:`latent.steering.spec.SweepSpec.default` makes the sweep a page, a lesson and
+``python -m latent steer --preset`` run.
 
 Each preset carries 8 default prompts and 8 held-out prompts. Its layer and strength are
 **measured** for a model where ``bench/bench_presets.py`` swept layers × strengths on the held-out
 prompts and wrote the chosen setting with its effect to ``assets/steer_settings.json``
-(:func:`default_sweep` says which). Otherwise they are **hand-set**: the paper's layer scaled to this
+(:func:`preset_setting` says which). Otherwise they are **hand-set**: the paper's layer scaled to this
 model's relative depth (``L / 48`` of GPT-2-XL's 48 layers, clamped to 20-40 % of the depth) and a
 strength no committed procedure chose, and the page says so.
 """
@@ -18,12 +20,10 @@ from latent.core.corpus import load_corpus
 from latent.core.direction import Direction, DirectionError
 from latent.senses.sets import get_builtin
 from latent.senses.study import analyze
-from latent.steering.walk import sweep
 
 PRESETS_JSON = asset("steer_presets.json")
 SETTINGS_JSON = asset("steer_settings.json")
 DEFAULT_PRESET = "Love − Hate"
-DEFAULT_TOKENS = 24          # the default sweep's new tokens (the concept meter reads a sentence's worth)
 # hand-set on SmolLM2 (not measured by committed code; see the module docstring)
 STRENGTH = {"Love − Hate": 0.2, "Weddings": 0.4, "Anger − Calm": 0.3,
             "Queen: bee − monarch (sense direction)": 0.2, "Seeds: GPT's turns − Frank's turns": 0.4}
@@ -66,17 +66,15 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
 
 
 @dataclass(frozen=True)
-class DefaultSweep:
-    """The sweep a preset runs by default on one model: its prompts, one sampling seed per prompt, the
-    strengths ±s, its layer; ``measured`` holds what the bench measured on the held-out prompts
-    (None: hand-set)."""
+class PresetSetting:
+    """A preset's setting on one model: its layer and strength (the sweep runs at ±strength), its
+    prompts; ``measured`` holds what the bench measured on the held-out prompts (None: hand-set). The
+    sweep built from it is :meth:`latent.steering.spec.SweepSpec.default`."""
 
     preset: str
     layer: int
     strength: float
     prompts: tuple[str, ...]
-    seeds: tuple[int, ...] = (0,)
-    max_new_tokens: int = DEFAULT_TOKENS
     measured: dict | None = None
 
     @property
@@ -102,21 +100,12 @@ def measured_settings() -> dict:
     return json.loads(SETTINGS_JSON.read_text(encoding="utf-8"))
 
 
-def default_sweep(lm, name: str = DEFAULT_PRESET) -> DefaultSweep:
+def preset_setting(lm, name: str = DEFAULT_PRESET) -> PresetSetting:
     presets = load_presets()
     if name not in presets:
         raise DirectionError(f"Unknown preset {name!r}. Must be one of: {', '.join(presets)}")
     p = presets[name]
     m = measured_settings().get(lm.name, {}).get(name)
     if m:
-        return DefaultSweep(name, int(m["layer"]), float(m["strength"]), tuple(p["prompts"]), measured=m)
-    return DefaultSweep(name, scaled_layer(p, lm.n_layers), STRENGTH[name], tuple(p["prompts"]))
-
-
-def run_default(lm, encoder, name: str = DEFAULT_PRESET, *, runner=None, direction=None):
-    """The preset's default sweep (what the page shows first, the walking lesson asks about, and
-    ``python -m latent steer --preset NAME`` prints): ``(Sweep, DefaultSweep)``."""
-    ds = default_sweep(lm, name)
-    d = direction if direction is not None else build(lm, name, layer=ds.layer)
-    return sweep(lm, encoder, list(ds.prompts), d, ds.strengths, max_new_tokens=ds.max_new_tokens, seeds=ds.seeds,
-                 runner=runner), ds
+        return PresetSetting(name, int(m["layer"]), float(m["strength"]), tuple(p["prompts"]), measured=m)
+    return PresetSetting(name, scaled_layer(p, lm.n_layers), STRENGTH[name], tuple(p["prompts"]))

@@ -38,6 +38,31 @@ SYMBOLS = 0.3         # ... or a text whose non-space characters are more than t
 UNDERPOWERED = 8      # an inconclusive verdict on fewer units than this says so
 
 
+@dataclass(frozen=True)
+class AtStrength:
+    """One strength of a sweep (:meth:`Sweep.per_strength`). At strength 0 every direction is the
+    unsteered baseline: the difference and its null are 0 and the verdict is "baseline"."""
+
+    strength: float
+    text: str                                  # the first prompt's first-seed text
+    n: int                                     # the direction's rows: prompts × seeds
+    n_random: int                              # random directions at this strength (0 at strength 0)
+    effect: float                              # the direction's mean concept change against unsteered
+    effect_ci: tuple[float, float]             # its 95 % interval over prompt × seed
+    random_mean: float                         # the random directions' mean effect
+    random_band: tuple[float, float]           # where one random direction's mean effect lies (mean ± 2 sd)
+    difference: float                          # direction minus random, paired over units
+    difference_ci: tuple[float, float]
+    difference_null: tuple[float, float]       # that difference's null (each random direction against the others)
+    verdict: str
+    distinct2: float                           # mean share of distinct bigrams (1 = no repeats)
+    degenerate: int                            # texts that stopped being language
+
+    @property
+    def baseline(self) -> bool:
+        return self.strength == 0
+
+
 @dataclass
 class Sweep:
     """One batched sweep: the direction at each strength × seed × prompt, the unsteered baseline per
@@ -75,6 +100,19 @@ class Sweep:
 
     def table(self) -> pd.DataFrame:
         return self.summary
+
+    def per_strength(self) -> list[AtStrength]:
+        """One record per strength, in order: what the page's cards say (the text, the direction's mean
+        effect against the random directions', the verdict), read from :attr:`summary`."""
+        return [AtStrength(strength=float(r["strength"]), text=t, n=int(r["n"]), n_random=int(r["n_random"]),
+                           effect=float(r["effect"]), effect_ci=(float(r["effect_lo"]), float(r["effect_hi"])),
+                           random_mean=float(r["random_mean"]),
+                           random_band=(float(r["random_lo"]), float(r["random_hi"])),
+                           difference=float(r["difference"]),
+                           difference_ci=(float(r["difference_lo"]), float(r["difference_hi"])),
+                           difference_null=(float(r["difference_null_lo"]), float(r["difference_null_hi"])),
+                           verdict=str(r["verdict"]), distinct2=float(r["distinct2"]), degenerate=int(r["degenerate"]))
+                for r, t in zip(self.summary.to_dict("records"), self.texts)]
 
     def random_band(self) -> tuple[float, float]:
         """Mean ± 2 sd of the random directions' slopes (NaN with fewer than two)."""
@@ -362,7 +400,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
     return Sweep(prompts[0], direction.layer, strengths, texts, first.get(0.0, ""), table, summary, fit, fit_ci,
                  random_slopes, wrong, len(unit_slopes), cliff, [s * norm for s in strengths], gen.seconds,
                  gen.tokens_per_second,
-                 {"prompt": prompts[0] if len(prompts) == 1 else prompts, "strengths": strengths, "layer": direction.layer,
+                 {"prompts": list(prompts), "strengths": strengths, "layer": direction.layer,
                   "seeds": seeds, "max_new_tokens": max_new_tokens, "do_sample": do_sample, "positions": positions,
                   "n_random": n_random, "direction": direction.to_dict()})
 

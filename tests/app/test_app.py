@@ -267,6 +267,26 @@ def test_latent_walk_page(at):
     assert len(at.get("plotly_chart")) == 2
 
 
+def test_latent_walk_runs_the_default_spec_of_its_preset(at, monkeypatch):
+    """With its widgets untouched the page runs SweepSpec.default: the spec the CLI, the steer recipe and
+    the walking lesson run for the same preset (tests/unit/test_sweep_spec.py)."""
+    from latent.core.errors import LatentError
+    from latent.steering.spec import SweepSpec
+
+    seen = []
+
+    def run(self, lm, encoder, **kw):
+        seen.append((self, lm))
+        raise LatentError("recorded")               # the spec, not the sweep, is under test
+    monkeypatch.setattr(SweepSpec, "run", run)
+    at.switch_page("app_pages/4_Latent_walk.py").run()
+    at.radio(key="wk_source").set_value("preset").run()
+    at.button(key="do_wk_run").click().run()
+    assert not at.exception and any("recorded" in e.value for e in at.error)
+    (spec, lm), = seen
+    assert spec == SweepSpec.default(lm, at.selectbox(key="wk_preset").value) and spec.n_random == 8
+
+
 @pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 40), "too many"), ("a,b", "Cannot read strengths")])
 def test_latent_walk_bad_strengths(at, strengths, msg):
     at.switch_page("app_pages/4_Latent_walk.py").run()

@@ -61,12 +61,12 @@ def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
     """The page's and the walking lesson's default (the preset's 8 prompts, its measured layer and strength)
     can show the effect it is about: its slope clears the matched random directions' band. Where a model's
     setting is not measured, the page says hand-set and this test does not apply."""
-    from latent.steering.presets import default_sweep, run_default
+    from latent.steering.spec import SweepSpec
 
     lm = request.getfixturevalue(model)
-    ds = default_sweep(lm)
-    if not ds.measured:
+    spec = SweepSpec.default(lm)
+    if not spec.setting(lm).measured:
         pytest.skip(f"no measured default for {lm.name} (the page says hand-set)")
-    sw, _ = run_default(lm, encoder)
+    sw = spec.run(lm, encoder)
     assert sw.n_units == 8 and len(sw.random_slopes) == 8
     assert sw.band_verdict() == "beyond random", sw.finding()
