@@ -14,7 +14,16 @@ from latent.core.requests import GenerateRequest, StatesRequest
 from latent.lessons import compute_fact, load_lessons
 from latent.serving.scheduler import scheduler_for, serve, serve_encoder
 
-DEFAULT = models.DEFAULT_LM
+# ``LATENT_MODEL`` names the app's default model (an embedded name, a local folder or an HF id in the local
+# cache; ``tiny-llama`` and the other ``tiny-<family>`` names are the tests' config-built random models)
+DEFAULT = os.environ.get("LATENT_MODEL", "").strip() or models.DEFAULT_LM
+
+
+def _load(name: str | None):
+    if name and name.startswith("tiny-"):
+        from latent.core.tiny import make_tiny_lm  # noqa: PLC0415 - test models: only when asked for
+        return make_tiny_lm(family=name.removeprefix("tiny-"))
+    return models.load_lm(name)
 
 
 class Loader:
@@ -55,7 +64,7 @@ def _encoder_loader() -> Loader:
 
 @st.cache_resource(show_spinner=False)
 def _lm_loader(name: str) -> Loader:
-    return Loader(models.load_lm, None if name == DEFAULT else name)
+    return Loader(_load, None if name == models.DEFAULT_LM else name)
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,0 +1,38 @@
+"""Plain helpers the tests import (fixtures live in ``conftest.py``, which no test imports)."""
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"
+
+# The model the browser tests' app server serves (``LATENT_MODEL``): a tiny random Llama built from its config,
+# so the UI flows (links, reloads, layouts, sliders, a class) cost no model arithmetic; the numbers the app
+# teaches are checked on the real models in tests/real and tests/app.
+APP_MODEL = "tiny-llama"
+
+
+@cache
+def app_lm():
+    """The app server's model, built here the same way (same seed, same weights)."""
+    from latent.core.tiny import make_tiny_lm
+
+    return make_tiny_lm(family=APP_MODEL.removeprefix("tiny-"))
+
+
+def wait_idle(page, timeout=180_000):
+    """Wait until the script run is over: the app says its script is not running (the state Streamlit's
+    own e2e tests wait on; set at once, unlike the 'running' widget, which shows after a delay) and the
+    'running' widget is gone."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)
+
+
+def assert_clean(page):
+    """No Streamlit exception box anywhere on the page (a page that errors is not a pass)."""
+    from playwright.sync_api import expect
+
+    boxes = page.locator('[data-testid="stException"]')
+    expect(boxes, "a Streamlit exception box is shown").to_have_count(0)
