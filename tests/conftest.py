@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import APP_MODEL, ARTIFACTS, ROOT  # noqa: E402 - after sys.path is set
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the result store stays off in tests (a stored result would skip the code a test runs); its own tests turn it on
@@ -16,7 +17,6 @@ os.environ.setdefault("LATENT_STORE", "off")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a test's Ray stays on 127.0.0.1 (RECIPES)
 os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answers: on in their own test
 os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: on in the app servers and its own test
-ARTIFACTS = ROOT / "artifacts"
 # `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
 # thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
 # test that started them waits). All browser tests run in one process, one after another, on one app
@@ -57,10 +57,13 @@ def pytest_xdist_make_scheduler(config, log):
     return Groups(config, log)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "real_model: needs the embedded models (SmolLM2, Gemma 3, MiniLM)")
-    config.addinivalue_line("markers", "browser: drives Debian chromium with Playwright")
-    config.addinivalue_line("markers", "slow: a slow real-model test (kept in CI; skip with -m 'not slow')")
+def pytest_collection_modifyitems(items):
+    """Every test is marked by its folder (``tests/<kind>/``): unit, real, app, browser or cluster
+    (``pyproject.toml`` registers them), so ``-m unit`` or ``-m "not browser"`` picks by kind."""
+    for item in items:
+        parts = Path(str(item.fspath)).resolve().relative_to(ROOT).parts
+        if len(parts) > 2 and parts[0] == "tests":
+            item.add_marker(parts[1])
 
 
 from latent.core.tiny import FAMILIES, byte_tokenizer, make_tiny_lm, tiny_config  # noqa: E402,F401 - the tests' names
@@ -140,7 +143,7 @@ class Server:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on", "LATENT_STORE_DIR": str(store),
-                    "LATENT_UMAP_WARM": "on"}
+                    "LATENT_UMAP_WARM": "on", "LATENT_MODEL": APP_MODEL}
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_name = log_name
         self.proc = None
@@ -220,18 +223,3 @@ def page(browser, app_server, artifacts):
     pg.app_url = app_server
     yield pg
     ctx.close()
-
-
-def wait_idle(page, timeout=180_000):
-    """Wait until the script run is over: the app says its script is not running (the state Streamlit's
-    own e2e tests wait on; set at once, unlike the 'running' widget, which shows after a delay) and the
-    'running' widget is gone."""
-    page.wait_for_timeout(300)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)
-
-
-def assert_clean(page):
-    """No Streamlit exception box anywhere on the page (a page that errors is not a pass)."""
-    boxes = page.locator('[data-testid="stException"]')
-    assert boxes.count() == 0, boxes.first.inner_text()[:500]
