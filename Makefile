@@ -39,7 +39,7 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest tests/unit latent -m "not real_model"
+	$(BIN)/python -m pytest tests/unit latent
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

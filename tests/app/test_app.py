@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-pytestmark = pytest.mark.real_model
 APP = "../../app.py"
 
 

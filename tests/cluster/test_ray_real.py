@@ -15,7 +15,7 @@ import pytest
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 pytest.importorskip("ray", reason="the cluster extra is not installed (make cluster)")
-pytestmark = [pytest.mark.real_model, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEER = ["steer", "--prompt", "I think that", "--prompt", "My day was", "--toward", "love|joy", "--away", "hate|anger",
          "--layer", "9", "--strengths=-6,0,6", "--seeds", "2", "--random", "2", "--tokens", "10", "--json"]

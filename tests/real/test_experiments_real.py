@@ -12,7 +12,6 @@ CONTRACT = {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", 
 
 
 # ------------------------------------------------------------------ real models: controls land in their nulls
-@pytest.mark.real_model
 def test_sparse_messages_floors_and_full_state(real_lm):
     r = run("sparse-messages", real_lm, ks=(4, 16, 576))
     n = r.numbers
@@ -21,7 +20,6 @@ def test_sparse_messages_floors_and_full_state(real_lm):
     assert r.evidence.finding.target == 0.9 and "stays available" not in r.evidence.tested
 
 
-@pytest.mark.real_model
 def test_shuffled_against_shuffled_lands_in_the_null(real_lm):
     """Two independent shuffles of the same prompts: the control compared with itself is no effect."""
     from latent.claims.experiments.sparse_matrix import K, next_logprobs, shuffled, topk_mass
@@ -33,7 +31,6 @@ def test_shuffled_against_shuffled_lands_in_the_null(real_lm):
     assert f.verdict != SUPPORTED and f.ci[0] <= 0 <= f.ci[1]
 
 
-@pytest.mark.real_model
 def test_cousins_on_the_real_model(real_lm):
     r = run("cousins", real_lm, n_prompts=10, far=0)
     by = r.numbers["by_cousin"]
@@ -41,7 +38,6 @@ def test_cousins_on_the_real_model(real_lm):
     assert by["dynamic int8 (torch.ao, activations too)"]["kl_mean"] > 10 * by["int8 weights, per channel"]["kl_mean"]
 
 
-@pytest.mark.real_model
 @pytest.mark.slow
 def test_two_models_talking(real_lm, gemma_lm):
     r = run("talking", real_lm, n_texts=20, models=lambda name: gemma_lm)

@@ -17,7 +17,6 @@ def encoder_map(encoder):
     return recipe, res, replay(recipe, res)
 
 
-@pytest.mark.real_model
 def test_recipe_round_trip_replays_same_data(encoder_map, tmp_path):
     recipe, res, (df, fig, _) = encoder_map
     path = export.write(tmp_path / "map.json", recipe=recipe)
@@ -29,7 +28,6 @@ def test_recipe_round_trip_replays_same_data(encoder_map, tmp_path):
     assert len(df) == 112
 
 
-@pytest.mark.real_model
 def test_user_dialogue_in_recipe(encoder_map):
     recipe, res, _ = encoder_map
     extra = {"id": "user1", "title": "T", "kind": "user", "source": "pasted",
@@ -39,7 +37,6 @@ def test_user_dialogue_in_recipe(encoder_map):
     assert len(df) == 113 and "user1" in set(df["dialogue"])
 
 
-@pytest.mark.real_model
 def test_csv_and_offline_html(encoder_map):
     _, _, (df, fig, _) = encoder_map
     csv = export.export_bytes("csv", table=df).decode()
@@ -48,7 +45,6 @@ def test_csv_and_offline_html(encoder_map):
     assert len(html) > 3_000_000 and "<script src=" not in html  # plotly.js inlined, no CDN
 
 
-@pytest.mark.real_model
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("svg", b"<svg"), ("pdf", b"%PDF")])
 def test_image_exports(encoder_map, fmt, magic):
     if export.find_browser() is None:
@@ -58,7 +54,6 @@ def test_image_exports(encoder_map, fmt, magic):
     assert magic in data[:200]
 
 
-@pytest.mark.real_model
 def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
     """assets/vectors holds the seed corpus embedded by all-MiniLM-L6-v2 (so the first map draws
     without loading the encoder); it must equal what the encoder computes now."""
@@ -71,7 +66,6 @@ def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
     np.testing.assert_allclose(shipped, live, atol=1e-4)
 
 
-@pytest.mark.real_model
 @pytest.mark.parametrize("method", ["pca", "umap"])
 def test_added_dialogue_is_placed_and_the_map_keeps_its_shape(encoder, method):
     from latent.core.corpus import Dialogue, load_corpus

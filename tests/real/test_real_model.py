@@ -11,8 +11,6 @@ import torch
 from latent.core import models
 from latent.core.hidden import hidden_states
 
-pytestmark = pytest.mark.real_model
-
 
 def test_model_card(real_lm):
     card = real_lm.card()

@@ -3,7 +3,6 @@
 Every recipe kind a page or the CLI exports replays, through `replay`, to the data it was made from."""
 import numpy as np
 import pandas as pd
-import pytest
 
 from latent.recipes import KINDS, Resources, make_recipe, replay
 
@@ -72,7 +71,6 @@ def cases(lm):
                         "figure": fig}
 
 
-@pytest.mark.real_model
 def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder):
     seen = set()
     for kind, params in cases(tiny_lm):

@@ -23,7 +23,6 @@ def queen(real_lm):
     return analyze(real_lm, get_builtin("queen"), QUEEN_STEPS)
 
 
-@pytest.mark.real_model
 def test_queen_separates_and_context_pulls_toward_bee(queen):
     li = queen.layers.index(queen.best_layer)
     assert queen.accuracy[li] >= 0.9
@@ -34,14 +33,12 @@ def test_queen_separates_and_context_pulls_toward_bee(queen):
     assert " bee" in top
 
 
-@pytest.mark.real_model
 def test_other_words_separate(real_lm):
     sets = {w: s for w, s in builtin_sets().items() if w != "queen"}
     good = [w for w, s in sets.items() if compare_readouts(real_lm, s, ("echo",))["echo"]["accuracy"] >= 0.85]
     assert len(good) >= 8, good
 
 
-@pytest.mark.real_model
 def test_echo_beats_word_when_context_follows(real_lm):
     s = SenseSet("queen", {
         "bee": ["The queen laid eggs in the hive.", "The queen was fed royal jelly by worker bees.",
@@ -55,7 +52,6 @@ def test_echo_beats_word_when_context_follows(real_lm):
     assert r["echo"]["accuracy"] >= r["word"]["accuracy"] + 0.25
 
 
-@pytest.mark.real_model
 def test_sense_direction_points_toward_bee(queen):
     d = queen.direction("bee", "monarch")
     li = queen.layers.index(queen.layer)
@@ -71,7 +67,6 @@ UNINFORMATIVE = ["xqzt blorf vrrp queen", "I saw the queen.", "It is the queen."
 INFORMATIVE = {"The queen wore her crown in the palace.": "monarch", "The queen bee laid eggs in the hive.": "bee"}
 
 
-@pytest.mark.real_model
 @pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
 def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request):
     lm = request.getfixturevalue(model)
@@ -90,7 +85,6 @@ def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request
     assert np.all(again.orders.share_mean <= 1) and np.all(again.orders.share_mean >= 0)
 
 
-@pytest.mark.real_model
 @pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
 def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unclear(model, request):
     """The rule's numbers are measured on held-out sentences and cross-fitted sense-free contexts; the

@@ -10,7 +10,6 @@ from latent.steering.steer import steering_plan
 
 
 # ------------------------------------------------------------------ real model
-@pytest.mark.real_model
 def test_love_hate_moves_the_concept_score(real_lm, encoder):
     from latent.steering.presets import build
     from latent.steering.walk import sweep
@@ -31,7 +30,6 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
     assert (sw.summary["concept_lo"] <= sw.summary["concept"]).all() and (sw.summary["random_lo"] <= sw.summary["random_hi"]).all()
 
 
-@pytest.mark.real_model
 def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
     from latent.steering.walk import random_directions, sweep
 
@@ -43,7 +41,6 @@ def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
     assert rs.mean() - 2 * rs.std(ddof=1) <= sw.slope <= rs.mean() + 2 * rs.std(ddof=1)
 
 
-@pytest.mark.real_model
 def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     from latent.core.hooks import use
 
@@ -54,7 +51,6 @@ def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     assert batch[0] == solo
 
 
-@pytest.mark.real_model
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
 def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):

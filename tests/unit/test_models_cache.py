@@ -178,7 +178,6 @@ def test_the_fast_gguf_parse_reads_every_value_as_transformers_does(tmp_path):
     assert got != want
 
 
-@pytest.mark.real_model
 def test_the_fast_gguf_parse_gives_transformers_the_same_metadata(tmp_path):
     """On SmolLM2's GGUF: transformers' metadata read (config and tokenizer) inside ``one_gguf_parse`` equals
     the stock read, and a second read inside it is a copy (a caller that changes it changes nothing else)."""
