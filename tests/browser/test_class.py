@@ -7,9 +7,9 @@ The server is the browser tests' shared one, bound to 127.0.0.1; this test resta
 import time
 
 import pytest
-from conftest import assert_clean, wait_idle
+from playwright.sync_api import expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.real_model]
+from tests.support import assert_clean, wait_idle
 
 
 @pytest.fixture
@@ -37,19 +37,13 @@ def _step(page, i, n=4, timeout=60_000):
     page.locator(".st-key-lesson_panel").get_by_text(f"step {i} of {n}").wait_for(timeout=timeout)
 
 
-def _tally(page) -> str:
-    return page.locator(".st-key-class_tally").inner_text()
-
-
 def test_a_lesson_run_as_a_class(server, browser, artifacts):
-    from playwright.sync_api import expect
-
     timings = {}
     tctx, teacher = _context(browser, 1280, 720)
     teacher.goto(server.url + "/Lessons")
     teacher.locator(".st-key-do_class_start_queen-hive").get_by_role("button", name="Start a class").first.click()
     links = teacher.locator('.st-key-class_links [data-testid="stCode"] code')     # the two link boxes, not inline code
-    links.nth(1).wait_for()
+    expect(links).to_have_count(2)
     projector, students = links.nth(0).inner_text().strip(), links.nth(1).inner_text().strip()
     assert "class=" in students and "teach=" not in students and "present=1" in projector and "teach=" in projector
     code = students.split("class=")[1].split("&")[0]
@@ -60,8 +54,8 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     pres.goto(projector)
     _step(pres, 1)
     wait_idle(pres)
-    assert pres.locator(".st-key-class_join img").count() == 1            # the QR code for the students' link
-    assert code in pres.locator(".st-key-class_join").inner_text()
+    expect(pres.locator(".st-key-class_join img")).to_have_count(1)       # the QR code for the students' link
+    expect(pres.locator(".st-key-class_join")).to_contain_text(code)
     pres.screenshot(path=str(artifacts / "class-presenter-join.png"))
 
     # two students join by the link
@@ -85,8 +79,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     timings["students follow"] = time.perf_counter() - t0
     wait_idle(pres)
     tally = pres.locator(".st-key-class_tally")
-    tally.wait_for()
-    assert "joined" in tally.inner_text() and "2 joined" in tally.inner_text()
+    expect(tally).to_contain_text("2 joined")
 
     # students predict; the projector's tally counts them
     s1.locator(".st-key-lesson_panel").get_by_text("band", exact=True).click()
@@ -111,8 +104,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     pres.locator(".st-key-lesson_panel").get_by_role("radiogroup").get_by_text("monarch", exact=True).click()
     pres.locator(".st-key-lesson_panel").get_by_text("Your prediction: monarch").wait_for(timeout=30_000)
     wait_idle(pres)
-    checked = pres.locator(".st-key-lesson_panel input[type=radio]:checked")
-    assert checked.count() == 1
+    expect(pres.locator(".st-key-lesson_panel input[type=radio]:checked")).to_have_count(1)
     pres.keyboard.press("ArrowRight")
     _step(pres, 3)
     _step(s1, 3, timeout=30_000)
@@ -120,6 +112,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     wait_idle(s2)
     dose = s2.locator(".st-key-chart_sn_dose")
     dose.scroll_into_view_if_needed()
+    expect(dose).to_be_visible()
     dose.screenshot(path=str(artifacts / "class-phone-chart.png"))        # one column, legend below
     assert dose.bounding_box()["width"] <= 390
     wait_idle(pres)
@@ -135,6 +128,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     wait_idle(pres)
     # the step's chart is in the presenter's first viewport, beside the lesson panel
     pres.wait_for_timeout(1500)
+    expect(pres.locator(".st-key-chart_sn_map")).to_be_visible()
     box = pres.locator(".st-key-chart_sn_map").bounding_box()
     assert box is not None and 0 <= box["y"] < 720 and box["y"] + min(box["height"], 400) <= 720, box
     panel_box = pres.locator(".st-key-lesson_panel").bounding_box()
@@ -157,13 +151,13 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     _step(pres, 2)
     pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.match(/2 █+ +band/)",
                            timeout=60_000)
-    assert "2 joined" in _tally(pres)
+    expect(pres.locator(".st-key-class_tally")).to_contain_text("2 joined")
 
     # reset empties the class
     pres.locator(".st-key-do_class_reset button").click()
     pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.includes('0 joined')",
                            timeout=30_000)
-    assert "No predictions yet" in _tally(pres)
+    expect(pres.locator(".st-key-class_tally")).to_contain_text("No predictions yet")
     for pg in (pres, s1, s2):
         assert_clean(pg)
     for ctx in (pctx, s1ctx, s2ctx):
