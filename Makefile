@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address localhost
 
-# the optional cluster extra (Ray): then LATENT_BACKEND=ray-local:2 make run, or ray://HEAD:6379 (README)
+# the optional cluster extra (Ray): then LATENT_BACKEND=ray-local:2 make run, or ray://HEAD:6379 (docs/cluster.md)
 CLUSTER := $(VENV)/.cluster
 cluster: $(CLUSTER)
 

@@ -1,5 +1,9 @@
-"""The frame: one page registry (:mod:`app_pages.site`), and the set-up and tear-down that every page
-shares, run once here around ``pg.run()`` (Streamlit's multipage entry point)."""
+"""The frame: builds the navigation from the one page registry (:mod:`app_pages.site`) and runs the
+set-up and tear-down that every page shares, once, around ``pg.run()`` (Streamlit's multipage entry point).
+
+The pages live in ``app_pages/``, not ``pages/``: a folder named ``pages/`` beside this script puts
+Streamlit in its old multipage mode until ``st.navigation`` runs, so a fresh server's first deep link
+(and every AppTest page switch) ran the page script alone, without this frame."""
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 

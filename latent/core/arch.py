@@ -10,8 +10,9 @@ stream is the output of block ``i``; layer 0 is the stream that enters block 1:
 - GPT-2: token + position embeddings (``wte + wpe``), i.e. the output of ``transformer.drop``.
 - GPT-NeoX: the token embedding (rotary positions), the output of ``gpt_neox.emb_dropout``.
 
-To add a family: one row in :data:`FAMILIES`, then a tiny config-built model of it in
-``tests/test_families.py`` (hidden states against HF, steering 0 = baseline, lens = logits, KV cache).
+To add a family: one row in :data:`FAMILIES`, then its tiny config in :mod:`latent.core.tiny` (a branch
+of ``tiny_config`` and its name in ``tiny.FAMILIES``); ``tests/unit/test_families.py`` then runs on it
+(hidden states against HF, steering 0 = baseline, lens = logits, KV cache).
 
 Example::
 
