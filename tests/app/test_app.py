@@ -223,6 +223,13 @@ def test_senses_page(at):
     assert not any("still computing" in i.value for i in at.info)
     at.button(key="do_sn_send").click().run()
     assert "walk_direction" in at.session_state and not at.exception
+    # the handoff: the Latent walk opens on the Senses direction, with a prompt about the word
+    sent = at.session_state["walk_direction"]
+    at.switch_page("app_pages/4_Latent_walk.py").run()
+    assert not at.exception
+    assert at.radio(key="wk_source").value == "from the Senses page"
+    assert at.text_area(key="wk_prompt_from the Senses page").value == "The queen"
+    assert any(f"Sense direction {sent.label} at layer {sent.layer}" in c.value for c in at.caption)
 
 
 def test_senses_other_word_and_readout(at):
@@ -245,9 +252,7 @@ def test_senses_empty_context(at):
 def test_latent_walk_page(at):
     at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
-    if "walk_direction" in at.session_state:   # a direction sent from Senses opens the walk on it
-        assert at.radio(key="wk_source").value == "from the Senses page"
-        assert at.text_area(key="wk_prompt_from the Senses page").value == "The queen"
+    assert "from the Senses page" not in at.radio(key="wk_source").options   # a fresh session has no Senses direction
     at.radio(key="wk_source").set_value("preset").run()
     assert len(at.text_area(key="wk_prompt_preset").value.splitlines()) == 8      # the preset's 8 default prompts
     assert any("Layer" in c.value and ("hand-set" in c.value or "held-out" in c.value) for c in at.caption)
