@@ -130,7 +130,8 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     pres.wait_for_timeout(1500)
     expect(pres.locator(".st-key-chart_sn_map")).to_be_visible()
     box = pres.locator(".st-key-chart_sn_map").bounding_box()
-    assert box is not None and 0 <= box["y"] < 720 and box["y"] + min(box["height"], 400) <= 720, box
+    # within a pixel of the top: the page can sit half a pixel scrolled (seen once: y = -0.45)
+    assert box is not None and -1 <= box["y"] < 720 and box["y"] + min(box["height"], 400) <= 720, box
     panel_box = pres.locator(".st-key-lesson_panel").bounding_box()
     assert panel_box["x"] >= box["x"] + box["width"] - 5, (panel_box, box)   # beside it, not over it
     pres.screenshot(path=str(artifacts / "class-presenter-chart.png"))
