@@ -4,8 +4,10 @@ import streamlit as st
 from app_pages.ui import classroom, models, serving
 from app_pages.ui.export import chart
 from app_pages.ui.text import md_escape
+from latent.core.corpus import load_corpus
 from latent.core.models import EMBEDDED
 from latent.dialogues.figures import tour_figure
+from latent.dialogues.tour import kept_first_screen
 from latent.site import PAGES
 
 st.markdown(
@@ -18,7 +20,7 @@ st.button("Start a lesson: the queen and her hive", key="do_home_lesson", type="
           on_click=classroom.start, args=("queen-hive",))
 st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "
            "claims hold?) are on the Lessons page, with a link builder for teachers.")
-tour = serving.tour()
+tour = kept_first_screen(load_corpus(), encoder=models.encoder)   # shipped encoder vectors: no model wait
 chart(tour_figure(tour), key="home_map", theme=None, caption=tour.caption())
 for p in PAGES:
     if not p.home:

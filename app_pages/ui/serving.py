@@ -1,65 +1,23 @@
-"""Results computed once per process (a small LRU, shared by every session) and the glue between a
-session and the shared models' scheduler: its queue place, its progress, and a closed tab's cancel.
+"""The glue between a session and the shared models' scheduler: its queue place, its progress, and a
+closed tab's cancel. Results are kept by the library (``kept_*`` beside each feature); the steering
+directions below are still cached here, per process.
 
-Every page's frame imports this module, so each result imports the model code it needs (torch,
-transformers: 5 s on two cores) when it is first asked for: Home draws its map before they load.
+Every page's frame imports this module, so each function imports the model code it needs (torch,
+transformers: 5 s on two cores) when it is first called: Home draws its map before they load.
 """
 from __future__ import annotations
 
-import json
 import os
-import threading
-from collections import OrderedDict
 from concurrent.futures import CancelledError
 
-import numpy as np
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from app_pages.ui import models
-from latent.core.corpus import Dialogue, load_corpus
-from latent.core.store import memo, store
-from latent.dialogues.map import MapSpec, compute_map
-from latent.dialogues.tour import kept_first_screen
+from latent.core.store import memo
 from latent.serving.backends import InProcess, backend_note, current_backend
 from latent.serving.scheduler import route_model_work as route
 from latent.serving.scheduler import scheduler_for
-
-_memo_lock = threading.Lock()
-
-
-def dialogue_map(spec: dict, extra: list, lm, enc, progress=None):
-    """Dialogue-map table (+ note) per spec, added dialogues and model (``lm`` is None for the encoder)."""
-
-    def run():
-        dialogues = load_corpus() + [Dialogue.from_dict(d) for d in extra]
-        return compute_map(MapSpec(**spec), dialogues, lm=lm, encoder=enc, progress=progress)
-    return memo("dialogue_map", (json.dumps(spec, sort_keys=True), json.dumps(extra), lm.key if lm else None), run)
-
-
-def tour():
-    """The first screen's annotated map of the seed texts (shipped encoder vectors: no model wait)."""
-    return memo("tour", (), lambda: kept_first_screen(load_corpus(), encoder=models.encoder))
-
-
-def token_map(prompts: tuple, layers: tuple, method: str, dims: int, seed: int, lm, progress=None):
-    """Cached per input (moving the layer slider recomputes nothing) and kept in the result store."""
-    from latent.tokens.map import token_map as compute_token_map  # noqa: PLC0415 - see the module docstring
-
-    params = {"prompts": list(prompts), "layers": list(layers), "method": method, "dims": dims, "seed": seed}
-    return memo("token_map", (prompts, layers, method, dims, seed, lm.key), lambda: store().cached(
-        "tokens.map", params, lm, lambda: compute_token_map(lm, list(prompts), list(layers), method=method, dims=dims,
-                                                            seed=seed, progress=progress)), max_entries=8)
-
-
-def lens_table(text: str, lm):
-    """One text's logit lens (the LM head on every layer: ~1 s on SmolLM2 for a sentence), kept in the store."""
-    from latent.core.hidden import hidden_states  # noqa: PLC0415 - see the module docstring
-    from latent.core.lens import lens_table as compute_lens  # noqa: PLC0415 - see the module docstring
-
-    return memo("lens", (text, lm.key), lambda: store().cached(
-        "tokens.lens", {"text": text, "k": 3}, lm, lambda: compute_lens(lm, hidden_states(lm, [text])[0], k=3)))
 
 
 def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
@@ -67,64 +25,6 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
 
     return memo("direction", (positive, negative, layer, method, lm.key),
                 lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
-
-
-def sense_fit(sset_json: str, readout: str, layer, lm, enc=None):
-    """The per-set half of a sense report (see :func:`latent.senses.study.kept_fit`): the same set is
-    computed once for every session, step and lesson."""
-    from latent.senses.sets import SenseSet  # noqa: PLC0415 - see the module docstring
-    from latent.senses.study import kept_fit  # noqa: PLC0415 - see the module docstring
-
-    return kept_fit(lm, SenseSet.from_json(sset_json), readout=readout, layer=layer, encoder=enc)
-
-
-_steps: OrderedDict = OrderedDict()          # (fit, context) -> (Step, its states): a step is scored once
-
-
-def sense_report(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None, orders: bool = True):
-    """A sense report from the stored fit and the steps, scoring only steps not seen before with this
-    fit (adding a context word costs that word's step); with ``orders`` the word-order control too
-    (:func:`sense_orders`, which a page may instead fill in after drawing the rest)."""
-    from latent.senses.study import report, score_steps  # noqa: PLC0415 - see the module docstring
-
-    f = sense_fit(sset_json, readout, layer, lm, enc)
-    contexts = [c for c in contexts if c and c.strip()]
-    with _memo_lock:
-        missing = [c for c in dict.fromkeys(contexts) if (id(f), c) not in _steps]
-    if missing or not contexts:
-        new, Q = score_steps(lm, f, missing)
-        with _memo_lock:
-            for s, q in zip(new, Q):
-                _steps[(id(f), s.context)] = (s, q, f)         # f kept: its id is never reused while cached
-            while len(_steps) > 512:
-                _steps.popitem(last=False)
-    with _memo_lock:
-        got = [_steps[(id(f), c)] for c in contexts]
-    rep = report(f, [g[0] for g in got], np.stack([g[1] for g in got]))
-    if orders:
-        rep.orders = sense_orders(sset_json, tuple(contexts), readout, layer, lm, enc)
-    return rep
-
-
-def sense_orders(sset_json: str, contexts: tuple, readout: str, layer, lm, enc=None):
-    """The word-order control of a report (see :func:`latent.senses.study.word_orders`), kept."""
-    from latent.senses.study import word_orders  # noqa: PLC0415 - see the module docstring
-
-    f = sense_fit(sset_json, readout, layer, lm, enc)
-    params = {"set": sset_json, "readout": readout, "layer": layer, "contexts": list(contexts)}
-    return memo("senses_orders", (sset_json, contexts, readout, layer, lm.key),
-                lambda: store().cached("senses.orders", params, lm, lambda: word_orders(lm, f, list(contexts))))
-
-
-def experiment(name: str, key: tuple, lm, progress=None):
-    """Cached per experiment, (parameters, seed) and model. A second model (the cross-model and
-    cousins experiments) comes from the shared loader, never a second copy."""
-    import latent.claims as claims  # noqa: PLC0415 - see the module docstring
-
-    params, seed = key
-    return memo("experiment", (name, key, lm.key), lambda: store().cached(
-        "claims.run", {"name": name, "params": dict(params), "seed": seed}, lm,
-        lambda: claims.run(name, lm, progress=progress, seed=seed, models=models.lm_named, **dict(params))))
 
 
 def scheduled(lm, slot):
