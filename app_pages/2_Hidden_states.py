@@ -4,7 +4,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import models, serving, widgets
+from app_pages.ui import models, queue, widgets
 from app_pages.ui.export import chart, export_buttons
 from latent.core import project
 from latent.core.direction import DirectionError
@@ -66,8 +66,8 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
     yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", max_chars=500, help="empty: y is the map's first coordinate")
     if use_axes:
         try:
-            d = serving.direction((pos,), (neg,), ax_layer, "mean", lm)
-            dy = serving.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
+            d = queue.direction((pos,), (neg,), ax_layer, "mean", lm)
+            dy = queue.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
             table = axis_view(tm, d, dy)
             axes = {"x_axis": d.to_dict(), "y_axis": dy.to_dict() if dy else None}
             axis_titles = (f"{d.label} (layer {ax_layer})", f"{dy.label} (layer {ax_layer})" if dy else "map coordinate 1")

@@ -1,7 +1,7 @@
 """Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
 import streamlit as st
 
-from app_pages.ui import models, serving, widgets
+from app_pages.ui import models, queue, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
 from latent.core.direction import Direction
@@ -36,7 +36,7 @@ try:
         st.caption(ds.source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
                                   f"coefficient {p['paper']['coefficient']}, pair {p['paper']['pair']}."
                                   if p.get("paper") else ""))
-        direction = serving.preset(name, layer, method, lm)
+        direction = queue.preset(name, layer, method, lm)
     elif source == "two sets of texts":
         layer = c[0].slider("Layer", 1, lm.n_layers, lm.depth(0.3), key=f"wk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
@@ -44,7 +44,7 @@ try:
         neg = t2.text_area("Away from (one text per line)", "Hate", key="wk_neg", height=100, max_chars=20_000)
         prompt_default, strengths_default = "I think that you", "-0.4,0,0.4"
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
-        direction = serving.direction(tuple(pl), tuple(nl), layer, method, lm)
+        direction = queue.direction(tuple(pl), tuple(nl), layer, method, lm)
     elif source == "direction file":
         up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="do_wk_file")
         if up is None:
@@ -88,7 +88,7 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
         strengths = parse_strengths(strength_text)
         sw = sweep(lm, enc, prompts, direction, strengths, max_new_tokens=tokens,
                    seeds=tuple(range(seed, seed + n_seeds)), do_sample=sample, positions=positions,
-                   runner=serving.scheduled(lm, progress),
+                   runner=queue.scheduled(lm, progress),
                    on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs

@@ -1,7 +1,7 @@
 """Home: what the app is, the annotated map, a link to every page (from the registry), the model card."""
 import streamlit as st
 
-from app_pages.ui import classroom, models, serving
+from app_pages.ui import classroom, models, queue
 from app_pages.ui.export import chart
 from app_pages.ui.text import md_escape
 from latent.core.corpus import load_corpus
@@ -60,7 +60,7 @@ st.caption("On a CPU every number is computed in fp32, so results do not depend 
            "dtype 'auto' picks bf16 for speed. Every text gets the model's start token prepended; it is dropped "
            "from all maps and statistics because position 0 acts as an attention sink.")
 st.caption(md_escape(f"Model files: {card['source']}"))
-where, fell_back = serving.backend_status(lm)
+where, fell_back = queue.backend_status(lm)
 if fell_back:
     st.warning(md_escape(fell_back))
 st.caption(md_escape(where))
