@@ -1,15 +1,15 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
-from app_pages.ui import models, serving, widgets
+from app_pages.ui import models, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
 from latent.core import project
-from latent.core.corpus import MAX_USER_CHARS, CorpusError, load_corpus, parse_upload, parse_user_text
+from latent.core.corpus import MAX_USER_CHARS, CorpusError, Dialogue, load_corpus, parse_upload, parse_user_text
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER
 from latent.dialogues.figures import dialogue_map_figure
-from latent.dialogues.map import MapSpec
+from latent.dialogues.map import MapSpec, kept_map
 from latent.recipes import make_recipe, map_title
 
 corpus = load_corpus()
@@ -71,8 +71,8 @@ enc = models.encoder if source == "encoder" else None  # called only if the vect
 model = lm.name if lm else DEFAULT_ENCODER
 bar = st.progress(0.0, text="Computing turn vectors…")
 try:
-    df, note = serving.dialogue_map(spec.to_dict(), extra, lm, enc,
-                                  progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
+    df, note = kept_map(spec, [Dialogue.from_dict(d) for d in extra], lm=lm, encoder=enc,
+                        progress=lambda i, n: bar.progress(i / n, text=f"Turn vectors: batch {i}/{n}"))
 except LatentError as e:
     bar.empty()
     st.error(str(e))

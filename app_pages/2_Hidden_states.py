@@ -4,7 +4,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import models, serving, widgets
+from app_pages.ui import models, queue, widgets
 from app_pages.ui.export import chart, export_buttons
 from latent.core import project
 from latent.core.direction import DirectionError
@@ -13,7 +13,8 @@ from latent.core.lens import lens_topk
 from latent.core.project import ProjectionError
 from latent.recipes import make_recipe
 from latent.tokens.figures import COLOR_BY, lens_heatmap, token_map_figure
-from latent.tokens.map import axis_view, nearest, parse_layers, place
+from latent.tokens.lens import kept_lens
+from latent.tokens.map import axis_view, kept_token_map, nearest, parse_layers, place
 from latent.tokens.presets import presets
 
 lm = models.lm()
@@ -46,8 +47,8 @@ if method == "umap" and not project.is_warm():
             "this map waits for it. PCA draws at once.")
 try:
     bar = st.progress(0.0, text="Hidden states…")
-    tm = serving.token_map(tuple(prompts), tuple(layers), method, dims, seed, lm,
-                         progress=lambda i, n: bar.progress(i / n, text=f"Hidden states: chunk {i}/{n}"))
+    tm = kept_token_map(lm, prompts, layers, method=method, dims=dims, seed=seed,
+                        progress=lambda i, n: bar.progress(i / n, text=f"Hidden states: chunk {i}/{n}"))
     bar.empty()
 except (InputError, ProjectionError) as e:
     st.error(str(e))
@@ -65,8 +66,8 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
     yneg = a[1].text_input("y axis: away from", "", key="ax_yneg", max_chars=500, help="empty: y is the map's first coordinate")
     if use_axes:
         try:
-            d = serving.direction((pos,), (neg,), ax_layer, "mean", lm)
-            dy = serving.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
+            d = queue.direction((pos,), (neg,), ax_layer, "mean", lm)
+            dy = queue.direction((ypos,), (yneg,), ax_layer, "mean", lm) if ypos and yneg else None
             table = axis_view(tm, d, dy)
             axes = {"x_axis": d.to_dict(), "y_axis": dy.to_dict() if dy else None}
             axis_titles = (f"{d.label} (layer {ax_layer})", f"{dy.label} (layer {ax_layer})" if dy else "map coordinate 1")
@@ -130,7 +131,7 @@ l1, l2 = st.columns([3, 2])
 which = l1.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="lens_prompt")
 view = l2.radio("Colour", ["prob", "final_rank"], key="lens_view", horizontal=True,
                 format_func={"prob": "probability of the top token", "final_rank": "rank of the final prediction"}.get)
-lt = serving.lens_table(prompts[which], lm)
+lt = kept_lens(lm, prompts[which])
 lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}", value=view)
 chart(lfig, key="lens_heatmap", theme=None,
             caption="A cell is one layer (row) at one input position (column); its text is the token the lens reads there. "

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import models, serving
+from app_pages.ui import models
 from app_pages.ui.export import chart, export_buttons
 from latent.core.hidden import InputError
 from latent.core.models import EMBEDDED
@@ -16,7 +16,7 @@ from latent.senses.figures import (
     separability_figure,
 )
 from latent.senses.sets import MAX_SENSES, SenseError, SenseSet, builtin_sets
-from latent.senses.study import QUEEN_STEPS, context_words, sense_map
+from latent.senses.study import QUEEN_STEPS, context_words, kept_orders, kept_report, sense_map
 
 st.caption("From the seed thread: “Is this the monarch, the bee, the playing card, the drag entertainer? By adding "
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
@@ -67,7 +67,7 @@ try:
     sset = SenseSet.from_rows(word, rows.to_dict("records")).validate()
     with st.spinner(f"Reading '{word}' in {sum(map(len, sset.senses.values()))} sentences at every layer…"):
         contexts = tuple(s for s in steps_text.splitlines() if s.strip())
-        rep = serving.sense_report(sset.to_json(), contexts, readout, layer, lm, models.encoder(), orders=False)
+        rep = kept_report(lm, sset, contexts, readout=readout, layer=layer, encoder=models.encoder(), orders=False)
 except (SenseError, InputError) as e:
     st.error(str(e))
     st.stop()
@@ -82,8 +82,7 @@ others = {}
 if compare:
     for name in EMBEDDED:
         m = lm if name == lm.name else models.lm_named(name)
-        others[name] = serving.sense_report(sset.to_json(), tuple(rep_s.context for rep_s in rep.steps), readout, None, m,
-                                            orders=False)
+        others[name] = kept_report(m, sset, [rep_s.context for rep_s in rep.steps], readout=readout, orders=False)
 f1 = separability_figure(rep, others or None)
 chart(f1, key="sn_sep", theme=None,
             caption="A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's "
@@ -146,7 +145,7 @@ if len(rep.senses) >= MAX_SENSES:
 
 if rep_orders_pending:                   # the word-order control, now that everything else is on screen
     try:
-        rep.orders = serving.sense_orders(sset.to_json(), contexts, readout, layer, lm, models.encoder())
+        rep.orders = kept_orders(lm, sset, contexts, readout=readout, layer=layer, encoder=models.encoder())
     except (SenseError, InputError) as e:
         orders_slot.error(str(e))
     else:

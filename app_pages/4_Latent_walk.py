@@ -1,7 +1,7 @@
 """Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
 import streamlit as st
 
-from app_pages.ui import models, serving, widgets
+from app_pages.ui import models, queue, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
 from latent.core.direction import Direction
@@ -36,7 +36,7 @@ try:
         st.caption(spec.setting(lm).source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
                                   f"coefficient {p['paper']['coefficient']}, pair {p['paper']['pair']}."
                                   if p.get("paper") else ""))
-        direction = serving.preset(name, layer, method, lm)
+        direction = queue.preset(name, layer, method, lm)
     elif source == "two sets of texts":
         spec = SweepSpec.default(lm, None, source="texts")
         layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"wk_layer_texts_{lm.n_layers}")
@@ -46,8 +46,8 @@ try:
         neg = t2.text_area("Away from (one text per line)", "\n".join(spec.negative), key="wk_neg", height=100,
                            max_chars=20_000)
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
-        direction = serving.direction(tuple(pl), tuple(nl), layer, method, lm)
-        # serving.direction pools each text's last token (Direction.from_texts' default), where the CLI's
+        direction = queue.direction(tuple(pl), tuple(nl), layer, method, lm)
+        # queue.direction pools each text's last token (Direction.from_texts' default), where the CLI's
         # texts and the presets pool by the mean: recorded, not changed
         spec = spec.replace(positive=tuple(pl), negative=tuple(nl), pooling="last")
     elif source == "direction file":
@@ -95,7 +95,7 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
         run = spec.replace(layer=direction.layer, method=method, prompts=tuple(prompts), strengths=tuple(strengths),
                            seeds=tuple(range(seed, seed + n_seeds)), max_new_tokens=tokens, positions=positions,
                            do_sample=sample)
-        sw = run.run(lm, enc, direction=direction, runner=serving.scheduled(lm, progress),
+        sw = run.run(lm, enc, direction=direction, runner=queue.scheduled(lm, progress),
                      on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs

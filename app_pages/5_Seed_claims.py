@@ -1,10 +1,10 @@
 """Seed claims: each claim from the dialogues, a live experiment, and a verdict from an interval against a null."""
 import streamlit as st
 
-from app_pages.ui import models, serving, widgets
+from app_pages.ui import models, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
-from latent.claims import ARITHMETIC, ExperimentError, registry
+from latent.claims import ARITHMETIC, ExperimentError, kept_run, registry
 from latent.claims.figures import evidence_figure
 from latent.core.corpus import load_corpus
 from latent.core.errors import LatentError
@@ -48,7 +48,8 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             bar = box.progress(0.0, text=f"{exp.title}: running on the model (fp32, CPU)…")
             cancel = widgets.cancel_button(box, f"claim_{name}", f"the experiment '{exp.title}'")
             try:
-                serving.experiment(name, key, lm, progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"{exp.title}: {i}/{n}"))
+                kept_run(name, lm, params=params, seed=seed, models=models.lm_named,
+                         progress=lambda i, n: bar.progress(min(i / n, 1.0), text=f"{exp.title}: {i}/{n}"))
                 st.session_state[f"cl_done_{name}"] = key
             except LatentError as e:
                 st.error(str(e))
@@ -67,7 +68,7 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             done = ((), 0)
         elif done != key:
             st.caption("The settings changed since this result: press Run to update it.")
-        r = quoted if quoted is not None else serving.experiment(name, done, lm)
+        r = quoted if quoted is not None else kept_run(name, lm, params=dict(done[0]), seed=done[1], models=models.lm_named)
         j = r.to_json()
         f = r.evidence.finding
         BADGE.get(f.verdict, st.warning)(f"**{f.verdict}** · {lm.name}, {j['dtype']}, seed {j['seed']}")

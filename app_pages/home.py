@@ -2,11 +2,13 @@
 import streamlit as st
 
 from app_pages.site import PAGES
-from app_pages.ui import classroom, models, serving
+from app_pages.ui import classroom, models, queue
 from app_pages.ui.export import chart
 from app_pages.ui.text import md_escape
+from latent.core.corpus import load_corpus
 from latent.core.models import EMBEDDED
 from latent.dialogues.figures import tour_figure
+from latent.dialogues.tour import kept_first_screen
 
 st.markdown(
     "See and steer the latent geometry of a language model. Every dialogue turn and every token "
@@ -18,7 +20,7 @@ st.button("Start a lesson: the queen and her hive", key="do_home_lesson", type="
           on_click=classroom.start, args=("queen-hive",))
 st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "
            "claims hold?) are on the Lessons page, with a link builder for teachers.")
-tour = serving.tour()
+tour = kept_first_screen(load_corpus(), encoder=models.encoder)   # shipped encoder vectors: no model wait
 chart(tour_figure(tour), key="home_map", theme=None, caption=tour.caption())
 for p in PAGES:
     if not p.home:
@@ -58,7 +60,7 @@ st.caption("On a CPU every number is computed in fp32, so results do not depend 
            "dtype 'auto' picks bf16 for speed. Every text gets the model's start token prepended; it is dropped "
            "from all maps and statistics because position 0 acts as an attention sink.")
 st.caption(md_escape(f"Model files: {card['source']}"))
-where, fell_back = serving.backend_status(lm)
+where, fell_back = queue.backend_status(lm)
 if fell_back:
     st.warning(md_escape(fell_back))
 st.caption(md_escape(where))

@@ -14,25 +14,23 @@ import sys
 import traceback
 from pathlib import Path
 
-from latent.claims import ExperimentError, get, registry, run
+from latent.claims import ExperimentError, get, kept_run, registry
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import LatentError
-from latent.core.hidden import hidden_states
-from latent.core.lens import lens_table
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
-from latent.core.store import store
 from latent.dialogues.map import MapSpec
 from latent.export import output_format, write
 from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.handout import write_handout
 from latent.recipes import RecipeError, Resources, make_recipe, replay
 from latent.senses.sets import SenseError, SenseSet, get_builtin
-from latent.senses.study import kept_analysis
+from latent.senses.study import kept_report
 from latent.serving.backends import InProcess, backend_note, current_backend, make_backend, set_backend
 from latent.serving.scheduler import Scheduler
 from latent.steering.presets import load_presets
 from latent.steering.spec import POSITIONS, SweepSpec
 from latent.steering.steer import parse_strengths
+from latent.tokens.lens import kept_lens, lens_tokens
 from latent.tokens.map import parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
@@ -195,14 +193,13 @@ def _lens_args(p):
 @command("lens", "logit-lens table: per layer and position, the top tokens", _lens_args)
 def cmd_lens(args):
     lm = _lm(args)
-    ts = hidden_states(lm, [args.text])[0]
-    t = lens_table(lm, ts, k=args.k)
+    t = kept_lens(lm, args.text, k=args.k)
     if args.json:
         out = []
         for (layer, pos), g in t.groupby(["layer", "position"], sort=True):
             out.append({"layer": int(layer), "position": int(pos), "token": g["token"].iloc[0],
                         "top": [{"token": r.prediction, "prob": float(r.prob)} for r in g.itertuples()]})
-        _emit({"model": lm.name, "text": args.text, "tokens": ts.tokens, "lens": out})
+        _emit({"model": lm.name, "text": args.text, "tokens": lens_tokens(t), "lens": out})
     else:
         for (layer, pos), g in t.groupby(["layer", "position"], sort=True):
             print(layer, pos, repr(g["token"].iloc[0]), [(r.prediction, round(r.prob, 3)) for r in g.itertuples()])
@@ -231,7 +228,7 @@ def cmd_senses(args):
     if sset.word.lower() != args.word.lower():
         raise SenseError(f"The senses file is for '{sset.word}', not '{args.word}'.")
     lm = _lm(args)
-    rep = kept_analysis(lm, sset, args.context, readout=args.readout, layer=args.layer)   # the fit: once, kept
+    rep = kept_report(lm, sset, args.context, readout=args.readout, layer=args.layer)   # the fit: once, kept
     _emit({**rep.to_json(), "model": lm.name})
 
 
@@ -327,8 +324,7 @@ def cmd_experiment(args):
         raise ExperimentError(f"Unknown parameter {unknown[0]!r} for {exp.name}. Must be one of: {', '.join(specs)}")
     lm = _lm(args)
     params = {k: specs[k].parse(v, lm) for k, v in raw.items()}
-    r = store().cached("claims.cli", {"name": exp.name, "params": params, "seed": args.seed}, lm,
-                       lambda: run(exp.name, lm, seed=args.seed, models=shared_lm, **params))
+    r = kept_run(exp.name, lm, params=params, seed=args.seed, models=shared_lm)      # the page's result, kept
     if args.json:
         _emit(r.to_json())
         return

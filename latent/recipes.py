@@ -17,24 +17,23 @@ import importlib.metadata as md
 from dataclasses import dataclass, field
 from typing import Callable
 
-from latent.claims import get, run
+from latent.claims import get, kept_run
 from latent.claims.figures import evidence_figure
 from latent.core.corpus import Dialogue, load_corpus
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
-from latent.core.hidden import hidden_states
-from latent.core.lens import lens_table
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm
 from latent.dialogues.figures import dialogue_map_figure
 from latent.dialogues.map import MapSpec, compute_map
 from latent.senses import figures as F
 from latent.senses.sets import SenseSet
-from latent.senses.study import analyze, sense_map
+from latent.senses.study import kept_report, sense_map
 from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
 from latent.steering.spec import SweepSpec
 from latent.steering.walk import interpolate, steered_map
 from latent.tokens.figures import lens_heatmap, token_map_figure
-from latent.tokens.map import axis_view, token_map
+from latent.tokens.lens import kept_lens
+from latent.tokens.map import axis_view, kept_token_map
 
 _PACKAGES = ("torch", "transformers", "sentence-transformers", "umap-learn", "scikit-learn",
              "plotly", "kaleido", "numpy", "streamlit")
@@ -146,8 +145,8 @@ def map_title(spec, lm=None) -> str:
 def _token_map(params: dict, res: Resources):
     lm = res.lm()
     dims = params.get("dims", 2)
-    tm = token_map(lm, params["prompts"], params["layers"], method=params.get("method", "pca"), dims=dims,
-                   seed=params.get("seed", 0))
+    tm = kept_token_map(lm, params["prompts"], params["layers"], method=params.get("method", "pca"), dims=dims,
+                        seed=params.get("seed", 0))
     table, title, axis_titles = tm.table, f"Token map · {lm.name} · {tm.projector.method_used_.upper()}", ("", "")
     if params.get("x_axis"):
         dx = Direction.from_dict(params["x_axis"], d_model=lm.d_model, n_layers=lm.n_layers)
@@ -166,15 +165,15 @@ def _token_map(params: dict, res: Resources):
 @register("lens")
 def _lens(params: dict, res: Resources):
     lm = res.lm()
-    table = lens_table(lm, hidden_states(lm, [params["text"]])[0], k=params.get("k", 3))
+    table = kept_lens(lm, params["text"], k=params.get("k", 3))
     return table, lens_heatmap(table, title=f"Logit lens · {lm.name}", value=params.get("value", "prob")), ""
 
 
 @register("senses", ("dose_response", "separability", "probabilities", "sense_map", "reliability"))
 def _senses(params: dict, res: Resources):
     sset = SenseSet(params["word"], params["senses"]).validate()
-    rep = analyze(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"), layer=params.get("layer"),
-                  encoder=res.encoder() if params.get("encoder_baseline") else None)
+    rep = kept_report(res.lm(), sset, params["contexts"], readout=params.get("readout", "echo"),
+                      layer=params.get("layer"), encoder=res.encoder() if params.get("encoder_baseline") else None)
     fig = params["figure"]
     if fig == "reliability":
         return rep.reliability_table(), F.reliability_figure(rep), rep.calibration_summary()
@@ -217,6 +216,6 @@ def _interpolation(params: dict, res: Resources):
 @register("claim", ("main", "evidence"))
 def _claim(params: dict, res: Resources):
     exp = get(params["name"])
-    r = run(exp.name, res.lm(), seed=int(params.get("seed", 0)), **params.get("params", {}))
+    r = kept_run(exp.name, res.lm(), params=params.get("params", {}), seed=int(params.get("seed", 0)))
     fig = evidence_figure(r.evidence) if params.get("figure") == "evidence" else exp.figure(r)
     return r.table, fig, r.verdict

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.site import PageSpec, is_value_key
-from app_pages.ui import classroom, models, serving
+from app_pages.ui import classroom, models, queue
 from latent.lessons.words import glossary_file, t
 from latent.style import NARROW
 
@@ -24,7 +24,7 @@ def setup(spec: PageSpec) -> None:
                        layout="wide")
     keep_inputs()
     NARROW.set(phone())
-    serving.route_model_work()
+    queue.route_model_work()
     link_version()
     st.title(spec.heading)
     classroom.preamble(spec.title)

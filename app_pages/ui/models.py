@@ -11,7 +11,8 @@ import streamlit as st
 from app_pages.site import TITLES
 from latent.core import models, project
 from latent.core.requests import GenerateRequest, StatesRequest
-from latent.lessons import compute_fact, load_lessons
+from latent.lessons import load_lessons
+from latent.lessons.warm import warm_answers, warm_enabled
 from latent.serving.scheduler import scheduler_for, serve, serve_encoder
 
 # ``LATENT_MODEL`` names the app's default model (an embedded name, a local folder or an HF id in the local
@@ -145,12 +146,12 @@ _warming_lock = threading.Lock()
 
 
 def warm_lesson(lesson_id: str) -> bool:
-    """Compute a lesson's answers in the background, in step order, once per model and lesson: each is
-    kept on the model and in the result store, so a reveal later reads it. Before each answer it waits
-    while interactive model work is queued (a lesson warming never holds a student up for long).
-    Returns False when this lesson was already warming or warm."""
+    """Compute a lesson's answers in the background (:func:`latent.lessons.warm.warm_answers`: which, and
+    in what order), once per model and lesson. Before each answer it waits while interactive model work
+    is queued (a lesson warming never holds a student up for long). Returns False when this lesson was
+    already warming or warm, or warming is off."""
     name = model_name()
-    if os.environ.get("LATENT_WARM", "").lower() in ("off", "0", "no"):
+    if not warm_enabled():
         return False
     with _warming_lock:
         if (name, lesson_id) in _warming:
@@ -164,17 +165,12 @@ def warm_lesson(lesson_id: str) -> bool:
         if lm_loader.error or enc_loader.error:
             return
         lm, enc = lm_loader.result, enc_loader.result
-        lesson = load_lessons(pages=TITLES).get(lesson_id)
         sched = scheduler_for(lm)
-        for step in (lesson.steps if lesson else []):
-            if not step.fact:
-                continue
+
+        def after_queued_work():
             while sched.queued(GenerateRequest) or sched.queued(StatesRequest):
                 time.sleep(0.5)
-            try:
-                compute_fact(lm, step.fact, encoder=enc)
-            except Exception:  # noqa: BLE001 - the reveal computes it again and shows its error
-                pass
+        warm_answers(lm, load_lessons(pages=TITLES).get(lesson_id), encoder=enc, before_each=after_queued_work)
 
     threading.Thread(target=run, daemon=True, name=f"lesson-warm-{lesson_id}").start()
     return True

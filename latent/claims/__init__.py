@@ -13,6 +13,7 @@ from latent.claims.framework import (
     corpus_prompts,
     fp32_cpu,
     get,
+    kept_run,
     other_model,
     registry,
     run,
@@ -20,4 +21,4 @@ from latent.claims.framework import (
 
 __all__ = ["ARITHMETIC", "INCONCLUSIVE", "NOT_SUPPORTED", "SUPPORTED", "VERDICTS", "Evidence", "Finding", "Claim",
            "Experiment", "ExperimentError", "ExperimentResult", "Param", "check_layer", "check_prompts",
-           "corpus_prompts", "fp32_cpu", "get", "other_model", "registry", "run"]
+           "corpus_prompts", "fp32_cpu", "get", "kept_run", "other_model", "registry", "run"]

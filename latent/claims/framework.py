@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
@@ -33,6 +34,7 @@ from latent.core.errors import LatentError
 from latent.core.errors import check_layer as check
 from latent.core.hidden import start_ids
 from latent.core.models import DEFAULT_LM, LM, shared_lm
+from latent.core.store import memo, store
 from latent.senses.sets import builtin_sets
 
 
@@ -188,6 +190,19 @@ def run(name: str, lm, progress=None, seed: int = 0, models=None, **params) -> E
     r = exp.run(work, progress=progress, seed=seed, **params)
     r.model, r.dtype, r.seed = lm.name, work.dtype, seed
     return r
+
+
+def kept_run(name: str, lm, *, params: dict | None = None, seed: int = 0, progress=None, models=None) -> ExperimentResult:
+    """:func:`run`, computed once per process (a second caller waits for the first) and kept in the result
+    store under one name. Parameters left out take the experiment's defaults for this model (the values
+    the Seed claims page starts from), so the page at its defaults, ``python -m latent claims NAME``, a
+    recipe and a lesson's verdict read one result. ``progress`` and ``models`` (the other model's
+    provider) are the first caller's."""
+    exp = get(name)
+    full = {**exp.defaults(lm), **(params or {})}
+    key = {"name": exp.name, "params": full, "seed": int(seed)}
+    return memo("claims_run", (json.dumps(key, sort_keys=True, default=repr), lm.key), lambda: store().cached(
+        "claims.run", key, lm, lambda: run(exp.name, lm, progress=progress, seed=seed, models=models, **full)))
 
 
 def fp32_cpu(lm):

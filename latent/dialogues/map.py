@@ -12,16 +12,18 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from latent.core.assets import asset
-from latent.core.corpus import Dialogue, all_turns
+from latent.core.corpus import Dialogue, all_turns, load_corpus
 from latent.core.errors import InputError, check_layer
 from latent.core.models import cache_dir, embed
 from latent.core.project import Projector
+from latent.core.store import memo
 
 SOURCES = ("encoder", "lm")
 SHIPPED_VECTORS = asset("vectors")
@@ -140,3 +142,14 @@ def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=No
         df[axis] = Y[:, i]
     df["placed"] = ~fit
     return df, proj.note_
+
+
+def kept_map(spec: MapSpec, extra: list[Dialogue] = (), *, lm=None, encoder=None,
+             progress=None) -> tuple[pd.DataFrame, str]:
+    """:func:`compute_map` of the seed dialogues plus ``extra``, computed once per process per spec, added
+    dialogues and model (the turn vectors themselves are kept on disk by :func:`turn_vectors`)."""
+    extra = list(extra)
+    key = (json.dumps(spec.to_dict(), sort_keys=True), json.dumps([d.to_dict() for d in extra], sort_keys=True),
+           lm.key if lm is not None else None)
+    return memo("dialogue_map", key, lambda: compute_map(spec, load_corpus() + extra, lm=lm, encoder=encoder,
+                                                         progress=progress))

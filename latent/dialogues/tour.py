@@ -18,7 +18,7 @@ import pandas as pd
 
 from latent.core.corpus import Dialogue, all_turns
 from latent.core.models import DEFAULT_ENCODER
-from latent.core.store import store
+from latent.core.store import memo, store
 from latent.dialogues.map import MapSpec, compute_map, turn_vectors
 
 SPEC = MapSpec(source="encoder", method="pca", dims=2, seed=0, color="dialogue")
@@ -93,8 +93,9 @@ def kept_first_screen(dialogues: list[Dialogue], encoder=None) -> Tour:
     h = hashlib.sha256()
     for d, t in all_turns(dialogues):
         h.update(repr((d.id, d.title, t.index, t.speaker, t.section, t.text)).encode("utf-8") + b"\x00")
-    return store().cached("dialogues.first_screen", {"turns": h.hexdigest(), "encoder": DEFAULT_ENCODER, **SPEC.to_dict()},
-                          None, lambda: first_screen(dialogues, encoder=encoder))
+    params = {"turns": h.hexdigest(), "encoder": DEFAULT_ENCODER, **SPEC.to_dict()}
+    return memo("tour", h.hexdigest(), lambda: store().cached(       # once per process, then from memory
+        "dialogues.first_screen", params, None, lambda: first_screen(dialogues, encoder=encoder)))
 
 
 def _short(text: str, n: int = 34) -> str:

@@ -43,14 +43,10 @@ def queen_sense(lm, context: str, encoder=None) -> dict:
     """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
 
     from latent.senses.sets import get_builtin  # noqa: PLC0415 - see the module docstring
-    from latent.senses.study import NULL_LEVEL, kept_fit, report, score_steps  # noqa: PLC0415
+    from latent.senses.study import NULL_LEVEL, kept_report  # noqa: PLC0415 - see the module docstring
 
-    def compute():
-        f = kept_fit(lm, get_builtin("queen"), encoder=encoder)     # the Senses page's own fit of the set
-        steps, Q = score_steps(lm, f, [context])
-        return report(f, steps, Q)
-
-    rep = lm.derived(("lesson", "queen_sense", context), compute)     # the answer does not use the encoder
+    rep = lm.derived(("lesson", "queen_sense", context),      # the Senses page's own fit of the set and steps
+                     lambda: kept_report(lm, get_builtin("queen"), [context], encoder=encoder, orders=False))
     li = rep.layers.index(rep.layer)
     probs = rep.steps[0].probs[li]
     nearest = rep.senses[int(probs.argmax())]
@@ -118,10 +114,9 @@ def claim_key(name: str, params: dict | None = None) -> tuple:
 
 def claim_verdict(lm, name: str = "sparse-matrix", encoder=None, **params) -> dict:
     """A seed-claim experiment's verdict on the loaded model (fp32, seed 0)."""
-    from latent.claims import run  # noqa: PLC0415 - see the module docstring
+    from latent.claims.framework import kept_run  # noqa: PLC0415 - see the module docstring
 
-    r = lm.derived(claim_key(name, params), lambda: store().cached(
-        "lesson.claim", {"name": name, "params": params}, lm, lambda: run(name, lm, **params)))
+    r = lm.derived(claim_key(name, params), lambda: kept_run(name, lm, params=params))   # the Seed claims page's entry
     f = r.evidence.finding
     return {"answer": yes_no(f.verdict), "verdict": f.verdict,
             "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "measure": f.measure,

@@ -9,6 +9,8 @@ Example::
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -481,14 +483,52 @@ def _scored(lm, f: SenseFit, contexts: list[str], k_next: int, orders: bool) -> 
     return report(f, steps, Q, word_orders(lm, f, contexts) if orders else None)
 
 
-def kept_analysis(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,
-                  encoder=None, orders: bool = True) -> SenseReport:
-    """:func:`analyze` at its defaults with the per-set fit from :func:`kept_fit`: computed once per model and
-    set for the process and kept in the result store, so the CLI's second run on a set (and a test after
-    another on the same set) scores only its steps."""
+_steps: OrderedDict = OrderedDict()   # (id(fit), context) -> (Step, its states, fit): a step is scored once
+_steps_lock = threading.Lock()
+
+
+def _kept_steps(lm, f: SenseFit, contexts: list[str]) -> list[tuple]:
+    """Each context's (Step, states) with fit ``f``, scoring only the contexts not seen before with it in
+    this process (adding a context word costs that word's step)."""
+    with _steps_lock:
+        missing = [c for c in dict.fromkeys(contexts) if (id(f), c) not in _steps]
+    if missing:
+        new, Q = score_steps(lm, f, missing)
+        with _steps_lock:
+            for s, q in zip(new, Q):
+                _steps[(id(f), s.context)] = (s, q, f)         # f kept: its id is never reused while cached
+            while len(_steps) > 512:
+                _steps.popitem(last=False)
+    with _steps_lock:
+        return [_steps[(id(f), c)] for c in contexts]
+
+
+def kept_report(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,
+                encoder=None, orders: bool = True) -> SenseReport:
+    """:func:`analyze` at its defaults, kept: the per-set fit from :func:`kept_fit` (once per model and set,
+    in the result store), each context step scored once per fit in this process, and with ``orders`` the
+    word-order control from :func:`kept_orders` (a page may instead fill it in after drawing the rest).
+    The one place a Senses report is put together: the Senses page, the CLI, a recipe and a lesson's
+    "queen" answer all ask here, so they share one fit."""
     sset.validate()
     contexts = _check(lm, contexts, layer)            # a bad context is said before the fit, as in analyze
-    return _scored(lm, kept_fit(lm, sset, readout=readout, layer=layer, encoder=encoder), contexts, 5, orders)
+    f = kept_fit(lm, sset, readout=readout, layer=layer, encoder=encoder)
+    got = _kept_steps(lm, f, contexts)
+    rep = report(f, [g[0] for g in got], np.stack([g[1] for g in got]))
+    if orders:
+        rep.orders = kept_orders(lm, sset, contexts, readout=readout, layer=layer, encoder=encoder)
+    return rep
+
+
+def kept_orders(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,
+                encoder=None) -> Orders | None:
+    """:func:`word_orders` with the kept fit, computed once per process and kept in the result store."""
+    contexts = _check(lm, contexts, layer)
+    sj = sset.to_json()
+    params = {"set": sj, "readout": readout, "layer": layer, "contexts": contexts}
+    return memo("senses_orders", (sj, tuple(contexts), readout, layer, lm.key),
+                lambda: store().cached("senses.orders", params, lm, lambda: word_orders(
+                    lm, kept_fit(lm, sset, readout=readout, layer=layer, encoder=encoder), contexts)))
 
 
 def sense_map(rep: SenseReport, seed: int = 0) -> pd.DataFrame:

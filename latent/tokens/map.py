@@ -13,6 +13,7 @@ Example::
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import pandas as pd
 
 from latent.core.hidden import InputError, check_layer_list, check_layers, hidden_states
 from latent.core.project import Projector, unit_rows
+from latent.core.store import memo, store
 
 MAX_PROMPTS = 64
 MAX_POINTS = 50_000   # drawn with WebGL up to this; above it tokens are sampled (whole paths kept)
@@ -98,6 +100,17 @@ def token_map(lm, prompts: list[str], layers, *, method: str = "umap", dims: int
     if total > len(table):
         note = (note + " " if note else "") + f"Showing a sample of {len(table):,} of {total:,} points."
     return TokenMap(table, X, proj, note, total)
+
+
+def kept_token_map(lm, prompts, layers, *, method: str = "umap", dims: int = 2, seed: int = 0,
+                   progress=None) -> TokenMap:
+    """:func:`token_map`, computed once per process (the Hidden states page's layer slider recomputes
+    nothing) and kept in the result store: the page, a recipe and the CLI read one map."""
+    prompts, layers = list(prompts), list(layers)
+    params = {"prompts": prompts, "layers": layers, "method": method, "dims": dims, "seed": seed}
+    return memo("token_map", (json.dumps(params, default=repr), lm.key), lambda: store().cached(
+        "tokens.map", params, lm, lambda: token_map(lm, prompts, layers, method=method, dims=dims, seed=seed,
+                                                    progress=progress)), max_entries=8)
 
 
 def place(tm: TokenMap, lm, text: str) -> pd.DataFrame:

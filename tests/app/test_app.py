@@ -485,24 +485,22 @@ def test_starting_a_lesson_computes_its_answers_in_the_background(monkeypatch):
 def test_adding_a_context_word_scores_only_that_step_and_reuses_the_sets_fit(tiny_lm, monkeypatch):
     """The Senses page's data path (no page run): the per-set fit is computed once, each step once; the
     word-order control is computed on its own (the page draws it last)."""
-    from app_pages.ui import serving
     from latent.core.store import Memo
     from latent.senses import study
     from latent.senses.sets import get_builtin
-    from latent.senses.study import QUEEN_STEPS, fit_senses, score_steps
+    from latent.senses.study import QUEEN_STEPS, fit_senses, kept_orders, kept_report, score_steps
 
     fits, scored = [], []
     monkeypatch.setattr(study, "memo", Memo())               # this process's memo starts empty for this test
-    monkeypatch.setattr(serving, "memo", Memo())
     monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit_senses(*a, **{**k, "n_perm": 20}))
     monkeypatch.setattr(study, "score_steps", lambda lm, f, cs, **k: scored.append(list(cs)) or score_steps(lm, f, cs, **k))
-    sset = get_builtin("queen").to_json()
-    first = serving.sense_report(sset, tuple(QUEEN_STEPS[:3]), "echo", None, tiny_lm, orders=False)
-    more = serving.sense_report(sset, tuple(QUEEN_STEPS[:4]), "echo", None, tiny_lm, orders=False)
+    sset = get_builtin("queen")
+    first = kept_report(tiny_lm, sset, QUEEN_STEPS[:3], orders=False)
+    more = kept_report(tiny_lm, sset, QUEEN_STEPS[:4], orders=False)
     assert fits == [1] and scored == [QUEEN_STEPS[:3], QUEEN_STEPS[3:4]]
     assert more.orders is None and [s.context for s in more.steps] == QUEEN_STEPS[:4]
     np.testing.assert_allclose(more.steps[2].probs, first.steps[2].probs)
-    orders = serving.sense_orders(sset, tuple(QUEEN_STEPS[:4]), "echo", None, tiny_lm)
+    orders = kept_orders(tiny_lm, sset, QUEEN_STEPS[:4])
     assert orders is not None and sorted(orders.words) == ["hive", "honey", "worker"]
     assert fits == [1]
 
@@ -512,7 +510,6 @@ def test_a_lessons_queen_answer_reuses_the_senses_pages_fit(tiny_lm, monkeypatch
     on that step asks for both at once), and the answer equals one from a whole analysis computed afresh."""
     import dataclasses
 
-    from app_pages.ui import serving
     from latent.core.store import Memo
     from latent.lessons.facts import queen_sense
     from latent.senses import study
@@ -522,7 +519,7 @@ def test_a_lessons_queen_answer_reuses_the_senses_pages_fit(tiny_lm, monkeypatch
     fit = study.fit_senses
     monkeypatch.setattr(study, "memo", Memo())
     monkeypatch.setattr(study, "fit_senses", lambda *a, **k: fits.append(1) or fit(*a, **{**k, "n_perm": 20}))
-    serving.sense_report(get_builtin("queen").to_json(), ("queen", "honey queen"), "echo", None, tiny_lm, orders=False)
+    study.kept_report(tiny_lm, get_builtin("queen"), ["queen", "honey queen"], orders=False)    # the Senses page's call
     context = "honey worker hive queen"
     fact = queen_sense(dataclasses.replace(tiny_lm, _derived={}, _key_locks={}), context)   # no answer kept yet
     assert fits == [1]                                                   # the page's fit, not a second one
@@ -538,19 +535,22 @@ def test_the_hidden_states_pages_results_are_kept_and_equal_fresh_ones(tiny_lm, 
     computation (a new process reads them back): equal to computing afresh; another seed is computed."""
     import pandas as pd
 
-    from app_pages.ui import serving
     from latent.core.hidden import hidden_states
     from latent.core.lens import lens_table
     from latent.core.store import Memo, store
-    from latent.tokens.map import token_map
+    from latent.tokens import lens as lens_mod
+    from latent.tokens import map as map_mod
+    from latent.tokens.lens import kept_lens
+    from latent.tokens.map import kept_token_map, token_map
 
     monkeypatch.setenv("LATENT_STORE", "on")
     monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
     prompts, layers = ("the queen bee", "a hive of bees"), (0, 1, 2)
     got = []
     for _ in range(2):                                   # two processes: each starts with an empty memo
-        monkeypatch.setattr(serving, "memo", Memo())
-        got.append((serving.token_map(prompts, layers, "pca", 2, 0, tiny_lm), serving.lens_table("the queen bee", tiny_lm)))
+        monkeypatch.setattr(map_mod, "memo", Memo())
+        monkeypatch.setattr(lens_mod, "memo", Memo())
+        got.append((kept_token_map(tiny_lm, prompts, layers, method="pca", dims=2, seed=0), kept_lens(tiny_lm, "the queen bee")))
     s = store()
     assert (s.misses, s.hits) == (2, 2)
     fresh_map = token_map(tiny_lm, list(prompts), list(layers), method="pca", dims=2, seed=0)
@@ -559,7 +559,7 @@ def test_the_hidden_states_pages_results_are_kept_and_equal_fresh_ones(tiny_lm, 
         pd.testing.assert_frame_equal(tm.table, fresh_map.table)
         np.testing.assert_array_equal(tm.vectors, fresh_map.vectors)
         pd.testing.assert_frame_equal(lens, fresh_lens)
-    serving.token_map(prompts, layers, "pca", 2, 1, tiny_lm)              # another seed: not the stored map
+    kept_token_map(tiny_lm, prompts, layers, method="pca", dims=2, seed=1)   # another seed: not the stored map
     assert (s.misses, s.hits) == (3, 2)
 
 

@@ -10,11 +10,11 @@ from latent.senses.sets import (
     builtin_sets,
     get_builtin,
 )
-from latent.senses.study import QUEEN_STEPS, compare_readouts, kept_analysis
+from latent.senses.study import QUEEN_STEPS, compare_readouts, kept_report
 
 # analyze() with the per-set fit kept for the process, as the app and the CLI keep it: the queen set is
 # fitted once per model for all the tests below, not once in each
-analyze = _analyze = kept_analysis
+analyze = _analyze = kept_report
 
 
 # ------------------------------------------------------------------ real model

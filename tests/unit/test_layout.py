@@ -207,10 +207,7 @@ heavy = ("torch", "transformers", "sentence_transformers", "umap")
 for f in ("app.py", "app_pages/home.py"):       # the frame's and Home's own import statements, as written
     tree = ast.parse(Path(f).read_text())
     exec(compile(ast.Module([n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))], []), f, "exec"))
-from app_pages.ui import serving
-from latent.dialogues.figures import tour_figure
-
-fig = tour_figure(serving.tour())              # what Home draws first
+fig = tour_figure(kept_first_screen(load_corpus(), encoder=models.encoder))   # what Home draws first
 before = [m for m in heavy if m in sys.modules]
 import latent.core.hidden                      # the control: model code does bring torch in
 print(json.dumps({"traces": len(fig.data), "before": before, "after": [m for m in heavy if m in sys.modules]}))

@@ -262,7 +262,7 @@ def test_a_session_whose_browser_went_away_drops_its_queued_passes():
 
     from conftest import make_tiny_lm
 
-    from app_pages.ui.serving import gone_away
+    from app_pages.ui.queue import gone_away
     from latent.core.hidden import hidden_states
     from latent.core.models import embed
     from latent.serving.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
@@ -313,7 +313,7 @@ def test_a_waiting_session_is_told_what_it_waits_for(tiny_lm):
     the queue; once its own batch runs, the decode's progress."""
     import threading
 
-    from app_pages.ui.serving import queue_note
+    from app_pages.ui.queue import queue_note
 
     gate, started = threading.Event(), threading.Event()
 
@@ -346,7 +346,7 @@ def test_the_apps_gone_away_check_stops_the_script_run_quietly():
     cancels with CancelledError, and a connected session is never stopped."""
     from concurrent.futures import CancelledError
 
-    from app_pages.ui.serving import gone_away
+    from app_pages.ui.queue import gone_away
 
     calls = []
     gone_away(lambda: True, stop=lambda: calls.append("stop"))(None)

@@ -71,14 +71,17 @@ def test_the_kept_first_screen_equals_a_fresh_one_and_a_changed_turn_misses(tour
 
     import pandas as pd
 
-    from latent.core.store import store
+    from latent.core.store import Memo, store
+    from latent.dialogues import tour as tour_mod
     from latent.dialogues.tour import kept_first_screen
 
     monkeypatch.setenv("LATENT_STORE", "on")
     monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
     corpus = load_corpus()
     s = store()
+    monkeypatch.setattr(tour_mod, "memo", Memo())             # each call as in a new process: an empty memo
     first = kept_first_screen(corpus, encoder=no_encoder)
+    monkeypatch.setattr(tour_mod, "memo", Memo())
     again = kept_first_screen(corpus, encoder=no_encoder)
     assert (s.misses, s.hits) == (1, 1)
     for t in (first, again):

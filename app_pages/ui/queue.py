@@ -1,0 +1,113 @@
+"""The glue between a session and the shared models' scheduler: its queue place, its progress, and a
+closed tab's cancel. Results are kept by the library (``kept_*`` beside each feature); the steering
+directions below are still cached here, per process.
+
+Every page's frame imports this module, so each function imports the model code it needs (torch,
+transformers: 5 s on two cores) when it is first called: Home draws its map before they load.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import CancelledError
+
+import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from latent.core.store import memo
+from latent.serving.backends import InProcess, backend_note, current_backend
+from latent.serving.scheduler import route_model_work as route
+from latent.serving.scheduler import scheduler_for
+
+
+def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
+    from latent.core.direction import Direction  # noqa: PLC0415 - see the module docstring
+
+    return memo("direction", (positive, negative, layer, method, lm.key),
+                lambda: Direction.from_texts(lm, list(positive), list(negative), layer, method=method))
+
+
+def scheduled(lm, slot):
+    """A runner for :func:`latent.steering.walk.sweep` through the model's one scheduler: rows from every
+    session share batches; while waiting, ``slot`` shows the queue and progress (the streamed cards go to
+    their own slot); a session that goes
+    away (a closed tab, or Streamlit stopping its script) cancels its queued rows."""
+    sched = scheduler_for(lm, threads=os.cpu_count())
+    check = gone_away(session_alive(), stop=st.stop)     # a closed tab: drop the rows now, not when its session expires
+
+    def run(request, on_texts=None):
+        shown = [None]
+
+        def wait(t):
+            check(t)
+            if on_texts is not None and t.partial is not None and t.progress != shown[0]:
+                shown[0] = t.progress
+                on_texts(t.progress[0], t.partial)       # the cards fill in as the batch decodes
+            slot.caption(queue_note(sched, t))
+        g = sched.run(request, wait=wait)
+        for note in g.extra.get("notes", []):      # a cluster worker lost mid-batch: its rows were redone
+            st.info(note)
+        return g
+    return run
+
+
+def backend_status(lm) -> tuple[str, str | None]:
+    """Where the model work runs, in one line, and why that is not the configured backend (or None)."""
+    b = current_backend()
+    if isinstance(b, InProcess):
+        return "Model work runs in this process.", backend_note()
+    info = b.describe(lm)
+    devices = ", ".join(sorted({w["device"] for w in info["per_worker"]}))
+    return f"Model work runs on the Ray cluster {info['name']}: {info['workers']} workers ({devices}).", backend_note()
+
+
+def queue_note(sched, t) -> str:
+    """What a waiting session is told: its place in the queue, the batch in progress it waits behind,
+    or its own decode's progress."""
+    ahead, rows = sched.position(t)
+    step, n = t.progress
+    if n:
+        return f"Decoding in a shared batch… token {step} of {n}"
+    if ahead:
+        return f"Queued: {ahead} request(s), {rows} rows from other sessions ahead of yours…"
+    busy, (bstep, bn) = sched.busy(t)
+    if busy:
+        return (f"Waiting for the batch in progress ({busy} rows from other sessions, token {bstep} of {bn}); "
+                "yours decodes next…")
+    return "Starting the decode…"
+
+
+def preset(name: str, layer: int, method: str, lm):
+    from latent.steering.presets import build  # noqa: PLC0415 - see the module docstring
+
+    return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
+
+
+def route_model_work() -> None:
+    """This script run's hidden-state passes and sentence-encoder calls go through the shared models'
+    scheduler (packed with other sessions' work); steering decodes go there through :func:`scheduled`.
+    A session whose browser has gone away drops its queued passes (see :func:`gone_away`)."""
+    route(wait=gone_away(session_alive(), stop=st.stop))
+
+
+def session_alive():
+    """A check that this session still has a browser: Streamlit's runtime keeps a session whose
+    websocket closed as inactive until its TTL runs out (``is_active_session`` is thread-safe). Outside
+    a served app (AppTest, bare scripts) there is no runtime to ask: always alive."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: True
+    runtime, sid = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(sid)
+
+
+def gone_away(alive, stop=None):
+    """A scheduler ``wait`` callback that cancels the queued request once ``alive()`` is false. In the
+    app, ``stop`` is ``st.stop``: the script run ends quietly (a browser that reconnects after a blip
+    sees a stopped run it can rerun, not a traceback); without it, ``CancelledError`` is raised."""
+    def wait(_ticket):
+        if not alive():
+            if stop is not None:
+                stop()
+            raise CancelledError("the browser went away: its queued model work is dropped")
+    return wait
