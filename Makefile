@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 
-.PHONY: run class cluster test test-fast bench assets clean setup
+.PHONY: run class cluster test test-all test-fast bench assets clean setup
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ class: $(STAMP)
 # JOBS test processes (pytest-xdist), one torch thread each; Ray tests share one process (tests/conftest.py)
 JOBS    ?= 2
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full"
+
+# everything, the real-model runs that CI leaves to a tiny model included (docs/testing.md lists them)
+test-all: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 

@@ -329,26 +329,32 @@ def test_seed_claims_page(at):
 
 
 @pytest.fixture
-def at_gemma():
+def at_gemma(request):
     at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["model_name"] = "gemma-3-270m"
+    at.session_state["model_name"] = request.param
     at.run()
     return at
 
 
-@pytest.mark.slow
+# the Gemma 3 family's code paths on its tiny config in CI; the real Gemma 3 270M in `make test-all`
+@pytest.mark.parametrize("at_gemma", ["tiny-gemma3", pytest.param("gemma-3-270m", marks=[pytest.mark.full, pytest.mark.slow])],
+                         indirect=True)
 def test_every_page_runs_on_gemma(at_gemma):
-    """Sliders, dimensions and defaults come from the loaded model (18 layers, 640 dims), never 30/576."""
+    """Sliders, dimensions and defaults come from the loaded model (Gemma: 18 layers, 640 dims; its tiny
+    config: 3 layers), never SmolLM2's 30/576."""
+    from app_pages.ui import models
+
     at = at_gemma
     assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Layers"] == "18"
+    n = models.lm_named(at.session_state["model_name"]).n_layers
+    assert n != 30 and {m.label: m.value for m in at.metric}["Layers"] == str(n)
     at.switch_page("app_pages/1_Dialogues.py").run()
     at.radio(key="map_source").set_value("lm").run()
-    assert not at.exception and at.slider(key="map_layer").max == 18
+    assert not at.exception and at.slider(key="map_layer").max == n
     at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
-    assert at.text_input(key="hs_layers").value == "0-18"
-    assert at.select_slider(key="hs_layer").options[-1] == "18"           # the layer slider runs to Gemma's 18
+    assert at.text_input(key="hs_layers").value == f"0-{n}"
+    assert at.select_slider(key="hs_layer").options[-1] == str(n)          # the layer slider runs to the model's last
     assert sum(len(xs(t)) for t in chart(at)["data"] if "x" in t) > 0      # and the map has points
     at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception and len(at.get("plotly_chart")) >= 3
@@ -361,8 +367,8 @@ def test_every_page_runs_on_gemma(at_gemma):
     assert any("strength-0 row reproduces" in c.value for c in at.caption)
     at.switch_page("app_pages/5_Seed_claims.py").run()
     assert not at.exception
-    assert at.slider(key="cl_sparse-messages_layer").max == 18
-    assert at.slider(key="cl_sparse-messages_layer").value == round(0.4 * 18)
+    assert at.slider(key="cl_sparse-messages_layer").max == n
+    assert at.slider(key="cl_sparse-messages_layer").value == round(0.4 * n)
 
 
 def test_lessons_page_and_link_builder(at):

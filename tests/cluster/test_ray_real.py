@@ -1,9 +1,10 @@
-"""The real SmolLM2 on a local 2-worker Ray cluster, in one fresh process started as ``make run`` would
-start the app (``LATENT_BACKEND=ray-local:2``): the app serves its pages with the model work on the two
+"""The app's model on a local 2-worker Ray cluster, in one fresh process started as ``make run`` would
+start the app (``LATENT_BACKEND=ray-local:2``; in CI the tests' tiny random Llama, ``LATENT_MODEL=tiny-llama``;
+the real SmolLM2 in ``make test-all``): the app serves its pages with the model work on the two
 workers; then, in that process and on that cluster, ``python -m latent info --json`` names the workers
 and ``steer … --json`` gives the same texts and meters as the CLI in this test's process (the whole JSON
 but its timings). One cluster and one set of worker model loads for all three, not one each. The
-in-process side is ``main(argv)`` with the session's loaded model, as in tests/real/test_real_model.py.
+in-process side is ``main(argv)`` with the same model loaded here, as in tests/real/test_real_model.py.
 The ``--backend`` flag's own path (an unreachable cluster is one error line) is
 tests/cluster/test_ray_backend.py's."""
 import json
@@ -15,10 +16,10 @@ import pytest
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 pytest.importorskip("ray", reason="the cluster extra is not installed (make cluster)")
-pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STEER = ["steer", "--prompt", "I think that", "--prompt", "My day was", "--toward", "love|joy", "--away", "hate|anger",
-         "--layer", "9", "--strengths=-6,0,6", "--seeds", "2", "--random", "2", "--tokens", "10", "--json"]
+def steer_args(layer: int) -> list[str]:
+    return ["steer", "--prompt", "I think that", "--prompt", "My day was", "--toward", "love|joy", "--away", "hate|anger",
+            "--layer", str(layer), "--strengths=-6,0,6", "--seeds", "2", "--random", "2", "--tokens", "10", "--json"]
 
 
 def same(a, b, path=""):
@@ -74,8 +75,7 @@ out = {"where": where, "exception": [str(e.value) for e in at.exception], "error
        "strengths": list(at.dataframe[0].value["strength"]) if len(at.dataframe) else None,
        "backend": sched.backend.name, "history": [[list(x) for x in h] for h in sched.backend.history()]}
 from latent import cli
-from latent.core.models import shared_lm
-cli._lm = lambda a: shared_lm()               # the CLI's own loader, one load for both commands
+cli._lm = lambda a: models.lm()               # the app's model object, one load for both commands
 for name, argv in (("info", ["info", "--json"]), ("steer", json.loads(sys.argv[1]))):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):     # `python -m latent ARGV` on this cluster ($LATENT_BACKEND)
@@ -85,12 +85,20 @@ print(json.dumps(out))
 """
 
 
-def test_the_app_and_the_cli_on_two_ray_workers(real_lm, monkeypatch, capsys):
+@pytest.mark.parametrize("model", ["tiny-llama", pytest.param("SmolLM2-135M-Instruct", marks=[pytest.mark.full, pytest.mark.slow])])
+def test_the_app_and_the_cli_on_two_ray_workers(model, request, monkeypatch, capsys):
     from latent.serving.backends import InProcess
 
-    r = subprocess.run([sys.executable, "-c", APP_AND_CLI_ON_RAY, json.dumps(STEER)], cwd=ROOT, capture_output=True,
+    if model == "tiny-llama":
+        from tests.support import app_lm
+        lm = app_lm()
+    else:
+        lm = request.getfixturevalue("real_lm")
+    steer = steer_args(9 if lm.n_layers >= 9 else 2)
+    r = subprocess.run([sys.executable, "-c", APP_AND_CLI_ON_RAY, json.dumps(steer)], cwd=ROOT, capture_output=True,
                        text=True, timeout=900,
-                       env={**os.environ, "LATENT_BACKEND": "ray-local:2", "LATENT_STORE": "off", "LATENT_WARM": "off"})
+                       env={**os.environ, "LATENT_BACKEND": "ray-local:2", "LATENT_STORE": "off", "LATENT_WARM": "off",
+                            "LATENT_MODEL": model})
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     # the app: Home says where model work runs, and a Latent walk sweep is decoded by the two workers
@@ -105,10 +113,10 @@ def test_the_app_and_the_cli_on_two_ray_workers(real_lm, monkeypatch, capsys):
     info = out["info"]
     assert out["info_rc"] == 0 and info["backend"] == "ray-local:2" and info["workers"] == 2
     assert len(info["per_worker"]) == 2 and {w["device"] for w in info["per_worker"]} == {"cpu"}
-    assert {w["fingerprint"] for w in info["per_worker"]} == {InProcess().describe(real_lm)["per_worker"][0]["fingerprint"]}
+    assert {w["fingerprint"] for w in info["per_worker"]} == {InProcess().describe(lm)["per_worker"][0]["fingerprint"]}
     # the CLI sweep on the workers equals the CLI sweep in this process
-    here, there = in_process(real_lm, monkeypatch, capsys, *STEER), out["steer"]
-    assert out["steer_rc"] == 0 and here["model"] == "SmolLM2-135M-Instruct"
+    here, there = in_process(lm, monkeypatch, capsys, *steer), out["steer"]
+    assert out["steer_rc"] == 0 and here["model"] == model
     assert [r["text"] for r in here["results"]] == [r["text"] for r in there["results"]]
     assert here["n_units"] == 4 and here["n_random"] == 2
     same(here, there)          # texts, meters, slopes, bands, verdict and finding

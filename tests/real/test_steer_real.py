@@ -52,7 +52,7 @@ def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
+@pytest.mark.parametrize("model", ["real_lm", pytest.param("gemma_lm", marks=pytest.mark.full)])   # Gemma: make test-all
 def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
     """The page's and the walking lesson's default (the preset's 8 prompts, its measured layer and strength)
     can show the effect it is about: its slope clears the matched random directions' band. Where a model's
