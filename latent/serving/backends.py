@@ -11,7 +11,7 @@ cancelled tickets, and hands each batch to its backend's ``run(batcher, model, r
   one worker, and decoded there by :func:`latent.core.decode.decode_rows`, the in-process code path;
   a hidden-state pass or an encoder call goes whole to one worker, in turn. A worker is sent the batch's
   kind and looks its engine function up in the scheduler's one table of kinds
-  (:data:`latent.serving.scheduler.KINDS`), as :class:`InProcess` computes it.
+  (:data:`latent.serving.kinds.KINDS`), as :class:`InProcess` computes it.
 
 Why Ray Core actors, not Ray Serve: Serve's router balances *requests*, not rows (8 sessions went 6/2
 and 7/1 over 2 replicas); the scheduler already batches and splits rows itself, and needs a handle on
@@ -51,6 +51,7 @@ import numpy as np
 from latent.core.errors import LatentError
 from latent.core.models import load_encoder, load_lm
 from latent.core.requests import GenerateRequest
+from latent.serving.kinds import KINDS
 
 if TYPE_CHECKING:
     from latent.core.generate import Generation
@@ -113,8 +114,7 @@ def fingerprint(model) -> str:
 
 
 def row_of(kind: str):
-    """The row of the scheduler's table of kinds (:data:`latent.serving.scheduler.KINDS`) a worker computes."""
-    from latent.serving.scheduler import KINDS  # noqa: PLC0415 - the scheduler imports this module
+    """The row of the scheduler's table of kinds (:data:`latent.serving.kinds.KINDS`) a worker computes."""
 
     if kind not in KINDS:
         raise BackendError(f"No worker computes {kind!r}. Must be one of: {', '.join(KINDS)}")

@@ -1,5 +1,5 @@
 """A new kind of scheduled work is one request type, one engine function and one row of the scheduler's
-table of kinds (``latent.serving.scheduler.KINDS``). The toy kind below is defined here and nowhere
+table of kinds (``latent.serving.kinds.KINDS``). The toy kind below is defined here and nowhere
 else: registered, it is batched by the scheduler, a page's request of it goes through the door to a
 served model's scheduler, and a Ray worker (the actor class itself, no Ray) computes it by its name."""
 import contextvars
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from latent.core.requests import through_door
-from latent.serving import backends, scheduler
+from latent.serving import backends, kinds
 from latent.serving.scheduler import Batcher, Scheduler, register, route_model_work, row_for, scheduler_for, serve
 
 
@@ -60,14 +60,14 @@ class CountBatcher(Batcher):
 
 @pytest.fixture()
 def toy_kind(monkeypatch):
-    """The row registered for one test (a copy of the table, so the other tests never see it)."""
-    monkeypatch.setattr(scheduler, "KINDS", dict(scheduler.KINDS))
+    """The row registered for one test and taken out after it, so the other tests never see it."""
     CALLS.clear()
-    return register(CountBatcher)
+    yield register(CountBatcher)
+    kinds.KINDS.pop(CountBatcher.kind, None)
 
 
 def test_a_new_kind_is_one_row_and_the_scheduler_batches_it(tiny_lm, toy_kind):
-    assert row_for(CountRequest) is CountBatcher and CountBatcher in scheduler.kinds("lm")
+    assert row_for(CountRequest) is CountBatcher and CountBatcher in kinds.kinds("lm")
     with pytest.raises(ValueError, match="must be new"):
         register(CountBatcher)                                  # a kind's name and request type are its own
     s = Scheduler(tiny_lm)
