@@ -396,8 +396,8 @@ def summary_box(lesson) -> None:
             labels = {o: label for o, label, _ in x.options}
             st.caption(f"{t('step', lg, i=x.step)}: {x.question}")
             st.text(tally_text(list(labels), {o: n for o, _, n in x.options}, x.answer, labels.get, lg))
-        c = st.columns(2)
-        c[0].download_button(t("summary_csv", lg), s.to_csv(), f"class-{s.code}-summary.csv", mime="text/csv",
-                             key="do_class_csv", on_click="ignore", width="stretch")
-        c[1].download_button(t("summary_html", lg), s.to_html(), f"class-{s.code}-summary.html", mime="text/html",
-                             key="do_class_html", on_click="ignore", width="stretch")
+        # one under the other: side by side, the labels are cut in the presenter's narrow panel
+        st.download_button(t("summary_csv", lg), s.to_csv(), f"class-{s.code}-summary.csv", mime="text/csv",
+                           key="do_class_csv", on_click="ignore", width="stretch")
+        st.download_button(t("summary_html", lg), s.to_html(), f"class-{s.code}-summary.html", mime="text/html",
+                           key="do_class_html", on_click="ignore", width="stretch")
