@@ -274,11 +274,19 @@ def _panel(lesson, i: int, step) -> None:
         c[0].button(t("back", lg), key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0, width="stretch")
         c[1].button(t("next", lg), key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
                     type="primary", width="stretch")
+        pulse = live_class.state(i)                    # in a class: the class and this step, as drawn now
+        if st.session_state.pop("_class_cleared", False):
+            st.info(t("cleared", lg))
+        if pulse is not None and pulse.info.ended is not None:
+            live_class.summary_box(lesson)
         st.markdown(step.text)                          # lesson text is ours (assets/lessons), not user input
         if step.ask:
-            _predict(lesson, i, step)
+            if pulse is not None and not live_class.teaching():
+                _predict_in_class(lesson, i, step, pulse)
+            else:
+                _predict(lesson, i, step, pulse)
         if live_class.teaching():
-            _presenter_class(lesson, i, step)
+            _presenter_class(lesson, i, step, pulse)
         elif live_class.code():
             live_class.follow(i, lambda: sync_guess(lesson.id, i))
         if presenting() and (step.notes or step.say):
@@ -292,45 +300,99 @@ def _panel(lesson, i: int, step) -> None:
         j[1].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
         st.caption(t("keys", lg))
     chart = {"id": f"{lesson.id}/{i}", "key": step.chart} if step.chart else None
-    st.iframe(KEYS_JS % {"chart": json.dumps(chart)}, height=1)
+    st.iframe(KEYS_JS % {"chart": json.dumps(chart)} + live_class.device_script(), height=1)
 
 
-def _presenter_class(lesson, i: int, step) -> None:
+def _presenter_class(lesson, i: int, step, pulse) -> None:
+    lg = lang()
     if i == 0 or st.session_state.get("_show_join"):
         live_class.join_box(lesson.id, page(lesson.steps[0].page).path)
-    a, b = st.columns(2)
-    a.toggle(t("scan", lang()), key="_show_join")
-    b.button(t("reset", lang()), key="do_class_reset", on_click=live_class.reset)
+    a, b, c = st.columns(3)
+    a.toggle(t("scan", lg), key="_show_join")
+    b.button(t("reset", lg), key="do_class_reset", on_click=live_class.ask, args=("reset",), width="stretch")
+    c.button(t("end_class", lg), key="do_class_end", on_click=live_class.ask, args=("end",), width="stretch",
+             disabled=pulse is None or pulse.info.ended is not None)
+    what = st.session_state.get("_class_confirm")
+    if what in ("reset", "end"):                  # asked first: both change every student's screen
+        with st.container(border=True, key="class_confirm"):
+            st.warning(t("reset_confirm" if what == "reset" else "end_confirm", lg))
+            y, no = st.columns(2)
+            y.button(t("yes_reset" if what == "reset" else "yes_end", lg), key=f"do_class_{what}_yes", type="primary",
+                     on_click=live_class.reset if what == "reset" else live_class.end, width="stretch")
+            no.button(t("cancel", lg), key="do_class_confirm_no", on_click=live_class.ask, args=(None,), width="stretch")
     if st.session_state.pop("_class_reset", False):
-        st.success(t("reset_done", lang()))
+        st.success(t("reset_done", lg))
 
 
-def _predict(lesson, i: int, step) -> None:
+def _predict_in_class(lesson, i: int, step, pulse) -> None:
+    """A student's prediction in a class: blind and open until the presenter locks the step; then the
+    radio shows the prediction as counted (it can no longer change), and the model's answer once revealed.
+    There is no Reveal button: the reveal is the presenter's, for the whole class."""
     lg = lang()
+    guess_key = _guess_key(lesson.id, i)
+    if not pulse.locked and pulse.info.ended is None:
+        kept = st.session_state.setdefault("_guesses", {}).get((lesson.id, i))
+        guess = st.radio(t("predict", lg, ask=step.ask), step.options, key=guess_key, horizontal=True,
+                         index=step.options.index(kept) if kept in step.options else None, format_func=step.label)
+        sync_guess(lesson.id, i)
+        if guess is not None and live_class.prediction(i) == str(guess):
+            st.caption(t("sent", lg))
+        elif guess is not None and live_class.locked(i):
+            st.warning(t("locked_late", lg))       # locked between the draw and the click
+        st.caption(t("wait_teacher", lg))
+        return
+    counted = live_class.prediction(i)
+    late = st.session_state.get(guess_key)
+    st.radio(t("predict", lg, ask=step.ask), step.options, key=f"{guess_key}_locked", horizontal=True, disabled=True,
+             index=step.options.index(counted) if counted in step.options else None, format_func=step.label)
+    if late is not None and str(late) != counted:
+        st.warning(t("locked_late", lg))
+    st.caption(t("locked_you", lg, guess=step.label(counted)) if counted is not None else t("locked_none", lg))
+    fact = live_class.fact(i) if pulse.revealed else None
+    if fact is None:
+        if pulse.info.ended is None:
+            st.info(t("wait_reveal", lg))
+        return
+    _show_fact(step, fact, counted)
+
+
+def _predict(lesson, i: int, step, pulse=None) -> None:
+    """The prediction and the reveal outside a class, and on the presenter's screen (whose reveal is the
+    class's: it locks the step, computes the answer and stores it for every student)."""
+    lg = lang()
+    teach = live_class.teaching()
     guess_key, fact_key = _guess_key(lesson.id, i), f"lesson_fact_{lesson.id}_{i}"
     kept = st.session_state.setdefault("_guesses", {}).get((lesson.id, i))     # back to a step: its prediction
     guess = st.radio(t("predict", lg, ask=step.ask), step.options, key=guess_key, horizontal=True,
                      index=step.options.index(kept) if kept in step.options else None, format_func=step.label)
     sync_guess(lesson.id, i)
     if guess is not None:                 # drawn by the server: the prediction has arrived and is kept
-        st.caption(t("sent", lg) if live_class.code() and not live_class.teaching()
-                   else t("your_prediction", lg, guess=step.label(guess)))
-    if live_class.teaching():
+        st.caption(t("your_prediction", lg, guess=step.label(guess)))
+    if teach:
         live_class.tally(i, step.options, step.label, lambda: sync_guess(lesson.id, i))
-    fact = st.session_state.get(fact_key)
+    fact = live_class.fact(i) if teach else st.session_state.get(fact_key)
+    if teach and fact is None and pulse is not None and pulse.lock_at is None and pulse.info.ended is None:
+        st.button(t("countdown", lg, s=live_class.COUNTDOWN_SECONDS), key=f"do_class_countdown_{i}",
+                  on_click=live_class.lock, args=(i, live_class.COUNTDOWN_SECONDS))
     if fact is None and st.button(t("reveal", lg), key=f"do_lesson_reveal_{lesson.id}_{i}",
-                                  disabled=guess is None and not live_class.teaching()):
+                                  disabled=guess is None and not teach):
+        live_class.lock(i)                # the class's predictions close at the click, before the answer computes
         with st.spinner(t("computing", lg)):
             try:
                 fact = st.session_state[fact_key] = compute_fact(models.lm(), step.fact, encoder=models.encoder())
-                live_class.revealed(i, fact["answer"])
+                live_class.revealed(i, fact["answer"], fact)
                 st.rerun()            # redraw the panel: the answer, and the tally with it
             except Exception as e:  # noqa: BLE001 - a lesson step fails alone, with its reason
                 st.error(f"{t('failed', lg)}: {type(e).__name__}: {str(e)[:200]}")
     if fact is None:
-        if guess is None and not live_class.teaching():
+        if guess is None and not teach:
             st.caption(t("unlock", lg))
         return
+    _show_fact(step, fact, guess)
+
+
+def _show_fact(step, fact: dict, guess) -> None:
+    lg = lang()
     mark = ""
     if guess is not None:
         mark = t("as_predicted", lg) if str(guess) == str(fact["answer"]) else t("you_predicted", lg, guess=step.label(guess))

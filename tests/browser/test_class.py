@@ -1,10 +1,15 @@
 """A whole lesson run as a class in Debian's chromium: one presenter (1280×720) and two students (1024×768
-and a 390×844 phone) joined by the students' link on the class's code. Students predict and the
-projector's tally counts them; the presenter steps with the keyboard after clicking a radio option and
-the students follow; the step's chart is in the presenter's first viewport; a server restart keeps the
-tally (and, with the result store on as in a real class, the step's results); reset empties the class.
-The server is the browser tests' shared one, bound to 127.0.0.1; this test restarts it in place."""
+and a 390×844 phone) joined by the students' link on the class's code. Re-opening the link in the same
+browser keeps one member. Students predict blind: the projector shows only "answered N of M"; the
+presenter's reveal locks the predictions, shows the counts beside the model's answer and pushes the
+answer to every student, whose choice can no longer change. The presenter steps with the keyboard after
+clicking a radio option and the students follow; the step's chart is in the presenter's first viewport;
+a server restart keeps the tally; reset (asked first) sends everyone to step 1, tells the students their
+answers were cleared, and can be revealed again; "End class" ends it for everyone with a summary that
+downloads as CSV and as a printable page. The server is the browser tests' shared one, bound to
+127.0.0.1; this test restarts it in place."""
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -37,6 +42,12 @@ def _step(page, i, n=4, timeout=60_000):
     page.locator(".st-key-lesson_panel").get_by_text(f"step {i} of {n}").wait_for(timeout=timeout)
 
 
+def _tally_has(page, pattern, timeout=30_000):
+    """Wait until the projector's tally text matches a regular expression."""
+    page.wait_for_function("(p) => new RegExp(p).test((document.querySelector('.st-key-class_tally') || {}).innerText || '')",
+                           arg=pattern, timeout=timeout)
+
+
 def test_a_lesson_run_as_a_class(server, browser, artifacts):
     timings = {}
     tctx, teacher = _context(browser, 1280, 720)
@@ -66,6 +77,8 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
         _step(s, 1)
         wait_idle(s)
     pres.wait_for_function("() => (document.querySelector('.st-key-class_join') || {}).innerText !== undefined")
+    for s in (s1, s2):                                  # each browser keeps its random device id
+        s.wait_for_function("() => document.cookie.includes('latent_device=')")
 
     # the presenter steps with the keyboard; the students follow
     pres.wait_for_function("() => window.__lessonKeys === true")
@@ -80,25 +93,67 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     wait_idle(pres)
     tally = pres.locator(".st-key-class_tally")
     expect(tally).to_contain_text("2 joined")
+    # students have no Reveal button of their own in a class
+    for s in (s1, s2):
+        expect(s.locator(".st-key-lesson_panel").get_by_text("Your teacher reveals the model's answer")).to_be_visible()
+        expect(s.locator(".st-key-lesson_panel").get_by_role("button", name="Reveal the model's answer")).to_have_count(0)
 
-    # students predict; the projector's tally counts them
+    # re-opening the students' link in the same browser keeps the member: still 2 joined
+    again = s1ctx.new_page()
+    again.set_default_timeout(180_000)
+    again.goto(students)
+    _step(again, 2, timeout=30_000)
+    wait_idle(again)
+    pres.wait_for_timeout(5000)                         # two rounds of the tally's refresh after that visit joined
+    expect(tally).to_contain_text("2 joined")
+    again.close()
+
+    # students predict blind: the projector shows how many answered, not what
     s1.locator(".st-key-lesson_panel").get_by_text("band", exact=True).click()
     s2.locator(".st-key-lesson_panel").get_by_text("band", exact=True).click()
     wait_idle(s1)
     wait_idle(s2)
-    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.match(/2 █+ +band/)",
-                           timeout=30_000)
+    for s in (s1, s2):
+        expect(s.locator(".st-key-lesson_panel").get_by_text("Your prediction is in.")).to_be_visible()
+    _tally_has(pres, "answered 2 of 2")
+    expect(tally).not_to_contain_text("band")
+    expect(tally).not_to_contain_text("█")
+    wait_idle(pres)
+    pres.screenshot(path=str(artifacts / "class-tally-blind.png"))
     s1.screenshot(path=str(artifacts / "class-student-1024.png"))
     s2.screenshot(path=str(artifacts / "class-student-phone.png"), full_page=False)
 
-    # the presenter reveals; the tally shows the model's answer beside the counts
+    # the presenter reveals: the tally shows the counts beside the model's answer, and every student gets it
     t0 = time.perf_counter()
     pres.locator(".st-key-lesson_panel").get_by_role("button", name="Reveal the model's answer").click()
     pres.locator(".st-key-lesson_panel").get_by_text("Model's answer:").wait_for()
     timings["click to reveal (step 2)"] = time.perf_counter() - t0
-    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.includes('◀')")
+    _tally_has(pres, "2 █+ +band")
+    _tally_has(pres, "◀")
+    for s in (s1, s2):
+        s.locator(".st-key-lesson_panel").get_by_text("Model's answer:").wait_for(timeout=30_000)
+    timings["reveal reaches the students"] = time.perf_counter() - t0
+    for s in (s1, s2):
+        wait_idle(s)                                    # the run that drew the locked radio is over (no stale one)
+        panel = s.locator(".st-key-lesson_panel")
+        expect(panel.get_by_role("radio", name="band")).to_have_count(1)
+        expect(panel.get_by_text("Predictions are locked: you predicted band.")).to_be_visible()
+        expect(panel.get_by_role("radio", name="band")).to_be_checked()
+        expect(panel.get_by_role("radio", name="monarch")).to_be_disabled()
+    # a student trying to switch after the reveal changes nothing: the tally and their screen stay
+    s1.locator(".st-key-lesson_panel").get_by_text("monarch", exact=True).click(force=True)
+    wait_idle(s1)
+    expect(s1.locator(".st-key-lesson_panel").get_by_role("radio", name="band")).to_be_checked()
+    expect(s1.locator(".st-key-lesson_panel").get_by_text("Predictions are locked: you predicted band.")).to_be_visible()
+    pres.wait_for_timeout(2500)                         # a tally refresh after the click
+    _tally_has(pres, "2 █+ +band")
+    _tally_has(pres, r"\b0 +monarch")                  # monarch still has no vote
     wait_idle(pres)
     pres.screenshot(path=str(artifacts / "class-tally.png"))
+    wait_idle(s1)
+    s1.screenshot(path=str(artifacts / "class-student-revealed-1024.png"))
+    wait_idle(s2)
+    s2.screenshot(path=str(artifacts / "class-student-revealed-phone.png"), full_page=False)
 
     # a radio option has focus: → still changes the step (and not the option), and the students follow
     pres.locator(".st-key-lesson_panel").get_by_role("radiogroup").get_by_text("monarch", exact=True).click()
@@ -154,11 +209,61 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
                            timeout=60_000)
     expect(pres.locator(".st-key-class_tally")).to_contain_text("2 joined")
 
-    # reset empties the class
+    # reset asks first, then sends the projector and every student to step 1 and clears their answers
     pres.locator(".st-key-do_class_reset button").click()
-    pres.wait_for_function("() => (document.querySelector('.st-key-class_tally') || {}).innerText?.includes('0 joined')",
-                           timeout=30_000)
-    expect(pres.locator(".st-key-class_tally")).to_contain_text("No predictions yet")
+    confirm = pres.locator(".st-key-class_confirm")
+    expect(confirm).to_contain_text("Reset clears every prediction and answer")
+    expect(pres.locator(".st-key-lesson_panel").get_by_text("step 2 of 4")).to_be_visible()    # nothing happened yet
+    wait_idle(pres)
+    pres.screenshot(path=str(artifacts / "class-reset-confirm.png"))
+    confirm.get_by_role("button", name="Yes, reset").click()
+    _step(pres, 1)
+    for s in (s1, s2):
+        _step(s, 1, timeout=30_000)
+        expect(s.locator(".st-key-lesson_panel").get_by_text("your earlier answers were cleared")).to_be_visible()
+    wait_idle(s2)
+    s2.screenshot(path=str(artifacts / "class-student-cleared-phone.png"), full_page=False)
+    wait_idle(pres)
+    pres.keyboard.press("ArrowRight")
+    _step(pres, 2)
+    for s in (s1, s2):
+        _step(s, 2, timeout=30_000)
+        expect(s.locator(".st-key-lesson_panel").get_by_role("radio", name="band")).not_to_be_checked()
+        expect(s.locator(".st-key-lesson_panel").get_by_role("radio", name="band")).to_be_enabled()
+    _tally_has(pres, "answered 0 of 2")
+    # the teacher can reveal again
+    s2.locator(".st-key-lesson_panel").get_by_text("monarch", exact=True).click()
+    wait_idle(s2)
+    _tally_has(pres, "answered 1 of 2")
+    pres.locator(".st-key-lesson_panel").get_by_role("button", name="Reveal the model's answer").click()
+    _tally_has(pres, "1 █+ +monarch")
+    s2.locator(".st-key-lesson_panel").get_by_text("Model's answer:").wait_for(timeout=30_000)
+    expect(s1.locator(".st-key-lesson_panel").get_by_text("you did not predict this step")).to_be_visible(timeout=30_000)
+
+    # end the class (asked first): everyone sees the summary; it downloads as CSV and as a printable page
+    wait_idle(pres)
+    pres.locator(".st-key-do_class_end button").click()
+    pres.locator(".st-key-class_confirm").get_by_role("button", name="Yes, end the class").click()
+    summary = pres.locator(".st-key-class_summary")
+    expect(summary).to_contain_text("The class has ended")
+    expect(summary).to_contain_text("1 ██████████ monarch")
+    for s in (s1, s2):
+        expect(s.locator(".st-key-class_summary")).to_contain_text("The class has ended", timeout=30_000)
+    wait_idle(pres)
+    with pres.expect_download() as dl:
+        summary.get_by_role("button", name="Summary (CSV)").click()
+    rows = Path(dl.value.path()).read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "step,question,option,predictions,model_answer" and any(
+        r.startswith("2,") and ",monarch,1," in r for r in rows), rows
+    with pres.expect_download() as dl:
+        summary.get_by_role("button", name="Summary (printable page)").click()
+    page_html = Path(dl.value.path()).read_text(encoding="utf-8")
+    assert page_html.startswith("<!doctype html>") and "@media print" in page_html
+    (artifacts / "class-summary.html").write_text(page_html, encoding="utf-8")
+    pres.screenshot(path=str(artifacts / "class-summary-presenter.png"))
+    s2.locator(".st-key-class_summary").scroll_into_view_if_needed()
+    wait_idle(s2)
+    s2.screenshot(path=str(artifacts / "class-summary-phone.png"), full_page=False)
     for pg in (pres, s1, s2):
         assert_clean(pg)
     for ctx in (pctx, s1ctx, s2ctx):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app_pages.site import TITLES, page
-from latent.lessons import LANGUAGES, TRANSLATED, Lesson, LessonError, load_lessons, translate
+from latent.lessons import LANGUAGES, TRANSLATED, Lesson, LessonError, classes, load_lessons, translate
 from latent.lessons.classes import MIGRATIONS, ClassDB, ClassError, tally_text, valid_code
 from latent.lessons.handout import handout_html, handout_pdf, write_handout
 from latent.lessons.words import WORDS, glossary_file, t
@@ -54,6 +54,137 @@ def test_only_the_presenter_moves_and_resets_the_class(db):
     assert info.members == 0 and info.step == 1 and db.tally(c.code, 3) == {}
     with pytest.raises(ClassError, match="Not a member"):          # the old members are gone with it
         db.predict(c.code, m, 3, "bee")
+
+
+def test_the_reveal_locks_the_step_and_keeps_the_answer_with_its_numbers(db):
+    c = db.create("queen-hive")
+    a, b = db.join(c.code), db.join(c.code)
+    db.predict(c.code, a, 2, "bee")
+    p = db.pulse(c.code, 2)
+    assert (p.answered, p.locked, p.revealed) == (1, False, False)
+    db.lock(c.code, c.teacher, 2)                                 # the teacher's click: closed before the answer computes
+    with pytest.raises(ClassError, match="locked"):
+        db.predict(c.code, a, 2, "band")                          # no change after the fact
+    with pytest.raises(ClassError, match="locked"):
+        db.predict(c.code, b, 2, "band")                          # and no late vote
+    db.predict(c.code, a, 3, "monarch")                           # the next step is still open
+    db.reveal(c.code, 2, "bee", {"answer": "bee", "p": 0.75})
+    assert db.tally(c.code, 2) == {"bee": 1} and db.prediction(c.code, a, 2) == "bee" and db.prediction(c.code, b, 2) is None
+    assert db.fact(c.code, 2) == {"answer": "bee", "p": 0.75} and db.fact(c.code, 3) is None
+    p = db.pulse(c.code, 2)
+    assert (p.answered, p.locked, p.revealed) == (1, True, True)
+    with pytest.raises(ClassError, match="presenter"):
+        db.lock(c.code, "nope", 3)
+    db.reveal(c.code, 4, "yes")                                   # a reveal locks its step by itself
+    assert db.locked(c.code, 4) and db.fact(c.code, 4) == {"answer": "yes"}
+
+
+def test_a_countdown_locks_the_step_when_it_runs_out(db, monkeypatch):
+    c = db.create("queen-hive")
+    m = db.join(c.code)
+    now = [1000.0]
+    monkeypatch.setattr(classes.time, "time", lambda: now[0])
+    at = db.lock(c.code, c.teacher, 2, seconds=30)
+    assert at == 1030.0 and not db.locked(c.code, 2)
+    db.predict(c.code, m, 2, "bee")                               # still open while it counts down
+    assert db.lock(c.code, c.teacher, 2, seconds=60) == 1030.0   # a later countdown does not reopen it
+    now[0] = 1030.5
+    assert db.locked(c.code, 2) and db.pulse(c.code, 2).locked
+    with pytest.raises(ClassError, match="locked"):
+        db.predict(c.code, m, 2, "band")
+
+
+def test_one_member_per_device_and_joined_counts_devices_seen_recently(db, monkeypatch):
+    c = db.create("queen-hive")
+    now = [1000.0]
+    monkeypatch.setattr(classes.time, "time", lambda: now[0])
+    phone = "dev-" + "a" * 20
+    first = db.join(c.code, device=phone)
+    assert db.join(c.code, device=phone) == first                 # the link re-opened, the QR code re-scanned
+    laptop = db.join(c.code, device="dev-" + "b" * 20)
+    assert laptop != first and db.get(c.code).members == 2 and db.get(c.code).present == 2
+    assert db.join(c.code) != db.join(c.code)                     # without a device id: a new member each time
+    assert db.join(c.code, device="<bad id>") != db.join(c.code, device="<bad id>")   # a malformed id is not trusted
+    other = db.create("queen-hive")
+    assert db.join(other.code, device=phone) != first             # one member per device and class
+    now[0] += classes.RECENT_SECONDS + 1                          # nobody checked in for a minute
+    assert db.get(c.code).present == 0 and db.get(c.code).members == 6
+    assert db.seen(c.code, first) and not db.seen(c.code, "not-a-member")
+    assert db.get(c.code).present == 1
+
+
+def test_reset_starts_a_new_round_that_can_be_revealed_again(db):
+    c = db.create("queen-hive")
+    m = db.join(c.code, device="device-one-1234")
+    db.set_step(c.code, c.teacher, 3)
+    db.predict(c.code, m, 2, "bee")
+    db.reveal(c.code, 2, "bee")
+    db.end(c.code, c.teacher)
+    db.reset(c.code, c.teacher)
+    info = db.get(c.code)
+    assert (info.step, info.round, info.ended, info.members) == (1, 1, None, 0)
+    assert db.tally(c.code, 2) == {} and db.answer(c.code, 2) is None and not db.locked(c.code, 2)
+    again = db.join(c.code, device="device-one-1234")              # the same device joins the new round
+    db.predict(c.code, again, 2, "band")                           # open again
+    db.reveal(c.code, 2, "band")
+    assert db.answer(c.code, 2) == "band" and db.tally(c.code, 2) == {"band": 1}
+
+
+def test_end_closes_the_class_and_summarises_it(db):
+    lesson = LESSONS["queen-hive"]
+    asks = [i for i, s in enumerate(lesson.steps, start=1) if s.ask]
+    c = db.create("queen-hive")
+    a, b, d = (db.join(c.code) for _ in range(3))
+    first = asks[0]
+    opts = lesson.steps[first - 1].options
+    db.predict(c.code, a, first, opts[0])
+    db.predict(c.code, b, first, opts[0])
+    db.predict(c.code, d, first, opts[1])
+    db.reveal(c.code, first, opts[0])
+    with pytest.raises(ClassError, match="presenter"):
+        db.end(c.code, "nope")
+    db.end(c.code, c.teacher)
+    assert db.get(c.code).ended is not None
+    with pytest.raises(ClassError, match="ended"):
+        db.predict(c.code, a, asks[1], opts[0])
+    s = db.summary(c.code, lesson)
+    assert [x.step for x in s.steps] == asks and s.members == 3
+    one = s.steps[0]
+    assert (one.predicted, one.right, one.answer) == (3, 2, opts[0]) and s.steps[1].answer is None
+    rows = s.to_csv().splitlines()
+    assert rows[0] == "step,question,option,predictions,model_answer"
+    assert f"{first},{lesson.steps[first - 1].ask},{lesson.steps[first - 1].label(opts[0])},2,yes" in rows
+    assert any(r.endswith(",not revealed") for r in rows)
+    page = s.to_html()
+    assert page.startswith("<!doctype html>") and "@media print" in page and page.count("<section>") == len(asks)
+    assert "2 of 3 predicted as the model" in s.text()
+    assert s.to_json()["steps"][0]["predictions"][opts[0]] == 2
+
+
+def test_the_summary_escapes_text_and_defuses_spreadsheet_formulas():
+    s = classes.ClassSummary("ABC234", "<script>x</script>", 1, None, (classes.StepSummary(
+        1, "=HYPERLINK(\"http://x\")", (("a", "<b>a</b>", 1),), "a", "<b>a</b>"),))
+    page = s.to_html()
+    assert "<script>" not in page and "<b>a" not in page and "&lt;b&gt;a&lt;/b&gt;" in page
+    assert "'=HYPERLINK" in s.to_csv()
+
+
+def test_an_old_class_database_gets_rounds_devices_and_locks_with_its_data(tmp_path):
+    path = tmp_path / "v2.db"
+    con = sqlite3.connect(path, isolation_level=None)
+    for sql in MIGRATIONS[:2]:
+        for stmt in filter(str.strip, sql.split(";")):
+            con.execute(stmt)
+    con.execute("PRAGMA user_version = 2")
+    con.execute("INSERT INTO classes (code, lesson, step, teacher, created, updated) VALUES ('ABCDEF', 'x', 2, 't', 0, 0)")
+    con.execute("INSERT INTO members (id, code, name, joined) VALUES ('m1', 'ABCDEF', '', 5)")
+    con.execute("INSERT INTO answers (code, step, answer, at) VALUES ('ABCDEF', 2, 'bee', 0)")
+    con.close()
+    db = ClassDB(path)
+    info = db.get("ABCDEF")
+    assert (info.round, info.ended, info.members, info.present) == (0, None, 1, 0)
+    assert db.fact("ABCDEF", 2) == {"answer": "bee"}
+    db.predict("ABCDEF", "m1", 3, "bee")
 
 
 def test_state_survives_a_new_connection_and_two_databases_never_mix(tmp_path):
