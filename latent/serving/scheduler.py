@@ -173,7 +173,8 @@ def kinds(pool: str) -> tuple[type[Batcher], ...]:
 @register
 class DecodeBatcher(Batcher):
     request_type, kind, core = GenerateRequest, "decode", "latent.core.decode:decode_rows"
-    door = False                           # sweeps pass their runner explicitly (it shows the queue)
+    # the pages' sweeps pass their runner explicitly (it shows the queue); a sweep without one (a lesson's
+    # fact, in a reveal or the warm-up) comes through the door
     split, step_hook = True, "on_token"
 
     def __init__(self, scheduler):
