@@ -138,7 +138,7 @@ class LM:
     licence: str = "see the model's own files"
     _derived: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _computing: dict = field(default_factory=dict, repr=False)      # key -> its computation in progress
+    _key_locks: dict = field(default_factory=dict, repr=False)   # key -> its computation in progress (the name: tests replace it)
 
     @property
     def family(self):
@@ -202,11 +202,11 @@ class LM:
             with self._lock:
                 if key in self._derived:
                     return self._derived[key]
-                job = self._computing.get(key)
+                job = self._key_locks.get(key)
                 if job is None or job.thread == me:          # ours to compute (again, if ``fn`` asks for its own key)
                     mine = _Computing(me, child_of(current_priority()))
                     if job is None:
-                        self._computing[key] = mine
+                        self._key_locks[key] = mine
                     break
             if not is_background():
                 job.promote()
@@ -219,8 +219,8 @@ class LM:
             return value
         finally:
             with self._lock:
-                if self._computing.get(key) is mine:
-                    del self._computing[key]
+                if self._key_locks.get(key) is mine:
+                    del self._key_locks[key]
             mine.done.set()
 
     def card(self) -> dict:
