@@ -4,7 +4,7 @@ import streamlit as st
 
 from app_pages.site import TITLES
 from app_pages.site import page as page_spec
-from app_pages.ui import classroom, live_class
+from app_pages.ui import classroom, live_class, models
 from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.handout import handout_html, handout_pdf
 
@@ -40,6 +40,7 @@ for lid, lesson in lessons.items():
         pages = ", ".join(dict.fromkeys(s.page for s in lesson.steps))
         st.caption(f"{len(lesson.steps)} steps · {sum(bool(s.ask) for s in lesson.steps)} to predict · on {pages} · "
                    f"about {lesson.minutes:g} minutes")
+        models.show_warm_note(lid)         # "answers ready: 3 of 4" while its answers compute in the background
         b = st.columns([1, 1, 1, 1])
         b[0].button("Start this lesson", key=f"do_lesson_start_{lid}", on_click=classroom.start, args=(lid,))
         b[1].button("Start a class", key=f"do_class_start_{lid}", on_click=live_class.create, args=(lid,),

@@ -16,9 +16,9 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from app_pages.site import TITLES, page
-from app_pages.ui import live_class, models
+from app_pages.ui import live_class, models, queue
 from latent.core.models import DEFAULT_LM, EMBEDDED, embedded
-from latent.lessons import LANGUAGES, LessonError, compute_fact, load_lessons
+from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.words import t
 from latent.style import PRESENT
 
@@ -379,7 +379,8 @@ def _predict(lesson, i: int, step, pulse=None) -> None:
         live_class.lock(i)                # the class's predictions close at the click, before the answer computes
         with st.spinner(t("computing", lg)):
             try:
-                fact = st.session_state[fact_key] = compute_fact(models.lm(), step.fact, encoder=models.encoder())
+                fact = st.session_state[fact_key] = queue.answer(models.lm(), step.fact, encoder=models.encoder(),
+                                                                 label=t("computing", lg))   # progress, ETA
                 live_class.revealed(i, fact["answer"], fact)
                 st.rerun()            # redraw the panel: the answer, and the tally with it
             except Exception as e:  # noqa: BLE001 - a lesson step fails alone, with its reason

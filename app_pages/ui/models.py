@@ -10,10 +10,9 @@ import streamlit as st
 
 from app_pages.site import TITLES
 from latent.core import models, project
-from latent.core.requests import GenerateRequest, StatesRequest
 from latent.lessons import load_lessons
-from latent.lessons.warm import warm_answers, warm_enabled
-from latent.serving.scheduler import scheduler_for, serve, serve_encoder
+from latent.lessons.warm import warm_answers, warm_enabled, warm_status
+from latent.serving.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
 
 # ``LATENT_MODEL`` names the app's default model (an embedded name, a local folder or an HF id in the local
 # cache; ``tiny-llama`` and the other ``tiny-<family>`` names are the tests' config-built random models)
@@ -147,8 +146,9 @@ _warming_lock = threading.Lock()
 
 def warm_lesson(lesson_id: str) -> bool:
     """Compute a lesson's answers in the background (:func:`latent.lessons.warm.warm_answers`: which, and
-    in what order), once per model and lesson. Before each answer it waits while interactive model work
-    is queued (a lesson warming never holds a student up for long). Returns False when this lesson was
+    in what order), once per model and lesson. It is background work: its model requests go through the
+    model's scheduler behind every interactive one (a reveal, a student's page), and before each answer
+    it waits while interactive model work is queued or computing. Returns False when this lesson was
     already warming or warm, or warming is off."""
     name = model_name()
     if not warm_enabled():
@@ -164,16 +164,45 @@ def warm_lesson(lesson_id: str) -> bool:
         enc_loader.wait()
         if lm_loader.error or enc_loader.error:
             return
-        lm, enc = lm_loader.result, enc_loader.result
+        lm, enc = _served(lm_loader.result), enc_loader.result
+        serve_encoder(enc)
         sched = scheduler_for(lm)
+        route_model_work()                  # this thread's model work joins the schedulers (as background work)
 
-        def after_queued_work():
-            while sched.queued(GenerateRequest) or sched.queued(StatesRequest):
+        def after_interactive_work():
+            while sched.interactive_work() or encoder_scheduler(enc).interactive_work():
                 time.sleep(0.5)
-        warm_answers(lm, load_lessons(pages=TITLES).get(lesson_id), encoder=enc, before_each=after_queued_work)
+        warm_answers(lm, load_lessons(pages=TITLES).get(lesson_id), encoder=enc, before_each=after_interactive_work)
 
     threading.Thread(target=run, daemon=True, name=f"lesson-warm-{lesson_id}").start()
     return True
+
+
+def warm_state(lesson_id: str):
+    """This lesson's last warm-up on the session's model (:class:`latent.lessons.warm.WarmStatus`: "answers
+    ready: N of M"), or None before one started or while the model loads (this never waits for it)."""
+    loader = _lm_loader(model_name())
+    if not loader.done() or loader.error is not None:
+        return None
+    return warm_status(loader.result, load_lessons(pages=TITLES).get(lesson_id))
+
+
+def show_warm_note(lesson_id: str) -> None:
+    """The Lessons page's line for a lesson's warm-up ("answers ready: 3 of 4"); while it runs, the line
+    redraws itself every 2 s (a fragment), and the page redraws once when it is done."""
+    status = warm_state(lesson_id)
+    if status is None:
+        return
+    if not status.running:
+        st.caption(status.note())
+        return
+
+    @st.fragment(run_every=2)
+    def live():
+        if not status.running:
+            st.rerun()
+        st.caption(status.note())
+    live()
 
 
 def lm_named(name: str):

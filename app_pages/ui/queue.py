@@ -77,6 +77,65 @@ def queue_note(sched, t) -> str:
     return "Starting the decode…"
 
 
+def answer(lm, fact: dict, encoder=None, label: str = "Computing the answer"):
+    """A lesson step's answer (:func:`latent.lessons.compute_fact`), computed while the page shows its
+    progress: the time spent, the model work running now and, while it decodes, an estimate of the time
+    left (:func:`answer_note`). The work runs in a thread with this script run's door (so it goes
+    through the scheduler as interactive work, and promotes a warm-up computing the same answer)."""
+    import contextvars  # noqa: PLC0415 - only the reveal needs these
+    import threading  # noqa: PLC0415 - only the reveal needs these
+    import time  # noqa: PLC0415 - only the reveal needs these
+
+    from latent.lessons import compute_fact  # noqa: PLC0415 - see the module docstring
+
+    box = {}
+
+    def run():
+        try:
+            box["value"] = compute_fact(lm, fact, encoder=encoder)
+        except BaseException as e:  # noqa: BLE001 - raised in the script run below
+            box["error"] = e
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True, name="lesson-answer")
+    worker.start()
+    worker.join(0.3)
+    if worker.is_alive():
+        sched, started, slot = scheduler_for(lm), time.perf_counter(), st.empty()
+        while worker.is_alive():
+            done, note = answer_note(label, time.perf_counter() - started, sched.running())
+            slot.progress(done, text=note)
+            worker.join(0.5)
+        slot.empty()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def answer_note(label: str, spent: float, running: list, now: float | None = None) -> tuple[float, str]:
+    """(fraction done, one line) for an answer being computed: the seconds spent, the model work now
+    running and, when that is a decode, the seconds left at its rate so far.
+
+    >>> from types import SimpleNamespace as NS
+    >>> answer_note("Computing", 30.0, [NS(progress=(10, 40), started=0.0, request=NS(rows=96))], now=20.0)
+    (0.25, 'Computing… 30 s · decoding 96 rows: token 10 of 40 · about 60 s left')
+    >>> answer_note("Computing", 3.0, [])
+    (0.0, 'Computing… 3 s')
+    """
+    import time  # noqa: PLC0415 - only the reveal needs it
+
+    now = time.perf_counter() if now is None else now
+    line = f"{label.rstrip('…. ')}… {spent:.0f} s"
+    decodes = [t for t in running if t.progress[1]]
+    if not decodes:
+        return 0.0, line + (" · model passes running" if running else "")
+    t = max(decodes, key=lambda x: x.progress[1] - x.progress[0])     # the one with the most left
+    step, n = t.progress
+    line += f" · decoding {sum(x.request.rows for x in decodes)} rows: token {step} of {n}"
+    took = now - (now if t.started is None else t.started)
+    if step and took > 0:
+        line += f" · about {(n - step) * took / step:.0f} s left"
+    return step / n, line
+
+
 def preset(name: str, layer: int, method: str, lm):
     from latent.steering.presets import build  # noqa: PLC0415 - see the module docstring
 

@@ -31,7 +31,7 @@ from platformdirs import user_cache_dir
 from latent.core.arch import family_of, n_layers
 from latent.core.errors import ModelError
 from latent.core.gguf_patch import one_gguf_parse
-from latent.core.requests import EncodeRequest, through_door
+from latent.core.requests import EncodeRequest, child_of, current_priority, is_background, running_as, through_door
 
 DEFAULT_LM = "SmolLM2-135M-Instruct"
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -138,7 +138,7 @@ class LM:
     licence: str = "see the model's own files"
     _derived: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _key_locks: dict = field(default_factory=dict, repr=False)
+    _key_locks: dict = field(default_factory=dict, repr=False)   # key -> its computation in progress (the name: tests replace it)
 
     @property
     def family(self):
@@ -191,26 +191,55 @@ class LM:
     def derived(self, key, fn):
         """``fn()`` computed once per model and key, kept on this object (all sessions share it).
 
-        Each key has its own lock, held while ``fn`` runs: ``fn`` may itself ask for other keys (or, in
-        the app, wait on the scheduler's worker, which asks for some) without a deadlock."""
-        with self._lock:
-            if key in self._derived:
-                return self._derived[key]
-            lock = self._key_locks.setdefault(key, threading.RLock())
-        with lock:
+        No lock is held while ``fn`` runs (only while the table is read or written): two keys compute at
+        once, and ``fn`` may itself ask for other keys (or, in the app, wait on the scheduler's worker,
+        which asks for some). A second caller of a key being computed waits for that one computation
+        (not for any other key); if it is interactive and the computation is background work (the
+        lessons' warm-up: :func:`latent.core.requests.background`), the computation is promoted and its
+        remaining model work goes first. If the computation fails, a waiter computes the key itself."""
+        me = threading.get_ident()
+        while True:
             with self._lock:
                 if key in self._derived:
                     return self._derived[key]
-            value = fn()
+                job = self._key_locks.get(key)
+                if job is None or job.thread == me:          # ours to compute (again, if ``fn`` asks for its own key)
+                    mine = _Computing(me, child_of(current_priority()))
+                    if job is None:
+                        self._key_locks[key] = mine
+                    break
+            if not is_background():
+                job.promote()
+            job.done.wait()
+        try:
+            with running_as(mine.priority):
+                value = fn()
             with self._lock:
                 self._derived[key] = value
             return value
+        finally:
+            with self._lock:
+                if self._key_locks.get(key) is mine:
+                    del self._key_locks[key]
+            mine.done.set()
 
     def card(self) -> dict:
         return {"model": self.name, "family": self.family.name, "parameters": self.n_params,
                 "n_layers": self.n_layers, "d_model": self.d_model, "device": self.device, "dtype": self.dtype,
                 "weights": self.weights, "licence": self.licence,
                 "load_seconds": round(self.load_seconds, 2), "source": self.source}
+
+
+class _Computing:
+    """One computation of a derived key: the thread computing it, its priority, and when it is done."""
+
+    def __init__(self, thread: int, priority):
+        self.thread, self.priority, self.done = thread, priority, threading.Event()
+
+    def promote(self) -> None:
+        """An interactive caller waits for this value: its computation is no longer background work."""
+        if self.priority is not None:
+            self.priority.promote()
 
 
 def pick_device(device: str = "auto") -> str:

@@ -16,6 +16,12 @@ engine function that computes a list of them; the serving layer's table of kinds
 (:func:`set_door`): a function ``door(model, request)`` that returns where to send it (a callable
 taking the request) or ``None``. The app sets one per session, so its work joins the scheduler.
 
+**Priority.** Work is interactive (a click, a reveal) unless this thread said otherwise with
+:func:`background` (the lessons' warm-up): its requests then wait while interactive work is queued.
+A :class:`Priority` is mutable: an interactive caller that needs what a background computation is
+computing (``lm.derived`` on the same key) promotes it (:meth:`Priority.promote`), and its remaining work
+goes first from then on.
+
 Example::
 
     >>> r = EncodeRequest.make(["a", "b", "a"])
@@ -26,6 +32,7 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from contextvars import ContextVar
@@ -152,3 +159,61 @@ def through_door(model, request, direct):
     ``direct([request])[0]`` here (``direct`` computes a list of requests of one type)."""
     run = door_for(model, request)
     return run(request) if run is not None else direct(model, [request])[0]
+
+
+class Priority:
+    """A background computation's priority, shared by the requests it submits; ``parent``: the
+    computation it runs inside (promoting that one promotes this one too)."""
+
+    def __init__(self, parent: Priority | None = None):
+        self._background, self.parent = True, parent
+
+    @property
+    def background(self) -> bool:
+        return self._background and (self.parent is None or self.parent.background)
+
+    def promote(self) -> None:
+        """Someone interactive waits for this computation: from now on it is interactive work."""
+        self._background = False
+
+
+_PRIORITY: ContextVar = ContextVar("latent_priority", default=None)     # None: interactive
+
+
+def current_priority() -> Priority | None:
+    """This thread's priority: ``None`` (interactive) or a :class:`Priority` (background while not promoted)."""
+    return _PRIORITY.get()
+
+
+def is_background() -> bool:
+    p = _PRIORITY.get()
+    return p is not None and p.background
+
+
+@contextlib.contextmanager
+def background():
+    """Run the block's model work as background work (it yields to interactive work)."""
+    token = _PRIORITY.set(Priority(parent=_PRIORITY.get()))
+    try:
+        yield _PRIORITY.get()
+    finally:
+        _PRIORITY.reset(token)
+
+
+def child_of(priority: Priority | None) -> Priority | None:
+    """A part of a background computation (one value it computes) that a waiter can promote alone;
+    ``None`` for interactive work."""
+    return Priority(parent=priority) if priority is not None and priority.background else None
+
+
+@contextlib.contextmanager
+def running_as(priority: Priority | None):
+    """Run the block at ``priority`` (``None``: as the thread already runs)."""
+    if priority is None:
+        yield
+        return
+    token = _PRIORITY.set(priority)
+    try:
+        yield
+    finally:
+        _PRIORITY.reset(token)

@@ -34,6 +34,12 @@ class Ticket:
     notes: list = field(default_factory=list)   # what the backend has to tell its sessions (a lost worker)
     partial: list | None = None             # a decode's texts so far, one per row (in-process backend)
     abandoned: bool = False                 # every session waiting on it went away while it ran
+    priority: object = None                 # None: interactive; a Priority: background while not promoted
+    started: float | None = None            # when its batch began computing
+
+    @property
+    def background(self) -> bool:
+        return self.priority is not None and self.priority.background
 
     def result(self, timeout: float | None = None):
         return self.future.result(timeout)
@@ -134,7 +140,8 @@ def kinds(pool: str) -> tuple[type[Batcher], ...]:
 @register
 class DecodeBatcher(Batcher):
     request_type, kind, core = GenerateRequest, "decode", "latent.core.decode:decode_rows"
-    door = False                           # sweeps pass their runner explicitly (it shows the queue)
+    # the pages' sweeps pass their runner explicitly (it shows the queue); a sweep without one (a lesson's
+    # fact, in a reveal or the warm-up) comes through the door
     split, step_hook = True, "on_token"
 
     def __init__(self, scheduler):
@@ -169,6 +176,7 @@ class DecodeBatcher(Batcher):
             for t, texts in zip(tickets, per_request):
                 t.progress = (min(step + 1, t.request.max_new_tokens), t.request.max_new_tokens)
                 t.partial = texts
+            self.s.yield_to_interactive(tickets)      # a background decode pauses here while interactive work waits
         return {"on_rows": tick}
 
     def note(self, requests, results):

@@ -15,6 +15,13 @@ the batch. Three kinds today:
   padded forward (:func:`latent.core.hidden.forward_requests`), bounded by padded tokens;
 * :class:`EncodeBatcher` for :class:`EncodeRequest`: one encoder call, each distinct text once.
 
+**Interactive first.** A request submitted from a thread running :func:`latent.core.requests.background`
+(the lessons' warm-up) is background work. Each kind has two workers: the interactive one takes only
+interactive requests; the background one takes a batch only while no interactive request is queued or
+running (any kind), and a background decode pauses between tokens while there is. A background
+computation that an interactive caller needs (an identical request, or the same ``lm.derived`` key)
+is promoted and goes first from then on.
+
 A new kind of scheduled work is a request type and its compute function in core plus one row here
 (a ``@register``-ed :class:`Batcher` subclass naming them). Identical requests share one computation;
 a cancelled ticket (a closed tab: see ``wait`` in :meth:`Scheduler.run` and :func:`route_model_work`)
@@ -38,7 +45,7 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 
-from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest, set_door
+from latent.core.requests import EncodeRequest, GenerateRequest, StatesRequest, current_priority, set_door
 from latent.serving.backends import InProcess, current_backend
 from latent.serving.kinds import (  # noqa: F401 - the table's names, re-exported for the scheduler's callers
     KINDS,
@@ -66,6 +73,7 @@ class Scheduler:
         self._batchers = {b.request_type: b(self) for b in (kinds("lm") if batchers is None else batchers)}
         self._queues: dict[type, list[Ticket]] = {k: [] for k in self._batchers}
         self._running: dict[type, list[Ticket]] = {k: [] for k in self._batchers}  # the batch each worker computes
+        self._background: dict[type, list[Ticket]] = {k: [] for k in self._batchers}  # ... each background worker
         self._by_key: dict[str, Ticket] = {}
         self._cv = threading.Condition()
         self._paused = False
@@ -79,9 +87,12 @@ class Scheduler:
             torch.set_num_threads(int(threads))
         # one worker per kind: a page's short hidden-state pass does not wait behind a class's long decode
         name = getattr(lm, "name", type(lm).__name__)
+        # and one background worker per kind, which takes work only while no interactive work waits
         for kind in self._queues:
             threading.Thread(target=self._work, args=(kind,), daemon=True,
                              name=f"scheduler-{kind.__name__}-{name}").start()
+            threading.Thread(target=self._work, args=(kind, True), daemon=True,
+                             name=f"scheduler-{kind.__name__}-background-{name}").start()
 
     def serves(self, request) -> bool:
         return type(request) in self._batchers
@@ -95,12 +106,16 @@ class Scheduler:
         cap = self._batchers[kind].cap()
         if request.rows == 0 or (cap is not None and request.rows > cap):
             raise ValueError(f"{request.rows} rows: a request needs 1-{self.max_rows}.")
+        priority = current_priority()
         with self._cv:
             same = self._by_key.get(request.key())
             if same is not None and not same.future.cancelled():
                 same.shared += 1              # identical request: compute once
+                if same.background and not (priority is not None and priority.background):
+                    same.priority = None      # an interactive session waits on it now: it goes first
+                    self._cv.notify_all()
                 return same
-            t = Ticket(request)
+            t = Ticket(request, priority=priority)
             self._queues[kind].append(t)
             self._by_key[request.key()] = t
             self._cv.notify_all()       # several workers wait on this condition: wake them all
@@ -112,7 +127,8 @@ class Scheduler:
         with self._cv:
             ticket.shared -= 1
             queue = self._queues[type(ticket.request)]
-            if ticket.shared <= 0 and ticket in self._running[type(ticket.request)]:
+            kind = type(ticket.request)
+            if ticket.shared <= 0 and (ticket in self._running[kind] or ticket in self._background[kind]):
                 ticket.abandoned = True       # running: a decode whose sessions all left stops at its next token
             if ticket.shared > 0 or ticket not in queue:
                 return False
@@ -121,12 +137,16 @@ class Scheduler:
             return ticket.future.cancel()
 
     def position(self, ticket: Ticket) -> tuple[int, int]:
-        """(requests, rows) queued ahead of this ticket; (0, 0) once its batch is running."""
+        """(requests, rows) queued ahead of this ticket (interactive ones go before background ones);
+        (0, 0) once its batch is running."""
         with self._cv:
             queue = self._queues[type(ticket.request)]
             if ticket not in queue:
                 return 0, 0
-            ahead = queue[: queue.index(ticket)]
+            i = queue.index(ticket)
+            ahead = ([t for t in queue if not t.background] + queue[:i] if ticket.background
+                     else [t for t in queue[:i] if not t.background])
+            ahead = list(dict.fromkeys(a for a in ahead if a is not ticket))
             return len(ahead), sum(t.request.rows for t in ahead)
 
     def queued(self, request_type: type) -> int:
@@ -138,10 +158,38 @@ class Scheduler:
         """For a queued ticket: (rows, progress) of the batch its worker is computing now, which it
         waits behind; (0, (0, 0)) when that worker is idle or the ticket's own batch is the one running."""
         with self._cv:
-            batch = self._running[type(ticket.request)]
+            batch = (self._background if ticket.background else self._running)[type(ticket.request)]
             if not batch or ticket in batch:
                 return 0, (0, 0)
             return sum(t.request.rows for t in batch), batch[0].progress
+
+    def interactive_work(self) -> bool:
+        """Whether an interactive request is queued or computing (background work waits meanwhile)."""
+        with self._cv:
+            return self._interactive()
+
+    def _interactive(self) -> bool:
+        return (any(not t.background for q in self._queues.values() for t in q)
+                or any(not t.background for b in (*self._running.values(), *self._background.values()) for t in b))
+
+    def running(self) -> list[Ticket]:
+        """The tickets of every batch computing now (interactive and background), for progress notes."""
+        with self._cv:
+            return [t for b in (*self._running.values(), *self._background.values()) for t in b]
+
+    def yield_to_interactive(self, batch: list[Ticket]) -> None:
+        """Called by a running batch between its steps: a background batch waits here while interactive
+        work is queued or computing (it goes on once promoted, or once its sessions all left)."""
+        with self._cv:
+            while (batch and all(t.background and not t.abandoned for t in batch) and
+                   self._interactive_besides(batch)):
+                self._cv.wait(timeout=0.5)
+
+    def _interactive_besides(self, batch) -> bool:
+        mine = set(map(id, batch))
+        return (any(not t.background for q in self._queues.values() for t in q)
+                or any(not t.background and id(t) not in mine
+                       for b in (*self._running.values(), *self._background.values()) for t in b))
 
     def run(self, request, wait=None):
         """Submit and wait; ``wait(ticket)`` is called every 0.2 s (a page shows the queue there; if it
@@ -174,31 +222,42 @@ class Scheduler:
         return self.run(EncodeRequest.make(texts), wait=wait)
 
     # ---------------------------------------------------------------- the workers
-    def _take(self, kind: type) -> list[Ticket]:
+    def _eligible(self, kind: type, background: bool) -> list[Ticket]:
+        """The queued tickets this kind's worker may take now: the interactive worker takes interactive
+        ones; the background worker background ones, and only while no interactive work waits or runs."""
+        if self._paused:
+            return []
+        mine = [t for t in self._queues[kind] if t.background == background]
+        return [] if background and mine and self._interactive() else mine
+
+    def _take(self, kind: type, background: bool = False) -> list[Ticket]:
         queue, batcher = self._queues[kind], self._batchers[kind]
         with self._cv:
-            while not queue or self._paused:
-                self._cv.wait()
-            deadline = queue[0].submitted + batcher.window_s
-            while time.perf_counter() < deadline and not batcher.full(queue):
+            while not (ready := self._eligible(kind, background)):
+                self._cv.wait(timeout=0.5 if queue else None)    # a queued ticket may be promoted meanwhile
+            deadline = ready[0].submitted + batcher.window_s
+            while time.perf_counter() < deadline and not batcher.full(ready):
                 self._cv.wait(timeout=max(0.0, deadline - time.perf_counter()))
-                while self._paused:
-                    self._cv.wait()
-            first = queue[0]
+                while not (ready := self._eligible(kind, background)):
+                    self._cv.wait(timeout=0.5)
+            first = ready[0]
             batch = []
-            for t in list(queue):
+            for t in ready:
                 if t.request.group() == first.request.group() and batcher.fits(batch, t.request):
                     batch.append(t)
+            now = time.perf_counter()
             for t in batch:
                 queue.remove(t)
+                t.started = now
                 t.future.set_running_or_notify_cancel()
-            self._running[kind] = batch
+            (self._background if background else self._running)[kind] = batch
             return batch
 
-    def _work(self, kind: type) -> None:
+    def _work(self, kind: type, background: bool = False) -> None:
         batcher = self._batchers[kind]
+        running = self._background if background else self._running
         while True:
-            batch = self._take(kind)
+            batch = self._take(kind, background)
             try:
                 results = self.backend.run(batcher, self.lm, [t.request for t in batch], batch)
                 for t, r in zip(batch, results):
@@ -209,9 +268,10 @@ class Scheduler:
                         t.future.set_exception(e)
             finally:
                 with self._cv:
-                    self._running[kind] = []
+                    running[kind] = []
                     for t in batch:
                         self._by_key.pop(t.request.key(), None)
+                    self._cv.notify_all()     # background work may go on now
 
 
 class _Hold:

@@ -26,7 +26,7 @@ from latent.core.hooks import Plan, use
 from latent.core.lens import lens_topk
 from latent.core.models import embed
 from latent.core.project import Projector
-from latent.core.requests import GenerateRequest
+from latent.core.requests import GenerateRequest, door_for
 from latent.core.stats import sd_band, slope, t_interval
 from latent.steering.steer import check_strengths, typical_norms
 
@@ -238,7 +238,8 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     ``prompt`` may be a list of prompts.
 
     ``runner(request) -> Generation`` decodes through a shared scheduler (the app passes one, so rows
-    from many sessions share batches); without it the rows decode here. Either way ``on_token(step,
+    from many sessions share batches); without it the rows go through this thread's door
+    (:func:`latent.core.requests.door_for`: in the app, a lesson's reveal and warm-up), else decode here. Either way ``on_token(step,
     texts)`` streams the first prompt's (first seed's) texts so far: the unsteered row, then the direction
     at each nonzero strength in order (a runner is then called as ``runner(request, on_texts)``, with
     ``on_texts(step, texts of every row of the request)``). With ``on_token`` those rows (the cards)
@@ -302,6 +303,9 @@ def _decode(lm, request: GenerateRequest, runner, on_token):
     ``on_token(step, texts)``."""
     if runner is not None:
         return runner(request, on_token) if on_token else runner(request)
+    door = None if on_token else door_for(lm, request)     # the app's scheduler (a lesson's reveal or warm-up)
+    if door is not None:
+        return door(request)
     on_rows = (lambda step, per: on_token(step, per[0])) if on_token else None
     return decode_rows(lm, [request], on_rows=on_rows)[0]
 
