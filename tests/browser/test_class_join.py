@@ -25,8 +25,8 @@ def klass(shared_server, monkeypatch):
     return info
 
 
-def _page(browser, w):
-    ctx = browser.new_context(viewport={"width": w, "height": WIDTHS[w]}, user_agent=PHONE_UA if w < 500 else None,
+def _page(browser, w, h=None):
+    ctx = browser.new_context(viewport={"width": w, "height": h or WIDTHS[w]}, user_agent=PHONE_UA if w < 500 else None,
                               is_mobile=w < 500, has_touch=w < 500)
     pg = ctx.new_page()
     pg.set_default_timeout(180_000)
@@ -85,4 +85,33 @@ def test_the_lesson_panel_is_on_top_below_1600_px_and_beside_the_chart_above(sha
     if os.environ.get("LATENT_SCREENSHOTS"):                          # refresh the shipped screenshots
         pg.screenshot(path=os.path.join(os.environ["LATENT_SCREENSHOTS"], f"class-width-{width}.png"))
     assert_clean(pg)
+    ctx.close()
+
+
+def test_the_presenter_key_leaves_the_address_bar_and_a_reload_stays_the_projector(shared_server, browser, klass):
+    import re
+
+    ctx, pg = _page(browser, 1280, 720)
+    base = f"{shared_server.url}/Senses?v=1&lesson=queen-hive&class={klass.code}"
+    pg.goto(f"{base}&teach={klass.teacher}&present=1")
+    reset = pg.locator(".st-key-do_class_reset button")
+    expect(reset).to_be_visible(timeout=120_000)                        # the presenter's screen
+    expect(pg).not_to_have_url(re.compile("teach="), timeout=30_000)    # ... with the key gone from the address bar
+    expect(pg).to_have_url(re.compile("present=1"))
+    expect(pg.get_by_text("Teacher's notes")).to_have_count(0)          # the class reads the projector
+    wait_idle(pg)
+    pg.reload()                                                         # its browser kept the key
+    expect(reset).to_be_visible(timeout=120_000)
+    student = ctx.new_page()                                            # the students' link in that browser: a student
+    student.set_default_timeout(180_000)
+    student.goto(base)
+    student.locator(".st-key-lesson_panel").get_by_text("Follow the teacher").wait_for()
+    expect(student.locator(".st-key-do_class_reset")).to_have_count(0)
+    notes = ctx.new_page()                                              # the teacher's notes view: its own tab
+    notes.set_default_timeout(180_000)
+    notes.goto(f"{base}&teach={klass.teacher}&notes=1")
+    expect(notes.locator(".st-key-lesson_panel").get_by_text("Teacher's notes")).to_be_visible(timeout=120_000)
+    expect(notes).not_to_have_url(re.compile("teach="), timeout=30_000)
+    for p in (pg, student, notes):
+        assert_clean(p)
     ctx.close()
