@@ -43,7 +43,7 @@ for lid, lesson in lessons.items():
         b = st.columns([1, 1, 1, 1])
         b[0].button("Start this lesson", key=f"do_lesson_start_{lid}", on_click=classroom.start, args=(lid,))
         with b[1]:
-            class_access.start_button(lid, "Start a class", key=f"do_class_start_{lid}")
+            class_access.start_button(lid, "Start a class", where=lid)
         b[2].download_button("Handout (PDF)", lambda lid=lid: _pdf(lid, lang), f"handout-{lid}-{lang}.pdf",
                              mime="application/pdf", key=f"do_handout_pdf_{lid}", on_click="ignore")
         b[3].download_button("Handout (HTML)", lambda lesson=lesson: handout_html(lesson), f"handout-{lid}-{lang}.html",

@@ -20,7 +20,7 @@ b = st.columns(3, vertical_alignment="center")
 b[0].button("Start a lesson: the queen and her hive", key="do_home_lesson", type="primary",
             on_click=classroom.start, args=("queen-hive",))
 with b[1]:
-    class_access.start_button("queen-hive", "Start a class: the queen and her hive", key="do_home_class")
+    class_access.start_button("queen-hive", "Start a class: the queen and her hive", where="home")
 b[2].page_link(class_access.JOIN.file, label="Join a class with its code")
 class_access.current_class_box()
 st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "

@@ -26,9 +26,10 @@ _CHART_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,80}$")
 
 
 # ----------------------------------------------------------------------------- starting a class
-def start_button(lesson_id: str, label: str, key: str, **kw) -> None:
-    """One click: a class for this lesson, its box (:func:`class_box`) drawn by the same run."""
-    st.button(label, key=key, on_click=live_class.create, args=(lesson_id,),
+def start_button(lesson_id: str, label: str, where: str, **kw) -> None:
+    """One click: a class for this lesson, its box (:func:`class_box`) drawn by the same run. The button's
+    key is ``do_class_start_<where>``."""
+    st.button(label, key=f"do_class_start_{where}", on_click=live_class.create, args=(lesson_id,),
               help="A class code and two links: the projector's and the students'. Students' predictions are "
                    "tallied live on the projector and their step follows yours.", **kw)
 

@@ -699,7 +699,7 @@ def test_a_crafted_link_value_renders_as_plain_text():
 def test_start_a_class_is_one_click_from_home_with_the_code_links_and_projector_button(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_DATA_DIR", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=240).run()
-    at.button(key="do_home_class").click().run()
+    at.button(key="do_class_start_home").click().run()
     assert not at.exception
     code = at.session_state["_class"]
     assert any(f"Class {code}" in m.value for m in at.main.markdown) or any(code in h.value for h in at.subheader)
