@@ -1,10 +1,10 @@
-"""Lessons: guided tours through the live pages; a class (code, links, QR) for a lesson; the teacher's
-handout; and a lesson-link builder."""
+"""Lessons: guided tours through the live pages; a class for a lesson in one click (its code, links and an
+"Open the projector" button, right under the click); the teacher's handout; and a lesson-link builder."""
 import streamlit as st
 
 from app_pages.site import TITLES
 from app_pages.site import page as page_spec
-from app_pages.ui import classroom, live_class, models
+from app_pages.ui import class_access, classroom, live_class, models
 from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.handout import handout_html, handout_pdf
 
@@ -43,29 +43,14 @@ for lid, lesson in lessons.items():
         models.show_warm_note(lid)         # "answers ready: 3 of 4" while its answers compute in the background
         b = st.columns([1, 1, 1, 1])
         b[0].button("Start this lesson", key=f"do_lesson_start_{lid}", on_click=classroom.start, args=(lid,))
-        b[1].button("Start a class", key=f"do_class_start_{lid}", on_click=live_class.create, args=(lid,),
-                    help="A class code and two links: the projector's and the students'. Students' predictions are "
-                         "tallied live on the projector and their step follows yours.")
+        with b[1]:
+            class_access.start_button(lid, "Start a class", where=lid)
         b[2].download_button("Handout (PDF)", lambda lid=lid: _pdf(lid, lang), f"handout-{lid}-{lang}.pdf",
                              mime="application/pdf", key=f"do_handout_pdf_{lid}", on_click="ignore")
         b[3].download_button("Handout (HTML)", lambda lesson=lesson: handout_html(lesson), f"handout-{lid}-{lang}.html",
                              mime="text/html", key=f"do_handout_html_{lid}", on_click="ignore")
-
-code = live_class.code()
-if live_class.teaching() and st.session_state.get("_class_lesson") in lessons:
-    lid = st.session_state["_class_lesson"]
-    first = page_spec(lessons[lid].steps[0].page).path
-    projector, student = live_class.links(lid, first)
-    with st.container(border=True, key="class_links"):
-        st.subheader(f"Class {code}: {lessons[lid].title}")
-        st.markdown("**1.** Open the projector link on the classroom screen (it is your screen: it moves the class).")
-        st.code(projector, language=None, wrap_lines=True)
-        st.markdown("**2.** Students open this link (or scan the QR code the projector shows on step 1). Names are "
-                    "optional.")
-        st.code(student, language=None, wrap_lines=True)
-        live_class.unreachable_note()
-        st.caption("Keep the projector link to yourself: whoever opens it can move and reset the class. "
-                   "Class state is kept on this server's disk, so a restart loses nothing.")
+        if live_class.teaching() and st.session_state.get("_class_lesson") == lid:    # right where the click was
+            class_access.class_box(lid, lesson.title, page_spec(lesson.steps[0].page).path)
 
 st.subheader("Lesson-link builder")
 st.caption("Choose a lesson, where it starts, and which controls your students see; then copy a link.")
@@ -80,4 +65,6 @@ c1.markdown("**For students**")
 c1.code(root + classroom.lesson_link(lid, step, False, hide, lang), language=None, wrap_lines=True)
 c2.markdown("**For the projector** (presenter view: large type, no sidebar)")
 c2.code(root + classroom.lesson_link(lid, step, True, hide, lang), language=None, wrap_lines=True)
+st.markdown("**Teacher's notes** (on your own device, not the projector: the projector never shows them)")
+st.code(root + classroom.lesson_link(lid, step, False, hide, lang) + "&notes=1", language=None, wrap_lines=True)
 st.caption("Presenter view can also be switched on for any page by adding `present=1` to its link.")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages.site import PAGES
-from app_pages.ui import classroom, models, queue
+from app_pages.ui import class_access, classroom, models, queue
 from app_pages.ui.export import chart
 from app_pages.ui.text import md_escape
 from latent.core.corpus import load_corpus
@@ -16,8 +16,13 @@ st.markdown(
     "Everything runs offline on the model below, on your CPU or GPU."
 )
 
-st.button("Start a lesson: the queen and her hive", key="do_home_lesson", type="primary",
-          on_click=classroom.start, args=("queen-hive",))
+b = st.columns(3, vertical_alignment="center")
+b[0].button("Start a lesson: the queen and her hive", key="do_home_lesson", type="primary",
+            on_click=classroom.start, args=("queen-hive",))
+with b[1]:
+    class_access.start_button("queen-hive", "Start a class: the queen and her hive", where="home")
+b[2].page_link(class_access.JOIN.file, label="Join a class with its code")
+class_access.current_class_box()
 st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "
            "claims hold?) are on the Lessons page, with a link builder for teachers.")
 tour = kept_first_screen(load_corpus(), encoder=models.encoder)   # shipped encoder vectors: no model wait

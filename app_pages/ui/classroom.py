@@ -5,7 +5,7 @@ class (code, tally, follow-the-teacher) is :mod:`app_pages.ui.live_class`.
 
 URL parameters read here: ``lesson`` (an id) and ``step`` (1-based), ``present=1``, ``hide``
 (comma-separated widget keys), ``lang`` (en, de, es), ``model`` (an embedded model) and the class's
-(``class``, ``teach``, ``me``). Anything else must be a widget key of the page.
+(``class``, ``teach``, ``me``, ``notes``). Anything else must be a widget key of the page.
 """
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from app_pages.site import TITLES, page
-from app_pages.ui import live_class, models, queue
+from app_pages.ui import class_access, live_class, models, queue
+from app_pages.ui.text import plain_md
 from latent.core.models import DEFAULT_LM, EMBEDDED, embedded
 from latent.lessons import LANGUAGES, LessonError, load_lessons
 from latent.lessons.words import t
 from latent.style import PRESENT
 
-OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed", "lang", "model", "class", "teach", "me"}
+OWN_PARAMS = {"v", "lesson", "step", "present", "hide", "embed", "lang", "model", "class", "teach", "me", "notes"}
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 PRESENT_CSS = """<style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header, .st-key-lesson_jump { display: none !important; }
@@ -63,13 +64,16 @@ if (!window.__lessonKeys) {
     if (!b.disabled) b.click();
   }, true);
 }
-// bring the step's chart into view once per step (on wide screens: on a phone the question stays on top)
+// bring the step's chart into view once per step, only where the panel sits beside it (a fixed panel: on the
+// projector and from 1600 px); narrower, the panel is on top with the chart after it, and the question stays in view
 window.__lessonChart = %(chart)s;
 if (!window.__lessonScroll) {
   window.__lessonScroll = true;
   window.setInterval(() => {
     const w = window, want = w.__lessonChart;
-    if (!want || w.__lessonScrolled === want.id || w.innerWidth < 900) return;
+    if (!want || w.__lessonScrolled === want.id) return;
+    const panel = w.document.querySelector('.st-key-lesson_panel');
+    if (!panel || w.getComputedStyle(panel).position !== 'fixed') return;
     const el = w.document.querySelector('.st-key-chart_' + want.key);
     if (el && el.getBoundingClientRect().height > 50) { el.scrollIntoView({block: 'start'}); w.__lessonScrolled = want.id; }
   }, 400);
@@ -244,6 +248,8 @@ def preamble(tab: str) -> None:
         css += SIDE_CSS % {"media": "@media (min-width: 0px)" if presenting() else "@media (min-width: 1600px)"}
     if css:
         st.markdown(css, unsafe_allow_html=True)       # fixed CSS; hidden keys are checked against KEY
+    class_access.class_error()
+    class_access.remember_teacher()
     if lid not in lessons:
         return
     lesson = lessons[lid]
@@ -257,6 +263,7 @@ def preamble(tab: str) -> None:
         for k, v in step.set.items():
             st.session_state[k] = v
         st.session_state["lesson_applied"] = (lid, i)
+    st.markdown(class_access.stack_css(step.chart, presenting()), unsafe_allow_html=True)   # fixed CSS, checked key
     _panel(lesson, i, step)
 
 
@@ -289,8 +296,8 @@ def _panel(lesson, i: int, step) -> None:
             _presenter_class(lesson, i, step, pulse)
         elif live_class.code():
             live_class.follow(i, lambda: sync_guess(lesson.id, i))
-        if presenting() and (step.notes or step.say):
-            with st.expander(t("teacher_says", lg)):
+        if live_class.notes_view() and (step.notes or step.say):      # the teacher's own view, never the projector
+            with st.expander(t("teacher_says", lg), expanded=True):
                 st.markdown(step.notes)
                 for o in step.options:
                     st.markdown(f"- **{step.label(o)}**: {step.say_text(o)}")
@@ -447,10 +454,11 @@ def finish() -> None:
                   for k in gone]
         notes += [f"{k[:40]!r} is not a setting of this page; ignored." for k in unknown]
     notes = st.session_state.pop("_url_notes", [])
-    if notes:
-        st.sidebar.warning("Some link settings were not used:\n\n" + "\n\n".join(f"- {n}" for n in notes))
+    if notes:                        # each note as plain text: a link's value never renders as a link or markdown
+        text = "Some link settings were not used:\n\n" + "\n\n".join(f"- {plain_md(n)}" for n in notes)
+        st.sidebar.warning(text)
         if presenting():
-            st.warning("Some link settings were not used:\n\n" + "\n\n".join(f"- {n}" for n in notes))
+            st.warning(text)
     if presenting():
         st.button("Leave presenter view", key="do_present_exit", on_click=_leave_presenter)
     else:

@@ -24,13 +24,14 @@ import segno
 import streamlit as st
 
 from app_pages.ui import models
-from latent.lessons.classes import DEVICE, ClassError, Pulse, class_db, tally_text, valid_code
+from latent.lessons.classes import DEVICE, ClassError, Pulse, class_db, tally_text
 from latent.lessons.words import t
 
 FOLLOW_SECONDS = 2
 CHECK_IN_SECONDS = 10      # a student's page tells the class it is still there (for "N joined")
 COOKIE = "latent_device"   # this browser's random id: one member per device and class
 COUNTDOWN_SECONDS = 30
+TEACH_COOKIE = "latent_teach_%s"        # the projector's browser keeps the presenter's key for a class
 
 
 def lang() -> str:
@@ -51,30 +52,45 @@ def member() -> str | None:
 
 def read_url(notes: list[str]) -> int | None:
     """Join or resume the class named in the link; returns the class's current step (0-based) for a
-    student, else None."""
+    student, else None. The code is read forgivingly (any case, O for 0, I for 1); one that names no
+    class is said in the main area too (``_class_error``), not only in the sidebar's notes. The
+    presenter's key leaves the address bar once read: the session keeps it, and the projector's browser
+    keeps it in a cookie (:mod:`app_pages.ui.class_access`) so a reload of ``present=1`` stays the projector."""
     q = st.query_params
+    if "notes" in q:                 # the teacher's notes view: only with the presenter's key in a class
+        st.session_state["_notes_view"] = q.get("notes") == "1"
     c = q.get("class")
     if c is None:
         return None
-    if not valid_code(c):
-        notes.append(f"class={c[:20]!r} is not a class code (6 letters and digits); not joined.")
-        _leave()
-        return None
     try:
-        info = class_db().get(c)
+        info = class_db().find(c)
     except ClassError as e:
-        notes.append(str(e))
+        notes.append(f"class: {e} Not joined.")
+        st.session_state["_class_error"] = (st.session_state.get("_url_tab"), str(c)[:20], str(e))
         _leave()
         return None
-    st.session_state["_class"], st.session_state["_class_lesson"] = c, info.lesson
-    teach = q.get("teach")
+    st.session_state.pop("_class_error", None)
+    if c != info.code:
+        q["class"] = info.code
+    held = st.session_state.get("_teach_key") if st.session_state.get("_class") == info.code else None
+    kept = st.context.cookies.get(TEACH_COOKIE % info.code) if "1" in (q.get("present"), q.get("notes")) else None
+    teach = q.get("teach") or held or kept
+    st.session_state["_class"], st.session_state["_class_lesson"] = info.code, info.lesson
+    if "teach" in q:
+        del q["teach"]
     if teach is not None:
-        if teach == info.teacher:
-            st.session_state["_teach"] = teach
+        if secrets.compare_digest(str(teach), info.teacher):
+            st.session_state["_teach_key"] = info.teacher
+            st.session_state.pop("_member", None)
+            if st.session_state.get("_notes_view"):      # the teacher's own device: it follows the class
+                st.session_state.pop("_teach", None)
+                return info.step - 1
+            st.session_state["_teach"] = info.teacher
             return None
         notes.append("teach=…: this is not the presenter's key for this class; joined as a student.")
-        del q["teach"]
-    me = _member_for(c, q.get("me"))
+    for k in ("_teach", "_teach_key", "_notes_view"):
+        st.session_state.pop(k, None)
+    me = _member_for(info.code, q.get("me"))
     st.session_state["_member"], st.session_state["_class_round"] = me, info.round
     q["me"] = me
     return info.step - 1
@@ -116,8 +132,15 @@ def _member_for(c: str, me: str | None) -> str:
     return db.join(c, device=device())
 
 
+def notes_view() -> bool:
+    """Whether this session shows the teacher's notes: a ``notes=1`` link holding the class's presenter key
+    (the teacher's own device), or ``notes=1`` outside any class. Never the projector (``present=1``),
+    never a student."""
+    return bool(st.session_state.get("_notes_view")) and (not code() or bool(st.session_state.get("_teach_key")))
+
+
 def _leave() -> None:
-    for k in ("_class", "_teach", "_member", "_class_lesson"):
+    for k in ("_class", "_teach", "_teach_key", "_member", "_class_lesson"):
         st.session_state.pop(k, None)
     for k in ("class", "teach", "me"):
         if k in st.query_params:
@@ -128,10 +151,10 @@ def keep_url() -> None:
     """Write the class into this page's URL (a page switch clears it)."""
     if code():
         st.query_params["class"] = code()
-        if teaching():
-            st.query_params["teach"] = st.session_state["_teach"]
-        elif member():
+        if member():                    # (the presenter's key stays in the session and its browser, not in the URL)
             st.query_params["me"] = member()
+    if notes_view():
+        st.query_params["notes"] = "1"
 
 
 def create(lesson_id: str) -> None:
@@ -139,6 +162,7 @@ def create(lesson_id: str) -> None:
     info = class_db().create(lesson_id, lang())
     models.warm_lesson(lesson_id)          # the class's answers compute in the background, in step order
     st.session_state["_class"], st.session_state["_teach"] = info.code, info.teacher
+    st.session_state["_teach_key"] = info.teacher
     st.session_state["_class_lesson"] = lesson_id
     st.session_state.pop("_member", None)
 

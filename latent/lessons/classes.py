@@ -139,6 +139,25 @@ def valid_code(code) -> bool:
     return isinstance(code, str) and len(code) == CODE_LEN and all(ch in CODE_ALPHABET for ch in code)
 
 
+LOOKALIKES = str.maketrans("OI", "01")      # O and 0 read as one character, I and 1 as one
+_SEPARATORS = re.compile(r"[\s\-_.·]+")
+_WELL_FORMED = re.compile(r"[A-Z0-9]{%d}" % CODE_LEN)
+
+
+def normal_code(text) -> str | None:
+    """A typed class code in its one comparable form, or None when it cannot be a code: spaces and
+    dashes dropped, upper case, and O/0 and I/1 folded into one character each (0 and 1). The codes
+    are made from :data:`CODE_ALPHABET`, which has none of the four, so a typed one is a misreading;
+    :meth:`ClassDB.find` folds the stored codes the same way, so the two sides compare alike whatever
+    alphabet made a stored code.
+
+    >>> normal_code(" abc-234 "), normal_code("BOXIYZ") == normal_code("b0x1yz"), normal_code("ABC23")
+    ('ABC234', True, None)
+    """
+    s = _SEPARATORS.sub("", str(text or "")).upper().translate(LOOKALIKES)
+    return s if _WELL_FORMED.fullmatch(s) else None
+
+
 class ClassDB:
     """The class database. Thread-safe: one connection per call (SQLite serialises writers), WAL mode."""
 
@@ -207,6 +226,20 @@ class ClassDB:
         return c.execute("SELECT code, lesson, step, teacher, lang, (SELECT COUNT(*) FROM members m WHERE m.code = "
                          "classes.code), round, ended, (SELECT COUNT(*) FROM members m WHERE m.code = classes.code "
                          "AND m.seen >= ?) FROM classes WHERE code = ?", (time.time() - RECENT_SECONDS, code)).fetchone()
+
+    def find(self, typed) -> ClassInfo:
+        """The class whose code this is, read forgivingly (:func:`normal_code`: any case, spaces and
+        dashes, O for 0, I for 1)."""
+        key = normal_code(typed)
+        if key is None:
+            raise ClassError(f"{str(typed)[:20]!r} is not a class code (6 letters and digits).")
+        with self._conn() as c:
+            row = c.execute("SELECT code FROM classes WHERE replace(replace(upper(code), 'O', '0'), 'I', '1') = ? "
+                            "ORDER BY created DESC", (key,)).fetchone()
+        if row is None:
+            raise ClassError(f"There is no class {key} on this server (it may have been reset or created on another "
+                             "server).")
+        return self.get(row[0])
 
     def _teacher(self, code: str, teacher: str, what: str) -> ClassInfo:
         info = self.get(code)

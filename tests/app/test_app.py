@@ -1,6 +1,7 @@
 """AppTest: every page runs without exceptions and its widgets drive it."""
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -591,3 +592,125 @@ def test_umaps_code_compiles_when_a_page_offers_umap_not_at_every_start(monkeypa
     assert any("UMAP is still compiling" in i.value for i in at.info)
     assert "PCA" in chart(at)["layout"]["title"]["text"]
     models.warm_umap.clear()                                              # later tests start their own
+
+
+def _class(tmp_path, monkeypatch, alphabet=None):
+    """A class on a fresh data directory (optionally its codes made from another alphabet)."""
+    from latent.lessons import classes
+
+    monkeypatch.setenv("LATENT_DATA_DIR", str(tmp_path))
+    if alphabet:
+        monkeypatch.setattr(classes, "CODE_ALPHABET", alphabet)
+    return classes.class_db().create("queen-hive")
+
+
+def _join(typed):
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.switch_page("app_pages/7_Join.py").run()
+    assert not at.exception
+    at.text_input(key="jn_code").input(typed)
+    at.button(key="do_join").click().run()
+    assert not at.exception
+    return at
+
+
+def _code_spans_removed(md: str) -> str:
+    return re.sub(r"(`+)(.+?)\1", "", md, flags=re.S)
+
+
+def test_the_join_page_opens_the_class_by_its_code_in_any_case(tmp_path, monkeypatch):
+    info = _class(tmp_path, monkeypatch)
+    for typed in (info.code, info.code.lower(), f" {info.code[:3].lower()} {info.code[3:]} "):
+        at = _join(typed)
+        assert at.session_state["_class"] == info.code and at.session_state["_member"], typed
+        assert str(at.query_params.get("class")) in (info.code, str([info.code])), at.query_params     # the code as made
+        assert any("Lesson: The queen" in m.value for m in at.main.markdown), typed    # the lesson's panel, as a student
+        assert "do_class_reset" not in [b.key for b in at.button]                    # a student's view, not the presenter's
+
+
+def test_the_join_page_reads_o_for_0_and_i_for_1(tmp_path, monkeypatch):
+    info = _class(tmp_path, monkeypatch, alphabet="0I")           # codes with the look-alikes in them
+    typed = info.code.replace("0", "O").replace("I", "1").lower()
+    at = _join(typed)
+    assert at.session_state["_class"] == info.code
+
+
+def test_a_wrong_join_code_says_so_in_the_main_area(tmp_path, monkeypatch):
+    info = _class(tmp_path, monkeypatch)
+    wrong = ("A" if info.code[0] != "A" else "B") + info.code[1:]
+    at = _join(wrong.lower())
+    errors = [e.value for e in at.main.error]
+    assert any("No class was joined" in e and f"There is no class {wrong}" in e for e in errors), errors
+    assert "_class" not in at.session_state
+    crafted = _join("[x](http://evil)")
+    errors = " ".join(e.value for e in crafted.main.error)
+    assert "did not open one" in errors and "evil" not in _code_spans_removed(errors), errors
+
+
+def test_a_lower_case_class_link_joins_and_a_wrong_one_says_so_in_the_main_area(tmp_path, monkeypatch):
+    info = _class(tmp_path, monkeypatch)
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.query_params.update({"v": "1", "lesson": "queen-hive", "class": info.code.lower()})
+    at.switch_page("app_pages/3_Senses.py").run()
+    assert not at.exception and at.session_state["_class"] == info.code
+    assert not at.main.error
+    bad = AppTest.from_file(APP, default_timeout=240).run()
+    bad.query_params.update({"v": "1", "lesson": "queen-hive", "class": "ZZZZZ9"})
+    bad.switch_page("app_pages/3_Senses.py").run()
+    assert not bad.exception and "_class" not in bad.session_state
+    errors = [e.value for e in bad.main.error]
+    assert any("You are not in a class" in e and "ZZZZZ9" in e for e in errors), errors
+    assert any("Lesson: The queen" in m.value for m in bad.main.markdown)          # the lesson runs on this device only
+
+
+def test_present_1_without_the_class_key_is_a_students_view_and_notes_need_the_key(tmp_path, monkeypatch):
+    info = _class(tmp_path, monkeypatch)
+
+    def open_(**q):
+        at = AppTest.from_file(APP, default_timeout=240).run()
+        at.query_params.update({"v": "1", "lesson": "queen-hive", "class": info.code, **q})
+        at.switch_page("app_pages/3_Senses.py").run()
+        assert not at.exception
+        return at
+
+    def notes_shown(at):
+        return any(e.label == "Teacher's notes" for e in at.expander)
+
+    student = open_(present="1")
+    assert not notes_shown(student) and student.session_state["_member"]
+    assert "do_class_reset" not in [b.key for b in student.button]
+    projector = open_(present="1", teach=info.teacher)
+    assert not notes_shown(projector)                                   # the class reads the projector
+    assert "do_class_reset" in [b.key for b in projector.button]        # ... which is the presenter's screen
+    assert "teach" not in projector.query_params                        # the key left the address bar
+    assert projector.session_state["_teach"] == info.teacher
+    notes = open_(notes="1", teach=info.teacher)
+    assert notes_shown(notes) and "teach" not in notes.query_params
+    assert "do_class_reset" not in [b.key for b in notes.button]        # it follows the class, it does not move it
+    fake = open_(notes="1", teach="not-the-key")
+    assert not notes_shown(fake)
+
+
+def test_a_crafted_link_value_renders_as_plain_text():
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.query_params.update({"v": "1", "hs_seed": "[x](http://evil)", "[y](http://evil2)": "1",
+                            "lang": "<http://evil3>"})
+    at.switch_page("app_pages/2_Hidden_states.py").run()
+    assert not at.exception
+    note = " ".join(w.value for w in at.sidebar.warning)
+    assert "[x](http://evil)" in note and "[y](http://evil2)" in note and "http://evil3" in note
+    assert "evil" not in _code_spans_removed(note), note           # every link value sits in a code span
+
+
+def test_start_a_class_is_one_click_from_home_with_the_code_links_and_projector_button(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    at.button(key="do_class_start_home").click().run()
+    assert not at.exception
+    code = at.session_state["_class"]
+    assert any(f"Class {code}" in m.value for m in at.main.markdown) or any(code in h.value for h in at.subheader)
+    links = [c.value for c in at.main.code if "class=" in c.value]
+    assert "teach=" in links[0] and "present=1" in links[0] and "teach=" not in links[1] and f"class={code}" in links[1]
+    buttons = {b.key: b for b in at.get("link_button")}
+    assert buttons["do_open_projector"].proto.url == links[0]
+    assert "notes=1" in buttons["do_open_notes"].proto.url

@@ -11,7 +11,7 @@ import pytest
 
 from app_pages.site import TITLES, page
 from latent.lessons import LANGUAGES, TRANSLATED, Lesson, LessonError, classes, load_lessons, translate
-from latent.lessons.classes import MIGRATIONS, ClassDB, ClassError, tally_text, valid_code
+from latent.lessons.classes import CODE_ALPHABET, MIGRATIONS, ClassDB, ClassError, normal_code, tally_text, valid_code
 from latent.lessons.handout import handout_html, handout_pdf, write_handout
 from latent.lessons.words import WORDS, glossary_file, t
 
@@ -395,3 +395,32 @@ def test_the_handout_shows_lesson_text_as_text_not_markup():
         {"page": "Senses", "text": "<img src=x onerror=alert(1)>", "notes": "<b>n</b>"}]})
     html_ = handout_html(lesson)
     assert "<script>" not in html_ and "<img" not in html_ and "&lt;script&gt;" in html_
+
+
+def test_a_typed_class_code_is_read_forgivingly():
+    """Any case, spaces and dashes, and O/0 and I/1 confused: the typed code and the stored ones are folded
+    alike (the codes' own alphabet has none of the four); anything else is not a code."""
+    assert normal_code("abc234") == normal_code("ABC234") == normal_code(" ab c-234\n") == "ABC234"
+    assert normal_code("B0XIYZ") == normal_code("boxiyz") == normal_code("BOX1YZ") == "B0X1YZ"
+    for bad in ("ABC23", "ABC2345", "ABC<34", "", None, "ÄBC234", "[x](y)"):
+        assert normal_code(bad) is None, bad
+    assert not set("O0I1") & set(CODE_ALPHABET)                     # a made code never needs the folding ...
+    assert all(normal_code(ch * 6) == ch * 6 for ch in CODE_ALPHABET)    # ... and keeps every character it has
+
+
+def test_a_class_is_found_by_its_code_typed_forgivingly(db, monkeypatch):
+    c = db.create("queen-hive")
+    for typed in (c.code, c.code.lower(), f" {c.code[:3]}-{c.code[3:]} "):
+        assert db.find(typed).code == c.code
+    from latent.lessons import classes
+
+    monkeypatch.setattr(classes, "CODE_ALPHABET", "0I")          # stored codes made by an alphabet with lookalikes
+    mixed = db.create("queen-hive").code
+    assert set(mixed) <= {"0", "I"}
+    for typed in (mixed, mixed.lower(), mixed.replace("0", "O"), mixed.replace("I", "1"), mixed.translate(str.maketrans("0I", "o1"))):
+        assert db.find(typed).code == mixed, typed
+    other = next(ch for ch in CODE_ALPHABET if ch != c.code[0])
+    with pytest.raises(ClassError, match="There is no class"):
+        db.find(other + c.code[1:])
+    with pytest.raises(ClassError, match="not a class code"):
+        db.find("[x](http://evil)")

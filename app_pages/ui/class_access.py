@@ -1,0 +1,129 @@
+"""The ways into a class, and who sees what: starting a class in one click (the code, the two links and
+an "Open the projector" button at once), the teacher's notes on their own view (``notes=1``, never on
+the projector), the presenter's key kept in the projector's browser (a cookie) once it left the address
+bar, a class code that names no class said in the main area, and the lesson panel above the step's
+chart on screens narrower than the side-by-side layout.
+
+The state lives in :mod:`app_pages.ui.live_class` (which reads the link); this module draws.
+"""
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from app_pages.site import TITLES, page
+from app_pages.ui import live_class
+from app_pages.ui.text import plain_md
+from latent.lessons import LessonError, load_lessons
+
+JOIN = page("Join a class")
+COOKIE_HOURS = 12
+SIDE_MIN_PX = 1600          # from this width (and on the projector) the lesson panel sits beside the charts
+_CHART_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,80}$")
+
+
+# ----------------------------------------------------------------------------- starting a class
+def start_button(lesson_id: str, label: str, where: str, **kw) -> None:
+    """One click: a class for this lesson, its box (:func:`class_box`) drawn by the same run. The button's
+    key is ``do_class_start_<where>``."""
+    st.button(label, key=f"do_class_start_{where}", on_click=live_class.create, args=(lesson_id,),
+              help="A class code and two links: the projector's and the students'. Students' predictions are "
+                   "tallied live on the projector and their step follows yours.", **kw)
+
+
+def links(lesson_id: str, first_page_path: str) -> dict[str, str]:
+    """The class's links: the projector's (with the presenter's key), the students', the teacher's notes
+    (with the key, for the teacher's own device) and the Join page."""
+    projector, student = live_class.links(lesson_id, first_page_path)
+    q = {"v": "1", "lesson": lesson_id, "class": live_class.code(), "teach": st.session_state.get("_teach", ""),
+         "notes": "1"}
+    if live_class.lang() != "en":
+        q["lang"] = live_class.lang()
+    root = live_class.public_root()
+    return {"projector": projector, "students": student, "notes": root + first_page_path + "?" + urlencode(q),
+            "join": root + JOIN.path}
+
+
+def class_box(lesson_id: str, title: str, first_page_path: str) -> None:
+    """For the teacher who just started a class: the code, the projector's link with a button that opens
+    it, the students' link, and (apart) the teacher's notes link."""
+    code = live_class.code()
+    at = links(lesson_id, first_page_path)
+    with st.container(border=True, key="class_links"):
+        st.subheader(f"Class {code}: {title}")          # the code is from the class alphabet, the title ours
+        st.markdown(f"Class code: `{code}`")
+        st.markdown("**1.** Open the projector on the classroom screen (it is your screen: it moves the class).")
+        st.link_button("Open the projector", at["projector"], type="primary", key="do_open_projector")
+        st.code(at["projector"], language=None, wrap_lines=True)
+        st.markdown(f"**2.** Students open this link, scan the QR code the projector shows on step 1, or type the "
+                    f"code `{code}` on the Join page ({plain_md(at['join'])}). Names are optional.")
+        st.code(at["students"], language=None, wrap_lines=True)
+        live_class.unreachable_note()
+        st.caption("Keep the projector link to yourself: whoever opens it can move and reset the class. Once the "
+                   "projector has loaded, its key leaves the address bar (that browser keeps it). Class state is "
+                   "kept on this server's disk, so a restart loses nothing.")
+    with st.container(border=True, key="class_teacher"):
+        st.markdown("**3.** Your teacher's notes, on your own device (not the projector): they follow the class's step.")
+        st.link_button("Open the teacher's notes", at["notes"], key="do_open_notes")
+        with st.expander("The teacher's notes link (it carries the presenter's key)"):
+            st.code(at["notes"], language=None, wrap_lines=True)
+
+
+def current_class_box() -> None:
+    """This session's class box, where it is the class's presenter (Home draws it after its one click)."""
+    lid = st.session_state.get("_class_lesson")
+    if not live_class.teaching() or not lid:
+        return
+    try:
+        lesson = load_lessons(lang=live_class.lang(), pages=TITLES)[lid]
+    except (LessonError, KeyError):
+        return
+    class_box(lid, lesson.title, page(lesson.steps[0].page).path)
+
+
+# ----------------------------------------------------------------------------- on every page
+def remember_teacher() -> None:
+    """The projector's (and the notes view's) browser keeps the presenter's key for this class in a cookie,
+    so a reload of its address (which no longer has the key) stays the projector. Only ``present=1`` and
+    ``notes=1`` links read it back (:func:`app_pages.ui.live_class.read_url`): the students' link opened in
+    the same browser stays a student's."""
+    key = st.session_state.get("_teach_key")
+    if not key or not live_class.code():
+        return
+    cookie = f"{live_class.TEACH_COOKIE % live_class.code()}={key}; path=/; max-age={COOKIE_HOURS * 3600}; SameSite=Strict"
+    with st.container(key="teach_cookie", height=1, border=False):
+        st.iframe(f"<script>window.parent.document.cookie = {json.dumps(cookie)};</script>", height=1)
+
+
+def class_error() -> None:
+    """A class code in the link that names no class: said in the main area (with the way to the Join page),
+    until the reader joins a class or closes the note."""
+    err = st.session_state.get("_class_error")
+    if not err or live_class.code():
+        return
+    _, typed, why = err
+    with st.container(border=True, key="class_error"):
+        st.error(f"You are not in a class: the link's class code {plain_md(typed)} did not open one. {plain_md(why)}")
+        st.caption("Anything on this page runs on your own device only. Ask for the code and type it on the Join page.")
+        a, b = st.columns([2, 1])
+        a.page_link(JOIN.file, label="Type the class code")
+        b.button("Close this note", key="do_class_error_close", on_click=st.session_state.pop, args=("_class_error", None))
+
+
+def stack_css(chart_key: str | None, presenting: bool) -> str:
+    """Below :data:`SIDE_MIN_PX` (not on the projector, whose panel sits beside the charts at every width):
+    the lesson panel first and the step's chart right after it, then the rest of the page. The main
+    column is a flex column, so ``order`` moves the panel's and the chart's top-level blocks up without
+    moving any widget in the page's script."""
+    if presenting:
+        return ""
+    main = '[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"]'
+    rules = [f"{main} > :first-child {{ order: -3; }}",          # the page's heading stays on top
+             f"{main} > .st-key-class_error, {main} > :has(.st-key-class_error) {{ order: -3; }}",
+             f"{main} > .st-key-lesson_panel, {main} > :has(.st-key-lesson_panel) {{ order: -2; }}"]
+    if chart_key and _CHART_KEY.match(chart_key):
+        rules.append(f"{main} > .st-key-chart_{chart_key}, {main} > :has(.st-key-chart_{chart_key}) {{ order: -1; }}")
+    return f"<style>@media (max-width: {SIDE_MIN_PX - 0.02}px) {{ {' '.join(rules)} }}</style>"
