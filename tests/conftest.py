@@ -207,8 +207,10 @@ def app_server(shared_server):
 @pytest.fixture(scope="session")
 def browser():
     _need_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Playwright's expect() waits 5 s by default: a page on a loaded 2-core machine can take longer to draw
+    expect.set_options(timeout=120_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
