@@ -31,9 +31,8 @@ $(CLUSTER): $(STAMP) requirements-cluster.txt
 class: $(STAMP)
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --server.address 0.0.0.0
 
-# JOBS test processes (pytest-xdist), one torch thread each, on 2 cores: the browser tests mostly wait on their
-# app servers, so a third process computes meanwhile; Ray tests share one process (tests/conftest.py)
-JOBS    ?= 3
+# JOBS test processes (pytest-xdist), one torch thread each; Ray tests share one process (tests/conftest.py)
+JOBS    ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not full"

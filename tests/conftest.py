@@ -17,25 +17,21 @@ os.environ.setdefault("LATENT_STORE", "off")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a test's Ray stays on 127.0.0.1 (RECIPES)
 os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answers: on in their own test
 os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: on in the app servers and its own test
-# `make test` splits the suite over 3 processes (pytest-xdist) on 2 cores. Each test process computes with one
-# torch thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
-# test that started them waits). The browser tests run in two groups (the class's, the pages'), each in one
-# process on one app server; the Ray tests in one process (see pytest_xdist_make_scheduler).
+# `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
+# thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
+# test that started them waits). All browser tests run in one process, one after another, on one app
+# server; so do the Ray tests (see pytest_xdist_make_scheduler).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def _group(nodeid: str) -> str | None:
     """The tests that must share one process under xdist: every Ray test (two local clusters started at once
-    would compete for the same cores and session folders); the browser tests in two groups, the class's
-    and the pages', each with one app server (the tiny model: a cheap start) and one chromium in its
-    process, so that one group's waits (a class's 2 s timers, a page drawing) overlap the other's and the
-    real-model tests of the third process. The tests that fit UMAP in the test process share one too, so
-    one process pays its compile."""
+    would compete for the same cores and session folders), and every browser test (one app server and one
+    chromium for all of them, instead of one per process). The tests that fit UMAP in the test process
+    share one too, so one process pays its compile."""
     path = nodeid.replace("\\", "/")
     if "tests/cluster/" in path:
         return "ray"
-    if "tests/browser/test_class" in path:
-        return "browser-class"
     if "tests/browser/" in path:
         return "browser"
     if "tests/unit/test_project.py" in path or "[umap]" in path:
