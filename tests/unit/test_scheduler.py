@@ -39,7 +39,7 @@ def test_a_shared_batch_gives_every_row_its_solo_result(tiny_lm, sched, do_sampl
     reqs = requests(tiny_lm, do_sample)
     with sched.hold():
         tickets = [sched.submit(r) for r in reqs]
-    got = [t.result(timeout=60) for t in tickets]
+    got = [t.result(timeout=300) for t in tickets]
     assert sched.batches == [sum(r.rows for r in reqs)]          # one decode for all three sessions
     for r, g in zip(reqs, got):
         ref = solo(tiny_lm, r)
@@ -53,7 +53,7 @@ def test_a_cancelled_session_is_dropped(tiny_lm, sched):
         ta, tb, tc = sched.submit(a), sched.submit(b), sched.submit(c)
         assert sched.position(tc) == (2, a.rows + b.rows)
         assert sched.cancel(tb)
-    assert ta.result(timeout=60) and tc.result(timeout=60)
+    assert ta.result(timeout=300) and tc.result(timeout=300)
     assert tb.future.cancelled() and sched.batches == [a.rows + c.rows]
 
 
@@ -65,7 +65,7 @@ def test_identical_requests_compute_once(tiny_lm, sched):
                                                                     max_new_tokens=a.max_new_tokens, do_sample=True))
     assert t1 is t2 and t1.shared == 2
     assert not sched.cancel(t2)                                   # one student leaves; the other still waits
-    assert t1.result(timeout=60).texts and sched.batches == [a.rows]
+    assert t1.result(timeout=300).texts and sched.batches == [a.rows]
 
 
 def test_an_error_reaches_every_waiting_session(tiny_lm, sched):
@@ -107,7 +107,7 @@ def test_identical_rows_of_different_requests_decode_once(tiny_lm, sched):
     c = GenerateRequest.make(["the queen"], [1], max_new_tokens=8, do_sample=True)   # unsteered = a zero vector
     with sched.hold():
         tickets = [sched.submit(r) for r in (a, b, c)]
-    got = [t.result(timeout=60) for t in tickets]
+    got = [t.result(timeout=300) for t in tickets]
     assert sched.requested == [7] and sched.batches == [4]          # baseline, own_a, own_b, shared
     for r, res in zip((a, b, c), got):
         ref = solo(tiny_lm, r)
@@ -135,7 +135,7 @@ def test_hidden_state_passes_from_many_sessions_share_one_pass(tiny_lm, sched):
     with sched.hold():
         tickets = [sched.submit(r) for r in reqs]
     assert tickets[0] is tickets[2] and tickets[0].shared == 2
-    got = [t.result(timeout=60) for t in tickets]
+    got = [t.result(timeout=300) for t in tickets]
     assert sched.state_batches == [2]
     for r, g in zip(reqs, got):
         solo = direct_forward(tiny_lm, [list(x) for x in r.ids], list(r.layers))
@@ -200,7 +200,7 @@ def test_a_shared_value_computed_through_the_scheduler_does_not_deadlock(tiny_lm
         out["routed"] = len(scheduler_for(tiny_lm).state_batches) - before
     th = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
     th.start()
-    th.join(timeout=60)
+    th.join(timeout=300)
     assert not th.is_alive(), "the kept value never finished: deadlock"
     assert out["v"][-1] == tiny_lm.d_model and out["routed"] == 1
 
@@ -338,7 +338,7 @@ def test_a_waiting_session_is_told_what_it_waits_for(tiny_lm):
         assert queue_note(s, tc) == f"Queued: 1 request(s), {b.rows} rows from other sessions ahead of yours…"
     finally:
         gate.set()
-    assert ta.result(timeout=60) and tb.result(timeout=60) and tc.result(timeout=60)
+    assert ta.result(timeout=300) and tb.result(timeout=300) and tc.result(timeout=300)
 
 
 def test_the_apps_gone_away_check_stops_the_script_run_quietly():
@@ -385,7 +385,7 @@ def test_the_sweep_streams_its_first_prompts_cards_through_the_scheduler(tiny_lm
 
     def runner(request, on_texts=None):                           # the app's runner, with the ticket's frames
         t = sched.submit(request)
-        g = t.result(timeout=60)
+        g = t.result(timeout=300)
         if on_texts is not None:                                  # the cards' request; the rest comes unstreamed
             on_texts(t.progress[0], t.partial)
         return g
@@ -473,7 +473,7 @@ def test_the_row_cap_counts_the_rows_a_batch_decodes_not_the_rows_asked_for(tiny
         s = Scheduler(tiny_lm, max_rows=9)
         with s.hold():
             tickets = [s.submit(r) for r in reqs]
-        return s, [t.result(timeout=60) for t in tickets]
+        return s, [t.result(timeout=300) for t in tickets]
 
     shared_reqs = []
     for _ in range(3):
