@@ -29,9 +29,7 @@ def goto(dialogue: str, turn: int):
     st.session_state["reader_choice"], st.session_state["reader_turn"] = dialogue, turn
 
 
-wanted = st.session_state.pop("cl_claim", None)        # a lesson step opens its experiment's tab
-if wanted in EXPERIMENTS:
-    st.session_state["cl_tab"] = EXPERIMENTS[wanted].title
+# keyed and tracked, so a lesson step opens its experiment's tab (it sets ``cl_tab`` to the tab's title)
 tabs = st.tabs([e.title for e in EXPERIMENTS.values()], key="cl_tab", on_change="rerun")
 for (name, exp), tab in zip(EXPERIMENTS.items(), tabs):
     claim = exp.claim
