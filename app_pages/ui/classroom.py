@@ -67,15 +67,24 @@ if (!window.__lessonKeys) {
 // bring the step's chart into view once per step, only where the panel sits beside it (a fixed panel: on the
 // projector and from 1600 px); narrower, the panel is on top with the chart after it, and the question stays in view
 window.__lessonChart = %(chart)s;
+// Only once the run is over (while it runs, the last step's elements still stand above the chart, and their
+// removal would move it), and again for 3 s while the layout settles (charts drawing, parts hidden until a reveal).
 if (!window.__lessonScroll) {
   window.__lessonScroll = true;
   window.setInterval(() => {
     const w = window, want = w.__lessonChart;
-    if (!want || w.__lessonScrolled === want.id) return;
+    if (!want) return;
+    const settling = w.__lessonScrolled === want.id && performance.now() - w.__lessonScrolledAt < 3000;
+    if (w.__lessonScrolled === want.id && !settling) return;
+    const app = w.document.querySelector('[data-testid="stApp"]');
+    if (app && app.getAttribute('data-test-script-state') === 'running') return;
     const panel = w.document.querySelector('.st-key-lesson_panel');
     if (!panel || w.getComputedStyle(panel).position !== 'fixed') return;
     const el = w.document.querySelector('.st-key-chart_' + want.key);
-    if (el && el.getBoundingClientRect().height > 50) { el.scrollIntoView({block: 'start'}); w.__lessonScrolled = want.id; }
+    if (!el || el.getBoundingClientRect().height <= 50) return;
+    if (settling && Math.abs(el.getBoundingClientRect().top) <= 2) return;
+    el.scrollIntoView({block: 'start'});
+    if (!settling) { w.__lessonScrolled = want.id; w.__lessonScrolledAt = performance.now(); }
   }, 400);
 }
 `);
