@@ -361,7 +361,9 @@ def _panel(lesson, i: int, step) -> None:
         j[1].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
         if not following:
             st.caption(t("keys", lg))
-    chart = {"id": f"{lesson.id}/{i}", "key": step.chart} if step.chart else None
+    # a reveal that shows hidden parts moves the chart (they stand above it): it comes into view again
+    shown = "/shown" if step.ask and step.hide and revealed(lesson.id, i) else ""
+    chart = {"id": f"{lesson.id}/{i}{shown}", "key": step.chart} if step.chart else None
     st.iframe(KEYS_JS % {"chart": json.dumps(chart)} + live_class.device_script(), height=1)
 
 

@@ -157,12 +157,6 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
         expect(panel.get_by_text("Predictions are locked: you predicted band.")).to_be_visible()
         expect(panel.get_by_role("radio", name="band")).to_be_checked()
         expect(panel.get_by_role("radio", name="monarch")).to_be_disabled()
-    expect(s2.locator(".st-key-chart_sn_dose")).not_to_contain_text("Hidden until")      # the reveal shows it
-    dose = s2.locator(".st-key-chart_sn_dose")
-    dose.scroll_into_view_if_needed()
-    expect(dose.locator(".js-plotly-plot")).to_be_visible()
-    dose.screenshot(path=str(artifacts / "class-phone-chart.png"))        # one column, legend below
-    assert dose.bounding_box()["width"] <= 390
     # a student trying to switch after the reveal changes nothing: the tally and their screen stay
     s1.locator(".st-key-lesson_panel").get_by_text("monarch", exact=True).click(force=True)
     settle(s1)
@@ -177,6 +171,12 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     s1.screenshot(path=str(artifacts / "class-student-revealed-1024.png"))
     settle(s2)
     s2.screenshot(path=str(artifacts / "class-student-revealed-phone.png"), full_page=False)
+    expect(s2.locator(".st-key-chart_sn_dose")).not_to_contain_text("Hidden until")      # the reveal shows it
+    dose = s2.locator(".st-key-chart_sn_dose")
+    dose.scroll_into_view_if_needed()
+    expect(dose.locator(".js-plotly-plot")).to_be_visible()
+    dose.screenshot(path=str(artifacts / "class-phone-chart.png"))        # one column, legend below
+    assert dose.bounding_box()["width"] <= 390
 
     # a radio option has focus: → still changes the step (and not the option), and the students follow
     pres.locator(".st-key-lesson_panel").get_by_role("radiogroup").get_by_text("monarch", exact=True).click()
