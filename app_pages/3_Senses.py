@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.ui import models
+from app_pages.ui.classroom import answer_hidden, hidden_note, hidden_text
 from app_pages.ui.export import chart, export_buttons
 from latent.core.hidden import InputError
 from latent.core.models import EMBEDDED
@@ -22,6 +23,8 @@ st.caption("From the seed thread: “Is this the monarch, the bee, the playing c
            "more relevant tokens (honey, worker, hive, beeswax) we steer the token generation…”")
 lm = models.lm()
 SETS = builtin_sets()
+# a lesson step that asks where a context lands keeps the answer off screen until its reveal
+hide_stars, hide_readouts = answer_hidden("sense_stars"), answer_hidden("sense_readouts")
 
 c1, c2 = st.columns([1, 2])
 choice = c1.selectbox("Word", list(SETS) + ["(new word)"], key="sn_word", bind="query-params")
@@ -99,47 +102,57 @@ export_buttons(f5, rep.reliability_table(), recipe("reliability"), key="sn_x5", 
 
 st.subheader("2 · Context pulls the meaning")
 pull_slot, orders_slot = st.empty(), st.empty()     # the word-order control fills in after the rest is drawn
-rep_orders_pending = context_words(list(contexts), sset.word) is not None
-pull_slot.info(rep.pull(pending=rep_orders_pending))
-if rep_orders_pending:
-    orders_slot.caption("Controls still computing: which word pulls, over the orders the words can come in…")
-f2 = dose_response_figure(rep)
-chart(f2, key="sn_dose", theme=None,
-            caption="A point is one context step (x, in the order added) read at the chosen layer; colour is the "
-                    "sense. Left: probability of each sense (softmax of the cosines at the fitted temperature); "
-                    "right: the raw cosines, with the grey band the sense-free contexts reach.")
-export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")
-target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
-                      key="sn_target")
-f3 = probs_heatmap(rep, target)
-chart(f3, key="sn_heat", theme=None,
-            caption="A cell is one context step (row) at one layer (column); colour is the probability of the chosen "
-                    "sense.")
-export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3", stem=f"sense-probabilities-{word}")
+rep_orders_pending = not hide_readouts and context_words(list(contexts), sset.word) is not None
+if hide_readouts:               # each step's sense, its probabilities and the pull name the answer
+    hidden_note(key="sn_dose")
+else:
+    pull_slot.info(rep.pull(pending=rep_orders_pending))
+    if rep_orders_pending:
+        orders_slot.caption("Controls still computing: which word pulls, over the orders the words can come in…")
+    f2 = dose_response_figure(rep)
+    chart(f2, key="sn_dose", theme=None,
+                caption="A point is one context step (x, in the order added) read at the chosen layer; colour is the "
+                        "sense. Left: probability of each sense (softmax of the cosines at the fitted temperature); "
+                        "right: the raw cosines, with the grey band the sense-free contexts reach.")
+    export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")
+    target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
+                          key="sn_target")
+    f3 = probs_heatmap(rep, target)
+    chart(f3, key="sn_heat", theme=None,
+                caption="A cell is one context step (row) at one layer (column); colour is the probability of the chosen "
+                        "sense.")
+    export_buttons(f3, rep.probs_table(), recipe("probabilities", target=target), key="sn_x3",
+                   stem=f"sense-probabilities-{word}")
 
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
-f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep))
-chart(f4, where=m1, key="sn_map", theme=None,
+f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep), hide_answer=hide_stars)
+chart(f4, where=m1, key="sn_map", theme=None, note=hidden_text("★") if hide_stars else "",
             caption="A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at "
                     "the chosen layer; PCA axes have no units.")
 with m1:
     export_buttons(f4, smap, recipe("sense_map"), key="sn_x4", stem=f"sense-map-{word}")
 m2.caption("Top next tokens after each step's text (the model's own prediction)")
-m2.dataframe(next_tokens_table(rep), hide_index=True, height=420)
+if hide_readouts:
+    hidden_note(m2)
+else:
+    m2.dataframe(next_tokens_table(rep), hide_index=True, height=420)
 
 st.subheader("3 · Hand the sense direction to steering")
-d1, d2, d3 = st.columns(3)
-toward = d1.selectbox("Toward", rep.senses, index=rep.senses.index(rep.target()), key="sn_toward")
-away = d2.selectbox("Away from", rep.senses, index=0 if rep.target() != rep.senses[0] else 1, key="sn_away")
-if d3.button("Use on the Latent walk page", key="do_sn_send"):
-    try:
-        st.session_state["walk_direction"] = rep.direction(toward, away)
-        st.session_state["wk_prompt_from the Senses page"] = f"The {word}"   # a prompt about this word
-        st.session_state["wk_source"] = "from the Senses page"
-        d3.success(f"Direction '{toward} − {away}' at layer {rep.layer} is ready on the Latent walk page.")
-    except Exception as e:  # noqa: BLE001 - a zero direction, or equal senses
-        d3.error(str(e))
+if hide_readouts:                   # its defaults are the sense the context lands on
+    hidden_note()
+else:
+    d1, d2, d3 = st.columns(3)
+    toward = d1.selectbox("Toward", rep.senses, index=rep.senses.index(rep.target()), key="sn_toward")
+    away = d2.selectbox("Away from", rep.senses, index=0 if rep.target() != rep.senses[0] else 1, key="sn_away")
+    if d3.button("Use on the Latent walk page", key="do_sn_send"):
+        try:
+            st.session_state["walk_direction"] = rep.direction(toward, away)
+            st.session_state["wk_prompt_from the Senses page"] = f"The {word}"   # a prompt about this word
+            st.session_state["wk_source"] = "from the Senses page"
+            d3.success(f"Direction '{toward} − {away}' at layer {rep.layer} is ready on the Latent walk page.")
+        except Exception as e:  # noqa: BLE001 - a zero direction, or equal senses
+            d3.error(str(e))
 if len(rep.senses) >= MAX_SENSES:
     st.caption(f"At most {MAX_SENSES} senses per word.")
 
@@ -152,5 +165,5 @@ if rep_orders_pending:                   # the word-order control, now that ever
         pull_slot.info(rep.pull())
         if rep.orders is not None:
             orders_slot.dataframe(rep.orders.table(), hide_index=True)
-else:
+elif not hide_readouts:
     pull_slot.info(rep.pull())

@@ -2,10 +2,12 @@
 import streamlit as st
 
 from app_pages.ui import models, queue, widgets
+from app_pages.ui.classroom import answer_hidden, hidden_note, hidden_text
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
+from latent.lessons.facts import walk_key
 from latent.recipes import make_recipe
 from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
 from latent.steering.presets import load_presets
@@ -16,6 +18,8 @@ from latent.steering.walk import interpolate, steered_map
 lm, enc = models.lm(), models.encoder()
 PRESETS = load_presets()
 ERRORS = (LatentError,)
+# a lesson step that asks whether the direction beats random ones keeps the texts and the verdict off screen
+hide_texts, hide_verdict = answer_hidden("walk_texts"), answer_hidden("walk_verdict")
 
 sources = ["preset", "two sets of texts", "direction file"] + (
     ["from the Senses page"] if "walk_direction" in st.session_state else [])
@@ -96,7 +100,7 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
                            seeds=tuple(range(seed, seed + n_seeds)), max_new_tokens=tokens, positions=positions,
                            do_sample=sample)
         sw = run.run(lm, enc, direction=direction, runner=queue.scheduled(lm, progress),
-                     on_token=widgets.stream_cards(live, prompts[0], strengths, tokens))
+                     on_token=None if hide_texts else widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
         st.session_state["walk_inputs"] = inputs
     except ERRORS as e:
@@ -105,42 +109,60 @@ if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
     progress.empty()
     live.empty()
 
-if "walk_result" in st.session_state:
-    sw, d, smap = st.session_state["walk_result"]
-    if st.session_state.get("walk_inputs") != inputs:
+result = st.session_state.get("walk_result")
+quoted = lm.peek(walk_key(name)) if result is None and source == "preset" else None   # the sweep a lesson's answer ran
+if quoted is not None:
+    result = (quoted, None, None)
+if result is None and hide_verdict:
+    hidden_note(key="wk_meters")            # where the answer's chart comes once revealed
+if result is not None:
+    sw, d, smap = result
+    if quoted is not None:
+        st.caption("The sweep the lesson's answer ran: this preset's default settings. Press Walk for the settings above.")
+    elif st.session_state.get("walk_inputs") != inputs:
         st.warning("Out of date: these results are for earlier settings. Press Walk to run the current ones.")
-    st.info(sw.finding())
-    cards = st.columns(len(sw.strengths))
-    for col, r in zip(cards, sw.per_strength()):
-        with col.container(border=True):
-            st.markdown(f"**{'unsteered' if r.baseline else f'strength {r.strength:+g}'}**")
-            st.markdown(md_escape(sw.prompt + r.text))      # the largest text in the card; escaped, never HTML
-            vs = ("" if r.baseline else f"; vs random directions: {r.difference:+.3f} "
-                  f"[{r.difference_ci[0]:+.3f}, {r.difference_ci[1]:+.3f}], their null {r.difference_null[0]:+.3f} to "
-                  f"{r.difference_null[1]:+.3f}")
-            st.caption(f"{r.verdict}{vs}; distinct-2 {r.distinct2:.2f}" +
-                       (f" · {r.degenerate} of {r.n} texts degenerate" if r.degenerate else ""))
+    if hide_verdict:
+        st.info(hidden_text())
+    else:
+        st.info(sw.finding())
+    if hide_texts:
+        hidden_note()
+    else:
+        cards = st.columns(len(sw.strengths))
+        for col, r in zip(cards, sw.per_strength()):
+            with col.container(border=True):
+                st.markdown(f"**{'unsteered' if r.baseline else f'strength {r.strength:+g}'}**")
+                st.markdown(md_escape(sw.prompt + r.text))      # the largest text in the card; escaped, never HTML
+                vs = ("" if r.baseline else f"; vs random directions: {r.difference:+.3f} "
+                      f"[{r.difference_ci[0]:+.3f}, {r.difference_ci[1]:+.3f}], their null {r.difference_null[0]:+.3f} "
+                      f"to {r.difference_null[1]:+.3f}")
+                verdict = "" if hide_verdict else f"{r.verdict}{vs}; "
+                st.caption(f"{verdict}distinct-2 {r.distinct2:.2f}" +
+                           (f" · {r.degenerate} of {r.n} texts degenerate" if r.degenerate else ""))
     tbl = sw.table()
-    with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
-        st.dataframe(tbl.round(4), hide_index=True)
+    if not hide_verdict:
+        with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
+            st.dataframe(tbl.round(4), hide_index=True)
     st.caption(f"Cards: the first prompt, seed {sw.recipe['seeds'][0]}. {len(sw.rows)} rows (per prompt × seed: the "
                f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
                f"of the same norm), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
                f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
-    f1 = meters_figure(sw)
-    chart(f1, key="wk_meters", theme=None,
+    f1 = meters_figure(sw, hide_answer=hide_verdict)
+    chart(f1, key="wk_meters", theme=None, note=hidden_text() if hide_verdict else "",
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
                         "band in every panel: where one random direction's mean lies (mean ± 2 sd of the random "
                         "directions' means over the same prompts, seeds and strengths; at 0: the unsteered rows); "
                         "dashed red lines: where texts start to repeat. KL's n is the prompts: the first token does "
                         "not depend on the seed.")
-    export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
-    f2 = steered_map_figure(smap, d.label)
-    chart(f2, key="wk_map", theme=None,
-                caption="A point is one text: x is its position along the direction, y the main remaining variation; "
-                        "colour is the strength; triangles are the two poles' texts.")
-    export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
+    if not hide_verdict:
+        export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
+    if smap is not None and not hide_texts:       # (a lesson's quoted sweep has no map: Walk draws it)
+        f2 = steered_map_figure(smap, d.label)
+        chart(f2, key="wk_map", theme=None,
+                    caption="A point is one text: x is its position along the direction, y the main remaining variation; "
+                            "colour is the strength; triangles are the two poles' texts.")
+        export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
 
 st.header("Interpolate between two prompts")
 i1, i2, i3 = st.columns([2, 2, 1])

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app_pages.ui import models, widgets
+from app_pages.ui.classroom import answer_hidden, hidden_note
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.text import md_escape
 from latent.claims import ARITHMETIC, ExperimentError, kept_run, registry
@@ -28,7 +29,9 @@ def goto(dialogue: str, turn: int):
     st.session_state["reader_choice"], st.session_state["reader_turn"] = dialogue, turn
 
 
-for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPERIMENTS.values()])):
+# keyed and tracked, so a lesson step opens its experiment's tab (it sets ``cl_tab`` to the tab's title)
+tabs = st.tabs([e.title for e in EXPERIMENTS.values()], key="cl_tab", on_change="rerun")
+for (name, exp), tab in zip(EXPERIMENTS.items(), tabs):
     claim = exp.claim
     with tab:
         q, link = st.columns([4, 1])
@@ -59,6 +62,9 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), st.tabs([e.title for e in EXPER
             bar.empty()
         done = st.session_state.get(f"cl_done_{name}")
         quoted = lm.peek(claim_key(name)) if done is None else None     # the result a lesson's reveal quoted
+        if answer_hidden(f"claim_verdict_{name}"):        # a lesson step asks for this verdict: not before its reveal
+            hidden_note(key=f"cl_fig_{name}")
+            continue
         if done is None and quoted is None:
             st.caption("Press Run to test this claim on the model (≈ 10-30 s on a laptop CPU).")
             continue

@@ -67,15 +67,24 @@ if (!window.__lessonKeys) {
 // bring the step's chart into view once per step, only where the panel sits beside it (a fixed panel: on the
 // projector and from 1600 px); narrower, the panel is on top with the chart after it, and the question stays in view
 window.__lessonChart = %(chart)s;
+// Only once the run is over (while it runs, the last step's elements still stand above the chart, and their
+// removal would move it), and again for 3 s while the layout settles (charts drawing, parts hidden until a reveal).
 if (!window.__lessonScroll) {
   window.__lessonScroll = true;
   window.setInterval(() => {
     const w = window, want = w.__lessonChart;
-    if (!want || w.__lessonScrolled === want.id) return;
+    if (!want) return;
+    const settling = w.__lessonScrolled === want.id && performance.now() - w.__lessonScrolledAt < 3000;
+    if (w.__lessonScrolled === want.id && !settling) return;
+    const app = w.document.querySelector('[data-testid="stApp"]');
+    if (app && app.getAttribute('data-test-script-state') === 'running') return;
     const panel = w.document.querySelector('.st-key-lesson_panel');
     if (!panel || w.getComputedStyle(panel).position !== 'fixed') return;
     const el = w.document.querySelector('.st-key-chart_' + want.key);
-    if (el && el.getBoundingClientRect().height > 50) { el.scrollIntoView({block: 'start'}); w.__lessonScrolled = want.id; }
+    if (!el || el.getBoundingClientRect().height <= 50) return;
+    if (settling && Math.abs(el.getBoundingClientRect().top) <= 2) return;
+    el.scrollIntoView({block: 'start'});
+    if (!settling) { w.__lessonScrolled = want.id; w.__lessonScrolledAt = performance.now(); }
   }, 400);
 }
 `);
@@ -250,6 +259,7 @@ def preamble(tab: str) -> None:
         st.markdown(css, unsafe_allow_html=True)       # fixed CSS; hidden keys are checked against KEY
     class_access.class_error()
     class_access.remember_teacher()
+    st.session_state.pop("_lesson_hides", None)
     if lid not in lessons:
         return
     lesson = lessons[lid]
@@ -259,12 +269,49 @@ def preamble(tab: str) -> None:
     st.query_params["lesson"], st.query_params["step"] = lid, str(i + 1)
     if step.page != tab:
         st.switch_page(page(step.page).file)
+    if step.ask and step.hide:
+        st.session_state["_lesson_hides"] = (lid, i, step)
     if st.session_state.get("lesson_applied") != (lid, i):
         for k, v in step.set.items():
             st.session_state[k] = v
         st.session_state["lesson_applied"] = (lid, i)
     st.markdown(class_access.stack_css(step.chart, presenting()), unsafe_allow_html=True)   # fixed CSS, checked key
     _panel(lesson, i, step)
+
+
+def revealed(lesson_id: str, i: int) -> bool:
+    """Whether step ``i``'s answer is out: in a class, once the presenter revealed it (for every view);
+    on one's own, once this session pressed Reveal."""
+    if live_class.code():
+        known = live_class.revealed_step(i)
+        if known is not None:
+            return known
+    return st.session_state.get(f"lesson_fact_{lesson_id}_{i}") is not None
+
+
+def answer_hidden(part: str) -> bool:
+    """Whether the page must keep ``part`` (a name the lesson step's ``hide`` lists, such as
+    ``"sense_stars"``) hidden now: the active step asks, hides that part, and its answer is not revealed
+    yet. Pages ask this before drawing what answers the question, and draw :func:`hidden_note` instead."""
+    held = st.session_state.get("_lesson_hides")
+    if not held:
+        return False
+    lid, i, step = held
+    return step.hides(part) and not revealed(lid, i)
+
+
+def hidden_text(mark: str = "") -> str:
+    """The note for a hidden part: "hidden until the teacher reveals" in a class, "until you reveal" alone
+    (``mark``: a sign put in front, such as the ★ of the stars it stands for)."""
+    note = t("hidden_class" if live_class.code() else "hidden_solo", lang())
+    return f"{mark} {note}" if mark else note
+
+
+def hidden_note(where=st, key: str = "") -> None:
+    """The note drawn where a hidden part would be. ``key``: the step's chart key, so the note sits in the
+    ``chart_<key>`` container that the lesson brings into view (and puts right under the panel)."""
+    box = where.container(key=f"chart_{key}") if key else where
+    box.info(hidden_text())
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -277,11 +324,17 @@ def _panel(lesson, i: int, step) -> None:
     n, lg = len(lesson.steps), lang()
     with st.container(border=True, key="lesson_panel"):
         st.markdown(f"**{t('lesson', lg)}: {lesson.title}** · {t('step_of', lg, i=i + 1, n=n)}")
-        c = st.columns(2)
-        c[0].button(t("back", lg), key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0, width="stretch")
-        c[1].button(t("next", lg), key="do_lesson_next", on_click=_move, args=(1,), disabled=i == n - 1,
-                    type="primary", width="stretch")
         pulse = live_class.state(i)                    # in a class: the class and this step, as drawn now
+        # a student in a class goes no further than the teacher's step; following, the teacher moves them
+        student = pulse is not None and not live_class.teaching()
+        following = student and st.session_state.get("lesson_follow", True)
+        last = min(n, pulse.info.step) - 1 if student else n - 1
+        st.session_state["_panel_following"] = following
+        if not following:
+            c = st.columns(2)
+            c[0].button(t("back", lg), key="do_lesson_back", on_click=_move, args=(-1,), disabled=i == 0, width="stretch")
+            c[1].button(t("next", lg), key="do_lesson_next", on_click=_move, args=(1,), disabled=i >= last,
+                        type="primary", width="stretch")
         if st.session_state.pop("_class_cleared", False):
             st.info(t("cleared", lg))
         if pulse is not None and pulse.info.ended is not None:
@@ -302,11 +355,15 @@ def _panel(lesson, i: int, step) -> None:
                 for o in step.options:
                     st.markdown(f"- **{step.label(o)}**: {step.say_text(o)}")
         j = st.columns([3, 2], vertical_alignment="center")
-        j[0].selectbox(t("jump", lg), list(range(1, n + 1)), index=i, key="lesson_jump", on_change=_jump,
-                       format_func=lambda s: f"{s}. {_short(lesson.steps[s - 1].text)}", label_visibility="collapsed")
+        if not following:
+            j[0].selectbox(t("jump", lg), list(range(1, max(last, i) + 2)), index=i, key="lesson_jump", on_change=_jump,
+                           format_func=lambda s: f"{s}. {_short(lesson.steps[s - 1].text)}", label_visibility="collapsed")
         j[1].button(t("end", lg), key="do_lesson_end", on_click=stop, width="stretch")
-        st.caption(t("keys", lg))
-    chart = {"id": f"{lesson.id}/{i}", "key": step.chart} if step.chart else None
+        if not following:
+            st.caption(t("keys", lg))
+    # a reveal that shows hidden parts moves the chart (they stand above it): it comes into view again
+    shown = "/shown" if step.ask and step.hide and revealed(lesson.id, i) else ""
+    chart = {"id": f"{lesson.id}/{i}{shown}", "key": step.chart} if step.chart else None
     st.iframe(KEYS_JS % {"chart": json.dumps(chart)} + live_class.device_script(), height=1)
 
 
@@ -338,7 +395,8 @@ def _predict_in_class(lesson, i: int, step, pulse) -> None:
     lg = lang()
     guess_key = _guess_key(lesson.id, i)
     if not pulse.locked and pulse.info.ended is None:
-        kept = st.session_state.setdefault("_guesses", {}).get((lesson.id, i))
+        # this session's choice, else the one the class holds for this member (a restarted server's new session)
+        kept = st.session_state.setdefault("_guesses", {}).get((lesson.id, i)) or live_class.prediction(i)
         guess = st.radio(t("predict", lg, ask=step.ask), step.options, key=guess_key, horizontal=True,
                          index=step.options.index(kept) if kept in step.options else None, format_func=step.label)
         sync_guess(lesson.id, i)

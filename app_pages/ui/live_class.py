@@ -215,6 +215,14 @@ def _signature(step: int, p: Pulse) -> tuple:
     return step, p.locked, p.lock_at is not None, p.revealed, p.info.ended is not None, p.info.round
 
 
+def revealed_step(step: int) -> bool | None:
+    """Whether the class's presenter revealed this step (0-based); None when the class is gone."""
+    try:
+        return class_db().pulse(code(), step + 1).revealed if code() else None
+    except ClassError:
+        return None
+
+
 def fact(step: int) -> dict | None:
     return class_db().fact(code(), step + 1) if code() else None
 
@@ -392,6 +400,8 @@ def follow(step: int, tick=None) -> None:
     if p.lock_at is not None and not p.locked:
         st.warning(t("locks_in", lang(), s=math.ceil(p.lock_at - time.time())))
     on = st.toggle(t("follow", lang()), value=True, key="lesson_follow")
+    if on != st.session_state.get("_panel_following", on):
+        st.rerun(scope="app")                     # the panel offers Back and Next only while not following
     if not on:
         return
     target = p.info.step - 1

@@ -16,7 +16,10 @@ A lesson file::
         "say": {"bee": "…", "monarch": "…", "unclear": "…"}}]}
 
 ``set`` writes widget values (by widget key) before the page draws. ``chart`` names the key of the
-chart the step is about (the page gives that chart the key; a test checks it exists). ``fact``
+chart the step is about (the page gives that chart the key; a test checks it exists). ``hide`` (on a
+step that asks) names the parts of its page that give the answer away, such as ``"sense_stars"``: the
+page draws them only after the reveal (:meth:`Step.hides`; the page asks the app's ``answer_hidden``,
+and the figure builders take ``hide_answer``), with a note where they would be. ``fact``
 names a function in :mod:`latent.lessons.facts` that computes the answer on the loaded model;
 ``plain`` is one sentence a teacher can read aloud and ``reveal`` the numbers behind it, each
 picked for the computed answer (else the ``"*"`` text), so a lesson never asserts an outcome the
@@ -57,7 +60,7 @@ from latent.lessons.facts import FACTS
 KEY = re.compile(r"^[A-Za-z0-9_\-]{1,60}$")
 LANGUAGES = {"en": "English", "de": "Deutsch", "es": "Español"}
 FIELDS = {"page", "text", "set", "ask", "options", "labels", "fact", "plain", "reveal", "chart", "notes", "expect",
-          "minutes", "say"}
+          "minutes", "say", "hide"}
 TRANSLATED = ("text", "ask", "labels", "plain", "reveal", "notes", "expect", "say")   # the words of a step
 
 
@@ -88,6 +91,17 @@ class Step:
     expect: dict = field(default_factory=dict)
     minutes: float = 0
     say: dict = field(default_factory=dict)
+    hide: tuple = ()
+
+    def hides(self, part: str) -> bool:
+        """Whether this step keeps ``part`` of its page hidden until the reveal (only a step that asks hides).
+
+        >>> Step(page="Senses", text="t", ask="?", hide=("sense_stars",)).hides("sense_stars")
+        True
+        >>> Step(page="Senses", text="t", hide=("sense_stars",)).hides("sense_stars")
+        False
+        """
+        return bool(self.ask) and part in self.hide
 
     def _pick(self, texts: dict, values: dict, default: str) -> str:
         template = texts.get(str(values.get("answer")), texts.get("*", default))
@@ -160,6 +174,11 @@ def _step(s, where: str, pages: tuple[str, ...] | None) -> Step:
         raise LessonError(f"{where}: widget keys may use letters, digits, - and _ only.")
     if s.get("chart") is not None and not KEY.match(str(s.get("chart", "x"))):
         raise LessonError(f"{where}: 'chart' is a chart key (letters, digits, - and _).")
+    hide = s.get("hide", [])
+    if not isinstance(hide, list) or any(not KEY.match(str(k)) for k in hide):
+        raise LessonError(f"{where}: 'hide' is a list of page-part names (letters, digits, - and _).")
+    if hide and not s.get("ask"):
+        raise LessonError(f"{where}: only a step that asks hides part of its page until the reveal.")
     options = [str(o) for o in s.get("options", [])]
     if s.get("ask"):
         if not options or not fact:
@@ -176,7 +195,7 @@ def _step(s, where: str, pages: tuple[str, ...] | None) -> Step:
                 {str(k): str(v) for k, v in s.get("plain", {}).items()},
                 {str(k): str(v) for k, v in s.get("labels", {}).items()}, str(s.get("chart", "")),
                 str(s.get("notes", "")), {str(k): str(v) for k, v in s.get("expect", {}).items()}, minutes,
-                {str(k): str(v) for k, v in s.get("say", {}).items()})
+                {str(k): str(v) for k, v in s.get("say", {}).items()}, tuple(str(k) for k in hide))
 
 
 def lessons_dir() -> Path:

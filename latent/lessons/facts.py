@@ -83,13 +83,18 @@ def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:
             "effect": f.effect, "lo": f.ci[0], "hi": f.ci[1], "n": f.n, "title": d.title}
 
 
+def walk_key(preset: str) -> tuple:
+    """Where a lesson's walking sweep is kept on the model (the Latent walk page reads it there)."""
+    return ("lesson", "walk_band", preset)
+
+
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
     the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
     from latent.steering.spec import SweepSpec  # noqa: PLC0415 - see the module docstring
 
     spec = SweepSpec.default(lm, preset)
-    sw = lm.derived(("lesson", "walk_band", preset), lambda: store().cached(
+    sw = lm.derived(walk_key(preset), lambda: store().cached(
         "lesson.walk_band", {"spec": spec.to_dict()}, lm, lambda: spec.run(lm, encoder)))
     v = sw.band_verdict()
     setting = spec.setting(lm)

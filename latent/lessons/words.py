@@ -76,6 +76,8 @@ WORDS: dict[str, dict[str, str]] = {
         "summary_html": "Summary (printable page)",
         "countdown": "Lock in {s} s",
         "locks_in": "Predictions lock in {s} s.",
+        "hidden_class": "Hidden until the teacher reveals the answer.",
+        "hidden_solo": "Hidden until you reveal the answer.",
     },
     "de": {
         "lesson": "Lektion",
@@ -137,6 +139,8 @@ WORDS: dict[str, dict[str, str]] = {
         "summary_html": "Zusammenfassung (druckbare Seite)",
         "countdown": "In {s} s schließen",
         "locks_in": "Die Vorhersagen schließen in {s} s.",
+        "hidden_class": "Verborgen, bis die Lehrkraft die Antwort zeigt.",
+        "hidden_solo": "Verborgen, bis du die Antwort zeigst.",
     },
     "es": {
         "lesson": "Lección",
@@ -198,6 +202,8 @@ WORDS: dict[str, dict[str, str]] = {
         "summary_html": "Resumen (página para imprimir)",
         "countdown": "Cerrar en {s} s",
         "locks_in": "Las predicciones se cierran en {s} s.",
+        "hidden_class": "Oculto hasta que el profesor revele la respuesta.",
+        "hidden_solo": "Oculto hasta que reveles la respuesta.",
     },
 }
 assert set(WORDS) == set(LANGUAGES)

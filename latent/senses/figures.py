@@ -115,8 +115,9 @@ def _short(text: str, n: int = 28) -> str:
     return text if len(text) <= n else text[: n // 2 - 1] + "…" + text[-(n // 2 - 1):]
 
 
-def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str) -> go.Figure:
-    """Sentences as points coloured by sense; the context steps as a path with arrows."""
+def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str, hide_answer: bool = False) -> go.Figure:
+    """Sentences as points coloured by sense; the context steps as a path with arrows (``hide_answer``:
+    the sense sentences only, for a lesson step that asks where a context lands, until its reveal)."""
     fig = go.Figure()
     sent = df[df["kind"] == "sentence"]
     for k, name in enumerate(senses):
@@ -124,6 +125,8 @@ def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str) -> go.Figu
         fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers", name=html.escape(name),
                                  marker=dict(size=10, color=PALETTE[k % len(PALETTE)], opacity=0.75),
                                  text=[hover(t) for t in g["text"]], hovertemplate="%{text}<extra></extra>"))
+    if hide_answer:
+        return base_layout(fig, title)
     st = df[df["kind"] == "step"].sort_values("step")
     fig.add_trace(go.Scatter(x=st["x"], y=st["y"], mode="markers+text", name="context steps",
                              text=[str(i) for i in st["step"]], textposition="top center",

@@ -17,11 +17,12 @@ PANELS = (  # (row, col, meter column, its band's column prefix, colour); interv
 )
 
 
-def meters_figure(sw) -> go.Figure:
+def meters_figure(sw, hide_answer: bool = False) -> go.Figure:
     """Four meters against strength. In each: the direction's mean with its 95 % interval over
     prompt × seed, beside the band (mean ± 2 sd, clipped to the meter's range) of random directions of
     the same norm measured in the same batch (at strength 0 the band is the unsteered rows': every
-    direction is the baseline there)."""
+    direction is the baseline there). ``hide_answer``: the random directions' band only (a lesson step
+    that asks whether the direction leaves it, until its reveal)."""
     t = sw.summary
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
         "concept change vs unsteered (↑ toward +pole)", "distinct-2: share of distinct bigrams (1 = no repeats)",
@@ -32,12 +33,14 @@ def meters_figure(sw) -> go.Figure:
         fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t[f"{band}_hi"]) + list(t[f"{band}_lo"][::-1]), fill="toself",
                                  mode="lines", fillcolor="rgba(150,150,150,0.3)", line=dict(width=0), legendgroup="band",
                                  name=f"{n_rand} random directions (mean ± 2 sd)", showlegend=i == 0), r, c)
+        if hide_answer:
+            continue
         err = dict(type="data", symmetric=False, array=t[f"{col}_hi"] - t[col], arrayminus=t[col] - t[f"{col}_lo"])
         fig.add_trace(go.Scatter(x=x, y=t[col], mode="lines+markers", name="this direction (mean, 95 % CI)",
                                  legendgroup="direction", showlegend=i == 0, line=dict(width=3, color=color),
                                  marker=dict(size=9), error_y=err), r, c)
     fig.add_hline(y=0.5, line_dash="dot", line_color="grey", row=1, col=2, annotation_text="degenerate below")
-    if sw.cliff is not None:
+    if sw.cliff is not None and not hide_answer:        # the cliff is where the direction's own texts repeat
         for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
             for sign in (-1, 1):
                 fig.add_vline(x=sign * sw.cliff, line_dash="dash", line_color="#d62728", row=r, col=c)

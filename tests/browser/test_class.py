@@ -131,6 +131,10 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     _tally_has(pres, "answered 2 of 2")
     expect(tally).not_to_contain_text("band")
     expect(tally).not_to_contain_text("█")
+    # nothing on screen answers the question before the reveal: each context's sense waits for it
+    hidden = s2.locator(".st-key-chart_sn_dose")
+    expect(hidden).to_contain_text("Hidden until the teacher reveals the answer.")
+    expect(pres.locator(".st-key-chart_sn_map")).to_contain_text("★ Hidden until the teacher reveals the answer.")
     settle(pres)
     pres.screenshot(path=str(artifacts / "class-tally-blind.png"))
     s1.screenshot(path=str(artifacts / "class-student-1024.png"))
@@ -167,6 +171,12 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     s1.screenshot(path=str(artifacts / "class-student-revealed-1024.png"))
     settle(s2)
     s2.screenshot(path=str(artifacts / "class-student-revealed-phone.png"), full_page=False)
+    expect(s2.locator(".st-key-chart_sn_dose")).not_to_contain_text("Hidden until")      # the reveal shows it
+    dose = s2.locator(".st-key-chart_sn_dose")
+    dose.scroll_into_view_if_needed()
+    expect(dose.locator(".js-plotly-plot")).to_be_visible()
+    dose.screenshot(path=str(artifacts / "class-phone-chart.png"))        # one column, legend below
+    assert dose.bounding_box()["width"] <= 390
 
     # a radio option has focus: → still changes the step (and not the option), and the students follow
     pres.locator(".st-key-lesson_panel").get_by_role("radiogroup").get_by_text("monarch", exact=True).click()
@@ -177,12 +187,6 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     _step(pres, 3)
     _step(s1, 3, timeout=90_000)
     _step(s2, 3, timeout=90_000)
-    settle(s2)
-    dose = s2.locator(".st-key-chart_sn_dose")
-    dose.scroll_into_view_if_needed()
-    expect(dose).to_be_visible()
-    dose.screenshot(path=str(artifacts / "class-phone-chart.png"))        # one column, legend below
-    assert dose.bounding_box()["width"] <= 390
     settle(pres)
     # going back keeps the prediction and the revealed answer
     pres.keyboard.press("ArrowLeft")

@@ -118,3 +118,39 @@ def test_a_broken_file_is_named(tmp_path):
 def test_reveal_with_a_missing_value_is_an_error_not_a_guess():
     with pytest.raises(LessonError, match="needs a value"):
         Step("Senses", "t", reveal={"*": "{nothing}"}).reveal_text({"answer": "bee"})
+
+
+def test_a_step_hides_only_page_parts_a_page_asks_about_and_only_when_it_asks():
+    """``hide`` names what a page keeps off screen until the reveal: every name a shipped lesson uses is
+    asked by its page (``answer_hidden("…")``), and a step that does not ask cannot hide."""
+    from latent.claims import registry
+
+    asked = {}
+    for p in PAGES:
+        src = (ROOT / p.file).read_text(encoding="utf-8")
+        names = set(re.findall(r'answer_hidden\("([A-Za-z0-9_\-]+)"\)', src))
+        names |= {head + n for head in re.findall(r'answer_hidden\(f"([A-Za-z0-9_\-]+)\{name\}"\)', src) for n in registry()}
+        asked[p.title] = names
+    hiding = 0
+    for lesson in load_lessons(pages=TITLES).values():
+        for s in lesson.steps:
+            assert set(s.hide) <= asked[s.page], (lesson.id, s.page, set(s.hide) - asked[s.page])
+            hiding += bool(s.hide)
+    assert hiding >= 4                      # the two queen steps, the walking step, the claims step
+    with pytest.raises(LessonError, match="only a step that asks"):
+        Lesson.from_dict({"id": "x", "title": "t", "steps": [{"page": "Senses", "text": "t", "hide": ["sense_stars"]}]})
+    with pytest.raises(LessonError, match="'hide' is a list"):
+        Lesson.from_dict({"id": "x", "title": "t", "steps": [{"page": "Senses", "text": "t", "hide": "sense_stars"}]})
+
+
+def test_the_sense_map_hiding_the_answer_has_no_context_stars():
+    import pandas as pd
+
+    from latent.senses.figures import sense_map_figure
+
+    df = pd.DataFrame([{"kind": "sentence", "sense": "bee", "x": 0.0, "y": 0.0, "text": "a hive", "step": None},
+                       {"kind": "step", "sense": None, "x": 1.0, "y": 1.0, "text": "queen", "step": 0},
+                       {"kind": "step", "sense": None, "x": 2.0, "y": 1.0, "text": "honey queen", "step": 1}])
+    full, hidden = sense_map_figure(df, ["bee"], "t"), sense_map_figure(df, ["bee"], "t", hide_answer=True)
+    assert [t.name for t in full.data] == ["bee", "context steps"] and len(full.layout.annotations) == 1
+    assert [t.name for t in hidden.data] == ["bee"] and not hidden.layout.annotations

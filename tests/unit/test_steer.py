@@ -331,3 +331,19 @@ def test_top_k_sampling_draws_only_among_the_k_best(tiny_lm):
         for j, tok in enumerate(toks):
             top3 = logits[len(p) - 1 + j].topk(3).indices.tolist()
             assert tok in top3
+
+
+def test_the_meters_figure_hiding_the_answer_keeps_only_the_random_band(tiny_lm):
+    """A lesson step that asks whether the direction beats random ones shows the random band alone until the
+    reveal: no trace of the direction and no cliff line (its own texts)."""
+    from latent.steering.figures import meters_figure
+    from latent.steering.walk import sweep
+
+    d = Direction(np.ones(tiny_lm.d_model, dtype=np.float32), 2, recipe={"kind": "test"})
+    sw = sweep(tiny_lm, _LengthEncoder(), "the queen", d, [-2.0, 0.0, 2.0], max_new_tokens=4, seeds=(0,), n_random=3)
+    full, hidden = meters_figure(sw), meters_figure(sw, hide_answer=True)
+    assert sum(t.name == "this direction (mean, 95 % CI)" for t in full.data) == 4
+    assert not any(t.name == "this direction (mean, 95 % CI)" for t in hidden.data)
+    assert sum("random directions" in t.name for t in hidden.data) == 4
+    red = lambda f: sum(s.line.color == "#d62728" for s in f.layout.shapes)  # noqa: E731
+    assert red(hidden) == 0 and red(full) == (0 if sw.cliff is None else 8)
