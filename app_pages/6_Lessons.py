@@ -29,9 +29,18 @@ except LessonError as e:
     st.stop()
 
 
+# The handouts are given to the buttons as bytes, made (once per lesson and language) while the page draws, not
+# as callables made on the click: a file made on the click belongs to no session, and every other session's
+# script run (a class's pages redraw every 2 s) may delete it before the browser fetches it (a 404). A file
+# the page drew stays as long as the page shows its button.
 @st.cache_data(max_entries=32, show_spinner=False)
 def _pdf(lid: str, lg: str) -> bytes:
     return handout_pdf(load_lessons(lang=lg, pages=TITLES)[lid])
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _html(lid: str, lg: str) -> str:
+    return handout_html(load_lessons(lang=lg, pages=TITLES)[lid])
 
 
 for lid, lesson in lessons.items():
@@ -45,9 +54,9 @@ for lid, lesson in lessons.items():
         b[0].button("Start this lesson", key=f"do_lesson_start_{lid}", on_click=classroom.start, args=(lid,))
         with b[1]:
             class_access.start_button(lid, "Start a class", where=lid)
-        b[2].download_button("Handout (PDF)", lambda lid=lid: _pdf(lid, lang), f"handout-{lid}-{lang}.pdf",
+        b[2].download_button("Handout (PDF)", _pdf(lid, lang), f"handout-{lid}-{lang}.pdf",
                              mime="application/pdf", key=f"do_handout_pdf_{lid}", on_click="ignore")
-        b[3].download_button("Handout (HTML)", lambda lesson=lesson: handout_html(lesson), f"handout-{lid}-{lang}.html",
+        b[3].download_button("Handout (HTML)", _html(lid, lang), f"handout-{lid}-{lang}.html",
                              mime="text/html", key=f"do_handout_html_{lid}", on_click="ignore")
         if live_class.teaching() and st.session_state.get("_class_lesson") == lid:    # right where the click was
             class_access.class_box(lid, lesson.title, page_spec(lesson.steps[0].page).path)
