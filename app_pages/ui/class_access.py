@@ -113,17 +113,46 @@ def class_error() -> None:
         b.button("Close this note", key="do_class_error_close", on_click=st.session_state.pop, args=("_class_error", None))
 
 
+PHONE_MAX_PX = 640          # Streamlit's own narrow layout (columns stack): a phone
+
+
 def stack_css(chart_key: str | None, presenting: bool) -> str:
-    """Below :data:`SIDE_MIN_PX` (not on the projector, whose panel sits beside the charts at every width):
-    the lesson panel first and the step's chart right after it, then the rest of the page. The main
-    column is a flex column, so ``order`` moves the panel's and the chart's top-level blocks up without
-    moving any widget in the page's script."""
+    """The lesson's layout CSS. On the projector (whose panel sits beside the charts at every width):
+    :func:`projector_css`. Elsewhere below :data:`SIDE_MIN_PX`: the lesson panel first and the step's chart
+    right after it, then the rest of the page. The main column is a flex column, so ``order`` moves the
+    panel's and the chart's top-level blocks up without moving any widget in the page's script. On a phone
+    (below :data:`PHONE_MAX_PX`) the page's heading goes below them, small, and Back and Next share a row: the
+    first screen is the lesson panel, with its question."""
     if presenting:
-        return ""
+        return projector_css()
     main = '[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"]'
     rules = [f"{main} > :first-child {{ order: -3; }}",          # the page's heading stays on top
              f"{main} > .st-key-class_error, {main} > :has(.st-key-class_error) {{ order: -3; }}",
              f"{main} > .st-key-lesson_panel, {main} > :has(.st-key-lesson_panel) {{ order: -2; }}"]
     if chart_key and _CHART_KEY.match(chart_key):
         rules.append(f"{main} > .st-key-chart_{chart_key}, {main} > :has(.st-key-chart_{chart_key}) {{ order: -1; }}")
-    return f"<style>@media (max-width: {SIDE_MIN_PX - 0.02}px) {{ {' '.join(rules)} }}</style>"
+    nav = '.st-key-lesson_panel [data-testid="stHorizontalBlock"]:has(.st-key-do_lesson_next)'
+    phone = [f"{main} > :first-child {{ order: 0; }}",           # the heading after the panel and the chart
+             f"{main} > :first-child h1 {{ font-size: 1.4rem !important; padding: 0.4rem 0 !important; }}",
+             '[data-testid="stMainBlockContainer"] { padding-top: 4rem !important; }',
+             f"{nav} {{ flex-wrap: nowrap !important; }}",
+             f"{nav} > [data-testid='stColumn'] {{ min-width: 0 !important; width: auto !important; flex: 1 1 0 !important; }}"]
+    return (f"<style>@media (max-width: {SIDE_MIN_PX - 0.02}px) {{ {' '.join(rules)} }}"
+            f"@media (max-width: {PHONE_MAX_PX - 0.02}px) {{ {' '.join(phone)} }}</style>")
+
+
+def projector_css() -> str:
+    """The projector's lesson panel (1280×720 and up): the class's code large enough to read from the back of a
+    room, and the class's part (the code and QR code on step 1, the tally on an asking step) right under Back
+    and Next, so it is on the first screen however long the step's text is; the panel's spacing tighter."""
+    panel = ".st-key-lesson_panel"
+    return ("<style>"
+            f"{panel} {{ gap: 0.55rem !important; }}"
+            f"{panel} > :first-child {{ order: -3; }}"
+            f"{panel} > :has(.st-key-do_lesson_next) {{ order: -2; }}"
+            f"{panel} > :has(.st-key-class_join), {panel} > :has(.st-key-class_tally) {{ order: -1; }}"
+            f"{panel} .st-key-class_join h3 {{ font-size: 3.4rem !important; line-height: 1.1 !important; "
+            "letter-spacing: 0.08em; font-variant-numeric: tabular-nums; padding: 0 !important; margin: 0 !important; }"
+            f"{panel} .st-key-class_tally h4 {{ font-size: 1.6rem !important; padding: 0.1rem 0 !important; }}"
+            f"{panel} .st-key-class_tally {{ gap: 0.3rem !important; padding: 0.5rem 0.8rem !important; }}"
+            "</style>")
