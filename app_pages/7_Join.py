@@ -8,23 +8,23 @@ from app_pages.ui import live_class
 from app_pages.ui.text import plain_md
 from latent.lessons import LessonError, load_lessons
 from latent.lessons.classes import CODE_LEN, ClassError, class_db
+from latent.lessons.words import t
 
-st.markdown(f"Type the {CODE_LEN}-character code your teacher shows on the projector. Capitals or not, "
-            "with or without spaces: it opens the lesson, and your screen follows the teacher's.")
+lg = live_class.lang()             # the link's lang=, or the language chosen on the Lessons page
+st.markdown(t("jn_intro", lg, n=CODE_LEN))
 with st.form("do_join_form", border=True):
-    typed = st.text_input("Class code", key="jn_code", max_chars=20, placeholder="e.g. K7M P4Q")
-    go = st.form_submit_button("Join the class", type="primary", key="do_join")
+    typed = st.text_input(t("jn_code", lg), key="jn_code", max_chars=20, placeholder=t("jn_placeholder", lg))
+    go = st.form_submit_button(t("jn_join", lg), type="primary", key="do_join")
 
 if go:
     if not typed.strip():
-        st.error("Type the class code first.")
+        st.error(t("jn_empty", lg))
         st.stop()
     try:
         info = class_db().find(typed)
     except ClassError as e:
-        st.error(f"No class was joined: the code {plain_md(typed.strip())} did not open one. {plain_md(e)}")
-        st.caption("Check the code on the projector (it has no O, 0, I or 1, so those are read as their look-alikes) "
-                   "and type it again.")
+        st.error(f"{t('jn_wrong', lg, typed=plain_md(typed.strip()))} {plain_md(e)}")
+        st.caption(t("jn_check", lg))
         st.stop()
     try:
         lesson = load_lessons(lang=info.lang, pages=TITLES).get(info.lesson)
@@ -36,4 +36,4 @@ if go:
     st.switch_page(page(lesson.steps[0].page).file if lesson else page("Home").file, query_params=query)
 
 if live_class.code():
-    st.info(f"This browser tab is in class {live_class.code()}: a new code above moves it to that class.")
+    st.info(t("jn_in_class", lg, code=live_class.code()))

@@ -75,10 +75,7 @@ def narrow(fig: go.Figure) -> go.Figure:
                     a.update(x=0.5, y=top)
             fig.layout[xa].domain, fig.layout[ya].domain = (0.0, 1.0), (bottom, top)
         fig.update_layout(height=PHONE_PANEL_HEIGHT * n + 160)
-    title = fig.layout.title.text or ""
-    if len(title) > 40:
-        fig.update_layout(title_text="<br>".join(textwrap.wrap(title, 40)[:3]))
-    fig.update_layout(title_font_size=14, font_size=12, margin=dict(l=8, r=8, t=80, b=8),
+    fig.update_layout(font_size=12, margin=dict(l=8, r=8, t=80, b=8),
                       legend=dict(orientation="h", yanchor="top", y=-0.06, x=0, font_size=11))
     fig.update_xaxes(tickangle=0, nticks=5, automargin=True)
     for axis in {tr.xaxis or "x" for tr in fig.data if getattr(tr, "x", None) is not None}:
@@ -87,18 +84,61 @@ def narrow(fig: go.Figure) -> go.Figure:
             vals = list(dict.fromkeys(xs))
             fig.layout["xaxis" + axis[1:]].update(tickvals=vals, ticktext=[v.split(":")[0] for v in vals])
     fig.update_annotations(font_size=12)
+    return fit_title(fig, 40, 14)
+
+
+# Plotly never wraps a title: one long line was cut at 1024 px, and a title wrapped by hand grew down into the
+# panels' own titles (subplot titles) at 1280 px. So every chart's title is wrapped here, at a width that fits
+# the narrowest place a chart is drawn (a half-width column at 1024 px; beside the lesson panel on the projector),
+# hung from the top of the figure, with a top margin that holds its lines and the panels' titles under them.
+TITLE_CHARS, TITLE_SIZE = 52, 17        # a title line at 17 px: ~470 px, half the main column at 1024 px
+PRESENT_TITLE_SIZE = 26
+
+
+def _subplot_title_band(fig: go.Figure) -> float:
+    """Pixels the panels' own titles need above the top panel (0 where there are none up there)."""
+    tops = [a for a in fig.layout.annotations if a.xref == "paper" and a.yref == "paper" and a.yanchor == "bottom"
+            and (a.y or 0) >= 0.98]
+    if not tops:
+        return 0.0
+    size = max((a.font.size or fig.layout.font.size or 15) for a in tops)
+    return size * 1.5 + 4
+
+
+def fit_title(fig: go.Figure, chars: int = TITLE_CHARS, size: float = TITLE_SIZE) -> go.Figure:
+    """Wrap the title at ``chars`` characters (at most 3 lines; a word and the number after it stay together),
+    hang it from the figure's top, and make the top margin hold its lines and the panels' titles under them.
+
+    >>> f = fit_title(go.Figure(layout=dict(title_text="Reliability at layer 3: ECE 0.050 (a calibrated model at n=48 "
+    ...                                                  "reaches up to 0.117)")))
+    >>> f.layout.title.text, f.layout.margin.t
+    ('Reliability at layer 3: ECE 0.050 (a calibrated<br>model at n=48 reaches up to 0.117)', 60)
+    """
+    text = fig.layout.title.text or ""
+    if not text:
+        return fig
+    if "<br>" in text:
+        lines = text.split("<br>")
+    else:
+        glued = re.sub(r"(\S) (?=[\d★=])", "\\1\u00a0", text)        # "layer 3", "n = 48", "· ★ =" stay whole
+        lines = [ln.replace("\u00a0", " ") for ln in textwrap.wrap(glued, chars)[:3]] or [text]
+    pad = 10
+    top = pad + len(lines) * size * 1.25 + 8 + _subplot_title_band(fig)
+    fig.update_layout(title=dict(text="<br>".join(lines), font_size=size, y=1, yref="container", yanchor="top",
+                                 pad=dict(t=pad), x=0.01, xanchor="left"),
+                      margin_t=round(max(top, 40)))
     return fig
 
 
 def present(fig: go.Figure) -> go.Figure:
-    """For a projector: big type, thick lines and big markers, long titles on two lines (only in presenter
-    view). On a phone: :func:`narrow`.
+    """For a projector: big type, thick lines and big markers, long titles wrapped (only in presenter view).
+    On a phone: :func:`narrow`. Everywhere: the title fits (:func:`fit_title`).
 
     >>> tok = PRESENT.set(True)
     >>> f = present(base_layout(go.Figure(), "Sense map at layer 9 (PCA) · ★ = context steps"))
     >>> PRESENT.reset(tok)
     >>> f.layout.title.text, f.layout.margin.t
-    ('Sense map at layer 9 (PCA) · ★ =<br>context steps', 108)
+    ('Sense map at layer 9 (PCA) · ★ =<br>context steps', 83)
     """
     if NARROW.get() and not PRESENT.get():
         return narrow(fig)
@@ -109,11 +149,8 @@ def present(fig: go.Figure) -> go.Figure:
         fig.update_annotations(font_size=20)
         # a projector's first screen (1280×720) holds the whole chart
         fig.update_layout(height=min(fig.layout.height or 560, 560))
-        title = fig.layout.title.text or ""
-        if len(title) > PRESENT_TITLE and "<br>" not in title:     # at 26 px a chart beside the lesson panel
-            lines = textwrap.wrap(title, PRESENT_TITLE)[:3]           # is ~600 px: one long line was cut off
-            fig.update_layout(title_text="<br>".join(lines), margin_t=max(fig.layout.margin.t or 60, 40 + 34 * len(lines)))
-    return fig
+        return fit_title(fig, PRESENT_TITLE, PRESENT_TITLE_SIZE)      # ~600 px beside the lesson panel
+    return fit_title(fig)
 
 
 def base_layout(fig: go.Figure, title: str, dims: int = 2) -> go.Figure:

@@ -18,6 +18,7 @@ from app_pages.site import TITLES, page
 from app_pages.ui import live_class
 from app_pages.ui.text import plain_md
 from latent.lessons import LessonError, load_lessons
+from latent.lessons.words import t
 
 JOIN = page("Join a class")
 COOKIE_HOURS = 12
@@ -30,8 +31,7 @@ def start_button(lesson_id: str, label: str, where: str, **kw) -> None:
     """One click: a class for this lesson, its box (:func:`class_box`) drawn by the same run. The button's
     key is ``do_class_start_<where>``."""
     st.button(label, key=f"do_class_start_{where}", on_click=live_class.create, args=(lesson_id,),
-              help="A class code and two links: the projector's and the students'. Students' predictions are "
-                   "tallied live on the projector and their step follows yours.", **kw)
+              help=t("start_help", live_class.lang()), **kw)
 
 
 def links(lesson_id: str, first_page_path: str) -> dict[str, str]:
@@ -50,25 +50,22 @@ def links(lesson_id: str, first_page_path: str) -> dict[str, str]:
 def class_box(lesson_id: str, title: str, first_page_path: str) -> None:
     """For the teacher who just started a class: the code, the projector's link with a button that opens
     it, the students' link, and (apart) the teacher's notes link."""
-    code = live_class.code()
+    code, lg = live_class.code(), live_class.lang()
     at = links(lesson_id, first_page_path)
     with st.container(border=True, key="class_links"):
-        st.subheader(f"Class {code}: {title}")          # the code is from the class alphabet, the title ours
-        st.markdown(f"Class code: `{code}`")
-        st.markdown("**1.** Open the projector on the classroom screen (it is your screen: it moves the class).")
-        st.link_button("Open the projector", at["projector"], type="primary", key="do_open_projector")
+        st.subheader(t("cb_title", lg, code=code, title=title))     # the code is from the class alphabet, the title ours
+        st.markdown(f"{t('cb_code', lg)} `{code}`")
+        st.markdown(t("cb_projector", lg))
+        st.link_button(t("cb_open_projector", lg), at["projector"], type="primary", key="do_open_projector")
         st.code(at["projector"], language=None, wrap_lines=True)
-        st.markdown(f"**2.** Students open this link, scan the QR code the projector shows on step 1, or type the "
-                    f"code `{code}` on the Join page ({plain_md(at['join'])}). Names are optional.")
+        st.markdown(t("cb_students", lg, code=f"`{code}`", join=plain_md(at["join"])))
         st.code(at["students"], language=None, wrap_lines=True)
         live_class.unreachable_note()
-        st.caption("Keep the projector link to yourself: whoever opens it can move and reset the class. Once the "
-                   "projector has loaded, its key leaves the address bar (that browser keeps it). Class state is "
-                   "kept on this server's disk, so a restart loses nothing.")
+        st.caption(t("cb_keep", lg))
     with st.container(border=True, key="class_teacher"):
-        st.markdown("**3.** Your teacher's notes, on your own device (not the projector): they follow the class's step.")
-        st.link_button("Open the teacher's notes", at["notes"], key="do_open_notes")
-        with st.expander("The teacher's notes link (it carries the presenter's key)"):
+        st.markdown(t("cb_notes", lg))
+        st.link_button(t("cb_open_notes", lg), at["notes"], key="do_open_notes")
+        with st.expander(t("cb_notes_link", lg)):
             st.code(at["notes"], language=None, wrap_lines=True)
 
 
@@ -105,25 +102,55 @@ def class_error() -> None:
     if not err or live_class.code():
         return
     _, typed, why = err
+    lg = live_class.lang()
     with st.container(border=True, key="class_error"):
-        st.error(f"You are not in a class: the link's class code {plain_md(typed)} did not open one. {plain_md(why)}")
-        st.caption("Anything on this page runs on your own device only. Ask for the code and type it on the Join page.")
+        st.error(f"{t('not_in_class', lg, typed=plain_md(typed))} {plain_md(why)}")
+        st.caption(t("not_in_class_help", lg))
         a, b = st.columns([2, 1])
-        a.page_link(JOIN.file, label="Type the class code")
-        b.button("Close this note", key="do_class_error_close", on_click=st.session_state.pop, args=("_class_error", None))
+        a.page_link(JOIN.file, label=t("type_code", lg))
+        b.button(t("close_note", lg), key="do_class_error_close", on_click=st.session_state.pop, args=("_class_error", None))
+
+
+PHONE_MAX_PX = 640          # Streamlit's own narrow layout (columns stack): a phone
 
 
 def stack_css(chart_key: str | None, presenting: bool) -> str:
-    """Below :data:`SIDE_MIN_PX` (not on the projector, whose panel sits beside the charts at every width):
-    the lesson panel first and the step's chart right after it, then the rest of the page. The main
-    column is a flex column, so ``order`` moves the panel's and the chart's top-level blocks up without
-    moving any widget in the page's script."""
+    """The lesson's layout CSS. On the projector (whose panel sits beside the charts at every width):
+    :func:`projector_css`. Elsewhere below :data:`SIDE_MIN_PX`: the lesson panel first and the step's chart
+    right after it, then the rest of the page. The main column is a flex column, so ``order`` moves the
+    panel's and the chart's top-level blocks up without moving any widget in the page's script. On a phone
+    (below :data:`PHONE_MAX_PX`) the page's heading goes below them, small, and Back and Next share a row: the
+    first screen is the lesson panel, with its question."""
     if presenting:
-        return ""
+        return projector_css()
     main = '[data-testid="stMainBlockContainer"] > [data-testid="stVerticalBlock"]'
     rules = [f"{main} > :first-child {{ order: -3; }}",          # the page's heading stays on top
              f"{main} > .st-key-class_error, {main} > :has(.st-key-class_error) {{ order: -3; }}",
              f"{main} > .st-key-lesson_panel, {main} > :has(.st-key-lesson_panel) {{ order: -2; }}"]
     if chart_key and _CHART_KEY.match(chart_key):
         rules.append(f"{main} > .st-key-chart_{chart_key}, {main} > :has(.st-key-chart_{chart_key}) {{ order: -1; }}")
-    return f"<style>@media (max-width: {SIDE_MIN_PX - 0.02}px) {{ {' '.join(rules)} }}</style>"
+    nav = '.st-key-lesson_panel [data-testid="stHorizontalBlock"]:has(.st-key-do_lesson_next)'
+    phone = [f"{main} > :first-child {{ order: 0; }}",           # the heading after the panel and the chart
+             f"{main} > :first-child h1 {{ font-size: 1.4rem !important; padding: 0.4rem 0 !important; }}",
+             '[data-testid="stMainBlockContainer"] { padding-top: 4rem !important; }',
+             f"{nav} {{ flex-wrap: nowrap !important; }}",
+             f"{nav} > [data-testid='stColumn'] {{ min-width: 0 !important; width: auto !important; flex: 1 1 0 !important; }}"]
+    return (f"<style>@media (max-width: {SIDE_MIN_PX - 0.02}px) {{ {' '.join(rules)} }}"
+            f"@media (max-width: {PHONE_MAX_PX - 0.02}px) {{ {' '.join(phone)} }}</style>")
+
+
+def projector_css() -> str:
+    """The projector's lesson panel (1280×720 and up): the class's code large enough to read from the back of a
+    room, and the class's part (the code and QR code on step 1, the tally on an asking step) right under Back
+    and Next, so it is on the first screen however long the step's text is; the panel's spacing tighter."""
+    panel = ".st-key-lesson_panel"
+    return ("<style>"
+            f"{panel} {{ gap: 0.55rem !important; }}"
+            f"{panel} > :first-child {{ order: -3; }}"
+            f"{panel} > :has(.st-key-do_lesson_next) {{ order: -2; }}"
+            f"{panel} > :has(.st-key-class_join), {panel} > :has(.st-key-class_tally) {{ order: -1; }}"
+            f"{panel} .st-key-class_join h3 {{ font-size: 3.4rem !important; line-height: 1.1 !important; "
+            "letter-spacing: 0.08em; font-variant-numeric: tabular-nums; padding: 0 !important; margin: 0 !important; }"
+            f"{panel} .st-key-class_tally h4 {{ font-size: 1.6rem !important; padding: 0.1rem 0 !important; }}"
+            f"{panel} .st-key-class_tally {{ gap: 0.3rem !important; padding: 0.5rem 0.8rem !important; }}"
+            "</style>")

@@ -17,17 +17,19 @@ def _maker(fmt, fig, table, recipe):
 
 
 def export_buttons(fig, table, recipe: dict, *, key: str, stem: str) -> None:
-    """A row of download buttons; files are made only when clicked."""
+    """A row of download buttons (it wraps where it is narrow); files are made only when clicked."""
     st.caption("Export this figure")
-    cols = st.columns(6)
-    for col, fmt in zip(cols, ("png", "svg", "pdf", "html", "csv", "json")):
+    # one row that wraps, each button as wide as its label: six equal columns cut the labels to "P…" in the
+    # presenter's narrow main column
+    row = st.container(horizontal=True, gap="small", key=f"export_{key}")
+    for fmt in ("png", "svg", "pdf", "html", "csv", "json"):
         label = "recipe" if fmt == "json" else fmt.upper()
         if fmt in export.IMAGE_FORMATS and export.find_browser() is None:
-            col.button(label, key=f"do_export_{key}-{fmt}", disabled=True,
+            row.button(label, key=f"do_export_{key}-{fmt}", disabled=True, width="content",
                        help="Needs Chrome/Chromium installed (apt-get install chromium).")
             continue
-        col.download_button(label, _maker(fmt, fig, table, recipe), file_name=f"{stem}.{fmt}",
-                            mime=export.MIME[fmt], key=f"do_export_{key}-{fmt}", on_click="ignore")
+        row.download_button(label, _maker(fmt, fig, table, recipe), file_name=f"{stem}.{fmt}",
+                            mime=export.MIME[fmt], key=f"do_export_{key}-{fmt}", on_click="ignore", width="content")
 
 
 def chart(fig, caption: str, where=st, key: str = "", note: str = "", **kw):

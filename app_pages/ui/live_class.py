@@ -344,9 +344,7 @@ def join_box(lesson_id: str, page_path: str) -> None:
 def unreachable_note() -> None:
     """Say so when students' devices cannot open the class's links (the server listens on localhost)."""
     if local_only():
-        st.warning("This server listens only on this computer, so students' devices cannot open these links. "
-                   "Stop it and start it with `make class`, which listens on the local network (or set "
-                   "`LATENT_PUBLIC_URL` to the address students use).")
+        st.warning(t("local_only", lang()))
 
 
 @st.fragment(run_every=FOLLOW_SECONDS)

@@ -187,21 +187,21 @@ def warm_state(lesson_id: str):
     return warm_status(loader.result, load_lessons(pages=TITLES).get(lesson_id))
 
 
-def show_warm_note(lesson_id: str) -> None:
+def show_warm_note(lesson_id: str, lang: str = "en") -> None:
     """The Lessons page's line for a lesson's warm-up ("answers ready: 3 of 4"); while it runs, the line
     redraws itself every 2 s (a fragment), and the page redraws once when it is done."""
     status = warm_state(lesson_id)
     if status is None:
         return
     if not status.running:
-        st.caption(status.note())
+        st.caption(status.note(lang))
         return
 
     @st.fragment(run_every=2)
     def live():
         if not status.running:
             st.rerun()
-        st.caption(status.note())
+        st.caption(status.note(lang))
     live()
 
 

@@ -101,7 +101,8 @@ def answer(lm, fact: dict, encoder=None, label: str = "Computing the answer"):
     if worker.is_alive():
         sched, started, slot = scheduler_for(lm), time.perf_counter(), st.empty()
         while worker.is_alive():
-            done, note = answer_note(label, time.perf_counter() - started, sched.running())
+            done, note = answer_note(label, time.perf_counter() - started, sched.running(),
+                                     lang=st.session_state.get("_lang", "en"))      # the lesson's language
             slot.progress(done, text=note)
             worker.join(0.5)
         slot.empty()
@@ -110,7 +111,7 @@ def answer(lm, fact: dict, encoder=None, label: str = "Computing the answer"):
     return box["value"]
 
 
-def answer_note(label: str, spent: float, running: list, now: float | None = None) -> tuple[float, str]:
+def answer_note(label: str, spent: float, running: list, now: float | None = None, lang: str = "en") -> tuple[float, str]:
     """(fraction done, one line) for an answer being computed: the seconds spent, the model work now
     running and, when that is a decode, the seconds left at its rate so far.
 
@@ -119,20 +120,24 @@ def answer_note(label: str, spent: float, running: list, now: float | None = Non
     (0.25, 'Computing… 30 s · decoding 96 rows: token 10 of 40 · about 60 s left')
     >>> answer_note("Computing", 3.0, [])
     (0.0, 'Computing… 3 s')
+    >>> answer_note("Berechnet", 30.0, [NS(progress=(10, 40), started=0.0, request=NS(rows=96))], now=20.0, lang="de")[1]
+    'Berechnet… 30 s · dekodiert 96 Zeilen: Token 10 von 40 · noch etwa 60 s'
     """
     import time  # noqa: PLC0415 - only the reveal needs it
+
+    from latent.lessons.words import t as word  # noqa: PLC0415 - only the reveal needs it
 
     now = time.perf_counter() if now is None else now
     line = f"{label.rstrip('…. ')}… {spent:.0f} s"
     decodes = [t for t in running if t.progress[1]]
     if not decodes:
-        return 0.0, line + (" · model passes running" if running else "")
+        return 0.0, line + (f" · {word('passes_running', lang)}" if running else "")
     t = max(decodes, key=lambda x: x.progress[1] - x.progress[0])     # the one with the most left
     step, n = t.progress
-    line += f" · decoding {sum(x.request.rows for x in decodes)} rows: token {step} of {n}"
+    line += " · " + word("decoding", lang, rows=sum(x.request.rows for x in decodes), step=step, n=n)
     took = now - (now if t.started is None else t.started)
     if step and took > 0:
-        line += f" · about {(n - step) * took / step:.0f} s left"
+        line += " · " + word("time_left", lang, s=f"{(n - step) * took / step:.0f}")
     return step / n, line
 
 

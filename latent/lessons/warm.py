@@ -26,6 +26,7 @@ from typing import Callable
 
 from latent.core.requests import background
 from latent.lessons import compute_fact
+from latent.lessons.words import t
 
 
 @dataclass
@@ -43,11 +44,11 @@ class WarmStatus:
     def running(self) -> bool:
         return self.finished is None
 
-    def note(self) -> str:
-        """One line for the Lessons page, e.g. "answers ready: 3 of 4 (computing walk_band…)"."""
-        now = f" (computing {self.current}…)" if self.running and self.current else ""
-        failed = f", {self.failed} failed (its reveal computes it again)" if self.failed else ""
-        return f"answers ready: {self.ready} of {self.total}{now}{failed}"
+    def note(self, lang: str = "en") -> str:
+        """One line for the Lessons page, e.g. "answers ready: 3 of 4 (computing walk_band…)", in ``lang``."""
+        now = t("warm_computing", lang, what=self.current) if self.running and self.current else ""
+        failed = t("warm_failed", lang, n=self.failed) if self.failed else ""
+        return t("answers_ready", lang, ready=self.ready, total=self.total) + now + failed
 
     def to_json(self) -> dict:
         return {"total": self.total, "ready": self.ready, "failed": self.failed, "current": self.current,

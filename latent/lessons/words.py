@@ -78,6 +78,65 @@ WORDS: dict[str, dict[str, str]] = {
         "locks_in": "Predictions lock in {s} s.",
         "hidden_class": "Hidden until the teacher reveals the answer.",
         "hidden_solo": "Hidden until you reveal the answer.",
+        # the Lessons page
+        "lp_intro": "A lesson walks through the real pages: each step sets the widgets, shows the live result and, where "
+                    "it asks you to predict, computes the answer on the loaded model before it says anything about it. "
+                    "Space or → goes to the next step, ← back.",
+        "lp_language": "Language of the lessons",
+        "lp_language_help": "The lesson texts, the lesson panel and the glossary; the model's own text stays as it is. "
+                            "In a link: lang=de.",
+        "lp_meta": "{n} steps · {k} to predict · on {pages} · about {m} minutes",
+        "lp_start": "Start this lesson",
+        "lp_start_class": "Start a class",
+        "lp_pdf": "Handout (PDF)",
+        "lp_html": "Handout (HTML)",
+        "lp_builder": "Lesson-link builder",
+        "lp_builder_help": "Choose a lesson, where it starts, and which controls your students see; then copy a link.",
+        "lp_start_at": "Start at step",
+        "lp_hide": "Hide these controls on {page}",
+        "lp_for_students": "For students",
+        "lp_for_projector": "For the projector (presenter view: large type, no sidebar)",
+        "lp_notes": "Teacher's notes (on your own device, not the projector: the projector never shows them)",
+        "lp_present_tip": "Presenter view can also be switched on for any page by adding present=1 to its link.",
+        "answers_ready": "answers ready: {ready} of {total}",
+        "warm_computing": " (computing {what}…)",
+        "warm_failed": ", {n} failed (its reveal computes it again)",
+        "passes_running": "model passes running",
+        "decoding": "decoding {rows} rows: token {step} of {n}",
+        "time_left": "about {s} s left",
+        # starting a class (the Lessons page and Home)
+        "start_help": "A class code and two links: the projector's and the students'. Students' predictions are tallied "
+                      "live on the projector and their step follows yours.",
+        "cb_title": "Class {code}: {title}",
+        "cb_code": "Class code:",
+        "cb_projector": "1. Open the projector on the classroom screen (it is your screen: it moves the class).",
+        "cb_open_projector": "Open the projector",
+        "cb_students": "2. Students open this link, scan the QR code the projector shows on step 1, or type the code {code} "
+                       "on the Join page ({join}). Names are optional.",
+        "cb_keep": "Keep the projector link to yourself: whoever opens it can move and reset the class. Once the projector "
+                   "has loaded, its key leaves the address bar (that browser keeps it). Class state is kept on this "
+                   "server's disk, so a restart loses nothing.",
+        "cb_notes": "3. Your teacher's notes, on your own device (not the projector): they follow the class's step.",
+        "cb_open_notes": "Open the teacher's notes",
+        "cb_notes_link": "The teacher's notes link (it carries the presenter's key)",
+        "local_only": "This server listens only on this computer, so students' devices cannot open these links. Stop it and "
+                      "start it with `make class`, which listens on the local network (or set `LATENT_PUBLIC_URL` to the "
+                      "address students use).",
+        # joining
+        "not_in_class": "You are not in a class: the link's class code {typed} did not open one.",
+        "not_in_class_help": "Anything on this page runs on your own device only. Ask for the code and type it on the Join page.",
+        "type_code": "Type the class code",
+        "close_note": "Close this note",
+        "jn_intro": "Type the {n}-character code your teacher shows on the projector. Capitals or not, with or without "
+                    "spaces: it opens the lesson, and your screen follows the teacher's.",
+        "jn_code": "Class code",
+        "jn_placeholder": "e.g. K7M P4Q",
+        "jn_join": "Join the class",
+        "jn_empty": "Type the class code first.",
+        "jn_wrong": "No class was joined: the code {typed} did not open one.",
+        "jn_check": "Check the code on the projector (it has no O, 0, I or 1, so those are read as their look-alikes) "
+                    "and type it again.",
+        "jn_in_class": "This browser tab is in class {code}: a new code above moves it to that class.",
     },
     "de": {
         "lesson": "Lektion",
@@ -141,6 +200,63 @@ WORDS: dict[str, dict[str, str]] = {
         "locks_in": "Die Vorhersagen schließen in {s} s.",
         "hidden_class": "Verborgen, bis die Lehrkraft die Antwort zeigt.",
         "hidden_solo": "Verborgen, bis du die Antwort zeigst.",
+        "lp_intro": "Eine Lektion führt durch die echten Seiten: Jeder Schritt setzt die Regler, zeigt das Ergebnis live "
+                    "und berechnet, wo er eine Vorhersage verlangt, die Antwort mit dem geladenen Modell, bevor er etwas "
+                    "dazu sagt. Leertaste oder → für den nächsten Schritt, ← zurück.",
+        "lp_language": "Sprache der Lektionen",
+        "lp_language_help": "Die Lektionstexte, das Lektionsfeld und das Glossar; der Text des Modells bleibt, wie er ist. "
+                            "In einem Link: lang=de.",
+        "lp_meta": "{n} Schritte · {k} zum Vorhersagen · auf {pages} · etwa {m} Minuten",
+        "lp_start": "Diese Lektion starten",
+        "lp_start_class": "Eine Klasse starten",
+        "lp_pdf": "Handreichung (PDF)",
+        "lp_html": "Handreichung (HTML)",
+        "lp_builder": "Lektionslinks erstellen",
+        "lp_builder_help": "Wähle eine Lektion, wo sie beginnt und welche Regler deine Klasse sieht; dann kopiere einen Link.",
+        "lp_start_at": "Beginnen bei Schritt",
+        "lp_hide": "Diese Regler auf {page} ausblenden",
+        "lp_for_students": "Für die Klasse",
+        "lp_for_projector": "Für den Beamer (Präsentationsansicht: große Schrift, keine Seitenleiste)",
+        "lp_notes": "Notizen für die Lehrkraft (auf deinem eigenen Gerät, nicht am Beamer: der Beamer zeigt sie nie)",
+        "lp_present_tip": "Die Präsentationsansicht lässt sich auf jeder Seite einschalten: present=1 an ihren Link anhängen.",
+        "answers_ready": "Antworten bereit: {ready} von {total}",
+        "warm_computing": " (berechnet {what}…)",
+        "warm_failed": ", {n} fehlgeschlagen (die Auflösung berechnet sie neu)",
+        "passes_running": "Modelldurchläufe laufen",
+        "decoding": "dekodiert {rows} Zeilen: Token {step} von {n}",
+        "time_left": "noch etwa {s} s",
+        "start_help": "Ein Klassencode und zwei Links: für den Beamer und für die Klasse. Die Vorhersagen der Klasse werden "
+                      "live am Beamer gezählt, und ihr Schritt folgt deinem.",
+        "cb_title": "Klasse {code}: {title}",
+        "cb_code": "Klassencode:",
+        "cb_projector": "1. Öffne den Beamer auf dem Bildschirm im Raum (er ist dein Bildschirm: er bewegt die Klasse).",
+        "cb_open_projector": "Beamer öffnen",
+        "cb_students": "2. Die Klasse öffnet diesen Link, scannt den QR-Code, den der Beamer bei Schritt 1 zeigt, oder tippt "
+                       "den Code {code} auf der Beitrittsseite ein ({join}). Namen sind freiwillig.",
+        "cb_keep": "Behalte den Beamer-Link für dich: Wer ihn öffnet, kann die Klasse bewegen und zurücksetzen. Sobald der "
+                   "Beamer geladen ist, verschwindet sein Schlüssel aus der Adresszeile (dieser Browser behält ihn). Die "
+                   "Klasse wird auf der Festplatte dieses Servers gespeichert; ein Neustart verliert nichts.",
+        "cb_notes": "3. Deine Notizen, auf deinem eigenen Gerät (nicht am Beamer): Sie folgen dem Schritt der Klasse.",
+        "cb_open_notes": "Notizen für die Lehrkraft öffnen",
+        "cb_notes_link": "Der Link zu den Notizen (er enthält den Schlüssel der Lehrkraft)",
+        "local_only": "Dieser Server hört nur auf diesem Computer; die Geräte der Klasse können diese Links nicht öffnen. "
+                      "Beende ihn und starte ihn mit `make class`, das im lokalen Netz hört (oder setze `LATENT_PUBLIC_URL` "
+                      "auf die Adresse, die die Klasse benutzt).",
+        "not_in_class": "Du bist in keiner Klasse: Der Klassencode {typed} im Link hat keine geöffnet.",
+        "not_in_class_help": "Alles auf dieser Seite läuft nur auf deinem Gerät. Frag nach dem Code und tippe ihn auf der "
+                             "Beitrittsseite ein.",
+        "type_code": "Klassencode eintippen",
+        "close_note": "Hinweis schließen",
+        "jn_intro": "Tippe den {n}-stelligen Code ein, den deine Lehrkraft am Beamer zeigt. Groß oder klein, mit oder ohne "
+                    "Leerzeichen: Er öffnet die Lektion, und dein Bildschirm folgt dem der Lehrkraft.",
+        "jn_code": "Klassencode",
+        "jn_placeholder": "z. B. K7M P4Q",
+        "jn_join": "Der Klasse beitreten",
+        "jn_empty": "Tippe zuerst den Klassencode ein.",
+        "jn_wrong": "Keiner Klasse beigetreten: Der Code {typed} hat keine geöffnet.",
+        "jn_check": "Prüfe den Code am Beamer (er hat kein O, 0, I oder 1; diese werden als ihre Doppelgänger gelesen) und "
+                    "tippe ihn noch einmal ein.",
+        "jn_in_class": "Dieser Tab ist in Klasse {code}: Ein neuer Code oben wechselt in jene Klasse.",
     },
     "es": {
         "lesson": "Lección",
@@ -204,9 +320,67 @@ WORDS: dict[str, dict[str, str]] = {
         "locks_in": "Las predicciones se cierran en {s} s.",
         "hidden_class": "Oculto hasta que el profesor revele la respuesta.",
         "hidden_solo": "Oculto hasta que reveles la respuesta.",
+        "lp_intro": "Una lección recorre las páginas reales: cada paso ajusta los controles, muestra el resultado en vivo y, "
+                    "donde pide una predicción, calcula la respuesta con el modelo cargado antes de decir nada sobre ella. "
+                    "Espacio o → para el siguiente paso, ← para volver.",
+        "lp_language": "Idioma de las lecciones",
+        "lp_language_help": "Los textos de las lecciones, el panel de la lección y el glosario; el texto del propio modelo "
+                            "queda como está. En un enlace: lang=es.",
+        "lp_meta": "{n} pasos · {k} para predecir · en {pages} · unos {m} minutos",
+        "lp_start": "Empezar esta lección",
+        "lp_start_class": "Empezar una clase",
+        "lp_pdf": "Hoja de trabajo (PDF)",
+        "lp_html": "Hoja de trabajo (HTML)",
+        "lp_builder": "Creador de enlaces de lección",
+        "lp_builder_help": "Elige una lección, dónde empieza y qué controles ven tus estudiantes; luego copia un enlace.",
+        "lp_start_at": "Empezar en el paso",
+        "lp_hide": "Ocultar estos controles en {page}",
+        "lp_for_students": "Para estudiantes",
+        "lp_for_projector": "Para el proyector (vista de presentación: letra grande, sin barra lateral)",
+        "lp_notes": "Notas para el docente (en tu propio dispositivo, no en el proyector: el proyector nunca las muestra)",
+        "lp_present_tip": "La vista de presentación se activa en cualquier página añadiendo present=1 a su enlace.",
+        "answers_ready": "respuestas listas: {ready} de {total}",
+        "warm_computing": " (calculando {what}…)",
+        "warm_failed": ", {n} fallidas (su revelación la calcula de nuevo)",
+        "passes_running": "pasadas del modelo en curso",
+        "decoding": "decodificando {rows} filas: token {step} de {n}",
+        "time_left": "faltan unos {s} s",
+        "start_help": "Un código de clase y dos enlaces: el del proyector y el de los estudiantes. Las predicciones se "
+                      "cuentan en vivo en el proyector y su paso sigue al tuyo.",
+        "cb_title": "Clase {code}: {title}",
+        "cb_code": "Código de la clase:",
+        "cb_projector": "1. Abre el proyector en la pantalla del aula (es tu pantalla: mueve a la clase).",
+        "cb_open_projector": "Abrir el proyector",
+        "cb_students": "2. Los estudiantes abren este enlace, escanean el código QR que el proyector muestra en el paso 1, "
+                       "o escriben el código {code} en la página para unirse ({join}). Los nombres son opcionales.",
+        "cb_keep": "Guarda el enlace del proyector para ti: quien lo abra puede mover y reiniciar la clase. Cuando el "
+                   "proyector ha cargado, su clave sale de la barra de direcciones (ese navegador la guarda). La clase se "
+                   "guarda en el disco de este servidor: un reinicio no pierde nada.",
+        "cb_notes": "3. Tus notas, en tu propio dispositivo (no en el proyector): siguen el paso de la clase.",
+        "cb_open_notes": "Abrir las notas del docente",
+        "cb_notes_link": "El enlace de las notas (lleva la clave del docente)",
+        "local_only": "Este servidor solo escucha en este ordenador: los dispositivos de los estudiantes no pueden abrir "
+                      "estos enlaces. Detenlo y arráncalo con `make class`, que escucha en la red local (o pon en "
+                      "`LATENT_PUBLIC_URL` la dirección que usan los estudiantes).",
+        "not_in_class": "No estás en una clase: el código de clase {typed} del enlace no abrió ninguna.",
+        "not_in_class_help": "Todo en esta página funciona solo en tu dispositivo. Pide el código y escríbelo en la página "
+                             "para unirse.",
+        "type_code": "Escribir el código de la clase",
+        "close_note": "Cerrar este aviso",
+        "jn_intro": "Escribe el código de {n} caracteres que tu docente muestra en el proyector. En mayúsculas o no, con o "
+                    "sin espacios: abre la lección, y tu pantalla sigue la del docente.",
+        "jn_code": "Código de la clase",
+        "jn_placeholder": "p. ej. K7M P4Q",
+        "jn_join": "Unirse a la clase",
+        "jn_empty": "Escribe primero el código de la clase.",
+        "jn_wrong": "No te uniste a ninguna clase: el código {typed} no abrió ninguna.",
+        "jn_check": "Revisa el código en el proyector (no tiene O, 0, I ni 1, así que se leen como sus parecidos) y "
+                    "escríbelo otra vez.",
+        "jn_in_class": "Esta pestaña está en la clase {code}: un código nuevo arriba la lleva a esa clase.",
     },
 }
 assert set(WORDS) == set(LANGUAGES)
+assert all(set(w) == set(WORDS["en"]) for w in WORDS.values())       # every word in every language
 
 
 def t(key: str, lang: str = "en", **values) -> str:

@@ -12,7 +12,7 @@ import pytest
 from app_pages.site import TITLES, page
 from latent.lessons import LANGUAGES, TRANSLATED, Lesson, LessonError, classes, load_lessons, translate
 from latent.lessons.classes import CODE_ALPHABET, MIGRATIONS, ClassDB, ClassError, normal_code, tally_text, valid_code
-from latent.lessons.handout import handout_html, handout_pdf, write_handout
+from latent.lessons.handout import NEARLY_BLANK, handout_html, handout_pdf, pdf_layout, write_handout
 from latent.lessons.words import WORDS, glossary_file, t
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -388,6 +388,39 @@ def test_the_handout_renders_for_each_lesson(lesson_id, lang, tmp_path):
     assert out.read_text(encoding="utf-8") == html_
     with pytest.raises(LessonError, match=".html or .pdf"):
         write_handout(lesson, tmp_path / "h.docx")
+
+
+def _pdf_pages(pdf: bytes) -> int:
+    """The page count in the PDF's page tree (its one ``/Type /Pages`` object's ``/Count``)."""
+    tree = re.search(rb"<<([^>]*/Type /Pages[^>]*)>>", pdf).group(1)
+    return int(re.search(rb"/Count (\d+)", tree).group(1))
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+@pytest.mark.parametrize("lesson_id", list(LESSONS))
+def test_the_pdf_handout_has_no_nearly_blank_page(lesson_id, lang):
+    """The walk's queen handout had a second page with one line on it (the students' part ran over): each part's
+    last page is now at least a fifth full, or the part is one page; every handout is two pages (students',
+    teacher's), at readable type (at least 76 % of full size)."""
+    lesson = load_lessons(lang=lang)[lesson_id]
+    out = pdf_layout(lesson)
+    assert len(out["parts"]) == 2 and all(pages == 1 or full >= NEARLY_BLANK for pages, full in out["parts"]), out["parts"]
+    assert out["scale"] >= 0.76
+    pdf = handout_pdf(lesson)
+    assert _pdf_pages(pdf) == sum(pages for pages, _ in out["parts"]) == 2
+
+
+def test_the_handout_says_minutes_as_each_language_writes_it():
+    """German nouns are capitalised: "14 Minuten", never "minuten" (the walk's PDF); English and Spanish in lower case."""
+    for lang, word in (("de", "Minuten"), ("en", "minutes"), ("es", "minutos")):
+        lesson = load_lessons(lang=lang)["queen-hive"]
+        lines = pdf_layout(lesson)["lines"]
+        html_ = handout_html(lesson)
+        total = f"{lesson.minutes:g} {word}"
+        assert any(line.endswith(f": {total}") for line in lines), lines[:12]
+        assert f": {total}</p>" in html_ and f"· {lesson.steps[0].minutes:g} {word}</h2>" in html_
+        assert sum(line.endswith(f" {word}") for line in lines) == len(lesson.steps) + 1
+    assert not any("minuten" in line for line in pdf_layout(load_lessons(lang="de")["queen-hive"])["lines"])
 
 
 def test_the_handout_shows_lesson_text_as_text_not_markup():
