@@ -21,27 +21,12 @@ import contextlib
 import numpy as np
 import torch
 
-from latent.core.corpus import all_turns, load_corpus
 from latent.core.decode import add_plan
 from latent.core.direction import Direction, DirectionError
-from latent.core.hidden import hidden_states
 from latent.core.hooks import Plan, current, use
-from latent.core.store import store
+from latent.core.massive import typical_norms  # measured in core: the massive-token rule reads it too
 
 MAX_STRENGTHS = 32
-
-
-def typical_norms(lm) -> np.ndarray:
-    """Median per-token residual norm at every layer ``(n_layers+1,)``, measured once per model
-    on the seed dialogues' first turns (start token excluded), and kept in the result store (every page
-    that steers needs it at once: 4 s per new process on SmolLM2 otherwise)."""
-    def measure():
-        chars = min(400, (lm.max_positions - 2) // 4)  # fits the context even at 4 tokens per character
-        texts = [t.text[:chars] for _, t in all_turns(load_corpus())][:24]
-        res = hidden_states(lm, texts)
-        norms = np.concatenate([np.linalg.norm(r.states, axis=-1) for r in res], axis=1)  # (layers, tokens)
-        return np.median(norms, axis=1)
-    return lm.derived("typical_norms", lambda: store().cached("steer.typical_norms", {}, lm, measure))
 
 
 def coefficient(lm, direction: Direction, strength: float) -> float:
