@@ -40,7 +40,13 @@ try:
         st.caption(spec.setting(lm).source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
                                   f"coefficient {p['paper']['coefficient']}, pair {p['paper']['pair']}."
                                   if p.get("paper") else ""))
-        direction = queue.preset(name, layer, method, lm)
+        keep_massive = st.toggle("Keep massive tokens in the means", False, key="wk_keep_massive",
+                                 help="A text's first word can carry a norm 5-10x its layer's median (an attention sink) "
+                                      "and pull a mean toward it; the means leave such tokens out unless this is on.")
+        direction = queue.preset(name, layer, method, lm, keep_massive)
+        spec = spec.replace(keep_massive=keep_massive)
+        if direction.pooling_note:
+            st.caption(direction.pooling_note)
     elif source == "two sets of texts":
         spec = SweepSpec.default(lm, None, source="texts")
         layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"wk_layer_texts_{lm.n_layers}")

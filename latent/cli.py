@@ -251,6 +251,8 @@ def _steer_args(p):
     p.add_argument("--random", type=int,
                    help=f"random directions of the same norm, each on every prompt, seed and strength ({free.n_random})")
     p.add_argument("--positions", choices=list(POSITIONS))
+    p.add_argument("--keep-massive", action="store_true",
+                   help="keep massive tokens in the texts' means (left out by default: docs/models.md)")
     p.add_argument("--json", action="store_true", help="(output is always JSON)")
 
 
@@ -282,11 +284,14 @@ def cmd_steer(args):
         strengths=tuple(parse_strengths(args.strengths)) if args.strengths else spec.strengths,
         seeds=tuple(range(args.seed, args.seed + (args.seeds or len(spec.seeds)))),
         max_new_tokens=args.tokens or spec.max_new_tokens, do_sample=not args.greedy,
-        n_random=spec.n_random if args.random is None else args.random, positions=args.positions or spec.positions)
+        n_random=spec.n_random if args.random is None else args.random, positions=args.positions or spec.positions,
+        keep_massive=args.keep_massive)
     sw = spec.run(lm, load_encoder(), direction=d, runner=_runner(lm))
     s = base.setting(lm)            # a preset named: where its setting came from (even when --toward or --direction walks)
     extra = {"preset": s.preset, "source": s.source()} if s else {}
-    _emit({"model": lm.name, "prompts": list(spec.prompts), **extra, **sw.to_json()})
+    massive = (sw.recipe.get("direction") or {}).get("recipe", {}).get("massive")   # texts' means: what was left out
+    _emit({"model": lm.name, "prompts": list(spec.prompts), **extra, **({"massive": massive} if massive else {}),
+           **sw.to_json()})
 
 
 def _experiment_args(p):

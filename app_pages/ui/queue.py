@@ -141,10 +141,11 @@ def answer_note(label: str, spent: float, running: list, now: float | None = Non
     return step / n, line
 
 
-def preset(name: str, layer: int, method: str, lm):
+def preset(name: str, layer: int, method: str, lm, keep_massive: bool = False):
     from latent.steering.presets import build  # noqa: PLC0415 - see the module docstring
 
-    return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
+    return memo("preset", (name, layer, method, keep_massive, lm.key),
+                lambda: build(lm, name, layer=layer, method=method, keep_massive=keep_massive))
 
 
 def route_model_work() -> None:

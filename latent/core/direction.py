@@ -21,6 +21,7 @@ import numpy as np
 
 from latent.core.errors import LatentError, check_layer
 from latent.core.hidden import check_layers, pooled_states
+from latent.core.massive import MULTIPLE, mean_pool
 
 METHODS = ("mean", "pca")
 
@@ -190,16 +191,39 @@ class Direction:
 
     @classmethod
     def from_texts(cls, lm, positive: list[str] | str, negative: list[str] | str, layer: int, *,
-                   method: str = "mean", pooling: str = "last") -> "Direction":
-        """From texts: pooled states of each pole's texts at ``layer`` (via the LM)."""
+                   method: str = "mean", pooling: str = "last", keep_massive: bool = False) -> "Direction":
+        """From texts: pooled states of each pole's texts at ``layer`` (via the LM).
+
+        Mean pooling leaves each text's massive tokens out (:mod:`latent.core.massive`: a first word's
+        norm can be 5-10x its layer's median and would pull the mean); ``keep_massive`` keeps them. The
+        recipe's ``massive`` says how many were left out, and :attr:`pooling_note` says it in a sentence."""
 
         pos = [positive] if isinstance(positive, str) else list(positive)
         neg = [negative] if isinstance(negative, str) else list(negative)
         if not pos or not neg:
             raise DirectionError("Both poles need at least one text.")
         check_layers(lm, [layer])
-        P = pooled_states(lm, pos, layer=layer, how=pooling)
-        N = pooled_states(lm, neg, layer=layer, how=pooling)
         recipe = {"kind": "texts", "positive": pos, "negative": neg, "pooling": pooling, "model": lm.name}
+        if pooling == "mean":
+            P, N = mean_pool(lm, pos, layer, keep_massive=keep_massive), mean_pool(lm, neg, layer, keep_massive=keep_massive)
+            recipe["massive"] = {"kept": keep_massive, "tokens": P.tokens + N.tokens, "left_out": P.left_out + N.left_out,
+                                 "whole_texts": P.whole + N.whole, "multiple": MULTIPLE}
+            P, N = P.vectors, N.vectors
+        else:
+            P = pooled_states(lm, pos, layer=layer, how=pooling)
+            N = pooled_states(lm, neg, layer=layer, how=pooling)
         short = lambda xs: xs[0][:30] + (f" (+{len(xs) - 1})" if len(xs) > 1 else "")  # noqa: E731
         return cls.from_states(P, N, layer, method=method, recipe=recipe, positive=short(pos), negative=short(neg))
+
+    @property
+    def pooling_note(self) -> str:
+        """One sentence on what mean pooling left out (empty for a direction not mean-pooled from texts)."""
+        m = (self.recipe or {}).get("massive")
+        if not m:
+            return ""
+        if m.get("kept"):
+            return (f"Mean of each text's {m['tokens']} tokens at layer {self.layer}, massive tokens kept "
+                    f"(a norm over {m['multiple']:g}× the layer's median would otherwise be left out).")
+        whole = (f"; {m['whole_texts']} text(s) of only massive tokens kept whole" if m.get("whole_texts") else "")
+        return (f"Mean of each text's tokens at layer {self.layer}, leaving out {m['left_out']} of {m['tokens']} as "
+                f"massive (norm over {m['multiple']:g}× the layer's median){whole}.")

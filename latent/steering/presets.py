@@ -41,14 +41,17 @@ def scaled_layer(preset: dict, n_layers: int) -> int:
     return max(1, lo, min(round(paper / 48 * n_layers), hi))
 
 
-def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> Direction:
+def build(lm, name: str, *, layer: int | None = None, method: str = "mean", keep_massive: bool = False) -> Direction:
+    """A preset's direction on ``lm``; texts are mean-pooled without their massive tokens unless ``keep_massive``
+    (:meth:`Direction.from_texts`)."""
     presets = load_presets()
     if name not in presets:
         raise DirectionError(f"Unknown preset {name!r}. Must be one of: {', '.join(presets)}")
     p = presets[name]
     layer = scaled_layer(p, lm.n_layers) if layer is None else layer
     if p["kind"] == "texts":
-        d = Direction.from_texts(lm, p["positive"], p["negative"], layer, method=method, pooling="mean")
+        d = Direction.from_texts(lm, p["positive"], p["negative"], layer, method=method, pooling="mean",
+                                 keep_massive=keep_massive)
         d.positive, d.negative = name.split(" − ")[0], (name.split(" − ")[1] if " − " in name else "neutral")
         return d
     if p["kind"] == "sense":
@@ -60,7 +63,7 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
     dl = next(d for d in load_corpus() if d.id == p["dialogue"])
     pos = [t.text[:600] for t in dl.turns if t.speaker == p["toward"]]
     neg = [t.text[:600] for t in dl.turns if t.speaker == p["away"]]
-    d = Direction.from_texts(lm, pos, neg, layer, method=method, pooling="mean")
+    d = Direction.from_texts(lm, pos, neg, layer, method=method, pooling="mean", keep_massive=keep_massive)
     d.positive, d.negative = p["toward"], p["away"]
     return d
 

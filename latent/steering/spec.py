@@ -54,6 +54,7 @@ class SweepSpec:
     layer: int | None = None                   # None: the given direction's layer
     method: str = "mean"                       # how texts become a direction: mean difference, or PCA (repeng)
     pooling: str = "mean"                      # source "texts": a text's states pooled by their mean, or the last token's
+    keep_massive: bool = False                 # mean pooling (texts, presets) leaves massive tokens out unless True
     prompts: tuple[str, ...] = ("I think that you",)
     strengths: tuple[float, ...] = (-0.4, 0.0, 0.4)
     seeds: tuple[int, ...] = (0,)              # sampling seeds per prompt (greedy decoding uses the first)
@@ -82,6 +83,8 @@ class SweepSpec:
             raise InputError(f"Unknown method {self.method!r}. Must be one of: {', '.join(METHODS)}")
         if self.pooling not in POOLINGS:
             raise InputError(f"Unknown pooling {self.pooling!r}. Must be one of: {', '.join(POOLINGS)}")
+        if not isinstance(self.keep_massive, bool):
+            raise InputError(f"keep_massive must be true or false, not {self.keep_massive!r}.")
         put("prompts", _texts(self.prompts, "prompts"))
         if not self.prompts:
             raise InputError("Give at least one prompt.")
@@ -127,10 +130,10 @@ class SweepSpec:
         layer = check_layer(self.layer if self.layer is not None else lm.depth(FREE_DEPTH), lm.n_layers,
                             allow_zero=False, error=InputError)
         if self.source == "preset":
-            return build(lm, self.preset, layer=layer, method=self.method)
+            return build(lm, self.preset, layer=layer, method=self.method, keep_massive=self.keep_massive)
         if self.source == "texts":
             return Direction.from_texts(lm, list(self.positive), list(self.negative), layer, method=self.method,
-                                        pooling=self.pooling)
+                                        pooling=self.pooling, keep_massive=self.keep_massive)
         raise InputError("A sweep from a direction needs the direction (a file, or the Senses page's).")
 
     def run(self, lm, encoder, *, direction: Direction | None = None, runner=None, on_token=None) -> Sweep:

@@ -21,9 +21,10 @@ import torch
 from latent.core.decode import decode_rows
 from latent.core.direction import Direction, DirectionError
 from latent.core.generate import MAX_ROWS, Generation, generate
-from latent.core.hidden import hidden_states, pooled_states
+from latent.core.hidden import hidden_states
 from latent.core.hooks import Plan, use
 from latent.core.lens import lens_topk
+from latent.core.massive import mean_pool
 from latent.core.models import embed
 from latent.core.project import Projector
 from latent.core.requests import GenerateRequest, door_for
@@ -456,7 +457,8 @@ def steered_map(lm, sw: Sweep, direction: Direction, poles=None) -> pd.DataFrame
 
     pos, neg = poles or pole_texts(direction)
     texts = [sw.prompt + sw.baseline] + [sw.prompt + t for t in sw.texts] + pos + neg
-    X = pooled_states(lm, texts, layer=direction.layer)
+    m = (direction.recipe or {}).get("massive")           # pooled as the direction's texts were (massive tokens out or in)
+    X = mean_pool(lm, texts, direction.layer, keep_massive=not m or bool(m.get("kept"))).vectors
     u = direction.unit()
     x = X @ u
     R = X - np.outer(x, u)
