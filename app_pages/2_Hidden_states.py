@@ -89,8 +89,15 @@ if "hs_next_layer" in st.session_state:  # ▶ play advances the one layer slide
     st.session_state["hs_layer"] = st.session_state.pop("hs_next_layer")
 if st.session_state.get("hs_layer") not in layers:
     st.session_state.pop("hs_layer", None)
-p1, p2, p3 = st.columns([1, 1, 6])
+p1, p2, p3, p4 = st.columns([1, 1, 5, 1.6])
 all_layers = p1.toggle("All layers", key="hs_all")
+n_massive = int(tm.table["massive"].sum())
+hide_massive = p4.toggle("Leave out massive tokens", key="hs_no_massive",
+                         help=f"{n_massive} of {len(tm.table):,} points have a norm over {tm.rule.multiple:g}× their layer's "
+                              "median (attention sinks: on SmolLM2 a text's first word at layers 3-9). They are marked "
+                              "with a black ring; on, they leave the map and the nearest-neighbour list.")
+if hide_massive:
+    table = table[~table["massive"].astype(bool)]
 playing = st.session_state.get("hs_playing", False) and not all_layers
 if p2.button("■ stop" if playing else "▶ play", key="do_hs_play", disabled=all_layers):
     playing = st.session_state["hs_playing"] = not playing
@@ -99,24 +106,31 @@ if p2.button("■ stop" if playing else "▶ play", key="do_hs_play", disabled=a
 layer = None if all_layers else p3.select_slider("Layer", options=layers, value=layers[len(layers) // 2],
                                                  key="hs_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
-                       axis_titles=axis_titles, note=tm.note, animate=False)
+                       axis_titles=axis_titles, note=tm.note, animate=False, massive_multiple=tm.rule.multiple)
 event = chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None,
                     caption=f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
                             "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
                             f"{color}. Axes have no units. Prompts that begin alike share those tokens' states exactly (the model "
-                            "reads left to right), so their points coincide. Click a point for its neighbours and logit lens.")
+                            "reads left to right), so their points coincide. A black ring marks a massive token "
+                            f"({n_massive} here: a norm over {tm.rule.multiple:g}× its layer's median, an attention sink whose "
+                            "state is mostly one shared huge vector" + ("; left out now" if hide_massive else "") + "). "
+                            "Click a point for its neighbours and logit lens.")
 recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
-                                   "seed": seed, "layer": layer, "color": color, **axes}, model=lm.name)
+                                   "seed": seed, "layer": layer, "color": color, **axes,
+                                   **({"hide_massive": True} if hide_massive else {})}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")
 
 sel = [p.get("customdata") for p in ((event.selection.points if event and event.selection else []) or [])]
-sel = [int(s) for s in sel if s is not None and int(s) < len(tm.table) and not table.loc[int(s), "placed"]]
+sel = [int(s) for s in sel if s is not None and int(s) < len(tm.table) and int(s) in table.index
+       and not table.loc[int(s), "placed"]]
 if sel:
     row = tm.table.loc[sel[0]]
-    st.subheader(f"Token {row['token']!r} · prompt {row['text_index']} · layer {row['layer']}")
+    st.subheader(f"Token {row['token']!r} · prompt {row['text_index']} · layer {row['layer']}"
+                 + (" · massive" if row["massive"] else ""))
     k1, k2 = st.columns(2)
-    k1.caption("Nearest other tokens (cosine in the full space, not in 2D; the token's own path is left out)")
-    nn = nearest(tm, sel[0], k=10, other_tokens=True).drop(columns="row")
+    k1.caption("Nearest other tokens (cosine in the full space, not in 2D; the token's own path is left out"
+               + ("; massive tokens left out)" if hide_massive else "; massive: a massive token, see the map's ring)"))
+    nn = nearest(tm, sel[0], k=10, other_tokens=True, massive=not hide_massive).drop(columns="row")
     k1.dataframe(nn.rename(columns={"text_index": "prompt", "token_index": "position"}), hide_index=True)
     k2.caption("Logit lens: what the model would predict from this point")
     k2.dataframe(pd.DataFrame(lens_topk(lm, tm.vectors[sel[0]][None], k=10)[0], columns=["token", "prob"]),

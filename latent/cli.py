@@ -31,7 +31,7 @@ from latent.steering.presets import load_presets
 from latent.steering.spec import POSITIONS, SweepSpec
 from latent.steering.steer import parse_strengths
 from latent.tokens.lens import kept_lens, lens_tokens
-from latent.tokens.map import parse_layers
+from latent.tokens.map import kept_token_map, parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
 
@@ -175,10 +175,9 @@ def cmd_project(args):
     table, fig, note = replay(recipe, res)
     if note:
         print(note, file=sys.stderr)
-    if args.json:
-        pts = [{"text_index": int(r.text_index), "token_index": int(r.token_index), "token": r.token,
-                "layer": int(r.layer), "x": float(r.x), "y": float(r.y)} for r in table.itertuples()]
-        _emit({"points": pts, "recipe": recipe})
+    if args.json:   # the map the recipe drew (kept: computed once), serialised by the library
+        tm = kept_token_map(lm, args.text, layers, method=args.method, dims=2, seed=args.seed)
+        _emit({**tm.to_json(), "recipe": recipe})
     else:
         _write_outputs(args.out, fig, table, recipe)
 

@@ -155,10 +155,13 @@ def _token_map(params: dict, res: Resources):
         table = axis_view(tm, dx, dy)
         title = f"Custom axes · {dx.label}" + (f" × {dy.label}" if dy else "")
         axis_titles = (dx.label, dy.label if dy else "map coordinate 1")
+    if params.get("hide_massive"):                          # the page's "Leave out massive tokens"
+        table = table[~table["massive"].astype(bool)]
     layers = params["layers"]
     layer = params.get("layer", layers[len(layers) // 2])  # absent: the middle layer; None: all layers at once
     fig = token_map_figure(table, params["prompts"], layer=layer, color=params.get("color", "prompt"),
-                           dims=dims, title=title, axis_titles=axis_titles, note=tm.note)
+                           dims=dims, title=title, axis_titles=axis_titles, note=tm.note,
+                           massive_multiple=tm.rule.multiple if tm.rule else None)
     return table, fig, tm.note
 
 

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from latent.style import PALETTE, base_layout, hover
 
 COLOR_BY = ("prompt", "token", "position", "layer")
+MASSIVE_NAME = "massive token (norm > {m:g}× its layer's median)"   # the legend entry of the ring around such points
 MAX_ANIMATED = 20_000  # above this many points, frames (▶ play) are left out to keep redraws fast
 
 
@@ -42,13 +43,15 @@ def _hover(t: pd.DataFrame, prompts: list[str]) -> np.ndarray:
 
 def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, color: str = "prompt",
                      dims: int = 2, title: str = "Token map", axis_titles=("", ""), note: str = "",
-                     animate: bool = True) -> go.Figure:
+                     animate: bool = True, massive_multiple: float | None = None) -> go.Figure:
     """Token points; ``layer=None`` shows every layer at once, else one layer (with plotly's own
     layer slider and play button when ``animate``; the app passes ``animate=False`` and drives the
     layer from its one slider, so screen, slider and exports always agree).
 
     Paths join each token's positions across the chosen layers. Frames (one per layer) only
-    change which layer's points are shown: the coordinates never move between frames.
+    change which layer's points are shown: the coordinates never move between frames. Points whose
+    ``massive`` column is true get a black ring (a trace of its own, with a legend entry naming the rule's
+    ``massive_multiple``); leave them out of ``t`` to hide them.
     """
     if color not in COLOR_BY:
         raise ValueError(f"Unknown colour {color!r}. Must be one of: {', '.join(COLOR_BY)}")
@@ -83,9 +86,20 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
                     showlegend=placed or color != "prompt",
                     hovertemplate="%{text}<extra></extra>", customdata=sub.index.to_numpy())
 
+    is_massive = t["massive"].to_numpy(bool) if "massive" in t else np.zeros(len(t), bool)
+    massive_name = MASSIVE_NAME.format(m=massive_multiple) if massive_multiple else "massive token"
+
+    def ring(sub: pd.DataFrame):
+        """The massive points of ``sub``, drawn again as open black rings over their coloured points."""
+        m = sub[is_massive[t.index.get_indexer(sub.index)]] if len(sub) else sub
+        return scat(**{a: m[a] for a in axes}, mode="markers", name=massive_name, showlegend=bool(is_massive.any()),
+                    marker=dict(size=9 if dims == 3 else 15, symbol="circle-open", color="black", line=dict(width=2)),
+                    text=labels[m.index] + " · massive", hovertemplate="%{text}<extra></extra>",
+                    customdata=m.index.to_numpy())
+
     def at(layer_):
         sub = t if layer_ is None else t[t["layer"] == layer_]
-        return [points(sub[~sub["placed"]], False), points(sub[sub["placed"]], True)]
+        return [points(sub[~sub["placed"]], False), points(sub[sub["placed"]], True), ring(sub)]
 
     for tr in at(layer):
         fig.add_trace(tr)
@@ -95,7 +109,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
                                marker=dict(size=9, color=PALETTE[i % len(PALETTE)]), hoverinfo="skip"))
     animate = animate and layer is not None and len(layers) > 1 and len(t) <= MAX_ANIMATED
     if animate:
-        _animate_layers(fig, t, layers, layer, kind, axes, dims, marker)
+        _animate_layers(fig, t, layers, layer, kind, axes, dims, marker, ring)
     # one fixed frame of reference for every layer
     for a in axes[:2] if dims == 2 else []:
         lo, hi = float(np.nanmin(t[a])), float(np.nanmax(t[a]))
@@ -113,7 +127,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
     return fig
 
 
-def _animate_layers(fig, t, layers, layer, kind, axes, dims, marker) -> None:
+def _animate_layers(fig, t, layers, layer, kind, axes, dims, marker, ring) -> None:
     """Plotly's own layer slider and play button: one frame per layer."""
     # every layer lists its points in the same (prompt, token) order, so a frame only needs
     # new coordinates; labels and colours stay those of the first draw (fast to build and send)
@@ -125,8 +139,10 @@ def _animate_layers(fig, t, layers, layer, kind, axes, dims, marker) -> None:
             # are the same for every layer and stay those of the first draw
             out.append(dict(type=kind, marker=marker(g, placed), customdata=g.index.to_numpy(),
                             **{a: g[a].to_numpy() for a in axes}))
+        r = ring(sub)
+        out.append(dict(type=kind, customdata=r.customdata, text=r.text, **{a: getattr(r, a) for a in axes}))
         return out
-    fig.frames = [go.Frame(name=str(L), data=moved(L), traces=[1, 2]) for L in layers]
+    fig.frames = [go.Frame(name=str(L), data=moved(L), traces=[1, 2, 3]) for L in layers]
     steps = [dict(method="animate", label=str(L),
                   args=[[str(L)], dict(mode="immediate", frame=dict(duration=0, redraw=dims == 3),
                                        transition=dict(duration=0))]) for L in layers]

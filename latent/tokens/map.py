@@ -5,6 +5,10 @@ comparable across layers and a layer slider only changes which layer is shown. V
 L2-normalised before projection (cosine geometry, like the nearest-neighbour search), because
 residual norms grow ~100x with depth and would otherwise decide the map on their own.
 
+Each point says whether it is **massive** (:mod:`latent.core.massive`: a norm over 4× its layer's median,
+an attention sink such as SmolLM2's first words at layers 3-9); such points of unrelated texts are each
+other's nearest neighbours, so :func:`nearest` can leave them out (``massive=False``) and the figure marks them.
+
 Example::
 
     >>> tm = token_map(lm, ["The queen of the hive"], layers=range(0, 31, 5), method="pca")  # doctest: +SKIP
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from latent.core.hidden import InputError, check_layer_list, check_layers, hidden_states
+from latent.core.massive import MassiveRule, massive_mask, massive_rule
 from latent.core.project import Projector, unit_rows
 from latent.core.store import memo, store
 
@@ -30,15 +35,28 @@ MAX_POINTS = 50_000   # drawn with WebGL up to this; above it tokens are sampled
 
 @dataclass
 class TokenMap:
-    table: pd.DataFrame   # text_index, token_index, token, layer, x, y[, z], placed
+    table: pd.DataFrame   # text_index, token_index, token, layer, x, y[, z], placed, massive
     vectors: np.ndarray   # (points, d) raw states, aligned with table rows
     projector: Projector
     note: str = ""
     total_points: int = 0  # before sampling
+    rule: MassiveRule | None = None   # the model's massive-token rule that set the ``massive`` column
 
     @property
     def sampled(self) -> bool:
         return self.total_points > len(self.table)
+
+    def to_json(self) -> dict:
+        """The CLI contract (``tokens --json``): ``points[]`` with ``text_index``, ``token_index``, ``token``,
+        ``layer``, ``x``, ``y`` (``z`` in 3-D) and ``massive``; ``massive_rule{multiple, layer_median}``
+        (``layer_median[L]``: layer L's median token norm on reference text; a point is massive above
+        ``multiple`` × it)."""
+        axes = [a for a in "xyz" if a in self.table.columns]
+        pts = [{"text_index": int(r["text_index"]), "token_index": int(r["token_index"]), "token": r["token"],
+                "layer": int(r["layer"]), **{a: float(r[a]) for a in axes}, "massive": bool(r["massive"])}
+               for r in self.table.to_dict("records")]
+        return {"points": pts, "massive_rule": self.rule.to_json() if self.rule else None,
+                "massive_points": int(self.table["massive"].sum())}
 
 
 def parse_layers(spec: str, n_layers: int) -> list[int]:
@@ -84,6 +102,8 @@ def token_map(lm, prompts: list[str], layers, *, method: str = "umap", dims: int
             vecs.append(ts.states[li])
     table = pd.DataFrame(rows, columns=["text_index", "token_index", "token", "layer"])
     X = np.concatenate(vecs).astype(np.float32)  # (points, d)
+    rule = massive_rule(lm)
+    table["massive"] = massive_mask(X, table["layer"].to_numpy(), rule)
     total = len(table)
     if total > max_points:  # sample whole tokens so every kept token keeps its full path
         keys = table[["text_index", "token_index"]].drop_duplicates()
@@ -99,7 +119,7 @@ def token_map(lm, prompts: list[str], layers, *, method: str = "umap", dims: int
     note = proj.note_
     if total > len(table):
         note = (note + " " if note else "") + f"Showing a sample of {len(table):,} of {total:,} points."
-    return TokenMap(table, X, proj, note, total)
+    return TokenMap(table, X, proj, note, total, rule)
 
 
 def kept_token_map(lm, prompts, layers, *, method: str = "umap", dims: int = 2, seed: int = 0,
@@ -123,18 +143,22 @@ def place(tm: TokenMap, lm, text: str) -> pd.DataFrame:
             rows.append((-1, pos, tok, layer))
         vecs.append(ts.states[li])
     out = pd.DataFrame(rows, columns=["text_index", "token_index", "token", "layer"])
-    Y = tm.projector.transform(unit_rows(np.concatenate(vecs)))
+    X = np.concatenate(vecs)
+    out["massive"] = massive_mask(X, out["layer"].to_numpy(), tm.rule or massive_rule(lm))
+    Y = tm.projector.transform(unit_rows(X))
     for i, axis in enumerate("xyz"[: Y.shape[1]]):
         out[axis] = Y[:, i]
     out["placed"] = True
     return out
 
 
-def nearest(tm: TokenMap, index: int, k: int = 10, *, other_tokens: bool = False) -> pd.DataFrame:
-    """The k nearest points to row ``index`` by cosine similarity in the full d_model space.
+def nearest(tm: TokenMap, index: int, k: int = 10, *, other_tokens: bool = False, massive: bool = True) -> pd.DataFrame:
+    """The k nearest points to row ``index`` by cosine similarity in the full d_model space, each with
+    its ``massive`` flag.
 
     ``other_tokens``: leave out the point's own token at other layers (otherwise those, one layer
-    away, are usually all the nearest neighbours there are)."""
+    away, are usually all the nearest neighbours there are). ``massive=False``: leave massive points
+    out of the neighbours (they are each other's nearest at cosine ~0.99, whatever their texts)."""
     if not 0 <= index < len(tm.vectors):
         raise InputError(f"Point {index} does not exist (the map has {len(tm.vectors)} points).")
     U = unit_rows(tm.vectors)
@@ -144,10 +168,13 @@ def nearest(tm: TokenMap, index: int, k: int = 10, *, other_tokens: bool = False
         t = tm.table
         same = (t["text_index"] == t.at[index, "text_index"]) & (t["token_index"] == t.at[index, "token_index"])
         sims[same.to_numpy()] = -np.inf
+    if not massive and "massive" in tm.table:
+        sims[tm.table["massive"].to_numpy(bool)] = -np.inf
     k = min(k, int(np.isfinite(sims).sum()))
     idx = np.argpartition(-sims, k - 1)[:k] if k > 0 else np.array([], int)
     idx = idx[np.argsort(-sims[idx])]
     out = tm.table.iloc[idx][["text_index", "token_index", "token", "layer"]].copy()
+    out["massive"] = tm.table["massive"].to_numpy(bool)[idx] if "massive" in tm.table else False
     out["cosine"] = sims[idx]
     out.insert(0, "row", idx)
     return out.reset_index(drop=True)
