@@ -20,6 +20,23 @@ def test_model_card(real_lm):
     assert card["weights"] == "Q4_1 GGUF dequantised to fp32" and card["family"] == "llama"
 
 
+def test_first_words_are_massive_at_smollm2s_middle_layers(real_lm):
+    """The audit's case (docs/models.md, "Massive tokens"): a text's first word ("Hello", "Water") carries
+    5-10x its layer's median norm at layers 3-9 and is flagged; an ordinary word of the same text is not,
+    nor is the first word at layer 1 or 12."""
+    from latent.core.massive import massive_mask, massive_rule
+
+    rule = massive_rule(real_lm)
+    for ts in hidden_states(real_lm, ["Hello, how are you today?", "Water boils at a hundred degrees."],
+                            layers=[1, 3, 6, 12]):
+        m = massive_mask(ts.states, ts.layers, rule)                  # (layers, tokens)
+        assert m[1, 0] and m[2, 0], ts.tokens                         # the first word at layers 3 and 6
+        assert not m[[0, 3], 0].any()                                 # not at layers 1 and 12
+        assert ts.tokens[-1] in ("?", ".") and not m[:, -1].any()     # an ordinary token: never
+        ratio = np.linalg.norm(ts.states[2, 0]) / rule.layer_median[6]
+        assert 5 < ratio < 12
+
+
 def test_hidden_states_shape_and_no_sink(real_lm):
     ts = hidden_states(real_lm, ["The queen of the hive"])[0]
     assert ts.states.shape == (31, 5, 576)
@@ -154,6 +171,11 @@ def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, ca
                     assert set(r[m]) == {"value", "ci", "random_band"} and len(r[m]["random_band"]) == 2
             zero = next(r for r in out["results"] if r["strength"] == 0)
             assert zero["kl"]["random_band"] == [0.0, 0.0]
+            assert out["massive"]["kept"] is False and out["massive"]["tokens"] == 2   # "Love", "Hate": mean-pooled
+        if args[0] == "tokens":       # the CLI contract: per point massive, and the rule
+            assert set(out["massive_rule"]) == {"multiple", "layer_median"}
+            assert len(out["massive_rule"]["layer_median"]) == len({p["layer"] for p in out["points"]})
+            assert all(isinstance(p["massive"], bool) for p in out["points"])
 
 
 @pytest.mark.parametrize("args,msg", [
