@@ -16,7 +16,7 @@ from latent.core.direction import Direction  # noqa: E402
 from latent.core.hidden import hidden_states  # noqa: E402
 from latent.core.massive import massive_rule  # noqa: E402
 from latent.core.models import load_lm  # noqa: E402
-from latent.steering.presets import load_presets  # noqa: E402
+from latent.walk.presets import load_presets  # noqa: E402
 
 TEXTS = [
  "The queen of the hive laid her eggs.", "Hello, how are you today?", "Water boils at a hundred degrees.",

@@ -28,12 +28,12 @@ from latent.dialogues.map import MapSpec, compute_map
 from latent.senses import figures as F
 from latent.senses.sets import SenseSet
 from latent.senses.study import kept_report, sense_map
-from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.steering.spec import SweepSpec
-from latent.steering.walk import interpolate, steered_map
-from latent.tokens.figures import lens_heatmap, token_map_figure
-from latent.tokens.lens import kept_lens
-from latent.tokens.map import axis_view, kept_token_map
+from latent.walk.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.walk.spec import SweepSpec
+from latent.walk.paths import interpolate, steered_map
+from latent.states.figures import lens_heatmap, token_map_figure
+from latent.states.lens import kept_lens
+from latent.states.map import axis_view, kept_token_map
 
 _PACKAGES = ("torch", "transformers", "sentence-transformers", "umap-learn", "scikit-learn",
              "plotly", "kaleido", "numpy", "streamlit")

@@ -14,8 +14,8 @@ from latent.core.hidden import hidden_states
 from latent.core.hooks import Plan, use
 from latent.core.massive import MULTIPLE, MassiveRule, massive_mask, massive_rule, mean_pool
 from latent.core.tiny import make_tiny_lm
-from latent.tokens.figures import token_map_figure
-from latent.tokens.map import nearest, place, token_map
+from latent.states.figures import token_map_figure
+from latent.states.map import nearest, place, token_map
 
 BOOST = 2.0
 TEXTS = ["the queen bee", "a king and a queen", "water boils"]
