@@ -12,29 +12,29 @@ from latent.core.hidden import InputError
 from latent.core.lens import lens_topk
 from latent.core.project import ProjectionError
 from latent.recipes import make_recipe
-from latent.tokens.figures import COLOR_BY, lens_heatmap, token_map_figure
-from latent.tokens.lens import kept_lens
-from latent.tokens.map import axis_view, kept_token_map, nearest, parse_layers, place
-from latent.tokens.presets import presets
+from latent.states.figures import COLOR_BY, lens_heatmap, token_map_figure
+from latent.states.lens import kept_lens
+from latent.states.map import axis_view, kept_token_map, nearest, parse_layers, place
+from latent.states.presets import presets
 
 lm = models.lm()
 models.warm_umap()          # this page offers UMAP: its code compiles in the background from now on
 
 PRESETS = presets()
-preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="hs_preset", bind="query-params")
-if preset != "(type your own)" and st.session_state.get("hs_last_preset") != preset:
-    st.session_state["hs_prompts"] = "\n".join(PRESETS[preset])
-st.session_state["hs_last_preset"] = preset
-st.session_state.setdefault("hs_prompts", "\n".join(PRESETS["queen (seed thread)"][2:]))
-text = st.text_area("Prompts, one per line", key="hs_prompts", bind="query-params", height=130, max_chars=50_000)
+preset = st.selectbox("Preset from the seeds", ["(type your own)"] + list(PRESETS), key="states_preset", bind="query-params")
+if preset != "(type your own)" and st.session_state.get("states_last_preset") != preset:
+    st.session_state["states_prompts"] = "\n".join(PRESETS[preset])
+st.session_state["states_last_preset"] = preset
+st.session_state.setdefault("states_prompts", "\n".join(PRESETS["queen (seed thread)"][2:]))
+text = st.text_area("Prompts, one per line", key="states_prompts", bind="query-params", height=130, max_chars=50_000)
 
 c = st.columns([2, 2, 1.5, 2, 1.2])
-layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="hs_layers", bind="query-params", max_chars=200,
+layer_spec = c[0].text_input("Layers", f"0-{lm.n_layers}", key="states_layers", bind="query-params", max_chars=200,
                              help=f"e.g. 0-{lm.n_layers}, 0,6,12 or 0-{lm.n_layers}:3")
-method = widgets.choice(c[1], "radio", "Projection", ["pca", "umap"], key="hs_method", horizontal=True, format_func=str.upper)
-dims = c[2].radio("Dimensions", [2, 3], key="hs_dims", bind="query-params", horizontal=True)
-color = c[3].selectbox("Colour by", COLOR_BY, key="hs_color", bind="query-params")
-seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="hs_seed", bind="query-params"))
+method = widgets.choice(c[1], "radio", "Projection", ["pca", "umap"], key="states_method", horizontal=True, format_func=str.upper)
+dims = c[2].radio("Dimensions", [2, 3], key="states_dims", bind="query-params", horizontal=True)
+color = c[3].selectbox("Colour by", COLOR_BY, key="states_color", bind="query-params")
+seed = int(c[4].number_input("Seed", 0, 10_000, 0, key="states_seed", bind="query-params"))
 
 prompts = [p for p in text.splitlines() if p.strip()]
 try:
@@ -75,29 +75,29 @@ with st.expander("Custom axes from text (like the Embedding Projector's custom p
         except (DirectionError, InputError) as e:
             st.error(str(e))
 with st.expander("Place new text on this map (transform, no refit)"):
-    new = st.text_input("Text to place", key="hs_place_text", max_chars=5000)
-    if st.button("Place", key="do_hs_place") and new.strip():
+    new = st.text_input("Text to place", key="states_place_text", max_chars=5000)
+    if st.button("Place", key="do_states_place") and new.strip():
         try:
-            st.session_state["hs_placed"] = (id(tm), place(tm, lm, new))
+            st.session_state["states_placed"] = (id(tm), place(tm, lm, new))
         except (InputError, ProjectionError) as e:
             st.error(str(e))
-placed = st.session_state.get("hs_placed")
+placed = st.session_state.get("states_placed")
 if placed and placed[0] == id(tm) and not use_axes:
     table = pd.concat([table, placed[1]], ignore_index=True)
 
-if "hs_next_layer" in st.session_state:  # ▶ play advances the one layer slider, one rerun per layer
-    st.session_state["hs_layer"] = st.session_state.pop("hs_next_layer")
-if st.session_state.get("hs_layer") not in layers:
-    st.session_state.pop("hs_layer", None)
+if "states_next_layer" in st.session_state:  # ▶ play advances the one layer slider, one rerun per layer
+    st.session_state["states_layer"] = st.session_state.pop("states_next_layer")
+if st.session_state.get("states_layer") not in layers:
+    st.session_state.pop("states_layer", None)
 p1, p2, p3 = st.columns([1, 1, 6])
-all_layers = p1.toggle("All layers", key="hs_all")
-playing = st.session_state.get("hs_playing", False) and not all_layers
-if p2.button("■ stop" if playing else "▶ play", key="do_hs_play", disabled=all_layers):
-    playing = st.session_state["hs_playing"] = not playing
-    if playing and st.session_state.get("hs_layer") == layers[-1]:
-        st.session_state["hs_layer"] = layers[0]
+all_layers = p1.toggle("All layers", key="states_all")
+playing = st.session_state.get("states_playing", False) and not all_layers
+if p2.button("■ stop" if playing else "▶ play", key="do_states_play", disabled=all_layers):
+    playing = st.session_state["states_playing"] = not playing
+    if playing and st.session_state.get("states_layer") == layers[-1]:
+        st.session_state["states_layer"] = layers[0]
 layer = None if all_layers else p3.select_slider("Layer", options=layers, value=layers[len(layers) // 2],
-                                                 key="hs_layer")
+                                                 key="states_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
                        axis_titles=axis_titles, note=tm.note, animate=False)
 event = chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None,
@@ -105,7 +105,7 @@ event = chart(fig, key="token_map", on_select="rerun", selection_mode="points", 
                             "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "
                             f"{color}. Axes have no units. Prompts that begin alike share those tokens' states exactly (the model "
                             "reads left to right), so their points coincide. Click a point for its neighbours and logit lens.")
-recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
+recipe = make_recipe("states_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
                                    "seed": seed, "layer": layer, "color": color, **axes}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")
 
@@ -142,7 +142,7 @@ if playing and layer is not None:  # next frame: the slider moves, the map follo
     time.sleep(0.4)
     i = layers.index(layer)
     if i + 1 < len(layers):
-        st.session_state["hs_next_layer"] = layers[i + 1]
+        st.session_state["states_next_layer"] = layers[i + 1]
     else:
-        st.session_state["hs_playing"] = False
+        st.session_state["states_playing"] = False
     st.rerun()

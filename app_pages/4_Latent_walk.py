@@ -9,11 +9,11 @@ from latent.core.direction import Direction
 from latent.core.errors import LatentError
 from latent.lessons.facts import walk_key
 from latent.recipes import make_recipe
-from latent.steering.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.steering.presets import load_presets
-from latent.steering.spec import METHODS, POSITIONS, SweepSpec
-from latent.steering.steer import coefficient, parse_strengths
-from latent.steering.walk import interpolate, steered_map
+from latent.walk.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.walk.paths import interpolate, steered_map
+from latent.walk.presets import load_presets
+from latent.walk.spec import METHODS, POSITIONS, SweepSpec
+from latent.walk.steer import coefficient, parse_strengths
 
 lm, enc = models.lm(), models.encoder()
 PRESETS = load_presets()
@@ -23,31 +23,31 @@ hide_texts, hide_verdict = answer_hidden("walk_texts"), answer_hidden("walk_verd
 
 sources = ["preset", "two sets of texts", "direction file"] + (
     ["from the Senses page"] if "walk_direction" in st.session_state else [])
-source = st.radio("Direction from", sources, key="wk_source", bind="query-params", horizontal=True)
+source = st.radio("Direction from", sources, key="walk_source", bind="query-params", horizontal=True)
 c = st.columns(4)
-method = c[1].radio("Vector", list(METHODS), index=METHODS.index(SweepSpec.method), key="wk_method", horizontal=True,
+method = c[1].radio("Vector", list(METHODS), index=METHODS.index(SweepSpec.method), key="walk_method", horizontal=True,
                     help="mean difference of the two sets, or the first principal component of paired differences (repeng)")
-positions = c[2].radio("Add at", list(POSITIONS), index=POSITIONS.index(SweepSpec.positions), key="wk_positions", horizontal=True,
+positions = c[2].radio("Add at", list(POSITIONS), index=POSITIONS.index(SweepSpec.positions), key="walk_positions", horizontal=True,
                        format_func={"all": "every position", "first": "first position (ActAdd)"}.get)
 if positions == "first":
     c[2].warning("Single-position ActAdd (the paper's recipe) did nothing measurable on SmolLM2-135M; "
                  "the meters below will show it. Every position is what steers this model.")
 try:
     if source == "preset":
-        name = st.selectbox("Preset", list(PRESETS), key="wk_preset", bind="query-params")
+        name = st.selectbox("Preset", list(PRESETS), key="walk_preset", bind="query-params")
         p, spec = PRESETS[name], SweepSpec.default(lm, name)         # every default below comes from the spec
-        layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"wk_layer_{name}_{lm.n_layers}")
+        layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"walk_layer_{name}_{lm.n_layers}")
         st.caption(spec.setting(lm).source() + (f" Original ActAdd setting: {p['paper']['model']}, layer {p['paper']['layer']}, "
                                   f"coefficient {p['paper']['coefficient']}, pair {p['paper']['pair']}."
                                   if p.get("paper") else ""))
         direction = queue.preset(name, layer, method, lm)
     elif source == "two sets of texts":
         spec = SweepSpec.default(lm, None, source="texts")
-        layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"wk_layer_texts_{lm.n_layers}")
+        layer = c[0].slider("Layer", 1, lm.n_layers, spec.layer, key=f"walk_layer_texts_{lm.n_layers}")
         t1, t2 = st.columns(2)
-        pos = t1.text_area("Toward (one text per line)", "\n".join(spec.positive), key="wk_pos", height=100,
+        pos = t1.text_area("Toward (one text per line)", "\n".join(spec.positive), key="walk_pos", height=100,
                            max_chars=20_000)
-        neg = t2.text_area("Away from (one text per line)", "\n".join(spec.negative), key="wk_neg", height=100,
+        neg = t2.text_area("Away from (one text per line)", "\n".join(spec.negative), key="walk_neg", height=100,
                            max_chars=20_000)
         pl, nl = [x for x in pos.splitlines() if x.strip()], [x for x in neg.splitlines() if x.strip()]
         direction = queue.direction(tuple(pl), tuple(nl), layer, method, lm)
@@ -55,7 +55,7 @@ try:
         # texts and the presets pool by the mean: recorded, not changed
         spec = spec.replace(positive=tuple(pl), negative=tuple(nl), pooling="last")
     elif source == "direction file":
-        up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="do_wk_file")
+        up = st.file_uploader("Direction (.npz saved from this page)", type=["npz"], key="do_walk_file")
         if up is None:
             st.info("Upload a .npz direction to walk along it.")
             st.stop()
@@ -71,27 +71,27 @@ except ERRORS as e:
     st.error(str(e))
     st.stop()
 c[3].metric("Layer norm", f"{coefficient(lm, direction, 1.0):.1f}", help="median token norm at this layer: strength 1")
-c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="do_wk_save", help="save this direction")
+c[3].download_button("Save (.npz)", direction.to_npz_bytes(), "direction.npz", key="do_walk_save", help="save this direction")
 
 prompt_default, strengths_default = "\n".join(spec.prompts), ",".join(f"{x:g}" for x in spec.strengths)
-linked = widgets.from_link("wk_prompt")       # the typed prompts travel in the link
+linked = widgets.from_link("walk_prompt")       # the typed prompts travel in the link
 if linked is not None:
-    st.session_state[f"wk_prompt_{source}"] = linked[:4000]
+    st.session_state[f"walk_prompt_{source}"] = linked[:4000]
 prompt_text = st.text_area("Prompts (one per line: each is one unit of the evidence)",
-                           None if linked is not None else prompt_default, key=f"wk_prompt_{source}", max_chars=4000, height=110)
-widgets.to_link("wk_prompt", prompt_text, prompt_default)
+                           None if linked is not None else prompt_default, key=f"walk_prompt_{source}", max_chars=4000, height=110)
+widgets.to_link("walk_prompt", prompt_text, prompt_default)
 prompts = [x for x in prompt_text.splitlines() if x.strip()] or [prompt_default.splitlines()[0]]
 g = st.columns(4)
-strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"wk_strengths_{source}",
+strength_text = g[0].text_input("Strengths (× layer norm)", strengths_default, key=f"walk_strengths_{source}",
                                 max_chars=400)
-tokens = g[1].slider("New tokens", 5, 120, spec.max_new_tokens, key="wk_tokens", bind="query-params")
-seed = int(g[2].number_input("First seed", 0, 10_000, spec.seeds[0], key="wk_seed"))
-n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, len(spec.seeds), key="wk_seeds"))
-sample = g[3].toggle("Sample", value=spec.do_sample, key="wk_sample", help="Off: greedy decoding, which makes the seeds one.")
+tokens = g[1].slider("New tokens", 5, 120, spec.max_new_tokens, key="walk_tokens", bind="query-params")
+seed = int(g[2].number_input("First seed", 0, 10_000, spec.seeds[0], key="walk_seed"))
+n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, len(spec.seeds), key="walk_seeds"))
+sample = g[3].toggle("Sample", value=spec.do_sample, key="walk_sample", help="Off: greedy decoding, which makes the seeds one.")
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
           direction.vector.tobytes())
 widgets.stopped_note("walk")
-if st.button("Walk: generate the sweep", type="primary", key="do_wk_run"):
+if st.button("Walk: generate the sweep", type="primary", key="do_walk_run"):
     cancel = widgets.cancel_button(widgets.dock(), "walk", "the sweep")
     progress, live = st.empty(), st.empty()
     try:
@@ -114,7 +114,7 @@ quoted = lm.peek(walk_key(name)) if result is None and source == "preset" else N
 if quoted is not None:
     result = (quoted, None, None)
 if result is None and hide_verdict:
-    hidden_note(key="wk_meters")            # where the answer's chart comes once revealed
+    hidden_note(key="walk_meters")            # where the answer's chart comes once revealed
 if result is not None:
     sw, d, smap = result
     if quoted is not None:
@@ -147,29 +147,29 @@ if result is not None:
                f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
                f"of the same norm), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
                f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
-    recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
+    recipe = lambda figure: make_recipe("walk", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw, hide_answer=hide_verdict)
-    chart(f1, key="wk_meters", theme=None, note=hidden_text() if hide_verdict else "",
+    chart(f1, key="walk_meters", theme=None, note=hidden_text() if hide_verdict else "",
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
                         "band in every panel: where one random direction's mean lies (mean ± 2 sd of the random "
                         "directions' means over the same prompts, seeds and strengths; at 0: the unsteered rows); "
                         "dashed red lines: where texts start to repeat. KL's n is the prompts: the first token does "
                         "not depend on the seed.")
     if not hide_verdict:
-        export_buttons(f1, tbl, recipe("meters"), key="wk_x1", stem="steering-meters")
+        export_buttons(f1, tbl, recipe("meters"), key="walk_x1", stem="steering-meters")
     if smap is not None and not hide_texts:       # (a lesson's quoted sweep has no map: Walk draws it)
         f2 = steered_map_figure(smap, d.label)
-        chart(f2, key="wk_map", theme=None,
+        chart(f2, key="walk_map", theme=None,
                     caption="A point is one text: x is its position along the direction, y the main remaining variation; "
                             "colour is the strength; triangles are the two poles' texts.")
-        export_buttons(f2, smap, recipe("steered_map"), key="wk_x2", stem="steered-map")
+        export_buttons(f2, smap, recipe("steered_map"), key="walk_x2", stem="steered-map")
 
 st.header("Interpolate between two prompts")
 i1, i2, i3 = st.columns([2, 2, 1])
-pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="wk_a", max_chars=2000)
-pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="wk_b", max_chars=2000)
-il = i3.slider("Layer", 1, lm.n_layers, lm.depth(0.4), key=f"wk_ilayer_{lm.n_layers}")
-if st.button("Interpolate", key="do_wk_interp"):
+pa = i1.text_input("Prompt A", "I love walking my dog in the park.", key="walk_a", max_chars=2000)
+pb = i2.text_input("Prompt B", "The stock market crashed this morning.", key="walk_b", max_chars=2000)
+il = i3.slider("Layer", 1, lm.n_layers, lm.depth(0.4), key=f"walk_ilayer_{lm.n_layers}")
+if st.button("Interpolate", key="do_walk_interp"):
     with st.spinner("Generating at t = 0, 0.2, …, 1"):
         try:
             st.session_state["walk_interp"] = (interpolate(lm, enc, pa, pb, il), il, pa, pb)
@@ -180,7 +180,7 @@ if "walk_interp" in st.session_state:
     st.info(it.finding)
     st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
     f3 = interpolation_figure(it.path, il2)
-    chart(f3, key="wk_ipath", theme=None,
+    chart(f3, key="walk_ipath", theme=None,
                 caption="A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),
-                   key="wk_x3", stem="interpolation")
+                   key="walk_x3", stem="interpolation")

@@ -28,7 +28,7 @@ def direction(positive: tuple, negative: tuple, layer: int, method: str, lm):
 
 
 def scheduled(lm, slot):
-    """A runner for :func:`latent.steering.walk.sweep` through the model's one scheduler: rows from every
+    """A runner for :func:`latent.walk.paths.sweep` through the model's one scheduler: rows from every
     session share batches; while waiting, ``slot`` shows the queue and progress (the streamed cards go to
     their own slot); a session that goes
     away (a closed tab, or Streamlit stopping its script) cancels its queued rows."""
@@ -142,7 +142,7 @@ def answer_note(label: str, spent: float, running: list, now: float | None = Non
 
 
 def preset(name: str, layer: int, method: str, lm):
-    from latent.steering.presets import build  # noqa: PLC0415 - see the module docstring
+    from latent.walk.presets import build  # noqa: PLC0415 - see the module docstring
 
     return memo("preset", (name, layer, method, lm.key), lambda: build(lm, name, layer=layer, method=method))
 

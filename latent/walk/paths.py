@@ -28,7 +28,7 @@ from latent.core.models import embed
 from latent.core.project import Projector
 from latent.core.requests import GenerateRequest, door_for
 from latent.core.stats import sd_band, slope, t_interval
-from latent.steering.steer import check_strengths, typical_norms
+from latent.walk.steer import check_strengths, typical_norms
 
 N_RANDOM = 8          # random directions of the same norm, each run on every prompt × seed × strength
 SEEDS = (0, 1, 2)     # samples per strength (greedy decoding makes them identical)

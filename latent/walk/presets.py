@@ -1,11 +1,11 @@
-"""Steering presets (assets/steer_presets.json), each built into a :class:`Direction` on a model,
+"""Steering presets (assets/walk_presets.json), each built into a :class:`Direction` on a model,
 and each preset's setting on a model (:func:`preset_setting`: its layer, strength and prompts), from
-which :meth:`latent.steering.spec.SweepSpec.default` makes the sweep a page, a lesson and
+which :meth:`latent.walk.spec.SweepSpec.default` makes the sweep a page, a lesson and
 ``python -m latent steer --preset`` run.
 
 Each preset carries 8 default prompts and 8 held-out prompts. Its layer and strength are
 **measured** for a model where ``bench/bench_presets.py`` swept layers × strengths on the held-out
-prompts and wrote the chosen setting with its effect to ``assets/steer_settings.json``
+prompts and wrote the chosen setting with its effect to ``assets/walk_settings.json``
 (:func:`preset_setting` says which). Otherwise they are **hand-set**: the paper's layer scaled to this
 model's relative depth (``L / 48`` of GPT-2-XL's 48 layers, clamped to 20-40 % of the depth) and a
 strength no committed procedure chose, and the page says so.
@@ -21,8 +21,8 @@ from latent.core.direction import Direction, DirectionError
 from latent.senses.sets import get_builtin
 from latent.senses.study import analyze
 
-PRESETS_JSON = asset("steer_presets.json")
-SETTINGS_JSON = asset("steer_settings.json")
+PRESETS_JSON = asset("walk_presets.json")
+SETTINGS_JSON = asset("walk_settings.json")
 DEFAULT_PRESET = "Love − Hate"
 # hand-set on SmolLM2 (not measured by committed code; see the module docstring)
 STRENGTH = {"Love − Hate": 0.2, "Weddings": 0.4, "Anger − Calm": 0.3,
@@ -69,7 +69,7 @@ def build(lm, name: str, *, layer: int | None = None, method: str = "mean") -> D
 class PresetSetting:
     """A preset's setting on one model: its layer and strength (the sweep runs at ±strength), its
     prompts; ``measured`` holds what the bench measured on the held-out prompts (None: hand-set). The
-    sweep built from it is :meth:`latent.steering.spec.SweepSpec.default`."""
+    sweep built from it is :meth:`latent.walk.spec.SweepSpec.default`."""
 
     preset: str
     layer: int

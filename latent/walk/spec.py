@@ -23,9 +23,9 @@ from dataclasses import dataclass, fields
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import InputError, check_layer
 from latent.core.generate import MAX_NEW_TOKENS
-from latent.steering.presets import DEFAULT_PRESET, build, load_presets, preset_setting
-from latent.steering.steer import check_strengths
-from latent.steering.walk import N_RANDOM, Sweep, sweep
+from latent.walk.paths import N_RANDOM, Sweep, sweep
+from latent.walk.presets import DEFAULT_PRESET, build, load_presets, preset_setting
+from latent.walk.steer import check_strengths
 
 SOURCES = ("preset", "texts", "direction")   # a preset; two sets of texts; a Direction the caller gives (a file, the Senses page's)
 METHODS = ("mean", "pca")
@@ -104,7 +104,7 @@ class SweepSpec:
     @classmethod
     def default(cls, lm, preset: str | None = DEFAULT_PRESET, *, source: str = "texts") -> SweepSpec:
         """The sweep that runs when nothing else is said: a preset's (its prompts, its layer and ±its
-        strength, measured or hand-set: :func:`~latent.steering.presets.preset_setting`), or with
+        strength, measured or hand-set: :func:`~latent.walk.presets.preset_setting`), or with
         ``preset=None`` a free one (``source`` "texts": Love − Hate at 30 % of the depth; "direction": a
         direction the caller gives, at its own layer). Everything else is the field defaults."""
         if preset is not None:
@@ -134,7 +134,7 @@ class SweepSpec:
         raise InputError("A sweep from a direction needs the direction (a file, or the Senses page's).")
 
     def run(self, lm, encoder, *, direction: Direction | None = None, runner=None, on_token=None) -> Sweep:
-        """Run the sweep (see :func:`latent.steering.walk.sweep` for ``runner`` and ``on_token``) along
+        """Run the sweep (see :func:`latent.walk.paths.sweep` for ``runner`` and ``on_token``) along
         ``direction``, or the spec's own. Its ``recipe`` is this spec's :meth:`to_dict` with what ran:
         the seeds decoded (one when greedy), the direction's layer, and the direction itself."""
         if self.layer is not None:
@@ -159,7 +159,7 @@ class SweepSpec:
         Older recipes: ``prompt`` (one text or a list) is read as ``prompts``, and ``seed`` (one seed,
         before sweeps had several) as ``seeds``. A field a recipe lacks takes the page's default: a recipe
         without ``n_random`` (written before the random directions were recorded) replays with the page's
-        count, 8 (:data:`~latent.steering.walk.N_RANDOM`), not the 5 an older replay used."""
+        count, 8 (:data:`~latent.walk.paths.N_RANDOM`), not the 5 an older replay used."""
         if not isinstance(d, dict):
             raise InputError(f"A sweep spec must be a JSON object, not {type(d).__name__}.")
         d = dict(d)
