@@ -23,7 +23,9 @@ def open_app(model: str = APP_MODEL, timeout: int = 240) -> AppTest:
     """A fresh app session on ``model`` (the tiny model unless a test needs the real one), run once on Home."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.session_state["model_name"] = model
-    return at.run()
+    at.run()
+    assert at.session_state["model_name"] == model, [e.value for e in at.error]   # it loaded (a failed load goes back to the default)
+    return at
 
 
 def n_layers(at) -> int:
