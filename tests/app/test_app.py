@@ -154,7 +154,7 @@ def test_long_text_inputs_are_capped_in_the_widget(at):
     at.switch_page("app_pages/1_Dialogues.py").run()
     assert at.text_area(key="paste").max_chars == MAX_USER_CHARS
     at.switch_page("app_pages/2_Hidden_states.py").run()
-    assert at.text_area(key="hs_prompts").max_chars == 50_000
+    assert at.text_area(key="states_prompts").max_chars == 50_000
     at.switch_page("app_pages/4_Latent_walk.py").run()
     assert all(t.max_chars for t in at.text_input) and all(t.max_chars for t in at.text_area)
 
@@ -197,17 +197,17 @@ def test_hidden_states_page(at):
     other = middle - 1
     assert before["layout"]["title"]["text"].endswith(f"layer {middle}")
     names = [t.get("name", "") for t in before["data"]]
-    n_prompts = len([p for p in at.text_area(key="hs_prompts").value.splitlines() if p.strip()])
+    n_prompts = len([p for p in at.text_area(key="states_prompts").value.splitlines() if p.strip()])
     assert sum(bool(re.match(r"\d+: ", n)) for n in names) == n_prompts   # colour key: one entry per prompt
-    at.select_slider(key="hs_layer").set_value(other).run()
+    at.select_slider(key="states_layer").set_value(other).run()
     assert not at.exception
     after = chart(at, 0)
     assert after["layout"]["title"]["text"].endswith(f"layer {other}")
     assert not np.array_equal(xs(before["data"][1]), xs(after["data"][1]))
     # ▶ play moves the same slider, one layer per rerun, to the last layer, then stops
-    at.button(key="do_hs_play").click().run()
+    at.button(key="do_states_play").click().run()
     assert not at.exception
-    assert at.select_slider(key="hs_layer").value == last and at.session_state["hs_playing"] is False
+    assert at.select_slider(key="states_layer").value == last and at.session_state["states_playing"] is False
     assert chart(at, 0)["layout"]["title"]["text"].endswith(f"layer {last}")
     # the lens heatmap is the second chart; its note is on the page
     assert len(at.get("plotly_chart")) == 2
@@ -216,8 +216,8 @@ def test_hidden_states_page(at):
 
 def test_hidden_states_custom_axis_and_presets(at):
     at.switch_page("app_pages/2_Hidden_states.py").run()
-    at.selectbox(key="hs_preset").set_value("GPS coordinates to a tree (Frank/DeepSeek)").run()
-    assert "GPS" in at.text_area(key="hs_prompts").value
+    at.selectbox(key="states_preset").set_value("GPS coordinates to a tree (Frank/DeepSeek)").run()
+    assert "GPS" in at.text_area(key="states_prompts").value
     at.toggle(key="ax_on").set_value(True).run()
     assert not at.exception
     assert "monarch → bee" in chart(at, 0)["layout"]["xaxis"]["title"]["text"]
@@ -233,12 +233,12 @@ def test_hidden_states_custom_axis_and_presets(at):
 def test_hidden_states_bad_input(at, prompts, layers, msg):
     at.switch_page("app_pages/2_Hidden_states.py").run()
     n = n_layers(at)
-    at.selectbox(key="hs_preset").set_value("(type your own)").run()
-    at.text_area(key="hs_prompts").input(prompts).run()
-    at.text_input(key="hs_layers").input(layers.format(n=n, n_plus_10=n + 10)).run()
+    at.selectbox(key="states_preset").set_value("(type your own)").run()
+    at.text_area(key="states_prompts").input(prompts).run()
+    at.text_input(key="states_layers").input(layers.format(n=n, n_plus_10=n + 10)).run()
     assert not at.exception
     assert any(msg in e.value for e in [*at.error, *at.warning])     # a bad layer list warns and draws every layer
-    at.text_input(key="hs_layers").input(f"0-{n}").run()
+    at.text_input(key="states_layers").input(f"0-{n}").run()
 
 
 def test_senses_page(at):
@@ -266,8 +266,8 @@ def test_senses_page(at):
     sent = at.session_state["walk_direction"]
     at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
-    assert at.radio(key="wk_source").value == "from the Senses page"
-    assert at.text_area(key="wk_prompt_from the Senses page").value == "The queen"
+    assert at.radio(key="walk_source").value == "from the Senses page"
+    assert at.text_area(key="walk_prompt_from the Senses page").value == "The queen"
     assert any(f"Sense direction {sent.label} at layer {sent.layer}" in c.value for c in at.caption)
 
 
@@ -300,14 +300,14 @@ def test_senses_empty_context(at):
 def test_latent_walk_page(at):
     at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
-    assert "from the Senses page" not in at.radio(key="wk_source").options   # a fresh session has no Senses direction
-    at.radio(key="wk_source").set_value("preset").run()
-    assert len(at.text_area(key="wk_prompt_preset").value.splitlines()) == 8      # the preset's 8 default prompts
+    assert "from the Senses page" not in at.radio(key="walk_source").options   # a fresh session has no Senses direction
+    at.radio(key="walk_source").set_value("preset").run()
+    assert len(at.text_area(key="walk_prompt_preset").value.splitlines()) == 8      # the preset's 8 default prompts
     assert any("Layer" in c.value and ("hand-set" in c.value or "held-out" in c.value) for c in at.caption)
-    at.text_area(key="wk_prompt_preset").input("I think that you\nMy neighbour is").run()
-    at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
-    at.slider(key="wk_tokens").set_value(10).run()
-    at.button(key="do_wk_run").click().run()
+    at.text_area(key="walk_prompt_preset").input("I think that you\nMy neighbour is").run()
+    at.text_input(key="walk_strengths_preset").input("-0.2,0,0.2").run()
+    at.slider(key="walk_tokens").set_value(10).run()
+    at.button(key="do_walk_run").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["strength"]) == [-0.2, 0.0, 0.2]
@@ -323,7 +323,7 @@ def test_latent_walk_runs_the_default_spec_of_its_preset(at, monkeypatch):
     """With its widgets untouched the page runs SweepSpec.default: the spec the CLI, the steer recipe and
     the walking lesson run for the same preset (tests/unit/test_sweep_spec.py)."""
     from latent.core.errors import LatentError
-    from latent.steering.spec import SweepSpec
+    from latent.walk.spec import SweepSpec
 
     seen = []
 
@@ -332,30 +332,30 @@ def test_latent_walk_runs_the_default_spec_of_its_preset(at, monkeypatch):
         raise LatentError("recorded")               # the spec, not the sweep, is under test
     monkeypatch.setattr(SweepSpec, "run", run)
     at.switch_page("app_pages/4_Latent_walk.py").run()
-    at.radio(key="wk_source").set_value("preset").run()
-    at.button(key="do_wk_run").click().run()
+    at.radio(key="walk_source").set_value("preset").run()
+    at.button(key="do_walk_run").click().run()
     assert not at.exception and any("recorded" in e.value for e in at.error)
     (spec, lm), = seen
-    assert spec == SweepSpec.default(lm, at.selectbox(key="wk_preset").value) and spec.n_random == 8
+    assert spec == SweepSpec.default(lm, at.selectbox(key="walk_preset").value) and spec.n_random == 8
 
 
 @pytest.mark.parametrize("strengths,msg", [(",".join(["0.1"] * 40), "too many"), ("a,b", "Cannot read strengths")])
 def test_latent_walk_bad_strengths(at, strengths, msg):
     at.switch_page("app_pages/4_Latent_walk.py").run()
-    at.radio(key="wk_source").set_value("preset").run()
-    at.text_input(key="wk_strengths_preset").input(strengths).run()
-    at.button(key="do_wk_run").click().run()
+    at.radio(key="walk_source").set_value("preset").run()
+    at.text_input(key="walk_strengths_preset").input(strengths).run()
+    at.button(key="do_walk_run").click().run()
     assert not at.exception and any(msg in e.value for e in at.error)
-    at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
+    at.text_input(key="walk_strengths_preset").input("-0.2,0,0.2").run()
 
 
 def test_latent_walk_identical_poles(at):
     at.switch_page("app_pages/4_Latent_walk.py").run()
-    at.radio(key="wk_source").set_value("two sets of texts").run()
-    at.text_area(key="wk_pos").input("same").run()
-    at.text_area(key="wk_neg").input("same").run()
+    at.radio(key="walk_source").set_value("two sets of texts").run()
+    at.text_area(key="walk_pos").input("same").run()
+    at.text_area(key="walk_neg").input("same").run()
     assert not at.exception and any("zero" in e.value for e in at.error)
-    at.radio(key="wk_source").set_value("preset").run()
+    at.radio(key="walk_source").set_value("preset").run()
 
 
 def test_seed_claims_page(at):
@@ -398,16 +398,16 @@ def test_every_page_runs_on_gemma(at_gemma):
     assert not at.exception and at.slider(key="map_layer").max == n
     at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
-    assert at.text_input(key="hs_layers").value == f"0-{n}"
-    assert at.select_slider(key="hs_layer").options[-1] == str(n)          # the layer slider runs to the model's last
+    assert at.text_input(key="states_layers").value == f"0-{n}"
+    assert at.select_slider(key="states_layer").options[-1] == str(n)          # the layer slider runs to the model's last
     assert sum(len(xs(t)) for t in chart(at)["data"] if "x" in t) > 0      # and the map has points
     at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception and len(at.get("plotly_chart")) >= 3
     at.switch_page("app_pages/4_Latent_walk.py").run()
     assert not at.exception
-    at.text_area(key="wk_prompt_preset").input("I think that you").run()    # one prompt: a quick sweep
-    at.slider(key="wk_tokens").set_value(6).run()
-    at.button(key="do_wk_run").click().run()
+    at.text_area(key="walk_prompt_preset").input("I think that you").run()    # one prompt: a quick sweep
+    at.slider(key="walk_tokens").set_value(6).run()
+    at.button(key="do_walk_run").click().run()
     assert not at.exception and not at.error
     assert any("strength-0 row reproduces" in c.value for c in at.caption)
     at.switch_page("app_pages/5_Seed_claims.py").run()
@@ -472,11 +472,11 @@ def test_links_carry_option_values_and_still_read_old_labels():
 
 def test_every_unusable_link_value_gets_a_note_and_the_page_still_renders():
     at = open_app()
-    at.query_params.update({"v": "1", "hs_seed": "-1", "hs_layers": "zz", "model": "evil/model"})
+    at.query_params.update({"v": "1", "states_seed": "-1", "states_layers": "zz", "model": "evil/model"})
     at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
     note = " ".join(w.value for w in at.sidebar.warning)
-    assert "hs_seed='-1'" in note and "model='evil/model' is not an embedded model" in note
+    assert "states_seed='-1'" in note and "model='evil/model' is not an embedded model" in note
     assert any("Cannot read layers 'zz'" in w.value for w in at.warning)       # the page draws every layer instead
     assert at.get("plotly_chart") and any("Hidden_states" in c.value for c in at.sidebar.code)
     step = open_app()
@@ -590,10 +590,10 @@ def test_the_hidden_states_pages_results_are_kept_and_equal_fresh_ones(tiny_lm, 
     from latent.core.hidden import hidden_states
     from latent.core.lens import lens_table
     from latent.core.store import Memo, store
-    from latent.tokens import lens as lens_mod
-    from latent.tokens import map as map_mod
-    from latent.tokens.lens import kept_lens
-    from latent.tokens.map import kept_token_map, token_map
+    from latent.states import lens as lens_mod
+    from latent.states import map as map_mod
+    from latent.states.lens import kept_lens
+    from latent.states.map import kept_token_map, token_map
 
     monkeypatch.setenv("LATENT_STORE", "on")
     monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
@@ -737,7 +737,7 @@ def test_present_1_without_the_class_key_is_a_students_view_and_notes_need_the_k
 
 def test_a_crafted_link_value_renders_as_plain_text():
     at = open_app()
-    at.query_params.update({"v": "1", "hs_seed": "[x](http://evil)", "[y](http://evil2)": "1",
+    at.query_params.update({"v": "1", "states_seed": "[x](http://evil)", "[y](http://evil2)": "1",
                             "lang": "<http://evil3>"})
     at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
