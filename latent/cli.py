@@ -27,11 +27,11 @@ from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import kept_report
 from latent.serving.backends import InProcess, backend_note, current_backend, make_backend, set_backend
 from latent.serving.scheduler import Scheduler
-from latent.steering.presets import load_presets
-from latent.steering.spec import POSITIONS, SweepSpec
-from latent.steering.steer import parse_strengths
-from latent.tokens.lens import kept_lens, lens_tokens
-from latent.tokens.map import parse_layers
+from latent.walk.presets import load_presets
+from latent.walk.spec import POSITIONS, SweepSpec
+from latent.walk.steer import parse_strengths
+from latent.states.lens import kept_lens, lens_tokens
+from latent.states.map import parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
 
