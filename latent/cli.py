@@ -331,9 +331,13 @@ def cmd_experiment(args):
         return
     j = r.to_json()
     print(f"{r.name} on {j['model']} ({j['dtype']}, seed {j['seed']}): {j['verdict']}")
+    if j.get("headline"):
+        print(f"  {j['headline']}")
     print(f"  claim: {j['claim']}\n  tested: {j['tested']}\n  not tested: {j['not_tested']}")
     print(f"  {j['measure']}: {j['effect']:.4g}, 95 % interval [{j['ci'][0]:.4g}, {j['ci'][1]:.4g}], n = {j['n']}")
     print(f"  rule: {j['rule']}")
+    if j.get("caveat"):
+        print(f"  but: {j['caveat']}")
     for f in j["findings"]:
         print(f"  - {f['measure']}: {f['effect']:.4g} [{f['ci'][0]:.4g}, {f['ci'][1]:.4g}] n = {f['n']} -> {f['verdict']}")
 
