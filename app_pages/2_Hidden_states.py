@@ -115,7 +115,7 @@ event = chart(fig, key="token_map", on_select="rerun", selection_mode="points", 
                             f"({n_massive} here: a norm over {tm.rule.multiple:g}× its layer's median, an attention sink whose "
                             "state is mostly one shared huge vector" + ("; left out now" if hide_massive else "") + "). "
                             "Click a point for its neighbours and logit lens.")
-recipe = make_recipe("token_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
+recipe = make_recipe("states_map", {"prompts": prompts, "layers": layers, "method": method, "dims": dims,
                                    "seed": seed, "layer": layer, "color": color, **axes,
                                    **({"hide_massive": True} if hide_massive else {})}, model=lm.name)
 export_buttons(fig, table, recipe, key="export-tm", stem="token-map")

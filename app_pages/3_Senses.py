@@ -148,8 +148,8 @@ else:
     if d3.button("Use on the Latent walk page", key="do_sn_send"):
         try:
             st.session_state["walk_direction"] = rep.direction(toward, away)
-            st.session_state["wk_prompt_from the Senses page"] = f"The {word}"   # a prompt about this word
-            st.session_state["wk_source"] = "from the Senses page"
+            st.session_state["walk_prompt_from the Senses page"] = f"The {word}"   # a prompt about this word
+            st.session_state["walk_source"] = "from the Senses page"
             d3.success(f"Direction '{toward} − {away}' at layer {rep.layer} is ready on the Latent walk page.")
         except Exception as e:  # noqa: BLE001 - a zero direction, or equal senses
             d3.error(str(e))

@@ -10,10 +10,10 @@ from latent.core.errors import LatentError
 from latent.lessons.facts import walk_key
 from latent.recipes import make_recipe
 from latent.walk.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.walk.paths import interpolate, steered_map
 from latent.walk.presets import load_presets
 from latent.walk.spec import METHODS, POSITIONS, SweepSpec
 from latent.walk.steer import coefficient, parse_strengths
-from latent.walk.paths import interpolate, steered_map
 
 lm, enc = models.lm(), models.encoder()
 PRESETS = load_presets()
@@ -153,7 +153,7 @@ if result is not None:
                f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
                f"of the same norm), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
                f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
-    recipe = lambda figure: make_recipe("steer", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
+    recipe = lambda figure: make_recipe("walk", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw, hide_answer=hide_verdict)
     chart(f1, key="walk_meters", theme=None, note=hidden_text() if hide_verdict else "",
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "

@@ -78,6 +78,8 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), tabs):
         j = r.to_json()
         f = r.evidence.finding
         BADGE.get(f.verdict, st.warning)(f"**{f.verdict}** · {lm.name}, {j['dtype']}, seed {j['seed']}")
+        if j.get("headline"):          # the key sentence, written by the library from this result's numbers
+            st.markdown(f"**What the numbers show:** {md_escape(j['headline'])}")
         st.markdown(f"**Tested:** {md_escape(r.evidence.tested)}")
         st.markdown(f"**Not tested:** {md_escape(r.evidence.not_tested)}")
         if f.verdict == ARITHMETIC:

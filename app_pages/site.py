@@ -11,7 +11,7 @@ Example::
 
     >>> page("Senses").file
     'app_pages/3_Senses.py'
-    >>> is_value_key("sn_word"), is_value_key("do_sn_add"), is_value_key("do_export_wk_x1-png")
+    >>> is_value_key("sn_word"), is_value_key("do_sn_add"), is_value_key("do_export_walk_x1-png")
     (True, False, False)
 """
 from __future__ import annotations
@@ -45,18 +45,18 @@ PAGES: tuple[PageSpec, ...] = (
              (("map_source", "Turn vectors from"), ("map_pooling", "Pooling"), ("map_method", "Projection"),
               ("map_dims", "Dimensions"), ("map_color", "Colour by"), ("map_seed", "Seed"))),
     PageSpec("Hidden states", "app_pages/2_Hidden_states.py", "Hidden_states", "Hidden states",
-             "every token through every layer, logit lens, custom axes", "hs_",
-             (("hs_layers", "Layers"), ("hs_method", "Projection"))),
+             "every token through every layer, logit lens, custom axes", "states_",
+             (("states_layers", "Layers"), ("states_method", "Projection"))),
     PageSpec("Senses", "app_pages/3_Senses.py", "Senses", "Senses: which meaning does the context pick?",
              "the 'queen' example: context pulls a word's meaning", "sn_",
              (("sn_word", "Word"), ("do_sn_upload", "…or load a senses JSON"), ("sn_readout", "Readout"),
               ("sn_add_word", "Add a context word"), ("do_sn_add", "Add step"),
               ("sn_pick", "Choose the layer (default: best)"), ("sn_compare", "Compare models (by relative depth)"))),
     PageSpec("Latent walk", "app_pages/4_Latent_walk.py", "Latent_walk", "Latent walk: steer the model along a direction",
-             "steer generation along a direction", "wk_",
-             (("wk_source", "Direction from"), ("wk_method", "Vector"), ("wk_positions", "Add at"),
-              ("wk_preset", "Preset"), ("wk_tokens", "New tokens"), ("wk_seed", "First seed"),
-              ("wk_seeds", "Seeds per prompt"), ("wk_sample", "Sample"))),
+             "steer generation along a direction", "walk_",
+             (("walk_source", "Direction from"), ("walk_method", "Vector"), ("walk_positions", "Add at"),
+              ("walk_preset", "Preset"), ("walk_tokens", "New tokens"), ("walk_seed", "First seed"),
+              ("walk_seeds", "Seeds per prompt"), ("walk_sample", "Sample"))),
     PageSpec("Seed claims", "app_pages/5_Seed_claims.py", "Seed_claims", "The seeds' claims, tested live",
              "the dialogues' claims tested on the real model", "cl_", (("cl_seed", "Seed (sampling, shuffles, bootstraps)"),)),
     PageSpec("Lessons", "app_pages/6_Lessons.py", "Lessons", "Lessons", "guided tours for a class, and lesson links",
@@ -72,6 +72,23 @@ def page(title: str) -> PageSpec:
         if p.title == title:
             return p
     raise KeyError(f"Unknown page {title!r}. Must be one of: {', '.join(TITLES)}")
+
+
+# The prefixes before the names of 2026-12-07 (one word per idea: the Hidden states page is ``states``, the Latent
+# walk ``walk``, in package, CLI, recipe and widget keys): links and lesson files that use them still work.
+OLD_PREFIXES = {"hs_": "states_", "wk_": "walk_"}
+
+
+def current_key(key: str) -> str:
+    """Today's name of a widget key written under an old prefix (any other key unchanged).
+
+    >>> current_key("hs_layers"), current_key("wk_preset"), current_key("sn_word")
+    ('states_layers', 'walk_preset', 'sn_word')
+    """
+    for old, new in OLD_PREFIXES.items():
+        if key.startswith(old):
+            return new + key[len(old):]
+    return key
 
 
 def is_value_key(key) -> bool:

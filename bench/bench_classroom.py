@@ -47,8 +47,8 @@ DIRECTIONS = {}
 
 def preset_sweep(lm, enc, i, runner):
     """Session i: preset i mod 5 (its direction built beforehand, as the page caches it) on prompt i."""
-    from latent.steering.presets import STRENGTH, build, load_presets
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
+    from latent.walk.presets import STRENGTH, build, load_presets
 
     names = list(load_presets())
     name = names[i % len(names)]
@@ -76,7 +76,7 @@ def pair_direction(lm, i):
 
 def lesson_sweep(lm, enc, i, runner):
     """Session i: its own word-pair direction on the lesson's prompt (layer and strength as the lesson sets)."""
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
 
     d = pair_direction(lm, i)
     t = time.perf_counter()

@@ -7,7 +7,7 @@ is beyond the random directions' band and fewer than half of its steered texts d
 point is the one whose interval clears the band by the widest margin *in units of the band's width*
 (the absolute margin favoured the smallest strength, whose band is widest and least stable: it chose
 strength 0.2 on SmolLM2, which then overlapped the band on the default prompts). The choice and what it measured
-are merged into ``assets/steer_settings.json`` (which the page, the lesson and ``steer --preset``
+are merged into ``assets/walk_settings.json`` (which the page, the lesson and ``steer --preset``
 read); the whole grid goes to ``bench/results/presets_<model>.json``. No point qualifying is written
 too, and then the preset stays hand-set.
 
@@ -20,9 +20,9 @@ import time
 from _common import ROOT, save
 
 from latent.core.models import load_encoder, load_lm
-from latent.steering.presets import DEFAULT_PRESET, SETTINGS_JSON, build, load_presets
-from latent.steering.spec import DEFAULT_TOKENS
-from latent.steering.walk import sweep
+from latent.walk.paths import sweep
+from latent.walk.presets import DEFAULT_PRESET, SETTINGS_JSON, build, load_presets
+from latent.walk.spec import DEFAULT_TOKENS
 
 DEPTHS = (0.2, 0.3, 0.4)
 STRENGTHS = (0.2, 0.4, 0.8)

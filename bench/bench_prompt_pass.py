@@ -16,8 +16,8 @@ from _common import save
 
 from latent.core import generate as gen
 from latent.core.models import load_encoder, load_lm
-from latent.steering.spec import SweepSpec
-from latent.steering.walk import sweep
+from latent.walk.paths import sweep
+from latent.walk.spec import SweepSpec
 
 
 def main(argv=None):

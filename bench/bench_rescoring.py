@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from _common import save
 
-import latent.steering.walk as walk
+import latent.walk.paths as walk
 from latent.core.decode import decode_rows
 from latent.core.models import load_encoder, load_lm
-from latent.steering.spec import SweepSpec
+from latent.walk.spec import SweepSpec
 
 
 def main(argv=None):

@@ -11,8 +11,8 @@ from _common import save
 from latent.core.generate import generate
 from latent.core.hooks import use
 from latent.core.models import load_lm
-from latent.steering.presets import build
-from latent.steering.steer import steering, steering_plan
+from latent.walk.presets import build
+from latent.walk.steer import steering, steering_plan
 
 if __name__ == "__main__":
     import torch
@@ -34,7 +34,7 @@ if __name__ == "__main__":
     batch_s = time.perf_counter() - t
     same = sum(a.tolist()[: len(b)] == b for a, b in zip(seq, gen.token_ids))
     from latent.core.models import load_encoder
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
 
     enc = load_encoder()
     five = [-0.4, -0.2, 0.0, 0.2, 0.4]

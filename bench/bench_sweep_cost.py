@@ -16,8 +16,8 @@ OLD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from latent.core.models import load_encoder, load_lm
-from latent.steering.presets import STRENGTH, build, load_presets
-from latent.steering.walk import sweep
+from latent.walk.presets import STRENGTH, build, load_presets
+from latent.walk.paths import sweep
 lm, enc = load_lm({model!r}), load_encoder()
 name = "Love − Hate"
 p, s = load_presets()[name], STRENGTH[name]
@@ -33,11 +33,11 @@ NEW = """
 import json, sys, time
 sys.path.insert(0, {root!r})
 from latent.core.models import load_encoder, load_lm
-from latent.steering.spec import SweepSpec
+from latent.walk.spec import SweepSpec
 lm, enc = load_lm({model!r}), load_encoder()
 ds = SweepSpec.default(lm)
 d = ds.direction(lm)
-from latent.steering.walk import sweep
+from latent.walk.paths import sweep
 sweep(lm, enc, ds.prompts[0], d, ds.strengths, max_new_tokens=4)        # warm-up (norms, encoder)
 t = time.perf_counter()
 sw = ds.run(lm, enc, direction=d)                                         # the page's default now

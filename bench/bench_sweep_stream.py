@@ -23,8 +23,8 @@ SNIPPET = """
 import json, time
 from latent.core.models import load_encoder, load_lm
 from latent.serving.scheduler import Scheduler
-from latent.steering.spec import SweepSpec
-from latent.steering.walk import sweep
+from latent.walk.spec import SweepSpec
+from latent.walk.paths import sweep
 lm, enc = load_lm({model!r}), load_encoder()
 ds = SweepSpec.default(lm)
 d = ds.direction(lm)

@@ -8,8 +8,8 @@ from _common import best, save
 
 from latent.core.hidden import hidden_states
 from latent.core.models import load_lm
-from latent.tokens.figures import token_map_figure
-from latent.tokens.map import token_map
+from latent.states.figures import token_map_figure
+from latent.states.map import token_map
 
 if __name__ == "__main__":
     import torch

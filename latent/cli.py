@@ -27,11 +27,11 @@ from latent.senses.sets import SenseError, SenseSet, get_builtin
 from latent.senses.study import kept_report
 from latent.serving.backends import InProcess, backend_note, current_backend, make_backend, set_backend
 from latent.serving.scheduler import Scheduler
+from latent.states.lens import kept_lens, lens_tokens
+from latent.states.map import kept_token_map, parse_layers
 from latent.walk.presets import load_presets
 from latent.walk.spec import POSITIONS, SweepSpec
 from latent.walk.steer import parse_strengths
-from latent.states.lens import kept_lens, lens_tokens
-from latent.states.map import kept_token_map, parse_layers
 
 COMMANDS: dict[str, tuple] = {}   # name -> (run, help, add_arguments, aliases)
 
@@ -161,14 +161,14 @@ def _project_args(p):
     g.add_argument("--json", action="store_true")
 
 
-@command("tokens", "token map of texts through layers (--json points or --out FILE)", _project_args,
-         aliases=("project",))
-def cmd_project(args):
+@command("states", "hidden states: the token map of texts through layers (--json points or --out FILE)", _project_args,
+         aliases=("tokens", "project"))
+def cmd_states(args):
     if args.out:
         output_format(args.out)
     lm = _lm(args)
     layers = parse_layers(f"0-{lm.n_layers}" if args.layers == "all" else args.layers, lm.n_layers)
-    recipe = make_recipe("token_map", {"prompts": args.text, "layers": layers, "method": args.method,
+    recipe = make_recipe("states_map", {"prompts": args.text, "layers": layers, "method": args.method,
                                        "dims": 2, "seed": args.seed}, model=lm.name)
     res = Resources(args.model)
     res._lm = lm
@@ -231,7 +231,7 @@ def cmd_senses(args):
     _emit({**rep.to_json(), "model": lm.name})
 
 
-def _steer_args(p):
+def _walk_args(p):
     free = SweepSpec()          # a free sweep's defaults (a preset's come from SweepSpec.default)
     _model_args(p)
     p.add_argument("--preset", help="a preset; alone, it runs the page's default sweep (see --list-presets)")
@@ -255,8 +255,9 @@ def _steer_args(p):
     p.add_argument("--json", action="store_true", help="(output is always JSON)")
 
 
-@command("steer", "generate along a direction at several strengths (one batched call) with meters", _steer_args)
-def cmd_steer(args):
+@command("walk", "the latent walk: generate along a direction at several strengths (one batched call) with meters",
+         _walk_args, aliases=("steer",))
+def cmd_walk(args):
     if args.list_presets:
         for name, p in load_presets().items():
             print(f"{name}: {p['kind']}, {len(p['prompts'])} default prompts, {len(p['heldout'])} held out")
@@ -334,9 +335,13 @@ def cmd_experiment(args):
         return
     j = r.to_json()
     print(f"{r.name} on {j['model']} ({j['dtype']}, seed {j['seed']}): {j['verdict']}")
+    if j.get("headline"):
+        print(f"  {j['headline']}")
     print(f"  claim: {j['claim']}\n  tested: {j['tested']}\n  not tested: {j['not_tested']}")
     print(f"  {j['measure']}: {j['effect']:.4g}, 95 % interval [{j['ci'][0]:.4g}, {j['ci'][1]:.4g}], n = {j['n']}")
     print(f"  rule: {j['rule']}")
+    if j.get("caveat"):
+        print(f"  but: {j['caveat']}")
     for f in j["findings"]:
         print(f"  - {f['measure']}: {f['effect']:.4g} [{f['ci'][0]:.4g}, {f['ci'][1]:.4g}] n = {f['n']} -> {f['verdict']}")
 

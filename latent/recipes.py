@@ -28,12 +28,12 @@ from latent.dialogues.map import MapSpec, compute_map
 from latent.senses import figures as F
 from latent.senses.sets import SenseSet
 from latent.senses.study import kept_report, sense_map
-from latent.walk.figures import interpolation_figure, meters_figure, steered_map_figure
-from latent.walk.spec import SweepSpec
-from latent.walk.paths import interpolate, steered_map
 from latent.states.figures import lens_heatmap, token_map_figure
 from latent.states.lens import kept_lens
 from latent.states.map import axis_view, kept_token_map
+from latent.walk.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.walk.paths import interpolate, steered_map
+from latent.walk.spec import SweepSpec
 
 _PACKAGES = ("torch", "transformers", "sentence-transformers", "umap-learn", "scikit-learn",
              "plotly", "kaleido", "numpy", "streamlit")
@@ -50,6 +50,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {}
+OLD_KINDS = {"token_map": "states_map", "steer": "walk"}    # recipes written before the names of 2026-12-07 still replay
 
 
 def versions() -> dict:
@@ -64,12 +65,14 @@ def versions() -> dict:
 
 def make_recipe(kind: str, params: dict, *, model: str | None = None, **extra) -> dict:
     """A JSON-able recipe: what was drawn, with which model, parameters and package versions."""
+    kind = OLD_KINDS.get(kind, kind)
     _check(kind, params)
     return {"kind": kind, "params": dict(params), "model": model, "versions": versions(),
             "app": "latent-dialogue-explorer", **extra}
 
 
 def _check(kind: str, params: dict) -> Kind:
+    kind = OLD_KINDS.get(kind, kind)
     if kind not in KINDS:
         raise RecipeError(f"Unknown recipe kind {kind!r}. Must be one of: {', '.join(sorted(KINDS))}")
     k = KINDS[kind]
@@ -141,7 +144,7 @@ def map_title(spec, lm=None) -> str:
     return f"Dialogue map · {spec.method.upper()} · {src}"
 
 
-@register("token_map")
+@register("states_map")
 def _token_map(params: dict, res: Resources):
     lm = res.lm()
     dims = params.get("dims", 2)
@@ -195,7 +198,7 @@ def sense_map_title(rep) -> str:
     return f"Sense map at layer {rep.layer} (PCA) · ★ = context steps"
 
 
-@register("steer", ("meters", "steered_map"))
+@register("walk", ("meters", "steered_map"))
 def _steer(params: dict, res: Resources):
     lm = res.lm()
     d = Direction.from_dict(params["direction"], d_model=lm.d_model, n_layers=lm.n_layers)

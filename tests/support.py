@@ -7,9 +7,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 
-# The model the browser tests' app server serves (``LATENT_MODEL``): a tiny random Llama built from its config,
-# so the UI flows (links, reloads, layouts, sliders, a class) cost no model arithmetic; the numbers the app
-# teaches are checked on the real models in tests/real and tests/app.
+# The model of the UI-flow tests: the browser tests' app server serves it (``LATENT_MODEL``) and the AppTest
+# sessions pick it by name (``session_state["model_name"]``, tests/app). A tiny random Llama built from its
+# config, so the UI flows (links, reloads, layouts, sliders, a class) cost no model arithmetic; the numbers
+# the app teaches are checked on the real models in tests/real (and the few the pages show, in tests/app).
 APP_MODEL = "tiny-llama"
 
 

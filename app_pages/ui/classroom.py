@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
-from app_pages.site import TITLES, page
+from app_pages.site import TITLES, current_key, page
 from app_pages.ui import class_access, live_class, models, queue
 from app_pages.ui.text import plain_md
 from latent.core.models import DEFAULT_LM, EMBEDDED, embedded
@@ -273,7 +273,7 @@ def preamble(tab: str) -> None:
         st.session_state["_lesson_hides"] = (lid, i, step)
     if st.session_state.get("lesson_applied") != (lid, i):
         for k, v in step.set.items():
-            st.session_state[k] = v
+            st.session_state[current_key(k)] = v        # a lesson file may still use an old prefix
         st.session_state["lesson_applied"] = (lid, i)
     st.markdown(class_access.stack_css(step.chart, presenting()), unsafe_allow_html=True)   # fixed CSS, checked key
     _panel(lesson, i, step)

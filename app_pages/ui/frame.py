@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.site import PageSpec, is_value_key
+from app_pages.site import PageSpec, current_key, is_value_key
 from app_pages.ui import classroom, models, queue
 from latent.lessons.words import glossary_file, t
 from latent.style import NARROW
@@ -22,6 +22,7 @@ APP_NAME = "Latent Dialogue Explorer"
 def setup(spec: PageSpec) -> None:
     st.set_page_config(page_title=APP_NAME if spec.home else f"{spec.title} · {APP_NAME}", page_icon="🧭",
                        layout="wide")
+    old_link_keys()
     keep_inputs()
     NARROW.set(phone())
     queue.route_model_work()
@@ -58,6 +59,22 @@ def keep_inputs() -> None:
         plain = isinstance(v, (str, int, float, bool, list, tuple)) or v is None and k.endswith("_layer")
         if plain and is_value_key(k):
             st.session_state[k] = v
+
+
+def old_link_keys() -> None:
+    """A link written before today's widget names (``hs_method=umap``, ``wk_preset=…``, ``hide=hs_layers``)
+    opens the same view: its settings are read under today's keys (:func:`app_pages.site.current_key`)."""
+    q = st.query_params
+    old = [k for k in q.keys() if current_key(k) != k]
+    for k in old:
+        if current_key(k) not in q:
+            q[current_key(k)] = q.get(k)
+        del q[k]
+    if "hide" in q and any(current_key(k) != k for k in q.get("hide").split(",")):
+        q["hide"] = ",".join(current_key(k) for k in q.get("hide").split(","))
+        old.append("hide")
+    if old:             # widgets bound to the link read it as the run starts: run again on the renamed link
+        st.rerun()
 
 
 def link_version() -> None:

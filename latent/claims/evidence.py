@@ -9,7 +9,10 @@ fixed threshold on the effect alone:
 * **inconclusive (interval overlaps the null)**: the interval straddles the band's edge.
 
 A number that follows from the parameters alone is not evidence: :func:`arithmetic` makes a
-finding whose verdict says so, shown as a worked calculation.
+finding whose verdict says so, shown as a worked calculation. A comparison with a floor (a map fitted
+on shuffled pairs, an fp32 copy) says only that the measurement is not noise: :func:`floor_check`
+labels it "above the floor", never "supported". Each experiment also writes the tab's key sentence
+(:attr:`Evidence.headline`) from the same numbers it puts in its JSON, so the two cannot disagree.
 
 Example::
 
@@ -25,13 +28,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from latent.core.stats import bootstrap_ci, sign_flip_band, sign_flip_p
+from latent.core.stats import N_BOOT, bootstrap_ci, sign_flip_band, sign_flip_p
 
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"
 INCONCLUSIVE = "inconclusive (interval overlaps the null)"
 ARITHMETIC = "arithmetic (not a verdict)"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, ARITHMETIC)
+ABOVE_FLOOR = "above the floor (a floor, not support for the claim)"
+NOT_ABOVE_FLOOR = "not above the floor"
+FLOOR_VERDICTS = (ABOVE_FLOOR, NOT_ABOVE_FLOOR)
 
 
 def judge(ci, band, side: str = "greater", target: float | None = None) -> tuple[str, str]:
@@ -148,8 +154,38 @@ def paired_finding(measure: str, diffs, seed: int = 0, control: str = "the contr
 
 
 
+def unpaired_finding(measure: str, a, b, seed: int = 0, control: str = "the other group", side: str = "greater",
+                     **kw) -> Finding:
+    """Two independent groups (different items): mean(a) − mean(b), with a bootstrap interval that
+    resamples each group on its own, judged against no difference (0).
+
+    >>> f = unpaired_finding("x", [1, 1, 1, 0, 1, 1, 1, 1], [0, 0, 1, 0, 0, 0, 0, 0])
+    >>> f.verdict, f.n, round(f.effect, 3)
+    ('supported', 16, 0.75)
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if not (a.size and b.size):
+        raise ValueError("Both groups need at least one item.")
+    g = np.random.default_rng(seed)
+    boot = a[g.integers(0, a.size, (N_BOOT, a.size))].mean(1) - b[g.integers(0, b.size, (N_BOOT, b.size))].mean(1)
+    return Finding(measure, float(a.mean() - b.mean()), (float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))),
+                   int(a.size + b.size), f"no difference from {control} (two groups, same run)", (0.0, 0.0), side=side,
+                   null_effect=0.0, **kw)
 
 
+def floor_check(f: Finding) -> Finding:
+    """The same finding, labelled as what it is: a floor (a shuffled map, a copy of the model). Clearing a
+    floor shows the measurement is not noise; it is not support for the claim, so the verdict says
+    :data:`ABOVE_FLOOR` or :data:`NOT_ABOVE_FLOOR` instead of supported / not supported.
+
+    >>> floor_check(paired_finding("x", [1.0, 1.2, 0.9, 1.1, 1.0, 0.8, 1.3, 1.1])).verdict == ABOVE_FLOOR
+    True
+    """
+    if f.verdict in FLOOR_VERDICTS:
+        return f
+    f.verdict = ABOVE_FLOOR if f.verdict == SUPPORTED else NOT_ABOVE_FLOOR
+    f.reason = f"{f.reason} (a floor check: it says the measurement is not noise, not that the claim holds)"
+    return f
 
 
 @dataclass
@@ -162,3 +198,4 @@ class Evidence:
     finding: Finding
     more: list[Finding] = field(default_factory=list)
     caveat: str = ""        # a sentence computed from the numbers that qualifies the headline verdict
+    headline: str = ""      # the tab's key sentence: what the numbers show, generated from the result's numbers

@@ -15,10 +15,11 @@ import textwrap
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence
+from latent.claims.evidence import ABOVE_FLOOR, ARITHMETIC, INCONCLUSIVE, NOT_ABOVE_FLOOR, NOT_SUPPORTED, SUPPORTED, Evidence
 from latent.style import hover
 
-VERDICT_COLOR = {SUPPORTED: "#2ca02c", NOT_SUPPORTED: "#d62728", INCONCLUSIVE: "#ff7f0e", ARITHMETIC: "#7f7f7f"}
+VERDICT_COLOR = {SUPPORTED: "#2ca02c", NOT_SUPPORTED: "#d62728", INCONCLUSIVE: "#ff7f0e", ARITHMETIC: "#7f7f7f",
+                 ABOVE_FLOOR: "#7f7f7f", NOT_ABOVE_FLOOR: "#7f7f7f"}     # a floor check is no verdict on the claim
 
 
 def evidence_figure(ev: Evidence, title: str = "Findings: effect and 95 % interval (dot, bar) against the null (grey)"):

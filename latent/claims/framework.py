@@ -67,7 +67,8 @@ class ExperimentResult:
 
     def to_json(self) -> dict:
         """The CLI contract: name, claim, tested, not_tested, verdict, effect, ci, null, n, model,
-        dtype, seed (+ the finding's rule, secondary findings, numbers and, apart, wall-clock timing)."""
+        dtype, seed (+ the tab's key sentence ``headline``, generated from ``numbers``, the finding's rule,
+        secondary findings, numbers and, apart, wall-clock timing)."""
         f = self.evidence.finding
         j = f.to_json()
         return {"name": self.name, "claim": self.claim.quote, "source": self.claim.source,
@@ -75,6 +76,7 @@ class ExperimentResult:
                 "verdict": f.verdict, "measure": f.measure, "effect": j["effect"], "ci": j["ci"],
                 "null": {"name": f.null_name, "band": j["null_band"], "value": j["null_effect"], "side": f.side},
                 "n": f.n, "rule": f.rule, "caveat": self.evidence.caveat, "model": self.model, "dtype": self.dtype, "seed": self.seed,
+                "headline": self.evidence.headline,
                 "findings": [g.to_json() for g in self.evidence.more], "numbers": self.numbers,
                 "method": self.method, "timing_seconds": self.timing, **self.contract}
 

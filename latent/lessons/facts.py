@@ -91,7 +91,7 @@ def walk_key(preset: str) -> tuple:
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
     the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
-    from latent.steering.spec import SweepSpec  # noqa: PLC0415 - see the module docstring
+    from latent.walk.spec import SweepSpec  # noqa: PLC0415 - see the module docstring
 
     spec = SweepSpec.default(lm, preset)
     sw = lm.derived(walk_key(preset), lambda: store().cached(

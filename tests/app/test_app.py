@@ -1,4 +1,10 @@
-"""AppTest: every page runs without exceptions and its widgets drive it."""
+"""AppTest: every page runs without exceptions and its widgets drive it.
+
+The UI flows (widgets, errors, links, caps, handoffs, a class) run on the tests' tiny random Llama
+(``tests.support.APP_MODEL``, chosen per session as a user picks a model: ``session_state["model_name"]``);
+their layer numbers come from the loaded model. Only what is the real model's own stays on SmolLM2 (the
+``at_real`` fixture): Home's model card and the sense the queen steps pull toward on the Senses page; the
+other numbers the app teaches are checked in tests/real."""
 import base64
 import json
 import re
@@ -7,7 +13,26 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from latent.core.models import DEFAULT_LM
+from tests.support import APP_MODEL
+
 APP = "../../app.py"
+
+
+def open_app(model: str = APP_MODEL, timeout: int = 240) -> AppTest:
+    """A fresh app session on ``model`` (the tiny model unless a test needs the real one), run once on Home."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.session_state["model_name"] = model
+    at.run()
+    assert at.session_state["model_name"] == model, [e.value for e in at.error]   # it loaded (a failed load goes back to the default)
+    return at
+
+
+def n_layers(at) -> int:
+    """The number of layers of the model this session loaded."""
+    from app_pages.ui import models
+
+    return models.lm_named(at.session_state["model_name"]).n_layers
 
 
 def chart(at, i=0) -> dict:
@@ -23,14 +48,20 @@ def xs(trace) -> np.ndarray:
 
 @pytest.fixture
 def at():
-    """A fresh app session per test, opened on Home (the models load once per process, so a new
-    session costs one script run): no test depends on another's order or state."""
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
-    return at
+    """A fresh app session per test on the tiny model, opened on Home (the models load once per process, so a
+    new session costs one script run): no test depends on another's order or state."""
+    return open_app()
 
 
-def test_home_shows_model_card_and_links(at):
+@pytest.fixture
+def at_real():
+    """A fresh app session on the real default model (SmolLM2), for the checks of its own card."""
+    return open_app(DEFAULT_LM)
+
+
+def test_home_shows_model_card_and_links(at_real):
+    """On the real model: its card's numbers (30 layers, 576 dims) are what Home shows of SmolLM2."""
+    at = at_real
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Layers"] == "30" and metrics["Hidden size"] == "576"
@@ -46,8 +77,7 @@ def test_home_says_where_model_work_runs_and_why_an_unreachable_cluster_was_not_
     monkeypatch.setenv("LATENT_BACKEND", "ray://127.0.0.1:9")        # nothing listens there
     monkeypatch.setattr(backends, "_BACKEND", None)
     monkeypatch.setattr(backends, "_NOTE", None)
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
+    at = open_app()
     assert not at.exception
     plain = [w.value.replace("\\", "") for w in at.warning]          # the page escapes markdown
     assert any("Cannot reach the Ray cluster at 127.0.0.1:9" in w and "in this process" in w for w in plain), plain
@@ -64,8 +94,7 @@ def test_a_lesson_naming_a_page_that_does_not_exist_is_a_visible_note(monkeypatc
 
     (tmp_path / "bad.json").write_text(json.dumps({"id": "bad", "title": "B", "steps": [{"page": "Nowhere", "text": "t"}]}))
     monkeypatch.setattr(latent.lessons, "lessons_dir", lambda: tmp_path)
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
+    at = open_app()
     assert not at.exception
     note = "bad.json, step 1: unknown page 'Nowhere'. Must be one of: Home, Dialogues"
     assert any(note in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
@@ -74,7 +103,9 @@ def test_a_lesson_naming_a_page_that_does_not_exist_is_a_visible_note(monkeypatc
     assert any(note in e.value for e in at.main.error), [e.value for e in at.main.error]
 
 
-def test_home_offers_both_embedded_models(at):
+def test_home_offers_both_embedded_models(at_real):
+    """On the real model: the weights line is SmolLM2's card (a GGUF file; the tiny model has none)."""
+    at = at_real
     assert at.radio(key="model_choice").options[:2] == ["SmolLM2-135M-Instruct", "gemma-3-270m"]
     assert any("Q4_1 GGUF dequantised to fp32" in t.value for t in at.text)
 
@@ -85,8 +116,11 @@ def test_home_unknown_model_message(at):
     at.button(key="do_use_model").click().run()
     assert not at.exception
     assert any("Cannot load model 'no-such/model-abc'" in e.value for e in at.error)
-    at.run()  # next run is back on the default model
-    assert {m.label: m.value for m in at.metric}["Layers"] == "30"
+    at.run()  # next run is back on the app's default model
+    from app_pages.ui import models
+
+    assert at.session_state["model_name"] == models.DEFAULT
+    assert {m.label: m.value for m in at.metric}["Layers"] == str(n_layers(at))
     at.radio(key="model_choice").set_value("SmolLM2-135M-Instruct").run()
 
 
@@ -158,24 +192,26 @@ def test_hidden_states_page(at):
     before = chart(at, 0)
     # one layer control: the app's slider; the figure carries no second (plotly) slider or frames
     assert not before.get("frames") and not before["layout"].get("sliders")
-    assert before["layout"]["title"]["text"].endswith("layer 15")
-    import re
+    last = n_layers(at)
+    middle = (last + 1) // 2                  # the slider opens in the middle of layers 0..last (15 of SmolLM2's 30)
+    other = middle - 1
+    assert before["layout"]["title"]["text"].endswith(f"layer {middle}")
     names = [t.get("name", "") for t in before["data"]]
     n_prompts = len([p for p in at.text_area(key="states_prompts").value.splitlines() if p.strip()])
     assert sum(bool(re.match(r"\d+: ", n)) for n in names) == n_prompts   # colour key: one entry per prompt
-    at.select_slider(key="states_layer").set_value(20).run()
+    at.select_slider(key="states_layer").set_value(other).run()
     assert not at.exception
     after = chart(at, 0)
-    assert after["layout"]["title"]["text"].endswith("layer 20")
+    assert after["layout"]["title"]["text"].endswith(f"layer {other}")
     assert not np.array_equal(xs(before["data"][1]), xs(after["data"][1]))
     # ▶ play moves the same slider, one layer per rerun, to the last layer, then stops
     at.button(key="do_states_play").click().run()
     assert not at.exception
-    assert at.select_slider(key="states_layer").value == 30 and at.session_state["states_playing"] is False
-    assert chart(at, 0)["layout"]["title"]["text"].endswith("layer 30")
+    assert at.select_slider(key="states_layer").value == last and at.session_state["states_playing"] is False
+    assert chart(at, 0)["layout"]["title"]["text"].endswith(f"layer {last}")
     # the lens heatmap is the second chart; its note is on the page
     assert len(at.get("plotly_chart")) == 2
-    assert any("last few of 30 layers" in i.value and "reads back the input token" in i.value for i in at.info)
+    assert any(f"last few of {last} layers" in i.value and "reads back the input token" in i.value for i in at.info)
 
 
 def test_hidden_states_rings_massive_tokens_and_the_toggle_leaves_them_out(at):
@@ -208,25 +244,27 @@ def test_hidden_states_custom_axis_and_presets(at):
     at.toggle(key="ax_on").set_value(False).run()
 
 
-@pytest.mark.parametrize("prompts,layers,msg", [
-    ("", "0-30", "No prompts"), ("\n".join(["p"] * 500), "0-30", "too many"),
-    ("x" * 20_000, "0-30", "token limit"), ("ok", "0-40", "out of range"),
+@pytest.mark.parametrize("prompts,layers,msg", [          # layers: n is the loaded model's last layer
+    ("", "0-{n}", "No prompts"), ("\n".join(["p"] * 500), "0-{n}", "too many"),
+    ("x" * 20_000, "0-{n}", "token limit"), ("ok", "0-{n_plus_10}", "out of range"),
 ])
 def test_hidden_states_bad_input(at, prompts, layers, msg):
     at.switch_page("app_pages/2_Hidden_states.py").run()
+    n = n_layers(at)
     at.selectbox(key="states_preset").set_value("(type your own)").run()
     at.text_area(key="states_prompts").input(prompts).run()
-    at.text_input(key="states_layers").input(layers).run()
+    at.text_input(key="states_layers").input(layers.format(n=n, n_plus_10=n + 10)).run()
     assert not at.exception
     assert any(msg in e.value for e in [*at.error, *at.warning])     # a bad layer list warns and draws every layer
-    at.text_input(key="states_layers").input("0-30").run()
+    at.text_input(key="states_layers").input(f"0-{n}").run()
 
 
 def test_senses_page(at):
     at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception
     assert len(at.get("plotly_chart")) == 5   # separability, reliability, dose-response, heatmap, sense map
-    assert any("P(bee)" in i.value for i in at.info)
+    senses = at.selectbox(key="sn_target").options      # the pull line names one sense's probability (which one
+    assert any(f"P({s})" in i.value for i in at.info for s in senses)     # is the model's: SmolLM2's is below)
     assert any("shuffles" in i.value and "nested" in i.value for i in at.info)
     assert any("calibration error" in c.value for c in at.caption)
     names = {t["name"] for t in chart(at, 0)["data"]}
@@ -249,6 +287,15 @@ def test_senses_page(at):
     assert at.radio(key="walk_source").value == "from the Senses page"
     assert at.text_area(key="walk_prompt_from the Senses page").value == "The queen"
     assert any(f"Sense direction {sent.label} at layer {sent.layer}" in c.value for c in at.caption)
+
+
+def test_the_senses_page_reads_the_queen_steps_as_bee(at_real):
+    """On the real model: the sense the queen steps pull toward, as a teacher reads it on the page, is bee
+    (a random tiny model lands on any sense; the pull line's flow is checked on it above)."""
+    at = at_real
+    at.switch_page("app_pages/3_Senses.py").run()
+    assert not at.exception
+    assert any("P(bee)" in i.value for i in at.info)
 
 
 def test_senses_other_word_and_readout(at):
@@ -349,10 +396,7 @@ def test_seed_claims_page(at):
 
 @pytest.fixture
 def at_gemma(request):
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["model_name"] = request.param
-    at.run()
-    return at
+    return open_app(request.param, timeout=300)
 
 
 # the Gemma 3 family's code paths on its tiny config in CI; the real Gemma 3 270M in `make test-all`
@@ -405,7 +449,7 @@ def test_lessons_page_and_link_builder(at):
 
 def test_starting_a_class_gives_a_code_and_two_links(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_DATA_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.switch_page("app_pages/6_Lessons.py").run()
     at.button(key="do_class_start_queen-hive").click().run()
     assert not at.exception
@@ -421,7 +465,7 @@ def test_starting_a_class_gives_a_code_and_two_links(tmp_path, monkeypatch):
 
 
 def test_lesson_language_from_the_link():
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.query_params.update({"v": "1", "lesson": "conversation-path", "step": "2", "lang": "de"})
     at.switch_page("app_pages/1_Dialogues.py").run()
     assert not at.exception
@@ -432,19 +476,20 @@ def test_lesson_language_from_the_link():
 
 
 def test_links_carry_option_values_and_still_read_old_labels():
-    at = AppTest.from_file(APP, default_timeout=240).run()
-    at.query_params.update({"v": "1", "map_source": "lm", "map_layer": "5"})
+    at = open_app()
+    layer = round(0.4 * n_layers(at)) + 1                # a layer the link sets: not the slider's default
+    at.query_params.update({"v": "1", "map_source": "lm", "map_layer": str(layer)})
     at.switch_page("app_pages/1_Dialogues.py").run()
-    assert not at.exception and at.radio(key="map_source").value == "lm" and at.slider(key="map_layer").value == 5
+    assert not at.exception and at.radio(key="map_source").value == "lm" and at.slider(key="map_layer").value == layer
     assert not at.sidebar.warning                        # map_layer is a setting once the source is the LM
-    old = AppTest.from_file(APP, default_timeout=240).run()
+    old = open_app()
     old.query_params.update({"v": "1", "map_source": "language model", "map_method": "PCA"})
     old.switch_page("app_pages/1_Dialogues.py").run()
     assert old.radio(key="map_source").value == "lm" and old.radio(key="map_method").value == "pca"
 
 
 def test_every_unusable_link_value_gets_a_note_and_the_page_still_renders():
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.query_params.update({"v": "1", "states_seed": "-1", "states_layers": "zz", "model": "evil/model"})
     at.switch_page("app_pages/2_Hidden_states.py").run()
     assert not at.exception
@@ -452,7 +497,7 @@ def test_every_unusable_link_value_gets_a_note_and_the_page_still_renders():
     assert "states_seed='-1'" in note and "model='evil/model' is not an embedded model" in note
     assert any("Cannot read layers 'zz'" in w.value for w in at.warning)       # the page draws every layer instead
     assert at.get("plotly_chart") and any("Hidden_states" in c.value for c in at.sidebar.code)
-    step = AppTest.from_file(APP, default_timeout=240).run()
+    step = open_app()
     step.query_params.update({"v": "1", "lesson": "queen-hive", "step": "99"})
     step.switch_page("app_pages/6_Lessons.py").run()
     assert "step=99: this lesson has steps 1 to 4" in " ".join(w.value for w in step.sidebar.warning)
@@ -461,14 +506,14 @@ def test_every_unusable_link_value_gets_a_note_and_the_page_still_renders():
 def test_link_notes_and_link_box_belong_to_their_own_session():
     """A session's note on unusable link settings, and its link box, never reach another session
     (they were once emitted inside a cached function, which Streamlit replays to later sessions)."""
-    first = AppTest.from_file(APP, default_timeout=240).run()     # (st.navigation registers the pages on a run)
+    first = open_app()     # (st.navigation registers the pages on a run)
     first.query_params.update({"v": "1", "lesson": "nope", "zzz": "1"})
     first.switch_page("app_pages/6_Lessons.py").run()
     assert not first.exception
     note = " ".join(w.value for w in first.sidebar.warning)
     assert "lesson='nope' is not a lesson" in note and "'zzz' is not a setting" in note
     assert any("zzz=1" in c.value for c in first.sidebar.code)
-    second = AppTest.from_file(APP, default_timeout=240).run()
+    second = open_app()
     second.switch_page("app_pages/6_Lessons.py").run()
     assert not second.exception
     assert not second.sidebar.warning
@@ -479,7 +524,7 @@ def test_link_notes_and_link_box_belong_to_their_own_session():
 def test_a_hide_parameter_never_reaches_the_html_it_writes():
     """The one ``unsafe_allow_html`` (presenter CSS and hidden controls) only ever gets keys that match
     KEY: a link that tries to inject markup gets a note and the markup is dropped."""
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.query_params.update({"v": "1", "hide": "do_sn_upload,x</style><script>alert(1)</script>"})
     at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception
@@ -497,10 +542,10 @@ def test_starting_a_lesson_computes_its_answers_in_the_background(monkeypatch):
 
     from app_pages.ui import models
 
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.button(key="do_home_lesson").click().run()
     assert not at.exception
-    lm = models._lm_loader(models.DEFAULT).result       # the app's one shared model object
+    lm = models._lm_loader(at.session_state["model_name"]).result       # the session's model: one shared object
     t0 = time.time()
     while lm.peek(("lesson", "queen_sense", "queen")) is None and time.time() - t0 < 120:
         time.sleep(0.5)
@@ -604,8 +649,7 @@ def test_umaps_code_compiles_when_a_page_offers_umap_not_at_every_start(monkeypa
     monkeypatch.setattr(project, "warm_up", lambda: started.set() or 0.0)    # recorded, not compiled
     monkeypatch.setattr(project, "_warm", threading.Event())               # not warm in this test
     models.warm_umap.clear()                                              # this process's loader: started afresh
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
+    at = open_app()
     at.switch_page("app_pages/6_Lessons.py").run()
     assert not at.exception and not started.wait(3)
     at.switch_page("app_pages/1_Dialogues.py").run()
@@ -626,7 +670,7 @@ def _class(tmp_path, monkeypatch, alphabet=None):
 
 
 def _join(typed):
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.switch_page("app_pages/7_Join.py").run()
     assert not at.exception
     at.text_input(key="jn_code").input(typed)
@@ -670,12 +714,12 @@ def test_a_wrong_join_code_says_so_in_the_main_area(tmp_path, monkeypatch):
 
 def test_a_lower_case_class_link_joins_and_a_wrong_one_says_so_in_the_main_area(tmp_path, monkeypatch):
     info = _class(tmp_path, monkeypatch)
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.query_params.update({"v": "1", "lesson": "queen-hive", "class": info.code.lower()})
     at.switch_page("app_pages/3_Senses.py").run()
     assert not at.exception and at.session_state["_class"] == info.code
     assert not at.main.error
-    bad = AppTest.from_file(APP, default_timeout=240).run()
+    bad = open_app()
     bad.query_params.update({"v": "1", "lesson": "queen-hive", "class": "ZZZZZ9"})
     bad.switch_page("app_pages/3_Senses.py").run()
     assert not bad.exception and "_class" not in bad.session_state
@@ -688,7 +732,7 @@ def test_present_1_without_the_class_key_is_a_students_view_and_notes_need_the_k
     info = _class(tmp_path, monkeypatch)
 
     def open_(**q):
-        at = AppTest.from_file(APP, default_timeout=240).run()
+        at = open_app()
         at.query_params.update({"v": "1", "lesson": "queen-hive", "class": info.code, **q})
         at.switch_page("app_pages/3_Senses.py").run()
         assert not at.exception
@@ -713,7 +757,7 @@ def test_present_1_without_the_class_key_is_a_students_view_and_notes_need_the_k
 
 
 def test_a_crafted_link_value_renders_as_plain_text():
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.query_params.update({"v": "1", "states_seed": "[x](http://evil)", "[y](http://evil2)": "1",
                             "lang": "<http://evil3>"})
     at.switch_page("app_pages/2_Hidden_states.py").run()
@@ -725,7 +769,7 @@ def test_a_crafted_link_value_renders_as_plain_text():
 
 def test_start_a_class_is_one_click_from_home_with_the_code_links_and_projector_button(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_DATA_DIR", str(tmp_path))
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = open_app()
     at.button(key="do_class_start_home").click().run()
     assert not at.exception
     code = at.session_state["_class"]

@@ -122,12 +122,12 @@ def test_a_walking_step_hides_the_steered_texts_and_the_verdict_until_you_reveal
 
     monkeypatch.setitem(FACTS, "walk_band", lambda lm, encoder=None, **kw: dict(WALK_FACT))
     at = _open("app_pages/4_Latent_walk.py", lesson="walking-direction", step="2")
-    assert at.radio(key="wk_source").value == "preset" and at.selectbox(key="wk_preset").value == "Love − Hate"
+    assert at.radio(key="walk_source").value == "preset" and at.selectbox(key="walk_preset").value == "Love − Hate"
     assert "Hidden until you reveal the answer." in _notes(at)      # where the answer's chart comes
-    at.text_area(key="wk_prompt_preset").input("I think that you").run()
-    at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
-    at.slider(key="wk_tokens").set_value(5).run()
-    at.button(key="do_wk_run").click().run()
+    at.text_area(key="walk_prompt_preset").input("I think that you").run()
+    at.text_input(key="walk_strengths_preset").input("-0.2,0,0.2").run()
+    at.slider(key="walk_tokens").set_value(5).run()
+    at.button(key="do_walk_run").click().run()
     assert not at.exception and not at.error
     md = " ".join(m.value for m in at.markdown)
     assert "**unsteered**" not in md and "I think that you" not in md          # the steered texts' cards

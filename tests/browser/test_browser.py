@@ -231,9 +231,9 @@ def test_a_typed_prompt_survives_a_reload_and_the_link_opens_the_same_view(page,
     wait_idle(page)
     page.locator('[data-testid="stRadio"]').filter(has_text="Projection").get_by_text("UMAP", exact=True).click()
     wait_idle(page)
-    page.wait_for_function("() => location.search.includes('hs_method=umap')")   # the option's value, not its label
+    page.wait_for_function("() => location.search.includes('states_method=umap')")   # the option's value, not its label
     url = page.url
-    assert "hs_prompts=" in url and "v=1" in url
+    assert "states_prompts=" in url and "v=1" in url
     page.reload()
     wait_idle(page)
     expect(page.get_by_label("Prompts, one per line")).to_have_value("Bees dance to share the way")

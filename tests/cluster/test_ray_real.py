@@ -63,11 +63,11 @@ at = AppTest.from_file("app.py", default_timeout=400)
 at.run()
 where = [c.value.replace("\\", "") for c in at.caption if "Model work runs" in c.value]
 at.switch_page("app_pages/4_Latent_walk.py").run()
-at.radio(key="wk_source").set_value("preset").run()
-at.text_area(key="wk_prompt_preset").input("I think that you\nMy neighbour is").run()
-at.text_input(key="wk_strengths_preset").input("-0.2,0,0.2").run()
-at.slider(key="wk_tokens").set_value(8).run()
-at.button(key="do_wk_run").click().run()
+at.radio(key="walk_source").set_value("preset").run()
+at.text_area(key="walk_prompt_preset").input("I think that you\nMy neighbour is").run()
+at.text_input(key="walk_strengths_preset").input("-0.2,0,0.2").run()
+at.slider(key="walk_tokens").set_value(8).run()
+at.button(key="do_walk_run").click().run()
 from app_pages.ui import models
 from latent.serving.scheduler import scheduler_for
 sched = scheduler_for(models.lm())

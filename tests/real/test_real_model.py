@@ -140,9 +140,9 @@ def test_gemma_hidden_states_and_lens_match_hf(gemma_lm):
 @pytest.mark.parametrize("model", ["SmolLM2-135M-Instruct", pytest.param("gemma-3-270m", marks=pytest.mark.full)])
 @pytest.mark.parametrize("args", [
     ["lens", "--text", "The queen", "--k", "2", "--json"],
-    ["tokens", "--text", "The queen", "--text", "A bee", "--method", "pca", "--json"],
+    ["states", "--text", "The queen", "--text", "A bee", "--method", "pca", "--json"],
     ["senses", "--word", "queen", "--context", "queen", "--context", "honey hive queen"],
-    ["steer", "--prompt", "I think", "--toward", "Love", "--away", "Hate", "--strengths=-0.2,0,0.2", "--tokens", "4"],
+    ["walk", "--prompt", "I think", "--toward", "Love", "--away", "Hate", "--strengths=-0.2,0,0.2", "--tokens", "4"],
     ["claims", "reuse", "--param", "questions=1", "--param", "lengths=16,32", "--seed", "2", "--json"],
     ["dialogues", "--out", "{tmp}/map.csv", "--method", "pca"],
 ])
@@ -165,7 +165,7 @@ def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, ca
             assert {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", "null", "n", "model", "dtype",
                     "seed"} <= set(out)
             assert out["effect"] == 0 and out["seed"] == 2 and out["dtype"] == "float32" and out["model"] == model
-        if args[0] == "steer":        # every meter with its interval and the random directions' band
+        if args[0] == "walk":        # every meter with its interval and the random directions' band
             for r in out["results"]:
                 for m in ("typicality", "distinct2", "kl"):
                     assert set(r[m]) == {"value", "ci", "random_band"} and len(r[m]["random_band"]) == 2

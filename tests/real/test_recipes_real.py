@@ -16,9 +16,9 @@ def direct(kind, p, lm, enc):
         from latent.core.corpus import load_corpus
         from latent.dialogues.map import MapSpec, compute_map
         return compute_map(MapSpec(**p), load_corpus(), lm=lm)[0]
-    if kind == "token_map":
+    if kind == "states_map":
         from latent.core.direction import Direction
-        from latent.tokens.map import axis_view, token_map
+        from latent.states.map import axis_view, token_map
         tm = token_map(lm, p["prompts"], p["layers"], method=p["method"], dims=2, seed=p["seed"])
         return axis_view(tm, Direction.from_dict(p["x_axis"]), None)
     if kind == "lens":
@@ -32,15 +32,15 @@ def direct(kind, p, lm, enc):
         return {"separability": rep.separability_table, "sense_map": lambda: sense_map(rep),
                 "reliability": rep.reliability_table}.get(
             p["figure"], rep.probs_table)()
-    if kind == "steer":
+    if kind == "walk":
         from latent.core.direction import Direction
-        from latent.steering.walk import steered_map, sweep
+        from latent.walk.paths import steered_map, sweep
         d = Direction.from_dict(p["direction"])
         sw = sweep(lm, enc, p["prompt"], d, p["strengths"], max_new_tokens=p["max_new_tokens"], seeds=p["seeds"],
                    do_sample=p["do_sample"], n_random=p["n_random"])
         return steered_map(lm, sw, d) if p["figure"] == "steered_map" else sw.table()
     if kind == "interpolation":
-        from latent.steering.walk import interpolate
+        from latent.walk.paths import interpolate
         return interpolate(lm, enc, p["a"], p["b"], p["layer"]).table
     if kind == "claim":
         from latent.claims import run
@@ -54,14 +54,14 @@ def cases(lm):
                   positive="bee", negative="monarch")
     yield "dialogue_map", {"source": "lm", "layer": 2, "method": "pca", "dims": 2, "seed": 0, "pooling": "mean",
                            "color": "speaker"}
-    yield "token_map", {"prompts": ["the queen", "a bee"], "layers": [0, 1, 2, 3], "method": "pca", "dims": 2,
+    yield "states_map", {"prompts": ["the queen", "a bee"], "layers": [0, 1, 2, 3], "method": "pca", "dims": 2,
                         "seed": 0, "layer": 2, "color": "token", "x_axis": d.to_dict()}
     yield "lens", {"text": "the queen"}
     for fig in KINDS["senses"].figures:
         yield "senses", {"word": "queen", "senses": SENSES, "contexts": ["queen", "honey queen"], "figure": fig,
                          **({"target": "bee"} if fig == "probabilities" else {})}
-    for fig in KINDS["steer"].figures:
-        yield "steer", {"prompt": "the queen", "strengths": [-1.0, 0.0, 1.0], "direction": d.to_dict(),
+    for fig in KINDS["walk"].figures:
+        yield "walk", {"prompt": "the queen", "strengths": [-1.0, 0.0, 1.0], "direction": d.to_dict(),
                         "max_new_tokens": 5, "seeds": [0, 1], "do_sample": True, "n_random": 2, "positions": "all",
                         "figure": fig}
     yield "interpolation", {"a": "the queen", "b": "a bee", "layer": 2}

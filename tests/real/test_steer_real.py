@@ -6,13 +6,13 @@ import pytest
 
 from latent.core.direction import Direction
 from latent.core.generate import generate
-from latent.steering.steer import steering_plan
+from latent.walk.steer import steering_plan
 
 
 # ------------------------------------------------------------------ real model
 def test_love_hate_moves_the_concept_score(real_lm, encoder):
-    from latent.steering.presets import build
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
+    from latent.walk.presets import build
 
     d = build(real_lm, "Love − Hate")
     # one greedy sample per strength (the old meter): it moves, but a single sample is not evidence...
@@ -31,7 +31,7 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
 
 
 def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
-    from latent.steering.walk import random_directions, sweep
+    from latent.walk.paths import random_directions, sweep
 
     d = Direction(random_directions(576, 1, seed=123)[0], 6, positive="Love", negative="Hate",
                   recipe={"kind": "random", "positive": ["Love"], "negative": ["Hate"]})
@@ -57,7 +57,7 @@ def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
     """The page's and the walking lesson's default (the preset's 8 prompts, its measured layer and strength)
     can show the effect it is about: its slope clears the matched random directions' band. Where a model's
     setting is not measured, the page says hand-set and this test does not apply."""
-    from latent.steering.spec import SweepSpec
+    from latent.walk.spec import SweepSpec
 
     lm = request.getfixturevalue(model)
     spec = SweepSpec.default(lm)

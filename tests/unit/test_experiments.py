@@ -10,6 +10,7 @@ from conftest import make_tiny_lm
 import latent.claims as claims
 from latent.claims import ExperimentError, get, registry, run
 from latent.claims.evidence import ARITHMETIC, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge, paired_finding
+from latent.claims.experiments import cousins, economy, reasoning, talking
 from latent.claims.experiments.reuse import generate_cached, generate_nocache
 from latent.claims.experiments.sparse_messages import keep_topk, patched_logprobs, sparsify
 from latent.core.hidden import encode, hidden_states
@@ -20,6 +21,10 @@ CONTRACT = {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", 
 TINY_PARAMS = {"reuse": {"lengths": (16, 24), "questions": 2, "repeats": 2}, "cousins": {"n_prompts": 10, "far": 1},
                "sparse-matrix": {}, "sparse-messages": {"layer": 2, "ks": (1, 8, 32)},
                "economy": {"n_probes": 6}, "reasoning": {"n_questions": 10}, "talking": {"n_texts": 20}}
+
+
+SENTENCES = {"talking": talking.what_crosses, "reasoning": reasoning.what_is_measured, "economy": economy.tau_sentence,
+             "cousins": cousins.cousin_sentence}      # the experiments whose tab sentence is generated (test_claim_sentences.py)
 
 
 # ------------------------------------------------------------------ the verdict rule
@@ -193,6 +198,8 @@ def test_every_experiment_meets_the_contract_and_reproduces(tiny_pair, name):
     assert a["ci"][0] <= a["effect"] <= a["ci"][1]
     for f in a["findings"]:
         assert f["ci"][0] <= f["effect"] + 1e-9 and f["effect"] <= f["ci"][1] + 1e-9, f["measure"]
+    if name in SENTENCES:                   # the tab's key sentence is written from the JSON's own numbers
+        assert a["headline"] and a["headline"] == SENTENCES[name](a["numbers"])
 
 
 def test_registry_names_every_experiment():

@@ -16,7 +16,7 @@ from latent.core.generate import generate
 from latent.core.hidden import hidden_states
 from latent.core.hooks import Plan, use
 from latent.core.lens import lens_logits
-from latent.steering.steer import steering
+from latent.walk.steer import steering
 
 TEXT = "the queen of the hive hums"   # longer than Gemma's test sliding window (6)
 

@@ -19,8 +19,8 @@ def kept(tmp_path, monkeypatch):
     from latent.claims import framework
     from latent.dialogues import map as dmap
     from latent.senses import study
-    from latent.tokens import lens
-    from latent.tokens import map as tmap
+    from latent.states import lens
+    from latent.states import map as tmap
 
     monkeypatch.setenv("LATENT_STORE", "on")
     monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))
@@ -57,7 +57,7 @@ def cli_json(capsys, argv):
 # ------------------------------------------------------------------ tokens: map and lens
 def test_a_token_map_is_kept_and_a_recipe_reads_the_pages_map(kept, tiny_lm, monkeypatch):
     from latent.recipes import Resources, make_recipe, replay
-    from latent.tokens import map as tmap
+    from latent.states import map as tmap
 
     calls = counting(monkeypatch, tmap, "token_map")
     prompts, layers = ("the queen bee", "a hive of bees"), (0, 1, 2)
@@ -66,7 +66,7 @@ def test_a_token_map_is_kept_and_a_recipe_reads_the_pages_map(kept, tiny_lm, mon
     hits = kept.store.hits
     again = tmap.kept_token_map(tiny_lm, list(prompts), list(layers), method="pca", dims=2, seed=0)
     assert calls == [1] and kept.store.hits == hits + 1
-    table, _, _ = replay(make_recipe("token_map", {"prompts": list(prompts), "layers": list(layers), "method": "pca",
+    table, _, _ = replay(make_recipe("states_map", {"prompts": list(prompts), "layers": list(layers), "method": "pca",
                                                    "dims": 2, "seed": 0}), Resources(_lm=tiny_lm))
     assert calls == [1]                                                  # the recipe read the same entry
     fresh = tmap.token_map(tiny_lm, list(prompts), list(layers), method="pca", dims=2, seed=0)
@@ -81,7 +81,7 @@ def test_a_lens_is_kept_and_the_cli_and_a_recipe_share_it(kept, tiny_lm, monkeyp
     from latent.core.hidden import hidden_states
     from latent.core.lens import lens_table
     from latent.recipes import Resources, make_recipe, replay
-    from latent.tokens import lens
+    from latent.states import lens
 
     calls = counting(monkeypatch, lens, "lens_table")
     monkeypatch.setattr(cli, "_lm", lambda a: tiny_lm)

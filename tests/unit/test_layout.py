@@ -23,7 +23,7 @@ def imports_of(path: Path) -> set[str]:
 
 
 def test_core_imports_no_feature_and_no_streamlit():
-    assert FEATURES >= {"dialogues", "tokens", "senses", "steering", "claims"}
+    assert FEATURES >= {"dialogues", "states", "senses", "walk", "claims"}
     bad = []
     for f in (ROOT / "latent" / "core").glob("*.py"):
         for mod in imports_of(f):
@@ -177,9 +177,10 @@ def test_cli_commands_carry_their_feature_names_and_accept_the_old_ones():
     from latent.cli import build_parser
 
     p = build_parser()
-    for new, old in (("claims", "experiment"), ("tokens", "project")):
+    for new, old in (("claims", "experiment"), ("states", "project"), ("states", "tokens")):
         assert p.parse_args([new, "--list"] if new == "claims" else [new, "--text", "x", "--json"]).func is \
             p.parse_args([old, "--list"] if old == "experiment" else [old, "--text", "x", "--json"]).func
+    assert p.parse_args(["walk", "--list-presets"]).func is p.parse_args(["steer", "--list-presets"]).func
 
 
 def test_a_bug_in_a_command_prints_its_traceback_and_a_bad_input_one_line(monkeypatch, capsys):

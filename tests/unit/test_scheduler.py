@@ -78,7 +78,7 @@ def test_an_error_reaches_every_waiting_session(tiny_lm, sched):
 
 def test_the_sweep_through_the_scheduler_equals_the_direct_sweep(tiny_lm, sched):
     from latent.core.direction import Direction
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
 
     class Enc:  # a deterministic stand-in encoder: concept scores need only consistent vectors
         def encode(self, texts, normalize_embeddings=True, **kw):
@@ -374,7 +374,7 @@ def test_a_batch_streams_each_requests_own_rows_up_to_its_own_length(tiny_lm):
 
 def test_the_sweep_streams_its_first_prompts_cards_through_the_scheduler(tiny_lm, sched):
     from latent.core.direction import Direction
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
 
     class Enc:
         def encode(self, texts, normalize_embeddings=True, **kw):

@@ -11,7 +11,7 @@ from latent.core.direction import Direction, DirectionError
 from latent.core.generate import generate
 from latent.core.hidden import InputError, hidden_states
 from latent.core.hooks import current
-from latent.steering.steer import steering, steering_plan, typical_norms
+from latent.walk.steer import steering, steering_plan, typical_norms
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_sampling_uses_a_seed_per_row(tiny_lm):
 
 def test_sweep_rows_do_not_depend_on_their_batch(tiny_lm, dirs):
     """Each baseline row equals the solo unsteered run with the same seed; steered rows differ."""
-    from latent.steering.walk import distinct2, sweep
+    from latent.walk.paths import distinct2, sweep
 
     sw = sweep(tiny_lm, _LengthEncoder(), "the queen", dirs[1], [-2.0, 0.0, 2.0], max_new_tokens=6, n_random=2)
     for sd in (0, 1, 2):
@@ -155,7 +155,7 @@ def test_a_streamed_sweep_decodes_its_cards_first_and_equals_the_one_batch_sweep
     lengths, so the one batch is left-padded and the cards' batch is not."""
     from conftest import make_tiny_lm
 
-    from latent.steering.walk import sweep
+    from latent.walk.paths import sweep
 
     lm = make_tiny_lm(family=family)
     d = Direction(np.random.default_rng(3).normal(size=lm.d_model), layer=2, positive="a", negative="b")
@@ -210,8 +210,8 @@ def test_every_meter_has_an_interval_and_the_random_control_band_beside_it(tiny_
     """Each meter (distinct-2, typicality, KL) carries a 95 % interval and the band of the random
     directions measured on the same units: mean ± 2 sd of each random direction's mean (mean against
     mean); at strength 0 the control is the unsteered rows, so KL's band is exactly 0."""
-    from latent.steering.figures import meters_figure
-    from latent.steering.walk import METERS, RANGES, sweep
+    from latent.walk.figures import meters_figure
+    from latent.walk.paths import METERS, RANGES, sweep
 
     sw = sweep(tiny_lm, _LengthEncoder(), ["the queen", "a hive"], dirs[1], [-2.0, 0.0, 2.0], max_new_tokens=6,
                n_random=4)
@@ -249,7 +249,7 @@ def test_the_direction_is_compared_with_random_directions_mean_against_mean(tiny
     """Per strength: the random directions' mean effect over the same units with its interval over the
     directions, the paired difference with its interval over units, and the difference's null from the
     random directions themselves (each against the mean of the others); the verdict reads that pair."""
-    from latent.steering.walk import sweep, verdict
+    from latent.walk.paths import sweep, verdict
 
     sw = sweep(tiny_lm, _LengthEncoder(), ["the queen", "a hive", "honey"], dirs[1], [-2.0, 0.0, 2.0],
                max_new_tokens=6, n_random=5)
@@ -275,7 +275,7 @@ def test_the_direction_is_compared_with_random_directions_mean_against_mean(tiny
 def test_a_random_direction_against_the_other_random_directions_lands_in_the_null(tiny_lm):
     """The control behaves as a control: a direction that is itself a random direction of the same norm
     (not one of the sweep's own) is not called 'beyond random' at any strength, nor by its slope."""
-    from latent.steering.walk import random_directions, sweep
+    from latent.walk.paths import random_directions, sweep
 
     layer = 2
     d = Direction(random_directions(tiny_lm.d_model, 1, seed=99)[0], layer, recipe={"kind": "random"})
@@ -286,7 +286,7 @@ def test_a_random_direction_against_the_other_random_directions_lands_in_the_nul
 
 
 def test_degenerate_text_is_flagged_by_runs_and_symbols_not_only_bigrams():
-    from latent.steering.walk import degenerate
+    from latent.walk.paths import degenerate
 
     assert degenerate("#tamlyn!!!1111", 1.0, 6)          # a character run
     assert degenerate("@#$%^&*~@#$%^&*~", 1.0, 8)        # symbol spam
@@ -299,7 +299,7 @@ def test_a_direction_that_is_one_of_the_random_ones_lands_in_every_meters_band(t
     """The control behaves as a control: a direction equal to the sweep's own random direction 0 (same
     seed) is the same computation as that random row, so on every meter and strength it lies within
     the random band (one of n <= 5 values always lies within their mean ± 2 sd)."""
-    from latent.steering.walk import METERS, random_directions, sweep
+    from latent.walk.paths import METERS, random_directions, sweep
 
     layer = 2
     d = Direction(random_directions(tiny_lm.d_model, 5, seed=layer)[0], layer, recipe={"kind": "random"})
@@ -336,8 +336,8 @@ def test_top_k_sampling_draws_only_among_the_k_best(tiny_lm):
 def test_the_meters_figure_hiding_the_answer_keeps_only_the_random_band(tiny_lm):
     """A lesson step that asks whether the direction beats random ones shows the random band alone until the
     reveal: no trace of the direction and no cliff line (its own texts)."""
-    from latent.steering.figures import meters_figure
-    from latent.steering.walk import sweep
+    from latent.walk.figures import meters_figure
+    from latent.walk.paths import sweep
 
     d = Direction(np.ones(tiny_lm.d_model, dtype=np.float32), 2, recipe={"kind": "test"})
     sw = sweep(tiny_lm, _LengthEncoder(), "the queen", d, [-2.0, 0.0, 2.0], max_new_tokens=4, seeds=(0,), n_random=3)

@@ -96,7 +96,7 @@ def test_the_layer_norms_every_steering_page_needs_are_stored(tmp_path, monkeypa
     """typical_norms (4 s per new process on SmolLM2) is kept in the store: a new process's model object
     reads it instead of measuring, and what it reads equals a fresh measurement."""
     from latent.core.tiny import make_tiny_lm
-    from latent.steering import steer
+    from latent.walk import steer
 
     monkeypatch.setenv("LATENT_STORE", "on")
     monkeypatch.setenv("LATENT_STORE_DIR", str(tmp_path / "store"))

@@ -9,9 +9,9 @@ import pytest
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import InputError, LatentError
 from latent.recipes import RecipeError, Resources, make_recipe, replay
-from latent.steering.presets import DEFAULT_PRESET, load_presets
-from latent.steering.spec import SweepSpec
-from latent.steering.walk import N_RANDOM
+from latent.walk.paths import N_RANDOM
+from latent.walk.presets import DEFAULT_PRESET, load_presets
+from latent.walk.spec import SweepSpec
 
 PRESET = DEFAULT_PRESET
 
@@ -51,10 +51,10 @@ def test_the_cli_the_recipe_and_the_lesson_run_the_default_spec_of_the_preset(ti
     default = SweepSpec.default(tiny_lm, PRESET)
     monkeypatch.setattr(cli, "_lm", lambda a: tiny_lm)
     monkeypatch.setattr(cli, "load_encoder", lambda *a, **k: _Enc())
-    cli.main(["steer", "--preset", PRESET])                              # (main reports the stop and returns)
+    cli.main(["walk", "--preset", PRESET])                              # (main reports the stop and returns)
     # the recipe the page writes for its default sweep: the spec's dict, the direction's vector, the figure
     d = _direction(tiny_lm, default.layer)
-    recipe = make_recipe("steer", {**default.to_dict(), "direction": d.to_dict(), "figure": "meters"})
+    recipe = make_recipe("walk", {**default.to_dict(), "direction": d.to_dict(), "figure": "meters"})
     with pytest.raises(_Ran):
         replay(json.loads(json.dumps(recipe)), Resources(None, tiny_lm, _Enc()))
     with pytest.raises(_Ran):
@@ -72,7 +72,7 @@ def test_the_cli_without_a_preset_runs_the_free_default_with_its_flags(tiny_lm, 
 
     monkeypatch.setattr(cli, "_lm", lambda a: tiny_lm)
     monkeypatch.setattr(cli, "load_encoder", lambda *a, **k: _Enc())
-    cli.main(["steer", "--toward", "love|joy", "--away", "hate", "--prompt", "the queen", "--random", "2"])
+    cli.main(["walk", "--toward", "love|joy", "--away", "hate", "--prompt", "the queen", "--random", "2"])
     spec, _ = recorded[0]
     assert spec == SweepSpec.default(tiny_lm, None).replace(positive=("love", "joy"), negative=("hate",),
                                                              prompts=("the queen",), n_random=2)
@@ -111,7 +111,7 @@ def test_a_sweeps_recipe_replays_to_the_same_table_and_its_records_read_the_summ
                                                     seeds=(0, 1), max_new_tokens=4, n_random=3, layer=2)
     sw = spec.run(tiny_lm, _Enc())
     assert SweepSpec.from_dict({k: v for k, v in sw.recipe.items() if k != "direction"}) == spec
-    table, _, _ = replay(make_recipe("steer", {**sw.recipe, "figure": "meters"}), Resources(None, tiny_lm, _Enc()))
+    table, _, _ = replay(make_recipe("walk", {**sw.recipe, "figure": "meters"}), Resources(None, tiny_lm, _Enc()))
     assert table.equals(sw.table())
     recs = sw.per_strength()
     assert [r.strength for r in recs] == [-2.0, 0.0, 2.0] and [r.text for r in recs] == sw.texts

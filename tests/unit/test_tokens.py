@@ -6,7 +6,7 @@ import torch
 from latent.core.direction import Direction, DirectionError
 from latent.core.hidden import InputError, encode, hidden_states
 from latent.core.lens import lens_probs, lens_table
-from latent.tokens.map import MAX_PROMPTS, axis_view, nearest, parse_layers, place, token_map
+from latent.states.map import MAX_PROMPTS, axis_view, nearest, parse_layers, place, token_map
 
 PROMPTS = ["the queen bee", "a king and a queen"]
 

@@ -139,6 +139,45 @@ def _outputs_table(lm, prompts, ref, far, other, progress, steps):
     return pd.DataFrame(rows), far_name
 
 
+def _pct(x: float, ci) -> str:
+    return f"{x:.0%} [{ci[0]:.0%}, {ci[1]:.0%}]"
+
+
+def cousin_sentence(numbers: dict) -> str:
+    """The tab's key sentence, from the result's numbers alone: the int4 cousin against the fp32-copy floor,
+    then against the unrelated-model control, and what that control shows.
+
+    >>> by = {"fp32 copy (floor)": {"continuation_differs": 0.0, "differs_ci": [0.0, 0.07]},
+    ...       HEADLINE: {"continuation_differs": 0.94, "differs_ci": [0.83, 0.99], "first_word_agreement": 0.5,
+    ...                  "first_word_ci": [0.36, 0.64]}}
+    >>> s = cousin_sentence({"prompts": 50, "by_cousin": by, "far_reference": "gemma-3-270m",
+    ...                      "far_first_word": {"effect": 0.58, "ci": [0.43, 0.71], "n": 50},
+    ...                      "cousin_minus_far": {"effect": -0.08, "ci": [-0.24, 0.08], "n": 50}})
+    >>> "no closer to the original than an unrelated model" in s
+    True
+    """
+    by, n = numbers["by_cousin"], numbers["prompts"]
+    c, f = by[HEADLINE], by[COUSINS[0]]
+    differs = c["differs_ci"][0] > f["differs_ci"][1]
+    s = (f"The int4 cousin's {NEW_TOKENS}-token continuation differs from fp32's on {_pct(c['continuation_differs'], c['differs_ci'])}"
+         f" of {n} prompts, against {_pct(f['continuation_differs'], f['differs_ci'])} for an fp32 copy (the floor): "
+         + ("its outputs are not the original's." if differs else "not clearly more than the floor."))
+    far = numbers.get("far_reference")
+    if not far or "cousin_minus_far" not in numbers:
+        return s + " No unrelated model was run (far = 0), so whether the cousin stays closer to the original than a " \
+                   "stranger is not measured."
+    d, g = numbers["cousin_minus_far"], numbers["far_first_word"]
+    s += (f" Against an unrelated model ({far}): the cousin's first word agrees with fp32's on "
+          f"{_pct(c['first_word_agreement'], c['first_word_ci'])}, {far}'s on {_pct(g['effect'], g['ci'])} (cousin minus "
+          f"unrelated {d['effect']:+.2f} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}], n = {d['n']})")
+    if d["ci"][0] > 0:
+        return s + ": the cousin stays closer to the original than a stranger does; different outputs, but a relative's."
+    if d["ci"][1] < 0:
+        return s + ": on this measure the cousin agrees with the original less than an unrelated model does."
+    return s + (": on this measure the cousin is no closer to the original than an unrelated model is, so these numbers "
+                "do not show a close relative, only different outputs.")
+
+
 def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, progress=None,
         other=None) -> ExperimentResult:
     if not 10 <= int(n_prompts) <= 200:
@@ -156,7 +195,8 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
         k = int(g["continuation_differs"].sum()) if kind in COUSINS else 0
         return {"differs": k, "differs_share": k / n, "differs_ci": clopper_pearson(k, n),
                 "top1": float(g["top1_agrees"].mean()), "kl": float(g["kl"].mean()),
-                "kl_ci": bootstrap_ci(g["kl"], seed=seed), "first_word": float(g["first_word_agrees"].mean())}
+                "kl_ci": bootstrap_ci(g["kl"], seed=seed), "first_word": float(g["first_word_agrees"].mean()),
+                "first_word_ci": clopper_pearson(int(g["first_word_agrees"].sum()), n)}
     st = {k: stats(k) for k in COUSINS}
     floor = st[COUSINS[0]]
     findings = []
@@ -174,8 +214,10 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
         g = t[t["cousin"].str.endswith("(far reference)")]["first_word_agrees"]
         c4 = t[t["cousin"] == HEADLINE]["first_word_agrees"].to_numpy()
         d = c4 - g.to_numpy()
-        more.append(paired_finding(f"'cousins, not strangers': first-word agreement with fp32, int4 cousin minus {far_name}",
-                                   d, seed, control=f"{far_name}, a different model"))
+        vs_far = paired_finding(f"first word agrees with fp32: int4 cousin minus {far_name}, an unrelated model (does the "
+                                "cousin stay closer to the original than a stranger?)", d, seed,
+                                control=f"{far_name}, an unrelated model")
+        more.append(vs_far)
     ev = Evidence(
         tested=(f"Whether quantised copies of {lm.name} produce different outputs from the fp32 'original' on {n} prompts "
                 "(that original is itself the embedded GGUF dequantised to fp32, not the training checkpoint): "
@@ -195,9 +237,15 @@ def run(lm, *, prompts=None, n_prompts: int = 50, far: int = 1, seed: int = 0, p
                "by_cousin": {k: {"continuation_differs": round(v["differs_share"], 4),
                                  "differs_ci": [round(x, 4) for x in v["differs_ci"]],
                                  "top1_agreement": round(v["top1"], 4), "kl_mean": round(v["kl"], 6),
-                                 "first_word_agreement": round(v["first_word"], 4)} for k, v in st.items()}}
+                                 "first_word_agreement": round(v["first_word"], 4),
+                                 "first_word_ci": [round(x, 4) for x in v["first_word_ci"]]} for k, v in st.items()}}
     if far:
         numbers["far_first_word_agreement"] = round(float(g.mean()), 4)
+        numbers["far_first_word"] = {"effect": round(float(g.mean()), 4), "n": n,
+                                     "ci": [round(x, 4) for x in clopper_pearson(int(g.sum()), n)]}
+        numbers["cousin_minus_far"] = {"effect": round(vs_far.effect, 4), "ci": [round(x, 4) for x in vs_far.ci],
+                                       "n": vs_far.n}
+    ev.headline = cousin_sentence(numbers)
     method = ("Cousins are private quantised copies; each is compared with the fp32 model on the same prompts "
               "(greedy continuation, next-token top-1 and KL), beside an fp32-vs-fp32 floor and a different model "
               "as far reference.")

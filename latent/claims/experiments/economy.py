@@ -8,9 +8,10 @@ times the RMS of that token's activations at that layer. Per layer we show the a
 the last position beside the fraction a Gaussian vector would have (2·(1−Φ(τ))). Over ≥ 100 prompts
 we correlate the mean active fraction with the next-token entropy (Spearman r), with a bootstrap
 interval and a shuffled-pairing null, at every τ the slider offers: the verdict must not depend on
-τ. Over probe prompts we keep only the k largest-|a| neurons in **every** block at once (k = 0
-allowed) at the predicting position, against k random neurons, and count how often the top-1
-prediction survives.
+τ, so the headline and the per-τ table read one rule (the interval against r = 0) and, where τ
+changes the verdict, the headline is the least favourable τ's row. Over probe prompts we keep only
+the k largest-|a| neurons in **every** block at once (k = 0 allowed) at the predicting position,
+against k random neurons, and count how often the top-1 prediction survives.
 
 Example::
 
@@ -28,7 +29,7 @@ import torch
 from plotly.subplots import make_subplots
 from scipy.stats import norm
 
-from latent.claims.evidence import INCONCLUSIVE, Evidence, Finding, judge, paired_finding
+from latent.claims.evidence import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence, Finding, judge, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.core.hidden import encode, left_pad
 from latent.core.hooks import Plan, run_plan, use
@@ -127,6 +128,54 @@ def ablation_agreement(lm, prompts: list[str], seed: int, grid=K_GRID) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+RANK = {NOT_SUPPORTED: 0, INCONCLUSIVE: 1, SUPPORTED: 2}
+
+
+def weakest(rows: list[dict]) -> dict:
+    """The per-τ row least favourable to the claim: the lowest verdict, then the lowest interval."""
+    return min(rows, key=lambda r: (RANK.get(r["verdict"], 1), r["ci_lo"]))
+
+
+def by_verdict(rows: list[dict]) -> str:
+    """"supported at τ = 0.5–2, inconclusive at τ = 2.25–3": each verdict with its runs of consecutive τ."""
+    runs: list[list] = []
+    for r in sorted(rows, key=lambda r: r["tau"]):
+        if runs and runs[-1][0] == r["verdict"]:
+            runs[-1][2] = r["tau"]
+        else:
+            runs.append([r["verdict"], r["tau"], r["tau"]])
+    return ", ".join(f"{v} at τ = {a:g}" + (f"–{b:g}" if b != a else "") for v, a, b in runs)
+
+
+def tau_sentence(numbers: dict) -> str:
+    """The tab's key sentence, from the result's numbers alone: the headline and the per-τ table read one
+    rule (an interval against r = 0), and where τ changes the verdict the headline takes the least
+    favourable τ.
+
+    >>> rows = [{"tau": 1.0, "r": 0.25, "ci_lo": 0.06, "ci_hi": 0.43, "verdict": SUPPORTED},
+    ...         {"tau": 3.0, "r": 0.05, "ci_lo": -0.14, "ci_hi": 0.24, "verdict": INCONCLUSIVE}]
+    >>> tau_sentence({"tau": 1.0, "prompts": 104, "r_by_tau": rows, "headline_tau": 3.0})[:30]
+    'The verdict depends on τ (supp'
+    """
+    rows = numbers["r_by_tau"]
+    n = numbers["prompts"]
+
+    def at(t):
+        r = next(r for r in rows if abs(r["tau"] - t) < 1e-9)
+        return r, f"r = {r['r']:+.2f} [{r['ci_lo']:+.2f}, {r['ci_hi']:+.2f}], n = {n}"
+    here, here_s = at(numbers["tau"])
+    lo, hi = min(r["tau"] for r in rows), max(r["tau"] for r in rows)
+    if len({r["verdict"] for r in rows}) == 1:
+        return (f"Every τ from {lo:g} to {hi:g} gives the same verdict, {here['verdict']}: at τ = {here['tau']:g}, "
+                f"{here_s} (the null is r = 0).")
+    head, head_s = at(numbers["headline_tau"])
+    mine = "" if head is here else f"; at the τ chosen above ({here['tau']:g}), {here_s}: {here['verdict']}"
+    return (f"The verdict depends on τ ({by_verdict(rows)}). The headline reads the table's rule at the least favourable "
+            f"τ = {head['tau']:g}: {head_s}, {head['verdict']}{mine}." + (
+                " So denser activation goes with a less sure prediction only for some definitions of 'active'."
+                if any(r["verdict"] == SUPPORTED for r in rows) else ""))
+
+
 def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0, progress=None) -> ExperimentResult:
     if not 4 <= int(n_probes) <= 200:
         raise ExperimentError("n_probes must be 4-200.")
@@ -147,18 +196,23 @@ def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0
                         "verdict": v, "gaussian_fraction": gaussian_density(t_)})
     pt = pd.DataFrame(per_tau)
     here = pt[pt["tau"] == round(tau, 2)].iloc[0]
-    verdicts = set(pt["verdict"])
-    if len(verdicts) == 1:
-        verdict, reason = verdicts.pop(), f"at every τ from {taus[0]} to {taus[-1]} the same: at τ = {tau:g}, " + \
-            judge((here["ci_lo"], here["ci_hi"]), (0.0, 0.0))[1]
+    row = here if pt["verdict"].nunique() == 1 else weakest(pt.to_dict("records"))
+    verdict, reason = judge((row["ci_lo"], row["ci_hi"]), (0.0, 0.0))      # the per-τ table's own rule, on one row
+    if pt["verdict"].nunique() == 1:
+        reason = f"at every τ from {taus[0]} to {taus[-1]} the same: at τ = {tau:g}, {reason}"
     else:
-        groups = {v: [f"{x:g}" for x in pt[pt["verdict"] == v]["tau"]] for v in pt["verdict"].unique()}
-        verdict = INCONCLUSIVE
-        reason = "the verdict depends on τ (" + "; ".join(f"{v} at τ = {', '.join(ts)}" for v, ts in groups.items()) + ")"
-    head = Finding(f"Spearman r between a prompt's active fraction (|a| > τ·RMS, τ = {tau:g}) and its next-token entropy",
-                   float(here["r"]), (here["ci_lo"], here["ci_hi"]), len(prompts),
-                   "no correlation (r = 0; the shuffled-pairing null is drawn)", (0.0, 0.0), null_effect=0.0,
-                   spread=(here["null_lo"], here["null_hi"]), p=float(here["p"]), verdict=verdict, reason=reason)
+        reason = (f"the verdict depends on τ ({by_verdict(pt.to_dict('records'))}), so the headline takes the least "
+                  f"favourable τ = {row['tau']:g}, where {reason}")
+
+    def finding(r_, what):
+        return Finding(f"Spearman r between a prompt's active fraction (|a| > τ·RMS, τ = {r_['tau']:g}{what}) and its "
+                       "next-token entropy", float(r_["r"]), (r_["ci_lo"], r_["ci_hi"]), len(prompts),
+                       "no correlation (r = 0; the shuffled-pairing null is drawn)", (0.0, 0.0), null_effect=0.0,
+                       spread=(r_["null_lo"], r_["null_hi"]), p=float(r_["p"]))
+    same = float(row["tau"]) == float(here["tau"])
+    head = finding(row, "" if same else ": the least favourable τ, as the verdict must hold at every τ")
+    head.verdict, head.reason = verdict, reason
+    at_tau = [] if same else [finding(here, ": the τ chosen above")]
     probes = prompts[:: max(1, len(prompts) // int(n_probes))][: int(n_probes)]
     ab = ablation_agreement(lm, probes, seed)
     if progress:
@@ -166,7 +220,7 @@ def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0
     top = ab[(ab["kept"] == "largest |a|") & (ab["k"] == K_HEAD)]["survives"].to_numpy()
     rnd = ab[(ab["kept"] == "random") & (ab["k"] == K_HEAD)]["survives"].to_numpy()
     n_neurons = lm.model.config.intermediate_size
-    more = [paired_finding(f"top-1 survives when only the {K_HEAD} largest-|a| neurons of every block are kept "
+    more = at_tau + [paired_finding(f"top-1 survives when only the {K_HEAD} largest-|a| neurons of every block are kept "
                            f"({K_HEAD / n_neurons:.1%}), minus the same with {K_HEAD} random neurons", top - rnd, seed,
                            control=f"{K_HEAD} random neurons per block")]
     agg = ab.groupby(["kept", "k"], as_index=False, sort=False).agg(survives=("survives", "mean"), count=("survives", "sum"))
@@ -191,6 +245,8 @@ def run(lm, *, prompts=None, tau: float = 1.0, n_probes: int = 40, seed: int = 0
                             for row in pt.to_dict("records")],
                "survival": [{"kept": r.kept, "k": int(r.k), "share": round(float(r.survives), 4),
                              "ci": [round(float(r.ci_lo), 4), round(float(r.ci_hi), 4)]} for r in agg.itertuples()]}
+    numbers["headline_tau"] = float(row["tau"])
+    ev.headline = tau_sentence(numbers)
     method = ("Active = |a| > τ × the RMS of that token's MLP activations. Spearman r (active fraction vs entropy) with a "
               "bootstrap interval and a shuffled-pairing null at every τ on the slider; cumulative ablation keeps the k "
               "largest or k random neurons in every block at the predicting position.")

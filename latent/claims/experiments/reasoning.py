@@ -1,5 +1,6 @@
-"""Reasoning as steering: does the model's own reasoning text move it toward the right answer
-more than reasoning-shaped text that belongs to another question?
+"""Reasoning as steering: does the model's own reasoning text move it toward the right answer? What
+the headline measures is narrower: whether the answer word, where the reasoning contains it, raises
+the answer.
 
 Claim (001, suprjami): "'reasoning' … is just trying to steer the conversation in a more relevant
 direction in vector space, hopefully to generate more relevant output tokens."
@@ -9,9 +10,11 @@ question). The correct answer is then scored after no reasoning, after its own r
 same reasoning with the answer masked, after another question's reasoning (a seeded derangement),
 after that with the answer appended, after the answer word alone, and after same-length filler. Scores
 are the full answer string's log-probability and whether a greedy answer contains it. The headline is
-paired: does its own reasoning beat the same on-topic text with the answer masked? A reasoning that
-merely names the answer would pass the old control (another question's reasoning, which is off-topic)
-without steering in any other sense; the other controls are drawn beside it.
+paired: does its own reasoning beat the same on-topic text with the answer masked? Only the reasonings
+that contain the answer word differ from their masked copy, so the headline measures "the answer word
+in the reasoning raises the answer". The answer-containing and answer-free reasonings are reported
+apart (the share that contain the word is the *copy share*); on the answer-free ones the question is
+whether reasoning without the word still helps, against no reasoning and another question's reasoning.
 
 Example::
 
@@ -256,8 +259,11 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
                                                           else " (share of greedy answers that are correct)"),
                               d, seed, control=b)
     mine, other, masked = CONDITIONS[1], CONDITIONS[2], CONDITIONS[4]
-    head = paired(mine, masked, "does the model's own reasoning beat the same reasoning with the answer masked (an "
-                                "on-topic control that does not contain the answer)? correct-answer log-probability")
+    k = int(contains.sum())
+    head = paired(mine, masked, f"the answer word in the reasoning raises the answer ({k} of {n} reasonings contain it; "
+                                "on the others the masked text is the same and the difference is 0): correct-answer "
+                                "log-probability")
+    subsets, sub_find = _subsets(lp, contains, seed)
     did = (lp[mine] - lp[other]) - (lpw[mine] - lpw[other])
     more = [paired_finding("how much more the model's own reasoning (vs another question's) raises the correct answer "
                            "than a wrong answer: difference in differences of log-probability, nats", did, seed,
@@ -271,7 +277,7 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
             paired(CONDITIONS[2], CONDITIONS[0], "control: answer log-probability"),
             paired(CONDITIONS[1], CONDITIONS[2], "accuracy", unit="acc"),
             paired(CONDITIONS[1], CONDITIONS[0], "accuracy", unit="acc")]
-    ev = _evidence(n, head, more, acc, seed, contains)
+    ev = _evidence(n, head, more, acc, seed, contains, sub_find)
     rows = []
     for c in CONDITIONS:
         k = int(acc[c].sum())
@@ -286,7 +292,7 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
                "answer_logprob_mean": {c: round(float(lp[c].mean()), 4) for c in CONDITIONS},
                "wrong_answer_logprob_mean": {c: round(float(lpw[c].mean()), 4) for c in CONDITIONS},
                "accuracy": {c: round(float(acc[c].mean()), 4) for c in CONDITIONS},
-               "reasonings_containing_the_answer": int(contains.sum()),
+               "reasonings_containing_the_answer": k,
                "examples": [{"question": qs[i], "answer": ans[i], "own_reasoning": own[i].strip(),
                              "answer_after_own": outs[CONDITIONS[1]][i].strip()} for i in range(min(3, n))]}
     controls = {"on_topic_masked": CONDITIONS[4], "other_plus_answer": CONDITIONS[5], "answer_only": CONDITIONS[6]}
@@ -294,6 +300,9 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
                                  "vs_no_reasoning": (lambda f: {"effect": round(f.effect, 4),
                                                                "ci": [round(x, 4) for x in f.ci], "n": f.n})(
                                      paired(c, CONDITIONS[0], "control"))} for k, c in controls.items()}}
+    contract.update(subsets)
+    numbers.update(subsets)
+    ev.headline = what_is_measured(numbers)
     method = ("The model writes its own reasoning for each question (sampled, seeded); the correct answer is scored after "
               "no reasoning, its own reasoning, the same with the answer masked, another question's reasoning (with "
               "and without the answer appended), the answer alone and same-length filler: full-answer log-probability "
@@ -301,27 +310,98 @@ def run(lm, *, n_questions: int = 50, seed: int = 0, progress=None) -> Experimen
     return ExperimentResult("reasoning", CLAIM, ev, numbers, method, table, {"n_questions": n}, contract=contract)
 
 
-def _evidence(n, head, more, acc, seed, contains) -> Evidence:
+def _subsets(lp: dict, contains: np.ndarray, seed: int) -> tuple[dict, list]:
+    """The answer-containing and answer-free reasonings apart, and the copy share: the JSON and their findings."""
+    mine, none, other, masked = CONDITIONS[1], CONDITIONS[0], CONDITIONS[2], CONDITIONS[4]
+    n, k = len(contains), int(contains.sum())
+    lo, hi = clopper_pearson(k, n)
+    out = {"copy_share": {"effect": round(k / n, 4), "ci": [round(lo, 4), round(hi, 4)], "n": n, "count": k},
+           "answer_containing": None, "answer_free": None}
+    finds = []
+
+    def one(mask, a, b, what):
+        f = paired_finding(what, lp[a][mask] - lp[b][mask], seed, control=b)
+        finds.append(f)
+        return {"effect": round(f.effect, 4), "ci": [round(x, 4) for x in f.ci], "n": f.n}
+    if k:
+        out["answer_containing"] = {"n": k, "own_minus_masked": one(contains, mine, masked, (
+            f"the {k} reasonings that contain the answer word: own reasoning minus the same with the word masked "
+            "(correct-answer log-probability, nats)"))}
+    if k < n:
+        free = ~contains
+        out["answer_free"] = {"n": n - k, "own_minus_none": one(free, mine, none, (
+            f"the {n - k} reasonings without the answer word: own reasoning minus no reasoning (nats)")),
+            "own_minus_other": one(free, mine, other, (
+                f"the {n - k} reasonings without the answer word: own reasoning minus another question's reasoning (nats)"))}
+    return out, finds
+
+
+def _iv(d: dict, unit: str = " nats") -> str:
+    return f"{d['effect']:+.2f}{unit} [{d['ci'][0]:+.2f}, {d['ci'][1]:+.2f}], n = {d['n']}"
+
+
+def what_is_measured(numbers: dict) -> str:
+    """The tab's key sentence, from the result's numbers alone: what the headline measures (the answer word
+    in the reasoning raising the answer), the copy share, and whether reasoning without the word helps.
+
+    >>> n = {"questions": 50, "copy_share": {"effect": 0.34, "ci": [0.21, 0.49], "n": 50, "count": 17},
+    ...      "answer_containing": {"n": 17, "own_minus_masked": {"effect": 1.6, "ci": [0.7, 2.5], "n": 17}},
+    ...      "answer_free": {"n": 33, "own_minus_none": {"effect": -1.5, "ci": [-2.2, -0.8], "n": 33},
+    ...                      "own_minus_other": {"effect": 0.3, "ci": [-0.4, 1.0], "n": 33}}}
+    >>> "is not shown to raise the answer" in what_is_measured(n)
+    True
+    """
+    cs, has, free = numbers["copy_share"], numbers.get("answer_containing"), numbers.get("answer_free")
+    n = numbers["questions"]
+    share = (f"{cs['count']} of {n} reasonings contain the answer word (copy share {cs['effect']:.2f} "
+             f"[{cs['ci'][0]:.2f}, {cs['ci'][1]:.2f}])")
+    if has:
+        word = has["own_minus_masked"]
+        moves = "raises" if word["ci"][0] > 0 else "lowers" if word["ci"][1] < 0 else "is not shown to move"
+        part1 = (f"What is measured: whether the answer word in the reasoning raises the answer. {share}; on those, "
+                 f"the word {moves} the answer against the same reasoning with it masked: {_iv(word)}.")
+    else:
+        part1 = (f"What is measured: whether the answer word in the reasoning raises the answer. {share}: the mask "
+                 "changes nothing, so the headline is 0 by construction.")
+    if not free:
+        return part1 + " Every reasoning contains the word, so reasoning without it is not measured."
+    no, ot = free["own_minus_none"], free["own_minus_other"]
+    part2 = (f" On the {free['n']} reasonings without the word the mask changes nothing; there, own reasoning minus no "
+             f"reasoning is {_iv(no)}, and minus another question's reasoning {_iv(ot)}")
+    if ot["ci"][0] > 0 and no["ci"][0] > 0:
+        return part1 + part2 + (": reasoning without the answer word still raises the answer, beyond no reasoning and "
+                                "beyond another question's reasoning.")
+    if ot["ci"][0] > 0:
+        return part1 + part2 + (": reasoning without the answer word raises it more than another question's reasoning "
+                                "does, but not above no reasoning at all.")
+    return part1 + part2 + (": reasoning without the answer word is not shown to raise the answer; what helps is the "
+                            "answer word appearing in the text.")
+
+
+def _evidence(n, head, more, acc, seed, contains, sub_find=()) -> Evidence:
     own = CONDITIONS[1]
     ev = Evidence(
-        tested=(f"Whether the model's own sampled reasoning ({REASONING_TOKENS} tokens, seeded) steers it toward the "
-                f"correct answer, over {n} short factual questions, paired: does it raise the correct answer's "
-                "log-probability more than the same reasoning with the answer masked (on-topic, without the answer)? "
-                f"{int(contains.sum())} of {n} reasonings contain the answer. Beside it: another question's reasoning "
+        tested=(f"Whether the answer word in the model's own sampled reasoning ({REASONING_TOKENS} tokens, seeded) raises "
+                f"the correct answer, over {n} short factual questions, paired: does its own reasoning raise the correct "
+                "answer's log-probability more than the same reasoning with the answer masked? "
+                f"{int(contains.sum())} of {n} reasonings contain the answer; on the others the two texts are the same. "
+                "The answer-containing and answer-free reasonings apart, and on the answer-free ones whether reasoning "
+                "without the word helps (against no reasoning and another question's reasoning). Beside it: another "
+                "question's reasoning "
                 "(with and without the answer appended), the answer word alone, no reasoning, same-length filler, a "
                 "difference in differences against a wrong answer, and greedy-answer accuracy."),
         not_tested=("The geometry ('a direction in vector space') is not measured: the old cosine-to-a-hint measure did "
                     "no better than another question's reasoning and was dropped. Long or multi-step problems, chat-"
                     "formatted reasoning, and larger models that reason well are not tested; a 135M model's reasoning "
                     "is often wrong, which this test includes rather than hides."),
-        finding=head, more=more)
+        finding=head, more=list(sub_find) + more)
     vs_none = more[5]
     if vs_none.ci[1] < 0:
         ev.caveat = (f"compared with no reasoning at all, the model's own reasoning lowered the correct answer's "
                      f"log-probability by {-vs_none.effect:.2f} nats (95 % [{-vs_none.ci[1]:.2f}, {-vs_none.ci[0]:.2f}]) "
                      f"and its greedy accuracy went from {acc[CONDITIONS[0]].mean():.0%} to {acc[own].mean():.0%}. "
-                     "The reasoning points toward the answer compared with irrelevant reasoning, but on this model "
-                     "writing it costs more than it helps.")
+                     "The answer word in the reasoning raises the answer compared with the same reasoning without it, "
+                     "but on this model writing reasoning costs more than it helps.")
     elif vs_none.ci[0] > 0:
         ev.caveat = (f"compared with no reasoning, its own reasoning also raised the correct answer's log-probability "
                      f"by {vs_none.effect:.2f} nats (95 % [{vs_none.ci[0]:.2f}, {vs_none.ci[1]:.2f}]).")
@@ -349,8 +429,8 @@ def figure(r: ExperimentResult) -> go.Figure:
                   1, 2)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(tickangle=20)
-    return claim_style(fig, f"Does the model's own reasoning help beyond on-topic text without the answer? · "
-                            f"n = {r.numbers['questions']}")
+    return claim_style(fig, f"Does the answer word in the reasoning raise the answer? · n = {r.numbers['questions']}, "
+                            f"{r.numbers['reasonings_containing_the_answer']} reasonings contain it")
 
 
 EXPERIMENT = Experiment("reasoning", "Reasoning as steering", CLAIM, run, figure, (

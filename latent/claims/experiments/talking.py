@@ -34,7 +34,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from latent.claims.evidence import Evidence, Finding, paired_finding
+from latent.claims.evidence import Evidence, Finding, floor_check, paired_finding, unpaired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
 from latent.core import hooks
 from latent.core.corpus import all_turns, load_corpus
@@ -243,11 +243,14 @@ def run(lm, *, n_texts: int = 30, seed: int = 0, progress=None, other=None) -> E
                "cka": [r4(r) for r in cka_rows], "message_agreement": [r4(r) for r in msg["rows"]],
                "sense_recovery": [r4(r) for r in sense_rows], "chance_sense": round(1 / len(set(labels)), 4),
                "mean_text_bytes": round(float(np.mean([len(t.encode()) for t in turns])), 1),
-               "vector_message": r4(msg["vector"]), "seen_share": round(msg["seen_share"], 4)}
+               "vector_message": r4(msg["vector"]), "seen_share": round(msg["seen_share"], 4),
+               "vs_text": r4(msg["vs_text"]),
+               "seen_minus_unseen": r4(msg["seen_minus_unseen"]) if msg["seen_minus_unseen"] else None}
     contract = {"baselines": {k: r4(v) for k, v in msg["baselines"].items()},
                 "seen_words": r4(msg["seen_words"]) if msg["seen_words"] else None,
                 "unseen_words": r4(msg["unseen_words"]) if msg["unseen_words"] else None}
     numbers.update(contract)
+    ev.headline = what_crosses(numbers)
     method = ("(a) linear CKA of mean-pooled states at matched relative depths, against a random-init sender and shuffled "
               "pairings; (b) ridge maps fitted on word-end states of training turns; the top-k deviation coordinates of a "
               "held-out sender state go through the map into the receiver's placeholder (Patchscope) or its sense "
@@ -336,19 +339,80 @@ def _messages(lm, recv, tr, te, tr0, te0, receiver_layer, seed) -> dict:
                           f"bytes) equals its next token from its own state, minus the same with the strongest "
                           f"baseline at no more bytes ({strongest.replace('_', ' ')}, {fair[strongest][1]:.0f} bytes)",
                           vector - fair[strongest][0], seed, control=strongest.replace("_", " "))
-    vs_null = paired_finding(f"the same {K_HEAD}-coordinate message: fitted map minus shuffled-pairs map",
+    vs_null = paired_finding(f"floor: the same {K_HEAD}-coordinate message, fitted map minus a map fitted on shuffled "
+                             "pairs (clearing it says the map is not noise, not that the claim holds)",
                              vector - msg[(K_HEAD, "shuffled-pairs map (null)")], seed,
                              control="a map fitted on shuffled pairs")
-    full = paired_finding(f"the full state ({d} coordinates, {d * BYTES_PER_VALUE} bytes): fitted map minus "
+    full = paired_finding(f"floor: the full state ({d} coordinates, {d * BYTES_PER_VALUE} bytes), fitted map minus "
                           "shuffled-pairs map", msg[(d, "fitted map")] - msg[(d, "shuffled-pairs map (null)")], seed,
                           control="a map fitted on shuffled pairs")
     seen = np.array([_clean(w) in {_clean(p[2]) for p in tr} for w in words])
-    return {"rows": rows, "head": head, "more": [vs_null, full], "own_says_word": own_says_word,
+    vs_text = paired_finding("the vector message minus the word sent as text", vector - base["word_as_text"][0], seed,
+                             control="the word as text")
+    more = [floor_check(vs_null), floor_check(full)]
+    split = None
+    if seen.any() and (~seen).any():
+        split = unpaired_finding(f"how much worse the {K_HEAD}-coordinate message does on words never seen while fitting "
+                                 "the map (receiver agrees with its own state: seen words minus unseen words)",
+                                 vector[seen], vector[~seen], seed, control="the words never seen in the fitting turns")
+        more.insert(0, split)
+    return {"rows": rows, "head": head, "more": more, "own_says_word": own_says_word,
+            "vs_text": _diff(vs_text), "seen_minus_unseen": _diff(split) if split is not None else None,
             "train_pairs": int(len(Xtr)), "test_positions": int(len(Xte)), "strongest": strongest,
             "baselines": {n: _rate(a, b) for n, (a, b) in base.items()},
             "vector": _rate(vector, K_HEAD * BYTES_PER_VALUE),
             "seen_words": _rate(vector[seen]) if seen.any() else None,
             "unseen_words": _rate(vector[~seen]) if (~seen).any() else None, "seen_share": float(seen.mean())}
+
+
+def _diff(f: Finding) -> dict:
+    return {"effect": f.effect, "ci": list(f.ci), "n": f.n}
+
+
+def _f(d: dict) -> str:
+    """"0.72 [0.60, 0.82], n = 68" from a rate's JSON."""
+    return f"{d['effect']:.2f} [{d['ci'][0]:.2f}, {d['ci'][1]:.2f}], n = {d['n']}"
+
+
+def what_crosses(numbers: dict) -> str:
+    """The tab's key sentence, from the result's numbers alone: what crosses from one model to the other,
+    read from the split of held-out words into those seen while fitting the map and those never seen, and
+    from the word sent as text (the pure token identity, at a few bytes).
+
+    >>> n = {"vector_message": {"effect": 0.46, "ci": [0.37, 0.55], "n": 120},
+    ...      "baselines": {"word_as_text": {"effect": 0.87, "ci": [0.79, 0.92], "n": 120, "bytes": 5.0}},
+    ...      "seen_words": {"effect": 0.72, "ci": [0.6, 0.82], "n": 68},
+    ...      "unseen_words": {"effect": 0.12, "ci": [0.04, 0.23], "n": 52},
+    ...      "seen_minus_unseen": {"effect": 0.6, "ci": [0.46, 0.74], "n": 120},
+    ...      "vs_text": {"effect": -0.41, "ci": [-0.52, -0.29], "n": 120}}
+    >>> what_crosses(n).startswith("What crosses is mostly the identity of words the map was fitted on")
+    True
+    """
+    text, vec = numbers["baselines"]["word_as_text"], numbers["vector_message"]
+    seen, unseen, split = numbers.get("seen_words"), numbers.get("unseen_words"), numbers.get("seen_minus_unseen")
+    vt = numbers["vs_text"]
+    text_part = (f"the word itself sent as text ({text['bytes']:.0f} bytes) agrees {_f(text)}, against "
+                 f"{_f(vec)} for the {K_HEAD * BYTES_PER_VALUE}-byte message (difference {vt['effect']:+.2f} "
+                 f"[{vt['ci'][0]:+.2f}, {vt['ci'][1]:+.2f}])")
+    beats_text = vt["ci"][0] > 0
+    if split is None:
+        which = "seen" if seen else "unseen"
+        return (f"Every held-out word was {which} while fitting the map, so whether it carries new words is not measured; "
+                f"{text_part}.")
+    words = (f"words never seen while fitting the map agree {_f(unseen)}, words seen there {_f(seen)} (seen minus "
+             f"unseen {split['effect']:+.2f} [{split['ci'][0]:+.2f}, {split['ci'][1]:+.2f}])")
+    drops = split["ci"][0] > 0          # unseen words clearly worse than seen ones: a lookup of fitted words
+    if drops and not beats_text:
+        return (f"What crosses is mostly the identity of words the map was fitted on: {words}; and {text_part}. "
+                "Nothing here shows more than the token's identity crossing.")
+    if drops:
+        return (f"The message beats the word as text overall, but mostly on words the map was fitted on: {words}; "
+                f"{text_part}. That more than the identity crosses is not shown for new words.")
+    if not beats_text:
+        return (f"The map carries new words about as well as words it was fitted on ({words}), so it is more than a "
+                f"lookup of fitted words; but {text_part}: nothing here shows more than the token's identity crossing.")
+    return (f"More than the token's identity crosses: the message beats the word as text ({text_part}) and carries "
+            f"new words about as well as fitted ones ({words}).")
 
 
 def text_next(lm, words: list[str]) -> np.ndarray:
@@ -409,8 +473,8 @@ def _senses(lm, str_, hs_s, hs_r, labels, sender_layer, receiver_layer, seed):
             lo, hi = clopper_pearson(int(a_.sum()), len(a_))
             sense_rows.append({"k": k, "map": name, "accuracy": float(a_.mean()), "ci_lo": lo, "ci_hi": hi, "n": len(a_)})
         if k == K_HEAD:
-            sense_find = paired_finding(f"'queen' sentence sense recovered by the receiver from a {K_HEAD}-coordinate "
-                                        "message (nearest receiver centroid): fitted map minus shuffled-pairs map",
+            sense_find = paired_finding(f"floor: 'queen' sentence sense recovered by the receiver from a {K_HEAD}-"
+                                        "coordinate message (nearest receiver centroid), fitted map minus shuffled-pairs map",
                                         got["fitted map"] - got["shuffled-pairs map (null)"], seed,
                                         control="a map fitted on shuffled pairs")
     lo, hi = clopper_pearson(int(acc_own.sum()), len(acc_own))
@@ -420,10 +484,6 @@ def _senses(lm, str_, hs_s, hs_r, labels, sender_layer, receiver_layer, seed):
 
 
 def _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find) -> Evidence:
-    b = msg["baselines"]
-    crosses = ("the token's identity: a map from the sender's context-free layer-0 embedding does about as well"
-               if b["layer0_map"]["effect"] >= 0.8 * msg["vector"]["effect"] else
-               "more than the token's identity: the layer-0 map, which knows only which token it is, does clearly worse")
     return Evidence(
         tested=(f"Between {lm.name} (sender) and {recv.name} (receiver): (b, the verdict) whether a {K_HEAD}-coordinate "
                 f"message ({K_HEAD * BYTES_PER_VALUE} bytes) from the sender's state at a word, through a linear map "
@@ -435,12 +495,12 @@ def _evidence(lm, recv, n, msg, n_sents, sense_find, cka_find) -> Evidence:
                 f"map recovers the sense of a 'queen' sentence ({n_sents} sentences never used for the map). (a) Whether "
                 f"the two models represent the same {n} texts alike (linear CKA at matched depths) beyond a randomly "
                 "initialised sender and shuffled pairings."),
-        not_tested=(f"What crosses here is {crosses}. Whether every LLM shares the space (two small models only, both "
+        not_tested=("Whether every LLM shares the space (two small models only, both "
                     "dequantised GGUF weights); a message without a fitted map (the map is part of the channel: the "
                     "space is shared only up to it); whole thoughts or multi-token messages (one word position at a "
                     "time); agreement beyond the top-1 token. The sense test (50 % depth) asks for context, and is weak "
                     "even on the receiver's own states."),
-        finding=msg["head"], more=msg["more"] + [sense_find] + cka_find)
+        finding=msg["head"], more=msg["more"] + [floor_check(sense_find)] + cka_find)
 
 
 def _same_word(lm, token_id, word: str) -> bool:
@@ -452,7 +512,8 @@ def _same_word(lm, token_id, word: str) -> bool:
 CAPTION = ("Left: a point is one matched relative depth, y the linear CKA between the two models' states (red: trained sender, dashed:"
            " random-init sender, grey band: shuffled pairings). Middle: x is the message size in bytes, y how often the receiver's "
            "next word agrees with what its own state says (blue: fitted map, grey: shuffled-pairs map; single markers: the word "
-           "sent as text at its bytes, a layer-0 map, the mean state at 1 byte). Right: a bar is how often the "
+           "sent as text at its bytes, a layer-0 map, the mean state at 1 byte; triangles beside 128 bytes: the message on words "
+           "seen while fitting the map and on words never seen). Right: a bar is how often the "
            "queen sentence's sense survives the crossing (green: the receiver's own states). Error bars: 95 % intervals.")
 
 
@@ -493,6 +554,14 @@ def figure(r: ExperimentResult) -> go.Figure:
                                      marker=dict(symbol=symbol, size=13, color=color),
                                      error_y=dict(type="data", array=[b["ci"][1] - b["effect"]],
                                                   arrayminus=[b["effect"] - b["ci"][0]])), 1, 2)
+    for name, label, color, shift in (("seen_words", "message, words seen while fitting", "#17becf", 0.85),
+                                      ("unseen_words", "message, words never seen", "#ff7f0e", 1.18)):
+        w = r.numbers.get(name)
+        if w:
+            fig.add_trace(go.Scatter(x=[K_HEAD * BYTES_PER_VALUE * shift], y=[w["effect"]], mode="markers",
+                                     name=f"{label} (n = {w['n']})", marker=dict(symbol="triangle-up", size=12, color=color),
+                                     error_y=dict(type="data", array=[w["ci"][1] - w["effect"]],
+                                                  arrayminus=[w["effect"] - w["ci"][0]])), 1, 2)
     tb = r.numbers["mean_text_bytes"]
     fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1], mode="lines", name="UTF-8 bytes of a turn",
                              line=dict(dash="dot", color="black")), 1, 2)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, fields
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import InputError, check_layer
 from latent.core.generate import MAX_NEW_TOKENS
+from latent.walk.paths import N_RANDOM, Sweep, sweep
 from latent.walk.presets import DEFAULT_PRESET, build, load_presets, preset_setting
 from latent.walk.steer import check_strengths
-from latent.walk.paths import N_RANDOM, Sweep, sweep
 
 SOURCES = ("preset", "texts", "direction")   # a preset; two sets of texts; a Direction the caller gives (a file, the Senses page's)
 METHODS = ("mean", "pca")
