@@ -214,9 +214,10 @@ def test_hidden_states_page(at):
     assert any(f"last few of {last} layers" in i.value and "reads back the input token" in i.value for i in at.info)
 
 
-def test_hidden_states_rings_massive_tokens_and_the_toggle_leaves_them_out(at):
+def test_hidden_states_rings_massive_tokens_and_the_toggle_leaves_them_out(at_real):
     """SmolLM2's first word "Hello" is massive at layer 6 (docs/models.md): ringed, with a legend entry; the
-    toggle takes it off the map."""
+    toggle takes it off the map. On the real model: which tokens are massive is SmolLM2's own fact."""
+    at = at_real
     at.switch_page("app_pages/2_Hidden_states.py").run()
     at.selectbox(key="states_preset").set_value("(type your own)").run()
     at.text_area(key="states_prompts").input("Hello there, friend\nWater is wet").run()
