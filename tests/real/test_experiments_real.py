@@ -12,6 +12,8 @@ CONTRACT = {"name", "claim", "tested", "not_tested", "verdict", "effect", "ci", 
 
 
 # ------------------------------------------------------------------ real models: controls land in their nulls
+@pytest.mark.full      # make test-all: docs/testing.md says why and what covers it in CI
+@pytest.mark.slow
 def test_sparse_messages_floors_and_full_state(real_lm):
     r = run("sparse-messages", real_lm, ks=(4, 16, 576))
     n = r.numbers
@@ -31,6 +33,8 @@ def test_shuffled_against_shuffled_lands_in_the_null(real_lm):
     assert f.verdict != SUPPORTED and f.ci[0] <= 0 <= f.ci[1]
 
 
+@pytest.mark.full      # make test-all: docs/testing.md
+@pytest.mark.slow
 def test_cousins_on_the_real_model(real_lm):
     r = run("cousins", real_lm, n_prompts=10, far=0)
     by = r.numbers["by_cousin"]
@@ -38,6 +42,7 @@ def test_cousins_on_the_real_model(real_lm):
     assert by["dynamic int8 (torch.ao, activations too)"]["kl_mean"] > 10 * by["int8 weights, per channel"]["kl_mean"]
 
 
+@pytest.mark.full      # make test-all: docs/testing.md
 @pytest.mark.slow
 def test_two_models_talking(real_lm, gemma_lm):
     r = run("talking", real_lm, n_texts=20, models=lambda name: gemma_lm)

@@ -66,7 +66,7 @@ def test_shipped_encoder_vectors_match_the_live_encoder(encoder):
     np.testing.assert_allclose(shipped, live, atol=1e-4)
 
 
-@pytest.mark.parametrize("method", ["pca", "umap"])
+@pytest.mark.parametrize("method", ["pca", pytest.param("umap", marks=[pytest.mark.full, pytest.mark.slow])])  # umap: docs/testing.md
 def test_added_dialogue_is_placed_and_the_map_keeps_its_shape(encoder, method):
     from latent.core.corpus import Dialogue, load_corpus
     from latent.dialogues.map import compute_map
