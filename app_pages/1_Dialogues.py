@@ -3,6 +3,7 @@ import streamlit as st
 
 from app_pages.ui import models, widgets
 from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.live_class import lang
 from app_pages.ui.text import md_escape
 from latent.core import project
 from latent.core.corpus import MAX_USER_CHARS, CorpusError, Dialogue, load_corpus, parse_upload, parse_user_text
@@ -90,7 +91,8 @@ if picked is not None:
         row = row.iloc[0]
         st.subheader(f"Selected: {row['speaker']} · {row['title']} · turn {picked[1]}")
         st.text(row["text"])
-fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm), method=spec.method, highlight=picked)
+fig = dialogue_map_figure(df, color=color, dims=dims, title=map_title(spec, lm, lang()), method=spec.method, highlight=picked,
+                          lang=lang())
 chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme=None,
             config={"toImageButtonOptions": {"format": "png", "scale": 2}},
             caption=f"A point is one turn ({len(df)} from {df['dialogue'].nunique()} texts); lines join consecutive "

@@ -6,6 +6,8 @@ import streamlit as st
 
 from app_pages.ui import models, queue, widgets
 from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.live_class import lang
+from latent.chart_words import tr
 from latent.core import project
 from latent.core.direction import DirectionError
 from latent.core.hidden import InputError
@@ -55,7 +57,8 @@ except (InputError, ProjectionError) as e:
     st.stop()
 
 axes = {}
-table, axis_titles, title = tm.table, ("", ""), f"Token map · {lm.name} · {tm.projector.method_used_.upper()}"
+table, axis_titles = tm.table, ("", "")
+title = tr("Token map · {model} · {method}", lang(), model=lm.name, method=tm.projector.method_used_.upper())
 with st.expander("Custom axes from text (like the Embedding Projector's custom projection)"):
     a = st.columns(4)
     pos = a[0].text_input("x axis: toward", "bee", key="ax_pos", max_chars=500)
@@ -106,7 +109,8 @@ if p2.button("■ stop" if playing else "▶ play", key="do_states_play", disabl
 layer = None if all_layers else p3.select_slider("Layer", options=layers, value=layers[len(layers) // 2],
                                                  key="states_layer")
 fig = token_map_figure(table, prompts, layer=layer, color=color, dims=dims, title=title,
-                       axis_titles=axis_titles, note=tm.note, animate=False, massive_multiple=tm.rule.multiple)
+                       axis_titles=axis_titles, note=tm.note, animate=False, massive_multiple=tm.rule.multiple,
+                       lang=lang())
 event = chart(fig, key="token_map", on_select="rerun", selection_mode="points", theme=None,
                     caption=f"A point is one token at one layer ({len(tm.table):,} in all), fitted once on all chosen layers, so the "
                             "slider and ▶ play only change which layer is shown; grey lines join a token's layers; colour is the "

@@ -5,6 +5,7 @@ import streamlit as st
 from app_pages.ui import models
 from app_pages.ui.classroom import answer_hidden, hidden_note, hidden_text
 from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.live_class import lang
 from latent.core.hidden import InputError
 from latent.core.models import EMBEDDED
 from latent.recipes import make_recipe, sense_map_title
@@ -86,7 +87,7 @@ if compare:
     for name in EMBEDDED:
         m = lm if name == lm.name else models.lm_named(name)
         others[name] = kept_report(m, sset, [rep_s.context for rep_s in rep.steps], readout=readout, orders=False)
-f1 = separability_figure(rep, others or None)
+f1 = separability_figure(rep, others or None, lang=lang())
 chart(f1, key="sn_sep", theme=None,
             caption="A point is one layer; the y axis is how often a held-out sentence lands nearest its own sense's "
                     "centroid. Grey: what shuffled senses reach at their best layer. Dashed: controls measured in the "
@@ -109,7 +110,7 @@ else:
     pull_slot.info(rep.pull(pending=rep_orders_pending))
     if rep_orders_pending:
         orders_slot.caption("Controls still computing: which word pulls, over the orders the words can come in…")
-    f2 = dose_response_figure(rep)
+    f2 = dose_response_figure(rep, lang=lang())
     chart(f2, key="sn_dose", theme=None,
                 caption="A point is one context step (x, in the order added) read at the chosen layer; colour is the "
                         "sense. Left: probability of each sense (softmax of the cosines at the fitted temperature); "
@@ -126,7 +127,7 @@ else:
 
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
-f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep), hide_answer=hide_stars)
+f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep, lang()), hide_answer=hide_stars, lang=lang())
 chart(f4, where=m1, key="sn_map", theme=None, note=hidden_text("★") if hide_stars else "",
             caption="A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at "
                     "the chosen layer; PCA axes have no units.")

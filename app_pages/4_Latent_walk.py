@@ -4,6 +4,7 @@ import streamlit as st
 from app_pages.ui import models, queue, widgets
 from app_pages.ui.classroom import answer_hidden, hidden_note, hidden_text
 from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.live_class import lang
 from app_pages.ui.text import md_escape
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
@@ -154,7 +155,7 @@ if result is not None:
                f"of the same norm), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
                f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("walk", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
-    f1 = meters_figure(sw, hide_answer=hide_verdict)
+    f1 = meters_figure(sw, hide_answer=hide_verdict, lang=lang())
     chart(f1, key="walk_meters", theme=None, note=hidden_text() if hide_verdict else "",
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
                         "band in every panel: where one random direction's mean lies (mean ± 2 sd of the random "

@@ -4,6 +4,7 @@ import streamlit as st
 from app_pages.ui import models, widgets
 from app_pages.ui.classroom import answer_hidden, hidden_note
 from app_pages.ui.export import chart, export_buttons
+from app_pages.ui.live_class import lang
 from app_pages.ui.text import md_escape
 from latent.claims import ARITHMETIC, ExperimentError, kept_run, registry
 from latent.claims.figures import evidence_figure
@@ -93,12 +94,12 @@ for (name, exp), tab in zip(EXPERIMENTS.items(), tabs):
         st.caption(md_escape(f.rule))
         if r.evidence.caveat:
             st.warning(f"**But:** {md_escape(r.evidence.caveat)}")
-        fig = exp.figure(r)
+        fig = exp.figure(r, lang=lang())
         chart(fig, key=f"cl_fig_{name}", theme=None, caption=exp.caption)
         recipe = make_recipe("claim", {"name": name, "params": dict(done[0]), "seed": done[1]}, model=lm.name,
                              numbers=r.numbers)
         export_buttons(fig, r.table, recipe, key=f"cl_x_{name}", stem=f"claim-{name}")
-        ev_fig = evidence_figure(r.evidence)
+        ev_fig = evidence_figure(r.evidence, lang=lang())
         with st.expander(f"All findings of this experiment ({1 + len(r.evidence.more)}), each against its null"):
             chart(ev_fig, key=f"cl_ev_{name}", theme=None,
                         caption="A row is one finding: the coloured dot and bar are its effect and 95 % interval "

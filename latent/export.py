@@ -2,16 +2,27 @@
 
 Recipes (the JSON that rebuilds a figure) are made and replayed in :mod:`latent.recipes`.
 
+Files made for the app's export buttons are kept (:func:`kept_export`, in memory, least recently used
+first out) by what they hold: a page redrawn every two seconds in a class hands its download buttons the
+same bytes on every run instead of making them again or making them on the click.
+
 Example::
 
     >>> data = figure_bytes(fig, "svg")             # doctest: +SKIP
+    >>> key = export_key(figure_digest(fig), "svg")  # doctest: +SKIP
+    >>> made_export(key) is None                    # doctest: +SKIP
+    True
+    >>> kept_export(key, "svg", fig=fig) == data    # doctest: +SKIP
+    True
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +36,9 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
         "html": "text/html", "csv": "text/csv", "json": "application/json"}
 _kaleido_lock = threading.Lock()
 _kaleido_started = False
+KEPT_BYTES = 256 * 2 ** 20          # the made files kept in memory, at most (a page's five HTML files are ~25 MB)
+_kept: OrderedDict[str, bytes] = OrderedDict()
+_kept_lock = threading.Lock()
 
 
 class ExportError(LatentError):
@@ -115,3 +129,39 @@ def write(path: str | Path, *, fig=None, table=None, recipe=None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def figure_digest(fig) -> str:
+    """A digest of a figure as drawn (its data, layout, titles and their language, presenter or phone styling),
+    so a changed figure is never served an old file."""
+    return hashlib.sha256(fig.to_json().encode("utf-8")).hexdigest()
+
+
+def export_key(digest: str, fmt: str) -> str:
+    """The address of a figure's file in ``fmt`` (``digest``: :func:`figure_digest`)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"Unknown format {fmt!r}. Must be one of: {', '.join(FORMATS)}")
+    return f"{fmt}:{digest}"
+
+
+def made_export(key: str) -> bytes | None:
+    """The file kept under ``key`` (:func:`export_key`), or None where it was not made yet (or was dropped)."""
+    with _kept_lock:
+        data = _kept.get(key)
+        if data is not None:
+            _kept.move_to_end(key)
+        return data
+
+
+def kept_export(key: str, fmt: str, *, fig=None, table: pd.DataFrame | None = None, recipe: dict | None = None) -> bytes:
+    """The file under ``key``, made once (:func:`export_bytes`) and kept; the oldest kept files go first when
+    they pass :data:`KEPT_BYTES`. An :class:`ExportError` is raised and nothing is kept."""
+    data = made_export(key)
+    if data is not None:
+        return data
+    data = export_bytes(fmt, fig=fig, table=table, recipe=recipe)
+    with _kept_lock:
+        _kept[key] = data
+        while sum(map(len, _kept.values())) > KEPT_BYTES and len(_kept) > 1:
+            _kept.popitem(last=False)
+    return data

@@ -17,6 +17,7 @@ import importlib.metadata as md
 from dataclasses import dataclass, field
 from typing import Callable
 
+from latent.chart_words import tr
 from latent.claims import get, kept_run
 from latent.claims.figures import evidence_figure
 from latent.core.corpus import Dialogue, load_corpus
@@ -138,10 +139,11 @@ def _dialogue_map(params: dict, res: Resources):
     return df, fig, note
 
 
-def map_title(spec, lm=None) -> str:
-    src = f"sentence encoder ({DEFAULT_ENCODER})" if spec.source == "encoder" else \
-        f"{lm.name if lm else 'LM'} layer {spec.layer}, {spec.pooling} pooling"
-    return f"Dialogue map · {spec.method.upper()} · {src}"
+def map_title(spec, lm=None, lang: str = "en") -> str:
+    src = tr("sentence encoder ({encoder})", lang, encoder=DEFAULT_ENCODER) if spec.source == "encoder" else \
+        tr("{model} layer {layer}, {pooling} pooling", lang, model=lm.name if lm else "LM", layer=spec.layer,
+           pooling=spec.pooling)
+    return tr("Dialogue map · {method} · {source}", lang, method=spec.method.upper(), source=src)
 
 
 @register("states_map")
@@ -194,8 +196,8 @@ def _senses(params: dict, res: Resources):
     return rep.probs_table(), F.dose_response_figure(rep), rep.pull()
 
 
-def sense_map_title(rep) -> str:
-    return f"Sense map at layer {rep.layer} (PCA) · ★ = context steps"
+def sense_map_title(rep, lang: str = "en") -> str:
+    return tr("Sense map at layer {layer} ({method}) · ★ = context steps", lang, layer=rep.layer, method="PCA")
 
 
 @register("walk", ("meters", "steered_map"))

@@ -147,7 +147,7 @@ class Experiment:
     title: str
     claim: Claim
     run: Callable          # (lm, seed=0, progress=None, **params) -> ExperimentResult
-    figure: Callable       # (ExperimentResult) -> go.Figure
+    figure: Callable       # (ExperimentResult, lang="en") -> go.Figure (lang: latent.chart_words)
     params: tuple[Param, ...] = ()
     order: int = 100       # position of its tab
     needs_other: bool = False   # its run takes ``other``: a function giving the other embedded model

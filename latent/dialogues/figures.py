@@ -7,11 +7,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from latent.chart_words import tr
 from latent.style import PALETTE, base_layout, hover
 
 
 def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int = 2,
-                        title: str = "Dialogue map", method: str | None = None, highlight=None) -> go.Figure:
+                        title: str = "Dialogue map", method: str | None = None, highlight=None,
+                        lang: str = "en") -> go.Figure:
     """Every turn is a point; consecutive turns of one dialogue are joined as a path.
 
     ``df`` needs columns dialogue, title, turn, speaker, text, x, y (and z for 3D).
@@ -36,12 +38,12 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
                               customdata=list(zip(g["dialogue"], g["turn"]))))
     if "placed" in df and df["placed"].any():  # added dialogues: placed on the fitted map, not fitted
         g = df[df["placed"]]
-        fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name="added (placed, not fitted)",
+        fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name=tr("added (placed, not fitted)", lang),
                               hoverinfo="skip", marker=dict(size=18 if dims == 2 else 9, color="rgba(0,0,0,0)",
                                                             line=dict(width=2.5, color="black"))))
     if highlight is not None:
         g = df[(df["dialogue"] == highlight[0]) & (df["turn"] == highlight[1])]
-        fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name="selected turn", hoverinfo="skip",
+        fig.add_trace(scatter(**{a: g[a] for a in coords}, mode="markers", name=tr("selected turn", lang), hoverinfo="skip",
                               marker=dict(size=22 if dims == 2 else 11, symbol="circle-open",
                                           line=dict(width=4, color="#c2410c"), color="#c2410c")))
     base_layout(fig, title, dims)

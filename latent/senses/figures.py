@@ -8,40 +8,43 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.style import PALETTE, base_layout, hover
 
 
-def separability_figure(rep, compare=None) -> go.Figure:
+def separability_figure(rep, compare=None, lang: str = "en") -> go.Figure:
     """Leave-one-out accuracy per layer against its nulls and baselines (top), silhouette (bottom).
 
     ``compare``: optional ``{model name: report}`` drawn by relative depth (0 = embeddings, 1 = last block).
     """
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.08,
-                        subplot_titles=("leave-one-out accuracy (nearest sense centroid)", "silhouette (cosine)"))
+                        subplot_titles=(tr("leave-one-out accuracy (nearest sense centroid)", lang),
+                                        tr("silhouette (cosine)", lang)))
     x = (lambda r: np.asarray(r.layers) / max(r.layers)) if compare else (lambda r: r.layers)
     reports = compare or {"this model": rep}
     for i, (name, r) in enumerate(reports.items()):
         label = f"{name}: " if compare else ""
-        fig.add_trace(go.Scatter(x=x(r), y=r.accuracy, name=html.escape(f"{label}{r.readout} readout"),
+        fig.add_trace(go.Scatter(x=x(r), y=r.accuracy, name=html.escape(label + tr("{readout} readout", lang, readout=r.readout)),
                                  mode="lines+markers", line=dict(width=3, color=PALETTE[i])), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x(r), y=r.silhouette, name=html.escape(f"{label}silhouette"), mode="lines",
+        fig.add_trace(go.Scatter(x=x(r), y=r.silhouette, name=html.escape(label + tr("silhouette", lang)), mode="lines",
                                  line=dict(width=2, color=PALETTE[i]), showlegend=False), row=2, col=1)
     if not compare:
         for j, (name, v) in enumerate(rep.baselines.items()):
             y = np.full(len(rep.layers), v) if np.isscalar(v) else v
-            fig.add_trace(go.Scatter(x=rep.layers, y=y, name=html.escape(f"control: {name}"), mode="lines",
+            fig.add_trace(go.Scatter(x=rep.layers, y=y, name=html.escape(tr("control: {name}", lang, name=name)), mode="lines",
                                      line=dict(dash="dash", width=2, color=PALETTE[4 + j])), row=1, col=1)
         fig.add_trace(go.Scatter(x=rep.layers, y=np.full(len(rep.layers), rep.null_accuracy_p95), mode="lines",
-                                 name="null: shuffled senses, best layer, 95th pct", fill="tozeroy",
+                                 name=tr("null: shuffled senses, best layer, 95th pct", lang), fill="tozeroy",
                                  line=dict(color="rgba(120,120,120,0.6)", width=1),
                                  fillcolor="rgba(150,150,150,0.25)"), row=1, col=1)
         fig.add_vline(x=rep.best_layer, line_dash="dot", row=1, col=1,
-                      annotation_text=f"best layer {rep.best_layer} (in-sample)")
-    fig.update_yaxes(range=[0, 1.05], title="accuracy", row=1, col=1)
-    fig.update_yaxes(title="silhouette", row=2, col=1)
-    fig.update_xaxes(title="relative depth (0 = embeddings, 1 = last block)" if compare else "layer", row=2, col=1)
-    fig.update_layout(title=html.escape(f"Do the senses of '{rep.word}' separate? Per layer, against controls"),
+                      annotation_text=tr("best layer {layer} (in-sample)", lang, layer=rep.best_layer))
+    fig.update_yaxes(range=[0, 1.05], title=tr("accuracy", lang), row=1, col=1)
+    fig.update_yaxes(title=tr("silhouette", lang), row=2, col=1)
+    fig.update_xaxes(title=tr("relative depth (0 = embeddings, 1 = last block)" if compare else "layer", lang), row=2, col=1)
+    fig.update_layout(title=html.escape(tr("Do the senses of '{word}' separate? Per layer, against controls", lang,
+                                           word=rep.word)),
                       template="plotly_white", height=560, font=dict(size=15), legend=dict(orientation="h", y=-0.18))
     return fig
 
@@ -77,13 +80,13 @@ def probs_heatmap(rep, target: str) -> go.Figure:
     return fig
 
 
-def dose_response_figure(rep) -> go.Figure:
+def dose_response_figure(rep, lang: str = "en") -> go.Figure:
     """Per context step at the report's layer: probabilities for named steps (left; an 'unclear' step has
     none) and raw cosine to each sense (right), with the sense-free contexts' range and the threshold."""
 
     li = rep.layers.index(rep.layer)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=("probability (fitted temperature)", "raw cosine to each sense"))
+                        subplot_titles=(tr("probability (fitted temperature)", lang), tr("raw cosine to each sense", lang)))
     x = [f"{i}: {html.escape(_short(s.context), quote=False)}" for i, s in enumerate(rep.steps)]
     for k, name in enumerate(rep.senses):
         color = PALETTE[k % len(PALETTE)]
@@ -95,15 +98,15 @@ def dose_response_figure(rep) -> go.Figure:
                                  showlegend=False, mode="lines+markers", line=dict(color=color, width=2)), row=1, col=2)
     null = [p for _, p in rep.null_contexts]
     fig.add_hrect(y0=min(null), y1=max(null), row=1, col=2, fillcolor="grey", opacity=0.2, line_width=0,
-                  annotation_text=f"{len(null)} sense-free contexts", annotation_position="top left")
+                  annotation_text=tr("{n} sense-free contexts", lang, n=len(null)), annotation_position="top left")
     fig.add_hline(y=rep.unclear_below, row=1, col=2, line_dash="dash", line_color="grey")
     for i, s in enumerate(rep.steps):
         if s.predicted_sense == "unclear":
-            fig.add_annotation(x=x[i], y=1.0, text="unclear", showarrow=False, row=1, col=1, font=dict(color="grey"))
-    fig.update_yaxes(range=[-0.02, 1.05], title="probability", row=1, col=1)
-    fig.update_yaxes(title="cosine (centred)", row=1, col=2)
-    fig.update_layout(title=f"Context steps at layer {rep.layer}: a sense is named only above the dashed line "
-                            "(95 % of sense-free contexts)",
+            fig.add_annotation(x=x[i], y=1.0, text=tr("unclear", lang), showarrow=False, row=1, col=1, font=dict(color="grey"))
+    fig.update_yaxes(range=[-0.02, 1.05], title=tr("probability", lang), row=1, col=1)
+    fig.update_yaxes(title=tr("cosine (centred)", lang), row=1, col=2)
+    fig.update_layout(title=tr("Context steps at layer {layer}: a sense is named only above the dashed line "
+                               "(95 % of sense-free contexts)", lang, layer=rep.layer),
                       template="plotly_white", height=500, font=dict(size=15),
                       # below the panels: at the right, a projector's large type cut it after four senses
                       legend=dict(orientation="h", yanchor="top", y=-0.16, x=0))
@@ -115,7 +118,8 @@ def _short(text: str, n: int = 28) -> str:
     return text if len(text) <= n else text[: n // 2 - 1] + "…" + text[-(n // 2 - 1):]
 
 
-def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str, hide_answer: bool = False) -> go.Figure:
+def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str, hide_answer: bool = False,
+                     lang: str = "en") -> go.Figure:
     """Sentences as points coloured by sense; the context steps as a path with arrows (``hide_answer``:
     the sense sentences only, for a lesson step that asks where a context lands, until its reveal)."""
     fig = go.Figure()
@@ -128,7 +132,7 @@ def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str, hide_answe
     if hide_answer:
         return base_layout(fig, title)
     st = df[df["kind"] == "step"].sort_values("step")
-    fig.add_trace(go.Scatter(x=st["x"], y=st["y"], mode="markers+text", name="context steps",
+    fig.add_trace(go.Scatter(x=st["x"], y=st["y"], mode="markers+text", name=tr("context steps", lang),
                              text=[str(i) for i in st["step"]], textposition="top center",
                              marker=dict(size=16, color="black", symbol="star"),
                              hovertext=[hover(f"step {i}: {t}") for i, t in zip(st["step"], st["text"])],

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from latent.chart_words import tr
 from latent.style import PALETTE, base_layout, hover
 
 COLOR_BY = ("prompt", "token", "position", "layer")
@@ -43,7 +44,7 @@ def _hover(t: pd.DataFrame, prompts: list[str]) -> np.ndarray:
 
 def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, color: str = "prompt",
                      dims: int = 2, title: str = "Token map", axis_titles=("", ""), note: str = "",
-                     animate: bool = True, massive_multiple: float | None = None) -> go.Figure:
+                     animate: bool = True, massive_multiple: float | None = None, lang: str = "en") -> go.Figure:
     """Token points; ``layer=None`` shows every layer at once, else one layer (with plotly's own
     layer slider and play button when ``animate``; the app passes ``animate=False`` and drives the
     layer from its one slider, so screen, slider and exports always agree).
@@ -66,7 +67,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
     key = p["text_index"].to_numpy() * 1_000_000 + p["token_index"].to_numpy()
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])[1:]
     path = {a: np.insert(p[a].to_numpy(dtype=float), starts, np.nan) for a in axes}
-    fig.add_trace(scat(**path, mode="lines", hoverinfo="skip", name="paths across layers",
+    fig.add_trace(scat(**path, mode="lines", hoverinfo="skip", name=tr("paths across layers", lang),
                        line=dict(color="rgba(120,120,120,0.25)", width=1), connectgaps=False))
 
     def marker(sub: pd.DataFrame, placed: bool) -> dict:
@@ -82,12 +83,12 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
 
     def points(sub: pd.DataFrame, placed: bool):
         return scat(**{a: sub[a] for a in axes}, mode="markers", marker=marker(sub, placed),
-                    name="placed, not fitted" if placed else "tokens", text=labels[sub.index],
+                    name=tr("placed, not fitted" if placed else "tokens", lang), text=labels[sub.index],
                     showlegend=placed or color != "prompt",
                     hovertemplate="%{text}<extra></extra>", customdata=sub.index.to_numpy())
 
     is_massive = t["massive"].to_numpy(bool) if "massive" in t else np.zeros(len(t), bool)
-    massive_name = MASSIVE_NAME.format(m=massive_multiple) if massive_multiple else "massive token"
+    massive_name = tr(MASSIVE_NAME, lang, m=massive_multiple) if massive_multiple else tr("massive token", lang)
 
     def ring(sub: pd.DataFrame):
         """The massive points of ``sub``, drawn again as open black rings over their coloured points."""
@@ -101,8 +102,8 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
         sub = t if layer_ is None else t[t["layer"] == layer_]
         return [points(sub[~sub["placed"]], False), points(sub[sub["placed"]], True), ring(sub)]
 
-    for tr in at(layer):
-        fig.add_trace(tr)
+    for trace in at(layer):
+        fig.add_trace(trace)
     if color == "prompt":  # a colour key: one legend entry per prompt (the palette has 20 colours)
         for i, ptxt in enumerate(prompts[: len(PALETTE)]):
             fig.add_trace(scat(**{a: [None] for a in axes}, mode="markers", name=hover(f"{i}: {ptxt[:40]}", 60),
@@ -119,7 +120,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
         title = f"{title}<br><sup>{html.escape(note, quote=False)}</sup>"
     base_layout(fig, "", dims)
     if layer is not None and not animate:
-        title = f"{title} · layer {layer}"
+        title = tr("{title} · layer {layer}", lang, title=title, layer=layer)
     fig.update_layout(title=dict(text=title), showlegend=True)
     if dims == 2 and any(axis_titles):
         fig.update_xaxes(title=html.escape(axis_titles[0], quote=False), showticklabels=True)

@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.style import base_layout, hover
 
 PANELS = (  # (row, col, meter column, its band's column prefix, colour); intervals are <meter>_lo/_hi
@@ -17,38 +18,38 @@ PANELS = (  # (row, col, meter column, its band's column prefix, colour); interv
 )
 
 
-def meters_figure(sw, hide_answer: bool = False) -> go.Figure:
+def meters_figure(sw, hide_answer: bool = False, lang: str = "en") -> go.Figure:
     """Four meters against strength. In each: the direction's mean with its 95 % interval over
     prompt × seed, beside the band (mean ± 2 sd, clipped to the meter's range) of random directions of
     the same norm measured in the same batch (at strength 0 the band is the unsteered rows': every
     direction is the baseline there). ``hide_answer``: the random directions' band only (a lesson step
     that asks whether the direction leaves it, until its reveal)."""
     t = sw.summary
-    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=tuple(tr(s, lang) for s in (
         "concept change vs unsteered (↑ toward +pole)", "distinct-2: share of distinct bigrams (1 = no repeats)",
-        "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered"))
+        "typicality: mean log-prob under the unsteered model", "KL of the first token vs unsteered")))
     x = list(t["strength"])
     n_rand = sw.recipe["n_random"]          # every sweep records its count
     for i, (r, c, col, band, color) in enumerate(PANELS):
         fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t[f"{band}_hi"]) + list(t[f"{band}_lo"][::-1]), fill="toself",
                                  mode="lines", fillcolor="rgba(150,150,150,0.3)", line=dict(width=0), legendgroup="band",
-                                 name=f"{n_rand} random directions (mean ± 2 sd)", showlegend=i == 0), r, c)
+                                 name=tr("{n} random directions (mean ± 2 sd)", lang, n=n_rand), showlegend=i == 0), r, c)
         if hide_answer:
             continue
         err = dict(type="data", symmetric=False, array=t[f"{col}_hi"] - t[col], arrayminus=t[col] - t[f"{col}_lo"])
-        fig.add_trace(go.Scatter(x=x, y=t[col], mode="lines+markers", name="this direction (mean, 95 % CI)",
+        fig.add_trace(go.Scatter(x=x, y=t[col], mode="lines+markers", name=tr("this direction (mean, 95 % CI)", lang),
                                  legendgroup="direction", showlegend=i == 0, line=dict(width=3, color=color),
                                  marker=dict(size=9), error_y=err), r, c)
-    fig.add_hline(y=0.5, line_dash="dot", line_color="grey", row=1, col=2, annotation_text="degenerate below")
+    fig.add_hline(y=0.5, line_dash="dot", line_color="grey", row=1, col=2, annotation_text=tr("degenerate below", lang))
     if sw.cliff is not None and not hide_answer:        # the cliff is where the direction's own texts repeat
         for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
             for sign in (-1, 1):
                 fig.add_vline(x=sign * sw.cliff, line_dash="dash", line_color="#d62728", row=r, col=c)
     for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):
-        fig.update_xaxes(title_text="strength (× layer norm)" if r == 2 else None, row=r, col=c)
+        fig.update_xaxes(title_text=tr("strength (× layer norm)", lang) if r == 2 else None, row=r, col=c)
     n_prompts = int(sw.rows["prompt"].nunique())
-    fig.update_layout(title=f"Meters · layer {sw.layer} · n = {int(t['n'].max())} per strength · KL: n = {n_prompts} "
-                            f"prompt{'s' if n_prompts > 1 else ''}",
+    title = "Meters · layer {layer} · n = {n} per strength · KL: n = {k} prompt" + ("s" if n_prompts > 1 else "")
+    fig.update_layout(title=tr(title, lang, layer=sw.layer, n=int(t["n"].max()), k=n_prompts),
                       template="plotly_white", height=620, font=dict(size=15),
                       legend=dict(orientation="h", y=1.12, x=0))
     return fig

@@ -195,8 +195,11 @@ def test_exported_html_opens_at_the_chosen_layer(page, tmp_path):
     state = ("() => { const p = document.querySelector('.js-plotly-plot'); "
              "return [p.querySelector('.gtitle').textContent, Array.from(p._fullData[1].x).slice(0, 4).join(',')] }")
     on_screen = page.evaluate(state)
+    page.get_by_role("button", name="HTML", exact=True).first.click()     # makes the file (its row reruns)
+    save = page.get_by_role("button", name="⬇ HTML", exact=True).first
+    save.wait_for()
     with page.expect_download() as dl:
-        page.get_by_role("button", name="HTML", exact=True).first.click()
+        save.click()
     path = tmp_path / "token-map.html"
     dl.value.save_as(path)
     exported = page.context.new_page()

@@ -77,3 +77,25 @@ def test_a_wrong_output_suffix_is_said_before_a_model_loads(monkeypatch, capsys)
         err = capsys.readouterr().err
         assert err.startswith("error: Unknown output type .") and "Must be one of" in err, err
     assert output_format("map.PNG") == "png" and output_format("t.csv") == "csv"   # the control: good names pass
+
+
+def test_made_exports_are_kept_by_the_figures_content_and_the_oldest_go_first(monkeypatch):
+    import plotly.graph_objects as go
+
+    export._kept.clear()
+    a, b = go.Figure(go.Scatter(x=[1, 2], y=[3, 4])), go.Figure(go.Scatter(x=[1, 2], y=[3, 5]))
+    ka, kb = (export.export_key(export.figure_digest(f), "html") for f in (a, b))
+    assert ka != kb and ka == export.export_key(export.figure_digest(go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))), "html")
+    assert export.made_export(ka) is None
+    made = export.kept_export(ka, "html", fig=a)
+    assert made.startswith(b"<html") or made.lower().startswith(b"<!doctype html>")
+    assert export.made_export(ka) is made
+    calls = []
+    monkeypatch.setattr(export, "export_bytes", lambda *a, **kw: calls.append(1) or b"x")
+    assert export.kept_export(ka, "html", fig=a) is made and not calls          # made once
+    monkeypatch.setattr(export, "KEPT_BYTES", len(made))
+    export.kept_export(kb, "html", fig=b)                                        # over the cap: the oldest goes
+    assert export.made_export(ka) is None and export.made_export(kb) == b"x"
+    with pytest.raises(export.ExportError, match="Unknown format"):
+        export.export_key("d", "gif")
+    export._kept.clear()

@@ -261,7 +261,7 @@ CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantis
            "whose first word agrees.")
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=("continuation differs from fp32", "first word agrees with fp32"))
     by = r.numbers["by_cousin"]

@@ -258,7 +258,7 @@ CAPTION = ("Left: a bar is one layer's share of MLP neurons above τ·RMS (dashe
            "probes whose top-1 survives keeping k neurons per block (green: the largest, grey: random ones).")
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     pt = pd.DataFrame(r.numbers["r_by_tau"])
     sv = pd.DataFrame(r.numbers["survival"])

@@ -412,7 +412,7 @@ CAPTION = ("A bar is one condition (colour); left y is the mean log-probability 
            "question's answer (hatched); right y is the share answered correctly. Error bars: 95 % intervals.")
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22", "#ff9896", "#17becf", "#9467bd"][: len(t)]
     fig = make_subplots(1, 2, subplot_titles=("answer log-probability (nats): solid correct, hatched wrong",

@@ -204,7 +204,7 @@ CAPTION = ('A point is one history length (x, tokens) in one caching mode (colou
            ' markers: arithmetic, not measured), right y the measured median wall time on this CPU.')
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     fig = make_subplots(1, 2, subplot_titles=("computed cost (MACs)", "measured wall time (this CPU)"))
     colors = dict(zip(MODES, ("#7f7f7f", "#1f77b4", "#2ca02c")))

@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.claims.evidence import Evidence, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.core.generate import continuation_logprobs
@@ -168,23 +169,25 @@ CAPTION = ('A point is one prompt (one row of the next-token matrix), grouped an
            'concepts.')
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
-    fig = make_subplots(1, 2, subplot_titles=(f"top-{K} mass of each row", "next-token entropy (nats)"))
+    fig = make_subplots(1, 2, subplot_titles=(tr("top-{k} mass of each row", lang, k=K), tr("next-token entropy (nats)", lang)))
     colors = {"real prompts": "#1f77b4", "same words shuffled": "#7f7f7f", "random-token gibberish": "#bcbd22",
               "ordinary concept": "#1f77b4", "unlikely concept": "#d62728"}
     for g in ("real prompts", "same words shuffled", "random-token gibberish"):
         s = t[t["group"] == g]
-        fig.add_trace(go.Box(y=s["top100_mass"], name=g, marker_color=colors[g], boxpoints="all", jitter=0.4,
+        fig.add_trace(go.Box(y=s["top100_mass"], name=tr(g, lang), marker_color=colors[g], boxpoints="all", jitter=0.4,
                              pointpos=0), 1, 1)
     u = r.numbers["uniform_top100_mass"]
-    fig.add_trace(go.Scatter(x=["real prompts", "random-token gibberish"], y=[u, u], mode="lines",
-                             line=dict(dash="dash", color="black"), name=f"uniform row ({u:.4f})"), 1, 1)
+    fig.add_trace(go.Scatter(x=[tr("real prompts", lang), tr("random-token gibberish", lang)], y=[u, u], mode="lines",
+                             line=dict(dash="dash", color="black"), name=tr("uniform row ({u})", lang, u=f"{u:.4f}")), 1, 1)
     for g in ("ordinary concept", "unlikely concept"):
         s = t[t["group"] == g]
-        fig.add_trace(go.Box(y=s["entropy"], name=g, marker_color=colors[g], boxpoints="all", jitter=0.4, pointpos=0), 1, 2)
-    fig.update_yaxes(range=[0, 1.02], title="probability mass", row=1, col=1)
-    return claim_style(fig, f"How concentrated a row of the matrix is · vocabulary {r.numbers['vocab']:,} · n = {r.numbers['prompts']}")
+        fig.add_trace(go.Box(y=s["entropy"], name=tr(g, lang), marker_color=colors[g], boxpoints="all", jitter=0.4,
+                             pointpos=0), 1, 2)
+    fig.update_yaxes(range=[0, 1.02], title=tr("probability mass", lang), row=1, col=1)
+    return claim_style(fig, tr("How concentrated a row of the matrix is · vocabulary {vocab} · n = {n}", lang,
+                               vocab=f"{r.numbers['vocab']:,}", n=r.numbers["prompts"]))
 
 
 EXPERIMENT = Experiment("sparse-matrix", "The giant sparse matrix", CLAIM, run, figure, (

@@ -166,7 +166,7 @@ CAPTION = ("A point is one message size (k coordinates of one basis; colour = ba
            "95 % exact intervals.")
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     fig = go.Figure()
     colors = dict(zip(BASES, ("#1f77b4", "#2ca02c", "#9467bd")))

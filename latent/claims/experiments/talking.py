@@ -34,6 +34,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.claims.evidence import Evidence, Finding, floor_check, paired_finding, unpaired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, other_model
 from latent.core import hooks
@@ -517,40 +518,40 @@ CAPTION = ("Left: a point is one matched relative depth, y the linear CKA betwee
            "queen sentence's sense survives the crossing (green: the receiver's own states). Error bars: 95 % intervals.")
 
 
-def figure(r: ExperimentResult) -> go.Figure:
+def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     cka = pd.DataFrame(r.numbers["cka"])
     msg = pd.DataFrame(r.numbers["message_agreement"])
     sen = pd.DataFrame(r.numbers["sense_recovery"])
-    fig = make_subplots(1, 3, subplot_titles=("(a) CKA by depth", "(b) receiver agrees with itself",
-                                              "(c) queen sense recovered"))
+    fig = make_subplots(1, 3, subplot_titles=tuple(tr(s, lang) for s in (
+        "(a) CKA by depth", "(b) receiver agrees with itself", "(c) queen sense recovered")))
     fig.add_trace(go.Scatter(x=list(cka["depth"]) + list(cka["depth"])[::-1],
                              y=list(cka["shuffled_hi"]) + list(cka["shuffled_lo"])[::-1], fill="toself", mode="lines",
-                             fillcolor="rgba(127,127,127,0.25)", line=dict(width=0), name="shuffled pairings (95 %)"), 1, 1)
-    fig.add_trace(go.Scatter(x=cka["depth"], y=cka["random_init_cka"], mode="lines+markers", name="random-init sender",
+                             fillcolor="rgba(127,127,127,0.25)", line=dict(width=0), name=tr("shuffled pairings (95 %)", lang)), 1, 1)
+    fig.add_trace(go.Scatter(x=cka["depth"], y=cka["random_init_cka"], mode="lines+markers", name=tr("random-init sender", lang),
                              line=dict(dash="dash", color="#7f7f7f"),
                              error_y=dict(type="data", array=cka["random_ci_hi"] - cka["random_init_cka"],
                                           arrayminus=cka["random_init_cka"] - cka["random_ci_lo"])), 1, 1)
-    fig.add_trace(go.Scatter(x=cka["depth"], y=cka["cka"], mode="lines+markers", name="trained sender",
+    fig.add_trace(go.Scatter(x=cka["depth"], y=cka["cka"], mode="lines+markers", name=tr("trained sender", lang),
                              line=dict(color="#d62728", width=3),
                              error_y=dict(type="data", array=cka["ci_hi"] - cka["cka"], arrayminus=cka["cka"] - cka["ci_lo"])), 1, 1)
     for name, color in (("fitted map", "#1f77b4"), ("shuffled-pairs map (null)", "#7f7f7f")):
         g = msg[msg["map"] == name]
-        fig.add_trace(go.Scatter(x=g["bytes"], y=g["agreement"], mode="lines+markers", name=f"message via {name}",
+        fig.add_trace(go.Scatter(x=g["bytes"], y=g["agreement"], mode="lines+markers", name=tr(f"message via {name}", lang),
                                  line=dict(color=color), error_y=dict(type="data", array=g["ci_hi"] - g["agreement"],
                                                                       arrayminus=g["agreement"] - g["ci_lo"])), 1, 2)
         s = sen[sen["map"] == name]
-        fig.add_trace(go.Bar(x=[f"k = {k}" for k in s["k"]], y=s["accuracy"], name=f"sense via {name}", marker_color=color,
+        fig.add_trace(go.Bar(x=[f"k = {k}" for k in s["k"]], y=s["accuracy"], name=tr(f"sense via {name}", lang), marker_color=color,
                              error_y=dict(type="data", array=s["ci_hi"] - s["accuracy"], arrayminus=s["accuracy"] - s["ci_lo"])),
                       1, 3)
     own = sen[sen["k"] == 0].iloc[0]
-    fig.add_trace(go.Bar(x=["receiver's own"], y=[own["accuracy"]], name="receiver's own states (ceiling)",
+    fig.add_trace(go.Bar(x=[tr("receiver's own", lang)], y=[own["accuracy"]], name=tr("receiver's own states (ceiling)", lang),
                          marker_color="#2ca02c"), 1, 3)
     marks = {"word_as_text": ("the word as text", "diamond", "#2ca02c"), "layer0_map": ("layer-0 map (no context)",
              "square", "#9467bd"), "mean_state": ("receiver's mean state (floor)", "x", "black")}
     for name, (label, symbol, color) in marks.items():
         b = (r.numbers.get("baselines") or {}).get(name)
         if b:
-            fig.add_trace(go.Scatter(x=[max(b["bytes"], 1.0)], y=[b["effect"]], mode="markers", name=label,
+            fig.add_trace(go.Scatter(x=[max(b["bytes"], 1.0)], y=[b["effect"]], mode="markers", name=tr(label, lang),
                                      marker=dict(symbol=symbol, size=13, color=color),
                                      error_y=dict(type="data", array=[b["ci"][1] - b["effect"]],
                                                   arrayminus=[b["effect"] - b["ci"][0]])), 1, 2)
@@ -559,18 +560,19 @@ def figure(r: ExperimentResult) -> go.Figure:
         w = r.numbers.get(name)
         if w:
             fig.add_trace(go.Scatter(x=[K_HEAD * BYTES_PER_VALUE * shift], y=[w["effect"]], mode="markers",
-                                     name=f"{label} (n = {w['n']})", marker=dict(symbol="triangle-up", size=12, color=color),
+                                     name=tr(label + " (n = {n})", lang, n=w["n"]), marker=dict(symbol="triangle-up", size=12, color=color),
                                      error_y=dict(type="data", array=[w["ci"][1] - w["effect"]],
                                                   arrayminus=[w["effect"] - w["ci"][0]])), 1, 2)
     tb = r.numbers["mean_text_bytes"]
-    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1], mode="lines", name="UTF-8 bytes of a turn",
+    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1], mode="lines", name=tr("UTF-8 bytes of a turn", lang),
                              line=dict(dash="dot", color="black")), 1, 2)
     ch = r.numbers["chance_sense"]
     fig.add_hline(y=ch, line_dash="dot", line_color="black", row=1, col=3)
-    fig.update_xaxes(title="relative depth", row=1, col=1)
-    fig.update_xaxes(title="message bytes (k × 4)", type="log", row=1, col=2)
+    fig.update_xaxes(title=tr("relative depth", lang), row=1, col=1)
+    fig.update_xaxes(title=tr("message bytes (k × 4)", lang), type="log", row=1, col=2)
     fig.update_yaxes(range=[0, 1.02])
-    return claim_style(fig, f"{r.numbers['sender']} → {r.numbers['receiver']} · dotted line in (c): chance {ch:.2f}")
+    return claim_style(fig, tr("{sender} → {receiver} · dotted line in (c): chance {chance}", lang, sender=r.numbers["sender"],
+                               receiver=r.numbers["receiver"], chance=f"{ch:.2f}"))
 
 
 EXPERIMENT = Experiment("talking", "LLMs talking in vectors", CLAIM, run, figure, (

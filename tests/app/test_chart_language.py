@@ -1,0 +1,41 @@
+"""AppTest, on the tests' tiny random model: a lesson step in German or Spanish draws its charts' titles, panel
+titles and legend in that language (the walk: with lang=de every chart stayed English); sense names stay."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = "../../app.py"
+
+
+def _open(page: str, **q) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.session_state["model_name"] = "tiny-llama"
+    at.run()
+    at.query_params.update({"v": "1", **q})
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at) -> dict:
+    """The page's charts by key: their title text and every legend entry."""
+    out = {}
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        out[c.proto.id.rsplit("-", 1)[-1]] = (spec["layout"]["title"]["text"], {t.get("name") for t in spec["data"]})
+    return out
+
+
+@pytest.mark.parametrize("lang,sep,smap", [("de", "Trennen sich die Bedeutungen", "Bedeutungskarte in Schicht"),
+                                           ("es", "¿Se separan los sentidos", "Mapa de sentidos en la capa")])
+def test_a_senses_lesson_step_in_german_or_spanish_shows_its_charts_in_that_language(lang, sep, smap):
+    at = _open("app_pages/3_Senses.py", lesson="queen-hive", step="1", lang=lang)
+    charts = _charts(at)
+    title, names = charts["sn_sep"]                           # the chart the step is about
+    assert sep in title and "separate?" not in title, title
+    title, names = charts["sn_map"]
+    assert smap in title and "Sense map" not in title, title
+    assert {"bee", "monarch"} <= names                        # the set's sense names are never translated
+    english = _charts(_open("app_pages/3_Senses.py", lesson="queen-hive", step="1"))
+    assert "Do the senses of" in english["sn_sep"][0] and "Sense map" in english["sn_map"][0]
