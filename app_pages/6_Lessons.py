@@ -2,7 +2,7 @@
 "Open the projector" button, right under the click); the teacher's handout; and a lesson-link builder."""
 import streamlit as st
 
-from app_pages.site import TITLES
+from app_pages.site import TITLES, current_key
 from app_pages.site import page as page_spec
 from app_pages.ui import class_access, classroom, live_class, models
 from latent.lessons import LANGUAGES, LessonError, load_lessons
@@ -23,7 +23,7 @@ st.caption(t("lp_intro", lang))
 lang = st.radio(t("lp_language", lang), langs, key="lb_lang", horizontal=True, format_func=LANGUAGES.get,
                 on_change=_set_lang, help=t("lp_language_help", lang))
 try:
-    lessons = load_lessons(lang=lang, pages=TITLES)
+    lessons = load_lessons(lang=lang, pages=TITLES, keys=current_key)
 except LessonError as e:
     st.error(str(e))
     st.stop()
@@ -35,12 +35,12 @@ except LessonError as e:
 # the page drew stays as long as the page shows its button.
 @st.cache_data(max_entries=32, show_spinner=False)
 def _pdf(lid: str, lg: str) -> bytes:
-    return handout_pdf(load_lessons(lang=lg, pages=TITLES)[lid])
+    return handout_pdf(load_lessons(lang=lg, pages=TITLES, keys=current_key)[lid])
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _html(lid: str, lg: str) -> str:
-    return handout_html(load_lessons(lang=lg, pages=TITLES)[lid])
+    return handout_html(load_lessons(lang=lg, pages=TITLES, keys=current_key)[lid])
 
 
 for lid, lesson in lessons.items():

@@ -3,7 +3,7 @@ alike) and the class opens on its lesson, as a student who follows the teacher's
 names no class says so here."""
 import streamlit as st
 
-from app_pages.site import TITLES, page
+from app_pages.site import TITLES, current_key, page
 from app_pages.ui import live_class
 from app_pages.ui.text import plain_md
 from latent.lessons import LessonError, load_lessons
@@ -27,7 +27,7 @@ if go:
         st.caption(t("jn_check", lg))
         st.stop()
     try:
-        lesson = load_lessons(lang=info.lang, pages=TITLES).get(info.lesson)
+        lesson = load_lessons(lang=info.lang, pages=TITLES, keys=current_key).get(info.lesson)
     except LessonError:
         lesson = None
     query = {"v": "1", "class": info.code, "lesson": info.lesson}

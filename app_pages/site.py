@@ -1,5 +1,6 @@
 """The one page registry: every page of the app, as plain data that the frame (``app.py``), Home,
-the lessons (the app passes :data:`TITLES`: ``load_lessons(pages=TITLES)``) and the links all read.
+the lessons (the app passes :data:`TITLES` and :func:`current_key`: ``load_lessons(pages=TITLES,
+keys=current_key)``) and the links all read.
 Adding a page is its file plus one line here. It is the app's, not the library's: ``latent/`` never
 imports it.
 

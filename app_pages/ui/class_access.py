@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from app_pages.site import TITLES, page
+from app_pages.site import TITLES, current_key, page
 from app_pages.ui import live_class
 from app_pages.ui.text import plain_md
 from latent.lessons import LessonError, load_lessons
@@ -75,7 +75,7 @@ def current_class_box() -> None:
     if not live_class.teaching() or not lid:
         return
     try:
-        lesson = load_lessons(lang=live_class.lang(), pages=TITLES)[lid]
+        lesson = load_lessons(lang=live_class.lang(), pages=TITLES, keys=current_key)[lid]
     except (LessonError, KeyError):
         return
     class_box(lid, lesson.title, page(lesson.steps[0].page).path)

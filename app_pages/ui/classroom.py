@@ -97,7 +97,7 @@ def lang() -> str:
 
 def _lessons():
     try:
-        return load_lessons(lang=lang(), pages=TITLES)
+        return load_lessons(lang=lang(), pages=TITLES, keys=current_key)
     except LessonError as e:
         st.sidebar.error(f"Lessons could not be read: {e}")
         return {}
@@ -273,7 +273,7 @@ def preamble(tab: str) -> None:
         st.session_state["_lesson_hides"] = (lid, i, step)
     if st.session_state.get("lesson_applied") != (lid, i):
         for k, v in step.set.items():
-            st.session_state[current_key(k)] = v        # a lesson file may still use an old prefix
+            st.session_state[k] = v        # keys under today's names (load_lessons(keys=current_key))
         st.session_state["lesson_applied"] = (lid, i)
     st.markdown(class_access.stack_css(step.chart, presenting()), unsafe_allow_html=True)   # fixed CSS, checked key
     _panel(lesson, i, step)

@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from app_pages.site import TITLES
+from app_pages.site import TITLES, current_key
 from latent.core import models, project
 from latent.lessons import load_lessons
 from latent.lessons.warm import warm_answers, warm_enabled, warm_status
@@ -172,7 +172,7 @@ def warm_lesson(lesson_id: str) -> bool:
         def after_interactive_work():
             while sched.interactive_work() or encoder_scheduler(enc).interactive_work():
                 time.sleep(0.5)
-        warm_answers(lm, load_lessons(pages=TITLES).get(lesson_id), encoder=enc, before_each=after_interactive_work)
+        warm_answers(lm, load_lessons(pages=TITLES, keys=current_key).get(lesson_id), encoder=enc, before_each=after_interactive_work)
 
     threading.Thread(target=run, daemon=True, name=f"lesson-warm-{lesson_id}").start()
     return True
@@ -184,7 +184,7 @@ def warm_state(lesson_id: str):
     loader = _lm_loader(model_name())
     if not loader.done() or loader.error is not None:
         return None
-    return warm_status(loader.result, load_lessons(pages=TITLES).get(lesson_id))
+    return warm_status(loader.result, load_lessons(pages=TITLES, keys=current_key).get(lesson_id))
 
 
 def show_warm_note(lesson_id: str, lang: str = "en") -> None:

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,9 +137,11 @@ class Lesson:
         return float(sum(s.minutes for s in self.steps))
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "lesson", lang: str = "en", pages: Iterable[str] | None = None) -> "Lesson":
+    def from_dict(cls, d: dict, source: str = "lesson", lang: str = "en", pages: Iterable[str] | None = None,
+                  keys: Callable[[str], str] | None = None) -> "Lesson":
         """The lesson in ``d``, checked field by field; ``pages``: the page titles a step may name
-        (``None``: page names are not checked)."""
+        (``None``: page names are not checked); ``keys``: today's name of a widget key a step names (its
+        ``set``, ``chart`` and ``hide``), for a lesson file written under an old key prefix."""
         if not isinstance(d, dict):
             raise LessonError(f"{source}: a lesson is a JSON object.")
         for k in ("id", "title", "steps"):
@@ -150,13 +152,13 @@ class Lesson:
         if not isinstance(d["steps"], list):
             raise LessonError(f"{source}: 'steps' is a list of steps.")
         pages = None if pages is None else tuple(pages)
-        steps = [_step(s, f"{source}, step {i}", pages) for i, s in enumerate(d["steps"], start=1)]
+        steps = [_step(s, f"{source}, step {i}", pages, keys) for i, s in enumerate(d["steps"], start=1)]
         if not steps:
             raise LessonError(f"{source}: a lesson needs at least one step.")
         return cls(str(d["id"]), str(d["title"]), str(d.get("summary", "")), steps, lang, source)
 
 
-def _step(s, where: str, pages: tuple[str, ...] | None) -> Step:
+def _step(s, where: str, pages: tuple[str, ...] | None, keys: Callable[[str], str] | None = None) -> Step:
     if not isinstance(s, dict) or "text" not in s or "page" not in s:
         raise LessonError(f"{where}: each step needs 'page' and 'text'.")
     if pages is not None and s["page"] not in pages:
@@ -190,12 +192,14 @@ def _step(s, where: str, pages: tuple[str, ...] | None) -> Step:
         minutes = float(s.get("minutes", 0))
     except (TypeError, ValueError):
         raise LessonError(f"{where}: 'minutes' is a number.") from None
-    return Step(s["page"], str(s["text"]), dict(s.get("set", {})), str(s.get("ask", "")), options, dict(fact),
+    key = keys or str
+    return Step(s["page"], str(s["text"]), {key(str(k)): v for k, v in s.get("set", {}).items()}, str(s.get("ask", "")),
+                options, dict(fact),
                 {str(k): str(v) for k, v in s.get("reveal", {}).items()},
                 {str(k): str(v) for k, v in s.get("plain", {}).items()},
-                {str(k): str(v) for k, v in s.get("labels", {}).items()}, str(s.get("chart", "")),
+                {str(k): str(v) for k, v in s.get("labels", {}).items()}, key(str(s.get("chart", ""))),
                 str(s.get("notes", "")), {str(k): str(v) for k, v in s.get("expect", {}).items()}, minutes,
-                {str(k): str(v) for k, v in s.get("say", {}).items()}, tuple(str(k) for k in hide))
+                {str(k): str(v) for k, v in s.get("say", {}).items()}, tuple(key(str(k)) for k in hide))
 
 
 def lessons_dir() -> Path:
@@ -239,9 +243,11 @@ def check_lang(lang) -> str:
     return lang if lang in LANGUAGES else "en"
 
 
-def load_lessons(folder: Path | None = None, lang: str = "en", pages: Iterable[str] | None = None) -> dict[str, Lesson]:
+def load_lessons(folder: Path | None = None, lang: str = "en", pages: Iterable[str] | None = None,
+                 keys: Callable[[str], str] | None = None) -> dict[str, Lesson]:
     """Every lesson in ``assets/lessons`` (sorted by file name), by id, in ``lang`` where translated;
-    with ``pages`` (the app's page titles), a step naming another page is a :class:`LessonError`."""
+    with ``pages`` (the app's page titles), a step naming another page is a :class:`LessonError`; with
+    ``keys`` (the app's old-to-new widget key names), every key a step names is read under today's name."""
     folder = folder or lessons_dir()
     lang = check_lang(lang)
     pages = None if pages is None else tuple(pages)
@@ -251,7 +257,7 @@ def load_lessons(folder: Path | None = None, lang: str = "en", pages: Iterable[s
         tp = folder / "i18n" / lang / p.name
         if lang != "en" and tp.exists() and isinstance(d, dict):
             d = translate(d, _read(tp))
-        lesson = Lesson.from_dict(d, p.name, lang, pages)
+        lesson = Lesson.from_dict(d, p.name, lang, pages, keys)
         out[lesson.id] = lesson
     return out
 

@@ -47,10 +47,11 @@ def test_library_never_imports_the_app():
 
 
 def load_lessons_calls_without_pages(source: str) -> list[int]:
-    """Lines of ``load_lessons(...)`` calls that pass no ``pages=`` (the app's titles)."""
+    """Lines of ``load_lessons(...)`` calls that do not pass both ``pages=`` (the app's titles) and ``keys=``
+    (its old-to-new widget key names)."""
     return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
             and (node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)) == "load_lessons"
-            and not any(k.arg == "pages" for k in node.keywords)]
+            and not {"pages", "keys"} <= {k.arg for k in node.keywords}]
 
 
 def test_the_app_loads_lessons_with_its_page_titles():
@@ -60,7 +61,8 @@ def test_the_app_loads_lessons_with_its_page_titles():
     calls = sum(f.read_text().count("load_lessons(") for f in files)
     bad = {str(f.relative_to(ROOT)): lines for f in files if (lines := load_lessons_calls_without_pages(f.read_text()))}
     assert calls >= 3 and not bad, (calls, bad)
-    assert load_lessons_calls_without_pages("load_lessons(lang=x)\nlessons.load_lessons(pages=T)\nm.load_lessons()") == [1, 3]
+    assert load_lessons_calls_without_pages("load_lessons(lang=x)\nlessons.load_lessons(pages=T, keys=k)\nm.load_lessons()\n"
+                                            "load_lessons(pages=T)") == [1, 3, 4]
 
 
 def test_the_rule_checker_catches_a_violation(tmp_path):

@@ -154,3 +154,20 @@ def test_the_sense_map_hiding_the_answer_has_no_context_stars():
     full, hidden = sense_map_figure(df, ["bee"], "t"), sense_map_figure(df, ["bee"], "t", hide_answer=True)
     assert [t.name for t in full.data] == ["bee", "context steps"] and len(full.layout.annotations) == 1
     assert [t.name for t in hidden.data] == ["bee"] and not hidden.layout.annotations
+
+
+def test_a_lesson_file_with_old_widget_keys_is_read_under_todays_names(tmp_path):
+    """A user's lesson written before the renames (``hs_`` → ``states_``, ``wk_`` → ``walk_``) names its
+    settings, its chart and its hidden parts under the old prefixes; the app reads all three under today's."""
+    from app_pages.site import current_key
+
+    doc = {"id": "old", "title": "Old keys", "steps": [
+        {"page": "Latent walk", "text": "Walk.", "set": {"wk_preset": "Love − Hate", "sn_word": "queen"},
+         "chart": "wk_chart", "ask": "Which way?", "options": ["up", "down"],
+         "fact": {"name": next(iter(FACTS))}, "hide": ["wk_texts", "wk_verdict"]}]}
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    step = load_lessons(tmp_path, pages=TITLES, keys=current_key)["old"].steps[0]
+    assert step.set == {"walk_preset": "Love − Hate", "sn_word": "queen"}
+    assert (step.chart, step.hide) == ("walk_chart", ("walk_texts", "walk_verdict"))
+    raw = load_lessons(tmp_path, pages=TITLES)["old"].steps[0]          # the library alone keeps what the file says
+    assert (raw.set, raw.chart, raw.hide) == (doc["steps"][0]["set"], "wk_chart", ("wk_texts", "wk_verdict"))
