@@ -173,7 +173,7 @@ def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, ca
             assert zero["kl"]["random_band"] == [0.0, 0.0]
             m = out["massive"]                                        # "Love", "Hate": mean-pooled, massive tokens out
             assert m["kept"] is False and m["tokens"] >= 2 and 0 <= m["left_out"] < m["tokens"] and m["multiple"] == 4
-        if args[0] == "tokens":       # the CLI contract: per point massive, and the rule
+        if args[0] == "states":       # the CLI contract: per point massive, and the rule
             assert set(out["massive_rule"]) == {"multiple", "layer_median"}
             assert len(out["massive_rule"]["layer_median"]) == len({p["layer"] for p in out["points"]})
             assert all(isinstance(p["massive"], bool) for p in out["points"])
