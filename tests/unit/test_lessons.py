@@ -45,7 +45,7 @@ def test_hideable_controls_exist():
 def test_reveal_never_claims_another_outcome():
     step = load_lessons()["queen-hive"].steps[2]
     values = {"p_bee": 0.2, "p_monarch": 0.1, "layer": 9, "p": 0.6, "why": "p(band) = 0.60", "nearest": "band",
-              "p_name": "p", "calibration": "calibrated"}
+              "p_name": "p", "calibration": "calibrated", "numbers": "p(bee) = 0.20, p(monarch) = 0.10"}
     bee = step.reveal_text({**values, "answer": "bee"})
     band = step.reveal_text({**values, "answer": "band"})
     assert "nearest the **bee** sense" in bee and "nearest the **bee**" not in band and "not the bee" in band
@@ -56,14 +56,15 @@ def test_a_sense_number_is_called_a_probability_only_where_calibration_held():
     sampling noise, "score" above it or unmeasured; the note says which, with its n."""
     from types import SimpleNamespace as NS
 
-    from latent.lessons.facts import calibration_words
+    from latent.lessons.facts import calibration_words, numbers_text
 
     step = load_lessons()["queen-hive"].steps[2]
     base = {"p_bee": 0.9, "p_monarch": 0.05, "layer": 9, "p": 0.9, "why": "", "nearest": "bee", "answer": "bee"}
     for cal, name in ((NS(calibrated=True, layer=9, ece=0.05, ece_null_p95=0.08, n=48), "p"),
                       (NS(calibrated=False, layer=9, ece=0.21, ece_null_p95=0.08, n=48), "score"), (None, "score")):
         p_name, note = calibration_words(cal)
-        text = step.reveal_text({**base, "p_name": p_name, "calibration": note})
+        numbers = numbers_text(p_name, {"bee": "= 0.90", "monarch": "= 0.05"})
+        text = step.reveal_text({**base, "p_name": p_name, "calibration": note, "numbers": numbers})
         assert p_name == name and f"{name}(bee) = 0.90" in text
         assert ("p(bee)" in text) == (name == "p") and ("not probabilities" in text) == (name == "score")
         if cal is not None:
