@@ -155,3 +155,31 @@ def test_the_sense_map_hiding_the_answer_has_no_context_stars():
     full, hidden = sense_map_figure(df, ["bee"], "t"), sense_map_figure(df, ["bee"], "t", hide_answer=True)
     assert [t.name for t in full.data] == ["bee", "context steps"] and len(full.layout.annotations) == 1
     assert [t.name for t in hidden.data] == ["bee"] and not hidden.layout.annotations
+
+
+def test_the_bare_queen_reveal_gives_a_barely_named_sense_its_margin_and_no_p(tiny_lm, monkeypatch):
+    """Issue 37, item 6: the lesson's reveal reads the step's margin. With the rule set so one context clears
+    the threshold by less than the threshold's interval and another by more, the first reveal says "barely
+    named" with the margin and prints no p; the second prints the p as the report shows it."""
+    import dataclasses
+
+    from latent.lessons.facts import queen_sense
+    from latent.senses import study
+    from latent.senses.sets import get_builtin
+
+    f = study.fit_senses(tiny_lm, get_builtin("queen"), n_perm=20)
+    monkeypatch.setattr(study, "kept_report", lambda lm, sset, contexts, **k: study.report(
+        f, *study.score_steps(lm, f, list(contexts))))
+    step = load_lessons()["queen-hive"].steps[1]
+    for context, barely in (("zq queen", True), ("zr queen", False)):
+        score = float(study.score_steps(tiny_lm, f, [context])[0][0].sims[f.use].max())
+        gap = 0.004 if barely else 0.05
+        f.rule = dataclasses.replace(f.rule, separable=True, threshold=score - gap,
+                                     threshold_ci=(score - 0.02, score + 0.02) if barely else (score - 0.06, score - 0.04))
+        fact = queen_sense(tiny_lm, context)
+        text = step.reveal_text(fact)
+        assert fact["barely"] is barely and fact["answer"] != "unclear"
+        if barely:
+            assert "barely named" in text and "margin +0.004" in text and " = " not in text and " ≥ " not in text
+        else:
+            assert "barely" not in text and f"{fact['p_name']}({fact['answer']}) " in text
