@@ -116,6 +116,9 @@ else:
                         "sense. Left: probability of each sense (softmax of the cosines at the fitted temperature); "
                         "right: the raw cosines, with the grey band the sense-free contexts reach.")
     export_buttons(f2, rep.probs_table(), recipe("dose_response"), key="sn_x2", stem=f"dose-response-{word}")
+    st.caption("What each step is named, by how much it clears the sense-free cut-off, and the p as printed. "
+               + rep.readings_note())
+    st.dataframe(rep.readings_table(), hide_index=True)
     target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
                           key="sn_target")
     f3 = probs_heatmap(rep, target)

@@ -53,6 +53,7 @@ CHART_WORDS: dict[str, dict[str, str]] = {
     "raw cosine to each sense": {"de": "roher Kosinus zu jeder Bedeutung", "es": "coseno bruto con cada sentido"},
     "{n} sense-free contexts": {"de": "{n} bedeutungsfreie Kontexte", "es": "{n} contextos sin sentido"},
     "unclear": {"de": "unklar", "es": "incierto"},
+    "barely named": {"de": "knapp benannt", "es": "apenas nombrado"},
     "probability": {"de": "Wahrscheinlichkeit", "es": "probabilidad"},
     "cosine (centred)": {"de": "Kosinus (zentriert)", "es": "coseno (centrado)"},
     # Latent walk: the meters

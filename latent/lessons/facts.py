@@ -39,26 +39,50 @@ def calibration_words(c) -> tuple[str, str]:
                  "sentences, so read p as the model's lean rather than a frequency")
 
 
+def numbers_text(p_name: str, shown: dict) -> str:
+    """The named step's sense numbers as printed: ``p(bee) = 0.62, p(monarch) = 0.01`` (each value from the
+    report's :meth:`shown_p`, so a p above what held-out accuracy supports reads "≥ bound").
+
+    >>> numbers_text("p", {"bee": "≥ 0.80", "monarch": "= 0.01"})
+    'p(bee) ≥ 0.80, p(monarch) = 0.01'
+    """
+    return ", ".join(f"{p_name}({k}) {v}" for k, v in shown.items())
+
+
 def queen_sense(lm, context: str, encoder=None) -> dict:
-    """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear"."""
+    """Which sense the model puts "queen" nearest after ``context`` (echo readout, best layer), or "unclear";
+    a sense named by less than the threshold's own uncertainty is "barely named" and shows no p, and a p is
+    printed no higher than held-out accuracy supports."""
 
     from latent.senses.sets import get_builtin  # noqa: PLC0415 - see the module docstring
-    from latent.senses.study import NULL_LEVEL, kept_report  # noqa: PLC0415 - see the module docstring
+    from latent.senses.study import NULL_LEVEL, kept_report, margin_text  # noqa: PLC0415 - see the module docstring
 
     rep = lm.derived(("lesson", "queen_sense", context),      # the Senses page's own fit of the set and steps
                      lambda: kept_report(lm, get_builtin("queen"), [context], encoder=encoder, orders=False))
     li = rep.layers.index(rep.layer)
-    probs = rep.steps[0].probs[li]
+    step = rep.steps[0]
+    probs = step.probs[li]
     nearest = rep.senses[int(probs.argmax())]
-    answer = rep.steps[0].predicted_sense
+    answer = step.predicted_sense
     p_name, calibration = calibration_words(rep.calibration)
-    why = (f"its closest sense ({nearest}) is no closer than the model gets for sentences with no sense of the word at "
-           f"all ({len(rep.null_contexts)} such contexts measured, cut-off at their {NULL_LEVEL * 100:.0f}th percentile), "
-           "so the page says 'unclear' and shows no number for it" if answer == "unclear"
-           else f"{p_name}({answer}) = {probs.max():.2f}")
+    if rep.support is not None:
+        calibration += "; " + rep.support.note()
+    if answer == "unclear":
+        why = (f"its closest sense ({nearest}) is no closer than the model gets for sentences with no sense of the word "
+               f"at all ({len(rep.null_contexts)} such contexts measured, cut-off at their {NULL_LEVEL * 100:.0f}th "
+               "percentile), so the page says 'unclear' and shows no number for it")
+        numbers = f"no {p_name} is shown for an unclear step"
+    elif step.barely:
+        why = (f"barely named: {answer} ({margin_text(step)}): it clears the sense-free cut-off by less than that "
+               f"cut-off's own uncertainty, so it is a lean, not a settled reading, and no {p_name} is shown")
+        numbers = f"barely named ({margin_text(step)}), so no {p_name} is shown"
+    else:
+        why = f"{p_name}({answer}) {rep.shown_p(float(probs.max()))}"
+        numbers = numbers_text(p_name, {k: rep.shown_p(float(probs[rep.senses.index(k)])) for k in ("bee", "monarch")})
     return {"answer": answer, "nearest": nearest, "p": float(probs.max()), "layer": rep.layer, "why": why,
             "p_bee": float(probs[rep.senses.index("bee")]), "p_monarch": float(probs[rep.senses.index("monarch")]),
-            "p_name": p_name, "calibration": calibration}
+            "p_name": p_name, "calibration": calibration, "numbers": numbers, "barely": bool(step.barely),
+            "margin": step.margin, "margin_ci": step.margin_ci}
 
 
 def dialogue_path(lm, dialogue: str = "000", encoder=None) -> dict:

@@ -174,3 +174,94 @@ def nested_accuracy(X: np.ndarray, labels: np.ndarray, K: int) -> tuple[float, l
         picked.append(best)
         hits += int(full[i, best].argmax() == labels[i])
     return hits / n, picked
+
+
+def threshold_interval(null_top: np.ndarray, level: float, *, n_boot: int = 1000,
+                       seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of the ``level`` quantile of ``null_top`` (the sense-free contexts' cosines),
+    over ``n_boot`` resamples of those contexts with replacement (seeded): the abstention threshold's own
+    uncertainty.
+
+    >>> lo, hi = threshold_interval(np.linspace(0, 1, 60), 0.95)
+    >>> bool(lo < np.quantile(np.linspace(0, 1, 60), 0.95) < hi)
+    True
+    """
+    x = np.asarray(null_top, np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))
+    q = np.quantile(x[idx], level, axis=1)
+    return float(np.percentile(q, 2.5)), float(np.percentile(q, 97.5))
+
+
+P_FLOOR = 0.5           # below this lower bound held-out accuracy supports no printed p at all
+
+
+@dataclass
+class PSupport:
+    """How high a printed sense probability may go: the accuracy of the abstention rule on contexts outside
+    the set's centroids and temperature fit, among those it names (held-out sentences, right when their
+    sense is named; sense-free contexts, always wrong when named). A step's p is printed as it is up to the
+    95 % lower bound of that accuracy (Clopper-Pearson, floored to 0.01), as "≥ bound" above it, and not
+    at all when the bound is under :data:`P_FLOOR` or nothing held out was named.
+
+    >>> s = PSupport(n=25, right=24, ci=(0.80, 0.999), domain="d", n_sentences=30, n_null=60, n_null_named=1)
+    >>> s.shown(0.62), s.shown(0.998), s.supports(0.99)
+    ('= 0.62', '≥ 0.80', False)
+    """
+
+    n: int                      # held-out contexts the rule names
+    right: int                  # of those, named with their own sense (a sense-free context never is)
+    ci: tuple[float, float]
+    domain: str                 # which contexts were held out
+    n_sentences: int            # held-out sentences checked
+    n_null: int                 # sense-free contexts checked (cross-fitted: threshold from the other half)
+    n_null_named: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.n if self.n else float("nan")
+
+    @property
+    def ceiling(self) -> float:
+        """The highest p printed as it is (0 where none is supported)."""
+        lo = float(np.floor(self.ci[0] * 100) / 100) if self.n else 0.0
+        return lo if lo >= P_FLOOR else 0.0
+
+    def supports(self, p: float) -> bool:
+        return bool(self.ceiling > 0 and p <= self.ceiling)
+
+    def shown(self, p: float) -> str:
+        """The p as printed after "p(sense) ": "= 0.62", "≥ 0.80", or "withheld"."""
+        if self.ceiling <= 0:
+            return "withheld"
+        return f"= {p:.2f}" if self.supports(p) else f"≥ {self.ceiling:.2f}"
+
+    def note(self) -> str:
+        """What the printed p rests on, for a caption or a reveal."""
+        if not self.n:
+            return f"no p is printed: no held-out context ({self.domain}) was named, so nothing checks it"
+        s = (f"held-out accuracy {self.accuracy:.2f} (95 % [{self.ci[0]:.2f}, {self.ci[1]:.2f}], n = {self.n} named "
+             f"of {self.n_sentences} sentences and {self.n_null} sense-free contexts outside the fit; "
+             f"{self.n_null_named} sense-free named)")
+        if self.ceiling <= 0:
+            return s + f": under {P_FLOOR:.1f} at its lower bound, so no p is printed"
+        return s + f": a p is printed no higher than {self.ceiling:.2f}, its lower bound"
+
+    def to_json(self) -> dict:
+        r = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
+        return {"rule": "a p is printed as it is up to the 95 % lower bound of held-out accuracy, as '≥ bound' "
+                        f"above it, and withheld where that bound is under {P_FLOOR}",
+                "n": self.n, "right": self.right, "accuracy": r(self.accuracy), "ci": [r(x) for x in self.ci],
+                "ceiling": r(self.ceiling), "domain": self.domain, "n_sentences": self.n_sentences,
+                "n_null": self.n_null, "n_null_named": self.n_null_named}
+
+
+def p_support(named: np.ndarray, right: np.ndarray, null_named: np.ndarray, domain: str) -> PSupport:
+    """:class:`PSupport` from held-out sentences (``named``, ``right``: bool per sentence) and the
+    cross-fitted sense-free contexts (``null_named``: bool per context)."""
+    from latent.core.stats import clopper_pearson  # noqa: PLC0415 - keeps this module numpy-only at import
+
+    named, right, null_named = (np.asarray(a, bool) for a in (named, right, null_named))
+    n = int(named.sum() + null_named.sum())
+    k = int((named & right).sum())
+    ci = clopper_pearson(k, n) if n else (float("nan"), float("nan"))
+    return PSupport(n, k, ci, domain, len(named), len(null_named), int(null_named.sum()))

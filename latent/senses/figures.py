@@ -81,8 +81,8 @@ def probs_heatmap(rep, target: str) -> go.Figure:
 
 
 def dose_response_figure(rep, lang: str = "en") -> go.Figure:
-    """Per context step at the report's layer: probabilities for named steps (left; an 'unclear' step has
-    none) and raw cosine to each sense (right), with the sense-free contexts' range and the threshold."""
+    """Per context step at the report's layer: probabilities for named steps (left; an 'unclear' or a barely
+    named step has none) and raw cosine to each sense (right), with the sense-free contexts' range and the threshold."""
 
     li = rep.layers.index(rep.layer)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
@@ -90,8 +90,9 @@ def dose_response_figure(rep, lang: str = "en") -> go.Figure:
     x = [f"{i}: {html.escape(_short(s.context), quote=False)}" for i, s in enumerate(rep.steps)]
     for k, name in enumerate(rep.senses):
         color = PALETTE[k % len(PALETTE)]
-        # an 'unclear' step has no probability: a gap, and its scores stay on the right
-        fig.add_trace(go.Scatter(x=x, y=[None if s.predicted_sense == "unclear" else s.probs[li, k] for s in rep.steps],
+        # an 'unclear' or barely named step has no probability: a gap, and its scores stay on the right
+        fig.add_trace(go.Scatter(x=x, y=[None if s.predicted_sense == "unclear" or s.barely else s.probs[li, k]
+                                         for s in rep.steps],
                                  name=html.escape(name), legendgroup=name,
                                  mode="lines+markers", line=dict(color=color, width=3)), row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=[s.sims[li, k] for s in rep.steps], name=html.escape(name), legendgroup=name,
@@ -101,8 +102,9 @@ def dose_response_figure(rep, lang: str = "en") -> go.Figure:
                   annotation_text=tr("{n} sense-free contexts", lang, n=len(null)), annotation_position="top left")
     fig.add_hline(y=rep.unclear_below, row=1, col=2, line_dash="dash", line_color="grey")
     for i, s in enumerate(rep.steps):
-        if s.predicted_sense == "unclear":
-            fig.add_annotation(x=x[i], y=1.0, text=tr("unclear", lang), showarrow=False, row=1, col=1, font=dict(color="grey"))
+        if s.predicted_sense == "unclear" or s.barely:
+            fig.add_annotation(x=x[i], y=1.0, text=tr("unclear" if s.predicted_sense == "unclear" else "barely named", lang),
+                               showarrow=False, row=1, col=1, font=dict(color="grey"))
     fig.update_yaxes(range=[-0.02, 1.05], title=tr("probability", lang), row=1, col=1)
     fig.update_yaxes(title=tr("cosine (centred)", lang), row=1, col=2)
     fig.update_layout(title=tr("Context steps at layer {layer}: a sense is named only above the dashed line "

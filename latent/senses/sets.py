@@ -33,6 +33,7 @@ from latent.core.hidden import hidden_states
 from latent.senses.calibration import loo_accuracy as vectorised
 
 SENSES_JSON = asset("senses.json")
+HELDOUT_JSON = asset("senses_heldout.json")     # sentences outside every set, for checking a printed p
 READOUTS = ("echo", "word")
 ECHO = "{text}\nThe {word}"  # measured best of six templates on SmolLM2 (queen: 0.96 at layer 9)
 TAU = 0.1
@@ -120,6 +121,17 @@ def get_builtin(word: str) -> SenseSet:
     if key not in sets:
         raise SenseError(f"Unknown word {word!r} and no senses file. Built-in words: {', '.join(sets)}")
     return sets[key]
+
+
+def heldout_sentences(word: str, names: list[str], path: Path = HELDOUT_JSON) -> list[tuple[str, str]]:
+    """``[(sense, sentence)]`` outside the built-in set for ``word``, for the senses in ``names`` only
+    (none for a word without a held-out list). They never enter a centroid or a temperature fit.
+
+    >>> len(heldout_sentences("queen", ["bee", "monarch"])), heldout_sentences("no-such-word", ["x"])
+    (10, [])
+    """
+    obj = json.loads(path.read_text(encoding="utf-8")).get(word.strip().lower(), {})
+    return [(n, s) for n in names for s in obj.get(n, [])]
 
 
 def find_word(text: str, word: str) -> tuple[int, int] | None:

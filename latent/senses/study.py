@@ -25,7 +25,7 @@ from latent.core.project import Projector, unit_rows
 from latent.core.stats import clopper_pearson, rng
 from latent.core.store import memo, store
 from latent.senses import calibration as cal
-from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, silhouette, word_states
+from latent.senses.sets import SenseError, SenseSet, _center_unit, centroids, heldout_sentences, silhouette, word_states
 
 # the seed thread's order: bare "queen", then honey, worker, hive and beeswax added one at a time
 QUEEN_STEPS = ["queen", "honey queen", "honey worker queen", "honey worker hive queen",
@@ -40,6 +40,9 @@ class Step:
     next_tokens: list[tuple[str, float]]
     predicted_sense: str = ""    # a sense, or "unclear" (no more confident than sense-free contexts)
     sims: np.ndarray = field(default=None, repr=False)   # (layers, senses) raw centred cosine
+    margin: float | None = None  # named steps: cosine to the nearest sense minus the threshold
+    margin_ci: tuple[float, float] | None = None   # its 95 % interval from the threshold's bootstrap
+    barely: bool = False         # named, but the margin's interval includes 0: no p is shown
 
 
 @dataclass
@@ -82,6 +85,7 @@ class SenseReport:
     unclear_below: float = 1.0                               # cosine needed to name a sense (see Abstention)
     orders: Orders | None = None
     abstention: Abstention | None = None
+    support: cal.PSupport | None = None                     # how high a printed p may go (held-out check)
 
     @property
     def null_accuracy_p95(self) -> float:
@@ -150,6 +154,47 @@ class SenseReport:
             return head + "Add context words in front of the word (as in the queen steps) to see which word pulls."
         return head + self.orders.verdict
 
+    @property
+    def p_name(self) -> str:
+        """ "p" where the held-out calibration check passed at the layer, else "score"."""
+        return "p" if self.calibration is not None and self.calibration.calibrated else "score"
+
+    def shown_p(self, p: float) -> str:
+        """A named step's probability as printed ("= 0.62", "≥ 0.80" or "withheld"; see :class:`PSupport`)."""
+        return self.support.shown(p) if self.support is not None else f"= {p:.2f}"
+
+    def reading(self, s: Step) -> str:
+        """One step's sense as the page and a lesson reveal say it: "unclear", "barely named: band (margin
+        +0.004 [−0.010, +0.020])" (no p), or "bee, p = 0.62" / "bee, p ≥ 0.80" (capped by held-out accuracy)."""
+        if s.predicted_sense == "unclear":
+            return "unclear"
+        if s.barely:
+            return f"barely named: {s.predicted_sense} ({margin_text(s)})"
+        li = self.layers.index(self.layer)
+        shown = self.shown_p(float(s.probs[li].max()))
+        if shown == "withheld":
+            return f"{s.predicted_sense}, {self.p_name} withheld"
+        return f"{s.predicted_sense}, {self.p_name} {shown}"
+
+    def readings_table(self) -> pd.DataFrame:
+        """Per step: what is named, with its margin over the threshold and that margin's interval."""
+        return pd.DataFrame([{"step": i, "context": s.context, "reading": self.reading(s),
+                              "margin": None if s.margin is None else round(s.margin, 4),
+                              "margin_ci": None if s.margin_ci is None else f"[{s.margin_ci[0]:+.3f}, {s.margin_ci[1]:+.3f}]"}
+                             for i, s in enumerate(self.steps)])
+
+    def readings_note(self) -> str:
+        """How to read the readings table: the margin rule and what a printed p rests on."""
+        a = self.abstention
+        s = ""
+        if a is not None and a.threshold_ci is not None:
+            s = (f"A step is named when its cosine to the nearest sense clears {a.threshold:.3f} (95 % of sense-free "
+                 f"contexts; resampling them gives [{a.threshold_ci[0]:.3f}, {a.threshold_ci[1]:.3f}] over {a.n_boot} "
+                 "draws). Where the margin's interval includes 0 the step is 'barely named' and shows no p. ")
+        if self.support is not None:
+            s += "A printed p: " + self.support.note() + "."
+        return s
+
     def to_json(self) -> dict:
         """The CLI contract: layers, separability with its null and controls, calibration, the
         abstention threshold, and per step the predicted sense, probabilities, cosines and next tokens."""
@@ -160,9 +205,13 @@ class SenseReport:
             out = {"context": s.context, "predicted_sense": s.predicted_sense,
                    "scores": {n: r4(s.sims[li, k]) for k, n in enumerate(self.senses)},
                    "next_tokens": [{"token": t, "prob": round(p, 5)} for t, p in s.next_tokens]}
-            if s.predicted_sense != "unclear":      # an unclear step has scores, never probabilities
+            if s.predicted_sense != "unclear":      # a named step: its margin over the threshold, with its interval
+                out.update(margin=r4(s.margin), margin_ci=[r4(x) for x in s.margin_ci], barely=bool(s.barely),
+                           reading=self.reading(s))
+            if s.predicted_sense != "unclear" and not s.barely:   # unclear or barely named: scores, no probabilities
                 out["probabilities"] = {n: r4(s.probs[li, k]) for k, n in enumerate(self.senses)}
                 out["calibrated"] = bool(self.calibration and self.calibration.calibrated)
+                out["p_shown"] = self.shown_p(float(s.probs[li].max()))
             return out
         return {"word": self.word, "best_layer": self.best_layer, "senses": self.senses,
                 "separability": {str(L): r4(a) for L, a in zip(self.layers, self.accuracy)},
@@ -171,6 +220,7 @@ class SenseReport:
                 "calibration": {**self.calibration.to_json(),
                                 "domain": "held-out sentences of this sense set (not rows of context words)"},
                 "abstention": self.abstention.to_json() if self.abstention else None,
+                "p_support": self.support.to_json() if self.support else None,
                 "steps": [step(s) for s in self.steps],
                 "orders": self.orders.table().round(4).to_dict("records") if self.orders else None,
                 "pull": self.pull(), "readout": self.readout, "layer": self.layer}
@@ -189,6 +239,7 @@ class SenseReport:
                                      positive=f"{self.word}: {toward}", negative=f"{self.word}: {away}")
 
 
+N_BOOT_THRESHOLD = 1000  # resamples of the sense-free contexts for the threshold's interval
 NULL_LEVEL = 0.95        # a step is named when its nearest sense is closer than this share of sense-free contexts
 NEUTRAL_FRAMES = ("{w}", "The word {w}.", "Spell {w}.", "{w} is a word.", "Say '{w}' twice.", "The letters of {w}.",
                   "A word: {w}.", "Type {w}.", "Repeat: {w} {w}.", "'{w}' has {n} letters.")
@@ -225,11 +276,27 @@ class Abstention:
     null_ci: tuple[float, float]
     n: int
     n_null: int
+    threshold_ci: tuple[float, float] | None = None     # 95 % bootstrap interval over the sense-free contexts
+    n_boot: int = 0
+
+    def margin(self, score: float) -> tuple[float, tuple[float, float], bool]:
+        """A named step's margin (``score`` − threshold, in cosine), its 95 % interval from the threshold's
+        bootstrap, and whether that interval includes 0 ("barely named").
+
+        >>> a = Abstention(0.477, True, 1, (0, 1), 1, (0, 1), 0, (0, 1), 1, 60, (0.46, 0.50), 1000)
+        >>> [round(x, 3) for x in a.margin(0.481)[1]], a.margin(0.481)[2], a.margin(0.52)[2]
+        ([-0.019, 0.021], True, False)
+        """
+        lo, hi = self.threshold_ci if self.threshold_ci is not None else (self.threshold, self.threshold)
+        ci = (float(score - hi), float(score - lo))
+        return float(score - self.threshold), ci, bool(ci[0] <= 0)
 
     @property
     def rule(self) -> str:
         return (f"name a sense when the sense set separates beyond shuffled labels and the step's cosine to its nearest "
-                f"sense exceeds the {NULL_LEVEL:.0%} point of {self.n_null} sense-free contexts; otherwise 'unclear'")
+                f"sense exceeds the {NULL_LEVEL:.0%} point of {self.n_null} sense-free contexts; otherwise 'unclear'. "
+                f"A named step whose margin over that point has a 95 % interval (from {self.n_boot} resamples of the "
+                "sense-free contexts) including 0 is 'barely named' and shows no probability")
 
     def to_json(self) -> dict:
         r = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
@@ -237,7 +304,9 @@ class Abstention:
                 "coverage": r(self.coverage), "coverage_ci": [r(x) for x in self.coverage_ci],
                 "selective_accuracy": r(self.selective_accuracy), "selective_ci": [r(x) for x in self.selective_ci],
                 "null_named_rate": r(self.null_named_rate), "null_ci": [r(x) for x in self.null_ci], "n": self.n,
-                "n_null": self.n_null}
+                "n_null": self.n_null,
+                "threshold_ci": None if self.threshold_ci is None else [r(x) for x in self.threshold_ci],
+                "n_boot": self.n_boot}
 
     def summary(self) -> str:
         if not self.separable:
@@ -259,18 +328,34 @@ def abstention(S_loo_layer: np.ndarray, labels: np.ndarray, null_top: np.ndarray
     (0.67, 1.0, 3)
     """
     threshold = float(np.quantile(null_top, NULL_LEVEL))
+    threshold_ci = cal.threshold_interval(null_top, NULL_LEVEL, n_boot=N_BOOT_THRESHOLD, seed=seed)
     top = S_loo_layer.max(-1)
     named = (top > threshold) if separable else np.zeros(len(top), bool)
     right = S_loo_layer.argmax(-1) == labels
     k_named, k_right = int(named.sum()), int((named & right).sum())
-    order = rng(seed, "null-halves").permutation(len(null_top))
-    a, b = order[: len(order) // 2], order[len(order) // 2:]
-    hits = sum(int((null_top[y] > np.quantile(null_top[x], NULL_LEVEL)).sum()) for x, y in ((a, b), (b, a)))
-    hits = hits if separable else 0
+    hits = int(crossfit_named(null_top, seed).sum()) if separable else 0
     return Abstention(threshold, bool(separable), k_named / len(top), clopper_pearson(k_named, len(top)),
                       k_right / k_named if k_named else float("nan"),
                       clopper_pearson(k_right, k_named) if k_named else (float("nan"), float("nan")),
-                      hits / len(null_top), clopper_pearson(hits, len(null_top)), len(top), len(null_top))
+                      hits / len(null_top), clopper_pearson(hits, len(null_top)), len(top), len(null_top),
+                      threshold_ci, N_BOOT_THRESHOLD)
+
+
+def crossfit_named(null_top: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Per sense-free context, whether the rule names it with the threshold taken from the *other* half of
+    those contexts (seeded halves), so none is judged by a cut-off it helped set."""
+    order = rng(seed, "null-halves").permutation(len(null_top))
+    a, b = order[: len(order) // 2], order[len(order) // 2:]
+    out = np.zeros(len(null_top), bool)
+    for x, y in ((a, b), (b, a)):
+        out[y] = null_top[y] > np.quantile(null_top[x], NULL_LEVEL)
+    return out
+
+
+def margin_text(s: Step) -> str:
+    """ "margin +0.004 [−0.010, +0.020]" for a named step (cosine over the threshold, its 95 % interval)."""
+    sign = lambda x: f"{x:+.3f}".replace("-", "−")  # noqa: E731
+    return f"margin {sign(s.margin)} [{sign(s.margin_ci[0])}, {sign(s.margin_ci[1])}]"
 
 
 def context_words(steps: list[str], word: str) -> list[str] | None:
@@ -364,6 +449,7 @@ class SenseFit:
     nested: float
     calibration: object
     table: pd.DataFrame
+    support: cal.PSupport | None = None
 
     def probs_and_sims(self, Qx: np.ndarray):
         sims = np.einsum("qld,lkd->qlk", _center_unit(Qx, self.mean), self.C)
@@ -374,6 +460,13 @@ class SenseFit:
         if self.rule.separable and sims[li].max() > self.rule.threshold:
             return self.names[int(probs[li].argmax())]
         return "unclear"
+
+    def step(self, context: str, probs: np.ndarray, sims: np.ndarray, next_tokens) -> Step:
+        """A scored context: its sense or "unclear", and for a named one its margin over the threshold."""
+        s = Step(context, probs, next_tokens, self.predict(probs, sims), sims)
+        if s.predicted_sense != "unclear":
+            s.margin, s.margin_ci, s.barely = self.rule.margin(float(sims[self.use].max()))
+        return s
 
 
 def _check(lm, contexts: list[str] | None, layer: int | None) -> list[str]:
@@ -419,9 +512,29 @@ def fit_senses(lm, sset: SenseSet, *, readout: str = "echo", layer: int | None =
         baselines["sentence encoder (MiniLM)"] = float(cal.loo_accuracy(E, labels, K)[0])
     nested, _ = cal.nested_accuracy(X, labels, K)
     table = pd.DataFrame({"sense": [n for n, _ in sents], "sentence": [s for _, s in sents]})
-    return SenseFit(sset.word, names, readout, pooling, layers, labels, X, acc, sil, best, use, temps, mean, C,
-                    null_top, nulls, shuffled, rule, baselines, nested,
-                    cal.heldout_calibration(S_loo[:, use], labels, use), table)
+    f = SenseFit(sset.word, names, readout, pooling, layers, labels, X, acc, sil, best, use, temps, mean, C,
+                 null_top, nulls, shuffled, rule, baselines, nested,
+                 cal.heldout_calibration(S_loo[:, use], labels, use), table)
+    f.support = _support(lm, f, S_loo[:, use])
+    return f
+
+
+def _support(lm, f: SenseFit, S_loo_use: np.ndarray) -> cal.PSupport:
+    """The held-out check behind a printed p (see :class:`~latent.senses.calibration.PSupport`): the
+    word's held-out sentences outside the set where it has them (else the set's own sentences, each left
+    out of its centroid), and the sense-free contexts cross-fitted."""
+    null_named = crossfit_named(f.null_top) if f.rule.separable else np.zeros(len(f.null_top), bool)
+    held = heldout_sentences(f.word, f.names)
+    if held:
+        H = word_states(lm, [s for _, s in held], f.word, f.readout, f.pooling)
+        _, sims = f.probs_and_sims(H)
+        top, truth = sims[:, f.use], np.array([f.names.index(n) for n, _ in held])
+        domain = f"{len(held)} held-out sentences outside the set and the sense-free contexts"
+    else:
+        top, truth = S_loo_use, f.labels
+        domain = "the set's own sentences, each left out of its centroid, and the sense-free contexts"
+    named = (top.max(-1) > f.rule.threshold) & f.rule.separable
+    return cal.p_support(named, top.argmax(-1) == truth, null_named, domain)
 
 
 def kept_fit(lm, sset: SenseSet, *, readout: str = "echo", layer: int | None = None, encoder=None) -> SenseFit:
@@ -443,7 +556,7 @@ def score_steps(lm, f: SenseFit, contexts: list[str], *, k_next: int = 5) -> tup
     P, SIMS = f.probs_and_sims(Q)
     last = [r.at(lm.n_layers)[-1] for r in hidden_states(lm, contexts, layers=[lm.n_layers])]
     nexts = lens_topk(lm, np.stack(last), k=k_next)
-    return [Step(c, P[i], nexts[i], f.predict(P[i], SIMS[i]), SIMS[i]) for i, c in enumerate(contexts)], Q
+    return [f.step(c, P[i], SIMS[i], nexts[i]) for i, c in enumerate(contexts)], Q
 
 
 def word_orders(lm, f: SenseFit, contexts: list[str]) -> Orders | None:
@@ -462,7 +575,7 @@ def report(f: SenseFit, steps: list[Step], Q: np.ndarray, orders: Orders | None 
     return SenseReport(f.word, f.names, f.readout, f.layers, f.accuracy, f.silhouette, f.best, f.use, steps, f.table,
                        f.X, Q, f.temps, f.calibration, f.shuffled, f.nested, f.baselines,
                        [(c, float(p)) for c, p in zip(f.nulls, f.null_top)], f.rule.threshold, abstention=f.rule,
-                       orders=orders)
+                       orders=orders, support=f.support)
 
 
 def analyze(lm, sset: SenseSet, contexts: list[str], *, readout: str = "echo", layer: int | None = None,

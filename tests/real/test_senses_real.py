@@ -100,8 +100,10 @@ def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unc
     assert a.null_named_rate <= 1 - NULL_LEVEL + 0.1                      # about 1 in 20 sense-free contexts named
     j = rep.to_json()
     assert {"rule", "threshold", "coverage", "selective_accuracy", "null_named_rate", "n"} <= set(j["abstention"])
-    for step in j["steps"]:                                                # an unclear step has no probabilities
-        assert ("probabilities" in step) == (step["predicted_sense"] != "unclear") and "scores" in step
+    for step in j["steps"]:                                # an unclear or barely named step has no probabilities
+        named = step["predicted_sense"] != "unclear"
+        assert ("probabilities" in step) == (named and not step["barely"]) and "scores" in step
+        assert ("margin" in step) == ("margin_ci" in step) == ("barely" in step) == named
     sents = [x for v in sset.senses.values() for x in v]
     order = np.random.default_rng(0).permutation(len(sents))
     sizes = np.cumsum([0] + [len(v) for v in sset.senses.values()])
@@ -110,3 +112,28 @@ def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unc
     rep0 = _analyze(lm, shuffled, list(INFORMATIVE) + QUEEN_STEPS, orders=False)
     assert not rep0.abstention.separable
     assert all(s.predicted_sense == "unclear" for s in rep0.steps)
+
+
+NONSENSE = ["xqzt blorf vrrp queen", "foo bar baz queen", "glim snorp queen", "zzk wub queen", "plonk vreet queen",
+            "kweb drasp fnord queen", "blip blop queen", "vasht queen", "mip tork queen", "snib queen"]
+
+
+def test_gemma_names_the_bare_queen_at_most_barely_and_prints_no_p_above_its_held_out_support(gemma_lm):
+    """Issue 37, item 6 (the audit: bare "queen" named "band, p = 1.00" on cosine 0.481 against 0.477; nonsense
+    nearest "band" at p ≥ 0.998). The bare word is unclear or barely named (no p); no nonsense context is shown
+    with p ≥ 0.99; and a printed p never exceeds the held-out accuracy's lower bound (held-out sentences
+    outside the set and the sense-free contexts), which on Gemma is below 0.99. The queen fit is the one the
+    tests above keep."""
+    from latent.lessons.facts import queen_sense
+
+    rep = _analyze(gemma_lm, get_builtin("queen"), ["queen"] + NONSENSE, orders=False)
+    bare = rep.steps[0]
+    assert bare.predicted_sense == "unclear" or bare.barely, (bare.predicted_sense, bare.margin, bare.margin_ci)
+    sup = rep.support
+    assert sup.n_sentences == 30 and sup.n_null == len(rep.null_contexts) and not sup.supports(0.99)
+    for step, s in zip(rep.steps, rep.to_json()["steps"]):
+        shown = s.get("p_shown", "")
+        assert not (shown.startswith("= ") and float(shown[2:]) >= 0.99), s
+        assert "= 1.00" not in rep.reading(step) and "= 0.99" not in rep.reading(step)
+    fact = queen_sense(gemma_lm, "queen")               # the lesson's reveal reads the same step
+    assert fact["answer"] == "unclear" or (fact["barely"] and "barely named" in fact["why"] and "= " not in fact["why"])

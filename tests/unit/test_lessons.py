@@ -45,7 +45,7 @@ def test_hideable_controls_exist():
 def test_reveal_never_claims_another_outcome():
     step = load_lessons()["queen-hive"].steps[2]
     values = {"p_bee": 0.2, "p_monarch": 0.1, "layer": 9, "p": 0.6, "why": "p(band) = 0.60", "nearest": "band",
-              "p_name": "p", "calibration": "calibrated"}
+              "p_name": "p", "calibration": "calibrated", "numbers": "p(bee) = 0.20, p(monarch) = 0.10"}
     bee = step.reveal_text({**values, "answer": "bee"})
     band = step.reveal_text({**values, "answer": "band"})
     assert "nearest the **bee** sense" in bee and "nearest the **bee**" not in band and "not the bee" in band
@@ -56,14 +56,15 @@ def test_a_sense_number_is_called_a_probability_only_where_calibration_held():
     sampling noise, "score" above it or unmeasured; the note says which, with its n."""
     from types import SimpleNamespace as NS
 
-    from latent.lessons.facts import calibration_words
+    from latent.lessons.facts import calibration_words, numbers_text
 
     step = load_lessons()["queen-hive"].steps[2]
     base = {"p_bee": 0.9, "p_monarch": 0.05, "layer": 9, "p": 0.9, "why": "", "nearest": "bee", "answer": "bee"}
     for cal, name in ((NS(calibrated=True, layer=9, ece=0.05, ece_null_p95=0.08, n=48), "p"),
                       (NS(calibrated=False, layer=9, ece=0.21, ece_null_p95=0.08, n=48), "score"), (None, "score")):
         p_name, note = calibration_words(cal)
-        text = step.reveal_text({**base, "p_name": p_name, "calibration": note})
+        numbers = numbers_text(p_name, {"bee": "= 0.90", "monarch": "= 0.05"})
+        text = step.reveal_text({**base, "p_name": p_name, "calibration": note, "numbers": numbers})
         assert p_name == name and f"{name}(bee) = 0.90" in text
         assert ("p(bee)" in text) == (name == "p") and ("not probabilities" in text) == (name == "score")
         if cal is not None:
@@ -171,3 +172,31 @@ def test_a_lesson_file_with_old_widget_keys_is_read_under_todays_names(tmp_path)
     assert (step.chart, step.hide) == ("walk_chart", ("walk_texts", "walk_verdict"))
     raw = load_lessons(tmp_path, pages=TITLES)["old"].steps[0]          # the library alone keeps what the file says
     assert (raw.set, raw.chart, raw.hide) == (doc["steps"][0]["set"], "wk_chart", ("wk_texts", "wk_verdict"))
+
+
+def test_the_bare_queen_reveal_gives_a_barely_named_sense_its_margin_and_no_p(tiny_lm, monkeypatch):
+    """Issue 37, item 6: the lesson's reveal reads the step's margin. With the rule set so one context clears
+    the threshold by less than the threshold's interval and another by more, the first reveal says "barely
+    named" with the margin and prints no p; the second prints the p as the report shows it."""
+    import dataclasses
+
+    from latent.lessons.facts import queen_sense
+    from latent.senses import study
+    from latent.senses.sets import get_builtin
+
+    f = study.fit_senses(tiny_lm, get_builtin("queen"), n_perm=20)
+    monkeypatch.setattr(study, "kept_report", lambda lm, sset, contexts, **k: study.report(
+        f, *study.score_steps(lm, f, list(contexts))))
+    step = load_lessons()["queen-hive"].steps[1]
+    for context, barely in (("zq queen", True), ("zr queen", False)):
+        score = float(study.score_steps(tiny_lm, f, [context])[0][0].sims[f.use].max())
+        gap = 0.004 if barely else 0.05
+        f.rule = dataclasses.replace(f.rule, separable=True, threshold=score - gap,
+                                     threshold_ci=(score - 0.02, score + 0.02) if barely else (score - 0.06, score - 0.04))
+        fact = queen_sense(tiny_lm, context)
+        text = step.reveal_text(fact)
+        assert fact["barely"] is barely and fact["answer"] != "unclear"
+        if barely:
+            assert "barely named" in text and "margin +0.004" in text and " = " not in text and " ≥ " not in text
+        else:
+            assert "barely" not in text and f"{fact['p_name']}({fact['answer']}) " in text

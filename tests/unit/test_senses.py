@@ -247,3 +247,84 @@ def test_the_cli_fits_a_sense_set_once_and_keeps_it(tiny_lm, monkeypatch, capsys
     assert len(fits) == 1                                            # the second run read the kept fit
     fresh = json.loads(json.dumps(study.analyze(tiny_lm, get_builtin("queen"), ["honey hive queen"]).to_json()))
     assert outs[1]["steps"] == fresh["steps"] and outs[1]["best_layer"] == fresh["best_layer"]
+
+
+# ---------------------------------------------------------------- issue 37, item 6: margins and a printed p
+def test_the_threshold_interval_is_seeded_and_narrows_with_more_sense_free_contexts():
+    r = np.random.default_rng(3)
+    few, many = r.normal(size=30), r.normal(size=3000)
+    lo, hi = cal.threshold_interval(few, 0.95)
+    assert lo < np.quantile(few, 0.95) < hi
+    assert cal.threshold_interval(few, 0.95) == (lo, hi)                       # seeded: the same twice
+    assert cal.threshold_interval(few, 0.95, seed=1) != (lo, hi)
+    lo2, hi2 = cal.threshold_interval(many, 0.95)
+    assert hi2 - lo2 < (hi - lo) / 3
+
+
+def test_a_margin_inside_the_thresholds_uncertainty_is_barely_named_and_flips_outside_it():
+    """Constructed numbers: the audit's 0.481 against 0.477 with a threshold interval [0.46, 0.50] is barely
+    named; the same threshold with a tight interval, or a score above the interval, is not."""
+    from latent.senses.study import Abstention
+
+    def rule(ci):
+        return Abstention(0.477, True, 1.0, (0, 1), 1.0, (0, 1), 0.05, (0, 1), 48, 60, ci, 1000)
+
+    m, ci, barely = rule((0.46, 0.50)).margin(0.481)
+    assert abs(m - 0.004) < 1e-9 and ci[0] < 0 < ci[1] and barely
+    assert not rule((0.470, 0.479)).margin(0.481)[2]                # the score clears the interval's top
+    assert not rule((0.46, 0.50)).margin(0.51)[2]
+    assert rule((0.46, 0.50)).margin(0.50)[2]                        # exactly at the top: its interval touches 0
+
+
+def test_a_printed_p_never_exceeds_what_held_out_accuracy_supports():
+    """The p-support rule on constructed held-out outcomes: 22 of 22 right gives a lower bound of 0.84, so a
+    p of 0.998 is printed "≥ 0.84" (never "= 1.00"); named sense-free contexts count as wrong; too little
+    support withholds p; and p ≥ 0.99 is printed only with ~370 right of 370."""
+    s = cal.p_support(np.ones(22, bool), np.ones(22, bool), np.zeros(60, bool), "d")
+    assert (s.n, s.right, s.ceiling) == (22, 22, 0.84)
+    assert s.shown(0.998) == "≥ 0.84" and s.shown(0.6) == "= 0.60" and not s.supports(0.99)
+    with_nulls = cal.p_support(np.ones(22, bool), np.ones(22, bool), np.arange(60) < 3, "d")
+    assert with_nulls.n == 25 and with_nulls.right == 22 and with_nulls.ceiling < s.ceiling
+    poor = cal.p_support(np.ones(10, bool), np.arange(10) < 4, np.zeros(60, bool), "d")
+    assert poor.ceiling == 0 and poor.shown(0.9) == "withheld" and "no p is printed" in poor.note()
+    none = cal.p_support(np.zeros(10, bool), np.zeros(10, bool), np.zeros(60, bool), "d")
+    assert none.n == 0 and none.shown(0.9) == "withheld"
+    big = cal.p_support(np.ones(370, bool), np.ones(370, bool), np.zeros(60, bool), "d")
+    assert big.supports(0.99) and big.shown(0.99) == "= 0.99"
+    j = s.to_json()
+    assert {"n", "right", "accuracy", "ci", "ceiling", "domain", "rule"} <= set(j) and j["ceiling"] == 0.84
+
+
+def test_the_senses_json_carries_margin_and_barely_for_named_steps_and_no_p_when_barely(tiny_lm):
+    """The ``senses --json`` contract on the tiny model, with the fit's rule set so that one step flips:
+    a named step has ``margin``, ``margin_ci`` and ``barely``; barely named it has no probabilities (as
+    an unclear step), clearly named it has them and the p as printed; the reading says which."""
+    import dataclasses
+    import json
+
+    from latent.senses.sets import get_builtin
+    from latent.senses.study import fit_senses, report, score_steps
+
+    f = fit_senses(tiny_lm, get_builtin("queen"), n_perm=20)
+    assert f.support is not None and f.support.n_sentences == 30            # queen has held-out sentences
+    probe, _ = score_steps(tiny_lm, f, ["queen"])
+    score = float(probe[0].sims[f.use].max())
+
+    def contract(threshold, ci):
+        f.rule = dataclasses.replace(f.rule, separable=True, threshold=threshold, threshold_ci=ci)
+        steps, Q = score_steps(tiny_lm, f, ["queen"])
+        return json.loads(json.dumps(report(f, steps, Q).to_json()))
+
+    barely = contract(score - 0.004, (score - 0.02, score + 0.02))["steps"][0]
+    assert barely["barely"] is True and abs(barely["margin"] - 0.004) < 1e-3
+    assert barely["margin_ci"][0] < 0 < barely["margin_ci"][1] and "probabilities" not in barely
+    assert barely["reading"].startswith("barely named: ") and "margin +0.004" in barely["reading"]
+    clear = contract(score - 0.05, (score - 0.06, score - 0.04))
+    step = clear["steps"][0]
+    assert step["barely"] is False and step["margin_ci"][0] > 0 and "probabilities" in step
+    assert step["p_shown"] in step["reading"] and "barely" not in step["reading"]
+    assert clear["abstention"]["threshold_ci"] == [round(score - 0.06, 4), round(score - 0.04, 4)]
+    assert {"n", "ceiling", "domain"} <= set(clear["p_support"])
+    unclear = contract(score + 0.01, (score, score + 0.02))["steps"][0]
+    assert unclear["predicted_sense"] == "unclear"
+    assert not {"margin", "margin_ci", "barely", "probabilities"} & set(unclear)
