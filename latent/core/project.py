@@ -1,9 +1,9 @@
 """UMAP and PCA behind one seeded ``fit``/``transform`` API.
 
-UMAP's first call in a fresh process compiles numba code (~25 s here). Two things keep that
+UMAP's first call in a fresh process compiles numba code (~25 s here). Three things keep that
 off the user's path: numba's compiled-function cache lives in the cache dir (``NUMBA_CACHE_DIR``,
-set by :func:`configure_numba` before umap is imported), and :func:`warm_up` runs one tiny fit
-in a background thread when the app starts.
+set by :func:`configure_numba` before umap is imported), umap-learn's own functions use that cache
+too (:func:`import_umap`), and :func:`warm_up` runs one tiny fit in a background thread when the app starts.
 
 Example::
 
@@ -43,6 +43,40 @@ def configure_numba() -> None:
         os.environ["NUMBA_CACHE_DIR"] = str(d)
 
 
+def import_umap():
+    """``import umap`` with numba's on-disk cache on for umap-learn's own compiled functions.
+
+    pynndescent marks its functions ``cache=True``; umap-learn does not, so every fresh process (an app
+    start, a CLI run, a test process) compiled umap's layout and graph code again. While umap's modules
+    are imported, ``numba.njit``/``numba.jit`` default to ``cache=True`` (a function that cannot be cached,
+    such as a closure, only warns and compiles as before); afterwards numba is as it was. The cached
+    machine code is what numba would compile, so the maps are the same. Measured on this 2-core machine,
+    a second process's first small and large fits: 36 s against 49 s of CPU (``bench/bench_umap_cache.py``)."""
+    configure_numba()
+    import sys  # noqa: PLC0415 - only to see whether umap is already imported
+
+    if "umap" in sys.modules:
+        return sys.modules["umap"]
+    import numba  # noqa: PLC0415 - heavy, and only with umap
+
+    njit, jit = numba.njit, numba.jit
+
+    def cached(decorator):
+        def wrap(*args, **kwargs):
+            kwargs.setdefault("cache", True)
+            return decorator(*args, **kwargs)
+        return wrap
+
+    numba.njit, numba.jit = cached(njit), cached(jit)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=numba.NumbaWarning)    # "cannot cache": compiled as before
+            import umap  # noqa: PLC0415 - heavy: umap-learn and its numba code
+    finally:
+        numba.njit, numba.jit = njit, jit
+    return umap
+
+
 def warm_up() -> float:
     """Import umap and compile its code paths now, not on a click: one small fit (exact
     neighbours) and one of 4,200 points (umap switches to NN-descent above 4,096)."""
@@ -50,8 +84,7 @@ def warm_up() -> float:
         if _warm_large.is_set():
             return warm_seconds.get("total", 0.0)
         t0 = time.perf_counter()
-        configure_numba()
-        import umap  # noqa: F401, PLC0415 - the warm-up: importing umap-learn compiles numba code off the request path
+        import_umap()          # the warm-up: umap-learn's numba code off the request path
 
         warm_seconds["import"] = time.perf_counter() - t0
         rng = np.random.default_rng(0)
@@ -141,9 +174,7 @@ class Projector:
     def _fit_umap(self, X: np.ndarray) -> np.ndarray:
         """UMAP on the (optionally PCA-reduced) points. With PCA first, the metric is euclidean
         on the PCA coordinates of the row-normalised input (cosine geometry, 5-20x faster)."""
-        configure_numba()
-        import umap  # noqa: PLC0415 - heavy: umap-learn compiles numba code on import
-
+        umap = import_umap()
         metric = self.metric
         if self.pca_dims and X.shape[1] > self.pca_dims and len(X) > self.pca_dims:
             from sklearn.decomposition import PCA  # noqa: PLC0415 - heavy (scikit-learn): imported when first needed

@@ -78,3 +78,17 @@ def test_umap_pca_front_and_transform_lands_near_fit():
     spread = np.ptp(p.embedding_, axis=0).max()
     err = np.linalg.norm(Y - p.embedding_[:40], axis=1)
     assert np.median(err) < 0.1 * spread
+
+
+def test_umap_learns_functions_use_numbas_disk_cache_and_numba_is_left_as_it_was():
+    """``import_umap``: umap-learn's compiled functions are cached on disk (a second process loads them, not
+    compiles them: bench/bench_umap_cache.py), and numba's decorators are numba's own again afterwards."""
+    import numba
+
+    from latent.core.project import import_umap
+
+    umap = import_umap()
+    assert numba.njit.__module__.startswith("numba") and numba.jit.__module__.startswith("numba")
+    cached = [f for f in vars(umap.layouts).values() if isinstance(f, numba.core.registry.CPUDispatcher)]
+    assert cached and all(type(f._cache).__name__ == "FunctionCache" for f in cached), [
+        (f.__name__, type(f._cache).__name__) for f in cached]
