@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import InputError, check_layer
 from latent.core.generate import MAX_NEW_TOKENS
+from latent.walk.null import N_SPLITS, check_neutral
 from latent.walk.paths import N_RANDOM, Sweep, sweep
 from latent.walk.presets import DEFAULT_PRESET, build, load_presets, preset_setting
 from latent.walk.steer import check_strengths
@@ -62,6 +63,8 @@ class SweepSpec:
     positions: str = "all"                     # add at every position, or the first only (ActAdd)
     do_sample: bool = True
     n_random: int = N_RANDOM                   # random directions of the same norm, run on every prompt × seed × strength
+    n_splits: int = N_SPLITS                   # data-null directions (a direction from texts): 0, or 2 or more
+    neutral: tuple[str, ...] = ()              # their neutral texts (empty: the shipped set, assets/walk_neutral.json)
 
     def __post_init__(self):
         def put(name, value):
@@ -102,6 +105,13 @@ class SweepSpec:
         if not isinstance(self.do_sample, bool):
             raise InputError(f"do_sample must be true or false, not {self.do_sample!r}.")
         put("n_random", _whole(self.n_random, "n_random", lo=0))
+        put("n_splits", _whole(self.n_splits, "n_splits", lo=0))
+        if self.n_splits == 1:
+            raise InputError("n_splits 1 gives no band (a band needs two data-null directions); choose 0 (off) or 2 or more.")
+        if self.neutral:
+            put("neutral", check_neutral(self.neutral))
+        else:
+            put("neutral", ())
 
     # ----------------------------------------------------------------- the defaults
     @classmethod
@@ -147,7 +157,7 @@ class SweepSpec:
             raise DirectionError(f"The direction is for layer {d.layer}, not {self.layer}.")
         sw = sweep(lm, encoder, list(self.prompts), d, list(self.strengths), max_new_tokens=self.max_new_tokens,
                    seeds=self.seeds, do_sample=self.do_sample, n_random=self.n_random, positions=self.positions,
-                   runner=runner, on_token=on_token)
+                   runner=runner, on_token=on_token, n_splits=self.n_splits, neutral=self.neutral or None)
         sw.recipe = {**self.to_dict(), **sw.recipe}
         return sw
 
@@ -162,7 +172,8 @@ class SweepSpec:
         Older recipes: ``prompt`` (one text or a list) is read as ``prompts``, and ``seed`` (one seed,
         before sweeps had several) as ``seeds``. A field a recipe lacks takes the page's default: a recipe
         without ``n_random`` (written before the random directions were recorded) replays with the page's
-        count, 8 (:data:`~latent.walk.paths.N_RANDOM`), not the 5 an older replay used."""
+        count, 8 (:data:`~latent.walk.paths.N_RANDOM`), not the 5 an older replay used; one without
+        ``n_splits`` (written before the data-shaped null) replays with the page's data null too."""
         if not isinstance(d, dict):
             raise InputError(f"A sweep spec must be a JSON object, not {type(d).__name__}.")
         d = dict(d)
