@@ -367,7 +367,7 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     sw = _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
                     positions, n_random)
     sw.data_null = null
-    sw.recipe["n_splits"] = null.n_splits
+    sw.recipe.update(n_splits=n_splits, neutral=list(neutral or ()))     # asked for; what ran: sw.data_null
     return sw
 
 
