@@ -255,6 +255,8 @@ def _walk_args(p):
                         f"of a neutral set, each on every prompt, seed and strength ({free.n_splits}; 0: off)")
     p.add_argument("--neutral", help="the data null's neutral texts: a file, one sentence per line or a JSON list "
                                      "(default: assets/walk_neutral.json)")
+    p.add_argument("--heldout", action="store_true",
+                   help="with --preset: also run the sweep on its held-out prompts and report both in prompt_sets (2x the time)")
     p.add_argument("--positions", choices=list(POSITIONS))
     p.add_argument("--keep-massive", action="store_true",
                    help="keep massive tokens in the texts' means (left out by default: docs/models.md)")
@@ -293,7 +295,8 @@ def cmd_walk(args):
         n_random=spec.n_random if args.random is None else args.random, positions=args.positions or spec.positions,
         keep_massive=args.keep_massive, n_splits=spec.n_splits if args.splits is None else args.splits,
         neutral=read_neutral(args.neutral) if args.neutral else spec.neutral)
-    sw = spec.run(lm, load_encoder(), direction=d, runner=_runner(lm))
+    run = spec.run_heldout if args.heldout else spec.run
+    sw = run(lm, load_encoder(), direction=d, runner=_runner(lm))
     s = base.setting(lm)            # a preset named: where its setting came from (even when --toward or --direction walks)
     extra = {"preset": s.preset, "source": s.source()} if s else {}
     massive = (sw.recipe.get("direction") or {}).get("recipe", {}).get("massive")   # texts' means: what was left out

@@ -89,6 +89,7 @@ class Sweep:
     recipe: dict = field(default_factory=dict)
     data_slopes: np.ndarray | None = None   # the same slope for each data-null direction (None or empty: none ran)
     data_null: DataNull | None = None       # what the data-shaped null was built from, or why it was not
+    prompt_sets: list | None = None         # per named prompt set: :meth:`prompt_set` (None: this sweep's prompts)
 
     @property
     def concept(self) -> np.ndarray:
@@ -147,6 +148,25 @@ class Sweep:
         directions' band; otherwise the null it did not clear names the verdict."""
         return both(self.random_verdict(), self.data_verdict())
 
+    def prompt_set(self, name: str, prompts=None) -> dict:
+        """The slope and both nulls' verdicts on one set of this sweep's prompts (None: all of them), from
+        the same rows: ``{name, n_prompts, n_units, slope, slope_ci, verdict, null_random{band, verdict},
+        null_data{band, verdict}}`` (rounded as in :meth:`to_json`)."""
+        r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
+        rows = self.rows if prompts is None else self.rows[self.rows["prompt"].isin(list(prompts))]
+        fit, ci, rs, ds, n = _slopes(rows)
+        rband = sd_band(rs) if len(rs) > 1 else (np.nan, np.nan)
+        vr = verdict(*ci, rband, n)
+        if self.has_data_null and len(ds) > 1:
+            dband = sd_band(ds)
+            vd = verdict(*ci, dband, n, null=DATA)
+        else:
+            dband, vd = (np.nan, np.nan), NOT_APPLICABLE
+        return {"name": name, "n_prompts": int(rows["prompt"].nunique()), "n_units": n, "slope": r4(fit),
+                "slope_ci": [r4(ci[0]), r4(ci[1])], "verdict": both(vr, vd),
+                "null_random": {"band": [r4(rband[0]), r4(rband[1])], "verdict": vr},
+                "null_data": {"band": None if vd == NOT_APPLICABLE else [r4(dband[0]), r4(dband[1])], "verdict": vd}}
+
     def finding(self) -> str:
         lo, hi = self.slope_ci
         rs = self.random_slopes
@@ -190,7 +210,9 @@ class Sweep:
         ``n_random``; ``null_random{band, verdict, n}`` (the isotropic random directions) and
         ``null_data{band, verdict, n_splits, slopes, applicable, reason, sizes, neutral, n_texts, seed}``
         (the data-null directions; ``band`` None and ``verdict`` "not applicable" with the ``reason``
-        where none ran). Per strength: ``data_mean`` and ``data_band`` (the data-null directions' mean
+        where none ran); ``prompt_sets[]{name, n_prompts, n_units, slope, slope_ci, verdict, null_random,
+        null_data}`` (:meth:`prompt_set`: this sweep's prompts, and any other set run beside it). Per
+        strength: ``data_mean`` and ``data_band`` (the data-null directions' mean
         effect and its mean ± 2 sd; null where none ran), ``concept`` and
         ``concept_ci``, the direction's mean effect against unsteered, ``random_mean`` and ``random_ci``
         (the random directions' mean effect), ``difference`` and ``difference_ci`` (direction minus random,
@@ -211,6 +233,7 @@ class Sweep:
                 "null_random": {"band": pair(*self.random_band()), "verdict": self.random_verdict(),
                                 "n": len(self.random_slopes)},
                 "null_data": null_data,
+                "prompt_sets": self.prompt_sets or [self.prompt_set("these prompts")],
                 "n_units": self.n_units, "n_random": int(self.recipe.get("n_random", 0)),
                 "wrong_way_fraction": r4(self.wrong_way), "degenerate_from": self.cliff, "finding": self.finding(),
                 "results": [{"strength": r["strength"], "text": t, "n": int(r["n"]), "concept": r4(r["concept"]),
@@ -445,6 +468,21 @@ def _versus_random(g: pd.DataFrame, r: pd.DataFrame, col: str) -> dict:
             "band": sd_band(per_dir.to_numpy()), "n_units": len(diff)}
 
 
+def _slopes(table: pd.DataFrame):
+    """From a sweep's rows: the direction's slope with its interval (baseline and direction rows), each
+    random direction's and each data-null direction's slope (the baseline rows and its own), and the
+    (prompt, seed) units."""
+    own = table[table["kind"].isin(["baseline", "direction"])]
+    base = own[own["kind"] == "baseline"]
+    fit, fit_ci = slope(own["strength"].to_numpy(float), own["effect"].to_numpy(float))
+
+    def each(kind):
+        return np.array([slope(np.r_[base["strength"].to_numpy(float), g["strength"].to_numpy(float)],
+                               np.r_[base["effect"].to_numpy(float), g["effect"].to_numpy(float)])[0]
+                         for _, g in table[table["kind"] == kind].groupby("random_direction")])
+    return fit, fit_ci, each("random"), each("data_null"), int(own.groupby(["prompt", "seed"]).ngroups)
+
+
 def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample, positions,
                n_random) -> Sweep:
     own = table[table["kind"].isin(["baseline", "direction"])]
@@ -495,15 +533,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
             row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in ctrl_bands[m])
         out.append(row)
     summary = pd.DataFrame(out)
-    X = own["strength"].to_numpy(float)
-    fit, fit_ci = slope(X, own["effect"].to_numpy(float))
-    base = own[own["kind"] == "baseline"]
-    random_slopes = np.array([slope(np.r_[base["strength"].to_numpy(float), g["strength"].to_numpy(float)],
-                                    np.r_[base["effect"].to_numpy(float), g["effect"].to_numpy(float)])[0]
-                              for _, g in rnd.groupby("random_direction")])
-    data_slopes = np.array([slope(np.r_[base["strength"].to_numpy(float), g["strength"].to_numpy(float)],
-                                  np.r_[base["effect"].to_numpy(float), g["effect"].to_numpy(float)])[0]
-                            for _, g in dat.groupby("random_direction")])
+    fit, fit_ci, random_slopes, data_slopes, _ = _slopes(table)
     unit_slopes = [slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
                    for _, g in own.groupby(["prompt", "seed"])]
     wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")

@@ -159,6 +159,30 @@ class SweepSpec:
                    seeds=self.seeds, do_sample=self.do_sample, n_random=self.n_random, positions=self.positions,
                    runner=runner, on_token=on_token, n_splits=self.n_splits, neutral=self.neutral or None)
         sw.recipe = {**self.to_dict(), **sw.recipe}
+        sw.prompt_sets = [sw.prompt_set(self.prompt_set_name())]
+        return sw
+
+    def prompt_set_name(self) -> str:
+        """What the prompts are: a preset's "default prompts" or "held-out prompts", else "given prompts"."""
+        if self.source == "preset":
+            p = load_presets()[self.preset]
+            for name, key in (("default prompts", "prompts"), ("held-out prompts", "heldout")):
+                if list(self.prompts) == list(p.get(key) or []):
+                    return name
+        return "given prompts"
+
+    def run_heldout(self, lm, encoder, *, direction: Direction | None = None, runner=None) -> Sweep:
+        """:meth:`run`, then the same sweep on the preset's held-out prompts (disjoint from its default
+        ones): the first sweep, with both sets in its ``prompt_sets`` (each set's slope against its own
+        nulls, run on its own prompts). Twice the cost of one sweep."""
+        if self.source != "preset":
+            raise InputError("Held-out prompts belong to a preset: name one (--preset).")
+        heldout = tuple(load_presets()[self.preset].get("heldout") or ())
+        if not heldout:
+            raise InputError(f"The preset {self.preset!r} has no held-out prompts.")
+        sw = self.run(lm, encoder, direction=direction, runner=runner)
+        other = self.replace(prompts=heldout).run(lm, encoder, direction=direction, runner=runner)
+        sw.prompt_sets = sw.prompt_sets + other.prompt_sets
         return sw
 
     # ----------------------------------------------------------------- (de)serialising

@@ -207,3 +207,27 @@ def test_the_meters_figure_draws_the_data_shaped_band_in_the_concept_panel(tiny_
         data = [tr for tr in fig.data if "data-shaped null" in (tr.name or "")]
         assert len(data) == 1 and data[0].xaxis == "x" and data[0].fill == "toself"
         assert list(data[0].y[:3]) == pytest.approx(list(sw.summary["data_hi"]))
+
+
+def test_prompt_sets_report_each_sets_slope_against_its_own_nulls(tiny_lm):
+    """``prompt_sets[]{name, slope, slope_ci, verdict}``: the whole sweep's entry is the top level's; a
+    subset's comes from that subset's rows alone; a preset's held-out prompts run as a second set."""
+    d = Direction.from_texts(tiny_lm, ["I adore this.", "So good."], ["I dislike it.", "So bad."], 2, pooling="mean")
+    sw = sweep(tiny_lm, _Enc(), PROMPTS, d, [-2.0, 0.0, 2.0], max_new_tokens=4, seeds=(0,), n_random=3, n_splits=2)
+    j = sw.to_json()
+    (whole,) = j["prompt_sets"]
+    assert whole["name"] == "these prompts" and whole["n_prompts"] == 4 and whole["n_units"] == 4
+    assert (whole["slope"], whole["slope_ci"], whole["verdict"]) == (j["slope"], j["slope_ci"], j["verdict"])
+    assert whole["null_random"]["band"] == j["random_band"] and whole["null_data"]["band"] == j["null_data"]["band"]
+    part = sw.prompt_set("two", PROMPTS[:2])
+    rows = sw.rows[sw.rows["prompt"].isin(PROMPTS[:2]) & sw.rows["kind"].isin(["baseline", "direction"])]
+    assert part["n_units"] == 2 and part["slope"] == round(slope(rows["strength"].to_numpy(float),
+                                                                 rows["effect"].to_numpy(float))[0], 4)
+    spec = SweepSpec.default(tiny_lm).replace(max_new_tokens=3, n_random=2, n_splits=2, strengths=(-2.0, 0.0, 2.0))
+    both_sets = spec.run_heldout(tiny_lm, _Enc())
+    names = [s["name"] for s in both_sets.to_json()["prompt_sets"]]
+    assert names == ["default prompts", "held-out prompts"]
+    held = both_sets.to_json()["prompt_sets"][1]
+    assert held["n_prompts"] == len(load_presets()[spec.preset]["heldout"]) and held["verdict"]
+    with pytest.raises(InputError, match="belong to a preset"):
+        SweepSpec.default(tiny_lm, None).run_heldout(tiny_lm, _Enc())
