@@ -48,6 +48,7 @@ def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
     assert rs.mean() - 2 * rs.std(ddof=1) <= sw.slope <= rs.mean() + 2 * rs.std(ddof=1)
 
 
+@pytest.mark.slow        # about 20-30 s on a loaded 2-core machine
 def test_a_meaningless_direction_from_neutral_halves_lands_in_the_data_shaped_null(real_lm, encoder):
     """The control tested as a control (issue 37): a direction built like a user's from two random halves of
     the neutral set (a split the null never draws: seed 2026), walked like the default preset (layer 9, ±0.4),

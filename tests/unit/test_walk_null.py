@@ -121,7 +121,9 @@ def test_a_sweep_from_texts_runs_its_data_null_on_the_same_units_and_reports_bot
     want = [slope(np.r_[base["strength"], g["strength"]].astype(float), np.r_[base["effect"], g["effect"]].astype(float))[0]
             for _, g in dat.groupby("random_direction")]
     np.testing.assert_allclose(sw.data_slopes, want)
-    assert sw.data_band() == pytest.approx(sd_band(want))
+    assert sw.data_band() == pytest.approx(sd_band(np.r_[want, -np.array(want)]))     # sign-symmetrised
+    lo, hi = sw.data_band()
+    assert lo == pytest.approx(-hi) and hi == pytest.approx(2 * np.sqrt(2 * np.sum(np.square(want)) / (2 * len(want) - 1)))
     t = sw.summary.set_index("strength")
     per = dat[dat["strength"] == 2.0].groupby("random_direction")["effect"].mean()
     assert (t.loc[2.0, "data_lo"], t.loc[2.0, "data_hi"]) == pytest.approx(sd_band(per.to_numpy()))
@@ -178,6 +180,8 @@ def test_the_verdict_needs_both_nulls_constructed_numbers(tiny_lm):
     over = _with(sw, (0.30, 0.60), rnd, [0.10, 0.30, 0.20, 0.25])      # data band about 0.08 to 0.35
     assert over.band_verdict() == "overlaps data-shaped band: inconclusive"
     assert "clears the isotropic random band but overlaps the data-shaped band" in over.finding()
+    one_sign = _with(sw, (0.04, 0.30), rnd, [-0.04, -0.10, -0.05, -0.03])   # plain mean ± 2 sd: -0.12 to +0.01: "beyond"
+    assert one_sign.data_verdict() == "overlaps data-shaped band: inconclusive"     # symmetrised: ±0.13
     beyond = _with(sw, (0.30, 0.40), rnd, [-0.1, 0.05, 0.1, -0.05])
     assert beyond.band_verdict() == "beyond random" and "clears the random band and the data-shaped band" in beyond.finding()
     not_random = _with(sw, (0.0, 0.05), rnd, [-0.3, 0.3, 0.2, -0.2])
