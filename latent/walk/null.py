@@ -7,7 +7,10 @@ have. So a sweep along a direction made from two sets of texts also walks ``n_sp
 directions**: each the same construction (the same layer, pooling, massive-token rule and method, mean
 difference or PCA) applied to two disjoint random subsets of a neutral text set, of the direction's own
 set sizes (at most half the neutral set each), scaled to the same norm and run on the same prompts,
-seeds and strengths. The direction's verdict must clear their band as well as the isotropic one.
+seeds and strengths, each read by the same concept meter built from *its own* two subsets (as the
+direction's is built from its two sets: the audit's meaningless directions moved the text toward their
+own halves' topics, which a meter shared with the walked direction cannot see). The direction's verdict
+must clear their band as well as the isotropic one.
 
 The neutral set ships as ``assets/walk_neutral.json`` (everyday sentences: train times, recipes,
 weather reports; no emotion words, no word of a shipped preset's poles); a caller may give its own
@@ -103,6 +106,7 @@ class DataNull:
     n_texts: int = 0                 # in the neutral set
     neutral: str = "shipped"         # "shipped" or "given"
     seed: int = NULL_SEED
+    poles: tuple = ()                # per split: (its positive texts, its negative texts): its own concept meter
 
     @property
     def applicable(self) -> bool:
@@ -163,10 +167,12 @@ def data_null(lm, direction: Direction, neutral=None, n_splits: int = N_SPLITS, 
     keep = bool((r.get("massive") or {}).get("kept", False))
     X = pooled_neutral(lm, texts, direction.layer, pooling, keep)
     rng = np.random.default_rng(seed)
-    out = []
+    out, poles = [], []
     for _ in range(n_splits):
         perm = rng.permutation(len(texts))
-        P, N = X[perm[:sizes[0]]], X[perm[sizes[0]: sizes[0] + sizes[1]]]
-        v = Direction.from_states(P, N, direction.layer, method=r.get("method", "mean")).vector
+        pi, ni = perm[:sizes[0]], perm[sizes[0]: sizes[0] + sizes[1]]
+        v = Direction.from_states(X[pi], X[ni], direction.layer, method=r.get("method", "mean")).vector
         out.append(v / np.linalg.norm(v))
-    return DataNull(np.stack(out).astype(np.float32), "", sizes, len(texts), "given" if neutral else "shipped", seed)
+        poles.append((tuple(texts[i] for i in pi), tuple(texts[i] for i in ni)))
+    return DataNull(np.stack(out).astype(np.float32), "", sizes, len(texts), "given" if neutral else "shipped", seed,
+                    tuple(poles))

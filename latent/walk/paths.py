@@ -28,7 +28,7 @@ from latent.core.massive import mean_pool
 from latent.core.models import embed
 from latent.core.project import Projector
 from latent.core.requests import GenerateRequest, door_for
-from latent.core.stats import sd_band, slope, t_interval
+from latent.core.stats import prediction_band, sd_band, slope, t_interval
 from latent.walk.null import N_SPLITS, DataNull, data_null
 from latent.walk.steer import check_strengths, typical_norms
 
@@ -124,10 +124,10 @@ class Sweep:
         return sd_band(self.random_slopes) if len(self.random_slopes) > 1 else (np.nan, np.nan)
 
     def data_band(self) -> tuple[float, float]:
-        """The data-null directions' slopes, sign-symmetrised, mean ± 2 sd (:func:`symmetric_band`; NaN
-        where fewer than two ran)."""
+        """Where one more data-null direction's slope would lie: the splits' slopes' 95 % prediction interval
+        (:func:`~latent.core.stats.prediction_band`: with 4 splits, mean ± 3.56 sd; NaN with fewer than two)."""
         ds = self.data_slopes
-        return symmetric_band(ds) if ds is not None and len(ds) > 1 else (np.nan, np.nan)
+        return prediction_band(ds) if ds is not None and len(ds) > 1 else (np.nan, np.nan)
 
     @property
     def has_data_null(self) -> bool:
@@ -159,7 +159,7 @@ class Sweep:
         rband = sd_band(rs) if len(rs) > 1 else (np.nan, np.nan)
         vr = verdict(*ci, rband, n)
         if self.has_data_null and len(ds) > 1:
-            dband = symmetric_band(ds)
+            dband = prediction_band(ds)
             vd = verdict(*ci, dband, n, null=DATA)
         else:
             dband, vd = (np.nan, np.nan), NOT_APPLICABLE
@@ -305,6 +305,19 @@ def concept_scores(encoder, texts: list[str], positive: list[str], negative: lis
     return T @ (p / np.linalg.norm(p)) - T @ (n / np.linalg.norm(n))
 
 
+def concept_matrix(encoder, texts: list[str], meters: list[tuple[list[str], list[str]]]) -> np.ndarray:
+    """``(meters, texts)``: each text's concept score under each meter (positive texts, negative texts), as
+    :func:`concept_scores`, with every text and pole embedded once."""
+    poles = list(dict.fromkeys(t for p, n in meters for t in list(p) + list(n)))
+    E = embed(encoder, list(texts) + poles)
+    T, at = E[: len(texts)], {t: E[len(texts) + i] for i, t in enumerate(poles)}
+    out = []
+    for p, n in meters:
+        pm, nm = np.mean([at[t] for t in p], 0), np.mean([at[t] for t in n], 0)
+        out.append(T @ (pm / np.linalg.norm(pm)) - T @ (nm / np.linalg.norm(nm)))
+    return np.stack(out)
+
+
 def kl_from(first_logprobs: np.ndarray, base: np.ndarray) -> np.ndarray:
     """KL(row || base) for each row of first-token log-probs."""
     p = np.exp(first_logprobs)
@@ -377,7 +390,9 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     gens = [lead] + [_decode(lm, request.take(p), runner, None) for p in parts[1:]]
     gen = gens[0] if len(parts) == 1 else Generation.gather(gens, parts)
     pos, neg = poles or pole_texts(direction)
-    concept = concept_scores(encoder, gen.texts, pos, neg)
+    meter = np.array([1 + r[4] if r[0] == "data_null" else 0 for r in rows])   # a data-null row: its split's meter
+    scores = concept_matrix(encoder, gen.texts, [(pos, neg)] + [tuple(map(list, p)) for p in null.poles])
+    concept = scores[meter, np.arange(len(rows))]
     table = pd.DataFrame({"kind": [r[0] for r in rows], "prompt": [prompts[r[1]] for r in rows],
                           "seed": [r[2] for r in rows], "strength": [r[3] for r in rows],
                           "random_direction": [r[4] for r in rows], "text": gen.texts, "concept": concept,
@@ -385,7 +400,7 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
                           "tokens": [len(t) for t in gen.token_ids]})
     base_idx = {(r[1], r[2]): i for i, r in enumerate(rows) if r[0] == "baseline"}
     base_of = [base_idx[(r[1], r[2])] for r in rows]
-    table["effect"] = concept - concept[base_of]
+    table["effect"] = concept - scores[meter, base_of]        # against the baseline, read by the same meter
     table["kl"] = [float(kl_from(gen.first_logprobs[i:i + 1], gen.first_logprobs[b])[0]) for i, b in enumerate(base_of)]
     table["degenerate"] = [degenerate(t, d2, n) for t, d2, n in zip(table["text"], table["distinct2"], table["tokens"])]
     sw = _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
@@ -405,21 +420,6 @@ def _decode(lm, request: GenerateRequest, runner, on_token):
         return door(request)
     on_rows = (lambda step, per: on_token(step, per[0])) if on_token else None
     return decode_rows(lm, [request], on_rows=on_rows)[0]
-
-
-def symmetric_band(slopes) -> tuple[float, float]:
-    """The band of the data-null directions' slopes: mean ± 2 sd of the slopes and their negatives, i.e.
-    ±2 × sqrt(2 Σ s² / (2k − 1)) around 0. Which random half is "positive" is itself a coin flip, so a
-    split's direction and its negation are equally likely draws; and the negated direction at strength s
-    is the direction at −s, so on a sweep with symmetric strengths its slope is exactly −s (the same rows,
-    x negated). Four splits whose slopes happen to share a sign would otherwise give a narrow band away
-    from 0 (on SmolLM2, one of four held-out meaningless directions came out "beyond" such a band).
-
-    >>> [round(x, 4) for x in symmetric_band([-0.1, -0.05, -0.08, -0.02])]
-    [-0.1503, 0.1503]
-    """
-    s = np.asarray(slopes, float)
-    return sd_band(np.r_[s, -s])
 
 
 RANDOM, DATA = "random", "data-shaped"      # the two nulls a verdict names

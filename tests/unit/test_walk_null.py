@@ -121,9 +121,20 @@ def test_a_sweep_from_texts_runs_its_data_null_on_the_same_units_and_reports_bot
     want = [slope(np.r_[base["strength"], g["strength"]].astype(float), np.r_[base["effect"], g["effect"]].astype(float))[0]
             for _, g in dat.groupby("random_direction")]
     np.testing.assert_allclose(sw.data_slopes, want)
-    assert sw.data_band() == pytest.approx(sd_band(np.r_[want, -np.array(want)]))     # sign-symmetrised
-    lo, hi = sw.data_band()
-    assert lo == pytest.approx(-hi) and hi == pytest.approx(2 * np.sqrt(2 * np.sum(np.square(want)) / (2 * len(want) - 1)))
+    lo, hi = sw.data_band()                # where one more split's slope would lie: a 95 % prediction interval
+    half = 3.182446 * np.std(want, ddof=1) * np.sqrt(1 + 1 / len(want))            # t(0.975, 3) for 4 splits
+    assert (lo, hi) == pytest.approx((np.mean(want) - half, np.mean(want) + half))
+    # each split is read by its own meter (its own two subsets as poles), against the baseline read by the same
+    enc, k = _Enc(), 2
+    p, n = sw.data_null.poles[k]
+    assert len(p) == len(n) == 2 and not set(p) & set(n) and set(p) | set(n) <= set(load_neutral())
+    E = enc.encode(list(rows["text"]) + list(p) + list(n))
+    T, P, N = E[: len(rows)], E[len(rows): len(rows) + 2].mean(0), E[len(rows) + 2:].mean(0)
+    own = T @ (P / np.linalg.norm(P)) - T @ (N / np.linalg.norm(N))
+    for i in np.flatnonzero((rows["kind"] == "data_null") & (rows["random_direction"] == k)):
+        b = np.flatnonzero((rows["kind"] == "baseline") & (rows["prompt"] == rows["prompt"].iloc[i])
+                           & (rows["seed"] == rows["seed"].iloc[i]))[0]
+        assert rows["concept"].iloc[i] == pytest.approx(own[i]) and rows["effect"].iloc[i] == pytest.approx(own[i] - own[b])
     t = sw.summary.set_index("strength")
     per = dat[dat["strength"] == 2.0].groupby("random_direction")["effect"].mean()
     assert (t.loc[2.0, "data_lo"], t.loc[2.0, "data_hi"]) == pytest.approx(sd_band(per.to_numpy()))
@@ -180,9 +191,9 @@ def test_the_verdict_needs_both_nulls_constructed_numbers(tiny_lm):
     over = _with(sw, (0.30, 0.60), rnd, [0.10, 0.30, 0.20, 0.25])      # data band about 0.08 to 0.35
     assert over.band_verdict() == "overlaps data-shaped band: inconclusive"
     assert "clears the isotropic random band but overlaps the data-shaped band" in over.finding()
-    one_sign = _with(sw, (0.04, 0.30), rnd, [-0.04, -0.10, -0.05, -0.03])   # plain mean ± 2 sd: -0.12 to +0.01: "beyond"
-    assert one_sign.data_verdict() == "overlaps data-shaped band: inconclusive"     # symmetrised: ±0.13
-    beyond = _with(sw, (0.30, 0.40), rnd, [-0.1, 0.05, 0.1, -0.05])
+    few = _with(sw, (0.04, 0.30), rnd, [-0.04, -0.10, -0.05, -0.03])   # mean ± 2 sd of 4 slopes: -0.12 to +0.01
+    assert few.data_verdict() == "overlaps data-shaped band: inconclusive"    # their prediction band: -0.17 to +0.06
+    beyond = _with(sw, (0.40, 0.50), rnd, [-0.1, 0.05, 0.1, -0.05])           # -0.33 to +0.33
     assert beyond.band_verdict() == "beyond random" and "clears the random band and the data-shaped band" in beyond.finding()
     not_random = _with(sw, (0.0, 0.05), rnd, [-0.3, 0.3, 0.2, -0.2])
     assert not_random.band_verdict() == "within random band"
