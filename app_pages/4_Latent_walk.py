@@ -95,8 +95,15 @@ tokens = g[1].slider("New tokens", 5, 120, spec.max_new_tokens, key="walk_tokens
 seed = int(g[2].number_input("First seed", 0, 10_000, spec.seeds[0], key="walk_seed"))
 n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, len(spec.seeds), key="walk_seeds"))
 sample = g[3].toggle("Sample", value=spec.do_sample, key="walk_sample", help="Off: greedy decoding, which makes the seeds one.")
+with st.expander("Data-shaped null: its neutral texts"):
+    neutral_text = st.text_area(
+        "Neutral sentences, one per line (empty: the shipped set of everyday sentences)", "", key="walk_neutral",
+        max_chars=50_000, height=120,
+        help="A direction built from two sets of texts is also compared with directions built the same way from two "
+             f"random halves of these sentences ({spec.n_splits} splits). Use sentences about nothing in particular.")
+neutral = tuple(x for x in neutral_text.splitlines() if x.strip())
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
-          direction.vector.tobytes())
+          direction.vector.tobytes(), neutral)
 widgets.stopped_note("walk")
 if st.button("Walk: generate the sweep", type="primary", key="do_walk_run"):
     cancel = widgets.cancel_button(widgets.dock(), "walk", "the sweep")
@@ -105,7 +112,7 @@ if st.button("Walk: generate the sweep", type="primary", key="do_walk_run"):
         strengths = parse_strengths(strength_text)
         run = spec.replace(layer=direction.layer, method=method, prompts=tuple(prompts), strengths=tuple(strengths),
                            seeds=tuple(range(seed, seed + n_seeds)), max_new_tokens=tokens, positions=positions,
-                           do_sample=sample)
+                           do_sample=sample, neutral=neutral)
         sw = run.run(lm, enc, direction=direction, runner=queue.scheduled(lm, progress),
                      on_token=None if hide_texts else widgets.stream_cards(live, prompts[0], strengths, tokens))
         st.session_state["walk_result"] = (sw, direction, steered_map(lm, sw, direction))
@@ -150,9 +157,11 @@ if result is not None:
     if not hide_verdict:
         with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
             st.dataframe(tbl.round(4), hide_index=True)
+    n_data = sw.data_null.n_splits if sw.has_data_null else 0
     st.caption(f"Cards: the first prompt, seed {sw.recipe['seeds'][0]}. {len(sw.rows)} rows (per prompt × seed: the "
-               f"unsteered baseline, and at each strength the direction and {sw.recipe['n_random']} random directions "
-               f"of the same norm), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
+               f"unsteered baseline, and at each strength the direction, {sw.recipe['n_random']} random directions "
+               f"of the same norm" + (f" and {n_data} data-shaped null directions" if n_data else "") +
+               f"), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
                f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
     recipe = lambda figure: make_recipe("walk", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw, hide_answer=hide_verdict, lang=lang())
@@ -160,6 +169,8 @@ if result is not None:
                 caption="x is the strength; each panel is one meter. Error bars: 95 % intervals over prompt × seed; grey "
                         "band in every panel: where one random direction's mean lies (mean ± 2 sd of the random "
                         "directions' means over the same prompts, seeds and strengths; at 0: the unsteered rows); "
+                        "orange dotted band in the concept panel, for a direction built from texts: the same for "
+                        "directions built the same way from random halves of neutral sentences (the data-shaped null); "
                         "dashed red lines: where texts start to repeat. KL's n is the prompts: the first token does "
                         "not depend on the seed.")
     if not hide_verdict:

@@ -76,6 +76,9 @@ CHART_WORDS: dict[str, dict[str, str]] = {
     "{n} random directions (mean ± 2 sd)": {"de": "{n} zufällige Richtungen (Mittel ± 2 SA)",
                                             "es": "{n} direcciones aleatorias (media ± 2 DE)"},
     "this direction (mean, 95 % CI)": {"de": "diese Richtung (Mittel, 95-%-KI)", "es": "esta dirección (media, IC 95 %)"},
+    "{k} data-shaped null directions from neutral text (mean ± 2 sd)": {
+        "de": "{k} datenförmige Nullrichtungen aus neutralem Text (Mittel ± 2 SD)",
+        "es": "{k} direcciones nulas con forma de datos, de texto neutro (media ± 2 DE)"},
     "degenerate below": {"de": "darunter entartet", "es": "degenerado por debajo"},
     "strength (× layer norm)": {"de": "Stärke (× Schichtnorm)", "es": "intensidad (× norma de la capa)"},
     # Dialogues: the dialogue map

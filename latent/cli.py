@@ -29,6 +29,7 @@ from latent.serving.backends import InProcess, backend_note, current_backend, ma
 from latent.serving.scheduler import Scheduler
 from latent.states.lens import kept_lens, lens_tokens
 from latent.states.map import kept_token_map, parse_layers
+from latent.walk.null import read_neutral
 from latent.walk.presets import load_presets
 from latent.walk.spec import POSITIONS, SweepSpec
 from latent.walk.steer import parse_strengths
@@ -249,6 +250,13 @@ def _walk_args(p):
     p.add_argument("--greedy", action="store_true", help="one greedy text per strength instead of sampling")
     p.add_argument("--random", type=int,
                    help=f"random directions of the same norm, each on every prompt, seed and strength ({free.n_random})")
+    p.add_argument("--splits", type=int,
+                   help=f"data-null directions for a direction built from texts: the same construction on random halves "
+                        f"of a neutral set, each on every prompt, seed and strength ({free.n_splits}; 0: off)")
+    p.add_argument("--neutral", help="the data null's neutral texts: a file, one sentence per line or a JSON list "
+                                     "(default: assets/walk_neutral.json)")
+    p.add_argument("--heldout", action="store_true",
+                   help="with --preset: also run the sweep on its held-out prompts and report both in prompt_sets (2x the time)")
     p.add_argument("--positions", choices=list(POSITIONS))
     p.add_argument("--keep-massive", action="store_true",
                    help="keep massive tokens in the texts' means (left out by default: docs/models.md)")
@@ -285,8 +293,10 @@ def cmd_walk(args):
         seeds=tuple(range(args.seed, args.seed + (args.seeds or len(spec.seeds)))),
         max_new_tokens=args.tokens or spec.max_new_tokens, do_sample=not args.greedy,
         n_random=spec.n_random if args.random is None else args.random, positions=args.positions or spec.positions,
-        keep_massive=args.keep_massive)
-    sw = spec.run(lm, load_encoder(), direction=d, runner=_runner(lm))
+        keep_massive=args.keep_massive, n_splits=spec.n_splits if args.splits is None else args.splits,
+        neutral=read_neutral(args.neutral) if args.neutral else spec.neutral)
+    run = spec.run_heldout if args.heldout else spec.run
+    sw = run(lm, load_encoder(), direction=d, runner=_runner(lm))
     s = base.setting(lm)            # a preset named: where its setting came from (even when --toward or --direction walks)
     extra = {"preset": s.preset, "source": s.source()} if s else {}
     massive = (sw.recipe.get("direction") or {}).get("recipe", {}).get("massive")   # texts' means: what was left out

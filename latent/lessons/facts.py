@@ -114,7 +114,9 @@ def walk_key(preset: str) -> tuple:
 
 def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
-    the same prompts, seeds and strengths? The preset's default sweep (the page's), by its slope."""
+    the same prompts, seeds and strengths, and beyond directions built the same way from neutral
+    sentences (the data-shaped null)? The preset's default sweep (the page's), by its slope: "yes" only
+    when it clears both bands (:meth:`~latent.walk.paths.Sweep.band_verdict`)."""
     from latent.walk.spec import SweepSpec  # noqa: PLC0415 - see the module docstring
 
     spec = SweepSpec.default(lm, preset)
@@ -126,7 +128,10 @@ def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     return {"answer": answer, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
             "band_lo": sw.random_band()[0], "band_hi": sw.random_band()[1], "n_units": sw.n_units,
             "n_random": len(sw.random_slopes), "wrong_way": sw.wrong_way, "preset": preset, "layer": spec.layer,
-            "strength": setting.strength, "source": setting.source(), "verdict": v}
+            "strength": setting.strength, "source": setting.source(), "verdict": v,
+            "random_verdict": sw.random_verdict(), "data_verdict": sw.data_verdict(),
+            "data_lo": sw.data_band()[0], "data_hi": sw.data_band()[1],
+            "n_splits": sw.data_null.n_splits if sw.has_data_null else 0}
 
 
 def yes_no(verdict: str) -> str:

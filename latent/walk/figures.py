@@ -22,8 +22,10 @@ def meters_figure(sw, hide_answer: bool = False, lang: str = "en") -> go.Figure:
     """Four meters against strength. In each: the direction's mean with its 95 % interval over
     prompt × seed, beside the band (mean ± 2 sd, clipped to the meter's range) of random directions of
     the same norm measured in the same batch (at strength 0 the band is the unsteered rows': every
-    direction is the baseline there). ``hide_answer``: the random directions' band only (a lesson step
-    that asks whether the direction leaves it, until its reveal)."""
+    direction is the baseline there); in the concept panel, for a direction built from texts, also the
+    band of its data-shaped null (directions built the same way from neutral text). ``hide_answer``: the
+    bands only, no trace of the direction (a lesson step that asks whether the direction leaves them,
+    until its reveal)."""
     t = sw.summary
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=tuple(tr(s, lang) for s in (
         "concept change vs unsteered (↑ toward +pole)", "distinct-2: share of distinct bigrams (1 = no repeats)",
@@ -40,6 +42,13 @@ def meters_figure(sw, hide_answer: bool = False, lang: str = "en") -> go.Figure:
         fig.add_trace(go.Scatter(x=x, y=t[col], mode="lines+markers", name=tr("this direction (mean, 95 % CI)", lang),
                                  legendgroup="direction", showlegend=i == 0, line=dict(width=3, color=color),
                                  marker=dict(size=9), error_y=err), r, c)
+    if getattr(sw, "has_data_null", False):   # the concept panel: the data-shaped null's band beside the random one
+        k = sw.data_null.n_splits
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=list(t["data_hi"]) + list(t["data_lo"][::-1]), fill="toself",
+                                 mode="lines", fillcolor="rgba(217,119,6,0.18)",
+                                 line=dict(width=1, color="rgba(217,119,6,0.6)", dash="dot"),
+                                 name=tr("{k} data-shaped null directions from neutral text (mean ± 2 sd)", lang, k=k),
+                                 legendgroup="data"), 1, 1)
     fig.add_hline(y=0.5, line_dash="dot", line_color="grey", row=1, col=2, annotation_text=tr("degenerate below", lang))
     if sw.cliff is not None and not hide_answer:        # the cliff is where the direction's own texts repeat
         for r, c in ((1, 1), (1, 2), (2, 1), (2, 2)):

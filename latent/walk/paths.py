@@ -28,7 +28,8 @@ from latent.core.massive import mean_pool
 from latent.core.models import embed
 from latent.core.project import Projector
 from latent.core.requests import GenerateRequest, door_for
-from latent.core.stats import sd_band, slope, t_interval
+from latent.core.stats import prediction_band, sd_band, slope, t_interval
+from latent.walk.null import N_SPLITS, DataNull, data_null
 from latent.walk.steer import check_strengths, typical_norms
 
 N_RANDOM = 8          # random directions of the same norm, each run on every prompt × seed × strength
@@ -86,6 +87,9 @@ class Sweep:
     seconds: float
     tokens_per_second: float
     recipe: dict = field(default_factory=dict)
+    data_slopes: np.ndarray | None = None   # the same slope for each data-null direction (None or empty: none ran)
+    data_null: DataNull | None = None       # what the data-shaped null was built from, or why it was not
+    prompt_sets: list | None = None         # per named prompt set: :meth:`prompt_set` (None: this sweep's prompts)
 
     @property
     def concept(self) -> np.ndarray:
@@ -119,25 +123,83 @@ class Sweep:
         """Mean ± 2 sd of the random directions' slopes (NaN with fewer than two)."""
         return sd_band(self.random_slopes) if len(self.random_slopes) > 1 else (np.nan, np.nan)
 
-    def band_verdict(self) -> str:
-        """The slope's interval against the random directions' slopes (each over the same units):
-        "beyond random", "within random band", or inconclusive (underpowered when n is small)."""
+    def data_band(self) -> tuple[float, float]:
+        """Where one more data-null direction's slope would lie: the splits' slopes' 95 % prediction interval
+        (:func:`~latent.core.stats.prediction_band`: with 4 splits, mean ± 3.56 sd; NaN with fewer than two)."""
+        ds = self.data_slopes
+        return prediction_band(ds) if ds is not None and len(ds) > 1 else (np.nan, np.nan)
+
+    @property
+    def has_data_null(self) -> bool:
+        return self.data_null is not None and self.data_null.applicable and len(self.data_slopes) > 1
+
+    def random_verdict(self) -> str:
+        """The slope's interval against the isotropic random directions' band."""
         return verdict(*self.slope_ci, self.random_band(), self.n_units)
+
+    def data_verdict(self) -> str:
+        """The slope's interval against the data-null directions' band, or "not applicable"."""
+        if not self.has_data_null:
+            return NOT_APPLICABLE
+        return verdict(*self.slope_ci, self.data_band(), self.n_units, null=DATA)
+
+    def band_verdict(self) -> str:
+        """The verdict: the slope's interval against both nulls (:func:`both`). "beyond random" only when it
+        clears the isotropic random directions' band and, for a direction built from texts, the data-null
+        directions' band; otherwise the null it did not clear names the verdict."""
+        return both(self.random_verdict(), self.data_verdict())
+
+    def prompt_set(self, name: str, prompts=None) -> dict:
+        """The slope and both nulls' verdicts on one set of this sweep's prompts (None: all of them), from
+        the same rows: ``{name, n_prompts, n_units, slope, slope_ci, verdict, null_random{band, verdict},
+        null_data{band, verdict}}`` (rounded as in :meth:`to_json`)."""
+        r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
+        rows = self.rows if prompts is None else self.rows[self.rows["prompt"].isin(list(prompts))]
+        fit, ci, rs, ds, n = _slopes(rows)
+        rband = sd_band(rs) if len(rs) > 1 else (np.nan, np.nan)
+        vr = verdict(*ci, rband, n)
+        if self.has_data_null and len(ds) > 1:
+            dband = prediction_band(ds)
+            vd = verdict(*ci, dband, n, null=DATA)
+        else:
+            dband, vd = (np.nan, np.nan), NOT_APPLICABLE
+        return {"name": name, "n_prompts": int(rows["prompt"].nunique()), "n_units": n, "slope": r4(fit),
+                "slope_ci": [r4(ci[0]), r4(ci[1])], "verdict": both(vr, vd),
+                "null_random": {"band": [r4(rband[0]), r4(rband[1])], "verdict": vr},
+                "null_data": {"band": None if vd == NOT_APPLICABLE else [r4(dband[0]), r4(dband[1])], "verdict": vd}}
 
     def finding(self) -> str:
         lo, hi = self.slope_ci
         rs = self.random_slopes
         band = self.random_band()
-        v = self.band_verdict()
+        v, vr = self.band_verdict(), self.random_verdict()
         s = (f"Steerability: the concept score moves {self.slope:+.3f} per unit strength (95 % CI {lo:+.3f} to "
              f"{hi:+.3f}, n = {self.n_units} prompt × seed units); {len(rs)} random directions of the same norm, on "
-             f"the same prompts, seeds and strengths, give slopes of {band[0]:+.3f} to {band[1]:+.3f} (mean ± 2 sd). ")
-        s += ("Verdict: steers beyond random (the interval clears the band)." if v == "beyond random" else
-              "Verdict: not distinguishable from a random direction (the interval lies inside the band)."
-              if v == "within random band" else
-              f"Verdict: inconclusive: the interval overlaps the random band, and with n = {self.n_units} units this "
-              "sweep is underpowered (more prompts would narrow it)." if "underpowered" in v else
-              f"Verdict: inconclusive (the interval overlaps the random band at n = {self.n_units} units).")
+             f"the same prompts, seeds and strengths, give slopes of {band[0]:+.3f} to {band[1]:+.3f} (mean ± 2 sd)")
+        if self.has_data_null:
+            db, dn = self.data_band(), self.data_null
+            s += (f"; {dn.n_splits} data-shaped null directions (the same construction on two random sets of "
+                  f"{dn.sizes[0]} and {dn.sizes[1]} neutral sentences, same norm) give {db[0]:+.3f} to {db[1]:+.3f}. ")
+        else:
+            reason = self.data_null.reason if self.data_null is not None else "no data-shaped null was run"
+            s += f". Data-shaped null: not applicable ({reason}). "
+        if v == "beyond random":
+            s += ("Verdict: steers beyond random (the interval clears the random band and the data-shaped band)."
+                  if self.has_data_null else "Verdict: steers beyond random (the interval clears the band).")
+        elif vr.startswith("beyond"):          # cleared the isotropic band, not the data-shaped one
+            s += ("Verdict: not distinguishable from a meaningless direction built from neutral text: the interval "
+                  "clears the isotropic random band but lies inside the data-shaped band." if v.startswith("within") else
+                  f"Verdict: inconclusive: the interval clears the isotropic random band but overlaps the data-shaped "
+                  f"band (a direction built from neutral text moves the meter this much), at n = {self.n_units} units.")
+        elif v.startswith("within") and v != vr:
+            s += ("Verdict: not distinguishable from a meaningless direction built from neutral text (the interval "
+                  "lies inside the data-shaped band; it overlaps the random band).")
+        else:
+            s += ("Verdict: not distinguishable from a random direction (the interval lies inside the band)."
+                  if v == "within random band" else
+                  f"Verdict: inconclusive: the interval overlaps the random band, and with n = {self.n_units} units this "
+                  "sweep is underpowered (more prompts would narrow it)." if "underpowered" in v else
+                  f"Verdict: inconclusive (the interval overlaps the random band at n = {self.n_units} units).")
         s += f" Wrong-way fraction: {self.wrong_way:.0%} of {self.n_units} prompt × seed units move the other way."
         if self.cliff is not None:
             s += f" From strength ±{self.cliff:g} on, most texts degenerate (repetition, character runs or symbols)."
@@ -145,17 +207,34 @@ class Sweep:
 
     def to_json(self) -> dict:
         """The CLI contract. Top level: ``slope``, ``slope_ci``, ``random_band`` (the random directions'
-        slopes, mean ± 2 sd), ``verdict``, ``n_units``, ``n_random``. Per strength: ``concept`` and
+        slopes, mean ± 2 sd), ``verdict`` (against both nulls: :meth:`band_verdict`), ``n_units``,
+        ``n_random``; ``null_random{band, verdict, n}`` (the isotropic random directions) and
+        ``null_data{band, verdict, n_splits, slopes, applicable, reason, sizes, neutral, n_texts, seed}``
+        (the data-null directions; ``band`` None and ``verdict`` "not applicable" with the ``reason``
+        where none ran); ``prompt_sets[]{name, n_prompts, n_units, slope, slope_ci, verdict, null_random,
+        null_data}`` (:meth:`prompt_set`: this sweep's prompts, and any other set run beside it). Per
+        strength: ``data_mean`` and ``data_band`` (the data-null directions' mean
+        effect and its mean ± 2 sd; null where none ran), ``concept`` and
         ``concept_ci``, the direction's mean effect against unsteered, ``random_mean`` and ``random_ci``
         (the random directions' mean effect), ``difference`` and ``difference_ci`` (direction minus random,
         paired over units) with ``difference_null`` (leave-one-out over random directions) and ``verdict``,
         plus every other meter with its interval and the random directions' band."""
         r4 = lambda x: None if x is None or not np.isfinite(x) else round(float(x), 4)  # noqa: E731
         pair = lambda a, b: [r4(a), r4(b)]  # noqa: E731
+        ran = self.has_data_null
+        dn = self.data_null.to_json() if self.data_null is not None else {"applicable": False,
+                                                                           "reason": "no data-shaped null was run"}
+        null_data = {**dn, "band": pair(*self.data_band()) if ran else None, "verdict": self.data_verdict(),
+                     "n_splits": len(self.data_slopes) if ran else 0,
+                     "slopes": [r4(x) for x in self.data_slopes] if ran else []}
         return {"layer": self.layer, "seeds": self.recipe["seeds"], "baseline": self.baseline,
                 "tokens_per_second": round(self.tokens_per_second, 1), "seconds": round(self.seconds, 2),
                 "slope": r4(self.slope), "slope_ci": pair(*self.slope_ci), "random_band": pair(*self.random_band()),
                 "random_slopes": [r4(x) for x in self.random_slopes], "verdict": self.band_verdict(),
+                "null_random": {"band": pair(*self.random_band()), "verdict": self.random_verdict(),
+                                "n": len(self.random_slopes)},
+                "null_data": null_data,
+                "prompt_sets": self.prompt_sets or [self.prompt_set("these prompts")],
                 "n_units": self.n_units, "n_random": int(self.recipe.get("n_random", 0)),
                 "wrong_way_fraction": r4(self.wrong_way), "degenerate_from": self.cliff, "finding": self.finding(),
                 "results": [{"strength": r["strength"], "text": t, "n": int(r["n"]), "concept": r4(r["concept"]),
@@ -165,6 +244,8 @@ class Sweep:
                              "difference": r4(r["difference"]), "difference_ci": pair(r["difference_lo"], r["difference_hi"]),
                              "difference_null": pair(r["difference_null_lo"], r["difference_null_hi"]),
                              "verdict": r["verdict"], "degenerate": int(r["degenerate"]),
+                             "data_mean": r4(r.get("data_mean", np.nan)),
+                             "data_band": pair(r.get("data_lo", np.nan), r.get("data_hi", np.nan)),
                              **{m: {"value": r4(r[m]), "ci": pair(r[f"{m}_lo"], r[f"{m}_hi"]),
                                     "random_band": pair(r[f"{m}_random_lo"], r[f"{m}_random_hi"])} for m in METERS}}
                             for r, t in zip(self.summary.to_dict("records"), self.texts)]}
@@ -224,6 +305,19 @@ def concept_scores(encoder, texts: list[str], positive: list[str], negative: lis
     return T @ (p / np.linalg.norm(p)) - T @ (n / np.linalg.norm(n))
 
 
+def concept_matrix(encoder, texts: list[str], meters: list[tuple[list[str], list[str]]]) -> np.ndarray:
+    """``(meters, texts)``: each text's concept score under each meter (positive texts, negative texts), as
+    :func:`concept_scores`, with every text and pole embedded once."""
+    poles = list(dict.fromkeys(t for p, n in meters for t in list(p) + list(n)))
+    E = embed(encoder, list(texts) + poles)
+    T, at = E[: len(texts)], {t: E[len(texts) + i] for i, t in enumerate(poles)}
+    out = []
+    for p, n in meters:
+        pm, nm = np.mean([at[t] for t in p], 0), np.mean([at[t] for t in n], 0)
+        out.append(T @ (pm / np.linalg.norm(pm)) - T @ (nm / np.linalg.norm(nm)))
+    return np.stack(out)
+
+
 def kl_from(first_logprobs: np.ndarray, base: np.ndarray) -> np.ndarray:
     """KL(row || base) for each row of first-token log-probs."""
     p = np.exp(first_logprobs)
@@ -232,11 +326,16 @@ def kl_from(first_logprobs: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_tokens: int = 40,
           seeds=SEEDS, do_sample: bool = True, n_random: int = N_RANDOM, positions: str = "all", poles=None,
-          on_token=None, seed: int | None = None, runner=None) -> Sweep:
+          on_token=None, seed: int | None = None, runner=None, n_splits: int = N_SPLITS, neutral=None) -> Sweep:
     """One batched decode of every row: for each prompt × seed, the baseline (strength 0), and at each
     nonzero strength the direction and ``n_random`` random unit directions of the same norm (the matched
     control: same prompts, seeds and strengths). With greedy decoding the seeds collapse to one.
     ``prompt`` may be a list of prompts.
+
+    A direction built from two sets of texts also gets its data-shaped null
+    (:func:`latent.walk.null.data_null`): ``n_splits`` directions built the same way from random subsets
+    of the ``neutral`` texts (None: the shipped set), each run like a random direction (kind
+    ``data_null``), decoded after the others in requests of their own (at most ``MAX_ROWS`` rows each).
 
     ``runner(request) -> Generation`` decodes through a shared scheduler (the app passes one, so rows
     from many sessions share batches); without it the rows go through this thread's door
@@ -254,6 +353,7 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
     nonzero = [s for s in strengths if s != 0]
     unit = direction.unit() if direction.norm > 1e-8 else np.zeros(lm.d_model, np.float32)
     rand = random_directions(lm.d_model, n_random, seed=direction.layer)
+    null = data_null(lm, direction, neutral, n_splits) if nonzero else data_null(lm, direction, neutral, 0)
     rows = []  # (kind, prompt index, seed, strength, direction index, unit vector)
     for pi in range(len(prompts)):          # every control runs on the same prompts, seeds and strengths
         for sd in seeds:
@@ -265,6 +365,9 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
         raise DirectionError(f"{len(rows)} rows ({len(prompts)} prompts × {len(seeds)} seeds × (1 + {len(nonzero)} "
                              f"strengths × (1 + {n_random} random directions))) is over the {MAX_ROWS}-row limit of one "
                              "batch: use fewer prompts, seeds, strengths or random directions.")
+    n_main = len(rows)
+    rows += [("data_null", pi, sd, s, j, null.vectors[j]) for pi in range(len(prompts)) for sd in seeds
+             for s in nonzero for j in range(null.n_splits)]
     norm = float(typical_norms(lm)[direction.layer])
     added = np.stack([r[3] * norm * r[5] for r in rows]).astype(np.float32)
     request = GenerateRequest.make([prompts[r[1]] for r in rows], [r[2] for r in rows], layer=direction.layer,
@@ -272,8 +375,10 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
                                    positions=positions, typicality=True)
     first_dir = [i for i, r in enumerate(rows) if r[0] in ("baseline", "direction") and r[1] == 0
                  and r[2] == seeds[0]]
-    if on_token is None or len(first_dir) == len(rows):
-        gen = _decode(lm, request, runner, on_token)
+    data_parts = [list(range(i, min(i + MAX_ROWS, len(rows)))) for i in range(n_main, len(rows), MAX_ROWS)]
+    if on_token is None or len(first_dir) == n_main:
+        parts = [list(range(n_main))] + data_parts
+        lead = _decode(lm, request.take(parts[0]) if data_parts else request, runner, on_token)
     else:
         # streamed: the cards' rows decode first, as a batch of their own, so the cards fill in at once
         # instead of after the prompt pass over every row; then every other row. Rows do not depend on
@@ -281,10 +386,13 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
         lead = _decode(lm, request.take(first_dir), runner, on_token)
         on_token(max_new_tokens, lead.texts)          # the cards are done; the other rows follow
         lead_rows = set(first_dir)
-        others = [i for i in range(len(rows)) if i not in lead_rows]
-        gen = Generation.gather([lead, _decode(lm, request.take(others), runner, None)], [first_dir, others])
+        parts = [first_dir, [i for i in range(n_main) if i not in lead_rows]] + data_parts
+    gens = [lead] + [_decode(lm, request.take(p), runner, None) for p in parts[1:]]
+    gen = gens[0] if len(parts) == 1 else Generation.gather(gens, parts)
     pos, neg = poles or pole_texts(direction)
-    concept = concept_scores(encoder, gen.texts, pos, neg)
+    meter = np.array([1 + r[4] if r[0] == "data_null" else 0 for r in rows])   # a data-null row: its split's meter
+    scores = concept_matrix(encoder, gen.texts, [(pos, neg)] + [tuple(map(list, p)) for p in null.poles])
+    concept = scores[meter, np.arange(len(rows))]
     table = pd.DataFrame({"kind": [r[0] for r in rows], "prompt": [prompts[r[1]] for r in rows],
                           "seed": [r[2] for r in rows], "strength": [r[3] for r in rows],
                           "random_direction": [r[4] for r in rows], "text": gen.texts, "concept": concept,
@@ -292,11 +400,14 @@ def sweep(lm, encoder, prompt, direction: Direction, strengths, *, max_new_token
                           "tokens": [len(t) for t in gen.token_ids]})
     base_idx = {(r[1], r[2]): i for i, r in enumerate(rows) if r[0] == "baseline"}
     base_of = [base_idx[(r[1], r[2])] for r in rows]
-    table["effect"] = concept - concept[base_of]
+    table["effect"] = concept - scores[meter, base_of]        # against the baseline, read by the same meter
     table["kl"] = [float(kl_from(gen.first_logprobs[i:i + 1], gen.first_logprobs[b])[0]) for i, b in enumerate(base_of)]
     table["degenerate"] = [degenerate(t, d2, n) for t, d2, n in zip(table["text"], table["distinct2"], table["tokens"])]
-    return _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
-                      positions, n_random)
+    sw = _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample,
+                    positions, n_random)
+    sw.data_null = null
+    sw.recipe.update(n_splits=n_splits, neutral=list(neutral or ()))     # asked for; what ran: sw.data_null
+    return sw
 
 
 def _decode(lm, request: GenerateRequest, runner, on_token):
@@ -311,20 +422,49 @@ def _decode(lm, request: GenerateRequest, runner, on_token):
     return decode_rows(lm, [request], on_rows=on_rows)[0]
 
 
-def verdict(lo: float, hi: float, band: tuple[float, float], n: int) -> str:
+RANDOM, DATA = "random", "data-shaped"      # the two nulls a verdict names
+NOT_APPLICABLE = "not applicable"
+
+
+def verdict(lo: float, hi: float, band: tuple[float, float], n: int, null: str = RANDOM) -> str:
     """An interval against a null band: beyond it, within it, or overlapping it (and then, on fewer than
-    :data:`UNDERPOWERED` units, said to be underpowered).
+    :data:`UNDERPOWERED` units, said to be underpowered). ``null`` names the band: the isotropic random
+    directions' (:data:`RANDOM`) or the data-null directions' (:data:`DATA`).
 
     >>> verdict(0.3, 0.5, (-0.1, 0.1), 12), verdict(-0.05, 0.05, (-0.1, 0.1), 12), verdict(0.0, 0.4, (-0.1, 0.1), 3)
     ('beyond random', 'within random band', 'inconclusive: underpowered (n = 3)')
+    >>> verdict(0.3, 0.5, (-0.1, 0.1), 12, DATA), verdict(0.0, 0.4, (-0.1, 0.1), 12, DATA)
+    ('beyond data-shaped null', 'overlaps data-shaped band: inconclusive')
     """
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return f"n = {n}: no interval"
     if lo > band[1] or hi < band[0]:
-        return "beyond random"
+        return "beyond random" if null == RANDOM else f"beyond {null} null"
     if band[0] <= lo and hi <= band[1]:
-        return "within random band"
-    return f"inconclusive: underpowered (n = {n})" if n < UNDERPOWERED else "overlaps random band: inconclusive"
+        return f"within {null} band"
+    return f"inconclusive: underpowered (n = {n})" if n < UNDERPOWERED else f"overlaps {null} band: inconclusive"
+
+
+def both(random_verdict: str, data_verdict: str) -> str:
+    """The verdict against both nulls: "beyond random" only when the interval clears the isotropic band and
+    the data-shaped band (or the data-shaped null does not apply); else a "within" verdict of either null
+    (the random one first); else the random verdict when that was not "beyond"; else the data-shaped one.
+
+    >>> both("beyond random", "beyond data-shaped null"), both("beyond random", "not applicable")
+    ('beyond random', 'beyond random')
+    >>> both("beyond random", "within data-shaped band"), both("beyond random", "overlaps data-shaped band: inconclusive")
+    ('within data-shaped band', 'overlaps data-shaped band: inconclusive')
+    >>> both("overlaps random band: inconclusive", "within data-shaped band"), both("within random band", "beyond data-shaped null")
+    ('within data-shaped band', 'within random band')
+    """
+    if data_verdict == NOT_APPLICABLE:
+        return random_verdict
+    if random_verdict.startswith("beyond") and data_verdict.startswith("beyond"):
+        return "beyond random"
+    for v in (random_verdict, data_verdict):
+        if v.startswith("within"):
+            return v
+    return data_verdict if random_verdict.startswith("beyond") else random_verdict
 
 
 def _versus_random(g: pd.DataFrame, r: pd.DataFrame, col: str) -> dict:
@@ -344,10 +484,26 @@ def _versus_random(g: pd.DataFrame, r: pd.DataFrame, col: str) -> dict:
             "band": sd_band(per_dir.to_numpy()), "n_units": len(diff)}
 
 
+def _slopes(table: pd.DataFrame):
+    """From a sweep's rows: the direction's slope with its interval (baseline and direction rows), each
+    random direction's and each data-null direction's slope (the baseline rows and its own), and the
+    (prompt, seed) units."""
+    own = table[table["kind"].isin(["baseline", "direction"])]
+    base = own[own["kind"] == "baseline"]
+    fit, fit_ci = slope(own["strength"].to_numpy(float), own["effect"].to_numpy(float))
+
+    def each(kind):
+        return np.array([slope(np.r_[base["strength"].to_numpy(float), g["strength"].to_numpy(float)],
+                               np.r_[base["effect"].to_numpy(float), g["effect"].to_numpy(float)])[0]
+                         for _, g in table[table["kind"] == kind].groupby("random_direction")])
+    return fit, fit_ci, each("random"), each("data_null"), int(own.groupby(["prompt", "seed"]).ngroups)
+
+
 def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_new_tokens, do_sample, positions,
                n_random) -> Sweep:
-    own = table[table["kind"] != "random"]
+    own = table[table["kind"].isin(["baseline", "direction"])]
     rnd = table[table["kind"] == "random"]
+    dat = table[table["kind"] == "data_null"]
     out = []
     for s in strengths:
         g = own[own["strength"] == s]
@@ -377,6 +533,12 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
             row["n_random"] = int(r["random_direction"].nunique())
             row["verdict"] = verdict(v["difference_lo"], v["difference_hi"], null, v["n_units"])
             ctrl_bands = {m: sd_band(r.groupby("random_direction")[m].mean().to_numpy()) for m in METERS}
+        dn = dat[dat["strength"] == s]          # the data-null directions: their mean effect and its band
+        per_split = dn.groupby("random_direction")["effect"].mean().to_numpy()
+        row["n_data"] = len(per_split)
+        row["data_mean"] = float(per_split.mean()) if len(per_split) else (0.0 if s == 0 else np.nan)
+        row["data_lo"], row["data_hi"] = (sd_band(per_split) if len(per_split) > 1 else
+                                          (0.0, 0.0) if s == 0 else (np.nan, np.nan))
         for m in METERS:                      # the other meters: the same interval, and the random directions'
             # band of means over the same units (mean against mean); KL's n is the prompts, since the
             # first token's distribution does not depend on the sampling seed
@@ -387,12 +549,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
             row[f"{m}_random_lo"], row[f"{m}_random_hi"] = (float(np.clip(x, lo, hi)) for x in ctrl_bands[m])
         out.append(row)
     summary = pd.DataFrame(out)
-    X = own["strength"].to_numpy(float)
-    fit, fit_ci = slope(X, own["effect"].to_numpy(float))
-    base = own[own["kind"] == "baseline"]
-    random_slopes = np.array([slope(np.r_[base["strength"].to_numpy(float), g["strength"].to_numpy(float)],
-                                    np.r_[base["effect"].to_numpy(float), g["effect"].to_numpy(float)])[0]
-                              for _, g in rnd.groupby("random_direction")])
+    fit, fit_ci, random_slopes, data_slopes, _ = _slopes(table)
     unit_slopes = [slope(g["strength"].to_numpy(float), g["effect"].to_numpy(float))[0]
                    for _, g in own.groupby(["prompt", "seed"])]
     wrong = float(np.mean([u < 0 for u in unit_slopes])) if unit_slopes else float("nan")
@@ -407,7 +564,7 @@ def _summarise(lm, prompts, direction, strengths, seeds, table, norm, gen, max_n
                  gen.tokens_per_second,
                  {"prompts": list(prompts), "strengths": strengths, "layer": direction.layer,
                   "seeds": seeds, "max_new_tokens": max_new_tokens, "do_sample": do_sample, "positions": positions,
-                  "n_random": n_random, "direction": direction.to_dict()})
+                  "n_random": n_random, "direction": direction.to_dict()}, data_slopes=data_slopes)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import InputError, check_layer
 from latent.core.generate import MAX_NEW_TOKENS
+from latent.walk.null import N_SPLITS, check_neutral
 from latent.walk.paths import N_RANDOM, Sweep, sweep
 from latent.walk.presets import DEFAULT_PRESET, build, load_presets, preset_setting
 from latent.walk.steer import check_strengths
@@ -62,6 +63,8 @@ class SweepSpec:
     positions: str = "all"                     # add at every position, or the first only (ActAdd)
     do_sample: bool = True
     n_random: int = N_RANDOM                   # random directions of the same norm, run on every prompt × seed × strength
+    n_splits: int = N_SPLITS                   # data-null directions (a direction from texts): 0, or 2 or more
+    neutral: tuple[str, ...] = ()              # their neutral texts (empty: the shipped set, assets/walk_neutral.json)
 
     def __post_init__(self):
         def put(name, value):
@@ -102,6 +105,13 @@ class SweepSpec:
         if not isinstance(self.do_sample, bool):
             raise InputError(f"do_sample must be true or false, not {self.do_sample!r}.")
         put("n_random", _whole(self.n_random, "n_random", lo=0))
+        put("n_splits", _whole(self.n_splits, "n_splits", lo=0))
+        if self.n_splits == 1:
+            raise InputError("n_splits 1 gives no band (a band needs two data-null directions); choose 0 (off) or 2 or more.")
+        if self.neutral:
+            put("neutral", check_neutral(self.neutral))
+        else:
+            put("neutral", ())
 
     # ----------------------------------------------------------------- the defaults
     @classmethod
@@ -147,8 +157,32 @@ class SweepSpec:
             raise DirectionError(f"The direction is for layer {d.layer}, not {self.layer}.")
         sw = sweep(lm, encoder, list(self.prompts), d, list(self.strengths), max_new_tokens=self.max_new_tokens,
                    seeds=self.seeds, do_sample=self.do_sample, n_random=self.n_random, positions=self.positions,
-                   runner=runner, on_token=on_token)
+                   runner=runner, on_token=on_token, n_splits=self.n_splits, neutral=self.neutral or None)
         sw.recipe = {**self.to_dict(), **sw.recipe}
+        sw.prompt_sets = [sw.prompt_set(self.prompt_set_name())]
+        return sw
+
+    def prompt_set_name(self) -> str:
+        """What the prompts are: a preset's "default prompts" or "held-out prompts", else "given prompts"."""
+        if self.source == "preset":
+            p = load_presets()[self.preset]
+            for name, key in (("default prompts", "prompts"), ("held-out prompts", "heldout")):
+                if list(self.prompts) == list(p.get(key) or []):
+                    return name
+        return "given prompts"
+
+    def run_heldout(self, lm, encoder, *, direction: Direction | None = None, runner=None) -> Sweep:
+        """:meth:`run`, then the same sweep on the preset's held-out prompts (disjoint from its default
+        ones): the first sweep, with both sets in its ``prompt_sets`` (each set's slope against its own
+        nulls, run on its own prompts). Twice the cost of one sweep."""
+        if self.source != "preset":
+            raise InputError("Held-out prompts belong to a preset: name one (--preset).")
+        heldout = tuple(load_presets()[self.preset].get("heldout") or ())
+        if not heldout:
+            raise InputError(f"The preset {self.preset!r} has no held-out prompts.")
+        sw = self.run(lm, encoder, direction=direction, runner=runner)
+        other = self.replace(prompts=heldout).run(lm, encoder, direction=direction, runner=runner)
+        sw.prompt_sets = sw.prompt_sets + other.prompt_sets
         return sw
 
     # ----------------------------------------------------------------- (de)serialising
@@ -162,7 +196,8 @@ class SweepSpec:
         Older recipes: ``prompt`` (one text or a list) is read as ``prompts``, and ``seed`` (one seed,
         before sweeps had several) as ``seeds``. A field a recipe lacks takes the page's default: a recipe
         without ``n_random`` (written before the random directions were recorded) replays with the page's
-        count, 8 (:data:`~latent.walk.paths.N_RANDOM`), not the 5 an older replay used."""
+        count, 8 (:data:`~latent.walk.paths.N_RANDOM`), not the 5 an older replay used; one without
+        ``n_splits`` (written before the data-shaped null) replays with the page's data null too."""
         if not isinstance(d, dict):
             raise InputError(f"A sweep spec must be a JSON object, not {type(d).__name__}.")
         d = dict(d)

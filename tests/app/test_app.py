@@ -334,8 +334,19 @@ def test_latent_walk_page(at):
     assert list(table["n"]) == [2, 2, 2]                                  # 2 prompts × 1 seed
     assert {"random_mean", "difference", "difference_lo", "difference_null_lo", "effect_lo"} <= set(table.columns)
     assert list(table["n_random"]) == [8, 0, 8]                           # none at strength 0
-    assert any("Steerability" in i.value and "random directions" in i.value for i in at.info)
+    assert list(table["n_data"]) == [4, 0, 4]                             # the preset is built from texts: its data null
+    assert any("Steerability" in i.value and "random directions" in i.value and "data-shaped null directions" in i.value
+               for i in at.info)
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_latent_walk_a_bad_neutral_set_is_one_clear_error(at):
+    at.switch_page("app_pages/4_Latent_walk.py").run()
+    at.radio(key="walk_source").set_value("preset").run()
+    at.text_area(key="walk_neutral").input("The bus leaves at ten.\nThe oven is hot.").run()
+    at.button(key="do_walk_run").click().run()
+    assert not at.exception and any("The neutral set has 2 different texts; give at least 8" in e.value for e in at.error)
+    at.text_area(key="walk_neutral").input("").run()
 
 
 def test_latent_walk_runs_the_default_spec_of_its_preset(at, monkeypatch):

@@ -22,16 +22,18 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
     d = build(real_lm, "Love − Hate", keep_massive=True)
     # one greedy sample per strength (the old meter): it moves, but a single sample is not evidence...
     sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=30, do_sample=False,
-               n_random=0)
+               n_random=0, n_splits=0)
     neg, zero, pos = sw.concept
     assert sw.texts[1] == sw.baseline and sw.summary["effect"][1] == 0
     assert pos > zero + 0.1 and neg < zero - 0.05, (neg, zero, pos)
     assert sw.kl[1] == pytest.approx(0.0, abs=1e-6) and sw.kl[0] > 0 and sw.kl[2] > 0
     assert (sw.summary["verdict"][[0, 2]] == "no random control").all()
     # ...so the default sweep samples 3 seeds and runs 8 random directions of the same norm in the same batch,
-    # each on the same prompt, seeds and strengths as the direction
+    # and (a direction from texts) 4 data-null directions built the same way from neutral text, each on the
+    # same prompt, seeds and strengths as the direction
     sw = sweep(real_lm, encoder, "I think that you", d, [-0.3, 0.0, 0.3], max_new_tokens=20)
-    assert len(sw.rows) == 3 * (1 + 2 * (1 + 8)) and list(sw.summary["n"]) == [3, 3, 3]
+    assert len(sw.rows) == 3 * (1 + 2 * (1 + 8 + 4)) and list(sw.summary["n"]) == [3, 3, 3]
+    assert sw.has_data_null and sw.data_null.sizes == (8, 8) and (sw.summary["n_data"][[0, 2]] == 4).all()
     assert (sw.summary["concept_lo"] <= sw.summary["concept"]).all() and (sw.summary["random_lo"] <= sw.summary["random_hi"]).all()
 
 
@@ -44,6 +46,28 @@ def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
     assert "beyond random" not in set(sw.summary["verdict"]), sw.summary   # a random direction never "steers"
     rs = sw.random_slopes
     assert rs.mean() - 2 * rs.std(ddof=1) <= sw.slope <= rs.mean() + 2 * rs.std(ddof=1)
+
+
+@pytest.mark.slow        # about 20-30 s on a loaded 2-core machine
+def test_a_meaningless_direction_from_neutral_halves_lands_in_the_data_shaped_null(real_lm, encoder):
+    """The control tested as a control (issue 37): a direction built like a user's from two random halves of
+    the neutral set (a split the null never draws: seed 2026), walked like the default preset (layer 9, ±0.4),
+    is not "beyond" the data-shaped null, so not "beyond random" either. Against the isotropic band alone such
+    directions came out "beyond random" (the audit, 3 of 4 splits). Cheap: 4 held-out prompts, 12 tokens."""
+    from latent.walk.null import load_neutral
+    from latent.walk.paths import sweep
+    from latent.walk.presets import load_presets
+
+    texts = load_neutral()
+    perm = np.random.default_rng(2026).permutation(len(texts))
+    d = Direction.from_texts(real_lm, [texts[i] for i in perm[:8]], [texts[i] for i in perm[8:16]], 9, pooling="mean")
+    sw = sweep(real_lm, encoder, load_presets()["Love − Hate"]["heldout"][:4], d, [-0.4, 0.0, 0.4], max_new_tokens=12,
+               seeds=(0,), n_random=8)
+    assert sw.has_data_null and sw.data_null.n_splits == 4 and np.isfinite(sw.slope_ci).all()
+    assert not sw.data_verdict().startswith("beyond"), sw.finding()
+    assert not sw.band_verdict().startswith("beyond"), sw.finding()
+    lo, hi = sw.data_band()
+    assert lo <= sw.slope <= hi, sw.finding()
 
 
 def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
@@ -69,5 +93,6 @@ def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
     if not spec.setting(lm).measured:
         pytest.skip(f"no measured default for {lm.name} (the page says hand-set)")
     sw = spec.run(lm, encoder)
-    assert sw.n_units == 8 and len(sw.random_slopes) == 8
-    assert sw.band_verdict() == "beyond random", sw.finding()
+    assert sw.n_units == 8 and len(sw.random_slopes) == 8 and len(sw.data_slopes) == 4
+    assert sw.band_verdict() == "beyond random", sw.finding()          # beyond both nulls
+    assert sw.random_verdict() == "beyond random" and sw.data_verdict() == "beyond data-shaped null", sw.finding()
