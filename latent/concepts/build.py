@@ -19,7 +19,7 @@ from pathlib import Path
 
 from latent.concepts.card import QualityCard, quality_card
 from latent.concepts.collect import clean_texts, collect
-from latent.concepts.io import save
+from latent.concepts.io import load, save
 from latent.concepts.sae import DictionaryError, TrainRun, train
 from latent.core.errors import check_layer
 from latent.core.massive import massive_rule
@@ -87,7 +87,8 @@ def build(lm, texts, out, *, layer: int | None = None, d_sae: int | None = None,
          extra={"train": {kk: v for kk, v in run.to_json().items() if kk != "loss"},
                 "massive": st.massive_summary(), "train_texts": len(train_texts), "heldout_texts": len(held)})
     (folder / HELDOUT).write_text("\n".join(t_.replace("\n", " ") for t_ in held) + "\n", encoding="utf-8")
-    card = quality_card(lm, run.sae, held, seed=seed, progress=say("card"))
+    shipped = load(folder, d_model=lm.d_model, n_layers=lm.n_layers)      # the card scores the fp16 weights that ship
+    card = quality_card(lm, shipped, held, seed=seed, progress=say("card"))
     (folder / CARD).write_text(json.dumps(card.to_json(), indent=1, ensure_ascii=False), encoding="utf-8")
     t["card"] = time.perf_counter()
     secs = {"collect": t["collect"] - t["start"], "train": t["train"] - t["collect"], "card": t["card"] - t["train"]}
