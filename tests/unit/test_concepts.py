@@ -192,7 +192,8 @@ def test_ours_to_saelens_layout_and_back(tmp_path, synthetic):
 def write_saelens(folder: Path, cfg: dict, tensors: dict) -> Path:
     folder.mkdir(parents=True)
     (folder / "cfg.json").write_text(json.dumps(cfg))
-    save_file({k: torch.as_tensor(v, dtype=torch.float32).contiguous() for k, v in tensors.items()}, str(folder / "sae_weights.safetensors"))
+    save_file({k: torch.as_tensor(v, dtype=torch.float32).contiguous() for k, v in tensors.items()},
+              str(folder / "sae_weights.safetensors"))
     return folder
 
 
