@@ -15,6 +15,11 @@ import traceback
 from pathlib import Path
 
 from latent.claims import ExperimentError, get, kept_run, registry
+from latent.concepts.build import HELDOUT as CONCEPTS_HELDOUT
+from latent.concepts.build import build as build_concepts
+from latent.concepts.build import read_texts, saved_card
+from latent.concepts.card import kept_card
+from latent.concepts.io import load as load_dictionary
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
@@ -70,6 +75,41 @@ def _runner(lm):
     if isinstance(backend, InProcess):
         return None
     return Scheduler(lm, backend=backend, window_s=0.0).run
+
+
+class Progress:
+    """A progress line on stderr, redrawn in place: ``stage done/total pct  elapsed  ETA``."""
+
+    def __init__(self, stream=None):
+        import time  # noqa: PLC0415 - only commands with a progress line need it
+
+        self.clock, self.stream = time.perf_counter, stream or sys.stderr
+        self.stage, self.t0, self.last = None, 0.0, 0.0
+
+    def __call__(self, stage: str, done, total) -> None:
+        now = self.clock()
+        if stage != self.stage:
+            if self.stage is not None:
+                self.stream.write("\n")
+            self.stage, self.t0, self.last = stage, now, 0.0
+        if done < total and now - self.last < 0.5:
+            return
+        self.last = now
+        frac = min(max(float(done) / max(float(total), 1e-9), 0.0), 1.0)
+        spent = now - self.t0
+        eta = spent * (1 - frac) / frac if frac > 0 else float("nan")
+        self.stream.write(f"\r{stage:8} {done:g}/{total:g} {frac:6.1%}  {_clock(spent)} elapsed  ETA {_clock(eta)}   ")
+        if done >= total:
+            self.stream.write("\n")
+            self.stage = None
+        self.stream.flush()
+
+
+def _clock(s: float) -> str:
+    if s != s:          # NaN: not known yet
+        return "--:--"
+    m, s = divmod(int(round(s)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
 
 
 def _emit(obj) -> None:
@@ -378,6 +418,54 @@ def cmd_handout(args):
         raise LessonError("Give the file to write with --out F.html or --out F.pdf.")
     write_handout(lessons[args.lesson], args.out)
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def _concepts_args(p):
+    sub = p.add_subparsers(dest="action", required=True)
+    b = sub.add_parser("build", help="collect states, train a TopK dictionary, save it (SAELens layout) and write its card")
+    _model_args(b)
+    b.add_argument("--layer", type=int, help="the layer it reads (default: SmolLM2 12, Gemma 3 9, else 0.4 of the depth)")
+    b.add_argument("--texts", required=True, help="a text file, one text per line (a seeded tenth is held out for the card)")
+    b.add_argument("--heldout", help="held-out texts for the card, one per line (default: a tenth of --texts)")
+    b.add_argument("--out", required=True, help="the folder to write (cfg.json, sae_weights.safetensors, card.json)")
+    b.add_argument("--d-sae", type=int, help="features (default 8 × d_model)")
+    b.add_argument("--k", type=int, default=32, help="active features per token (default 32)")
+    b.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    b.add_argument("--batch", type=int, default=1024, help="states per step (default 1024)")
+    b.add_argument("--lr", type=float, help="learning rate (default 2e-4 / sqrt(d_sae / 16384))")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", action="store_true", help="(output is always JSON)")
+    c = sub.add_parser("card", help="a dictionary's quality card: the one its build wrote, or computed with --model")
+    _model_args(c)
+    c.add_argument("--dir", required=True, help="a dictionary folder (ours, SAELens or Gemma Scope params.safetensors)")
+    c.add_argument("--texts", help="held-out texts, one per line (default: the folder's heldout.txt)")
+    c.add_argument("--layer", type=int, help="the layer it reads, where the folder does not say")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--json", action="store_true")
+
+
+@command("concepts", "a concept dictionary (sparse autoencoder): build one, or print its quality card", _concepts_args)
+def cmd_concepts(args):
+    if args.action == "build":
+        texts = read_texts(args.texts)              # a bad file is said before a model loads
+        held = read_texts(args.heldout) if args.heldout else None
+        lm = _lm(args)
+        b = build_concepts(lm, texts, args.out, layer=args.layer, d_sae=args.d_sae, k=args.k, steps=args.steps,
+                           batch=args.batch, lr=args.lr, seed=args.seed, heldout_texts=held, progress=Progress())
+        print(f"wrote {b.folder}", file=sys.stderr)
+        _emit(b.to_json())
+        return
+    folder = Path(args.dir)
+    if args.model is None and args.texts is None:          # the card its build wrote, after checking the folder reads
+        load_dictionary(folder, layer=args.layer)
+        card = saved_card(folder)
+        _emit(card) if args.json else print(json.dumps(card, indent=1, ensure_ascii=False))
+        return
+    texts = read_texts(args.texts or folder / CONCEPTS_HELDOUT)
+    lm = _lm(args)
+    sae = load_dictionary(folder, d_model=lm.d_model, n_layers=lm.n_layers, layer=args.layer)
+    card = kept_card(lm, sae, texts, seed=args.seed)
+    _emit(card.to_json()) if args.json else print(card.summary())
 
 
 def build_parser() -> argparse.ArgumentParser:
