@@ -80,8 +80,13 @@ def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     assert batch[0] == solo
 
 
+# Gemma: make test-all; a known failure until its default is chosen again under both nulls and the cliff (issue 37,
+# items 2 and 3): its slope +0.476 [+0.320, +0.632] lies within the data-shaped band −0.466 to +0.872 (2026-12-07)
+GEMMA_DEFAULT = pytest.mark.xfail(strict=True, reason="Gemma's default Love − Hate sweep is within its data-shaped null")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["real_lm", pytest.param("gemma_lm", marks=pytest.mark.full)])   # Gemma: make test-all
+@pytest.mark.parametrize("model", ["real_lm", pytest.param("gemma_lm", marks=[pytest.mark.full, GEMMA_DEFAULT])])
 def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
     """The page's and the walking lesson's default (the preset's 8 prompts, its measured layer and strength)
     can show the effect it is about: its slope clears the matched random directions' band. Where a model's
