@@ -19,19 +19,23 @@ os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answe
 os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: on in the app servers and its own test
 # `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
 # thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
-# test that started them waits). All browser tests run in one process, one after another, on one app
-# server; so do the Ray tests (see pytest_xdist_make_scheduler).
+# test that started them waits). The class tests run in one process on one app server, the other browser
+# tests in one process on another (or the same, when one process gets both groups); the Ray tests share
+# one process (see pytest_xdist_make_scheduler).
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def _group(nodeid: str) -> str | None:
     """The tests that must share one process under xdist: every Ray test (two local clusters started at once
-    would compete for the same cores and session folders), and every browser test (one app server and one
-    chromium for all of them, instead of one per process). The tests that fit UMAP in the test process
-    share one too, so one process pays its compile."""
+    would compete for the same cores and session folders), and the browser tests in two groups, each with
+    one app server and one chromium: the class tests (a projector and students polling every 2 s, and a
+    server restart) and the others, so the class's waits overlap the other browser tests instead of
+    following them. The tests that fit UMAP in the test process share one too, so one process pays its compile."""
     path = nodeid.replace("\\", "/")
     if "tests/cluster/" in path:
         return "ray"
+    if "tests/browser/test_class" in path:
+        return "class"          # its own app server (it restarts it) beside the other browser tests' one
     if "tests/browser/" in path:
         return "browser"
     if "tests/unit/test_project.py" in path or "[umap]" in path:
