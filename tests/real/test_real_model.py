@@ -179,15 +179,25 @@ def test_every_cli_command_on_both_models(model, args, tmp_path, monkeypatch, ca
             assert all(isinstance(p["massive"], bool) for p in out["points"])
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["info", "--model", "no-such/model"], "Cannot load model"),
-    (["dialogues", "--out", "x.xyz", "--method", "pca"], "Unknown output type"),
-    (["dialogues", "--out", "x.csv", "--layer", "99"], "out of range"),
-    (["replay", "/nonexistent.json", "--out", "x.csv"], "Cannot read recipe"),
+@pytest.mark.parametrize("args,msg,fresh", [
+    (["info", "--model", "no-such/model"], "Cannot load model", True),
+    (["dialogues", "--out", "x.xyz", "--method", "pca"], "Unknown output type", False),
+    (["dialogues", "--out", "x.csv", "--layer", "99"], "out of range", False),
+    (["replay", "/nonexistent.json", "--out", "x.csv"], "Cannot read recipe", False),
 ])
-def test_cli_errors_are_one_line(args, msg, tmp_path):
-    r = run_cli(*args)
-    assert r.returncode != 0
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1 and msg in lines[0], r.stderr
-    assert "Traceback" not in r.stderr
+def test_cli_errors_are_one_line(args, msg, fresh, monkeypatch, capsys, request):
+    """One line on stderr and a non-zero exit: the first in a fresh ``python -m latent`` process (the entry
+    point's own exit code and stream), the others through ``main(argv)`` on the session's model (the same
+    code below the entry point, without a process and a model load each)."""
+    if fresh:
+        r = run_cli(*args)
+        rc, err = r.returncode, r.stderr
+    else:
+        import latent.cli as cli
+
+        monkeypatch.setattr(cli, "_lm", lambda a: request.getfixturevalue("real_lm"))
+        rc, err = cli.main(list(args)), capsys.readouterr().err
+    assert rc != 0
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and msg in lines[0], err
+    assert "Traceback" not in err
