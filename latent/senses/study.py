@@ -146,13 +146,19 @@ class SenseReport:
         li = self.layers.index(self.layer)
         target = target if target in self.senses else (self.orders.target if self.orders else self.target())
         k = self.senses.index(target)
-        p = [s.probs[li, k] for s in self.steps]
-        head = f"At layer {self.layer}, P({target}) goes {p[0]:.2f} → {p[-1]:.2f} over the steps. "
+        p = [float(s.probs[li, k]) for s in self.steps]
+        head = (f"At layer {self.layer}, the probability of {target} goes {self._pull_p(p[0])} → {self._pull_p(p[-1])} over "
+                "the steps (as printed: no higher than held-out accuracy supports). ")
         if self.orders is None and pending:
             return head + "Which word pulls is still computing (over the orders the words can come in)."
         if self.orders is None:
             return head + "Add context words in front of the word (as in the queen steps) to see which word pulls."
         return head + self.orders.verdict
+
+    def _pull_p(self, p: float) -> str:
+        """A probability in the pull line, capped as a named step's p is ("0.62", "≥ 0.80", "withheld")."""
+        shown = self.shown_p(p)
+        return shown[2:] if shown.startswith("= ") else shown
 
     @property
     def p_name(self) -> str:

@@ -328,3 +328,23 @@ def test_the_senses_json_carries_margin_and_barely_for_named_steps_and_no_p_when
     unclear = contract(score + 0.01, (score, score + 0.02))["steps"][0]
     assert unclear["predicted_sense"] == "unclear"
     assert not {"margin", "margin_ci", "barely", "probabilities"} & set(unclear)
+
+
+def test_the_pull_line_prints_no_probability_above_what_held_out_accuracy_supports(tiny_lm):
+    """The pull line ("the probability of bee goes 0.00 → …") caps its numbers as the readings do: with a
+    support bound of 0.80, a step's 0.998 prints as "≥ 0.80", never as "1.00"."""
+    import dataclasses
+
+    from latent.senses import study
+    from latent.senses.calibration import PSupport
+    from latent.senses.sets import get_builtin
+
+    f = study.fit_senses(tiny_lm, get_builtin("queen"), n_perm=20)
+    rep = study.report(f, *study.score_steps(tiny_lm, f, ["queen", "honey hive queen"]))
+    rep = dataclasses.replace(rep, support=PSupport(n=25, right=24, ci=(0.80, 0.999), domain="d", n_sentences=30,
+                                                    n_null=60, n_null_named=1))
+    li = rep.layers.index(rep.layer)
+    k = rep.senses.index(rep.target())
+    rep.steps[-1].probs[li, k] = 0.998
+    line = rep.pull(rep.target())
+    assert "→ ≥ 0.80 over the steps" in line and "1.00" not in line
