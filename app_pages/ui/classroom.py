@@ -68,13 +68,20 @@ if (!window.__lessonKeys) {
 // projector and from 1600 px); narrower, the panel is on top with the chart after it, and the question stays in view
 window.__lessonChart = %(chart)s;
 // Only once the run is over (while it runs, the last step's elements still stand above the chart, and their
-// removal would move it), and again for 3 s while the layout settles (charts drawing, parts hidden until a reveal).
+// removal would move it), and again for 12 s while the layout settles (charts drawing, parts hidden until a
+// reveal; on a loaded machine the page's next reruns still move it), unless the reader scrolls meanwhile.
 if (!window.__lessonScroll) {
   window.__lessonScroll = true;
+  const mine = () => { window.__lessonUserScrolledAt = performance.now(); };
+  for (const ev of ['wheel', 'touchmove', 'mousedown']) window.addEventListener(ev, mine, {passive: true, capture: true});
+  window.addEventListener('keydown', (e) => {
+    if (['PageUp', 'PageDown', 'Home', 'End', 'ArrowUp', 'ArrowDown'].includes(e.key)) mine();
+  }, true);
   window.setInterval(() => {
     const w = window, want = w.__lessonChart;
     if (!want) return;
-    const settling = w.__lessonScrolled === want.id && performance.now() - w.__lessonScrolledAt < 3000;
+    const settling = w.__lessonScrolled === want.id && performance.now() - w.__lessonScrolledAt < 12000
+      && !(w.__lessonUserScrolledAt > w.__lessonScrolledAt);
     if (w.__lessonScrolled === want.id && !settling) return;
     const app = w.document.querySelector('[data-testid="stApp"]');
     if (app && app.getAttribute('data-test-script-state') === 'running') return;
