@@ -147,8 +147,8 @@ class SenseReport:
         target = target if target in self.senses else (self.orders.target if self.orders else self.target())
         k = self.senses.index(target)
         p = [float(s.probs[li, k]) for s in self.steps]
-        head = (f"At layer {self.layer}, the probability of {target} goes {self._pull_p(p[0])} → {self._pull_p(p[-1])} over "
-                "the steps (as printed: no higher than held-out accuracy supports). ")
+        head = (f"At layer {self.layer}, P({target}) goes {self._pull_p(p[0])} → {self._pull_p(p[-1])} over the steps "
+                "(printed no higher than held-out accuracy supports). ")
         if self.orders is None and pending:
             return head + "Which word pulls is still computing (over the orders the words can come in)."
         if self.orders is None:

@@ -36,7 +36,8 @@ def _class(tmp_path, monkeypatch, lesson="queen-hive"):
 
 
 QUEEN_FACT = {"answer": "bee", "nearest": "bee", "p": 0.9, "layer": 1, "why": "p(bee) = 0.90", "p_bee": 0.9,
-              "p_monarch": 0.05, "p_name": "p", "calibration": "calibrated"}
+              "p_monarch": 0.05, "p_name": "p", "calibration": "calibrated", "numbers": "p(bee) = 0.90, p(monarch) = 0.05",
+              "barely": False, "margin": 0.05}
 
 
 def test_a_queen_step_hides_the_contexts_stars_and_readouts_until_you_reveal():
@@ -114,7 +115,8 @@ def test_a_students_prediction_shows_again_in_a_new_session_after_a_restart(tmp_
 
 WALK_FACT = {"answer": "yes", "slope": 0.2, "lo": 0.1, "hi": 0.3, "band_lo": -0.05, "band_hi": 0.05, "n_units": 8,
              "n_random": 8, "wrong_way": 0.1, "preset": "Love − Hate", "layer": 1, "strength": 0.4, "source": "",
-             "verdict": "beyond the random band"}
+             "verdict": "beyond random", "random_verdict": "beyond random", "data_verdict": "beyond data-shaped null",
+             "data_lo": -0.08, "data_hi": 0.09, "n_splits": 4}
 
 
 def test_a_walking_step_hides_the_steered_texts_and_the_verdict_until_you_reveal(monkeypatch):

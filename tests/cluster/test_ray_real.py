@@ -106,8 +106,9 @@ def test_the_app_and_the_cli_on_two_ray_workers(model, request, monkeypatch, cap
     assert out["where"] == ["Model work runs on the Ray cluster ray-local:2: 2 workers (cpu)."]
     assert out["backend"] == "ray-local:2" and out["strengths"] == [-0.2, 0.0, 0.2]
     decoded = [[n for k, n in h if k == "decode"] for h in out["history"]]       # per worker, per batch
-    # two batches (the page's cards first, then the other rows), each split evenly over the two workers
-    assert len(decoded[0]) == len(decoded[1]) == 2 and all(n > 0 for h in decoded for n in h)
+    # three batches (the page's cards first, then the other rows, then the data-shaped null's rows: a preset built
+    # from texts), each split evenly over the two workers
+    assert len(decoded[0]) == len(decoded[1]) == 3 and all(n > 0 for h in decoded for n in h)
     assert all(abs(a - b) <= 1 for a, b in zip(*decoded))
     # info --json names the backend and each worker's weights, which are this process's
     info = out["info"]
