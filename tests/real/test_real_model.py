@@ -103,10 +103,14 @@ def test_cli_info_json():
     assert info["per_worker"][0]["device"] == "cpu" and len(info["per_worker"][0]["fingerprint"]) == 16
 
 
-def test_cli_info_gemma_json():
-    r = run_cli("info", "--model", "gemma-3-270m", "--json")
-    assert r.returncode == 0, r.stderr
-    info = json.loads(r.stdout)
+def test_cli_info_gemma_json(gemma_lm, monkeypatch, capsys):
+    """Gemma's card through ``main(argv)`` on the session's Gemma (the fresh-process entry point is
+    test_cli_info_json's; a fresh process here only loaded Gemma a second time)."""
+    import latent.cli as cli
+
+    monkeypatch.setattr(cli, "_lm", lambda a: gemma_lm)
+    assert cli.main(["info", "--model", "gemma-3-270m", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (info["model"], info["family"], info["n_layers"], info["d_model"]) == ("gemma-3-270m", "gemma3", 18, 640)
     assert info["weights"] == "Q4_K_M GGUF dequantised to fp32" and info["licence"] == "Gemma Terms of Use"
 

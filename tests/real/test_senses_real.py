@@ -85,7 +85,8 @@ def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request
     assert np.all(again.orders.share_mean <= 1) and np.all(again.orders.share_mean >= 0)
 
 
-@pytest.mark.parametrize("model", ["real_lm", "gemma_lm"])
+# Gemma's half in make test-all (docs/testing.md): SmolLM2's here, and Gemma's calibration and margins below stay in CI
+@pytest.mark.parametrize("model", ["real_lm", pytest.param("gemma_lm", marks=pytest.mark.full)])
 def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unclear(model, request):
     """The rule's numbers are measured on held-out sentences and cross-fitted sense-free contexts; the
     control behaves as a control: with the sentences shuffled across senses nothing is named."""

@@ -10,6 +10,7 @@ from latent.walk.steer import steering_plan
 
 
 # ------------------------------------------------------------------ real model
+@pytest.mark.full       # make test-all: the sweep's row plan is checked on the tiny model in CI (docs/testing.md)
 def test_love_hate_moves_the_concept_score(real_lm, encoder):
     from latent.walk.paths import sweep
     from latent.walk.presets import build
@@ -37,6 +38,7 @@ def test_love_hate_moves_the_concept_score(real_lm, encoder):
     assert (sw.summary["concept_lo"] <= sw.summary["concept"]).all() and (sw.summary["random_lo"] <= sw.summary["random_hi"]).all()
 
 
+@pytest.mark.full       # make test-all: the same control on the tiny model stays in CI (docs/testing.md)
 def test_a_random_direction_lands_in_the_random_band(real_lm, encoder):
     from latent.walk.paths import random_directions, sweep
 
