@@ -279,6 +279,7 @@ def preamble(tab: str) -> None:
     if step.ask and step.hide:
         st.session_state["_lesson_hides"] = (lid, i, step)
     if st.session_state.get("lesson_applied") != (lid, i):
+        st.session_state["_lesson_visit"] = st.session_state.get("_lesson_visit", 0) + 1
         for k, v in step.set.items():
             st.session_state[k] = v        # keys under today's names (load_lessons(keys=current_key))
         st.session_state["lesson_applied"] = (lid, i)
@@ -370,7 +371,9 @@ def _panel(lesson, i: int, step) -> None:
             st.caption(t("keys", lg))
     # a reveal that shows hidden parts moves the chart (they stand above it): it comes into view again
     shown = "/shown" if step.ask and step.hide and revealed(lesson.id, i) else ""
-    chart = {"id": f"{lesson.id}/{i}{shown}", "key": step.chart} if step.chart else None
+    # each visit of a step is its own id: coming back to a step brings its chart into view again
+    visit = st.session_state.get("_lesson_visit", 0)
+    chart = {"id": f"{lesson.id}/{i}/{visit}{shown}", "key": step.chart} if step.chart else None
     st.iframe(KEYS_JS % {"chart": json.dumps(chart)} + live_class.device_script(), height=1)
 
 

@@ -60,6 +60,10 @@ def test_a_student_joins_by_code_and_sees_the_question_above_the_chart_at_1024(s
     panel, chart = _in_class_at_step_2(pg)
     expect(panel).to_be_in_viewport()                         # the question is on the first screen ...
     expect(panel.get_by_role("radiogroup")).to_be_in_viewport()
+    # wait for the layout to put the chart right under the panel (its CSS lands with the page's run), then measure
+    pg.wait_for_function("""() => { const p = document.querySelector('.st-key-lesson_panel').getBoundingClientRect(),
+        c = document.querySelector('.st-key-chart_sn_map').getBoundingClientRect();
+        return c.top >= p.bottom - 1 && c.top - p.bottom < 200; }""", timeout=60_000)
     p, c = panel.bounding_box(), chart.bounding_box()
     assert p["y"] + p["height"] <= c["y"] + 1, (p, c)           # ... and the chart comes after it
     assert c["y"] - (p["y"] + p["height"]) < 200, (p, c)        # right after it, not a page of controls later
