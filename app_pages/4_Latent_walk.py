@@ -11,6 +11,7 @@ from latent.core.errors import LatentError
 from latent.lessons.facts import walk_key
 from latent.recipes import make_recipe
 from latent.walk.figures import interpolation_figure, meters_figure, steered_map_figure
+from latent.walk.null import neutral_lines
 from latent.walk.paths import interpolate, steered_map
 from latent.walk.presets import load_presets
 from latent.walk.spec import METHODS, POSITIONS, SweepSpec
@@ -101,7 +102,7 @@ with st.expander("Data-shaped null: its neutral texts"):
         max_chars=50_000, height=120,
         help="A direction built from two sets of texts is also compared with directions built the same way from two "
              f"random halves of these sentences ({spec.n_splits} splits). Use sentences about nothing in particular.")
-neutral = tuple(x for x in neutral_text.splitlines() if x.strip())
+neutral = neutral_lines(neutral_text)
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
           direction.vector.tobytes(), neutral)
 widgets.stopped_note("walk")
@@ -157,12 +158,7 @@ if result is not None:
     if not hide_verdict:
         with st.expander("Numbers per strength (means, 95 % intervals, the random directions' means and the difference)"):
             st.dataframe(tbl.round(4), hide_index=True)
-    n_data = sw.data_null.n_splits if sw.has_data_null else 0
-    st.caption(f"Cards: the first prompt, seed {sw.recipe['seeds'][0]}. {len(sw.rows)} rows (per prompt × seed: the "
-               f"unsteered baseline, and at each strength the direction, {sw.recipe['n_random']} random directions "
-               f"of the same norm" + (f" and {n_data} data-shaped null directions" if n_data else "") +
-               f"), the cards' rows decoded first, then the others: {sw.seconds:.1f} s, "
-               f"{sw.tokens_per_second:.0f} tokens/s on {lm.device}. The strength-0 row reproduces the solo unsteered run exactly.")
+    st.caption(sw.rows_text(lm.device))
     recipe = lambda figure: make_recipe("walk", {**sw.recipe, "figure": figure}, model=lm.name)  # noqa: E731
     f1 = meters_figure(sw, hide_answer=hide_verdict, lang=lang())
     chart(f1, key="walk_meters", theme=None, note=hidden_text() if hide_verdict else "",

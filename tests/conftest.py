@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("LATENT_STORE", "off")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a test's Ray stays on 127.0.0.1 (RECIPES)
 os.environ.setdefault("LATENT_WARM", "off")          # lessons' background answers: on in their own test
-os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: on in the app servers and its own test
+os.environ.setdefault("LATENT_UMAP_WARM", "off")     # UMAP's background compile: "small" in the app servers, on in its own test
 # `make test` splits the suite over 2 processes (pytest-xdist). Each test process computes with one torch
 # thread; the app servers and CLIs a test starts keep the default (they mostly run while the browser
 # test that started them waits). The class tests run in one process on one app server, the other browser
@@ -147,7 +147,7 @@ class Server:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.env = {**os.environ, "LATENT_DATA_DIR": str(data_dir), "LATENT_STORE": "on", "LATENT_STORE_DIR": str(store),
-                    "LATENT_UMAP_WARM": "on", "LATENT_MODEL": APP_MODEL}
+                    "LATENT_UMAP_WARM": "small", "LATENT_MODEL": APP_MODEL}
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_name = log_name
         self.proc = None

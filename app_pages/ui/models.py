@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from functools import partial
 
 import streamlit as st
 
@@ -81,10 +82,12 @@ def warm_umap() -> Loader | None:
     the pages that offer UMAP, not at every start: it is ~40 s of one of the two cores per process
     (pynndescent's code cannot be kept in numba's disk cache), which every start used to pay while the
     first pages were computing, whether or not anyone chose UMAP. ``LATENT_UMAP_WARM=off`` leaves it to
-    the first UMAP map (the tests' own processes: a map then compiles when it is drawn)."""
-    if os.environ.get("LATENT_UMAP_WARM", "").lower() in ("off", "0", "no"):
+    the first UMAP map (the tests' own processes: a map then compiles when it is drawn); ``small`` warms
+    only the small maps' path (the browser tests' servers, whose maps are all small)."""
+    mode = os.environ.get("LATENT_UMAP_WARM", "").lower()
+    if mode in ("off", "0", "no"):
         return None
-    return Loader(project.warm_up, after=_lm_loader(DEFAULT))
+    return Loader(partial(project.warm_up, large=mode != "small"), after=_lm_loader(DEFAULT))
 
 
 def model_name() -> str:

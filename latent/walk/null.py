@@ -49,6 +49,16 @@ def load_neutral() -> tuple[str, ...]:
     return tuple(json.loads(NEUTRAL_JSON.read_text(encoding="utf-8"))["texts"])
 
 
+def neutral_lines(text: str) -> tuple[str, ...]:
+    """A neutral set typed one sentence per line, blank lines dropped (empty: the shipped set); checked
+    when the sweep runs (:func:`check_neutral`).
+
+    >>> neutral_lines("The bus leaves at nine.\\n\\n  A cup of tea.  \\n")
+    ('The bus leaves at nine.', 'A cup of tea.')
+    """
+    return tuple(x.strip() for x in (text or "").splitlines() if x.strip())
+
+
 def check_neutral(texts) -> tuple[str, ...]:
     """A neutral set given by a user, checked: a list of at least :data:`MIN_NEUTRAL` different non-empty
     texts (blank ones dropped), at most :data:`MAX_NEUTRAL`, each at most :data:`MAX_CHARS` characters.

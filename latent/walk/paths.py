@@ -119,6 +119,17 @@ class Sweep:
                            verdict=str(r["verdict"]), distinct2=float(r["distinct2"]), degenerate=int(r["degenerate"]))
                 for r, t in zip(self.summary.to_dict("records"), self.texts)]
 
+    def rows_text(self, device: str) -> str:
+        """What the rows are and how long they took, for the caption under the cards (``device``: where
+        they ran)."""
+        n_data = self.data_null.n_splits if self.has_data_null else 0
+        return (f"Cards: the first prompt, seed {self.recipe['seeds'][0]}. {len(self.rows)} rows (per prompt × seed: the "
+                f"unsteered baseline, and at each strength the direction, {self.recipe['n_random']} random directions "
+                f"of the same norm" + (f" and {n_data} data-shaped null directions" if n_data else "") +
+                f"), the cards' rows decoded first, then the others: {self.seconds:.1f} s, "
+                f"{self.tokens_per_second:.0f} tokens/s on {device}. The strength-0 row reproduces the solo unsteered "
+                "run exactly.")
+
     def random_band(self) -> tuple[float, float]:
         """Mean ± 2 sd of the random directions' slopes (NaN with fewer than two)."""
         return sd_band(self.random_slopes) if len(self.random_slopes) > 1 else (np.nan, np.nan)

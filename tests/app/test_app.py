@@ -658,7 +658,8 @@ def test_umaps_code_compiles_when_a_page_offers_umap_not_at_every_start(monkeypa
 
     monkeypatch.setenv("LATENT_UMAP_WARM", "on")                          # as the app runs (off in tests)
     started = threading.Event()
-    monkeypatch.setattr(project, "warm_up", lambda: started.set() or 0.0)    # recorded, not compiled
+    calls = []                                                            # each warm-up's `large`
+    monkeypatch.setattr(project, "warm_up", lambda large=True: calls.append(large) or started.set() or 0.0)
     monkeypatch.setattr(project, "_warm", threading.Event())               # not warm in this test
     models.warm_umap.clear()                                              # this process's loader: started afresh
     at = open_app()
@@ -668,6 +669,13 @@ def test_umaps_code_compiles_when_a_page_offers_umap_not_at_every_start(monkeypa
     assert not at.exception and started.wait(30)
     assert any("UMAP is still compiling" in i.value for i in at.info)
     assert "PCA" in chart(at)["layout"]["title"]["text"]
+    assert calls == [True]                                                # the large maps' path too
+    # LATENT_UMAP_WARM=small (the browser tests' servers): only the small maps' path
+    monkeypatch.setenv("LATENT_UMAP_WARM", "small")
+    models.warm_umap.clear()
+    started.clear()
+    at.switch_page("app_pages/1_Dialogues.py").run()
+    assert not at.exception and started.wait(30) and calls == [True, False]
     models.warm_umap.clear()                                              # later tests start their own
 
 

@@ -217,7 +217,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     try:
         server.start()
     finally:
-        server.env["LATENT_UMAP_WARM"] = "on"
+        server.env["LATENT_UMAP_WARM"] = "small"
     url = pres.url
     pres.goto(url)
     try:

@@ -148,9 +148,13 @@ def test_a_sweep_from_texts_runs_its_data_null_on_the_same_units_and_reports_bot
     assert j["verdict"] == both(sw.random_verdict(), sw.data_verdict())
     assert j["results"][2]["data_band"] == [round(t.loc[2.0, "data_lo"], 4), round(t.loc[2.0, "data_hi"], 4)]
     assert "data-shaped null directions" in sw.finding() and sw.recipe["n_splits"] == N_SPLITS
+    # the caption under the cards counts the rows by kind
+    assert f"{len(rows)} rows" in sw.rows_text("cpu") and f"3 random directions of the same norm and {N_SPLITS} data-shaped" \
+        in sw.rows_text("cpu") and sw.rows_text("cpu").count("on cpu.") == 1
     off = sweep(tiny_lm, _Enc(), PROMPTS[:2], d, [-2.0, 0.0, 2.0], max_new_tokens=5, n_random=3, n_splits=0)
     assert len(off.rows) == 2 * 3 * (1 + 2 * (1 + 3)) and off.to_json()["null_data"]["n_splits"] == 0
     assert "turned off" in off.to_json()["null_data"]["reason"]
+    assert "data-shaped" not in off.rows_text("cpu") and f"{len(off.rows)} rows" in off.rows_text("cpu")
     assert off.rows[off.rows["kind"] != "data_null"]["text"].tolist() == rows[rows["kind"] != "data_null"]["text"].tolist()
 
 
