@@ -12,7 +12,7 @@ from app_pages.site import TITLES, current_key
 from latent.core import models, project
 from latent.lessons import load_lessons
 from latent.lessons.warm import warm_answers, warm_enabled, warm_status
-from latent.serving.scheduler import encoder_scheduler, route_model_work, scheduler_for, serve, serve_encoder
+from latent.serving.scheduler import encoder_scheduler, lower_priority, route_model_work, scheduler_for, serve, serve_encoder
 
 # ``LATENT_MODEL`` names the app's default model (an embedded name, a local folder or an HF id in the local
 # cache; ``tiny-llama`` and the other ``tiny-<family>`` names are the tests' config-built random models)
@@ -160,6 +160,7 @@ def warm_lesson(lesson_id: str) -> bool:
     lm_loader, enc_loader = _lm_loader(name), _encoder_loader()
 
     def run():
+        lower_priority()                    # background work: the pages and the server's event loop go first
         lm_loader.wait()
         enc_loader.wait()
         if lm_loader.error or enc_loader.error:
