@@ -3,7 +3,7 @@ compute in the background?
 
 For each of before (the code at ``--before``, in a temporary git worktree) and after (this checkout):
 start the app (``LATENT_WARM=on``, the result store off so the answers really compute), open the
-lesson's link once (that starts its warm-up), start ``--burners`` CPU burners (``while True: pass``) beside
+lesson's link once (that starts its warm-up), wait until the model has loaded, start ``--burners`` CPU burners (``while True: pass``) beside
 it, and for ``--seconds`` measure:
 
 * ``/_stcore/health`` latency every 0.5 s (p50, p95, max);
@@ -62,16 +62,21 @@ def panel_seconds(browser, url: str, timeout_s: float) -> float | None:
         ctx.close()
 
 
-def warm_line(browser, url: str) -> str:
-    """What the Lessons page says of the lesson's warm-up ("answers ready: …"), if it says anything."""
+def warm_line(browser, url: str, timeout_s: float = 20) -> str:
+    """What the Lessons page says of the lesson's warm-up ("answers ready: …"), if it says anything within
+    ``timeout_s`` (it says nothing while the model loads: the page is opened again every 15 s)."""
     ctx = browser.new_context()
     page = ctx.new_page()
+    end = time.perf_counter() + timeout_s
     try:
-        page.goto(url + "/Lessons", timeout=60_000)
-        page.get_by_text("answers ready").first.wait_for(timeout=20_000)
-        return page.get_by_text("answers ready").first.inner_text()
-    except Exception:  # noqa: BLE001 - the code before had no such line
-        return ""
+        while True:
+            try:
+                page.goto(url + "/Lessons", timeout=60_000)
+                page.get_by_text("answers ready").first.wait_for(timeout=min(15, max(1, end - time.perf_counter())) * 1000)
+                return page.get_by_text("answers ready").first.inner_text()
+            except Exception:  # noqa: BLE001 - not yet (or never: then "")
+                if time.perf_counter() > end:
+                    return ""
     finally:
         ctx.close()
 
@@ -119,6 +124,7 @@ def run(root: Path, label: str, a) -> dict:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             t = time.perf_counter()
             out["first_panel_unloaded_s"] = panel_seconds(browser, link, 180)   # loads the model, starts the warm-up
+            out["warm_line_at_start"] = warm_line(browser, url, 300)      # the model loaded, the warm-up under way
             out["model_ready_s"] = round(time.perf_counter() - t, 1)
             pctx, projector = open_projector(browser, url, a.lesson)
             burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(a.burners)]
