@@ -28,7 +28,8 @@ def _load(name: str | None):
         lm = models.load_lm(name)
     # The model and the libraries' ~470k objects live as long as the process: out of the garbage
     # collector's generations, a full collection no longer scans them (0.3 s holding the GIL on 2 cores,
-    # during which the server answers nobody, not even its health check)
+    # during which the server answers nobody, not even its health check); the garbage is collected first
+    gc.collect()
     gc.freeze()
     return lm
 
