@@ -20,7 +20,10 @@ the batch. Three kinds today:
 interactive requests; the background one takes a batch only while no interactive request is queued or
 running (any kind), and a background decode pauses between tokens while there is. A background
 computation that an interactive caller needs (an identical request, or the same ``lm.derived`` key)
-is promoted and goes first from then on.
+is promoted and goes first from then on. The background workers (and the app's warm-up thread) also
+ask the operating system to run them after everything else (:func:`lower_priority`, Linux's nice per
+thread): torch's threads that such a worker starts inherit it, so the page scripts and the server's
+event loop (the health check, a new student's page) get the CPU first on a loaded machine.
 
 A new kind of scheduled work is a request type and its compute function in core plus one row here
 (a ``@register``-ed :class:`Batcher` subclass naming them). Identical requests share one computation;
@@ -39,6 +42,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from concurrent.futures import CancelledError
@@ -254,6 +258,8 @@ class Scheduler:
             return batch
 
     def _work(self, kind: type, background: bool = False) -> None:
+        if background:
+            lower_priority()            # before its first batch: the torch threads it starts inherit it
         batcher = self._batchers[kind]
         running = self._background if background else self._running
         while True:
@@ -272,6 +278,28 @@ class Scheduler:
                     for t in batch:
                         self._by_key.pop(t.request.key(), None)
                     self._cv.notify_all()     # background work may go on now
+
+
+BACKGROUND_NICE = 10       # the nice value of background threads; ``LATENT_BACKGROUND_NICE`` (0: off)
+
+
+def lower_priority(nice: int | None = None) -> bool:
+    """Run the calling thread (and the threads it starts from now on, e.g. torch's) at lower CPU priority:
+    Linux's nice value ``nice`` (default ``LATENT_BACKGROUND_NICE``, else :data:`BACKGROUND_NICE`) for this
+    thread only. For threads that only do background work: it cannot be undone without privileges. A no-op
+    (False) elsewhere, when off (0), or when the thread is already as nice."""
+    if nice is None:
+        nice = int(os.environ.get("LATENT_BACKGROUND_NICE", BACKGROUND_NICE))
+    if nice <= 0 or not hasattr(os, "setpriority") or not os.uname().sysname == "Linux":
+        return False
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) >= nice:
+            return False
+        os.setpriority(os.PRIO_PROCESS, tid, nice)      # on Linux, a thread id: this thread alone
+        return True
+    except OSError:
+        return False
 
 
 class _Hold:
@@ -345,5 +373,5 @@ def route_model_work(wait=None) -> None:
 
 __all__ = ["CancelledError", "EncodeRequest", "GenerateRequest", "MAX_ROWS", "Scheduler", "StatesRequest", "Ticket",
            "Batcher", "DecodeBatcher", "StatesBatcher", "EncodeBatcher", "KINDS", "register", "row_for", "kinds",
-           "InProcess", "route_model_work",
+           "InProcess", "route_model_work", "lower_priority",
            "encoder_scheduler", "scheduler_for", "serve", "serve_encoder"]

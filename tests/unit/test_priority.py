@@ -1,5 +1,7 @@
 """Interactive work first: a background warm-up's model work yields to a click or a reveal, and no lock is
 held across a computation kept on the model (``lm.derived``)."""
+import os
+import sys
 import threading
 import time
 from types import SimpleNamespace as NS
@@ -178,3 +180,61 @@ def test_a_reveal_is_told_its_progress_and_the_time_left():
     assert answer_note("Computing", 3.0, [NS(progress=(0, 0), started=1.0, request=NS(rows=1))]) == (
         0.0, "Computing… 3 s · model passes running")
     assert answer_note("Computing", 3.0, []) == (0.0, "Computing… 3 s")
+
+
+def _nice(thread) -> int:
+    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_the_background_workers_run_at_lower_cpu_priority_and_the_interactive_ones_do_not(tiny_lm, monkeypatch):
+    from latent.serving import scheduler
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if base >= 19:
+        pytest.skip(f"this test process already runs at nice {base}")
+    want = scheduler.BACKGROUND_NICE if base < scheduler.BACKGROUND_NICE else base + 1   # e.g. under `nice -n 10`
+    monkeypatch.setenv("LATENT_BACKGROUND_NICE", str(want))
+    before = set(threading.enumerate())
+    s = Scheduler(tiny_lm, window_s=0.0)
+    with background():                               # a background batch ran: its worker lowered itself first
+        assert s.submit(GenerateRequest.make(["a hive of"], [3], max_new_tokens=2)).result(timeout=60).texts
+    time.sleep(0.2)                                  # the other background worker has started too
+    workers = [t for t in set(threading.enumerate()) - before if t.name.startswith("scheduler-")]
+    back = [t for t in workers if "-background-" in t.name]
+    front = [t for t in workers if t not in back]
+    assert len(back) == len(front) == 2
+    assert {_nice(t) for t in back} == {want}
+    assert {_nice(t) for t in front} == {base}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_lower_priority_changes_only_the_calling_thread_and_can_be_turned_off(monkeypatch):
+    from latent.serving.scheduler import lower_priority
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if base >= 19:
+        pytest.skip(f"this test process already runs at nice {base}")
+    lower = max(15, base + 1)
+    got = {}
+
+    def worker(key, nice):
+        got[key] = (lower_priority(nice), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        got[key + " again"] = lower_priority(nice)    # already as nice: nothing to do
+    monkeypatch.setenv("LATENT_BACKGROUND_NICE", "0")
+    for key, nice in (("lower", lower), ("off", None)):
+        t = threading.Thread(target=worker, args=(key, nice))
+        t.start()
+        t.join()
+    assert got == {"lower": (True, lower), "lower again": False, "off": (False, base), "off again": False}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base      # the caller's thread is untouched
+
+
+def test_the_app_server_does_not_collect_all_garbage_after_every_script_run():
+    """Streamlit's default full collection after each run held the GIL ~0.3 s with a model loaded: a class
+    reruns its pages every 2 s, and the health check waited behind it (docs/measurements.md, 2026-12-07)."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
