@@ -131,7 +131,7 @@ else:
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
 f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep, lang()), hide_answer=hide_stars, lang=lang())
-chart(f4, where=m1, key="sn_map", theme=None, note=hidden_text("★") if hide_stars else "",
+chart(f4, where=m1, key="sn_map", theme=None, note=hidden_text("★") if hide_stars else "", share=0.65,   # 3/5 of the column
             caption="A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at "
                     "the chosen layer; PCA axes have no units.")
 with m1:
