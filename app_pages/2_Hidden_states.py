@@ -150,7 +150,7 @@ which = l1.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompt
 view = l2.radio("Colour", ["prob", "final_rank"], key="lens_view", horizontal=True,
                 format_func={"prob": "probability of the top token", "final_rank": "rank of the final prediction"}.get)
 lt = kept_lens(lm, prompts[which])
-lfig = lens_heatmap(lt, title=f"Logit lens · {lm.name}", value=view)
+lfig = lens_heatmap(lt, title=tr("Logit lens · {model}", lang(), model=lm.name), value=view, lang=lang())
 chart(lfig, key="lens_heatmap", theme=None,
             caption="A cell is one layer (row) at one input position (column); its text is the token the lens reads there. "
                     "Rank view: how far down this layer ranks the token the last layer predicts (0 = already top).")

@@ -94,7 +94,7 @@ chart(f1, key="sn_sep", theme=None,
                     "same run.")
 st.info(rep.separability_summary())
 export_buttons(f1, rep.separability_table(), recipe("separability"), key="sn_x1", stem=f"separability-{word}")
-f5 = reliability_figure(rep)
+f5 = reliability_figure(rep, lang=lang())
 chart(f5, key="sn_rel", theme=None,
             caption="A point is one bin of held-out predictions: x is the stated probability, y how often that sense "
                     "was right (dashed diagonal: perfect calibration; marker size and label: the bin's count). "
@@ -121,7 +121,7 @@ else:
     st.dataframe(rep.readings_table(), hide_index=True)
     target = st.selectbox("Sense to follow across layers", rep.senses, index=rep.senses.index(rep.target()),
                           key="sn_target")
-    f3 = probs_heatmap(rep, target)
+    f3 = probs_heatmap(rep, target, lang=lang())
     chart(f3, key="sn_heat", theme=None,
                 caption="A cell is one context step (row) at one layer (column); colour is the probability of the chosen "
                         "sense.")
@@ -131,7 +131,7 @@ else:
 m1, m2 = st.columns([3, 2])
 smap = sense_map(rep)
 f4 = sense_map_figure(smap, rep.senses, sense_map_title(rep, lang()), hide_answer=hide_stars, lang=lang())
-chart(f4, where=m1, key="sn_map", theme=None, note=hidden_text("★") if hide_stars else "",
+chart(f4, where=m1, key="sn_map", theme=None, note=hidden_text("★") if hide_stars else "", share=0.65,   # 3/5 of the column
             caption="A point is one sense sentence (colour = its sense) or a context step (★, numbered in order), at "
                     "the chosen layer; PCA axes have no units.")
 with m1:

@@ -172,7 +172,7 @@ if result is not None:
     if not hide_verdict:
         export_buttons(f1, tbl, recipe("meters"), key="walk_x1", stem="steering-meters")
     if smap is not None and not hide_texts:       # (a lesson's quoted sweep has no map: Walk draws it)
-        f2 = steered_map_figure(smap, d.label)
+        f2 = steered_map_figure(smap, d.label, lang=lang())
         chart(f2, key="walk_map", theme=None,
                     caption="A point is one text: x is its position along the direction, y the main remaining variation; "
                             "colour is the strength; triangles are the two poles' texts.")
@@ -193,7 +193,7 @@ if "walk_interp" in st.session_state:
     it, il2, pa2, pb2 = st.session_state["walk_interp"]
     st.info(it.finding)
     st.dataframe(it.table, hide_index=True, column_config={"text": st.column_config.TextColumn(width="large")})
-    f3 = interpolation_figure(it.path, il2)
+    f3 = interpolation_figure(it.path, il2, lang=lang())
     chart(f3, key="walk_ipath", theme=None,
                 caption="A point is one token state of prompt A or B, or a mixed state on the way (t); PCA axes have no units.")
     export_buttons(f3, it.table, make_recipe("interpolation", {"a": pa2, "b": pb2, "layer": il2}, model=lm.name),

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app_pages.site import PAGES
-from app_pages.ui import class_access, classroom, models, queue
+from app_pages.ui import class_access, classroom, live_class, models, queue
 from app_pages.ui.export import chart
 from app_pages.ui.text import md_escape
 from latent.core.corpus import load_corpus
@@ -26,7 +26,7 @@ class_access.current_class_box()
 st.caption("Four guided lessons (the queen and her hive, a conversation as a path, walking a direction, do the seed "
            "claims hold?) are on the Lessons page, with a link builder for teachers.")
 tour = kept_first_screen(load_corpus(), encoder=models.encoder)   # shipped encoder vectors: no model wait
-chart(tour_figure(tour), key="home_map", theme=None, caption=tour.caption())
+chart(tour_figure(tour, lang=live_class.lang()), key="home_map", theme=None, caption=tour.caption())
 for p in PAGES:
     if not p.home:
         st.page_link(p.file, label=f"**{p.title}** — {p.blurb}", icon=p.icon or None)

@@ -125,20 +125,38 @@ def fit_title(fig: go.Figure, chars: int = TITLE_CHARS, size: float = TITLE_SIZE
     pad = 10
     top = pad + len(lines) * size * 1.25 + 8 + _subplot_title_band(fig)
     fig.update_layout(title=dict(text="<br>".join(lines), font_size=size, y=1, yref="container", yanchor="top",
-                                 pad=dict(t=pad), x=0.01, xanchor="left"),
+                                 pad=dict(t=pad + _multiline_drop(len(lines), size)), x=0.01, xanchor="left"),
                       margin_t=round(max(top, 40)))
     return fig
 
 
-def present(fig: go.Figure) -> go.Figure:
+def _multiline_drop(n_lines: int, size: float) -> int:
+    """Pixels a title of several lines must come down to hang from its pad as a one-line title does. Plotly
+    (plotly.js 4.1 and Streamlit's 4.2) lowers a top-anchored title by its cap height (0.7 em, the text's
+    ``dy``), but a title with ``<br>`` draws each line as a tspan with its own ``dy`` (the first "0em"), which
+    drops that shift: the first line's baseline sat on the pad, its letters above it, and the figure's top
+    cut them (2-3 px at 17 px on a 1024 px screen; 14 px of a 26 px presenter title's box above the figure).
+
+    >>> _multiline_drop(1, 17), _multiline_drop(2, 17), _multiline_drop(3, 26)
+    (0, 12, 18)
+    """
+    return round(0.7 * size) if n_lines > 1 else 0
+
+
+def present(fig: go.Figure, share: float = 1.0) -> go.Figure:
     """For a projector: big type, thick lines and big markers, long titles wrapped (only in presenter view).
-    On a phone: :func:`narrow`. Everywhere: the title fits (:func:`fit_title`).
+    On a phone: :func:`narrow`. Everywhere: the title fits (:func:`fit_title`). ``share``: the chart's width
+    against the place the title widths assume (half the main column at 1024 px, beside the lesson panel on a
+    screen): a chart in a narrower column (the sense map beside its table: 0.65) wraps its title sooner. On a
+    projector, the presenter width already is the narrowest column's.
 
     >>> tok = PRESENT.set(True)
     >>> f = present(base_layout(go.Figure(), "Sense map at layer 9 (PCA) · ★ = context steps"))
     >>> PRESENT.reset(tok)
     >>> f.layout.title.text, f.layout.margin.t
     ('Sense map at layer 9 (PCA) · ★ =<br>context steps', 83)
+    >>> present(base_layout(go.Figure(), "Sense map at layer 9 (PCA) · ★ = context steps"), share=0.65).layout.title.text
+    'Sense map at layer 9 (PCA) · ★ =<br>context steps'
     """
     if NARROW.get() and not PRESENT.get():
         return narrow(fig)
@@ -149,8 +167,13 @@ def present(fig: go.Figure) -> go.Figure:
         fig.update_annotations(font_size=20)
         # a projector's first screen (1280×720) holds the whole chart
         fig.update_layout(height=min(fig.layout.height or 560, 560))
-        return fit_title(fig, PRESENT_TITLE, PRESENT_TITLE_SIZE)      # ~600 px beside the lesson panel
-    return fit_title(fig)
+        return fit_title(fig, PRESENT_TITLE, PRESENT_TITLE_SIZE)      # ~500-600 px beside the lesson panel, any column
+    return fit_title(fig, _chars(TITLE_CHARS, share))
+
+
+def _chars(chars: int, share: float) -> int:
+    """Characters per title line for a chart ``share`` as wide as the usual place (at least 20)."""
+    return max(20, round(chars * min(share, 1.0)))
 
 
 def base_layout(fig: go.Figure, title: str, dims: int = 2) -> go.Figure:

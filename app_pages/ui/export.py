@@ -59,15 +59,16 @@ def _row(fig, table, recipe: dict, key: str, stem: str) -> None:
         st.text(f"Export failed: {msg}")
 
 
-def chart(fig, caption: str, where=st, key: str = "", note: str = "", **kw):
+def chart(fig, caption: str, where=st, key: str = "", note: str = "", share: float = 1.0, **kw):
     """``st.plotly_chart`` for every page, with its one-line caption under it (what a point, an axis
     and a colour mean: a test checks every chart has one). In presenter view, big type, thick lines
     and big markers. ``where``: a column or container to draw in. ``key`` names the chart: it sits in
     a container keyed ``chart_<key>``, which a lesson step can name to bring it into view. ``note``: a
-    line above the chart (such as what a lesson keeps hidden on it until the reveal)."""
+    line above the chart (such as what a lesson keeps hidden on it until the reveal). ``share``: the chart's width
+    against half the main column (a narrower column wraps the title sooner: :func:`latent.style.present`)."""
     box = where.container(key=f"chart_{key}") if key else where
     if note:
         box.info(note)
-    event = box.plotly_chart(present(fig), key=key or None, **kw)
+    event = box.plotly_chart(present(fig, share), key=key or None, **kw)
     box.caption(caption)
     return event

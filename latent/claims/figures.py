@@ -46,8 +46,9 @@ def evidence_figure(ev: Evidence, title: str = FINDINGS, lang: str = "en"):
         fig.add_trace(go.Scatter(x=[f.effect], y=[0], mode="markers", marker=dict(size=13, color=color),
                                  error_x=dict(type="data", array=[f.ci[1] - f.effect], arrayminus=[f.effect - f.ci[0]],
                                               thickness=3, width=8, color=color),
-                                 name=f"effect (n = {f.n})", showlegend=False,
-                                 hovertemplate=f"effect %{{x:.4g}}<br>95 % [{f.ci[0]:.4g}, {f.ci[1]:.4g}]<br>n = {f.n}<extra></extra>"),
+                                 name=tr("effect (n = {n})", lang, n=f.n), showlegend=False,
+                                 hovertemplate=f"{tr('effect', lang)} %{{x:.4g}}<br>95 % [{f.ci[0]:.4g}, {f.ci[1]:.4g}]<br>"
+                                               f"n = {f.n}<extra></extra>"),
                       i, 1)
         if f.target is not None:
             fig.add_trace(go.Scatter(x=[f.target], y=[0], mode="markers", marker=dict(symbol="star", size=14, color="black"),

@@ -29,7 +29,7 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
                               name=f"path {did}", showlegend=False, legendgroup=f"path-{did}"))
     key = "speaker" if color == "speaker" else "title"
     for i, (name, g) in enumerate(df.groupby(key, sort=False)):
-        text = [f"<b>{hover(r.speaker, 40)}</b> · {hover(r.title, 50)} · turn {r.turn}<br>{hover(r.text)}"
+        text = [f"<b>{hover(r.speaker, 40)}</b> · {hover(r.title, 50)} · {tr('turn {turn}', lang, turn=r.turn)}<br>{hover(r.text)}"
                 for r in g.itertuples()]
         marker = dict(size=6 if dims == 3 else 10, color=PALETTE[i % len(PALETTE)],
                       line=dict(width=0.5, color="white"))
@@ -55,13 +55,13 @@ def dialogue_map_figure(df: pd.DataFrame, *, color: str = "speaker", dims: int =
     return fig
 
 
-def tour_figure(tour) -> go.Figure:
+def tour_figure(tour, lang: str = "en") -> go.Figure:
     """The first screen's map: :func:`dialogue_map_figure` coloured by text, each of the tour's notes
     an arrow pointing at its turn from outside the cloud, and the closest cross-text pair joined."""
 
     df = tour.table
-    fig = dialogue_map_figure(df, color="dialogue", dims=2, method="pca",
-                              title="Every turn of the five seed texts is a point; every conversation is a path")
+    fig = dialogue_map_figure(df, color="dialogue", dims=2, method="pca", lang=lang,
+                              title=tr("Every turn of the five seed texts is a point; every conversation is a path", lang))
     xy = df[["x", "y"]].to_numpy(float)
     centre, span = xy.mean(0), np.ptp(xy, axis=0) + 1e-9
 
@@ -76,10 +76,10 @@ def tour_figure(tour) -> go.Figure:
                            bordercolor="#334155", font=dict(size=13))
 
     for i, n in enumerate(tour.notes):
-        note(at(n.dialogue, n.turn), n.label, 70 + 30 * (i % 3))
+        note(at(n.dialogue, n.turn), n.label_in(lang), 70 + 30 * (i % 3))
     p, q = at(*tour.pair[0]), at(*tour.pair[1])
     fig.add_trace(go.Scatter(x=[p[0], q[0]], y=[p[1], q[1]], mode="lines", hoverinfo="skip",
-                             line=dict(color="#0f172a", dash="dot", width=2), name="closest pair from two texts"))
-    note((p + q) / 2, f"Closest pair from two texts (cosine {tour.nearest_cos:.2f})", 110)
+                             line=dict(color="#0f172a", dash="dot", width=2), name=tr("closest pair from two texts", lang)))
+    note((p + q) / 2, tr("Closest pair from two texts (cosine {cos})", lang, cos=f"{tour.nearest_cos:.2f}"), 110)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0), height=620)  # the map gets the width
     return fig

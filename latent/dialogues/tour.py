@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from latent.chart_words import tr
 from latent.core.corpus import Dialogue, all_turns
 from latent.core.models import DEFAULT_ENCODER
 from latent.core.store import memo, store
@@ -30,6 +31,12 @@ class Note:
     dialogue: str
     turn: int
     label: str
+    template: str = ""        # the label's English words (a chart word, latent.chart_words), with {title} to fill
+    title: str = ""
+
+    def label_in(self, lang: str = "en") -> str:
+        """The note in ``lang`` (a text's title stays as it is); a note kept before it had a template stays English."""
+        return tr(self.template, lang, title=self.title) if self.template else self.label
 
 
 @dataclass(frozen=True)
@@ -65,12 +72,13 @@ def first_screen(dialogues: list[Dialogue], encoder=None) -> Tour:
     sizes = df.groupby("dialogue", sort=False).size()
     longest = df[df["dialogue"] == sizes.idxmax()].sort_values("turn")
     title = _short(longest["title"].iloc[0])
-    notes += [Note(longest["dialogue"].iloc[0], int(longest["turn"].iloc[0]), f"Start: “{title}”"),
-              Note(longest["dialogue"].iloc[-1], int(longest["turn"].iloc[-1]), f"End: “{title}”")]
+    for row, words in ((longest.iloc[0], "Start: “{title}”"), (longest.iloc[-1], "End: “{title}”")):
+        notes.append(Note(row["dialogue"], int(row["turn"]), words.format(title=title), words, title))
     queen = df[df["text"].str.contains(QUEEN)]
     if len(queen):
         q = queen.iloc[0]
-        notes.append(Note(q["dialogue"], int(q["turn"]), "The first turn that says “queen”"))
+        words = "The first turn that says “queen”"
+        notes.append(Note(q["dialogue"], int(q["turn"]), words, words))
 
     U = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     cos = U @ U.T

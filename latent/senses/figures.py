@@ -49,33 +49,34 @@ def separability_figure(rep, compare=None, lang: str = "en") -> go.Figure:
     return fig
 
 
-def reliability_figure(rep) -> go.Figure:
+def reliability_figure(rep, lang: str = "en") -> go.Figure:
     """Held-out confidence against held-out accuracy in bins (n per bin as text); the diagonal is perfect."""
     c = rep.calibration
     t = [r for r in c.table if r["n"]]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name=tr("perfect calibration", lang),
                              line=dict(dash="dash", color="grey")))
     fig.add_trace(go.Scatter(x=[r["confidence"] for r in t], y=[r["accuracy"] for r in t], mode="markers+lines+text",
-                             text=[f"n={r['n']}" for r in t], textposition="top left", name="held-out sentences",
+                             text=[f"n={r['n']}" for r in t], textposition="top left", name=tr("held-out sentences", lang),
                              marker=dict(size=[8 + 2 * np.sqrt(r["n"]) for r in t])))
-    fig.update_layout(title=f"Reliability at layer {c.layer}: ECE {c.ece:.3f} (a calibrated model at n={c.n} "
-                            f"reaches up to {c.ece_null_p95:.3f})", template="plotly_white", height=400,
-                      xaxis=dict(title="stated probability of the top sense", range=[0, 1.02]),
-                      yaxis=dict(title="fraction correct", range=[0, 1.05]), font=dict(size=15))
+    fig.update_layout(title=tr("Reliability at layer {layer}: ECE {ece} (a calibrated model at n={n} reaches up to {null})",
+                               lang, layer=c.layer, ece=f"{c.ece:.3f}", n=c.n, null=f"{c.ece_null_p95:.3f}"),
+                      template="plotly_white", height=400,
+                      xaxis=dict(title=tr("stated probability of the top sense", lang), range=[0, 1.02]),
+                      yaxis=dict(title=tr("fraction correct", lang), range=[0, 1.05]), font=dict(size=15))
     return fig
 
 
-def probs_heatmap(rep, target: str) -> go.Figure:
+def probs_heatmap(rep, target: str, lang: str = "en") -> go.Figure:
     """Steps × layers: probability of ``target`` (softmax over centred cosine to the centroids)."""
     k = rep.senses.index(target)
     z = np.stack([s.probs[:, k] for s in rep.steps])
     ylab = [f"{i}: {html.escape(s.context[-40:], quote=False)}" for i, s in enumerate(rep.steps)]
     fig = go.Figure(go.Heatmap(z=z, x=rep.layers, y=ylab, zmin=0, zmax=1, colorscale="YlOrBr",
                                colorbar=dict(title=f"P({html.escape(target)})"),
-                               hovertemplate="layer %{x}<br>%{y}<br>P=%{z:.2f}<extra></extra>"))
-    fig.update_layout(title=html.escape(f"P({target}) at every layer, for each context step"),
-                      template="plotly_white", height=120 + 40 * len(rep.steps), xaxis_title="layer",
+                               hovertemplate=f"{tr('layer', lang)} %{{x}}<br>%{{y}}<br>P=%{{z:.2f}}<extra></extra>"))
+    fig.update_layout(title=html.escape(tr("P({target}) at every layer, for each context step", lang, target=target)),
+                      template="plotly_white", height=120 + 40 * len(rep.steps), xaxis_title=tr("layer", lang),
                       yaxis=dict(autorange="reversed"))
     return fig
 
@@ -137,7 +138,7 @@ def sense_map_figure(df: pd.DataFrame, senses: list[str], title: str, hide_answe
     fig.add_trace(go.Scatter(x=st["x"], y=st["y"], mode="markers+text", name=tr("context steps", lang),
                              text=[str(i) for i in st["step"]], textposition="top center",
                              marker=dict(size=16, color="black", symbol="star"),
-                             hovertext=[hover(f"step {i}: {t}") for i, t in zip(st["step"], st["text"])],
+                             hovertext=[hover(tr("step {step}: {what}", lang, step=i, what=t)) for i, t in zip(st["step"], st["text"])],
                              hovertemplate="%{hovertext}<extra></extra>"))
     pts = st[["x", "y"]].to_numpy()
     for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:]):

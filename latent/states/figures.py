@@ -32,12 +32,13 @@ def c_col(by: str) -> str:
     return "token_index" if by == "position" else "layer"
 
 
-def _hover(t: pd.DataFrame, prompts: list[str]) -> np.ndarray:
+def _hover(t: pd.DataFrame, prompts: list[str], lang: str = "en") -> np.ndarray:
     """Escaped hover labels, built once per table (prompt snippets escaped once per prompt)."""
-    src = {i: hover(f"prompt {i}: {p[:60]}", 60) for i, p in enumerate(prompts)}
+    src = {i: hover(tr("prompt {i}: {what}", lang, i=i, what=p[:60]), 60) for i, p in enumerate(prompts)}
     toks = {tok: html.escape(repr(tok), quote=False) for tok in t["token"].unique()}
-    return np.array([f"<b>{toks[tok]}</b> · position {pos}<br>"
-                     f"{'placed text (not fitted)' if placed else src.get(ti, '')}"
+    position, placed_text = tr("position", lang), tr("placed text (not fitted)", lang)
+    return np.array([f"<b>{toks[tok]}</b> · {position} {pos}<br>"
+                     f"{placed_text if placed else src.get(ti, '')}"
                      for tok, pos, placed, ti in zip(t["token"], t["token_index"], t["placed"], t["text_index"])],
                     dtype=object)
 
@@ -60,7 +61,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
     scat = go.Scatter3d if dims == 3 else go.Scattergl
     kind = "scatter3d" if dims == 3 else "scattergl"
     layers = sorted(t["layer"].unique().tolist())
-    labels = pd.Series(_hover(t, prompts), index=t.index)
+    labels = pd.Series(_hover(t, prompts, lang), index=t.index)
     fig = go.Figure()
     # paths: one trace, each token's layers in order, tokens separated by NaN gaps (vectorised)
     p = t[~t["placed"]].sort_values(["text_index", "token_index", "layer"])
@@ -95,7 +96,7 @@ def token_map_figure(t: pd.DataFrame, prompts: list[str], *, layer: int | None, 
         m = sub[is_massive[t.index.get_indexer(sub.index)]] if len(sub) else sub
         return scat(**{a: m[a] for a in axes}, mode="markers", name=massive_name, showlegend=bool(is_massive.any()),
                     marker=dict(size=9 if dims == 3 else 15, symbol="circle-open", color="black", line=dict(width=2)),
-                    text=labels[m.index] + " · massive", hovertemplate="%{text}<extra></extra>",
+                    text=labels[m.index] + " · " + tr("massive token", lang), hovertemplate="%{text}<extra></extra>",
                     customdata=m.index.to_numpy())
 
     def at(layer_):
@@ -156,7 +157,7 @@ def _animate_layers(fig, t, layers, layer, kind, axes, dims, marker, ring) -> No
                                                          fromcurrent=True, transition=dict(duration=250))])])])
 
 
-def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens", value: str = "prob") -> go.Figure:
+def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens", value: str = "prob", lang: str = "en") -> go.Figure:
     """Layer × position: colour = probability of the top lens token (``value="prob"``) or the rank of
     the final layer's prediction (``value="final_rank"``, log colour scale); text = the top token."""
     top = table[table["rank"] == 0]
@@ -172,9 +173,11 @@ def lens_heatmap(table: pd.DataFrame, title: str = "Logit lens", value: str = "p
     fig = go.Figure(go.Heatmap(z=z.to_numpy(), x=xlabels, y=[str(L) for L in layers], text=cell,
                                texttemplate="%{text}", colorscale="Blues" if value == "prob" else "Blues_r",
                                zmin=0, zmax=1 if value == "prob" else 5, textfont=dict(size=13),
-                               colorbar=dict(title="p(top)" if value == "prob" else "log10(rank+1)<br>of final token"),
-                               hovertemplate="layer %{y} · %{x}<br>top: %{text} (%{z:.3f})<extra></extra>"))
+                               colorbar=dict(title="p(top)" if value == "prob" else
+                                             "log10(rank+1)<br>" + tr("of final token", lang)),
+                               hovertemplate=f"{tr('layer', lang)} %{{y}} · %{{x}}<br>{tr('top', lang)}: %{{text}} "
+                                             f"(%{{z:.3f}})<extra></extra>"))
     fig.update_layout(title=html.escape(title, quote=False), template="plotly_white",
                       height=max(400, 22 * len(layers) + 120), xaxis=dict(side="top", tickangle=-45),
-                      yaxis=dict(title="layer"))
+                      yaxis=dict(title=tr("layer", lang)))
     return fig

@@ -64,38 +64,38 @@ def meters_figure(sw, hide_answer: bool = False, lang: str = "en") -> go.Figure:
     return fig
 
 
-def steered_map_figure(df: pd.DataFrame, label: str) -> go.Figure:
+def steered_map_figure(df: pd.DataFrame, label: str, lang: str = "en") -> go.Figure:
     fig = go.Figure()
     styles = {"positive pole": ("#2ca02c", "triangle-up"), "negative pole": ("#d62728", "triangle-down"),
               "baseline": ("black", "x")}
     for kind, (color, symbol) in styles.items():
         g = df[df["kind"] == kind]
-        fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers", name=kind, text=[hover(t) for t in g["text"]],
+        fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers", name=tr(kind, lang), text=[hover(t) for t in g["text"]],
                                  hovertemplate="%{text}<extra></extra>",
                                  marker=dict(size=12, color=color, symbol=symbol)))
     g = df[df["kind"] == "generation"].sort_values("strength")
-    fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers+lines+text", name="steered generations",
+    fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers+lines+text", name=tr("steered generations", lang),
                              text=[f"{s:+.2f}" for s in g["strength"]], textposition="top center",
                              hovertext=[hover(t) for t in g["text"]], hovertemplate="%{hovertext}<extra></extra>",
                              marker=dict(size=13, color=g["strength"], colorscale="RdBu", cmid=0,
-                                         showscale=True, colorbar=dict(title="strength")),
+                                         showscale=True, colorbar=dict(title=tr("strength", lang))),
                              line=dict(color="rgba(0,0,0,0.25)")))
-    base_layout(fig, f"Where the steered texts land · x = along {label}")
-    fig.update_xaxes(title=html.escape(f"along the direction ({label})", quote=False), showticklabels=True)
-    fig.update_yaxes(title="first principal component of the rest", showticklabels=True)
+    base_layout(fig, tr("Where the steered texts land · x = along {label}", lang, label=label))
+    fig.update_xaxes(title=html.escape(tr("along the direction ({label})", lang, label=label), quote=False), showticklabels=True)
+    fig.update_yaxes(title=tr("first principal component of the rest", lang), showticklabels=True)
     fig.update_layout(legend=dict(orientation="h", y=-0.15, x=0))  # below the plot, clear of the colour bar
     return fig
 
 
-def interpolation_figure(path: pd.DataFrame, layer: int) -> go.Figure:
+def interpolation_figure(path: pd.DataFrame, layer: int, lang: str = "en") -> go.Figure:
     fig = go.Figure()
     for kind, color in (("A", "#1f77b4"), ("B", "#d62728")):
         g = path[path["kind"] == kind]
-        fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers", name=f"tokens of {kind}",
+        fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="markers", name=tr("tokens of {what}", lang, what=kind),
                                  text=[hover(repr(t)) for t in g["label"]], hovertemplate="%{text}<extra></extra>",
                                  marker=dict(size=9, color=color, opacity=0.6)))
     g = path[path["kind"] == "mix"]
-    fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="lines+markers+text", name="walk A → B",
+    fig.add_trace(go.Scatter(x=g["x"], y=g["y"], mode="lines+markers+text", name=tr("walk A → B", lang),
                              text=list(g["label"]), textposition="top center",
                              marker=dict(size=12, color="black"), line=dict(width=3, color="black")))
-    return base_layout(fig, f"Interpolation path on the hidden-state map (layer {layer}, PCA)")
+    return base_layout(fig, tr("Interpolation path on the hidden-state map (layer {layer}, PCA)", lang, layer=layer))

@@ -1,4 +1,5 @@
 """Real-browser flows in Debian chromium. Screenshots land in artifacts/ for a human to look at."""
+import os
 import re
 
 import pytest
@@ -222,6 +223,48 @@ def test_every_page_at_1024x768(browser, app_server, artifacts, name):
     wait_idle(pg)
     pg.wait_for_timeout(1500)
     pg.screenshot(path=str(artifacts / f"{name.lower().replace(' ', '-')}-1024.png"))
+    _titles_inside_their_figures(pg, drawn=name != "Seed claims")       # Seed claims draws after a run
+    assert_clean(pg)
+    ctx.close()
+
+
+# every drawn chart's title box: [title text, its top, left, right, the figure's top, left, right] (px)
+TITLE_BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(d => d.querySelector('.gtitle')).map(d => {
+    const f = d.querySelector('.main-svg').getBoundingClientRect(), t = d.querySelector('.gtitle').getBoundingClientRect();
+    return [d.querySelector('.gtitle').textContent, t.top, t.left, t.right, f.top, f.left, f.right]; })"""
+
+
+def _titles_inside_their_figures(pg, drawn=True):
+    """Wait until every chart's title lies inside its figure: not cut at the top (a title of several lines sat
+    above the figure's top edge by up to 0.7 em) nor at the sides (a one-line title in a narrow column).
+    ``drawn``: the page has drawn a chart by now (wait for it)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if drawn:
+        pg.wait_for_function(f"() => ({TITLE_BOXES})().length > 0")
+    try:
+        pg.wait_for_function(f"() => ({TITLE_BOXES})().every(([_, t, l, r, ft, fl, fr]) => t >= ft - 0.5 && l >= fl - 0.5"
+                             " && r <= fr + 0.5)", timeout=30_000)
+    except PlaywrightTimeout:
+        raise AssertionError(pg.evaluate(TITLE_BOXES)) from None       # which title is cut, and where
+
+
+@pytest.mark.parametrize("width", [1024, 1280])
+def test_chart_titles_are_not_cut_at_1024_and_1280(browser, app_server, artifacts, width):
+    """The Senses page's charts (titles of two lines, with panel titles under them) at a laptop's widths."""
+    ctx = browser.new_context(viewport={"width": width, "height": 768 if width == 1024 else 720})
+    pg = ctx.new_page()
+    pg.set_default_timeout(180_000)
+    pg.goto(app_server + "/Senses")
+    pg.wait_for_selector(".js-plotly-plot .gtitle")
+    wait_idle(pg)
+    _titles_inside_their_figures(pg)
+    pg.wait_for_function(f"() => ({TITLE_BOXES})().some(b => b[0].length > 52)")    # a title wraps (the cut one did)
+    pg.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    pg.wait_for_timeout(500)
+    pg.screenshot(path=str(artifacts / f"chart-title-senses-{width}.png"))
+    if os.environ.get("LATENT_SCREENSHOTS"):                          # refresh the shipped screenshots
+        pg.screenshot(path=os.path.join(os.environ["LATENT_SCREENSHOTS"], f"chart-title-senses-{width}.png"))
     assert_clean(pg)
     ctx.close()
 

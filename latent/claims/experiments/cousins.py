@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.claims.evidence import Evidence, Finding, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts, other_model
 from latent.core.generate import generate
@@ -263,20 +264,21 @@ CAPTION = ("A bar is one model variant (grey: the fp32-copy floor, blue: quantis
 
 def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
-    fig = make_subplots(1, 2, subplot_titles=("continuation differs from fp32", "first word agrees with fp32"))
+    fig = make_subplots(1, 2, subplot_titles=(tr("continuation differs from fp32", lang), tr("first word agrees with fp32", lang)))
     by = r.numbers["by_cousin"]
     names = [c for c in t["cousin"] if c in by]
     k = np.array([by[c]["continuation_differs"] for c in names])
     ci = np.array([by[c]["differs_ci"] for c in names])
     colors = ["#7f7f7f"] + ["#1f77b4"] * (len(names) - 1)
-    fig.add_trace(go.Bar(x=names, y=k, marker_color=colors, name="differs (95 % exact interval)",
+    fig.add_trace(go.Bar(x=names, y=k, marker_color=colors, name=tr("differs (95 % exact interval)", lang),
                          error_y=dict(type="data", array=ci[:, 1] - k, arrayminus=k - ci[:, 0])), 1, 1)
     fig.add_hrect(y0=ci[0][0], y1=ci[0][1], fillcolor="grey", opacity=0.2, line_width=0, row=1, col=1)
-    fig.add_trace(go.Bar(x=t["cousin"], y=t["first_word_agreement"], name="first-word agreement",
+    fig.add_trace(go.Bar(x=t["cousin"], y=t["first_word_agreement"], name=tr("first-word agreement", lang),
                          marker_color=["#7f7f7f"] + ["#1f77b4"] * (len(names) - 1) + ["#d62728"] * (len(t) - len(names))), 1, 2)
     fig.update_yaxes(range=[0, 1.05])
     fig.update_xaxes(tickangle=25)
-    return claim_style(fig, f"Quantised cousins against fp32 · n = {r.numbers['prompts']} prompts · grey band: fp32-copy floor")
+    return claim_style(fig, tr("Quantised cousins against fp32 · n = {n} prompts · grey band: fp32-copy floor", lang,
+                               n=r.numbers["prompts"]))
 
 
 EXPERIMENT = Experiment("cousins", "Quantised cousins", CLAIM, run, figure, (

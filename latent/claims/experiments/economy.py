@@ -29,6 +29,7 @@ import torch
 from plotly.subplots import make_subplots
 from scipy.stats import norm
 
+from latent.chart_words import tr
 from latent.claims.evidence import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, Evidence, Finding, judge, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_prompts, corpus_prompts
 from latent.core.hidden import encode, left_pad
@@ -262,31 +263,32 @@ def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     pt = pd.DataFrame(r.numbers["r_by_tau"])
     sv = pd.DataFrame(r.numbers["survival"])
-    fig = make_subplots(1, 3, subplot_titles=(f"active fraction (τ = {r.numbers['tau']:g})",
-                                              "r(density, entropy) by τ", "top-1 survives ablation"))
-    fig.add_trace(go.Bar(x=t["layer"], y=t["active_fraction"], name="active fraction (|a| > τ·RMS)",
+    fig = make_subplots(1, 3, subplot_titles=(tr("active fraction (τ = {tau})", lang, tau=f"{r.numbers['tau']:g}"),
+                                              tr("r(density, entropy) by τ", lang), tr("top-1 survives ablation", lang)))
+    fig.add_trace(go.Bar(x=t["layer"], y=t["active_fraction"], name=tr("active fraction (|a| > τ·RMS)", lang),
                          marker_color="#1f77b4"), 1, 1)
     fig.add_trace(go.Scatter(x=[t["layer"].min() - 0.5, t["layer"].max() + 0.5], y=[r.numbers["gaussian_active_fraction"]] * 2,
-                             mode="lines", line=dict(dash="dash", color="black"), name="a Gaussian vector"), 1, 1)
+                             mode="lines", line=dict(dash="dash", color="black"), name=tr("a Gaussian vector", lang)), 1, 1)
     fig.add_trace(go.Scatter(x=list(pt["tau"]) + list(pt["tau"])[::-1], y=list(pt["null_hi"]) + list(pt["null_lo"])[::-1],
                              fill="toself", mode="lines", fillcolor="rgba(127,127,127,0.25)", line=dict(width=0),
-                             name="r under shuffled pairing (95 %)"), 1, 2)
-    fig.add_trace(go.Scatter(x=pt["tau"], y=pt["r"], mode="lines+markers", name="Spearman r (95 % bootstrap)",
+                             name=tr("r under shuffled pairing (95 %)", lang)), 1, 2)
+    fig.add_trace(go.Scatter(x=pt["tau"], y=pt["r"], mode="lines+markers", name=tr("Spearman r (95 % bootstrap)", lang),
                              line=dict(color="#d62728"), error_y=dict(type="data", array=pt["ci_hi"] - pt["r"],
                                                                        arrayminus=pt["r"] - pt["ci_lo"])), 1, 2)
     for kind, color in (("largest |a|", "#2ca02c"), ("random", "#7f7f7f")):
         g = sv[sv["kept"] == kind]
         ci = np.array(g["ci"].tolist())
-        fig.add_trace(go.Scatter(x=[str(k) for k in g["k"]], y=g["share"], mode="lines+markers", name=f"keep k {kind}",
+        fig.add_trace(go.Scatter(x=[str(k) for k in g["k"]], y=g["share"], mode="lines+markers", name=tr(f"keep k {kind}", lang),
                                  line=dict(color=color), error_y=dict(type="data", array=ci[:, 1] - g["share"],
                                                                       arrayminus=g["share"] - ci[:, 0])), 1, 3)
-    fig.update_xaxes(title="layer", row=1, col=1)
+    fig.update_xaxes(title=tr("layer", lang), row=1, col=1)
     fig.update_xaxes(title="τ", row=1, col=2)
-    fig.update_xaxes(title="neurons kept per block (k)", type="category", row=1, col=3)
+    fig.update_xaxes(title=tr("neurons kept per block (k)", lang), type="category", row=1, col=3)
     fig.update_yaxes(range=[0, 1.02], row=1, col=1)
     fig.update_yaxes(range=[-1, 1], row=1, col=2)
     fig.update_yaxes(range=[0, 1.05], row=1, col=3)
-    return claim_style(fig, f"MLP activation economy · {r.numbers['prompts']} prompts, {r.numbers['probes']} probes")
+    return claim_style(fig, tr("MLP activation economy · {n} prompts, {k} probes", lang, n=r.numbers["prompts"],
+                               k=r.numbers["probes"]))
 
 
 EXPERIMENT = Experiment("economy", "Computational economy", CLAIM, run, figure, (

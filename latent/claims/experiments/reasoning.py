@@ -32,6 +32,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.claims.evidence import Evidence, paired_finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.core.generate import generate
@@ -415,22 +416,22 @@ CAPTION = ("A bar is one condition (colour); left y is the mean log-probability 
 def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
     colors = ["#7f7f7f", "#d62728", "#1f77b4", "#bcbd22", "#ff9896", "#17becf", "#9467bd"][: len(t)]
-    fig = make_subplots(1, 2, subplot_titles=("answer log-probability (nats): solid correct, hatched wrong",
-                                              "greedy answer correct (share)"))
-    fig.add_trace(go.Bar(x=t["condition"], y=t["answer_logprob"], marker_color=colors, name="the correct answer",
+    fig = make_subplots(1, 2, subplot_titles=(tr("answer log-probability (nats): solid correct, hatched wrong", lang),
+                                              tr("greedy answer correct (share)", lang)))
+    fig.add_trace(go.Bar(x=t["condition"], y=t["answer_logprob"], marker_color=colors, name=tr("the correct answer", lang),
                          error_y=dict(type="data", array=t["logprob_hi"] - t["answer_logprob"],
                                       arrayminus=t["answer_logprob"] - t["logprob_lo"])), 1, 1)
     fig.add_trace(go.Bar(x=t["condition"], y=t["wrong_logprob"], marker_color=colors, marker_pattern_shape="/",
-                         opacity=0.55, name="a wrong answer (another question's)",
+                         opacity=0.55, name=tr("a wrong answer (another question's)", lang),
                          error_y=dict(type="data", array=t["wrong_hi"] - t["wrong_logprob"],
                                       arrayminus=t["wrong_logprob"] - t["wrong_lo"])), 1, 1)
-    fig.add_trace(go.Bar(x=t["condition"], y=t["accuracy"], marker_color=colors, name="accuracy (95 % exact)",
+    fig.add_trace(go.Bar(x=t["condition"], y=t["accuracy"], marker_color=colors, name=tr("accuracy (95 % exact)", lang),
                          error_y=dict(type="data", array=t["acc_hi"] - t["accuracy"], arrayminus=t["accuracy"] - t["acc_lo"])),
                   1, 2)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_xaxes(tickangle=20)
-    return claim_style(fig, f"Does the answer word in the reasoning raise the answer? · n = {r.numbers['questions']}, "
-                            f"{r.numbers['reasonings_containing_the_answer']} reasonings contain it")
+    return claim_style(fig, tr("Does the answer word in the reasoning raise the answer? · n = {n}, {k} reasonings contain it",
+                               lang, n=r.numbers["questions"], k=r.numbers["reasonings_containing_the_answer"]))
 
 
 EXPERIMENT = Experiment("reasoning", "Reasoning as steering", CLAIM, run, figure, (

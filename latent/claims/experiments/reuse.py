@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from latent.chart_words import tr
 from latent.claims.evidence import Evidence, arithmetic
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param
 from latent.core.corpus import load_corpus
@@ -206,18 +207,20 @@ CAPTION = ('A point is one history length (x, tokens) in one caching mode (colou
 
 def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     t = r.table
-    fig = make_subplots(1, 2, subplot_titles=("computed cost (MACs)", "measured wall time (this CPU)"))
+    fig = make_subplots(1, 2, subplot_titles=(tr("computed cost (MACs)", lang), tr("measured wall time (this CPU)", lang)))
     colors = dict(zip(MODES, ("#7f7f7f", "#1f77b4", "#2ca02c")))
     for m in MODES:
         g = t[t["mode"] == m]
-        fig.add_trace(go.Scatter(x=g["history_tokens"], y=g["gmacs"], name=f"{m} · analytic", mode="lines+markers",
+        fig.add_trace(go.Scatter(x=g["history_tokens"], y=g["gmacs"], name=f"{tr(m, lang)} · {tr('analytic', lang)}", mode="lines+markers",
                                  line=dict(dash="dot", color=colors[m]), marker=dict(symbol="circle-open", size=10)), 1, 1)
-        fig.add_trace(go.Scatter(x=g["history_tokens"], y=g["seconds_median"], name=f"{m} · measured",
+        fig.add_trace(go.Scatter(x=g["history_tokens"], y=g["seconds_median"], name=f"{tr(m, lang)} · {tr('measured', lang)}",
                                  mode="lines+markers", line=dict(color=colors[m]), marker=dict(symbol="square", size=9)), 1, 2)
-    fig.update_xaxes(title="conversation history (tokens)", type="log")
-    fig.update_yaxes(title=f"GMACs, {r.numbers['questions']} question(s) × {r.numbers['new_tokens']} tokens", type="log", row=1, col=1)
-    fig.update_yaxes(title="seconds (median of repeats)", type="log", row=1, col=2)
-    return claim_style(fig, f"Caching: computed cost (open markers) and measured time (filled) · Q = {r.numbers['questions']}")
+    fig.update_xaxes(title=tr("conversation history (tokens)", lang), type="log")
+    fig.update_yaxes(title=tr("GMACs, {q} question(s) × {k} tokens", lang, q=r.numbers["questions"], k=r.numbers["new_tokens"]),
+                     type="log", row=1, col=1)
+    fig.update_yaxes(title=tr("seconds (median of repeats)", lang), type="log", row=1, col=2)
+    return claim_style(fig, tr("Caching: computed cost (open markers) and measured time (filled) · Q = {q}", lang,
+                               q=r.numbers["questions"]))
 
 
 EXPERIMENT = Experiment("reuse", "Reuse vs recomputation", CLAIM, run, figure, (

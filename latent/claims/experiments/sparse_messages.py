@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
+from latent.chart_words import tr
 from latent.claims.evidence import Evidence, Finding
 from latent.claims.framework import Claim, Experiment, ExperimentError, ExperimentResult, Param, check_layer, check_prompts, corpus_prompts
 from latent.core.corpus import load_corpus
@@ -172,9 +173,11 @@ def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     colors = dict(zip(BASES, ("#1f77b4", "#2ca02c", "#9467bd")))
     for b in BASES:
         g = t[t["basis"] == b].sort_values("k")
-        fig.add_trace(go.Scatter(x=g["bytes"], y=g["top1_agreement"], name=f"{b} basis", mode="lines+markers",
+        fig.add_trace(go.Scatter(x=g["bytes"], y=g["top1_agreement"], name=tr("{basis} basis", lang, basis=tr(b, lang)),
+                                 mode="lines+markers",
                                  line=dict(color=colors[b]), customdata=g[["k", "kl"]].to_numpy(),
-                                 hovertemplate="k = %{customdata[0]}<br>agreement %{y:.2f}<br>KL %{customdata[1]:.3f}<extra></extra>",
+                                 hovertemplate=f"k = %{{customdata[0]}}<br>{tr('agreement', lang)} %{{y:.2f}}<br>"
+                                               "KL %{customdata[1]:.3f}<extra></extra>",
                                  error_y=dict(type="data", array=g["ci_hi"] - g["top1_agreement"],
                                               arrayminus=g["top1_agreement"] - g["ci_lo"], thickness=1)))
     xs = t[t["bytes"] > 0]["bytes"].to_numpy(float)
@@ -183,17 +186,18 @@ def figure(r: ExperimentResult, lang: str = "en") -> go.Figure:
     for name, dash in (("mean state (floor)", "dash"), ("zero state (floor)", "dot")):
         f = t[t["basis"] == name].iloc[0]
         fig.add_trace(go.Scatter(x=[lo, hi, hi, lo], y=[f["ci_lo"], f["ci_lo"], f["ci_hi"], f["ci_hi"]], fill="toself", mode="lines",
-                                 fillcolor="rgba(127,127,127,0.18)", line=dict(width=0), name=f"{name}: 95 % band",
-                                 hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[f["top1_agreement"]] * 2, mode="lines", name=name,
+                                 fillcolor="rgba(127,127,127,0.18)", line=dict(width=0), hoverinfo="skip",
+                                 name=tr("{name}: 95 % band", lang, name=tr(name, lang))))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[f["top1_agreement"]] * 2, mode="lines", name=tr(name, lang),
                                  line=dict(dash=dash, color="grey")))
     # a vertical line drawn as data: add_vline on a log axis reads x as log10
-    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1.0], mode="lines+text", text=["", "UTF-8 bytes of the text"],
-                             textposition="bottom left", name="UTF-8 bytes of the text", line=dict(dash="dash", color="black")))
+    fig.add_trace(go.Scatter(x=[tb, tb], y=[0, 1.0], mode="lines+text", text=["", tr("UTF-8 bytes of the text", lang)],
+                             textposition="bottom left", name=tr("UTF-8 bytes of the text", lang), line=dict(dash="dash", color="black")))
     fig.update_xaxes(type="log", range=[np.log10(lo) - 0.05, np.log10(hi) + 0.05],
-                     title="message size in bytes (k × (2-byte index + fp16 value))")
-    fig.update_yaxes(title="top-1 agreement with the full state", range=[-0.02, 1.05])
-    return claim_style(fig, f"Fidelity against message size · layer {r.numbers['layer']} · n = {r.numbers['prompts']} prompts")
+                     title=tr("message size in bytes (k × (2-byte index + fp16 value))", lang))
+    fig.update_yaxes(title=tr("top-1 agreement with the full state", lang), range=[-0.02, 1.05])
+    return claim_style(fig, tr("Fidelity against message size · layer {layer} · n = {n} prompts", lang, layer=r.numbers["layer"],
+                               n=r.numbers["prompts"]))
 
 
 EXPERIMENT = Experiment("sparse-messages", "Sparse messages", CLAIM, run, figure, (
