@@ -64,6 +64,20 @@ def _tally_has(page, pattern, timeout=90_000):
                            arg=pattern, timeout=timeout)
 
 
+def _sole(page, selector, text="", timeout=120_000):
+    """Wait until exactly one element matches ``selector`` (and holds ``text``) and return its box and the
+    lesson panel's, read in the same instant. While a rerun changes the layout, Streamlit keeps the old element
+    beside the new one until the run ends (a loaded run saw the sense map twice), so a locator's strict
+    mode would fail at once; this waits the rerun out."""
+    return page.wait_for_function(
+        "([sel, text]) => { const els = document.querySelectorAll(sel);"
+        " if (els.length !== 1 || !els[0].innerText.includes(text)) return false;"
+        " const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; };"
+        " const panel = document.querySelectorAll('.st-key-lesson_panel');"
+        " return {box: box(els[0]), panel: panel.length === 1 ? box(panel[0]) : null}; }",
+        arg=[selector, text], timeout=timeout).json_value()
+
+
 def test_a_lesson_run_as_a_class(server, browser, artifacts):
     timings = {}
     tctx, teacher = _context(browser, 1280, 720)
@@ -144,7 +158,7 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     # nothing on screen answers the question before the reveal: each context's sense waits for it
     hidden = s2.locator(".st-key-chart_sn_dose")
     expect(hidden).to_contain_text("Hidden until the teacher reveals the answer.")
-    expect(pres.locator(".st-key-chart_sn_map")).to_contain_text("★ Hidden until the teacher reveals the answer.")
+    _sole(pres, ".st-key-chart_sn_map", "★ Hidden until the teacher reveals the answer.")
     settle(pres)
     pres.screenshot(path=str(artifacts / "class-tally-blind.png"))
     s1.screenshot(path=str(artifacts / "class-student-1024.png"))
@@ -220,16 +234,16 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     _step(pres, 3)
     settle(pres)
     # the step's chart is in the presenter's first viewport, beside the lesson panel
-    expect(pres.locator(".st-key-chart_sn_map")).to_be_visible()
     # wait for the page to bring it up (it re-aligns for 12 s while the layout settles), then measure
-    pres.wait_for_function("() => { const r = document.querySelector('.st-key-chart_sn_map').getBoundingClientRect();"
-                           " return r.top >= -1 && r.top + Math.min(r.height, 400) <= 720; }", timeout=60_000)
-    box = pres.locator(".st-key-chart_sn_map").bounding_box()
+    pres.wait_for_function("() => { const els = document.querySelectorAll('.st-key-chart_sn_map');"
+                           " if (els.length !== 1) return false; const r = els[0].getBoundingClientRect();"
+                           " return r.height > 0 && r.top >= -1 && r.top + Math.min(r.height, 400) <= 720; }", timeout=60_000)
+    boxes = _sole(pres, ".st-key-chart_sn_map")
+    box, panel_box = boxes["box"], boxes["panel"]
     pres.screenshot(path=str(artifacts / "class-presenter-chart.png"))      # before the checks: what they saw
     # within a pixel of the top: the page can sit half a pixel scrolled (seen once: y = -0.45)
-    assert box is not None and -1 <= box["y"] < 720 and box["y"] + min(box["height"], 400) <= 720, box
-    panel_box = pres.locator(".st-key-lesson_panel").bounding_box()
-    assert panel_box["x"] >= box["x"] + box["width"] - 5, (panel_box, box)   # beside it, not over it
+    assert box["height"] > 0 and -1 <= box["y"] < 720 and box["y"] + min(box["height"], 400) <= 720, box
+    assert panel_box is not None and panel_box["x"] >= box["x"] + box["width"] - 5, (panel_box, box)   # beside it, not over it
 
     # a server restart in the middle keeps the tally (the restarted server skips UMAP's background warm-up:
     # nothing after this point draws a UMAP map, and its compile would only compete with the pages' reruns)
