@@ -91,6 +91,7 @@ class Pooled:
     left_out: int              # massive tokens left out of the means
     whole: int                 # texts kept whole: every one of their tokens was massive
     rule: MassiveRule | None   # None: massive tokens kept
+    left_each: np.ndarray | None = None   # (texts,) massive tokens left out of each text's mean
 
     def to_json(self) -> dict:
         return {"kept": self.rule is None, "tokens": self.tokens, "left_out": self.left_out, "whole_texts": self.whole,
@@ -105,13 +106,13 @@ def mean_pool(lm, texts: list[str], layer: int, *, keep_massive: bool = False, p
 
     res = hidden_states(lm, texts, layers=[layer], progress=progress)
     rule = None if keep_massive else massive_rule(lm)
-    out, tokens, left, whole = [], 0, 0, 0
+    out, tokens, each, whole = [], 0, [], 0
     for ts in res:
         S = ts.at(layer)
         tokens += len(S)
         keep = np.ones(len(S), bool) if rule is None else ~massive_mask(S, layer, rule)
         if not keep.any():
             keep[:], whole = True, whole + 1
-        left += int((~keep).sum())
+        each.append(int((~keep).sum()))
         out.append(S[keep].mean(0))
-    return Pooled(np.stack(out), tokens, left, whole, rule)
+    return Pooled(np.stack(out), tokens, int(sum(each)), whole, rule, np.array(each, np.int64))

@@ -21,6 +21,7 @@ import pandas as pd
 from latent.core.assets import asset
 from latent.core.corpus import Dialogue, all_turns, load_corpus
 from latent.core.errors import InputError, check_layer
+from latent.core.massive import MULTIPLE, mean_pool
 from latent.core.models import cache_dir, embed
 from latent.core.project import Projector
 from latent.core.store import memo
@@ -111,12 +112,31 @@ def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, prog
     if lm is None:
         raise InputError("source='lm' needs a language model.")
 
+    return lm_turns(spec, texts, get(lm), progress=progress)[0]
+
+
+def lm_turns(spec: MapSpec, texts: list[str], lm, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The LM's turn vectors and, per turn, how many massive tokens mean pooling left out (both kept on
+    disk). Mean pooling leaves a turn's massive tokens out (:func:`~latent.core.massive.mean_pool`, the
+    app's one rule: a first word's state at SmolLM2's layers 3-9 can hold most of a turn's squared norm,
+    and turns would group by their first word); "last" pools one token and leaves nothing out."""
     from latent.core.hidden import fit_text, pooled_states  # noqa: PLC0415 - torch: only for an LM's map (Home's is the encoder's)
 
-    m = get(lm)
-    return cached_vectors(f"lm:{m.fingerprint}:{spec.layer}:{spec.pooling}", texts,
-                          lambda: pooled_states(m, [fit_text(m, t) for t in texts], layer=spec.layer,
-                                                how=spec.pooling, progress=progress))
+    fitted = [fit_text(lm, t) for t in texts]
+    if spec.pooling != "mean":
+        V = cached_vectors(f"lm:{lm.fingerprint}:{spec.layer}:{spec.pooling}", texts,
+                           lambda: pooled_states(lm, fitted, layer=spec.layer, how=spec.pooling, progress=progress))
+        return V, np.zeros(len(texts), np.int64)
+    done = {}
+
+    def pool():
+        if "p" not in done:
+            done["p"] = mean_pool(lm, fitted, spec.layer, progress=progress)
+        return done["p"]
+    name = f"lm:{lm.fingerprint}:{spec.layer}:mean-without-massive"
+    V = cached_vectors(name, texts, lambda: pool().vectors)
+    left = cached_vectors(name + ":left-out", texts, lambda: pool().left_each[:, None].astype(np.float32))
+    return V, left[:, 0].astype(np.int64)
 
 
 def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=None,
@@ -127,11 +147,18 @@ def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=No
     added = df["dialogue"].isin([d.id for d in dialogues if d.kind == "user"]).to_numpy()
     fit = ~added if (~added).sum() >= 3 else np.ones(len(df), bool)
     # the fitted turns' vectors never depend on what was added (same cache entry, same map)
-    parts = [(m, turn_vectors(spec, df.loc[m, "text"].tolist(), lm=lm, encoder=encoder, progress=progress))
+    lm_source = spec.source == "lm" and lm is not None
+    if lm_source:
+        lm = lm if hasattr(lm, "model") else lm()
+    parts = [(m, lm_turns(spec, df.loc[m, "text"].tolist(), lm, progress=progress) if lm_source else
+              (turn_vectors(spec, df.loc[m, "text"].tolist(), lm=lm, encoder=encoder, progress=progress), None))
              for m in (fit, ~fit) if m.any()]
-    X = np.zeros((len(df), parts[0][1].shape[1]), np.float32)
-    for m, V in parts:
+    X = np.zeros((len(df), parts[0][1][0].shape[1]), np.float32)
+    left = np.zeros(len(df), np.int64)
+    for m, (V, L) in parts:
         X[m] = V
+        if L is not None:
+            left[m] = L
     proj = Projector(spec.method, n_components=spec.dims, seed=spec.seed,
                      n_neighbors=min(15, max(2, int(fit.sum()) // 4)))
     Y = np.zeros((len(df), spec.dims), np.float32)
@@ -141,7 +168,27 @@ def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=No
     for i, axis in enumerate("xyz"[: spec.dims]):
         df[axis] = Y[:, i]
     df["placed"] = ~fit
-    return df, proj.note_
+    notes = [proj.note_] if proj.note_ else []
+    if lm_source and spec.pooling == "mean":
+        df["massive_left_out"] = left
+        notes.append(massive_note(left, spec.layer))
+    return df, " ".join(notes)
+
+
+def massive_note(left: np.ndarray, layer: int) -> str:
+    """What mean pooling left out of the turns, in one sentence (empty when nothing was).
+
+    >>> massive_note(np.array([0, 2, 1, 0]), 6)[:60]
+    'Mean pooling left out 3 massive tokens in 2 of 4 turns at la'
+    >>> massive_note(np.array([0, 0]), 6)
+    ''
+    """
+    n, turns = int(left.sum()), int((left > 0).sum())
+    if not n:
+        return ""
+    return (f"Mean pooling left out {n} massive token{'s' * (n != 1)} in {turns} of {len(left)} turns at layer {layer} "
+            f"(a state's norm over {MULTIPLE:g}× the layer's median token norm: mostly a turn's first word, one huge "
+            "vector shared across texts); the table's massive_left_out column says which.")
 
 
 def kept_map(spec: MapSpec, extra: list[Dialogue] = (), *, lm=None, encoder=None,

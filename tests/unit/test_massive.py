@@ -144,3 +144,31 @@ def test_a_text_of_only_massive_tokens_is_kept_whole(lm):
 def test_last_token_pooling_is_unchanged(lm):
     d = Direction.from_texts(lm, TEXTS[:2], TEXTS[2:], 2)            # pooling "last" (the default)
     assert "massive" not in d.recipe and d.pooling_note == ""
+
+
+def test_the_dialogue_map_leaves_massive_tokens_out_of_its_turn_means_and_says_how_many(lm, tmp_path, monkeypatch):
+    from latent.core.corpus import load_corpus
+    from latent.core.hidden import fit_text
+    from latent.dialogues.map import MapSpec, compute_map, lm_turns
+
+    monkeypatch.setenv("LATENT_CACHE_DIR", str(tmp_path))        # the turn vectors' disk cache: this test's own
+    dialogues = load_corpus()[:2]
+    spec = MapSpec(source="lm", layer=2, pooling="mean", method="pca")
+    with planted():
+        df, note = compute_map(spec, dialogues, lm=lm)
+        want = mean_pool(lm, [fit_text(lm, t) for t in df["text"]], 2)
+        V, left = lm_turns(spec, df["text"].tolist(), lm)             # as the map read them (from its disk cache)
+    np.testing.assert_allclose(V, want.vectors, rtol=1e-5, atol=1e-6)
+    assert left.tolist() == want.left_each.tolist()
+    n = len(df)
+    assert (df["massive_left_out"] == 1).all()                    # each turn's planted first token
+    assert f"left out {n} massive tokens in {n} of {n} turns at layer 2" in note
+    assert want.left_out == n
+    # the map's turn vectors are those means: read back from the disk cache, they give the same map
+    again, _ = compute_map(spec, dialogues, lm=lm)
+    np.testing.assert_allclose(again[["x", "y"]].to_numpy(), df[["x", "y"]].to_numpy(), rtol=1e-5, atol=1e-6)
+    # unplanted: nothing is left out and the note says nothing; "last" pools one token and leaves nothing out
+    plain, note2 = compute_map(MapSpec(source="lm", layer=3, pooling="mean", method="pca"), dialogues, lm=lm)
+    assert (plain["massive_left_out"] == 0).all() and "massive" not in note2
+    last, note3 = compute_map(MapSpec(source="lm", layer=2, pooling="last", method="pca"), dialogues, lm=lm)
+    assert "massive_left_out" not in last and "massive" not in note3
