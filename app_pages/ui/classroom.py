@@ -381,11 +381,12 @@ def _presenter_class(lesson, i: int, step, pulse) -> None:
     lg = lang()
     if i == 0 or st.session_state.get("_show_join"):
         live_class.join_box(lesson.id, page(lesson.steps[0].page).path)
-    a, b, c = st.columns(3)
-    a.toggle(t("scan", lg), key="_show_join")
-    b.button(t("reset", lg), key="do_class_reset", on_click=live_class.ask, args=("reset",), width="stretch")
-    c.button(t("end_class", lg), key="do_class_end", on_click=live_class.ask, args=("end",), width="stretch",
-             disabled=pulse is None or pulse.info.ended is not None)
+    # one row that wraps (three equal columns cut the labels to "Scan…", "Reset t…" in the projector's panel)
+    with st.container(horizontal=True, wrap=True, vertical_alignment="center", key="class_controls"):
+        st.toggle(t("scan", lg), key="_show_join", width="content")
+        st.button(t("reset", lg), key="do_class_reset", on_click=live_class.ask, args=("reset",), width="content")
+        st.button(t("end_class", lg), key="do_class_end", on_click=live_class.ask, args=("end",), width="content",
+                  disabled=pulse is None or pulse.info.ended is not None)
     what = st.session_state.get("_class_confirm")
     if what in ("reset", "end"):                  # asked first: both change every student's screen
         with st.container(border=True, key="class_confirm"):
