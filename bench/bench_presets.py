@@ -237,52 +237,92 @@ def main(argv=None):
     ap.add_argument("--preset", action="append", help=f"repeat; default: {DEFAULT_PRESET}")
     ap.add_argument("--depths", type=float, nargs="+", default=list(DEPTHS))
     ap.add_argument("--strengths", type=float, nargs="+", default=list(STRENGTHS))
+    ap.add_argument("--grid-only", action="store_true",
+                    help="measure the grid points only (no choice, check or settings), into presets_<model>_<tag>.json")
+    ap.add_argument("--tag", default="", help="with --grid-only: the results file's suffix")
     ap.add_argument("--from-results", action="store_true",
-                    help="choose again from the grid this script saved last time (no model run)")
+                    help="choose again from the grid this script saved (no model run unless --check)")
+    ap.add_argument("--merge", nargs="*", default=[], help="with --from-results: add the grid points of these tags")
+    ap.add_argument("--check", action="store_true",
+                    help="with --from-results: run the chosen setting on both held-out sets where that is not saved")
+    ap.add_argument("--check-kept", action="store_true",
+                    help="also run the check where no point qualified (on the kept setting)")
     args = ap.parse_args(argv)
     if args.from_results:
-        return rechoose(args.model)
+        return rechoose(args.model, args.merge, args.check, args.check_kept)
     lm, enc = load_lm(args.model, device="cpu", dtype="float32"), load_encoder()
-    results = ROOT / "bench" / "results" / f"presets_{lm.name}.json"
+    stem = f"presets_{lm.name}" + (f"_{args.tag}" if args.grid_only and args.tag else "")
+    results = ROOT / "bench" / "results" / f"{stem}.json"
     out = json.loads(results.read_text(encoding="utf-8")) if results.exists() else {}
 
     def log(*a):
         print(time.strftime("%H:%M:%S"), lm.name, *a, flush=True)
 
     for name in args.preset or [DEFAULT_PRESET]:
-        previous = json.loads(SETTINGS_JSON.read_text(encoding="utf-8")).get(lm.name, {}).get(name) if SETTINGS_JSON.exists() else None
+        previous = _settings().get(lm.name, {}).get(name)
+
         def partial(grid, name=name):
             out[name] = {"grid": grid, "partial": True}
-            save(f"presets_{lm.name}", out)
+            save(stem, out)
 
         grid, sweeps = measure(lm, enc, name, args.depths, args.strengths, log, partial)
+        out[name] = {"grid": grid, "cliff_typicality": CLIFF_TYPICALITY, "criterion": CRITERION}
+        save(stem, out)
+        if args.grid_only:
+            continue
         chosen = choose(grid, load_presets()[name], args.depths, args.strengths, previous)
         log("chosen", {k: chosen.get(k) for k in ("qualified", "layer", "strength", "slope", "slope_ci")})
-        out[name] = {"grid": grid, "chosen": chosen, "cliff_typicality": CLIFF_TYPICALITY, "criterion": CRITERION}
-        save(f"presets_{lm.name}", out)
+        out[name]["chosen"] = chosen
+        save(stem, out)
         checked = None
-        if chosen["layer"] is not None and load_presets()[name].get("heldout2"):
+        if chosen["layer"] is not None and load_presets()[name].get("heldout2") and (chosen["qualified"] or args.check_kept):
             checked = check(lm, enc, name, chosen["layer"], chosen["strength"],
                             sweeps.get((chosen["layer"], chosen["strength"])), log)
             out[name]["check"] = checked
-            save(f"presets_{lm.name}", out)
+            save(stem, out)
         write_settings(lm.name, name, chosen, checked)
-    print("wrote", SETTINGS_JSON.relative_to(ROOT), "and", results.relative_to(ROOT))
+    print("wrote", results.relative_to(ROOT), *(() if args.grid_only else ("and", SETTINGS_JSON.relative_to(ROOT))))
 
 
-def rechoose(model: str | None) -> None:
-    """Apply :func:`choose` to the saved grid of a model (bench/results/presets_<model>.json), keeping its check."""
+def _settings() -> dict:
+    return json.loads(SETTINGS_JSON.read_text(encoding="utf-8")) if SETTINGS_JSON.exists() else {}
+
+
+def rechoose(model: str | None, merge=(), run_check: bool = False, check_kept: bool = False) -> None:
+    """Apply :func:`choose` to the saved grid of a model (bench/results/presets_<model>.json) with the points of
+    ``merge``'s files added (presets_<model>_<tag>.json, from ``--grid-only --tag``), keeping a saved check of the
+    chosen point; with ``run_check``, load the model and run the check where none is saved."""
     from latent.core.models import DEFAULT_LM  # noqa: PLC0415 - only this path needs the name without a model
 
     name_m = model or DEFAULT_LM
-    saved = json.loads((ROOT / "bench" / "results" / f"presets_{name_m}.json").read_text(encoding="utf-8"))
-    settings = json.loads(SETTINGS_JSON.read_text(encoding="utf-8")) if SETTINGS_JSON.exists() else {}
+    res = ROOT / "bench" / "results"
+    saved = json.loads((res / f"presets_{name_m}.json").read_text(encoding="utf-8"))
+    extra = [json.loads((res / f"presets_{name_m}_{t}.json").read_text(encoding="utf-8")) for t in merge]
+    lm = enc = None
     for name, r in saved.items():
-        r["chosen"] = choose(r["grid"], load_presets()[name], previous=settings.get(name_m, {}).get(name))
+        grid = [g for g in r["grid"]]
+        for e in extra:
+            got = {(g["layer"], g["strength"]) for g in grid if not g.get("skipped")}
+            for g in e.get(name, {}).get("grid", []):
+                if not g.get("skipped") and (g["layer"], g["strength"]) not in got:
+                    grid = [x for x in grid if (x["layer"], x["strength"]) != (g["layer"], g["strength"])] + [g]
+        grid.sort(key=lambda g: (g["layer"], g["strength"]))
+        depths = sorted({g["depth"] for g in grid})
+        strengths = sorted({g["strength"] for g in grid})
+        previous = _settings().get(name_m, {}).get(name)
+        r["grid"], r["chosen"] = grid, choose(grid, load_presets()[name], depths, strengths, previous)
+        r.pop("partial", None)
+        c = r["chosen"]
         chk = r.get("check")
-        write_settings(name_m, name, r["chosen"], chk if chk and (chk["layer"], chk["strength"]) ==
-                       (r["chosen"]["layer"], r["chosen"]["strength"]) else None)
-        print(name_m, name, {k: r["chosen"].get(k) for k in ("qualified", "layer", "strength", "slope", "slope_ci")})
+        if chk and (chk["layer"], chk["strength"]) != (c["layer"], c["strength"]):
+            chk = None
+        if chk is None and run_check and c["layer"] is not None and (c["qualified"] or check_kept):
+            if lm is None:
+                lm, enc = load_lm(name_m, device="cpu", dtype="float32"), load_encoder()
+            chk = r["check"] = check(lm, enc, name, c["layer"], c["strength"],
+                                     log=lambda *a: print(time.strftime("%H:%M:%S"), name_m, *a, flush=True))
+        write_settings(name_m, name, c, chk)
+        print(name_m, name, {k: c.get(k) for k in ("qualified", "layer", "strength", "slope", "slope_ci")})
     save(f"presets_{name_m}", saved)
 
 
