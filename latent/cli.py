@@ -296,7 +296,8 @@ def _walk_args(p):
     p.add_argument("--neutral", help="the data null's neutral texts: a file, one sentence per line or a JSON list "
                                      "(default: assets/walk_neutral.json)")
     p.add_argument("--heldout", action="store_true",
-                   help="with --preset: also run the sweep on its held-out prompts and report both in prompt_sets (2x the time)")
+                   help="with --preset: also run the sweep on each of its held-out prompt sets and report every set in "
+                        "prompt_sets (one more sweep's time per set)")
     p.add_argument("--positions", choices=list(POSITIONS))
     p.add_argument("--keep-massive", action="store_true",
                    help="keep massive tokens in the texts' means (left out by default: docs/models.md)")
@@ -308,7 +309,8 @@ def _walk_args(p):
 def cmd_walk(args):
     if args.list_presets:
         for name, p in load_presets().items():
-            print(f"{name}: {p['kind']}, {len(p['prompts'])} default prompts, {len(p['heldout'])} held out")
+            extra = f" + {len(p['heldout2'])} in a second set" if p.get("heldout2") else ""
+            print(f"{name}: {p['kind']}, {len(p['prompts'])} default prompts, {len(p['heldout'])} held out{extra}")
         return
     lm = _lm(args)
     # the sweep's defaults are the page's (SweepSpec.default); the flags only change what they name

@@ -116,7 +116,9 @@ def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     """Does a preset direction move the concept meter beyond random directions of the same norm, run on
     the same prompts, seeds and strengths, and beyond directions built the same way from neutral
     sentences (the data-shaped null)? The preset's default sweep (the page's), by its slope: "yes" only
-    when it clears both bands (:meth:`~latent.walk.paths.Sweep.band_verdict`)."""
+    when it clears both bands (:meth:`~latent.walk.paths.Sweep.band_verdict`). With it: the steered texts
+    flagged degenerate, the direction's (``deg_dir`` of ``n_dir``) and the random directions'
+    (``deg_random`` of ``n_random_rows``), and the prompt set's name (``prompt_set``, ``n_prompts``)."""
     from latent.walk.spec import SweepSpec  # noqa: PLC0415 - see the module docstring
 
     spec = SweepSpec.default(lm, preset)
@@ -125,7 +127,11 @@ def walk_band(lm, preset: str = "Love − Hate", encoder=None) -> dict:
     v = sw.band_verdict()
     setting = spec.setting(lm)
     answer = "yes" if v.startswith("beyond") else "no" if v.startswith("within") else "unclear"
-    return {"answer": answer, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
+    deg = sw.degenerate_counts()
+    prompt_set, n_prompts = sw.prompt_set_name()
+    return {"answer": answer, "deg_dir": deg.get("direction", (0, 0))[0], "n_dir": deg.get("direction", (0, 0))[1],
+            "deg_random": deg.get("random", (0, 0))[0], "n_random_rows": deg.get("random", (0, 0))[1],
+            "prompt_set": prompt_set, "n_prompts": n_prompts, "slope": sw.slope, "lo": sw.slope_ci[0], "hi": sw.slope_ci[1],
             "band_lo": sw.random_band()[0], "band_hi": sw.random_band()[1], "n_units": sw.n_units,
             "n_random": len(sw.random_slopes), "wrong_way": sw.wrong_way, "preset": preset, "layer": spec.layer,
             "strength": setting.strength, "source": setting.source(), "verdict": v,

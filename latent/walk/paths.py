@@ -212,9 +212,37 @@ class Sweep:
                   "sweep is underpowered (more prompts would narrow it)." if "underpowered" in v else
                   f"Verdict: inconclusive (the interval overlaps the random band at n = {self.n_units} units).")
         s += f" Wrong-way fraction: {self.wrong_way:.0%} of {self.n_units} prompt × seed units move the other way."
+        s += " " + self.degenerate_sentence()
         if self.cliff is not None:
             s += f" From strength ±{self.cliff:g} on, most texts degenerate (repetition, character runs or symbols)."
-        return s
+        name, n = self.prompt_set_name()
+        return (f"{s} Measured on {name} ({n} prompt{'s' * (n != 1)}); another set of prompts may give a different "
+                "result.")
+
+    def prompt_set_name(self) -> tuple[str, int]:
+        """The name of the prompt set this sweep ran (its first :attr:`prompt_sets` entry, else "these prompts")
+        and its number of prompts."""
+        first = (self.prompt_sets or [{}])[0]
+        return first.get("name") or "these prompts", int(first.get("n_prompts") or self.rows["prompt"].nunique())
+
+    def degenerate_counts(self) -> dict:
+        """Steered rows flagged degenerate, per kind: ``{kind: (degenerate, rows)}`` for the direction, the random
+        directions and (where they ran) the data-null directions, over every nonzero strength."""
+        steered = self.rows[self.rows["strength"] != 0]
+        return {k: (int(g["degenerate"].sum()), len(g)) for k in ("direction", "random", "data_null")
+                if len(g := steered[steered["kind"] == k])}
+
+    def degenerate_sentence(self) -> str:
+        """One sentence: how many of the direction's and of the controls' steered texts degenerate."""
+        c = self.degenerate_counts()
+        if "direction" not in c:
+            return ""
+        parts = [f"{c['direction'][0]} of the direction's {c['direction'][1]}"]
+        if "random" in c:
+            parts.append(f"{c['random'][0]} of the random directions' {c['random'][1]}")
+        if "data_null" in c:
+            parts.append(f"{c['data_null'][0]} of the data-null directions' {c['data_null'][1]}")
+        return f"Degenerate steered texts: {', '.join(parts[:-1]) + ' and ' + parts[-1] if len(parts) > 1 else parts[0]}."
 
     def to_json(self) -> dict:
         """The CLI contract. Top level: ``slope``, ``slope_ci``, ``random_band`` (the random directions'

@@ -90,6 +90,22 @@ class PresetSetting:
             return (f"Layer {self.layer} and strength {self.strength:g} are hand-set (no committed procedure chose them "
                     "for this model).")
         m = self.measured
+        if m.get("qualified") is False:
+            return (f"No layer and strength in bench/bench_presets.py's grid cleared both nulls below the cliff on "
+                    f"{m['n_heldout']} held-out prompts ({m.get('cliff_rule', 'the cliff rule')}): layer {self.layer} "
+                    f"and strength {self.strength:g} are the earlier choice, kept for the page, not a measured one.")
+        if "data_band" in m:
+            s = (f"Layer {self.layer} and strength {self.strength:g} were chosen by bench/bench_presets.py on "
+                 f"{m['n_heldout']} held-out prompts (not these), below the cliff ({m.get('cliff_rule', 'the cliff rule')}), "
+                 f"where the slope was {m['slope']:+.3f} [{m['slope_ci'][0]:+.3f}, {m['slope_ci'][1]:+.3f}] against random "
+                 f"directions' {m['random_band'][0]:+.3f} to {m['random_band'][1]:+.3f} and the data-shaped null's "
+                 f"{m['data_band'][0]:+.3f} to {m['data_band'][1]:+.3f}: {m['verdict']}.")
+            other = [x for x in m.get("prompt_sets") or [] if x.get("name") == "second held-out prompts"]
+            if other:
+                o = other[0]
+                s += (f" On {o['n_prompts']} other held-out prompts: {o['slope']:+.3f} [{o['slope_ci'][0]:+.3f}, "
+                      f"{o['slope_ci'][1]:+.3f}], {o['verdict']}.")
+            return s
         return (f"Layer {self.layer} and strength {self.strength:g} were chosen by bench/bench_presets.py on "
                 f"{m['n_heldout']} held-out prompts (not these), where the slope was {m['slope']:+.3f} "
                 f"[{m['slope_ci'][0]:+.3f}, {m['slope_ci'][1]:+.3f}] against random directions' {m['random_band'][0]:+.3f} to "

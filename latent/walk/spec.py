@@ -35,6 +35,8 @@ POOLINGS = ("mean", "last")
 DEFAULT_TOKENS = 24           # new tokens per text (the concept meter reads a sentence's worth)
 FREE_DEPTH = 0.3              # a free sweep's layer: 30 % of the model's depth (a preset has its own)
 FREE_POLES = (("Love",), ("Hate",))          # a "texts" sweep's default poles
+HELDOUT_SETS = ("heldout", "heldout2")        # a preset's held-out prompt sets (disjoint), in order
+HELDOUT_NAMES = ("held-out prompts", "second held-out prompts")
 
 
 @dataclass(frozen=True)
@@ -163,26 +165,30 @@ class SweepSpec:
         return sw
 
     def prompt_set_name(self) -> str:
-        """What the prompts are: a preset's "default prompts" or "held-out prompts", else "given prompts"."""
+        """What the prompts are: a preset's "default prompts", "held-out prompts" or (where it has a second,
+        disjoint held-out set) "second held-out prompts", else "given prompts"."""
         if self.source == "preset":
             p = load_presets()[self.preset]
-            for name, key in (("default prompts", "prompts"), ("held-out prompts", "heldout")):
+            for name, key in (("default prompts", "prompts"), *zip(HELDOUT_NAMES, HELDOUT_SETS)):
                 if list(self.prompts) == list(p.get(key) or []):
                     return name
         return "given prompts"
 
     def run_heldout(self, lm, encoder, *, direction: Direction | None = None, runner=None) -> Sweep:
-        """:meth:`run`, then the same sweep on the preset's held-out prompts (disjoint from its default
-        ones): the first sweep, with both sets in its ``prompt_sets`` (each set's slope against its own
-        nulls, run on its own prompts). Twice the cost of one sweep."""
+        """:meth:`run`, then the same sweep on each of the preset's held-out prompt sets (disjoint from its
+        default ones and from each other: ``heldout``, and ``heldout2`` where the preset has a second): the
+        first sweep, with every set in its ``prompt_sets`` (each set's slope against its own nulls, run on its
+        own prompts). One more sweep's cost per held-out set."""
         if self.source != "preset":
             raise InputError("Held-out prompts belong to a preset: name one (--preset).")
-        heldout = tuple(load_presets()[self.preset].get("heldout") or ())
-        if not heldout:
+        p = load_presets()[self.preset]
+        sets = [tuple(p[k]) for k in HELDOUT_SETS if p.get(k)]
+        if not sets:
             raise InputError(f"The preset {self.preset!r} has no held-out prompts.")
         sw = self.run(lm, encoder, direction=direction, runner=runner)
-        other = self.replace(prompts=heldout).run(lm, encoder, direction=direction, runner=runner)
-        sw.prompt_sets = sw.prompt_sets + other.prompt_sets
+        for heldout in sets:
+            other = self.replace(prompts=heldout).run(lm, encoder, direction=direction, runner=runner)
+            sw.prompt_sets = sw.prompt_sets + other.prompt_sets
         return sw
 
     # ----------------------------------------------------------------- (de)serialising

@@ -116,7 +116,8 @@ def test_a_students_prediction_shows_again_in_a_new_session_after_a_restart(tmp_
 WALK_FACT = {"answer": "yes", "slope": 0.2, "lo": 0.1, "hi": 0.3, "band_lo": -0.05, "band_hi": 0.05, "n_units": 8,
              "n_random": 8, "wrong_way": 0.1, "preset": "Love − Hate", "layer": 1, "strength": 0.4, "source": "",
              "verdict": "beyond random", "random_verdict": "beyond random", "data_verdict": "beyond data-shaped null",
-             "data_lo": -0.08, "data_hi": 0.09, "n_splits": 4}
+             "data_lo": -0.08, "data_hi": 0.09, "n_splits": 4, "deg_dir": 1, "n_dir": 16, "deg_random": 3,
+             "n_random_rows": 128, "prompt_set": "default prompts", "n_prompts": 8}
 
 
 def test_a_walking_step_hides_the_steered_texts_and_the_verdict_until_you_reveal(monkeypatch):

@@ -82,13 +82,24 @@ def test_strength_zero_row_equals_solo_unsteered_real(real_lm):
     assert batch[0] == solo
 
 
-# Gemma: make test-all; a known failure until its default is chosen again under both nulls and the cliff (issue 37,
-# items 2 and 3): its slope +0.476 [+0.320, +0.632] lies within the data-shaped band −0.466 to +0.872 (2026-12-07)
-GEMMA_DEFAULT = pytest.mark.xfail(strict=True, reason="Gemma's default Love − Hate sweep is within its data-shaped null")
+# Gemma: make test-all; a known failure: its default Love − Hate sweep (layer 7, ±0.4) lies within its data-shaped
+# band (+0.476 [+0.320, +0.632] against −0.466 to +0.872, 2026-12-07), and choosing it again under both nulls and
+# the cliff (bench/bench_presets.py, 2026-12-07 night) found no setting that qualifies: every point of the grid is
+# past the cliff, and none clears the data-shaped band (docs/claims.md), so walk_settings.json keeps layer 7 and 0.4,
+# marked unqualified
+GEMMA_DEFAULT = pytest.mark.xfail(strict=True, reason="no Gemma setting clears both nulls below the cliff; its kept "
+                                                      "default Love − Hate sweep is within its data-shaped null")
+# SmolLM2: a known failure since its default was chosen again under both nulls and the cliff (2026-12-07 night):
+# layer 6, ±0.4 was the one point of the grid beyond both on the first held-out set, but on the default prompts it
+# gives +0.331 [+0.165, +0.496] against a data-shaped band of −0.196 to +0.359 (overlaps: inconclusive), as on the
+# second held-out set (within); the bench estimates about 158 prompts for the effect to clear both (docs/claims.md)
+SMOLLM2_DEFAULT = pytest.mark.xfail(strict=True, reason="SmolLM2's default (layer 6, ±0.4) overlaps its data-shaped "
+                                                        "band on the 8 default prompts")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["real_lm", pytest.param("gemma_lm", marks=[pytest.mark.full, GEMMA_DEFAULT])])
+@pytest.mark.parametrize("model", [pytest.param("real_lm", marks=[SMOLLM2_DEFAULT]),
+                                   pytest.param("gemma_lm", marks=[pytest.mark.full, GEMMA_DEFAULT])])
 def test_the_default_preset_sweep_steers_beyond_random(model, request, encoder):
     """The page's and the walking lesson's default (the preset's 8 prompts, its measured layer and strength)
     can show the effect it is about: its slope clears the matched random directions' band. Where a model's

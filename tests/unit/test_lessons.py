@@ -200,3 +200,29 @@ def test_the_bare_queen_reveal_gives_a_barely_named_sense_its_margin_and_no_p(ti
             assert "barely named" in text and "margin +0.004" in text and " = " not in text and " ≥ " not in text
         else:
             assert "barely" not in text and f"{fact['p_name']}({fact['answer']}) " in text
+
+
+def test_the_walking_reveal_gives_the_degenerate_counts_of_the_direction_and_the_random_rows_in_every_language():
+    """Issue 37, item 2: the walking step's reveal, for every answer and language, says how many steered texts
+    degenerated, the direction's and the random directions', with the counts the fact took from the sweep's rows.
+    (A model of its own: the fact keeps its sweep on the model, where other tests expect none.)"""
+    import numpy as np
+
+    from latent.core.tiny import make_tiny_lm
+    from latent.lessons.facts import walk_band
+
+    tiny_lm = make_tiny_lm()
+
+    class Enc:
+        def encode(self, texts, normalize_embeddings=True, **kw):
+            v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    fact = walk_band(tiny_lm, "Love − Hate", Enc())
+    assert (fact["n_dir"], fact["n_random_rows"], fact["n_prompts"]) == (16, 128, 8)     # 8 prompts × ±s; × 8 random
+    assert 0 <= fact["deg_dir"] <= 16 and 0 <= fact["deg_random"] <= 128 and fact["prompt_set"] == "default prompts"
+    for lang in LANGUAGES:
+        step = load_lessons(lang=lang)["walking-direction"].steps[1]
+        for answer in ("yes", "no", "unclear"):
+            text = step.reveal_text({**fact, "deg_dir": 5, "deg_random": 77, "answer": answer})
+            assert "5" in text and "77" in text and "128" in text, (lang, answer, text)

@@ -46,6 +46,19 @@ def test_the_shipped_neutral_set_is_large_varied_and_free_of_emotion_and_of_the_
     assert not bad, bad
 
 
+def test_the_second_held_out_prompt_set_is_disjoint_everyday_and_free_of_emotion():
+    """Love − Hate's second held-out set (issue 37, item 3): 8 everyday prompts, none among its default or first
+    held-out prompts, no emotion word and no word of its poles (so the set cannot carry the concept itself)."""
+    p = load_presets()["Love − Hate"]
+    second = p["heldout2"]
+    assert len(second) == 8 == len(set(second))
+    assert not set(second) & set(p["prompts"]) and not set(second) & set(p["heldout"])
+    poles = set().union(*(_words(t) for t in p["positive"] + p["negative"])) - STOP
+    bad = {t: sorted(_words(t) & (poles | EMOTION)) for t in second if _words(t) & (poles | EMOTION)}
+    assert not bad, bad
+    assert SweepSpec(source="preset", preset="Love − Hate", prompts=tuple(second)).prompt_set_name() == "second held-out prompts"
+
+
 @pytest.mark.parametrize("texts,msg", [
     (["one sentence"] * 20, "has 1 different text; give at least 8"),
     ("a single string", "must be a list of texts"),
@@ -230,7 +243,7 @@ def test_the_meters_figure_draws_the_data_shaped_band_in_the_concept_panel(tiny_
 
 def test_prompt_sets_report_each_sets_slope_against_its_own_nulls(tiny_lm):
     """``prompt_sets[]{name, slope, slope_ci, verdict}``: the whole sweep's entry is the top level's; a
-    subset's comes from that subset's rows alone; a preset's held-out prompts run as a second set."""
+    subset's comes from that subset's rows alone; a preset's held-out prompt sets run as further sets."""
     d = Direction.from_texts(tiny_lm, ["I adore this.", "So good."], ["I dislike it.", "So bad."], 2, pooling="mean")
     sw = sweep(tiny_lm, _Enc(), PROMPTS, d, [-2.0, 0.0, 2.0], max_new_tokens=4, seeds=(0,), n_random=3, n_splits=2)
     j = sw.to_json()
@@ -245,8 +258,32 @@ def test_prompt_sets_report_each_sets_slope_against_its_own_nulls(tiny_lm):
     spec = SweepSpec.default(tiny_lm).replace(max_new_tokens=3, n_random=2, n_splits=2, strengths=(-2.0, 0.0, 2.0))
     both_sets = spec.run_heldout(tiny_lm, _Enc())
     names = [s["name"] for s in both_sets.to_json()["prompt_sets"]]
-    assert names == ["default prompts", "held-out prompts"]
-    held = both_sets.to_json()["prompt_sets"][1]
+    assert names == ["default prompts", "held-out prompts", "second held-out prompts"]
+    held, second = both_sets.to_json()["prompt_sets"][1:]
     assert held["n_prompts"] == len(load_presets()[spec.preset]["heldout"]) and held["verdict"]
+    assert second["n_prompts"] == len(load_presets()[spec.preset]["heldout2"]) and second["verdict"]
     with pytest.raises(InputError, match="belong to a preset"):
         SweepSpec.default(tiny_lm, None).run_heldout(tiny_lm, _Enc())
+
+
+def test_the_verdict_sentence_names_its_prompt_set_and_counts_degenerate_rows_of_the_direction_and_the_controls(tiny_lm):
+    """Issue 37, items 2 and 3: the page's sentence says which prompts it measured, that another set may differ,
+    and how many steered texts degenerated, the direction's and the random directions' (and the data null's),
+    from the rows themselves; a row flipped to degenerate moves the count."""
+    import dataclasses
+
+    d = Direction.from_texts(tiny_lm, ["I adore this.", "So good."], ["I dislike it.", "So bad."], 2, pooling="mean")
+    sw = sweep(tiny_lm, _Enc(), PROMPTS, d, [-2.0, 0.0, 2.0], max_new_tokens=4, seeds=(0,), n_random=3, n_splits=2)
+    rows = sw.rows[sw.rows["strength"] != 0]
+    counts = {k: (int(rows.loc[rows["kind"] == k, "degenerate"].sum()), int((rows["kind"] == k).sum()))
+              for k in ("direction", "random", "data_null")}
+    assert sw.degenerate_counts() == counts and counts["direction"][1] == 8 and counts["random"][1] == 24
+    f = sw.finding()
+    assert (f"Degenerate steered texts: {counts['direction'][0]} of the direction's 8, {counts['random'][0]} of the random "
+            f"directions' 24 and {counts['data_null'][0]} of the data-null directions' 16.") in f
+    assert f.endswith("Measured on these prompts (4 prompts); another set of prompts may give a different result.")
+    flipped = sw.rows.copy()
+    flipped.loc[flipped["kind"] == "random", "degenerate"] = True
+    assert "24 of the random directions' 24" in dataclasses.replace(sw, rows=flipped).finding()
+    spec = SweepSpec.default(tiny_lm).replace(max_new_tokens=3, n_random=2, n_splits=2, strengths=(-2.0, 0.0, 2.0))
+    assert "Measured on default prompts (8 prompts); another set" in spec.run(tiny_lm, _Enc()).finding()
