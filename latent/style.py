@@ -84,13 +84,14 @@ def narrow(fig: go.Figure) -> go.Figure:
             vals = list(dict.fromkeys(xs))
             fig.layout["xaxis" + axis[1:]].update(tickvals=vals, ticktext=[v.split(":")[0] for v in vals])
     fig.update_annotations(font_size=12)
-    return fit_title(fig, 40, 14)
+    return fit_title(fig, 40, 14, clear=PHONE_TOOLBAR)
 
 
 # Plotly never wraps a title: one long line was cut at 1024 px, and a title wrapped by hand grew down into the
 # panels' own titles (subplot titles) at 1280 px. So every chart's title is wrapped here, at a width that fits
 # the narrowest place a chart is drawn (a half-width column at 1024 px; beside the lesson panel on the projector),
 # hung from the top of the figure, with a top margin that holds its lines and the panels' titles under them.
+PHONE_TOOLBAR = 30      # px: a touch screen shows the chart's toolbar over the figure's top right, where a title starts
 TITLE_CHARS, TITLE_SIZE = 52, 17        # a title line at 17 px: ~470 px, half the main column at 1024 px
 PRESENT_TITLE_SIZE = 26
 
@@ -105,14 +106,18 @@ def _subplot_title_band(fig: go.Figure) -> float:
     return size * 1.5 + 4
 
 
-def fit_title(fig: go.Figure, chars: int = TITLE_CHARS, size: float = TITLE_SIZE) -> go.Figure:
+def fit_title(fig: go.Figure, chars: int = TITLE_CHARS, size: float = TITLE_SIZE, clear: int = 0) -> go.Figure:
     """Wrap the title at ``chars`` characters (at most 3 lines; a word and the number after it stay together),
     hang it from the figure's top, and make the top margin hold its lines and the panels' titles under them.
+    ``clear``: pixels kept free above the title (a phone shows the chart's toolbar there at all times).
 
     >>> f = fit_title(go.Figure(layout=dict(title_text="Reliability at layer 3: ECE 0.050 (a calibrated model at n=48 "
     ...                                                  "reaches up to 0.117)")))
     >>> f.layout.title.text, f.layout.margin.t
     ('Reliability at layer 3: ECE 0.050 (a calibrated<br>model at n=48 reaches up to 0.117)', 60)
+    >>> g = fit_title(go.Figure(layout=dict(title_text="Sense map")), clear=30)    # a phone: under its toolbar
+    >>> g.layout.title.pad.t, g.layout.margin.t
+    (40, 69)
     """
     text = fig.layout.title.text or ""
     if not text:
@@ -122,7 +127,7 @@ def fit_title(fig: go.Figure, chars: int = TITLE_CHARS, size: float = TITLE_SIZE
     else:
         glued = re.sub(r"(\S) (?=[\d★=])", "\\1\u00a0", text)        # "layer 3", "n = 48", "· ★ =" stay whole
         lines = [ln.replace("\u00a0", " ") for ln in textwrap.wrap(glued, chars)[:3]] or [text]
-    pad = 10
+    pad = 10 + clear
     top = pad + len(lines) * size * 1.25 + 8 + _subplot_title_band(fig)
     fig.update_layout(title=dict(text="<br>".join(lines), font_size=size, y=1, yref="container", yanchor="top",
                                  pad=dict(t=pad + _multiline_drop(len(lines), size)), x=0.01, xanchor="left"),
