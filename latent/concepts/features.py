@@ -192,6 +192,14 @@ class FeaturePage:
     def density(self) -> float:
         return self.fired / self.tokens if self.tokens else 0.0
 
+    def histogram_table(self):
+        """The density histogram as a table: one row per bin (the first: not active)."""
+        import pandas as pd  # noqa: PLC0415 - only the exports need it
+
+        lo = [0.0] + self.bins[:-1]
+        hi = [0.0] + self.bins[1:]
+        return pd.DataFrame({"from": lo, "to": hi, "tokens": self.counts})
+
     def to_json(self) -> dict:
         return {"model": self.model, "layer": self.layer, "feature": self.feature, "d_sae": self.d_sae,
                 "label": self.label, "label_from": "top tokens",

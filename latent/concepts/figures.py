@@ -33,13 +33,14 @@ def _shown(t: str) -> str:
     return str(t).replace("\n", "⏎").replace("\t", "⇥")
 
 
-def shaded(rows: list[list[tuple[str, float | None]]], top: float | None = None):
+def shaded(rows: list[list[tuple[str, float | None]]], top: float | None = None, index: list[str] | None = None):
     """A Styler: one row per text, one cell per token, each cell's background as strong as the token's
-    activation (``top``: the activation of full colour; default the largest). Massive tokens (None) are grey."""
+    activation (``top``: the activation of full colour; default the largest). Massive tokens (None) are grey.
+    ``index``: the rows' names."""
     width = max((len(r) for r in rows), default=0)
     top = top or max((a for r in rows for _, a in r if a is not None), default=0.0) or 1.0
     toks = pd.DataFrame([[_shown(t) for t, _ in r] + [""] * (width - len(r)) for r in rows],
-                        columns=[str(i) for i in range(width)])
+                        columns=[str(i) for i in range(width)], index=index)
     acts = [[a for _, a in r] + [0.0] * (width - len(r)) for r in rows]
 
     def css(_):
