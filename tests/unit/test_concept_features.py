@@ -154,3 +154,17 @@ def test_the_card_table_has_each_figure_with_its_interval():
     t = card_table({"trained": {"fve": fig}, "random": {"fve": {**fig, "value": 0.1}}})
     row = t.set_index("figure").loc["fve"]
     assert (row["trained"], row["random"], row["n"], row["trained 95% interval"]) == (0.5, 0.1, 100, "[0.4, 0.6]")
+
+
+def test_the_offline_text_needs_no_download_and_keeps_the_senses_held_out_sentences_out():
+    import json
+
+    from latent.concepts.offline import offline_texts, sources
+    from latent.core.corpus import ASSETS
+
+    src = sources()
+    assert set(src) == {"seed dialogue turns", "pydoc_data.topics (PSF)", "sense and walk sentences (assets/)"}
+    assert all(len(v) > 50 for v in src.values()) and all("\n" not in t and t.strip() for v in src.values() for t in v)
+    held = {s for sense in json.loads((ASSETS / "senses_heldout.json").read_text())["queen"].values() for s in sense}
+    assert held and not held & set(offline_texts())
+    assert offline_texts() == offline_texts()                  # a fixed order
