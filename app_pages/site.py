@@ -62,6 +62,8 @@ PAGES: tuple[PageSpec, ...] = (
              "the dialogues' claims tested on the real model", "cl_", (("cl_seed", "Seed (sampling, shuffles, bootstraps)"),)),
     PageSpec("Lessons", "app_pages/6_Lessons.py", "Lessons", "Lessons", "guided tours for a class, and lesson links",
              "lb_"),
+    PageSpec("Concepts", "app_pages/8_Concepts.py", "Concepts", "Concepts: the model's own features",
+             "a dictionary of the model's features (a sparse autoencoder), its quality card, one page per feature", "co_"),
     PageSpec("Join a class", "app_pages/7_Join.py", "Join", "Join a class", "type the code your teacher shows", "jn_"),
 )
 TITLES = tuple(p.title for p in PAGES)

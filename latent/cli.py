@@ -20,6 +20,7 @@ from latent.concepts.build import build as build_concepts
 from latent.concepts.build import read_texts, saved_card
 from latent.concepts.card import kept_card
 from latent.concepts.io import load as load_dictionary
+from latent.concepts.offline import offline_texts
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
@@ -427,7 +428,8 @@ def _concepts_args(p):
     b = sub.add_parser("build", help="collect states, train a TopK dictionary, save it (SAELens layout) and write its card")
     _model_args(b)
     b.add_argument("--layer", type=int, help="the layer it reads (default: SmolLM2 12, Gemma 3 9, else 0.4 of the depth)")
-    b.add_argument("--texts", required=True, help="a text file, one text per line (a seeded tenth is held out for the card)")
+    b.add_argument("--texts", required=True, help="a text file, one text per line (a seeded tenth is held out for the card), or 'offline': "
+                   "the seed turns, Python's pydoc topics and the app's sentences (latent/concepts/offline.py)")
     b.add_argument("--heldout", help="held-out texts for the card, one per line (default: a tenth of --texts)")
     b.add_argument("--out", required=True, help="the folder to write (cfg.json, sae_weights.safetensors, card.json)")
     b.add_argument("--d-sae", type=int, help="features (default 8 × d_model)")
@@ -449,7 +451,7 @@ def _concepts_args(p):
 @command("concepts", "a concept dictionary (sparse autoencoder): build one, or print its quality card", _concepts_args)
 def cmd_concepts(args):
     if args.action == "build":
-        texts = read_texts(args.texts)              # a bad file is said before a model loads
+        texts = offline_texts() if args.texts == "offline" else read_texts(args.texts)   # a bad file: said before a model loads
         held = read_texts(args.heldout) if args.heldout else None
         lm = _lm(args)
         b = build_concepts(lm, texts, args.out, layer=args.layer, d_sae=args.d_sae, k=args.k, steps=args.steps,

@@ -227,3 +227,16 @@ def _claim(params: dict, res: Resources):
     r = kept_run(exp.name, res.lm(), params=params.get("params", {}), seed=int(params.get("seed", 0)))
     fig = evidence_figure(r.evidence) if params.get("figure") == "evidence" else exp.figure(r)
     return r.table, fig, r.verdict
+
+
+@register("concepts", ("density", "contexts"))
+def _concepts(params: dict, res: Resources):
+    from latent.concepts.features import kept_dictionary, kept_feature  # noqa: PLC0415 - torch-heavy, only for this kind
+    from latent.concepts.figures import activation_table, density_figure  # noqa: PLC0415 - as above
+
+    lm = res.lm()
+    page = kept_feature(lm, kept_dictionary(lm, params["folder"]), int(params["feature"]))
+    fig = density_figure(page)
+    if params["figure"] == "contexts":
+        return activation_table([list(zip(c.tokens, c.activations)) for c in page.contexts]), fig, page.label
+    return page.histogram_table(), fig, page.label
