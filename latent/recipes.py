@@ -9,7 +9,7 @@ Example::
 
     >>> r = make_recipe("lens", {"text": "The queen"}, model="SmolLM2-135M-Instruct")
     >>> r["kind"], sorted(KINDS)[:3]
-    ('lens', ['claim', 'dialogue_map', 'interpolation'])
+    ('lens', ['claim', 'concepts', 'dialogue_map'])
 """
 from __future__ import annotations
 

@@ -45,10 +45,32 @@ def direct(kind, p, lm, enc):
     if kind == "claim":
         from latent.claims import run
         return run(p["name"], lm, seed=p.get("seed", 0), **p["params"]).table
+    if kind == "concepts":
+        from latent.concepts.features import feature_page, probe, probe_texts
+        from latent.concepts.figures import activation_table
+        from latent.concepts.io import load
+        sae = load(p["folder"])
+        page = feature_page(lm, sae, p["feature"], probe(lm, sae, probe_texts()))
+        if p["figure"] == "contexts":
+            return activation_table([list(zip(c.tokens, c.activations)) for c in page.contexts])
+        return page.histogram_table()
     raise AssertionError(kind)
 
 
-def cases(lm):
+def tiny_dictionary(lm, folder):
+    """A tiny TopK dictionary for ``lm`` at layer 2 (a few training steps), written in the SAELens layout."""
+    from latent.concepts import io
+    from latent.concepts.collect import collect
+    from latent.concepts.sae import train
+    from latent.core.massive import massive_rule
+
+    rule = massive_rule(lm)
+    st = collect(lm, [f"The queen {i} of the hive makes honey, and the bees make wax." for i in range(12)], 2, rule=rule)
+    io.save(train(st.X, 48, 4, steps=20, batch=128, layer=2, rule=rule, model_name=lm.name).sae, folder)
+    return str(folder)
+
+
+def cases(lm, folder):
     from latent.core.direction import Direction
     d = Direction(np.random.default_rng(1).normal(size=lm.d_model), layer=2, recipe={"kind": "random"},
                   positive="bee", negative="monarch")
@@ -69,11 +91,14 @@ def cases(lm):
         yield "claim", {"name": "sparse-messages", "params": {"layer": 2, "ks": [1, 8, 32],
                                                               "prompts": ["the queen", "a bee hive"]}, "seed": 1,
                         "figure": fig}
+    folder = tiny_dictionary(lm, folder)
+    for fig in KINDS["concepts"].figures:
+        yield "concepts", {"folder": folder, "feature": 1, "figure": fig}
 
 
-def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder):
+def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder, tmp_path):
     seen = set()
-    for kind, params in cases(tiny_lm):
+    for kind, params in cases(tiny_lm, tmp_path / "dictionary"):
         recipe = make_recipe(kind, params, model=tiny_lm.name)
         table, fig, _ = replay(recipe, Resources(_lm=tiny_lm, _enc=encoder))
         ref = direct(kind, params, tiny_lm, encoder)
