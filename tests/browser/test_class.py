@@ -65,12 +65,14 @@ def _tally_has(page, pattern, timeout=90_000):
 
 
 def _sole(page, selector, text="", timeout=120_000):
-    """Wait until exactly one element matches ``selector`` (and holds ``text``) and return its box and the
-    lesson panel's, read in the same instant. While a rerun changes the layout, Streamlit keeps the old element
-    beside the new one until the run ends (a loaded run saw the sense map twice), so a locator's strict
-    mode would fail at once; this waits the rerun out."""
+    """Wait until exactly one current element matches ``selector`` (and holds ``text``) and return its box and
+    the lesson panel's, read in the same instant. While a rerun changes the layout, Streamlit keeps the old
+    element beside the new one, its contents marked stale (``data-stale``), and a page that then reruns only
+    its fragments (the tally, the follow timer) keeps it (loaded runs saw the sense map twice), so a locator's
+    strict mode failed at once; the stale copy is not counted."""
     return page.wait_for_function(
-        "([sel, text]) => { const els = document.querySelectorAll(sel);"
+        "([sel, text]) => { const fresh = e => e.querySelector('[data-testid=\"stElementContainer\"]:not([data-stale=\"true\"])');"
+        " const els = [...document.querySelectorAll(sel)].filter(fresh);"
         " if (els.length !== 1 || !els[0].innerText.includes(text)) return false;"
         " const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; };"
         " const panel = document.querySelectorAll('.st-key-lesson_panel');"
@@ -235,7 +237,8 @@ def test_a_lesson_run_as_a_class(server, browser, artifacts):
     settle(pres)
     # the step's chart is in the presenter's first viewport, beside the lesson panel
     # wait for the page to bring it up (it re-aligns for 12 s while the layout settles), then measure
-    pres.wait_for_function("() => { const els = document.querySelectorAll('.st-key-chart_sn_map');"
+    pres.wait_for_function("() => { const els = [...document.querySelectorAll('.st-key-chart_sn_map')].filter(e =>"
+                           " e.querySelector('[data-testid=\"stElementContainer\"]:not([data-stale=\"true\"])'));"
                            " if (els.length !== 1) return false; const r = els[0].getBoundingClientRect();"
                            " return r.height > 0 && r.top >= -1 && r.top + Math.min(r.height, 400) <= 720; }", timeout=60_000)
     boxes = _sole(pres, ".st-key-chart_sn_map")
