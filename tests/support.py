@@ -37,3 +37,17 @@ def assert_clean(page):
 
     boxes = page.locator('[data-testid="stException"]')
     expect(boxes, "a Streamlit exception box is shown").to_have_count(0)
+
+
+def open_page(page: str, model: str = APP_MODEL, timeout: int = 240, **query):
+    """An AppTest session on ``model`` (the tiny model unless a test needs another), run once on Home, then
+    switched to ``page`` (``app_pages/…``) with ``query`` as its link's settings (``v=1`` added), as a link opens it."""
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415 - streamlit: only for the AppTest files
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.session_state["model_name"] = model
+    at.run()
+    at.query_params.update({"v": "1", **query})
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at

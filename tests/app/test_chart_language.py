@@ -5,17 +5,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = "../../app.py"
-
-
-def _open(page: str, **q) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["model_name"] = "tiny-llama"
-    at.run()
-    at.query_params.update({"v": "1", **q})
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+from tests.support import ROOT, open_page
 
 
 def _charts(at) -> dict:
@@ -32,7 +22,7 @@ def _charts(at) -> dict:
                                                ("es", "¿Se separan los sentidos", "Mapa de sentidos en la capa",
                                                 "Fiabilidad en la capa")])
 def test_a_senses_lesson_step_in_german_or_spanish_shows_its_charts_in_that_language(lang, sep, smap, rel):
-    at = _open("app_pages/3_Senses.py", lesson="queen-hive", step="1", lang=lang)
+    at = open_page("app_pages/3_Senses.py", lesson="queen-hive", step="1", lang=lang)
     charts = _charts(at)
     title, names = charts["sn_sep"]                           # the chart the step is about
     assert sep in title and "separate?" not in title, title
@@ -41,12 +31,12 @@ def test_a_senses_lesson_step_in_german_or_spanish_shows_its_charts_in_that_lang
     title, names = charts["sn_map"]
     assert smap in title and "Sense map" not in title, title
     assert {"bee", "monarch"} <= names                        # the set's sense names are never translated
-    english = _charts(_open("app_pages/3_Senses.py", lesson="queen-hive", step="1"))
+    english = _charts(open_page("app_pages/3_Senses.py", lesson="queen-hive", step="1"))
     assert "Do the senses of" in english["sn_sep"][0] and "Sense map" in english["sn_map"][0]
 
 
 def test_homes_tour_map_follows_the_link_language():
-    at = AppTest.from_file(APP, default_timeout=240)          # Home is the first page: the link's lang= from the start
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)          # Home is the first page: the link's lang= from the start
     at.session_state["model_name"] = "tiny-llama"
     at.query_params.update({"v": "1", "lang": "de"})
     at.run()

@@ -4,20 +4,8 @@ student's prediction shown again by a new session (a restarted server's)."""
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-APP = "../../app.py"
-MODEL = "tiny-llama"
-
-
-def _open(page: str, model: str = MODEL, **q) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["model_name"] = model
-    at.run()
-    at.query_params.update({"v": "1", **q})
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+from tests.support import open_page
 
 
 def _traces(at) -> set[str]:
@@ -41,7 +29,7 @@ QUEEN_FACT = {"answer": "bee", "nearest": "bee", "p": 0.9, "layer": 1, "why": "p
 
 
 def test_a_queen_step_hides_the_contexts_stars_and_readouts_until_you_reveal():
-    at = _open("app_pages/3_Senses.py", lesson="queen-hive", step="3")
+    at = open_page("app_pages/3_Senses.py", lesson="queen-hive", step="3")
     assert "context steps" not in _traces(at)                       # the stars: where the context lands
     assert "Hidden until you reveal the answer." in _notes(at)
     assert "★ Hidden until you reveal the answer." in _notes(at)    # the note above the map
@@ -55,17 +43,17 @@ def test_a_queen_step_hides_the_contexts_stars_and_readouts_until_you_reveal():
     assert "Hidden until" not in _notes(at) and any("P(" in i.value for i in at.info)
     assert "do_sn_send" in [b.key for b in at.button]
     # outside a step that asks, nothing is hidden
-    free = _open("app_pages/3_Senses.py", lesson="queen-hive", step="4")
+    free = open_page("app_pages/3_Senses.py", lesson="queen-hive", step="4")
     assert "context steps" in _traces(free) and "Hidden until" not in _notes(free)
 
 
 def test_in_a_class_the_students_chart_shows_the_star_only_after_the_teachers_reveal(tmp_path, monkeypatch):
     db, info = _class(tmp_path, monkeypatch)
     db.set_step(info.code, info.teacher, 3)
-    student = _open("app_pages/3_Senses.py", lesson="queen-hive", **{"class": info.code})
+    student = open_page("app_pages/3_Senses.py", lesson="queen-hive", **{"class": info.code})
     assert "context steps" not in _traces(student)
     assert "★ Hidden until the teacher reveals the answer." in _notes(student)
-    projector = _open("app_pages/3_Senses.py", lesson="queen-hive", step="3", present="1", teach=info.teacher,
+    projector = open_page("app_pages/3_Senses.py", lesson="queen-hive", step="3", present="1", teach=info.teacher,
                       **{"class": info.code})
     assert "context steps" not in _traces(projector)              # the class reads the projector too
     assert "Hidden until the teacher reveals" in _notes(projector)
@@ -81,7 +69,7 @@ def test_in_a_class_the_students_chart_shows_the_star_only_after_the_teachers_re
 def test_a_following_student_has_no_back_or_next_and_a_teacher_and_a_solo_lesson_do(tmp_path, monkeypatch):
     db, info = _class(tmp_path, monkeypatch)
     db.set_step(info.code, info.teacher, 2)
-    student = _open("app_pages/3_Senses.py", lesson="queen-hive", **{"class": info.code})
+    student = open_page("app_pages/3_Senses.py", lesson="queen-hive", **{"class": info.code})
     keys = [b.key for b in student.button]
     assert "do_lesson_next" not in keys and "do_lesson_back" not in keys
     assert "lesson_jump" not in [s.key for s in student.selectbox]
@@ -91,22 +79,22 @@ def test_a_following_student_has_no_back_or_next_and_a_teacher_and_a_solo_lesson
     assert student.button(key="do_lesson_back").disabled is False
     assert student.button(key="do_lesson_next").disabled is True
     assert len(student.selectbox(key="lesson_jump").options) == 2   # steps 1 and 2 only: not past the teacher
-    projector = _open("app_pages/3_Senses.py", lesson="queen-hive", present="1", teach=info.teacher,
+    projector = open_page("app_pages/3_Senses.py", lesson="queen-hive", present="1", teach=info.teacher,
                       **{"class": info.code})
     assert projector.button(key="do_lesson_next").disabled is False
-    solo = _open("app_pages/3_Senses.py", lesson="queen-hive", step="2")
+    solo = open_page("app_pages/3_Senses.py", lesson="queen-hive", step="2")
     assert solo.button(key="do_lesson_next").disabled is False and solo.button(key="do_lesson_back").disabled is False
 
 
 def test_a_students_prediction_shows_again_in_a_new_session_after_a_restart(tmp_path, monkeypatch):
     db, info = _class(tmp_path, monkeypatch)
     db.set_step(info.code, info.teacher, 2)
-    student = _open("app_pages/3_Senses.py", lesson="queen-hive", **{"class": info.code})
+    student = open_page("app_pages/3_Senses.py", lesson="queen-hive", **{"class": info.code})
     me = student.session_state["_member"]
     next(r for r in student.radio if r.key.startswith("lesson_guess_")).set_value("band").run()
     assert db.prediction(info.code, me, 2) == "band"
     # a restarted server: a new session, which has only the page's link (its member id) and the class's database
-    again = _open("app_pages/3_Senses.py", lesson="queen-hive", me=me, **{"class": info.code})
+    again = open_page("app_pages/3_Senses.py", lesson="queen-hive", me=me, **{"class": info.code})
     assert again.session_state["_member"] == me
     radio = next(r for r in again.radio if r.key.startswith("lesson_guess_"))
     assert radio.value == "band"
@@ -124,7 +112,7 @@ def test_a_walking_step_hides_the_steered_texts_and_the_verdict_until_you_reveal
     from latent.lessons.facts import FACTS
 
     monkeypatch.setitem(FACTS, "walk_band", lambda lm, encoder=None, **kw: dict(WALK_FACT))
-    at = _open("app_pages/4_Latent_walk.py", lesson="walking-direction", step="2")
+    at = open_page("app_pages/4_Latent_walk.py", lesson="walking-direction", step="2")
     assert at.radio(key="walk_source").value == "preset" and at.selectbox(key="walk_preset").value == "Love − Hate"
     assert "Hidden until you reveal the answer." in _notes(at)      # where the answer's chart comes
     at.text_area(key="walk_prompt_preset").input("I think that you").run()
@@ -150,6 +138,6 @@ def test_a_walking_step_hides_the_steered_texts_and_the_verdict_until_you_reveal
 def test_a_claims_step_opens_its_experiments_tab_and_hides_the_verdict_it_asks(step, name, hidden):
     from latent.claims import registry
 
-    at = _open("app_pages/5_Seed_claims.py", lesson="seed-claims", step=step)
+    at = open_page("app_pages/5_Seed_claims.py", lesson="seed-claims", step=step)
     assert at.session_state["cl_tab"] == registry()[name].title
     assert ("Hidden until you reveal the answer." in _notes(at)) is hidden

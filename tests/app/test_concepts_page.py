@@ -3,7 +3,6 @@ written in the SAELens layout to a temporary folder that ``LATENT_CONCEPTS_DIR``
 import json
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from latent.concepts import io
 from latent.concepts.collect import collect
@@ -11,8 +10,8 @@ from latent.concepts.features import ENV_DIR
 from latent.concepts.sae import train
 from latent.core.massive import massive_rule
 from tests.support import APP_MODEL
+from tests.support import open_page as open_app_page
 
-APP = "../../app.py"
 PAGE = "app_pages/8_Concepts.py"
 D_SAE = 48
 
@@ -32,15 +31,10 @@ def dict_root(tmp_path_factory):
     return root
 
 
-def open_page(root, monkeypatch, **query) -> AppTest:
+def open_page(root, monkeypatch, **query):
+    """The Concepts page with ``LATENT_CONCEPTS_DIR`` at ``root``."""
     monkeypatch.setenv(ENV_DIR, str(root))
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.session_state["model_name"] = APP_MODEL
-    at.run()
-    at.query_params.update({"v": "1", **query})
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_app_page(PAGE, timeout=300, **query)
 
 
 def label(at) -> str:
