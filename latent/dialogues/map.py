@@ -96,23 +96,25 @@ def cached_vectors(name: str, texts: list[str], compute) -> np.ndarray:
     return X
 
 
+def _model(x):
+    """A model object (it has ``.encode`` / ``.model``), or a zero-argument function that returns one."""
+    return x if hasattr(x, "encode") or hasattr(x, "model") else x()
+
+
 def turn_vectors(spec: MapSpec, texts: list[str], *, lm=None, encoder=None, progress=None) -> np.ndarray:
     """``(n_turns, d)`` vectors for the turns, from the encoder or the LM (cached on disk).
 
     ``encoder`` and ``lm`` may be zero-argument callables, called only when the vectors must be computed.
     """
-    def get(x):  # a model object (it has .encode / .model), or a function that returns one
-        return x if hasattr(x, "encode") or hasattr(x, "model") else x()
-
     if spec.source == "encoder":
         if encoder is None:
             raise InputError("source='encoder' needs a sentence encoder.")
 
-        return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: embed(get(encoder), texts))
+        return cached_vectors("encoder:all-MiniLM-L6-v2", texts, lambda: embed(_model(encoder), texts))
     if lm is None:
         raise InputError("source='lm' needs a language model.")
 
-    return lm_turns(spec, texts, get(lm), progress=progress)[0]
+    return lm_turns(spec, texts, _model(lm), progress=progress)[0]
 
 
 def lm_turns(spec: MapSpec, texts: list[str], lm, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +151,7 @@ def compute_map(spec: MapSpec, dialogues: list[Dialogue], *, lm=None, encoder=No
     # the fitted turns' vectors never depend on what was added (same cache entry, same map)
     lm_source = spec.source == "lm" and lm is not None
     if lm_source:
-        lm = lm if hasattr(lm, "model") else lm()
+        lm = _model(lm)
     parts = [(m, lm_turns(spec, df.loc[m, "text"].tolist(), lm, progress=progress) if lm_source else
               (turn_vectors(spec, df.loc[m, "text"].tolist(), lm=lm, encoder=encoder, progress=progress), None))
              for m in (fit, ~fit) if m.any()]
