@@ -99,3 +99,27 @@ def test_a_features_direction_is_its_decoder_row_and_has_no_data_null(tiny_lm, s
     assert "not as the difference of two sets of texts" in mirror_reason(d)
     with pytest.raises(DictionaryError, match="out of range"):
         feature_direction(tiny_lm, sae, sae.d_sae)
+
+
+class _Enc:  # a stand-in sentence encoder: the sweep's arithmetic, not the encoder, is under test
+    def encode(self, texts, normalize_embeddings=True, **kw):
+        v = np.array([[len(t) + 1.0, t.count("e") + 1.0] for t in texts])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_a_sweep_along_a_feature_runs_its_random_null_and_says_why_there_is_no_data_null(tiny_lm, sae):
+    import json
+
+    from latent.recipes import Resources, make_recipe, replay
+    from latent.walk.spec import SweepSpec
+
+    d = feature_direction(tiny_lm, sae, 5, label="hive")
+    spec = SweepSpec.default(tiny_lm, None, source="direction").replace(
+        source="feature", feature=5, prompts=("the queen",), strengths=(0.0, 1.0), max_new_tokens=3, n_random=3)
+    sw = spec.run(tiny_lm, _Enc(), direction=d)
+    assert sw.recipe["source"] == "feature" and sw.recipe["feature"] == 5 and sw.recipe["direction"]["recipe"]["kind"] == "feature"
+    assert len(sw.random_slopes) == 3 and not sw.has_data_null
+    assert "not as the difference of two sets of texts" in sw.finding()
+    table, _, _ = replay(json.loads(json.dumps(make_recipe("walk", {**sw.recipe, "figure": "meters"}))),
+                         Resources(None, tiny_lm, _Enc()))
+    assert table.equals(sw.table())
