@@ -18,12 +18,17 @@ TEXTS = [f"The queen {i} of the hive makes honey, and the bees make wax." for i 
 
 
 @pytest.fixture(scope="module")
-def sae(tiny_lm, tmp_path_factory):
+def folder(tiny_lm, tmp_path_factory):
     rule = massive_rule(tiny_lm)
     st = collect(tiny_lm, TEXTS, 2, rule=rule)
     run = train(st.X, 32, 4, steps=20, batch=128, layer=2, rule=rule, model_name=tiny_lm.name)
-    folder = tmp_path_factory.mktemp("dict") / tiny_lm.name
-    io.save(run.sae, folder)
+    out = tmp_path_factory.mktemp("dict") / tiny_lm.name
+    io.save(run.sae, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sae(tiny_lm, folder):
     return kept_dictionary(tiny_lm, folder)
 
 
@@ -62,9 +67,9 @@ def test_sense_features_average_the_word_over_each_senses_sentences(tiny_lm, sae
     at = "The queen rules.".find("queen")
     span = [i for i, (a, b) in enumerate(r.offsets) if a < at + 5 and b > at]
     one = r.acts[span].sum(0)
-    if found["monarch"].features:
-        f, v, _ = found["monarch"].features[0]
-        assert f == int(np.argmax(one)) and v == pytest.approx(float(one.max()))
+    assert found["monarch"].features and one.max() > 0
+    f, v, _ = found["monarch"].features[0]
+    assert f == int(np.argmax(one)) and v == pytest.approx(float(one.max()))
     table = senses_table(found)
     assert set(table["sense"]) <= {"bee", "monarch"} and (table["n"] >= 1).all()
     assert sense_features(tiny_lm, sae, "queen", {"x": ["no such word"]})["x"].n == 0
@@ -123,3 +128,25 @@ def test_a_sweep_along_a_feature_runs_its_random_null_and_says_why_there_is_no_d
     table, _, _ = replay(json.loads(json.dumps(make_recipe("walk", {**sw.recipe, "figure": "meters"}))),
                          Resources(None, tiny_lm, _Enc()))
     assert table.equals(sw.table())
+
+
+@pytest.mark.parametrize("figure,extra", [
+    ("token", {"text": TEXTS[6], "position": 4}),
+    ("text", {"text": TEXTS[0]}),
+    ("senses", {"word": "queen", "senses": {"bee": [TEXTS[0]], "monarch": [TEXTS[6]]}}),
+    ("intervals", {"feature": 3}),
+])
+def test_the_concepts_recipe_replays_each_new_figure_with_its_table(tiny_lm, sae, folder, figure, extra):
+    import json
+
+    from latent.recipes import Resources, make_recipe, replay
+
+    recipe = json.loads(json.dumps(make_recipe("concepts", {"folder": str(folder), "figure": figure, "lang": "de", **extra})))
+    table, fig, _ = replay(recipe, Resources(None, tiny_lm))
+    assert len(fig.data) >= 1 and len(table) >= 1
+    if figure == "token":
+        assert table.equals(token_features(tiny_lm, sae, TEXTS[6], 4).table()) and "Schicht 2" in fig.layout.title.text
+    if figure == "senses":
+        assert set(table["sense"]) <= {"bee", "monarch"} and "queen" in fig.layout.title.text
+    if figure == "intervals":
+        assert set(table.columns) >= {"interval", "tokens_in_interval", "activation"}
