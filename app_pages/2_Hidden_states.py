@@ -169,10 +169,12 @@ if got:
     except InputError as e:
         st.caption(str(e))
     else:
-        shown = f"; the map shows layer {layer}, which may differ" if layer is not None else ""
+        shown = ("; the map shows that layer too" if layer == sae.layer else
+                 f"; the map shows layer {layer}, a different one" if layer is not None else "; the map shows every layer")
         st.caption(f"The concept dictionary's features most active on token {co_token} ("
                    + plain_md(repr(toks[co_token])) + f"), read at "
-                   f"layer {sae.layer}, the dictionary's own layer{shown}. n = 1 token; each value is the feature's "
+                   f"layer {sae.layer}, the dictionary's own layer, which may differ from the map's{shown}. n = 1 token; "
+                   "each value is the feature's "
                    "activation there. Click a feature for its page (click a point on the map to pick its token here).")
         concepts.links(tf)
         concepts.figure(tf, tr("Top features of token {token} at layer {layer}", lang(), token=repr(toks[co_token]),

@@ -30,7 +30,7 @@ def dict_root(tmp_path_factory):
 
 def feature_links(at) -> list[str]:
     """The query strings of the page's links to the Concepts page."""
-    return [p.proto.query_string for p in at.get("page_link") if p.proto.page.endswith("8_Concepts.py")]
+    return [p.proto.query_string for p in at.get("page_link") if p.proto.page == "Concepts"]
 
 
 def captions(at) -> list[str]:
