@@ -76,6 +76,15 @@ def test_the_concepts_page_shows_activation_bins_and_steers_with_a_feature(dict_
     assert at.number_input(key="walk_feature").value == 5
     assert any("Feature 5 of the concept dictionary" in c and "random directions" in c and "does not apply" in c
                for c in captions(at)), captions(at)
+    at.switch_page("app_pages/4_Latent_walk.py")        # AppTest's next run goes back to its own page; a browser stays
+    at.slider(key="walk_tokens").set_value(5).run()
+    assert at.radio(key="walk_source").value == "concept feature" and at.number_input(key="walk_feature").value == 5
+    at.button(key="do_walk_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table["n_random"]) == [8, 0, 8] and list(table["n_data"]) == [0, 0, 0]      # random directions only
+    assert any("random directions" in i.value and "not as the difference of two sets of texts" in i.value
+               for i in at.info), [i.value for i in at.info]
 
 
 def test_a_walk_link_to_a_feature_out_of_range_falls_back_with_one_sentence(dict_root, monkeypatch):
