@@ -28,6 +28,25 @@ MAX_CHARS = 50_000          # a page's text read whole (a token map's prompt, a 
 TOP = 8                     # features listed beside a view
 
 
+def read_many(lm, sae: SAE, texts: list[str]) -> list[Reading]:
+    """Each text read through the dictionary as :func:`~latent.concepts.features.read_text` reads one, in one
+    batched pass (``latent.core.hidden.hidden_states`` groups them by length)."""
+    import torch  # noqa: PLC0415 - torch: with the model work
+
+    from latent.core.hidden import hidden_states  # noqa: PLC0415 - as above
+    from latent.core.massive import massive_mask  # noqa: PLC0415 - as above
+
+    out = []
+    for text, ts in zip(texts, hidden_states(lm, list(texts), layers=[sae.layer])):
+        X = ts.at(sae.layer).astype(np.float32)
+        m = massive_mask(X, sae.layer, sae.rule) if sae.rule is not None else np.zeros(len(X), bool)
+        with torch.no_grad():
+            a = sae.encode(torch.from_numpy(X)).numpy()
+        a[m] = 0.0
+        out.append(Reading(text, list(ts.tokens), [tuple(o) for o in ts.offsets], [bool(x) for x in m], a))
+    return out
+
+
 def kept_reading(lm, sae: SAE, text: str) -> Reading:
     """:func:`~latent.concepts.features.read_text` (up to :data:`MAX_CHARS`), once per model, dictionary and text."""
     return memo("concepts_reading", (lm.key, sae.fingerprint, text), lambda: read_text(lm, sae, text, max_chars=MAX_CHARS),
@@ -104,15 +123,26 @@ def word_span(reading: Reading, word: str) -> list[int]:
 def sense_features(lm, sae: SAE, word: str, senses: dict[str, list[str]], *, k: int = 5) -> dict[str, TopFeatures]:
     """Per sense: the ``k`` features with the largest mean activation on ``word`` over that sense's sentences (a
     sentence's value: the activation summed over the word's tokens, as the Concepts page's word search sums).
-    ``n`` is the sentences where the word was found; one without it is left out, and the note says how many."""
+    ``n`` is the sentences where the word was found; one without it is left out, and the note says how many.
+    Every sentence is read in one batched pass; the result is kept once per model, dictionary, word and set."""
     word = (word or "").strip()
     if not word:
         raise InputError("Type the word whose senses to read.")
+    senses = {str(s): [str(x) for x in xs if str(x).strip()] for s, xs in senses.items()}
+    key = (lm.key, sae.fingerprint, word, tuple((s, tuple(xs)) for s, xs in senses.items()), k)
+    return memo("concepts_senses", key, lambda: _sense_features(lm, sae, word, senses, k), max_entries=16)
+
+
+def _sense_features(lm, sae: SAE, word: str, senses: dict[str, list[str]], k: int) -> dict[str, TopFeatures]:
+    texts = list(dict.fromkeys(x for xs in senses.values() for x in xs))
+    if any(len(t) > MAX_CHARS for t in texts):
+        raise InputError(f"A sense sentence is over {MAX_CHARS:,} characters; keep each under that.")
+    read = dict(zip(texts, read_many(lm, sae, texts))) if texts else {}
     out = {}
     for sense, sentences in senses.items():
         rows, toks, missing = [], [], 0
         for s in sentences:
-            r = kept_reading(lm, sae, s)
+            r = read[s]
             span = [i for i in word_span(r, word) if not r.massive[i]]
             if not span:
                 missing += 1

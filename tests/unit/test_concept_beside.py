@@ -150,3 +150,13 @@ def test_the_concepts_recipe_replays_each_new_figure_with_its_table(tiny_lm, sae
         assert set(table["sense"]) <= {"bee", "monarch"} and "queen" in fig.layout.title.text
     if figure == "intervals":
         assert set(table.columns) >= {"interval", "tokens_in_interval", "activation"}
+
+
+def test_reading_many_texts_at_once_equals_reading_each(tiny_lm, sae):
+    from latent.concepts.beside import read_many
+    from latent.concepts.features import read_text
+
+    texts = [TEXTS[0], TEXTS[6], "Bees."]
+    for many, one in zip(read_many(tiny_lm, sae, texts), [read_text(tiny_lm, sae, t) for t in texts]):
+        assert many.tokens == one.tokens and many.massive == one.massive and many.offsets == one.offsets
+        assert np.allclose(many.acts, one.acts, atol=1e-5)
