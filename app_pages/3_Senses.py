@@ -167,7 +167,8 @@ if got and hide_readouts:            # a sense's features name the answer as its
 elif got:
     sae, co_folder = got
     try:
-        found = sense_features(lm, sae, word, {k: list(v) for k, v in sset.senses.items()})
+        with st.spinner(f"Reading {sum(map(len, sset.senses.values()))} sentences through the concept dictionary…"):
+            found = sense_features(lm, sae, word, {k: list(v) for k, v in sset.senses.items()})
     except InputError as e:
         st.caption(str(e))
     else:
