@@ -1,10 +1,11 @@
 """Dialogues: read the seed texts as transcripts and see every turn as a point on a map."""
 import streamlit as st
 
-from app_pages.ui import models, widgets
+from app_pages.ui import concepts, models, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.live_class import lang
-from app_pages.ui.text import md_escape
+from app_pages.ui.text import md_escape, plain_md
+from latent.chart_words import tr
 from latent.core import project
 from latent.core.corpus import MAX_USER_CHARS, CorpusError, Dialogue, load_corpus, parse_upload, parse_user_text
 from latent.core.errors import LatentError
@@ -102,6 +103,45 @@ chart(fig, key="dialogue_map", on_select="rerun", selection_mode="points", theme
 recipe = make_recipe("dialogue_map", {**spec.to_dict(), "extra_dialogues": extra}, model=model)
 export_buttons(fig, df, recipe, key="export-map", stem="dialogue-map")
 
+
+st.subheader("Concepts: a turn's most active features")
+if not concepts.folder_for(models.model_name()):          # (no model load for a caption)
+    st.caption(f"No concept dictionary for {models.model_name()} yet, so no concepts beside this view (the Concepts page "
+               "says how to build one).")
+else:
+    co_lm = models.lm()
+    got = concepts.dictionary(co_lm)
+    if got:
+        sae, co_folder = got
+        turn_keys = [f"{r.dialogue}:{int(r.turn)}" for r in df.itertuples()]
+        names = {f"{r.dialogue}:{int(r.turn)}": f"{r.title} · turn {int(r.turn)} · {r.speaker}" for r in df.itertuples()}
+        if picked is not None and st.session_state.get("_map_co_picked") != picked:   # a clicked point picks the turn
+            st.session_state["_map_co_picked"] = picked
+            st.session_state["map_co_turn"] = f"{picked[0]}:{picked[1]}"
+        if st.session_state.get("map_co_turn") not in names:
+            st.session_state.pop("map_co_turn", None)
+        co_turn = st.selectbox("Turn", turn_keys, format_func=names.get, key="map_co_turn")
+        row = df.iloc[turn_keys.index(co_turn)]
+        from latent.concepts.beside import text_features  # noqa: PLC0415 - torch: only with a dictionary
+
+        try:
+            tf = text_features(co_lm, sae, str(row["text"]))
+        except LatentError as e:
+            st.caption(str(e))
+        else:
+            st.caption(f"The concept dictionary's features with the largest mean activation over this turn's {tf.n} tokens "
+                       f"(massive ones left out), read by {co_lm.name} at layer {sae.layer}, the dictionary's own layer"
+                       + (f" (the map's vectors come from layer {spec.layer})" if spec.source == "lm" else
+                          " (the map's vectors come from the sentence encoder)")
+                       + ". A value is the mean over all n tokens (0 where it does not fire); click a feature for its page.")
+            st.caption("Turn: " + plain_md(str(row["text"])[:200]))
+            concepts.links(tf)
+            concepts.figure(tf, tr("Most active features of this text at layer {layer} · n = {n} tokens", lang(),
+                                   layer=sae.layer, n=tf.n),
+                            concepts.recipe(co_lm, co_folder, "text", lang(), text=str(row["text"])),
+                            key="map_concepts", stem=f"turn-{co_turn.replace(':', '-')}-features", lang=lang(),
+                            caption="A bar is one feature of the dictionary; its length is the feature's mean activation over "
+                                    "the turn's tokens.")
 
 st.header("Read a dialogue")
 options = [d.id for d in corpus] + [d["id"] for d in extra]

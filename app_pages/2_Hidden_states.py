@@ -4,10 +4,12 @@ import time
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import models, queue, widgets
+from app_pages.ui import concepts, models, queue, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.live_class import lang
+from app_pages.ui.text import plain_md
 from latent.chart_words import tr
+from latent.concepts.beside import kept_reading, token_features
 from latent.core import project
 from latent.core.direction import DirectionError
 from latent.core.hidden import InputError
@@ -139,6 +141,47 @@ if sel:
     k2.caption("Logit lens: what the model would predict from this point")
     k2.dataframe(pd.DataFrame(lens_topk(lm, tm.vectors[sel[0]][None], k=10)[0], columns=["token", "prob"]),
                  hide_index=True)
+
+st.subheader("Concepts: a token's top features")
+got = concepts.dictionary(lm)
+if got:
+    sae, co_folder = got
+    if sel and st.session_state.get("_states_co_sel") != sel[0]:      # a clicked point picks the token below
+        st.session_state["_states_co_sel"] = sel[0]
+        st.session_state["states_co_prompt"] = int(tm.table.loc[sel[0], "text_index"])
+        st.session_state["states_co_token"] = int(tm.table.loc[sel[0], "token_index"])
+    if st.session_state.get("states_co_prompt") not in range(len(prompts)):
+        st.session_state["states_co_prompt"] = 0
+    o1, o2 = st.columns([3, 2])
+    co_prompt = o1.selectbox("Prompt", range(len(prompts)), format_func=lambda i: prompts[i][:80], key="states_co_prompt")
+    try:
+        toks = kept_reading(lm, sae, prompts[co_prompt]).tokens        # the model's tokens, as the map numbers them
+    except InputError as e:
+        st.caption(str(e))
+        toks = []
+    if st.session_state.get("states_co_token") not in range(len(toks)):
+        st.session_state["states_co_token"] = max(len(toks) - 1, 0)
+    co_token = o2.selectbox("Token", range(len(toks)), format_func=lambda i: f"{i}: {toks[i]!r}", key="states_co_token")
+    try:
+        if co_token is None:
+            raise InputError("That prompt has no tokens to read.")
+        tf = token_features(lm, sae, prompts[co_prompt], co_token)
+    except InputError as e:
+        st.caption(str(e))
+    else:
+        shown = ("; the map shows that layer too" if layer == sae.layer else
+                 f"; the map shows layer {layer}, a different one" if layer is not None else "; the map shows every layer")
+        st.caption(f"The concept dictionary's features most active on token {co_token} ("
+                   + plain_md(repr(toks[co_token])) + f"), read at "
+                   f"layer {sae.layer}, the dictionary's own layer, which may differ from the map's{shown}. n = 1 token; "
+                   "each value is the feature's "
+                   "activation there. Click a feature for its page (click a point on the map to pick its token here).")
+        concepts.links(tf)
+        concepts.figure(tf, tr("Top features of token {token} at layer {layer}", lang(), token=repr(toks[co_token]),
+                               layer=sae.layer),
+                        concepts.recipe(lm, co_folder, "token", lang(), text=prompts[co_prompt], position=co_token),
+                        key="states_concepts", stem=f"token-{co_token}-features", lang=lang(),
+                        caption="A bar is one feature of the dictionary; its length is the feature's activation on this token.")
 
 st.header("Logit lens")
 st.info(f"Readable next tokens appear only in the last few of {lm.n_layers} layers; early layers decode to noise, "

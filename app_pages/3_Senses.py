@@ -2,10 +2,13 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui import models
+from app_pages.ui import concepts, models
 from app_pages.ui.classroom import answer_hidden, hidden_note, hidden_text
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.live_class import lang
+from app_pages.ui.text import md_escape, plain_md
+from latent.chart_words import tr
+from latent.concepts.beside import sense_features
 from latent.core.hidden import InputError
 from latent.core.models import EMBEDDED
 from latent.recipes import make_recipe, sense_map_title
@@ -157,6 +160,33 @@ else:
             d3.success(f"Direction '{toward} − {away}' at layer {rep.layer} is ready on the Latent walk page.")
         except Exception as e:  # noqa: BLE001 - a zero direction, or equal senses
             d3.error(str(e))
+st.subheader("4 · Concepts: the features that fire on " + plain_md(word) + " in each sense")
+got = concepts.dictionary(lm)
+if got and hide_readouts:            # a sense's features name the answer as its readouts do
+    hidden_note()
+elif got:
+    sae, co_folder = got
+    try:
+        with st.spinner(f"Reading {sum(map(len, sset.senses.values()))} sentences through the concept dictionary…"):
+            found = sense_features(lm, sae, word, {k: list(v) for k, v in sset.senses.items()})
+    except InputError as e:
+        st.caption(str(e))
+    else:
+        st.caption(f"Per sense, the concept dictionary's features with the largest mean activation on '{word}' over that "
+                   f"sense's sentences (a sentence's value: the activation summed over the word's tokens), read at layer "
+                   f"{sae.layer}, the dictionary's own layer (the readouts above use layer {rep.layer}). n is the sentences "
+                   "where the word was found. Click a feature for its page.".replace(f"'{word}'", plain_md(word)))
+        cols = st.columns(min(len(found), 3))
+        for i, (sense, tf) in enumerate(found.items()):
+            with cols[i % len(cols)]:
+                st.markdown(f"**{md_escape(sense)}** · n = {tf.n} sentences")
+                concepts.links(tf, per_row=1)
+        concepts.figure(found, tr("Features on '{word}' per sense at layer {layer}", lang(), word=word, layer=sae.layer),
+                        concepts.recipe(lm, co_folder, "senses", lang(), word=word, senses=sset.senses),
+                        key="sn_concepts", stem=f"sense-features-{word}", lang=lang(),
+                        caption="A bar is one feature; its length is the feature's mean activation on the word over one "
+                                "sense's sentences (colour: the sense; n in the legend).")
+
 if len(rep.senses) >= MAX_SENSES:
     st.caption(f"At most {MAX_SENSES} senses per word.")
 

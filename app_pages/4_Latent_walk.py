@@ -23,8 +23,12 @@ ERRORS = (LatentError,)
 # a lesson step that asks whether the direction beats random ones keeps the texts and the verdict off screen
 hide_texts, hide_verdict = answer_hidden("walk_texts"), answer_hidden("walk_verdict")
 
+FEATURE = "concept feature"            # a dictionary feature's decoder direction (the Concepts page's "Steer with this feature")
+linked_feature = widgets.from_link("walk_feature")       # ?walk_source=concept+feature&walk_feature=N
+if linked_feature is not None:
+    st.session_state["walk_feature_link"] = linked_feature
 sources = ["preset", "two sets of texts", "direction file"] + (
-    ["from the Senses page"] if "walk_direction" in st.session_state else [])
+    ["from the Senses page"] if "walk_direction" in st.session_state else []) + [FEATURE]
 source = st.radio("Direction from", sources, key="walk_source", bind="query-params", horizontal=True)
 c = st.columns(4)
 method = c[1].radio("Vector", list(METHODS), index=METHODS.index(SweepSpec.method), key="walk_method", horizontal=True,
@@ -70,6 +74,38 @@ try:
         direction = Direction.from_npz_bytes(up.getvalue(), d_model=lm.d_model, n_layers=lm.n_layers)
         layer = direction.layer
         spec = SweepSpec.default(lm, None, source="direction")
+    elif source == FEATURE:
+        from app_pages.ui import concepts  # noqa: PLC0415 - torch-heavy concepts: only for this source
+        from latent.concepts.beside import feature_direction  # noqa: PLC0415 - as above
+        from latent.concepts.features import check_feature, kept_feature  # noqa: PLC0415 - as above
+
+        folder = str(st.session_state.get("walk_feature_folder") or "") or concepts.folder_for(lm.name)
+        if not folder:
+            st.info(f"No concept dictionary for {lm.name} yet, so there is no feature to steer with (the Concepts page says "
+                    "how to build one).")
+            st.stop()
+        from latent.concepts.features import kept_dictionary  # noqa: PLC0415 - as above
+
+        sae = kept_dictionary(lm, folder)
+        raw = st.session_state.pop("walk_feature_link", None)
+        if raw is not None or not 0 <= int(st.session_state.get("walk_feature", 0)) < sae.d_sae:
+            st.session_state["walk_feature"], feature_note = check_feature(
+                raw if raw is not None else st.session_state.get("walk_feature"), sae.d_sae)
+            if feature_note:
+                st.warning(feature_note)
+        feature = int(c[0].number_input(f"Feature (0 to {sae.d_sae - 1})", 0, sae.d_sae - 1, step=1, key="walk_feature"))
+        st.query_params["walk_feature"] = str(feature)
+        fp = kept_feature(lm, sae, feature)
+        direction = feature_direction(lm, sae, feature, label=fp.label, up=[t for t, _ in fp.up[:5]],
+                                      down=[t for t, _ in fp.down[:5]])
+        layer = direction.layer
+        spec = SweepSpec.default(lm, None, source="direction").replace(source="feature", feature=feature)
+        st.caption(f"Feature {feature} of the concept dictionary (label from top tokens: " + md_escape(fp.label)
+                   + f"): its decoder direction, added at layer {layer}, the dictionary's own layer. Strength is a fraction "
+                   "of that layer's typical token norm, as for every source. The verdict compares it with random directions "
+                   f"of the same norm ({spec.n_random}, on the same prompts, seeds and strengths); the data-shaped null "
+                   "mirrors a direction built from two sets of texts, so it does not apply here. The concept meter reads "
+                   "toward the tokens the feature pushes up and away from those it pushes down.")
     else:
         direction = st.session_state["walk_direction"]
         layer = direction.layer

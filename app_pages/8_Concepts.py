@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app_pages.site import page as site_page
 from app_pages.ui import models, widgets
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.live_class import lang
@@ -113,6 +114,24 @@ if page.contexts:
                "A row's name is its rank, its peak activation and which seed turn it is from.")
 else:
     st.info(f"Feature {feature} never fires on the {page.tokens:,} probe tokens.")
+st.markdown("**Activation bins** (contexts from every range of activations, not only the top)")
+if page.intervals:
+    top_act = max(c.activation for c in page.contexts) if page.contexts else None
+    for b in page.intervals:
+        st.caption(f"Activation in ({b.lo:.3g}, {b.hi:.3g}]: {b.n:,} of the {page.fired:,} probe tokens where it fires"
+                   + ("" if b.contexts else "; none here") + ".")
+        if b.contexts:
+            st.dataframe(shaded([list(zip(c.tokens, c.activations)) for c in b.contexts], top=top_act,
+                                index=[f"{c.activation:.3g} · text {c.text}" for c in b.contexts]),
+                         key=f"co_bin_{b.lo:.6g}")
+    st.caption(f"The feature's activations where it fires, cut into {len(page.intervals)} equal ranges from 0 to its "
+               "largest, strongest first; in each, a few contexts at evenly spaced ranks of that range (one per stretch of "
+               "text), shaded on the same scale as the top contexts. Weak firing often looks different from the top.")
+    export_buttons(density_figure(page, lang=lang()), page.intervals_table(), recipe("intervals"), key="co_x2",
+                   stem=f"feature-{feature}-bins")
+else:
+    st.caption("No bins: it never fires on the probe.")
+
 fig = density_figure(page, lang=lang())
 chart(fig, key="co_density", caption="A bar is a range of activations; its height is how many probe tokens fall in it, "
       "counting only tokens where the feature fires (the title gives how many it fires on, of all).")
@@ -130,6 +149,22 @@ st.caption("Up and down: the tokens whose logits this feature's direction raises
            "of the probe texts. Nearest: the features whose directions point most the same way (itself left out).")
 st.download_button("Save this feature's page (JSON)", json.dumps(page.to_json(), indent=1, ensure_ascii=False),
                    f"feature-{feature}.json", key="do_co_feature_json", on_click="ignore")
+
+
+
+def steer_with(f: int) -> None:
+    """The Latent walk, with this feature's decoder direction as its direction (and this dictionary)."""
+    st.session_state["walk_source"] = "concept feature"
+    st.session_state["walk_feature"] = int(f)
+    st.session_state["walk_feature_folder"] = folder
+
+
+if st.button("Steer with this feature", key="do_co_steer", type="primary",
+             help="Opens the Latent walk with this feature's decoder direction, at the dictionary's layer"):
+    steer_with(feature)
+    st.switch_page(site_page("Latent walk").file, query_params={"walk_source": "concept feature", "walk_feature": str(feature)})
+st.caption(f"Steer with this feature: the Latent walk adds its decoder direction at layer {sae.layer} while the model "
+           "writes, and compares it with random directions of the same norm.")
 
 # ------------------------------------------------------------------ live: your own text, a word's features
 st.subheader("3 · Try your own text")

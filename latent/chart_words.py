@@ -263,6 +263,21 @@ CHART_WORDS: dict[str, dict[str, str]] = {
         "es": "tamaño del mensaje en bytes (k × (índice de 2 bytes + valor fp16))"},
     "top-1 agreement with the full state": {"de": "Top-1-Übereinstimmung mit dem vollen Zustand",
                                             "es": "coincidencia top-1 con el estado completo"},
+    # Concepts: a feature's density histogram, the features beside the other views
+    "Feature {f}: fires on {fired} of {n} probe tokens ({share})": {
+        "de": "Merkmal {f}: aktiv auf {fired} von {n} Sonden-Tokens ({share})",
+        "es": "Rasgo {f}: se activa en {fired} de {n} tokens de sondeo ({share})"},
+    "activation": {"de": "Aktivierung", "es": "activación"},
+    "mean activation": {"de": "mittlere Aktivierung", "es": "activación media"},
+    "feature": {"de": "Merkmal", "es": "rasgo"},
+    "Top features of token {token} at layer {layer}": {"de": "Stärkste Merkmale des Tokens {token} in Schicht {layer}",
+                                                        "es": "Rasgos principales del token {token} en la capa {layer}"},
+    "Most active features of this text at layer {layer} · n = {n} tokens": {
+        "de": "Aktivste Merkmale dieses Texts in Schicht {layer} · n = {n} Tokens",
+        "es": "Rasgos más activos de este texto en la capa {layer} · n = {n} tokens"},
+    "Features on '{word}' per sense at layer {layer}": {"de": "Merkmale auf „{word}“ je Bedeutung in Schicht {layer}",
+                                                         "es": "Rasgos sobre «{word}» por sentido en la capa {layer}"},
+    "sense {sense} · n = {n} sentences": {"de": "Bedeutung {sense} · n = {n} Sätze", "es": "sentido {sense} · n = {n} frases"},
 }
 
 

@@ -229,14 +229,34 @@ def _claim(params: dict, res: Resources):
     return r.table, fig, r.verdict
 
 
-@register("concepts", ("density", "contexts"))
+@register("concepts", ("density", "contexts", "intervals", "token", "text", "senses"))
 def _concepts(params: dict, res: Resources):
-    from latent.concepts.features import kept_dictionary, kept_feature  # noqa: PLC0415 - torch-heavy, only for this kind
-    from latent.concepts.figures import activation_table, density_figure  # noqa: PLC0415 - as above
+    """A feature's page (``feature``: its density histogram, top contexts or activation bins), or the features
+    beside another view: a token's (``text``, ``position``), a text's (``text``) or each sense's (``word``,
+    ``senses``); every one from the dictionary in ``folder``, with the figure's words in ``lang``."""
+    from latent.concepts import beside  # noqa: PLC0415 - torch-heavy, only for this kind
+    from latent.concepts.features import kept_dictionary, kept_feature  # noqa: PLC0415 - as above
+    from latent.concepts.figures import activation_table, density_figure, features_figure  # noqa: PLC0415 - as above
 
     lm = res.lm()
-    page = kept_feature(lm, kept_dictionary(lm, params["folder"]), int(params["feature"]))
-    fig = density_figure(page)
-    if params["figure"] == "contexts":
+    sae = kept_dictionary(lm, params["folder"])
+    lang, figure = params.get("lang", "en"), params["figure"]
+    if figure == "token":
+        tf = beside.token_features(lm, sae, params["text"], int(params["position"]))
+        title = tr("Top features of token {token} at layer {layer}", lang, token=repr(tf.tokens[0]), layer=tf.layer)
+        return tf.table(), features_figure(tf, title, lang=lang), tf.note
+    if figure == "text":
+        tf = beside.text_features(lm, sae, params["text"])
+        title = tr("Most active features of this text at layer {layer} · n = {n} tokens", lang, layer=tf.layer, n=tf.n)
+        return tf.table(), features_figure(tf, title, lang=lang), tf.note
+    if figure == "senses":
+        found = beside.sense_features(lm, sae, params["word"], params["senses"])
+        title = tr("Features on '{word}' per sense at layer {layer}", lang, word=params["word"], layer=sae.layer)
+        return beside.senses_table(found), features_figure(found, title, lang=lang), " ".join(t.note for t in found.values() if t.note)
+    page = kept_feature(lm, sae, int(params["feature"]))
+    fig = density_figure(page, lang=lang)
+    if figure == "contexts":
         return activation_table([list(zip(c.tokens, c.activations)) for c in page.contexts]), fig, page.label
+    if figure == "intervals":
+        return page.intervals_table(), fig, page.label
     return page.histogram_table(), fig, page.label

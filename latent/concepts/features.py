@@ -187,6 +187,7 @@ class FeaturePage:
     down: list[tuple[str, float]]
     nearest: list[tuple[int, float]]
     texts: int = 0
+    intervals: list = field(default_factory=list)     # activation bins (:class:`Interval`), strongest first
 
     @property
     def density(self) -> float:
@@ -208,7 +209,17 @@ class FeaturePage:
                 "histogram": {"edges": [round(e, 6) for e in self.bins], "counts": self.counts,
                               "first_bin": "not active (activation 0)"},
                 "up": [[t, round(v, 6)] for t, v in self.up], "down": [[t, round(v, 6)] for t, v in self.down],
-                "nearest": [[f, round(c, 6)] for f, c in self.nearest]}
+                "nearest": [[f, round(c, 6)] for f, c in self.nearest],
+                "intervals": [i.to_json() for i in self.intervals]}
+
+    def intervals_table(self):
+        """The activation bins' contexts as numbers: one line per (interval, context, token, activation)."""
+        import pandas as pd  # noqa: PLC0415 - only the exports need it
+
+        return pd.DataFrame([{"interval": f"({b.lo:.4g}, {b.hi:.4g}]", "tokens_in_interval": b.n, "context": j, "text": c.text,
+                              "token": t, "activation": a}
+                             for b in self.intervals for j, c in enumerate(b.contexts) for t, a in zip(c.tokens, c.activations)],
+                            columns=["interval", "tokens_in_interval", "context", "text", "token", "activation"])
 
 
 def label_from_tokens(tokens, activations, n: int = 3) -> str:
@@ -257,7 +268,68 @@ def nearest_features(sae: SAE, feature: int, k: int = 5) -> list[tuple[int, floa
     return [(int(i), float(v)) for v, i in zip(top.values, top.indices)]
 
 
-def feature_page(lm, sae: SAE, feature: int, pr: Probe, *, top: int = 10, window: int = WINDOW, bins: int = 30) -> FeaturePage:
+def _context(pr: Probe, r: int, activation: float, act: dict, window: int) -> Context:
+    """The context around probe token ``r``: ``window`` tokens either side within its text."""
+    same = np.flatnonzero(pr.text_index == pr.text_index[r])
+    lo, hi = max(same[0], r - window), min(same[-1], r + window)
+    idx = range(lo, hi + 1)
+    return Context(int(pr.text_index[r]), int(pr.position[r]), float(activation), [pr.tokens[i] for i in idx],
+                   [None if pr.massive[i] else float(act.get(i, 0.0)) for i in idx], int(r - lo))
+
+
+def _distinct(pr: Probe, rows, vals, order, window: int, limit: int, act: dict) -> list[Context]:
+    """Up to ``limit`` contexts for the entries ``order`` (indices into rows/vals), one per stretch of text."""
+    out, used = [], set()
+    for j in order:
+        r = int(rows[j])
+        key = (int(pr.text_index[r]), int(pr.position[r]) // max(1, window))
+        if key in used:                   # one context per stretch of text
+            continue
+        used.add(key)
+        out.append(_context(pr, r, float(vals[j]), act, window))
+        if len(out) >= limit:
+            break
+    return out
+
+
+@dataclass
+class Interval:
+    """One activation interval of a feature (like Neuronpedia's activation bins): the tokens whose activation
+    lies in ``(lo, hi]``, how many there are, and a few of their contexts spread over the interval."""
+
+    lo: float
+    hi: float
+    n: int
+    contexts: list[Context]
+
+    def to_json(self) -> dict:
+        return {"lo": round(self.lo, 6), "hi": round(self.hi, 6), "n": self.n, "contexts": [c.to_json() for c in self.contexts]}
+
+
+def intervals(pr: Probe, feature: int, *, n_bins: int = 4, per_bin: int = 3, window: int = WINDOW) -> list[Interval]:
+    """The feature's activations where it fires, cut into ``n_bins`` equal intervals of (0, max], strongest
+    first; in each, up to ``per_bin`` contexts at evenly spaced ranks of the interval's tokens (the strongest,
+    the weakest and between; one per stretch of text), so the page shows what weak firing looks like, not only
+    the top. An interval with no tokens is kept, with n = 0."""
+    rows, vals = pr.of(int(feature))
+    if not len(vals):
+        return []
+    act = dict(zip(rows.tolist(), vals.tolist()))
+    top = float(vals.max())
+    edges = np.linspace(0.0, top, n_bins + 1)
+    out = []
+    for b in range(n_bins, 0, -1):
+        lo, hi = float(edges[b - 1]), float(edges[b])
+        inside = np.flatnonzero((vals > lo) & (vals <= hi)) if b < n_bins else np.flatnonzero(vals > lo)
+        order = inside[np.argsort(-vals[inside], kind="stable")]
+        spread = order[np.unique(np.linspace(0, len(order) - 1, min(len(order), 4 * per_bin)).round().astype(int))] \
+            if len(order) else order
+        out.append(Interval(lo, hi, int(len(inside)), _distinct(pr, rows, vals, spread, window, per_bin, act)))
+    return out
+
+
+def feature_page(lm, sae: SAE, feature: int, pr: Probe, *, top: int = 10, window: int = WINDOW, bins: int = 30,
+                 n_intervals: int = 4, per_interval: int = 3) -> FeaturePage:
     """The page of ``feature`` over the probe ``pr``."""
     if not 0 <= int(feature) < sae.d_sae:
         raise DictionaryError(f"Feature {feature} is out of range: this dictionary has features 0 to {sae.d_sae - 1}.")
@@ -265,20 +337,7 @@ def feature_page(lm, sae: SAE, feature: int, pr: Probe, *, top: int = 10, window
     rows, vals = pr.of(f)
     order = np.argsort(-vals, kind="stable")
     act = dict(zip(rows.tolist(), vals.tolist()))
-    contexts, used = [], set()
-    for j in order:
-        r = int(rows[j])
-        key = (int(pr.text_index[r]), int(pr.position[r]) // max(1, window))
-        if key in used:                   # one context per stretch of text
-            continue
-        used.add(key)
-        same = np.flatnonzero(pr.text_index == pr.text_index[r])
-        lo, hi = max(same[0], r - window), min(same[-1], r + window)
-        idx = range(lo, hi + 1)
-        contexts.append(Context(int(pr.text_index[r]), int(pr.position[r]), float(vals[j]), [pr.tokens[i] for i in idx],
-                                [None if pr.massive[i] else float(act.get(i, 0.0)) for i in idx], int(r - lo)))
-        if len(contexts) >= top:
-            break
+    contexts = _distinct(pr, rows, vals, order, window, top, act)
     n = pr.n_kept
     if len(vals):
         edges = np.linspace(0.0, float(vals.max()) * (1 + 1e-9), bins + 1)
@@ -289,7 +348,8 @@ def feature_page(lm, sae: SAE, feature: int, pr: Probe, *, top: int = 10, window
     up, down = pushed_tokens(lm, sae, f, among=pr.token_ids or None)
     label = label_from_tokens([c.tokens[c.peak] for c in contexts], [c.activation for c in contexts])
     return FeaturePage(lm.name, int(sae.layer), f, sae.d_sae, label, contexts, int(len(vals)), n,
-                       [float(e) for e in edges], counts, up, down, nearest_features(sae, f), len(pr.texts))
+                       [float(e) for e in edges], counts, up, down, nearest_features(sae, f), len(pr.texts),
+                       intervals(pr, f, n_bins=n_intervals, per_bin=per_interval, window=window))
 
 
 def kept_feature(lm, sae: SAE, feature: int, texts: list[str] | None = None) -> FeaturePage:

@@ -80,3 +80,25 @@ def card_table(card: dict) -> pd.DataFrame:
                      "interval": (card.get("trained", {}).get(k) or {}).get("interval", ""),
                      "means": card.get("definitions", {}).get(k, "")})
     return pd.DataFrame(rows)
+
+
+def features_figure(found, title: str, lang: str = "en") -> go.Figure:
+    """The features beside a view as horizontal bars: one :class:`~latent.concepts.beside.TopFeatures` (a token,
+    a text), or a dict of them (per sense: one bar group per sense, its n in the legend). ``title`` is already in
+    ``lang`` (the caller fills the template with the token, word or layer)."""
+    groups = found if isinstance(found, dict) else {None: found}
+    fig = go.Figure()
+    for name, tf in groups.items():
+        value = tr("activation", lang) if tf.what == "token" else tr("mean activation", lang)
+        fig.add_trace(go.Bar(
+            y=[f"{tr('feature', lang)} {f}" for f, _, _ in tf.features], x=[v for _, v, _ in tf.features], orientation="h",
+            name=tr("sense {sense} · n = {n} sentences", lang, sense=name, n=tf.n) if name is not None else value,
+            customdata=[[k, tf.n] for _, _, k in tf.features],
+            hovertemplate=f"%{{y}}: %{{x:.3g}} ({value}; n = %{{customdata[1]}})<extra></extra>"))
+    base_layout(fig, title)
+    fig.update_layout(showlegend=isinstance(found, dict), barmode="group", height=160 + 28 * max(
+        (len(t.features) for t in groups.values()), default=1) * max(1, len(groups) // 2))
+    fig.update_xaxes(title=tr("activation", lang) if not isinstance(found, dict) and found.what == "token"
+                     else tr("mean activation", lang), showticklabels=True)
+    fig.update_yaxes(autorange="reversed", showticklabels=True)
+    return fig

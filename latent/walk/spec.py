@@ -28,7 +28,8 @@ from latent.walk.paths import N_RANDOM, Sweep, sweep
 from latent.walk.presets import DEFAULT_PRESET, build, load_presets, preset_setting
 from latent.walk.steer import check_strengths
 
-SOURCES = ("preset", "texts", "direction")   # a preset; two sets of texts; a Direction the caller gives (a file, the Senses page's)
+SOURCES = ("preset", "texts", "direction", "feature")   # a preset; two sets of texts; a Direction the caller gives (a file,
+# the Senses page's); a concept dictionary's feature (its decoder direction, which the caller gives: latent.concepts.beside)
 METHODS = ("mean", "pca")
 POSITIONS = ("all", "first")
 POOLINGS = ("mean", "last")
@@ -67,6 +68,7 @@ class SweepSpec:
     n_random: int = N_RANDOM                   # random directions of the same norm, run on every prompt × seed × strength
     n_splits: int = N_SPLITS                   # data-null directions (a direction from texts): 0, or 2 or more
     neutral: tuple[str, ...] = ()              # their neutral texts (empty: the shipped set, assets/walk_neutral.json)
+    feature: int | None = None                 # source "feature": the dictionary feature whose decoder direction is walked
 
     def __post_init__(self):
         def put(name, value):
@@ -78,6 +80,12 @@ class SweepSpec:
             presets = load_presets()
             if self.preset not in presets:
                 raise InputError(f"Unknown preset {self.preset!r}. Must be one of: {', '.join(presets)}")
+        if self.source == "feature":
+            if self.feature is None:
+                raise InputError("A sweep along a dictionary feature needs the feature's number.")
+            put("feature", _whole(self.feature, "feature", lo=0))
+        elif self.feature is not None:
+            raise InputError(f"feature is for the source 'feature', not {self.source!r}.")
         put("positive", _texts(self.positive, "positive"))
         put("negative", _texts(self.negative, "negative"))
         if self.source == "texts" and not (self.positive and self.negative):
@@ -146,6 +154,9 @@ class SweepSpec:
         if self.source == "texts":
             return Direction.from_texts(lm, list(self.positive), list(self.negative), layer, method=self.method,
                                         pooling=self.pooling, keep_massive=self.keep_massive)
+        if self.source == "feature":
+            raise InputError("A sweep along a dictionary feature needs its direction (the Concepts page's, or "
+                             "latent.concepts.beside.feature_direction).")
         raise InputError("A sweep from a direction needs the direction (a file, or the Senses page's).")
 
     def run(self, lm, encoder, *, direction: Direction | None = None, runner=None, on_token=None) -> Sweep:

@@ -1,5 +1,6 @@
 """The charts' own words in German and Spanish: every word in every language, and every figure builder (Senses,
-Latent walk, Seed claims and each claim's chart, Dialogues and Home's tour map, Hidden states and the logit lens)
+Latent walk, Seed claims and each claim's chart, Dialogues and Home's tour map, Hidden states and the logit lens,
+Concepts: a feature's density and the features beside the other views)
 speaks ``lang`` in its title, axes, notes, legend and hover text, while names and model text stay as they are."""
 from types import SimpleNamespace
 
@@ -192,6 +193,38 @@ def _sparse_messages(lang):
     return _claim("sparse_messages")(SimpleNamespace(table=pd.DataFrame(rows), numbers=numbers), lang=lang)
 
 
+def _density(lang):
+    from latent.concepts.figures import density_figure
+
+    page = SimpleNamespace(bins=[0.0, 1.0, 2.0], counts=[90, 6, 4], feature=7, fired=10, tokens=100, density=0.1)
+    return density_figure(page, lang=lang)
+
+
+def _token_features(lang):
+    from latent.concepts.beside import TopFeatures
+    from latent.concepts.figures import features_figure
+
+    tf = TopFeatures("token", 12, 1, [(7, 3.5, 1), (2, 1.0, 1)], [" queen"])
+    return features_figure(tf, tr("Top features of token {token} at layer {layer}", lang, token="' queen'", layer=12), lang=lang)
+
+
+def _text_features(lang):
+    from latent.concepts.beside import TopFeatures
+    from latent.concepts.figures import features_figure
+
+    tf = TopFeatures("text", 12, 40, [(7, 0.5, 9)])
+    return features_figure(tf, tr("Most active features of this text at layer {layer} · n = {n} tokens", lang, layer=12, n=40),
+                           lang=lang)
+
+
+def _sense_features(lang):
+    from latent.concepts.beside import TopFeatures
+    from latent.concepts.figures import features_figure
+
+    found = {"bee": TopFeatures("sense", 12, 3, [(7, 2.0, 3)]), "monarch": TopFeatures("sense", 12, 2, [(4, 1.0, 1)])}
+    return features_figure(found, tr("Features on '{word}' per sense at layer {layer}", lang, word="queen", layer=12), lang=lang)
+
+
 # per figure: the words each language must show, by part of the figure
 EXPECT = {
     "sense map": (_sense_map, {"de": {"title": "Bedeutungskarte in Schicht 3", "legend": "Kontextschritte",
@@ -252,6 +285,20 @@ EXPECT = {
                                                         "axes": "tamaño del mensaje en bytes",
                                                         "legend": "estado medio (suelo): banda del 95 %",
                                                         "hover": "coincidencia"}}),
+    "concept density": (_density, {"de": {"title": "Merkmal 7: aktiv auf 10 von 100 Sonden-Tokens", "axes": "Aktivierung"},
+                                   "es": {"title": "Rasgo 7: se activa en 10 de 100 tokens de sondeo", "axes": "activación"}}),
+    "token features": (_token_features, {"de": {"title": "Stärkste Merkmale des Tokens ' queen' in Schicht 12",
+                                                "axes": "Aktivierung", "hover": "Aktivierung"},
+                                         "es": {"title": "Rasgos principales del token ' queen' en la capa 12",
+                                                "axes": "activación", "hover": "activación"}}),
+    "text features": (_text_features, {"de": {"title": "Aktivste Merkmale dieses Texts in Schicht 12 · n = 40 Tokens",
+                                              "axes": "mittlere Aktivierung"},
+                                       "es": {"title": "Rasgos más activos de este texto en la capa 12 · n = 40 tokens",
+                                              "axes": "activación media"}}),
+    "sense features": (_sense_features, {"de": {"title": "Merkmale auf „queen“ je Bedeutung in Schicht 12",
+                                                "legend": "Bedeutung bee · n = 3 Sätze", "hover": "mittlere Aktivierung"},
+                                         "es": {"title": "Rasgos sobre «queen» por sentido en la capa 12",
+                                                "legend": "sentido bee · n = 3 frases", "hover": "activación media"}}),
 }
 
 

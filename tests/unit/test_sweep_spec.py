@@ -99,6 +99,7 @@ def test_an_old_recipes_fields_are_read_as_the_specs():
     lambda lm: SweepSpec.default(lm, PRESET),
     lambda lm: SweepSpec.default(lm, None).replace(method="pca", pooling="last", seeds=(3, 4), do_sample=False),
     lambda lm: SweepSpec.default(lm, None, source="direction").replace(positions="first", n_random=0),
+    lambda lm: SweepSpec.default(lm, None, source="direction").replace(source="feature", feature=7),
 ])
 def test_to_dict_and_from_dict_round_trip(tiny_lm, make):
     spec = make(tiny_lm)
@@ -141,6 +142,9 @@ def test_a_sweeps_recipe_replays_to_the_same_table_and_its_records_read_the_summ
     ({"layer": 0}, "layer 0 is out of range"),
     ({"do_sample": "yes"}, "do_sample must be true or false"),
     ({"n_randm": 3}, "Unknown sweep setting 'n_randm'"),
+    ({"source": "feature"}, "needs the feature's number"),
+    ({"source": "feature", "feature": -1}, "feature -1 is out of range"),
+    ({"source": "texts", "positive": ["a"], "negative": ["b"], "feature": 3}, "feature is for the source 'feature'"),
 ])
 def test_a_bad_value_is_one_clear_error(d, msg):
     with pytest.raises((InputError, DirectionError), match=msg):
@@ -158,3 +162,5 @@ def test_a_bad_recipe_and_a_layer_the_model_lacks_are_clear_errors(tiny_lm):
         SweepSpec(layer=1).run(tiny_lm, _Enc(), direction=d)
     with pytest.raises(InputError, match="needs the direction"):
         SweepSpec().run(tiny_lm, _Enc())
+    with pytest.raises(InputError, match="dictionary feature needs its direction"):
+        SweepSpec(source="feature", feature=2).run(tiny_lm, _Enc())
