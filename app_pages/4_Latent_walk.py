@@ -31,8 +31,10 @@ sources = ["preset", "two sets of texts", "direction file"] + (
     ["from the Senses page"] if "walk_direction" in st.session_state else []) + [FEATURE]
 source = st.radio("Direction from", sources, key="walk_source", bind="query-params", horizontal=True)
 c = st.columns(4)
+from_texts = source in ("preset", "two sets of texts")      # the method, and the data-shaped null, apply to these only
 method = c[1].radio("Vector", list(METHODS), index=METHODS.index(SweepSpec.method), key="walk_method", horizontal=True,
-                    help="mean difference of the two sets, or the first principal component of paired differences (repeng)")
+                    help="mean difference of the two sets, or the first principal component of paired differences (repeng)"
+                    ) if from_texts else SweepSpec.method
 positions = c[2].radio("Add at", list(POSITIONS), index=POSITIONS.index(SweepSpec.positions), key="walk_positions", horizontal=True,
                        format_func={"all": "every position", "first": "first position (ActAdd)"}.get)
 if positions == "first":
@@ -132,12 +134,14 @@ tokens = g[1].slider("New tokens", 5, 120, spec.max_new_tokens, key="walk_tokens
 seed = int(g[2].number_input("First seed", 0, 10_000, spec.seeds[0], key="walk_seed"))
 n_seeds = int(g[3].number_input("Seeds per prompt", 1, 3, len(spec.seeds), key="walk_seeds"))
 sample = g[3].toggle("Sample", value=spec.do_sample, key="walk_sample", help="Off: greedy decoding, which makes the seeds one.")
-with st.expander("Data-shaped null: its neutral texts"):
-    neutral_text = st.text_area(
-        "Neutral sentences, one per line (empty: the shipped set of everyday sentences)", "", key="walk_neutral",
-        max_chars=50_000, height=120,
-        help="A direction built from two sets of texts is also compared with directions built the same way from two "
-             f"random halves of these sentences ({spec.n_splits} splits). Use sentences about nothing in particular.")
+neutral_text = ""
+if from_texts:
+    with st.expander("Data-shaped null: its neutral texts"):
+        neutral_text = st.text_area(
+            "Neutral sentences, one per line (empty: the shipped set of everyday sentences)", "", key="walk_neutral",
+            max_chars=50_000, height=120,
+            help="A direction built from two sets of texts is also compared with directions built the same way from two "
+                 f"random halves of these sentences ({spec.n_splits} splits). Use sentences about nothing in particular.")
 neutral = neutral_lines(neutral_text)
 inputs = (tuple(prompts), strength_text, tokens, seed, n_seeds, sample, positions, direction.layer,
           direction.vector.tobytes(), neutral)
