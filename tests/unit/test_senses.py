@@ -100,6 +100,21 @@ def test_builtin_sets_shape():
         get_builtin("zebra")
 
 
+def test_every_built_in_word_has_held_out_sentences_outside_every_fit():
+    """Issue 37, item 7: at least five held-out sentences per sense for every shipped word, each with the word
+    in it, none also a sentence of any shipped set (they check a printed p; they never enter a centroid)."""
+    from latent.senses.sets import heldout_sentences
+
+    sets = builtin_sets()
+    fit = {t for s in sets.values() for v in s.senses.values() for t in v}
+    for w, s in sets.items():
+        held = heldout_sentences(w, s.names)
+        per = {n: [t for m, t in held if m == n] for n in s.names}
+        assert all(len(v) >= 5 for v in per.values()), (w, {n: len(v) for n, v in per.items()})
+        assert all(find_word(t, w) is not None for _, t in held), w
+        assert not {t for _, t in held} & fit, w
+
+
 def test_readout_texts():
     (t, span), = readout_texts(["The Queen waved"], "queen", "echo")
     assert t.endswith("\nThe queen") and t[span[0]:span[1]] == "queen"
