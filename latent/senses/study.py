@@ -117,6 +117,10 @@ class SenseReport:
              f"(95th percentile of {len(self.null_max_accuracy)} shuffles): ")
         s += "the separation is real, not layer-picking." if self.nested_accuracy > self.null_accuracy_p95 else \
             "the separation does not clear the null."
+        if self.layer != self.best_layer and self.abstention is not None:
+            s += (f" Contexts are read at layer {self.layer}, where the naming rule names the most of the set's own "
+                  f"sentences ({self.abstention.coverage:.0%}) while staying right on at least 95 % of them: chosen on "
+                  "the set and the sense-free contexts only.")
         for name, v in self.baselines.items():
             s += f" Control, {name}: {float(np.max(v)):.2f}."
         if self.readout == "echo":
@@ -347,6 +351,32 @@ def abstention(S_loo_layer: np.ndarray, labels: np.ndarray, null_top: np.ndarray
                       threshold_ci, N_BOOT_THRESHOLD)
 
 
+GOAL_SELECTIVE, GOAL_NULL = 0.95, 0.10   # the rule's targets: right on ≥ 95 % of what it names, ≤ 10 % sense-free named
+
+
+def coverage_layer(S_loo: np.ndarray, labels: np.ndarray, null_top: np.ndarray, separable: np.ndarray, best: int) -> int:
+    """The layer a set's steps are read at when none is asked for: where the abstention rule names the most of
+    the set's own sentences (each left out of its centroid, ``S_loo (sentences, layers, senses)``) while staying
+    right on at least :data:`GOAL_SELECTIVE` of them and naming at most :data:`GOAL_NULL` of the sense-free
+    contexts (cross-fitted; ``null_top (contexts, layers)``), at a layer that separates beyond shuffled labels.
+    Chosen on the fit sentences and the sense-free contexts only, never on held-out sentences; ties go to
+    ``best`` (the best-separating layer), then to higher accuracy; ``best`` where no layer qualifies.
+
+    >>> S = np.zeros((4, 2, 2)); S[:, 1] = [[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]]
+    >>> coverage_layer(S, np.array([0, 1, 0, 1]), np.full((40, 2), 0.3), np.array([False, True]), 0)
+    1
+    """
+    acc = (S_loo.argmax(-1) == labels[:, None]).mean(0)
+    ok = []
+    for li in range(S_loo.shape[1]):
+        if not separable[li]:
+            continue
+        a = abstention(S_loo[:, li], labels, null_top[:, li], True)
+        if a.coverage > 0 and a.selective_accuracy >= GOAL_SELECTIVE and a.null_named_rate <= GOAL_NULL:
+            ok.append((a.coverage, li == best, float(acc[li]), li))
+    return max(ok)[3] if ok else best
+
+
 def crossfit_named(null_top: np.ndarray, seed: int = 0) -> np.ndarray:
     """Per sense-free context, whether the rule names it with the threshold taken from the *other* half of
     those contexts (seeded halves), so none is judged by a cut-off it helped set."""
@@ -503,13 +533,14 @@ def fit_senses(lm, sset: SenseSet, *, readout: str = "echo", layer: int | None =
     acc = (S_loo.argmax(-1) == labels[:, None]).mean(0)
     sil = silhouette(X, labels)
     best = int(layers[int(np.lexsort((-sil, -acc))[0])])                        # accuracy, then silhouette
-    use = best if layer is None else layer
     temps = np.array([cal.fit_temperature(S_loo[:, li], labels) for li in range(len(layers))])
     mean, C = centroids(X, labels, K)
     sims_n = np.einsum("qld,lkd->qlk", _center_unit(N, mean), C)
-    null_top = sims_n[:, use].max(-1)         # each sense-free context's cosine to its nearest sense
     shuffled = cal.shuffled_max_accuracy(X, labels, K, n_perm=n_perm)
-    rule = abstention(S_loo[:, use], labels, null_top, bool(acc[use] > np.quantile(shuffled, 0.95)))
+    separable = acc > np.quantile(shuffled, 0.95)
+    use = coverage_layer(S_loo, labels, sims_n.max(-1), separable, best) if layer is None else layer
+    null_top = sims_n[:, use].max(-1)         # each sense-free context's cosine to its nearest sense
+    rule = abstention(S_loo[:, use], labels, null_top, bool(separable[use]))
     baselines = {"appended unrelated word (The weather)": cal.loo_accuracy(
         word_states(lm, [s for _, s in sents], sset.word, readout="echo", pooling=pooling, echo_word="weather"),
         labels, K)}

@@ -85,6 +85,9 @@ def test_uninformative_contexts_are_unclear_and_calibration_holds(model, request
     assert np.all(again.orders.share_mean <= 1) and np.all(again.orders.share_mean >= 0)
 
 
+GOAL_MET = {"real_lm"}   # queen's abstention meets coverage ≥ 0.8 at selective accuracy ≥ 0.95, ≤ 0.1 sense-free named
+
+
 # Gemma's half in make test-all (docs/testing.md): SmolLM2's here, and Gemma's calibration and margins below stay in CI
 @pytest.mark.parametrize("model", ["real_lm", pytest.param("gemma_lm", marks=pytest.mark.full)])
 def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unclear(model, request):
@@ -99,6 +102,8 @@ def test_the_abstention_rule_states_its_coverage_and_a_shuffled_sense_set_is_unc
     assert a.separable and a.n == len(rep.sentences) and a.n_null >= 50
     assert a.coverage_ci[0] <= a.coverage <= a.coverage_ci[1] and a.null_ci[0] <= a.null_named_rate <= a.null_ci[1]
     assert a.null_named_rate <= 1 - NULL_LEVEL + 0.1                      # about 1 in 20 sense-free contexts named
+    if model in GOAL_MET:       # issue 37, item 7's goal, where it is met (docs/claims.md: Gemma's queen is still short)
+        assert a.coverage >= 0.8 and a.selective_accuracy >= 0.95 and a.null_named_rate <= 0.1, a.to_json()
     j = rep.to_json()
     assert {"rule", "threshold", "coverage", "selective_accuracy", "null_named_rate", "n"} <= set(j["abstention"])
     for step in j["steps"]:                                # an unclear or barely named step has no probabilities

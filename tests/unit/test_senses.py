@@ -100,6 +100,21 @@ def test_builtin_sets_shape():
         get_builtin("zebra")
 
 
+def test_every_built_in_word_has_held_out_sentences_outside_every_fit():
+    """Issue 37, item 7: at least five held-out sentences per sense for every shipped word, each with the word
+    in it, none also a sentence of any shipped set (they check a printed p; they never enter a centroid)."""
+    from latent.senses.sets import heldout_sentences
+
+    sets = builtin_sets()
+    fit = {t for s in sets.values() for v in s.senses.values() for t in v}
+    for w, s in sets.items():
+        held = heldout_sentences(w, s.names)
+        per = {n: [t for m, t in held if m == n] for n in s.names}
+        assert all(len(v) >= 5 for v in per.values()), (w, {n: len(v) for n, v in per.items()})
+        assert all(find_word(t, w) is not None for _, t in held), w
+        assert not {t for _, t in held} & fit, w
+
+
 def test_readout_texts():
     (t, span), = readout_texts(["The Queen waved"], "queen", "echo")
     assert t.endswith("\nThe queen") and t[span[0]:span[1]] == "queen"
@@ -348,3 +363,35 @@ def test_the_pull_line_prints_no_probability_above_what_held_out_accuracy_suppor
     rep.steps[-1].probs[li, k] = 0.998
     line = rep.pull(rep.target())
     assert "→ ≥ 0.80 over the steps" in line and "1.00" not in line
+
+
+def test_the_default_layer_names_the_most_sentences_while_staying_right_and_falls_back_to_the_best_layer():
+    """Issue 37, item 7: with no layer asked for, steps are read where the abstention rule covers the most of the
+    set's own (left-out) sentences at selective accuracy ≥ 0.95 and ≤ 0.1 sense-free named; a layer that covers
+    more but names wrongly, or does not separate, is passed over; with none qualifying, the best layer."""
+    from latent.senses.study import coverage_layer
+
+    labels = np.repeat([0, 1], 10)
+    own = np.where(np.eye(2)[labels] > 0, 0.8, 0.1)                     # right, far above the sense-free contexts
+    S = np.stack([own * 0.5, own, own[:, ::-1]], axis=1)                  # (20, 3 layers, 2)
+    null = np.tile(np.linspace(0.0, 0.45, 40)[:, None], (1, 3))          # 95 % point ≈ 0.43
+    sep = np.array([True, True, True])
+    assert coverage_layer(S, labels, null, sep, best=0) == 1             # layer 0 names none (0.4 < 0.43)
+    assert coverage_layer(S, labels, null, np.array([True, False, True]), best=0) == 0   # 2 names all, all wrong
+    S[:, 0] = own                                                          # a tie at full coverage goes to best
+    assert coverage_layer(S, labels, null, sep, best=0) == 0 and coverage_layer(S, labels, null, sep, best=1) == 1
+
+
+def test_fit_senses_reads_steps_at_the_coverage_layer_unless_a_layer_is_asked_for(tiny_lm):
+    from latent.senses import calibration as cal
+    from latent.senses.sets import _center_unit as _center
+    from latent.senses.sets import get_builtin
+    from latent.senses.study import coverage_layer, fit_senses
+
+    sset = get_builtin("bank")
+    f = fit_senses(tiny_lm, sset, n_perm=20)
+    S_loo = cal.loo_sims(f.X, f.labels, len(f.names))
+    N = word_states(tiny_lm, f.nulls, "bank")
+    null = np.einsum("qld,lkd->qlk", _center(N, f.mean), f.C).max(-1)
+    assert f.use == coverage_layer(S_loo, f.labels, null, f.accuracy > np.quantile(f.shuffled, 0.95), f.best)
+    assert fit_senses(tiny_lm, sset, layer=1, n_perm=20).use == 1
