@@ -331,3 +331,39 @@ def test_the_pipeline_end_to_end_through_the_cli(tiny_lm, tmp_path, monkeypatch,
 
     assert cli.main([*argv[:-8], "--layer", "9"]) == 2
     assert "Layer 9 is out of range" in capsys.readouterr().err
+
+
+def test_the_hand_written_gradients_are_autograds_through_the_dense_form():
+    """train() writes each step's gradients by hand, through the active features only; they must equal autograd's
+    through the dense TopK form (the reconstruction loss and the AuxK loss on the dead features)."""
+    from latent.concepts.sae import _step_grads  # noqa: PLC0415 - a private helper, checked here
+
+    X, _ = sparse_data(n=64, d=16, m=8)
+    x = torch.from_numpy(X)
+    g = torch.Generator().manual_seed(3)
+    W = torch.randn(40, 16, generator=g)
+    W /= W.norm(dim=1, keepdim=True)
+    sae = SAE(W.T.clone() * 0.7, W, torch.randn(40, generator=g) * 0.1, x.mean(0) + 0.05, k=4)
+    var = ((x - x.mean(0)) ** 2).sum(1).mean()
+    since = torch.tensor([0] * 30 + [1000] * 10)                   # the last ten features: dead unless they fire now
+    with torch.no_grad():
+        err, fired = _step_grads(sae, x, 4, var, since, 1000, 6, 0.5)
+    hand = {n: getattr(sae, n).grad.clone() for n in ("W_enc", "W_dec", "b_enc", "b_dec")}
+
+    for p in (sae.W_enc, sae.W_dec, sae.b_enc, sae.b_dec):
+        p.grad = None
+        p.requires_grad_(True)
+    pre = sae.pre_acts(x)
+    a = sae.activate(pre)
+    e = x - (a @ sae.W_dec + sae.b_dec)
+    loss = (e ** 2).sum(1).mean() / var
+    dead = ~(a > 0).any(0) & (since + len(x) >= 1000)
+    assert dead.sum() > 0 and torch.equal(fired, (a > 0).any(0))
+    masked = torch.where(dead[None], pre, torch.full_like(pre, -float("inf")))
+    top = torch.topk(masked, min(6, int(dead.sum())), dim=-1)
+    za = torch.zeros_like(pre).scatter_(-1, top.indices, torch.relu(top.values))
+    loss = loss + 0.5 * ((e.detach() - za @ sae.W_dec) ** 2).sum(1).mean() / var
+    loss.backward()
+    assert torch.allclose(err, e.detach(), atol=1e-5)
+    for n, h in hand.items():
+        assert torch.allclose(h, getattr(sae, n).grad, atol=1e-5, rtol=1e-4), n
