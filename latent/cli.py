@@ -445,6 +445,8 @@ def _concepts_args(p):
     b.add_argument("--batch", type=int, default=1024, help="states per step (default 1024)")
     b.add_argument("--lr", type=float, help="learning rate (default 2e-4 / sqrt(d_sae / 16384))")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--splice-tokens", type=int, default=None, help="the card's splice figures (loss recovered, KL) on a seeded share of "
+                   "the held-out texts up to this many tokens (default: all; five model passes each)")
     b.add_argument("--json", action="store_true", help="(output is always JSON)")
     c = sub.add_parser("card", help="a dictionary's quality card: the one its build wrote, or computed with --model")
     _model_args(c)
@@ -452,6 +454,7 @@ def _concepts_args(p):
     c.add_argument("--texts", help="held-out texts, one per line (default: the folder's heldout.txt)")
     c.add_argument("--layer", type=int, help="the layer it reads, where the folder does not say")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--splice-tokens", type=int, default=None, help="as its build had it (default: the folder's card.json says, else all)")
     c.add_argument("--json", action="store_true")
 
 
@@ -472,7 +475,8 @@ def cmd_concepts(args):
             texts, split_held = split_mix(mixed, corpus, count, seed=args.seed)
             held = held or split_held
         b = build_concepts(lm, texts, args.out, layer=args.layer, d_sae=args.d_sae, k=args.k, steps=args.steps,
-                           batch=args.batch, lr=args.lr, seed=args.seed, heldout_texts=held, corpus=corpus, progress=Progress())
+                           batch=args.batch, lr=args.lr, seed=args.seed, heldout_texts=held, corpus=corpus,
+                           splice_tokens=args.splice_tokens, progress=Progress())
         print(f"wrote {b.folder}", file=sys.stderr)
         _emit(b.to_json())
         return
@@ -485,7 +489,13 @@ def cmd_concepts(args):
     texts = read_texts(args.texts or folder / CONCEPTS_HELDOUT)
     lm = _lm(args)
     sae = load_dictionary(folder, d_model=lm.d_model, n_layers=lm.n_layers, layer=args.layer)
-    card = kept_card(lm, sae, texts, seed=args.seed)
+    limit = args.splice_tokens
+    if limit is None and (folder / "card.json").exists():      # recompute the card its build wrote: the same share
+        try:
+            limit = (saved_card(folder).get("heldout", {}).get("splice") or {}).get("limit")
+        except LatentError:
+            limit = None
+    card = kept_card(lm, sae, texts, seed=args.seed, splice_tokens=limit)
     _emit(card.to_json()) if args.json else print(card.summary())
 
 

@@ -329,6 +329,15 @@ def test_the_pipeline_end_to_end_through_the_cli(tiny_lm, tmp_path, monkeypatch,
     assert cli.main(["concepts", "card", "--dir", str(out), "--model", "tiny"]) == 0
     assert "fve" in capsys.readouterr().out
 
+    limited = tmp_path / "limited"
+    assert cli.main([*argv[:4], "--out", str(limited), *argv[6:], "--splice-tokens", "60"]) == 0
+    lim = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["card"]
+    assert lim["heldout"]["splice"]["limit"] == 60 and lim["heldout"]["splice"]["tokens"] <= 60
+    assert lim["trained"]["kl"]["n"] == lim["heldout"]["splice"]["tokens"] < card["trained"]["kl"]["n"]
+    assert lim["trained"]["fve"]["n"] == card["trained"]["fve"]["n"]               # reconstruction figures: every held-out token
+    assert cli.main(["concepts", "card", "--dir", str(limited), "--model", "tiny", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["heldout"]["splice"] == lim["heldout"]["splice"]
+
     assert cli.main([*argv[:-8], "--layer", "9"]) == 2
     assert "Layer 9 is out of range" in capsys.readouterr().err
 
@@ -367,3 +376,16 @@ def test_the_hand_written_gradients_are_autograds_through_the_dense_form():
     assert torch.allclose(err, e.detach(), atol=1e-5)
     for n, h in hand.items():
         assert torch.allclose(h, getattr(sae, n).grad, atol=1e-5, rtol=1e-4), n
+
+
+def test_the_splice_share_is_a_seeded_sample_of_whole_texts_under_the_limit(tiny_lm):
+    from latent.concepts.card import splice_share  # noqa: PLC0415 - checked here only
+    from latent.concepts.collect import collect  # noqa: PLC0415 - checked here only
+
+    texts = [f"Text number {i} " + "and more words " * (i % 5) for i in range(30)]
+    st = collect(tiny_lm, texts, 2)
+    n = np.bincount(st.text_index, minlength=30)
+    assert splice_share(st, None) == list(range(30)) and splice_share(st, 10 ** 9) == list(range(30))
+    share = splice_share(st, int(n.sum()) // 3, seed=0)
+    assert n[share].sum() <= n.sum() // 3 and len(share) >= 5 and share == sorted(share)
+    assert share == splice_share(st, int(n.sum()) // 3, seed=0) != splice_share(st, int(n.sum()) // 3, seed=1)
