@@ -444,6 +444,8 @@ def _concepts_args(p):
     b.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     b.add_argument("--batch", type=int, default=1024, help="states per step (default 1024)")
     b.add_argument("--lr", type=float, help="learning rate (default 2e-4 / sqrt(d_sae / 16384))")
+    b.add_argument("--lr-decay", type=float, default=0.0,
+                   help="the last share of the steps lowers the learning rate linearly toward 0 (default 0: constant)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--splice-tokens", type=int, default=None, help="the card's splice figures (loss recovered, KL) on a seeded share of "
                    "the held-out texts up to this many tokens (default: all; five model passes each)")
@@ -475,7 +477,7 @@ def cmd_concepts(args):
             texts, split_held = split_mix(mixed, corpus, count, seed=args.seed)
             held = held or split_held
         b = build_concepts(lm, texts, args.out, layer=args.layer, d_sae=args.d_sae, k=args.k, steps=args.steps,
-                           batch=args.batch, lr=args.lr, seed=args.seed, heldout_texts=held, corpus=corpus,
+                           batch=args.batch, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed, heldout_texts=held, corpus=corpus,
                            splice_tokens=args.splice_tokens, progress=Progress())
         print(f"wrote {b.folder}", file=sys.stderr)
         _emit(b.to_json())

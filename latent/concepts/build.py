@@ -63,7 +63,7 @@ class Build:
 
 
 def build(lm, texts, out, *, layer: int | None = None, d_sae: int | None = None, k: int = 32, steps: int = 2000,
-          batch: int = 1024, lr: float | None = None, seed: int = 0, heldout: float = 0.1, heldout_texts=None,
+          batch: int = 1024, lr: float | None = None, lr_decay: float = 0.0, seed: int = 0, heldout: float = 0.1, heldout_texts=None,
           max_tokens: int = 512, device: str = "cpu", corpus: dict | None = None, splice_tokens: int | None = None,
           progress=None) -> Build:
     """Collect every token's state at ``layer`` over the training texts, train a TopK dictionary (``d_sae``
@@ -83,7 +83,7 @@ def build(lm, texts, out, *, layer: int | None = None, d_sae: int | None = None,
     t = {"start": time.perf_counter()}
     st = collect(lm, train_texts, layer, rule=rule, max_tokens=max_tokens, progress=say("collect"))
     t["collect"] = time.perf_counter()
-    run = train(st.X, d_sae, k, steps=steps, batch=batch, lr=lr, seed=seed, layer=layer, rule=rule, model_name=lm.name,
+    run = train(st.X, d_sae, k, steps=steps, batch=batch, lr=lr, lr_decay=lr_decay, seed=seed, layer=layer, rule=rule, model_name=lm.name,
                 device=device, progress=say("train"))
     t["train"] = time.perf_counter()
     folder = Path(out)

@@ -220,9 +220,11 @@ class TrainRun:
     loss: list = field(default_factory=list)     # (step, normalised MSE) every ~2 % of the run
     dead_at_end: int = 0         # features that had not fired in the last ``dead_after`` training states
     device: str = "cpu"
+    lr_decay: float = 0.0
 
     def to_json(self) -> dict:
-        return {**self.sae.describe(), "steps": self.steps, "batch": self.batch, "lr": self.lr, "seed": self.seed,
+        return {**self.sae.describe(), "steps": self.steps, "batch": self.batch, "lr": self.lr, "lr_decay": self.lr_decay,
+                "seed": self.seed,
                 "tokens": self.tokens, "kept": self.kept, "left_out": self.left_out, "seconds": round(self.seconds, 2),
                 "tokens_per_second": round(self.steps * self.batch / max(self.seconds, 1e-9), 1),
                 "final_loss": self.loss[-1][1] if self.loss else None, "loss": self.loss,
@@ -294,7 +296,8 @@ def _step_grads(sae: SAE, x: torch.Tensor, k: int, var, since, dead_after: int, 
 
 def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, lr: float | None = None, seed: int = 0,
           layer: int | None = None, rule: MassiveRule | None = None, model_name: str = "", aux_k: int | None = None,
-          aux_alpha: float = 1 / 32, dead_after: int | None = None, device: str = "cpu", progress=None) -> TrainRun:
+          aux_alpha: float = 1 / 32, dead_after: int | None = None, lr_decay: float = 0.0, device: str = "cpu",
+          progress=None) -> TrainRun:
     """Train a TopK dictionary on ``states (n, d_in)``, fp32, seeded: the same states and seed give the same
     weights on one device.
 
@@ -303,7 +306,8 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
     rows are put back to unit norm (their gradient's part along the row is removed first). The auxiliary loss
     (AuxK, weight ``aux_alpha``) lets the ``aux_k`` (default ``d_in/2``) most active *dead* features — those
     silent for ``dead_after`` (default ``10·batch``) training states — reconstruct what the live ones
-    missed, which revives them. With ``rule`` (and ``layer``), massive states are left out.
+    missed, which revives them. With ``rule`` (and ``layer``), massive states are left out. ``lr_decay``: the last
+    such share of the steps lowers the learning rate linearly toward zero (0: constant).
     ``progress(done, total)`` is called after each step."""
     X = np.asarray(states, np.float32)
     if X.ndim != 2 or len(X) == 0:
@@ -351,6 +355,9 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
         with torch.no_grad():
             Wd = sae.W_dec
             Wd.grad -= (Wd.grad * Wd).sum(1, keepdim=True) * Wd          # no change along the row's own direction
+        if lr_decay > 0:
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (steps - step + 1) / max(lr_decay * steps, 1e-9))
         opt.step()
         with torch.no_grad():
             sae.W_dec.div_(sae.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
@@ -362,4 +369,4 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
         p.requires_grad_(False)
     sae = sae.to("cpu")
     return TrainRun(sae, steps, batch, lr, int(seed), n_all, int(keep.sum()), int((~keep).sum()),
-                    time.perf_counter() - t0, curve, int((since >= dead_after).sum()), str(dev))
+                    time.perf_counter() - t0, curve, int((since >= dead_after).sum()), str(dev), float(lr_decay))

@@ -389,3 +389,21 @@ def test_the_splice_share_is_a_seeded_sample_of_whole_texts_under_the_limit(tiny
     share = splice_share(st, int(n.sum()) // 3, seed=0)
     assert n[share].sum() <= n.sum() // 3 and len(share) >= 5 and share == sorted(share)
     assert share == splice_share(st, int(n.sum()) // 3, seed=0) != splice_share(st, int(n.sum()) // 3, seed=1)
+
+
+def test_the_learning_rate_decays_linearly_over_the_last_share_of_the_steps(monkeypatch):
+    X, _ = sparse_data(n=600)
+    seen = []
+    step = torch.optim.Adam.step
+
+    def record(self, *a, **kw):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    run = train(X, 32, 3, steps=10, batch=64, lr=1e-3, seed=1, lr_decay=0.4)
+    assert seen[:6] == [1e-3] * 6 and seen[6:] == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    assert run.to_json()["lr_decay"] == 0.4
+    seen.clear()
+    const = train(X, 32, 3, steps=10, batch=64, lr=1e-3, seed=1)
+    assert seen == [1e-3] * 10 and not torch.equal(const.sae.W_dec, run.sae.W_dec)
