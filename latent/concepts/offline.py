@@ -11,23 +11,36 @@ from latent.core.corpus import ASSETS, all_turns, load_corpus
 CHUNK_CHARS = 1500
 
 
-def _pydoc_chunks(limit: int = CHUNK_CHARS) -> list[str]:
-    from pydoc_data.topics import topics  # noqa: PLC0415 - stdlib data, only for a build
-
-    out = []
-    for name in sorted(topics):
-        cur = ""
-        for para in (p.strip() for p in topics[name].split("\n\n")):
-            if not para:
-                continue
-            para = " ".join(para.split())
+def chunk_paragraphs(paragraphs, limit: int = CHUNK_CHARS, *, hard: bool = False, sep: str = " ") -> list[str]:
+    """Paragraphs (whitespace folded, blank ones skipped) packed in order into chunks of at most ``limit``
+    characters; a paragraph longer than ``limit`` is its own chunk, or with ``hard`` cut at word boundaries."""
+    out, cur = [], ""
+    for para in (" ".join(str(p).split()) for p in paragraphs):
+        if not para:
+            continue
+        pieces = [para]
+        if hard and len(para) > limit:
+            pieces, piece = [], ""
+            for w in para.split(" "):
+                if piece and len(piece) + 1 + len(w) > limit:
+                    pieces.append(piece)
+                    piece = ""
+                piece = f"{piece} {w}".strip()
+            pieces.append(piece)
+        for para in pieces:
             if cur and len(cur) + len(para) > limit:
                 out.append(cur)
                 cur = ""
-            cur = f"{cur} {para}".strip()
-        if cur:
-            out.append(cur)
+            cur = f"{cur}{sep}{para}".strip()
+    if cur:
+        out.append(cur)
     return out
+
+
+def _pydoc_chunks(limit: int = CHUNK_CHARS) -> list[str]:
+    from pydoc_data.topics import topics  # noqa: PLC0415 - stdlib data, only for a build
+
+    return [c for name in sorted(topics) for c in chunk_paragraphs(topics[name].split("\n\n"), limit)]
 
 
 def _asset_sentences() -> list[str]:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from latent.core.errors import LatentError
 from latent.core.massive import MassiveRule, massive_mask
@@ -219,9 +220,11 @@ class TrainRun:
     loss: list = field(default_factory=list)     # (step, normalised MSE) every ~2 % of the run
     dead_at_end: int = 0         # features that had not fired in the last ``dead_after`` training states
     device: str = "cpu"
+    lr_decay: float = 0.0
 
     def to_json(self) -> dict:
-        return {**self.sae.describe(), "steps": self.steps, "batch": self.batch, "lr": self.lr, "seed": self.seed,
+        return {**self.sae.describe(), "steps": self.steps, "batch": self.batch, "lr": self.lr, "lr_decay": self.lr_decay,
+                "seed": self.seed,
                 "tokens": self.tokens, "kept": self.kept, "left_out": self.left_out, "seconds": round(self.seconds, 2),
                 "tokens_per_second": round(self.steps * self.batch / max(self.seconds, 1e-9), 1),
                 "final_loss": self.loss[-1][1] if self.loss else None, "loss": self.loss,
@@ -233,9 +236,68 @@ def default_lr(d_sae: int) -> float:
     return 2e-4 / math.sqrt(d_sae / 2 ** 14)
 
 
+def _sparse_t_mm(rows, cols, vals, shape, dense):
+    """``Sᵀ @ dense`` for the sparse ``S (shape)`` with entries ``vals`` at ``(rows, cols)``: ``(shape[1], dense.shape[1])``."""
+    S = torch.sparse_coo_tensor(torch.stack([cols, rows]), vals, (shape[1], shape[0]))
+    return torch.sparse.mm(S, dense)
+
+
+def _step_grads(sae: SAE, x: torch.Tensor, k: int, var, since, dead_after: int, aux_k: int, aux_alpha: float):
+    """One training step's loss gradients, written by hand into the parameters' ``.grad``: the loss is
+    ``Σ‖x − x̂‖² / (batch · var)`` plus ``aux_alpha`` × the AuxK loss (the ``aux_k`` most active dead features
+    rebuilding the error the live ones left). Returns the error ``x − x̂`` and which features fired
+    (a feature is dead when ``since``, the states since it last fired, reaches ``dead_after`` with this batch).
+
+    Sparse in the features: only the ``k`` active features of a state (and its AuxK ones) have a gradient, so the
+    one dense product is the encoder's; the reconstruction and the gradients go through those features' rows
+    only. The same function and gradients as autograd through the dense form (a test checks it), at about a
+    third of the CPU time."""
+    B, d = x.shape
+    m = sae.d_sae
+    xc = x - sae.b_dec
+    pre = xc @ sae.W_enc + sae.b_enc
+    top = torch.topk(pre, k, dim=-1)
+    idx, order = torch.sort(top.indices, dim=-1)                        # a state's features in order (CSR rows)
+    tv = top.values.gather(1, order)
+    vals = torch.relu(tv)
+    recon = F.embedding_bag(idx, sae.W_dec, per_sample_weights=vals, mode="sum") + sae.b_dec
+    err = x - recon
+    g = err * (-2.0 / (B * var))                                        # d loss / d recon
+    rows = torch.arange(B, device=x.device).repeat_interleave(k)
+    cols = idx.reshape(-1)
+    S = torch.sparse_csr_tensor(torch.arange(0, B * k + 1, k, device=x.device), cols, torch.zeros(B * k, device=x.device), (B, m))
+    gp = torch.sparse.sampled_addmm(S, g, sae.W_dec.t(), beta=0.0).values() * (tv > 0).reshape(-1)   # g_b · W_dec[f]
+    dW_dec = _sparse_t_mm(rows, cols, vals.reshape(-1), (B, m), g)
+    fired = torch.zeros(m, dtype=torch.bool, device=x.device)
+    fired[cols[vals.reshape(-1) > 0]] = True
+    dead = ~fired & (since + B >= dead_after)
+    n_dead = int(dead.sum())
+    if n_dead and aux_alpha > 0:
+        dcols = torch.nonzero(dead)[:, 0]                                # the dead features only
+        atop = torch.topk(pre[:, dcols], min(aux_k, n_dead), dim=-1)
+        aidx, avals = dcols[atop.indices], torch.relu(atop.values)
+        left = err - F.embedding_bag(aidx, sae.W_dec, per_sample_weights=avals, mode="sum")
+        aux = (left ** 2).sum(1).mean() / var
+        if torch.isfinite(aux):
+            ga = left * (-2.0 * aux_alpha / (B * var))
+            ka = aidx.shape[1]
+            arows = torch.arange(B, device=x.device).repeat_interleave(ka)
+            agp = ((ga @ sae.W_dec[dcols].T).gather(1, atop.indices) * (atop.values > 0)).reshape(-1)
+            dW_dec = dW_dec + _sparse_t_mm(arows, aidx.reshape(-1), avals.reshape(-1), (B, m), ga)
+            rows, cols, gp = torch.cat([rows, arows]), torch.cat([cols, aidx.reshape(-1)]), torch.cat([gp, agp])
+    W_enc_rows = sae.W_enc.t().contiguous()                            # (d_sae, d_in)
+    dxc = _sparse_t_mm(cols, rows, gp, (m, B), W_enc_rows)             # d loss / d (x − b_dec)
+    grads = {sae.W_dec: dW_dec, sae.W_enc: _sparse_t_mm(rows, cols, gp, (B, m), xc).t(),
+             sae.b_enc: torch.zeros(m, device=x.device).index_add_(0, cols, gp), sae.b_dec: g.sum(0) - dxc.sum(0)}
+    for p, grad in grads.items():          # in the parameter's own memory layout (fused Adam reads them as laid out)
+        p.grad = torch.empty_like(p).copy_(grad)
+    return err, fired
+
+
 def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, lr: float | None = None, seed: int = 0,
           layer: int | None = None, rule: MassiveRule | None = None, model_name: str = "", aux_k: int | None = None,
-          aux_alpha: float = 1 / 32, dead_after: int | None = None, device: str = "cpu", progress=None) -> TrainRun:
+          aux_alpha: float = 1 / 32, dead_after: int | None = None, lr_decay: float = 0.0, device: str = "cpu",
+          progress=None) -> TrainRun:
     """Train a TopK dictionary on ``states (n, d_in)``, fp32, seeded: the same states and seed give the same
     weights on one device.
 
@@ -244,7 +306,8 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
     rows are put back to unit norm (their gradient's part along the row is removed first). The auxiliary loss
     (AuxK, weight ``aux_alpha``) lets the ``aux_k`` (default ``d_in/2``) most active *dead* features — those
     silent for ``dead_after`` (default ``10·batch``) training states — reconstruct what the live ones
-    missed, which revives them. With ``rule`` (and ``layer``), massive states are left out.
+    missed, which revives them. With ``rule`` (and ``layer``), massive states are left out. ``lr_decay``: the last
+    such share of the steps lowers the learning rate linearly toward zero (0: constant).
     ``progress(done, total)`` is called after each step."""
     X = np.asarray(states, np.float32)
     if X.ndim != 2 or len(X) == 0:
@@ -277,7 +340,7 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
     params = [sae.W_enc, sae.W_dec, sae.b_enc, sae.b_dec]
     for p in params:
         p.requires_grad_(True)
-    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=6.25e-10)
+    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=6.25e-10, fused=True)     # fused: 4× faster on CPU
     since = torch.zeros(d_sae, dtype=torch.long, device=dev)          # states since each feature last fired
     order, pos, curve = torch.randperm(len(X), generator=g).to(dev), 0, []
     every = max(1, steps // 50)
@@ -286,27 +349,15 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
             order, pos = torch.randperm(len(X), generator=g).to(dev), 0
         x = Xt[order[pos:pos + batch]]
         pos += batch
-        pre = sae.pre_acts(x)
-        a = sae.activate(pre)
-        recon = a @ sae.W_dec + sae.b_dec
-        err = x - recon
-        loss = (err ** 2).sum(1).mean() / var
-        fired = (a > 0).any(0)
-        since = torch.where(fired, torch.zeros_like(since), since + batch)
-        dead = since >= dead_after
-        n_dead = int(dead.sum())
-        if n_dead and aux_alpha > 0:
-            ka = min(aux_k, n_dead)
-            masked = torch.where(dead[None], pre, torch.full_like(pre, -float("inf")))
-            top = torch.topk(masked, ka, dim=-1)
-            za = torch.zeros_like(pre).scatter_(-1, top.indices, torch.relu(top.values))
-            aux = ((err.detach() - za @ sae.W_dec) ** 2).sum(1).mean() / var
-            loss = loss + aux_alpha * torch.nan_to_num(aux, nan=0.0)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        with torch.no_grad():
+            err, fired = _step_grads(sae, x, k, var, since, dead_after, aux_k, aux_alpha)
+            since = torch.where(fired, torch.zeros_like(since), since + batch)
         with torch.no_grad():
             Wd = sae.W_dec
             Wd.grad -= (Wd.grad * Wd).sum(1, keepdim=True) * Wd          # no change along the row's own direction
+        if lr_decay > 0:
+            for group in opt.param_groups:
+                group["lr"] = lr * min(1.0, (steps - step + 1) / max(lr_decay * steps, 1e-9))
         opt.step()
         with torch.no_grad():
             sae.W_dec.div_(sae.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
@@ -318,4 +369,4 @@ def train(states, d_sae: int, k: int, *, steps: int = 2000, batch: int = 1024, l
         p.requires_grad_(False)
     sae = sae.to("cpu")
     return TrainRun(sae, steps, batch, lr, int(seed), n_all, int(keep.sum()), int((~keep).sum()),
-                    time.perf_counter() - t0, curve, int((since >= dead_after).sum()), str(dev))
+                    time.perf_counter() - t0, curve, int((since >= dead_after).sum()), str(dev), float(lr_decay))

@@ -329,5 +329,81 @@ def test_the_pipeline_end_to_end_through_the_cli(tiny_lm, tmp_path, monkeypatch,
     assert cli.main(["concepts", "card", "--dir", str(out), "--model", "tiny"]) == 0
     assert "fve" in capsys.readouterr().out
 
+    limited = tmp_path / "limited"
+    assert cli.main([*argv[:4], "--out", str(limited), *argv[6:], "--splice-tokens", "60"]) == 0
+    lim = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["card"]
+    assert lim["heldout"]["splice"]["limit"] == 60 and lim["heldout"]["splice"]["tokens"] <= 60
+    assert lim["trained"]["kl"]["n"] == lim["heldout"]["splice"]["tokens"] < card["trained"]["kl"]["n"]
+    assert lim["trained"]["fve"]["n"] == card["trained"]["fve"]["n"]               # reconstruction figures: every held-out token
+    assert cli.main(["concepts", "card", "--dir", str(limited), "--model", "tiny", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["heldout"]["splice"] == lim["heldout"]["splice"]
+
     assert cli.main([*argv[:-8], "--layer", "9"]) == 2
     assert "Layer 9 is out of range" in capsys.readouterr().err
+
+
+def test_the_hand_written_gradients_are_autograds_through_the_dense_form():
+    """train() writes each step's gradients by hand, through the active features only; they must equal autograd's
+    through the dense TopK form (the reconstruction loss and the AuxK loss on the dead features)."""
+    from latent.concepts.sae import _step_grads  # noqa: PLC0415 - a private helper, checked here
+
+    X, _ = sparse_data(n=64, d=16, m=8)
+    x = torch.from_numpy(X)
+    g = torch.Generator().manual_seed(3)
+    W = torch.randn(40, 16, generator=g)
+    W /= W.norm(dim=1, keepdim=True)
+    sae = SAE(W.T.clone() * 0.7, W, torch.randn(40, generator=g) * 0.1, x.mean(0) + 0.05, k=4)
+    var = ((x - x.mean(0)) ** 2).sum(1).mean()
+    since = torch.tensor([0] * 30 + [1000] * 10)                   # the last ten features: dead unless they fire now
+    with torch.no_grad():
+        err, fired = _step_grads(sae, x, 4, var, since, 1000, 6, 0.5)
+    hand = {n: getattr(sae, n).grad.clone() for n in ("W_enc", "W_dec", "b_enc", "b_dec")}
+
+    for p in (sae.W_enc, sae.W_dec, sae.b_enc, sae.b_dec):
+        p.grad = None
+        p.requires_grad_(True)
+    pre = sae.pre_acts(x)
+    a = sae.activate(pre)
+    e = x - (a @ sae.W_dec + sae.b_dec)
+    loss = (e ** 2).sum(1).mean() / var
+    dead = ~(a > 0).any(0) & (since + len(x) >= 1000)
+    assert dead.sum() > 0 and torch.equal(fired, (a > 0).any(0))
+    masked = torch.where(dead[None], pre, torch.full_like(pre, -float("inf")))
+    top = torch.topk(masked, min(6, int(dead.sum())), dim=-1)
+    za = torch.zeros_like(pre).scatter_(-1, top.indices, torch.relu(top.values))
+    loss = loss + 0.5 * ((e.detach() - za @ sae.W_dec) ** 2).sum(1).mean() / var
+    loss.backward()
+    assert torch.allclose(err, e.detach(), atol=1e-5)
+    for n, h in hand.items():
+        assert torch.allclose(h, getattr(sae, n).grad, atol=1e-5, rtol=1e-4), n
+
+
+def test_the_splice_share_is_a_seeded_sample_of_whole_texts_under_the_limit(tiny_lm):
+    from latent.concepts.card import splice_share  # noqa: PLC0415 - checked here only
+    from latent.concepts.collect import collect  # noqa: PLC0415 - checked here only
+
+    texts = [f"Text number {i} " + "and more words " * (i % 5) for i in range(30)]
+    st = collect(tiny_lm, texts, 2)
+    n = np.bincount(st.text_index, minlength=30)
+    assert splice_share(st, None) == list(range(30)) and splice_share(st, 10 ** 9) == list(range(30))
+    share = splice_share(st, int(n.sum()) // 3, seed=0)
+    assert n[share].sum() <= n.sum() // 3 and len(share) >= 5 and share == sorted(share)
+    assert share == splice_share(st, int(n.sum()) // 3, seed=0) != splice_share(st, int(n.sum()) // 3, seed=1)
+
+
+def test_the_learning_rate_decays_linearly_over_the_last_share_of_the_steps(monkeypatch):
+    X, _ = sparse_data(n=600)
+    seen = []
+    step = torch.optim.Adam.step
+
+    def record(self, *a, **kw):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    run = train(X, 32, 3, steps=10, batch=64, lr=1e-3, seed=1, lr_decay=0.4)
+    assert seen[:6] == [1e-3] * 6 and seen[6:] == pytest.approx([1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    assert run.to_json()["lr_decay"] == 0.4
+    seen.clear()
+    const = train(X, 32, 3, steps=10, batch=64, lr=1e-3, seed=1)
+    assert seen == [1e-3] * 10 and not torch.equal(const.sae.W_dec, run.sae.W_dec)
