@@ -49,10 +49,19 @@ def direct(kind, p, lm, enc):
         from latent.concepts.features import feature_page, probe, probe_texts
         from latent.concepts.figures import activation_table
         from latent.concepts.io import load
+        from latent.concepts import beside
         sae = load(p["folder"])
+        if p["figure"] == "token":
+            return beside.token_features(lm, sae, p["text"], p["position"]).table()
+        if p["figure"] == "text":
+            return beside.text_features(lm, sae, p["text"]).table()
+        if p["figure"] == "senses":
+            return beside.senses_table(beside.sense_features(lm, sae, p["word"], p["senses"]))
         page = feature_page(lm, sae, p["feature"], probe(lm, sae, probe_texts()))
         if p["figure"] == "contexts":
             return activation_table([list(zip(c.tokens, c.activations)) for c in page.contexts])
+        if p["figure"] == "intervals":
+            return page.intervals_table()
         return page.histogram_table()
     raise AssertionError(kind)
 
@@ -92,8 +101,10 @@ def cases(lm, folder):
                                                               "prompts": ["the queen", "a bee hive"]}, "seed": 1,
                         "figure": fig}
     folder = tiny_dictionary(lm, folder)
+    beside_params = {"token": {"text": "the queen of the hive", "position": 2}, "text": {"text": "the queen of the hive"},
+                     "senses": {"word": "queen", "senses": SENSES}}
     for fig in KINDS["concepts"].figures:
-        yield "concepts", {"folder": folder, "feature": 1, "figure": fig}
+        yield "concepts", {"folder": folder, "figure": fig, **beside_params.get(fig, {"feature": 1})}
 
 
 def test_every_kind_and_figure_replays_to_the_page_data(tiny_lm, encoder, tmp_path):
