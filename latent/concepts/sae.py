@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -265,7 +266,10 @@ def _step_grads(sae: SAE, x: torch.Tensor, k: int, var, since, dead_after: int, 
     g = err * (-2.0 / (B * var))                                        # d loss / d recon
     rows = torch.arange(B, device=x.device).repeat_interleave(k)
     cols = idx.reshape(-1)
-    S = torch.sparse_csr_tensor(torch.arange(0, B * k + 1, k, device=x.device), cols, torch.zeros(B * k, device=x.device), (B, m))
+    with warnings.catch_warnings():      # torch's notes that CSR is beta and that invariant checks are off: known, once per step
+        warnings.simplefilter("ignore", UserWarning)
+        S = torch.sparse_csr_tensor(torch.arange(0, B * k + 1, k, device=x.device), cols, torch.zeros(B * k, device=x.device),
+                                    (B, m))
     gp = torch.sparse.sampled_addmm(S, g, sae.W_dec.t(), beta=0.0).values() * (tv > 0).reshape(-1)   # g_b · W_dec[f]
     dW_dec = _sparse_t_mm(rows, cols, vals.reshape(-1), (B, m), g)
     fired = torch.zeros(m, dtype=torch.bool, device=x.device)
