@@ -51,3 +51,20 @@ def open_page(page: str, model: str = APP_MODEL, timeout: int = 240, **query):
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+HIVE_TEXTS = [f"The queen {i} of the hive makes honey, and the bees make wax." for i in range(12)]
+
+
+def tiny_dictionary(lm, folder, texts=None, d_sae: int = 48):
+    """A tiny TopK dictionary (k = 4, 20 steps) for ``lm`` at layer 2, trained on ``texts`` (default: twelve hive
+    sentences) and written in the SAELens layout to ``folder``; returns ``folder`` as a Path."""
+    from latent.concepts import io  # noqa: PLC0415 - torch: only the concepts tests need it
+    from latent.concepts.collect import collect  # noqa: PLC0415 - as above
+    from latent.concepts.sae import train  # noqa: PLC0415 - as above
+    from latent.core.massive import massive_rule  # noqa: PLC0415 - as above
+
+    rule = massive_rule(lm)
+    st = collect(lm, list(texts or HIVE_TEXTS), 2, rule=rule)
+    io.save(train(st.X, d_sae, 4, steps=20, batch=128, layer=2, rule=rule, model_name=lm.name).sae, folder)
+    return Path(folder)

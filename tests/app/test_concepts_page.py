@@ -4,12 +4,8 @@ import json
 
 import pytest
 
-from latent.concepts import io
-from latent.concepts.collect import collect
 from latent.concepts.features import ENV_DIR
-from latent.concepts.sae import train
-from latent.core.massive import massive_rule
-from tests.support import APP_MODEL
+from tests.support import APP_MODEL, tiny_dictionary
 from tests.support import open_page as open_app_page
 
 PAGE = "app_pages/8_Concepts.py"
@@ -19,15 +15,11 @@ D_SAE = 48
 @pytest.fixture(scope="module")
 def dict_root(tmp_path_factory):
     """A tiny TopK dictionary for the tiny model at layer 2, in ``<root>/<model name>/``."""
-    from app_pages.ui import models  # noqa: PLC0415 - the app's own model loader, as the page uses it
+    from app_pages.ui import models  # noqa: PLC0415 - the app's own model loader, as the pages use it
 
     lm = models.lm_named(APP_MODEL)
-    rule = massive_rule(lm)
-    texts = [f"The queen {i} of the hive makes honey, and the bees make wax." for i in range(12)]
-    st = collect(lm, texts, 2, rule=rule)
-    run = train(st.X, D_SAE, 4, steps=20, batch=128, layer=2, rule=rule, model_name=lm.name)
     root = tmp_path_factory.mktemp("concepts")
-    io.save(run.sae, root / lm.name)
+    tiny_dictionary(lm, root / lm.name, d_sae=D_SAE)
     return root
 
 

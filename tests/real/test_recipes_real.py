@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from latent.recipes import KINDS, Resources, make_recipe, replay
+from tests.support import tiny_dictionary
 
 SENSES = {"bee": ["The queen laid eggs in the hive.", "The queen bee and her workers."],
           "monarch": ["The queen wore her crown.", "The queen ruled the kingdom."]}
@@ -46,10 +47,10 @@ def direct(kind, p, lm, enc):
         from latent.claims import run
         return run(p["name"], lm, seed=p.get("seed", 0), **p["params"]).table
     if kind == "concepts":
+        from latent.concepts import beside
         from latent.concepts.features import feature_page, probe, probe_texts
         from latent.concepts.figures import activation_table
         from latent.concepts.io import load
-        from latent.concepts import beside
         sae = load(p["folder"])
         if p["figure"] == "token":
             return beside.token_features(lm, sae, p["text"], p["position"]).table()
@@ -64,19 +65,6 @@ def direct(kind, p, lm, enc):
             return page.intervals_table()
         return page.histogram_table()
     raise AssertionError(kind)
-
-
-def tiny_dictionary(lm, folder):
-    """A tiny TopK dictionary for ``lm`` at layer 2 (a few training steps), written in the SAELens layout."""
-    from latent.concepts import io
-    from latent.concepts.collect import collect
-    from latent.concepts.sae import train
-    from latent.core.massive import massive_rule
-
-    rule = massive_rule(lm)
-    st = collect(lm, [f"The queen {i} of the hive makes honey, and the bees make wax." for i in range(12)], 2, rule=rule)
-    io.save(train(st.X, 48, 4, steps=20, batch=128, layer=2, rule=rule, model_name=lm.name).sae, folder)
-    return str(folder)
 
 
 def cases(lm, folder):
@@ -100,7 +88,7 @@ def cases(lm, folder):
         yield "claim", {"name": "sparse-messages", "params": {"layer": 2, "ks": [1, 8, 32],
                                                               "prompts": ["the queen", "a bee hive"]}, "seed": 1,
                         "figure": fig}
-    folder = tiny_dictionary(lm, folder)
+    folder = str(tiny_dictionary(lm, folder))
     beside_params = {"token": {"text": "the queen of the hive", "position": 2}, "text": {"text": "the queen of the hive"},
                      "senses": {"word": "queen", "senses": SENSES}}
     for fig in KINDS["concepts"].figures:

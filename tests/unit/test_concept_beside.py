@@ -3,15 +3,13 @@ with a tiny dictionary."""
 import numpy as np
 import pytest
 
-from latent.concepts import io
 from latent.concepts.beside import feature_direction, kept_reading, sense_features, senses_table, text_features, token_features
-from latent.concepts.collect import collect
 from latent.concepts.features import feature_page, intervals, kept_dictionary, probe
 from latent.concepts.figures import features_figure
-from latent.concepts.sae import DictionaryError, train
+from latent.concepts.sae import DictionaryError
 from latent.core.errors import InputError
-from latent.core.massive import massive_rule
 from latent.walk.null import mirror_reason
+from tests.support import tiny_dictionary
 
 TEXTS = [f"The queen {i} of the hive makes honey, and the bees make wax." for i in range(6)] + \
         ["A king and a queen sat on the throne.", "Numbers: 12, 34, 56 and 78."]
@@ -19,12 +17,7 @@ TEXTS = [f"The queen {i} of the hive makes honey, and the bees make wax." for i 
 
 @pytest.fixture(scope="module")
 def folder(tiny_lm, tmp_path_factory):
-    rule = massive_rule(tiny_lm)
-    st = collect(tiny_lm, TEXTS, 2, rule=rule)
-    run = train(st.X, 32, 4, steps=20, batch=128, layer=2, rule=rule, model_name=tiny_lm.name)
-    out = tmp_path_factory.mktemp("dict") / tiny_lm.name
-    io.save(run.sae, out)
-    return out
+    return tiny_dictionary(tiny_lm, tmp_path_factory.mktemp("dict") / tiny_lm.name, TEXTS, d_sae=32)
 
 
 @pytest.fixture(scope="module")

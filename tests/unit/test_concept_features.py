@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import torch
 
-from latent.concepts import io
 from latent.concepts.collect import collect
 from latent.concepts.features import (
     ENV_DIR,
@@ -18,9 +17,9 @@ from latent.concepts.features import (
     word_features,
 )
 from latent.concepts.figures import card_table, density_figure, shaded
-from latent.concepts.sae import DictionaryError, train
+from latent.concepts.sae import DictionaryError
 from latent.core.errors import InputError
-from latent.core.massive import massive_rule
+from tests.support import tiny_dictionary
 
 TEXTS = [f"The queen {i} of the hive makes honey, and the bees make wax." for i in range(6)] + \
         ["A king and a queen sat on the throne.", "Numbers: 12, 34, 56 and 78."]
@@ -28,11 +27,7 @@ TEXTS = [f"The queen {i} of the hive makes honey, and the bees make wax." for i 
 
 @pytest.fixture(scope="module")
 def sae(tiny_lm, tmp_path_factory):
-    rule = massive_rule(tiny_lm)
-    st = collect(tiny_lm, TEXTS, 2, rule=rule)
-    run = train(st.X, 32, 4, steps=20, batch=128, layer=2, rule=rule, model_name=tiny_lm.name)
-    folder = tmp_path_factory.mktemp("dict") / tiny_lm.name
-    io.save(run.sae, folder)
+    folder = tiny_dictionary(tiny_lm, tmp_path_factory.mktemp("dict") / tiny_lm.name, TEXTS, d_sae=32)
     return kept_dictionary(tiny_lm, folder)
 
 
