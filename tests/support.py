@@ -68,3 +68,14 @@ def tiny_dictionary(lm, folder, texts=None, d_sae: int = 48):
     st = collect(lm, list(texts or HIVE_TEXTS), 2, rule=rule)
     io.save(train(st.X, d_sae, 4, steps=20, batch=128, layer=2, rule=rule, model_name=lm.name).sae, folder)
     return Path(folder)
+
+
+def app_dictionary_root(tmp_path_factory, d_sae: int = 48) -> Path:
+    """A root of dictionaries (``$LATENT_CONCEPTS_DIR``) holding a tiny one for the app's model
+    (:data:`APP_MODEL`, loaded as the pages load it), in ``<root>/<model name>/``."""
+    from app_pages.ui import models  # noqa: PLC0415 - the app's own model loader, as the pages use it
+
+    lm = models.lm_named(APP_MODEL)
+    root = tmp_path_factory.mktemp("concepts")
+    tiny_dictionary(lm, root / lm.name, d_sae=d_sae)
+    return root

@@ -4,7 +4,7 @@ and its "Steer with this feature" button into the Latent walk, on the tests' tin
 import pytest
 
 from latent.concepts.features import ENV_DIR
-from tests.support import APP_MODEL, open_page, tiny_dictionary
+from tests.support import app_dictionary_root, open_page
 
 D_SAE = 48
 NONE = "No concept dictionary for"
@@ -12,13 +12,7 @@ NONE = "No concept dictionary for"
 
 @pytest.fixture(scope="module")
 def dict_root(tmp_path_factory):
-    """A tiny TopK dictionary for the tiny model at layer 2, in ``<root>/<model name>/``."""
-    from app_pages.ui import models  # noqa: PLC0415 - the app's own model loader, as the pages use it
-
-    lm = models.lm_named(APP_MODEL)
-    root = tmp_path_factory.mktemp("concepts")
-    tiny_dictionary(lm, root / lm.name, d_sae=D_SAE)
-    return root
+    return app_dictionary_root(tmp_path_factory, D_SAE)
 
 
 def feature_links(at) -> list[str]:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from latent.concepts.features import ENV_DIR
-from tests.support import APP_MODEL, tiny_dictionary
+from tests.support import app_dictionary_root
 from tests.support import open_page as open_app_page
 
 PAGE = "app_pages/8_Concepts.py"
@@ -14,13 +14,7 @@ D_SAE = 48
 
 @pytest.fixture(scope="module")
 def dict_root(tmp_path_factory):
-    """A tiny TopK dictionary for the tiny model at layer 2, in ``<root>/<model name>/``."""
-    from app_pages.ui import models  # noqa: PLC0415 - the app's own model loader, as the pages use it
-
-    lm = models.lm_named(APP_MODEL)
-    root = tmp_path_factory.mktemp("concepts")
-    tiny_dictionary(lm, root / lm.name, d_sae=D_SAE)
-    return root
+    return app_dictionary_root(tmp_path_factory, D_SAE)
 
 
 def open_page(root, monkeypatch, **query):
