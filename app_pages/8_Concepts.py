@@ -66,7 +66,8 @@ if card is None:
     texts = [t for t in held.read_text(encoding="utf-8").splitlines() if t.strip()] if held.exists() else probe_texts()
     with st.spinner(f"Scoring the dictionary on {len(texts)} held-out texts (once per dictionary)…"):
         card = kept_card(lm, sae, texts).to_json()
-st.dataframe(card_table(card), hide_index=True, key="co_card_table")
+st.dataframe(card_table(card), hide_index=True, key="co_card_table",
+             column_config={"figure": st.column_config.TextColumn(width="medium")})
 held = card.get("heldout", {})
 st.caption(f"On {held.get('kept', 0):,} held-out tokens from {held.get('texts', 0)} texts the dictionary never trained on "
            f"({card.get('massive', {}).get('left_out', 0)} massive states left out). Means carry a 95 % bootstrap interval "

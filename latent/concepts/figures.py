@@ -64,6 +64,9 @@ def activation_table(rows: list[list[tuple[str, float | None]]]) -> pd.DataFrame
 
 
 CARD_FIGURES = ("l0", "fve", "loss_recovered_zero", "loss_recovered_mean", "kl", "dead", "dense")
+CARD_NAMES = {"l0": "L0 (features active per token)", "fve": "FVE (share of variance kept)",
+              "loss_recovered_zero": "loss recovered vs zero-ablation", "loss_recovered_mean": "loss recovered vs mean-ablation",
+              "kl": "KL divergence when spliced in", "dead": "dead share (never fires)", "dense": "dense share (fires on > 10 %)"}
 
 
 def card_table(card: dict) -> pd.DataFrame:
@@ -75,10 +78,10 @@ def card_table(card: dict) -> pd.DataFrame:
         tv, tci, tn = cell(card.get("trained", {}).get(k))
         rv, rci, _ = cell(card.get("random", {}).get(k))
         fmt = lambda ci: "" if not ci or None in ci else f"[{ci[0]:.4g}, {ci[1]:.4g}]"  # noqa: E731
-        rows.append({"figure": k, "trained": tv, "trained 95% interval": fmt(tci), "random": rv,
+        rows.append({"figure": CARD_NAMES.get(k, k), "trained": tv, "trained 95% interval": fmt(tci), "random": rv,
                      "random 95% interval": fmt(rci), "n": tn,
                      "interval": (card.get("trained", {}).get(k) or {}).get("interval", ""),
-                     "means": card.get("definitions", {}).get(k, "")})
+                     "means": card.get("definitions", {}).get(k, ""), "key": k})
     return pd.DataFrame(rows)
 
 

@@ -31,7 +31,7 @@ def test_the_page_draws_the_card_a_feature_and_its_figures(dict_root, monkeypatc
     at = open_page(dict_root, monkeypatch)
     assert not at.error, [e.value for e in at.error]
     card = at.dataframe[0].value
-    assert list(card["figure"])[:2] == ["l0", "fve"] and card["n"].iloc[0] > 0 and card["random"].notna().all()
+    assert list(card["key"])[:2] == ["l0", "fve"] and card["n"].iloc[0] > 0 and card["random"].notna().all()
     assert label(at).startswith("**Feature 0**") and "label from top tokens" in label(at)
     assert at.number_input(key="co_feature").value == 0
     assert at.query_params["feature"] == ["0"] or at.query_params["feature"] == "0"

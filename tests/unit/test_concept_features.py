@@ -147,8 +147,9 @@ def test_shaded_text_is_plain_cells_coloured_by_activation():
 def test_the_card_table_has_each_figure_with_its_interval():
     fig = {"value": 0.5, "ci": [0.4, 0.6], "n": 100, "interval": "bootstrap"}
     t = card_table({"trained": {"fve": fig}, "random": {"fve": {**fig, "value": 0.1}}})
-    row = t.set_index("figure").loc["fve"]
+    row = t.set_index("key").loc["fve"]
     assert (row["trained"], row["random"], row["n"], row["trained 95% interval"]) == (0.5, 0.1, 100, "[0.4, 0.6]")
+    assert row["figure"] == "FVE (share of variance kept)"
 
 
 def test_the_offline_text_needs_no_download_and_keeps_the_senses_held_out_sentences_out():
