@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from _common import save
 
-# (model, matrix, k, n): the decode step's products y = x @ W with x (rows, k), W (k, n)
+# (model, matrix, k, n): the decode step's products y = x @ W.T with x (rows, k), W (n, k)
 SHAPES = [
     ("SmolLM2", "q/o projection", 576, 576),
     ("SmolLM2", "k/v projection", 576, 192),
@@ -43,21 +44,21 @@ def cpu_flags() -> set[str]:
 
 
 def rate(m: int, k: int, n: int, dtype, repeats: int, min_seconds: float = 0.2) -> float:
-    """GFLOP/s of ``x @ W`` at (m, k) × (k, n) in ``dtype``: the median over ``repeats`` rounds, each round as many
-    products as fill ``min_seconds``."""
+    """GFLOP/s of ``F.linear(x, W)`` (x (m, k), W (n, k), as ``nn.Linear`` runs it) in ``dtype``: the median over
+    ``repeats`` rounds, each round as many products as fill ``min_seconds``."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(m, k, generator=g).to(dtype)
-    w = torch.randn(k, n, generator=g).to(dtype)
-    x @ w                                                     # warm-up (kernel choice, caches)
+    w = torch.randn(n, k, generator=g).to(dtype)              # an nn.Linear weight (out, in), as the models hold it
+    F.linear(x, w)                                            # warm-up (kernel choice, caches)
     t = time.perf_counter()
-    x @ w
+    F.linear(x, w)
     per = max(time.perf_counter() - t, 1e-6)
     reps = max(1, int(min_seconds / per))
     out = []
     for _ in range(repeats):
         t = time.perf_counter()
         for _ in range(reps):
-            x @ w
+            F.linear(x, w)
         out.append(2 * m * k * n * reps / (time.perf_counter() - t) / 1e9)
     return statistics.median(out)
 
