@@ -1,11 +1,13 @@
 """Latent walk: add a direction to the residual stream while the model writes; meters; interpolation."""
 import streamlit as st
 
-from app_pages.ui import models, queue, widgets
+from app_pages.ui import concepts, models, queue, widgets
 from app_pages.ui.classroom import answer_hidden, hidden_note, hidden_text
 from app_pages.ui.export import chart, export_buttons
 from app_pages.ui.live_class import lang
 from app_pages.ui.text import md_escape
+from latent.concepts.beside import walk_feature
+from latent.concepts.features import check_feature, kept_dictionary
 from latent.core.direction import Direction
 from latent.core.errors import LatentError
 from latent.lessons.facts import walk_key
@@ -77,17 +79,11 @@ try:
         layer = direction.layer
         spec = SweepSpec.default(lm, None, source="direction")
     elif source == FEATURE:
-        from app_pages.ui import concepts  # noqa: PLC0415 - torch-heavy concepts: only for this source
-        from latent.concepts.beside import feature_direction  # noqa: PLC0415 - as above
-        from latent.concepts.features import check_feature, kept_feature  # noqa: PLC0415 - as above
-
         folder = str(st.session_state.get("walk_feature_folder") or "") or concepts.folder_for(lm.name)
         if not folder:
             st.info(f"No concept dictionary for {lm.name} yet, so there is no feature to steer with (the Concepts page says "
                     "how to build one).")
             st.stop()
-        from latent.concepts.features import kept_dictionary  # noqa: PLC0415 - as above
-
         sae = kept_dictionary(lm, folder)
         raw = st.session_state.pop("walk_feature_link", None)
         if raw is not None or not 0 <= int(st.session_state.get("walk_feature", 0)) < sae.d_sae:
@@ -97,9 +93,7 @@ try:
                 st.warning(feature_note)
         feature = int(c[0].number_input(f"Feature (0 to {sae.d_sae - 1})", 0, sae.d_sae - 1, step=1, key="walk_feature"))
         st.query_params["walk_feature"] = str(feature)
-        fp = kept_feature(lm, sae, feature)
-        direction = feature_direction(lm, sae, feature, label=fp.label, up=[t for t, _ in fp.up[:5]],
-                                      down=[t for t, _ in fp.down[:5]])
+        direction, fp = walk_feature(lm, sae, feature)
         layer = direction.layer
         spec = SweepSpec.default(lm, None, source="direction").replace(source="feature", feature=feature)
         st.caption(f"Feature {feature} of the concept dictionary (label from top tokens: " + md_escape(fp.label)

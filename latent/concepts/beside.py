@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latent.concepts.features import Reading, read_text
+from latent.concepts.features import FeaturePage, Reading, kept_feature, read_text
 from latent.concepts.sae import SAE, DictionaryError
 from latent.core.direction import Direction
 from latent.core.errors import InputError
@@ -186,3 +186,11 @@ def feature_direction(lm, sae: SAE, feature: int, *, label: str = "", up: list[s
               "negative": neg}
     return Direction(v, int(sae.layer), recipe, f"feature {f}" + (f" ({label})" if label else ""), "−").check(
         d_model=lm.d_model, n_layers=lm.n_layers)
+
+
+def walk_feature(lm, sae: SAE, feature: int, *, poles: int = 5) -> tuple[Direction, FeaturePage]:
+    """What the Latent walk steers with for ``feature``: its decoder direction (:func:`feature_direction`), labelled
+    from its kept page, the meter's poles the ``poles`` tokens it pushes up and down most; and that page."""
+    page = kept_feature(lm, sae, int(feature))
+    return feature_direction(lm, sae, feature, label=page.label, up=[t for t, _ in page.up[:poles]],
+                             down=[t for t, _ in page.down[:poles]]), page

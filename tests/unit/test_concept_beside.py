@@ -153,3 +153,14 @@ def test_reading_many_texts_at_once_equals_reading_each(tiny_lm, sae):
     for many, one in zip(read_many(tiny_lm, sae, texts), [read_text(tiny_lm, sae, t) for t in texts]):
         assert many.tokens == one.tokens and many.massive == one.massive and many.offsets == one.offsets
         assert np.allclose(many.acts, one.acts, atol=1e-5)
+
+
+def test_the_walks_feature_is_its_decoder_direction_with_its_pages_label_and_pushed_tokens_as_poles(tiny_lm, sae):
+    from latent.concepts.beside import walk_feature
+    from latent.concepts.features import kept_feature
+
+    d, page = walk_feature(tiny_lm, sae, 3)
+    assert page.to_json() == kept_feature(tiny_lm, sae, 3).to_json()
+    assert np.allclose(d.vector, sae.W_dec[3].detach().float().numpy())
+    assert d.recipe["positive"] == ([t.strip() for t, _ in page.up[:5] if t.strip()] or [page.label])
+    assert d.layer == sae.layer and page.label in d.positive
